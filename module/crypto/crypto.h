@@ -1,0 +1,78 @@
+/*
+ * crypto.h - OpenSSL 3 EVP helpers: AES-256-GCM (one-shot and streaming),
+ * NIST SP 800-108 KBKDF (counter mode, HMAC-SHA256), SHA-256, RSA-OAEP
+ * encryption with a public key, SPKI identities, randomness.
+ * Never calls the HSM. Every function returns a CK_RV:
+ * CKR_OK, CKR_ARGUMENTS_BAD (bad sizes), CKR_HOST_MEMORY,
+ * CKR_ENCRYPTED_DATA_INVALID (a GCM tag that fails), CKR_FUNCTION_FAILED
+ * (OpenSSL refused; logged).
+ */
+#ifndef DEP11_CRYPTO_H
+#define DEP11_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <p11-kit/pkcs11.h>
+
+#define DEP11_SHA256_LEN 32
+#define DEP11_RSA_MAX_BYTES 512 /* RSA-4096 */
+
+/* --- randomness -------------------------------------------------------- */
+CK_RV dep11_random(uint8_t *buf, size_t n);
+
+/* --- hashes and comparisons --------------------------------------------- */
+CK_RV dep11_sha256(const uint8_t *data, size_t len, uint8_t out[DEP11_SHA256_LEN]);
+/* Constant-time equality of two n-byte buffers: 1 equal, 0 not. */
+int dep11_ct_equal(const void *a, const void *b, size_t n);
+
+/* --- KBKDF ---------------------------------------------------------------
+ * SP 800-108 counter mode, PRF HMAC-SHA256, 32-bit counter before the fixed
+ * data, fixed data = label || 0x00 || context || [L]32 (OpenSSL "KBKDF"
+ * defaults, the same as Python cryptography's KBKDFHMAC with rlen=4, llen=4,
+ * location BeforeFixed). @label is a NUL-terminated ASCII string. */
+CK_RV dep11_kbkdf(const uint8_t *key, size_t key_len, const char *label,
+                  const uint8_t *context, size_t context_len,
+                  uint8_t *out, size_t out_len);
+
+/* --- AES-256-GCM --------------------------------------------------------- */
+/* One-shot seal: @ct gets @len bytes, @tag 16. @key is 32 bytes. */
+CK_RV dep11_gcm_seal(const uint8_t *key, const uint8_t *iv, size_t iv_len,
+                     const uint8_t *aad, size_t aad_len,
+                     const uint8_t *pt, size_t len, uint8_t *ct, uint8_t *tag);
+/* One-shot open; CKR_ENCRYPTED_DATA_INVALID on a bad tag, and then @pt is
+ * cleansed. @tag_len 4..16. */
+CK_RV dep11_gcm_open(const uint8_t *key, const uint8_t *iv, size_t iv_len,
+                     const uint8_t *aad, size_t aad_len,
+                     const uint8_t *ct, size_t len,
+                     const uint8_t *tag, size_t tag_len, uint8_t *pt);
+
+/* Streaming GCM over a reusable context (one per operation; the cipher is
+ * fetched once per process). */
+struct dep11_gcm;
+CK_RV dep11_gcm_new(struct dep11_gcm **out);
+void dep11_gcm_free(struct dep11_gcm *g); /* NULL ok; cleanses */
+CK_RV dep11_gcm_start(struct dep11_gcm *g, int encrypt, const uint8_t *key,
+                      const uint8_t *iv, size_t iv_len,
+                      const uint8_t *aad, size_t aad_len);
+/* Processes @len bytes; @out gets exactly @len bytes. */
+CK_RV dep11_gcm_update(struct dep11_gcm *g, const uint8_t *in, size_t len, uint8_t *out);
+CK_RV dep11_gcm_finish_seal(struct dep11_gcm *g, uint8_t tag[16]);
+CK_RV dep11_gcm_finish_open(struct dep11_gcm *g, const uint8_t *tag, size_t tag_len);
+
+/* --- RSA public-key side ------------------------------------------------- */
+/* DER SubjectPublicKeyInfo of (modulus, exponent), both big-endian.
+ * *@der is allocated with OPENSSL_malloc; free with OPENSSL_free. */
+CK_RV dep11_rsa_spki(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                     size_t exp_len, uint8_t **der, size_t *der_len);
+/* A root's identity: SHA-256 of its DER SPKI. */
+CK_RV dep11_rsa_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                         size_t exp_len, uint8_t id[DEP11_SHA256_LEN]);
+/* RSA-OAEP encryption, MGF1 with the same hash, empty label.
+ * @hash is CKM_SHA_1 or CKM_SHA256. @ct must hold the modulus length;
+ * *@ct_len gets it. */
+CK_RV dep11_rsa_oaep_encrypt(const uint8_t *mod, size_t mod_len,
+                             const uint8_t *exp, size_t exp_len,
+                             CK_MECHANISM_TYPE hash, const uint8_t *pt,
+                             size_t pt_len, uint8_t *ct, size_t *ct_len);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * backend.h - the HSM's PKCS#11 module below dep11: loaded through p11-kit
+ * (P11_KIT_MODULE_UNMANAGED) and initialized by dep11 itself with
+ * CKF_OS_LOCKING_OK and no pReserved (DESIGN section 8).
+ */
+#ifndef DEP11_HSM_BACKEND_H
+#define DEP11_HSM_BACKEND_H
+
+#include <p11-kit/pkcs11.h>
+#include "util/config.h"
+
+/* Loads @profile->module and calls its C_Initialize with CKF_OS_LOCKING_OK.
+ * CKR_OK; CKR_FUNCTION_FAILED (cannot load: logged with the path);
+ * or the backend's own C_Initialize result. */
+CK_RV dep11_hsm_load(const struct dep11_profile *profile);
+
+/* C_Finalize on the backend and release it. Safe when not loaded. */
+void dep11_hsm_unload(void);
+
+/* In a forked child: forget the parent's backend state without finalizing
+ * it (its sessions belong to the parent), then load again. */
+CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile);
+
+/* The backend's function list; NULL when not loaded. */
+CK_FUNCTION_LIST *dep11_hsm(void);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * provider.h - dep11's own token: provider root keys, the provider MAC key,
+ * availability keys (one or more per 16-byte tag, the policy id). Only dep11
+ * logs in to it; it is hidden from consumers. Operations take a session from
+ * a small pool (no global lock held across an HSM call).
+ * Keys are found by CKA_LABEL/CKA_ID, never by stored handles across
+ * processes. Created keys are sensitive, never extractable, CKA_TOKEN=TRUE,
+ * with every usage attribute set explicitly (SoftHSM defaults them to TRUE),
+ * and never CKA_DERIVE.
+ */
+#ifndef DEP11_HSM_PROVIDER_H
+#define DEP11_HSM_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <p11-kit/pkcs11.h>
+#include "hsm/rsa.h"
+#include "util/config.h"
+
+#define DEP11_AVAIL_ID_LEN 24 /* CKA_ID of an availability key: tag(16) || random(8) */
+
+/* Finds the provider token (label or pkcs11: URI in cfg->provider_token),
+ * reads the PIN from cfg->provider_pin, opens the session pool and logs in.
+ * CKR_OK; CKR_TOKEN_NOT_PRESENT (no such token: logged); CKR_PIN_INCORRECT;
+ * CKR_FUNCTION_FAILED (PIN source unreadable); backend codes. */
+CK_RV dep11_provider_open(const struct dep11_config *cfg);
+
+/* Closes dep11's provider sessions (logging out). Safe when not open. */
+void dep11_provider_close(void);
+
+/* In a forked child: forget the parent's sessions without closing them. */
+void dep11_provider_forget(void);
+
+/* The provider token's slot; is @slot it? */
+int dep11_provider_is_slot(CK_SLOT_ID slot);
+
+/* Does @h name an object of the provider token (as far as this process has
+ * handles for them)? Consumers get CKR_OBJECT_HANDLE_INVALID for those. */
+int dep11_provider_owns_object(CK_OBJECT_HANDLE h);
+
+/* HMAC-SHA256 of @data with the provider MAC key (created on first use,
+ * race-safe). CKR_OK or a backend code. */
+CK_RV dep11_provider_mac(const uint8_t *data, size_t len, uint8_t mac[32]);
+
+/* Provider root @n (1 or 2), an RSA key pair created on first use (race-safe:
+ * random label suffix, smallest wins). Fills @out (priv + public numbers). */
+CK_RV dep11_provider_root(int n, struct dep11_hsm_rsa *out);
+
+/* RSA-OAEP decryption with provider root @n. Backend code untouched. */
+CK_RV dep11_provider_root_decrypt(int n, CK_MECHANISM_TYPE hash, const uint8_t *ct,
+                                  size_t ct_len, uint8_t *pt, size_t *pt_len);
+
+/* The availability key for @tag: with @fresh=0 the existing one (smallest
+ * CKA_ID if several), created if none; with @fresh=1 always a new one.
+ * @key_id gets its CKA_ID (DEP11_AVAIL_ID_LEN bytes). */
+CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
+                               uint8_t key_id[DEP11_AVAIL_ID_LEN]);
+
+/* AES-256-GCM in the HSM with the availability key @key_id: @out gets
+ * nonce(12) || ct(pt_len) || tag(16); *@out_len its length (capacity in).
+ * CKR_OK; CKR_KEY_HANDLE_INVALID when no such key; backend codes. */
+CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
+                                const uint8_t *aad, size_t aad_len,
+                                const uint8_t *pt, size_t pt_len,
+                                uint8_t *out, size_t *out_len);
+
+/* The reverse; CKR_KEY_HANDLE_INVALID when the key is gone (destroyed:
+ * purged or rolled away); the backend's code for a bad tag (classify it). */
+CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
+                                const uint8_t *aad, size_t aad_len,
+                                const uint8_t *in, size_t in_len,
+                                uint8_t *pt, size_t *pt_len);
+
+/* Destroys every availability key of @tag except @keep (NULL: all).
+ * *@destroyed gets the count. */
+CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
+                                   size_t keep_len, unsigned *destroyed);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * rsa.h - RSA root keys on a customer token, through sessions of dep11's own
+ * (worker sessions: the consumer's session may have an operation active).
+ * The module never asks for a private key's value.
+ */
+#ifndef DEP11_HSM_RSA_H
+#define DEP11_HSM_RSA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <p11-kit/pkcs11.h>
+
+#define DEP11_HSM_RSA_MOD_MAX 512
+#define DEP11_HSM_CKAID_MAX 64
+
+/* What dep11 knows of one RSA root. */
+struct dep11_hsm_rsa {
+    CK_OBJECT_HANDLE priv;      /* the private key; CK_INVALID_HANDLE if absent */
+    uint8_t modulus[DEP11_HSM_RSA_MOD_MAX];
+    size_t mod_len;
+    uint8_t exponent[16];
+    size_t exp_len;
+    uint8_t ckaid[DEP11_HSM_CKAID_MAX]; /* CKA_ID of the private key (hint) */
+    size_t ckaid_len;
+    CK_BBOOL sensitive;         /* CKA_SENSITIVE of the private key */
+    CK_BBOOL extractable;       /* CKA_EXTRACTABLE of the private key */
+    CK_BBOOL can_decrypt;       /* CKA_DECRYPT of the private key */
+};
+
+/* Opens a session of dep11's own on @slot (R/O, serial). Login state is the
+ * application's, so it sees what the consumer's logged-in session sees.
+ * The handle is recorded so that consumers can never use it. */
+CK_RV dep11_hsm_worker_open(CK_SLOT_ID slot, CK_SESSION_HANDLE *out);
+void dep11_hsm_worker_close(CK_SESSION_HANDLE s);
+
+/* Is @h a session dep11 opened for itself (worker or provider)? */
+int dep11_hsm_is_own_session(CK_SESSION_HANDLE h);
+
+/* Resolves @h (an RSA private or public key object) to the RSA private key
+ * with the same modulus on the session's token; fills @out.
+ * CKR_OK; CKR_KEY_HANDLE_INVALID (no such object, or not an RSA key);
+ * CKR_KEY_HANDLE_INVALID with out->priv = CK_INVALID_HANDLE is never
+ * returned: a public key without its private half is CKR_KEY_HANDLE_INVALID. */
+CK_RV dep11_hsm_rsa_resolve(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                            struct dep11_hsm_rsa *out);
+
+/* Is there a public-key object with @k's modulus and CKA_TRUSTED=TRUE on the
+ * session's token? *@registered = 1/0. CKR_OK or the backend's error. */
+CK_RV dep11_hsm_rsa_registered(CK_SESSION_HANDLE s, const struct dep11_hsm_rsa *k,
+                               int *registered);
+
+/* Lists RSA private keys on the session's token into @out (capacity @cap);
+ * with a non-empty @hint, first those whose CKA_ID equals @hint, and only if
+ * none match, all of them. *@n gets the count (0 = none: "denied"). */
+CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_len,
+                         struct dep11_hsm_rsa *out, size_t cap, size_t *n);
+
+/* RSA-OAEP decryption in the HSM (C_DecryptInit/C_Decrypt, MGF1 with the
+ * same hash, no label). @hash: CKM_SHA_1 or CKM_SHA256. @pt capacity in
+ * *@pt_len. Returns the backend's code untouched (classify it), after one
+ * retry on a fresh worker session when the session was lost. */
+CK_RV dep11_hsm_rsa_decrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                            CK_MECHANISM_TYPE hash, const uint8_t *ct,
+                            size_t ct_len, uint8_t *pt, size_t *pt_len);
+
+#endif

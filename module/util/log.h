@@ -22,6 +22,11 @@ void dep11_log(int level, const char *file, int line, const char *func,
 /* Is @level enabled? (cheap; lets callers skip building messages) */
 int dep11_log_enabled(int level);
 
+/* The level a DEP11_DEBUG value selects: decimal digits only, above 4 means 4;
+ * NULL, empty or malformed means the default, 1 (errors only). Pure; the
+ * module calls it once on getenv("DEP11_DEBUG"), tests call it directly. */
+int dep11_log_parse_level(const char *value);
+
 /* Symbolic name of a return value ("CKR_OK", "CKR_DEP11_POLICY_PURGED", ...)
  * or "CKR_0x%lx" in a static per-thread buffer for an unknown code. */
 const char *dep11_rv_name(CK_RV rv);

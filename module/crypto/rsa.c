@@ -1,0 +1,230 @@
+/*
+ * rsa.c - the public half of a root key: its DER SubjectPublicKeyInfo, its
+ * identity (SHA-256 of that DER), and RSA-OAEP encryption to it. Only public
+ * values come through here; private-key operations happen in the HSM.
+ */
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "crypto/crypto.h"
+#include "crypto/fetch.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+#define RSA_MIN_BITS 1024
+#define RSA_EXP_MAX 8
+
+/* Skips leading zero bytes (CKA_MODULUS may carry a sign byte). */
+static void strip(const uint8_t **p, size_t *len)
+{
+    while (*len > 0 && (*p)[0] == 0) {
+        (*p)++;
+        (*len)--;
+    }
+}
+
+static CK_RV check_public(const uint8_t *mod, size_t mod_len,
+                          const uint8_t *exp, size_t exp_len)
+{
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (mod == NULL || exp == NULL) {
+        LOG_FAIL(rv, "NULL modulus or exponent");
+        return rv;
+    }
+    strip(&mod, &mod_len);
+    strip(&exp, &exp_len);
+    if (mod_len == 0 || mod_len > DEP11_RSA_MAX_BYTES ||
+        mod_len * 8 < RSA_MIN_BITS || (mod[mod_len - 1] & 1) == 0) {
+        LOG_FAIL(rv, "modulus of %zu bytes out of range or even", mod_len);
+        return rv;
+    }
+    if (exp_len == 0 || exp_len > RSA_EXP_MAX || (exp[exp_len - 1] & 1) == 0 ||
+        (exp_len == 1 && exp[0] < 3)) {
+        LOG_FAIL(rv, "public exponent out of range");
+        return rv;
+    }
+    return CKR_OK;
+}
+
+/* Builds an EVP_PKEY holding only (n, e). */
+static CK_RV public_key(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                        size_t exp_len, EVP_PKEY **out)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    BIGNUM *n = NULL, *e = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+
+    rv = check_public(mod, mod_len, exp, exp_len);
+    if (rv != CKR_OK)
+        goto out;
+    n = BN_bin2bn(mod, (int)mod_len, NULL);
+    e = BN_bin2bn(exp, (int)exp_len, NULL);
+    bld = OSSL_PARAM_BLD_new();
+    if (n == NULL || e == NULL || bld == NULL) {
+        rv = CKR_HOST_MEMORY;
+        LOG_FAIL(rv, "BIGNUM or param builder allocation");
+        goto out;
+    }
+    if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
+        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+        EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "building the RSA public key failed");
+        goto out;
+    }
+    rv = CKR_OK;
+out:
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(e);
+    BN_free(n);
+    return rv;
+}
+
+/**
+ * dep11_rsa_spki - DER SubjectPublicKeyInfo (rsaEncryption, NULL parameters)
+ * of the public key (@mod, @exp), both big-endian, leading zeros ignored.
+ * The modulus must be odd and 1024..4096 bits, the exponent odd, 3..2^64-1.
+ * @der [out] allocated with OPENSSL_malloc, freed by the caller with
+ * OPENSSL_free; @der_len [out] its length.
+ * Returns CKR_OK, CKR_ARGUMENTS_BAD, CKR_HOST_MEMORY, CKR_FUNCTION_FAILED.
+ */
+CK_RV dep11_rsa_spki(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                     size_t exp_len, uint8_t **der, size_t *der_len)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    EVP_PKEY *pkey = NULL;
+    unsigned char *buf = NULL;
+    int len = 0;
+
+    if (der == NULL || der_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL output");
+        goto out;
+    }
+    *der = NULL;
+    *der_len = 0;
+    rv = public_key(mod, mod_len, exp, exp_len, &pkey);
+    if (rv != CKR_OK)
+        goto out;
+    len = i2d_PUBKEY(pkey, &buf);
+    if (len <= 0 || buf == NULL) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "i2d_PUBKEY failed");
+        goto out;
+    }
+    *der = buf;
+    *der_len = (size_t)len;
+    rv = CKR_OK;
+out:
+    EVP_PKEY_free(pkey);
+    return rv;
+}
+
+/**
+ * dep11_rsa_identity - a root's stable identity: SHA-256 of its DER SPKI.
+ * @id [out] 32 bytes. Returns the codes of dep11_rsa_spki().
+ */
+CK_RV dep11_rsa_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                         size_t exp_len, uint8_t id[DEP11_SHA256_LEN])
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+
+    if (id == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL output");
+        goto out;
+    }
+    rv = dep11_rsa_spki(mod, mod_len, exp, exp_len, &der, &der_len);
+    if (rv != CKR_OK)
+        goto out;
+    rv = dep11_sha256(der, der_len, id);
+out:
+    OPENSSL_free(der);
+    return rv;
+}
+
+static CK_RV oaep_md(CK_MECHANISM_TYPE hash, const EVP_MD **md, size_t *hlen)
+{
+    const struct dep11_algs *algs = NULL;
+    CK_RV rv = dep11_crypto_algs(&algs);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (hash == CKM_SHA_1) {
+        *md = algs->sha1;
+        *hlen = 20;
+    } else if (hash == CKM_SHA256) {
+        *md = algs->sha256;
+        *hlen = 32;
+    } else {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "OAEP hash 0x%lx is neither SHA-1 nor SHA-256", (unsigned long)hash);
+    }
+    return rv;
+}
+
+/**
+ * dep11_rsa_oaep_encrypt - RSA-OAEP encryption of @pt to (@mod, @exp) with
+ * @hash (CKM_SHA_1 or CKM_SHA256) for both OAEP and MGF1 and an empty label.
+ * @pt [in] @pt_len bytes, 1..k-2*hLen-2; @ct [out] room for the modulus
+ * length k; @ct_len [out] k. Returns CKR_OK, CKR_ARGUMENTS_BAD (sizes, hash,
+ * key), CKR_HOST_MEMORY, CKR_FUNCTION_FAILED.
+ */
+CK_RV dep11_rsa_oaep_encrypt(const uint8_t *mod, size_t mod_len,
+                             const uint8_t *exp, size_t exp_len,
+                             CK_MECHANISM_TYPE hash, const uint8_t *pt,
+                             size_t pt_len, uint8_t *ct, size_t *ct_len)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    const EVP_MD *md = NULL;
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    size_t hlen = 0, k = 0, outl = 0;
+
+    if (pt == NULL || pt_len == 0 || ct == NULL || ct_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL or empty buffer");
+        goto out;
+    }
+    rv = oaep_md(hash, &md, &hlen);
+    if (rv == CKR_OK)
+        rv = public_key(mod, mod_len, exp, exp_len, &pkey);
+    if (rv != CKR_OK)
+        goto out;
+    k = (size_t)EVP_PKEY_get_size(pkey);
+    if (k < 2 * hlen + 2 || pt_len > k - 2 * hlen - 2) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "%zu bytes do not fit OAEP in a %zu-byte modulus", pt_len, k);
+        goto out;
+    }
+    outl = k;
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) != 1 ||
+        EVP_PKEY_encrypt(ctx, ct, &outl, pt, pt_len) != 1 || outl != k) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "RSA-OAEP encryption failed");
+        goto out;
+    }
+    *ct_len = outl;
+    rv = CKR_OK;
+out:
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(pkey);
+    return rv;
+}

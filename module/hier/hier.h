@@ -155,4 +155,9 @@ CK_RV dep11_aead_update(struct dep11_aead_op *op, const uint8_t *in, CK_ULONG in
 CK_RV dep11_aead_final(struct dep11_aead_op *op, uint8_t *out, CK_ULONG *out_len);
 void dep11_aead_free(struct dep11_aead_op *op);
 
+/* --- shared inside module/hier (not called by core) ------------------------ */
+/* A zeroed key of @role whose value is a fresh DEP11_KEY_LEN-byte secmem
+ * buffer (all zero); free it with dep11_key_free(). CKR_OK; CKR_HOST_MEMORY. */
+CK_RV dep11_key_alloc(CK_ULONG role, struct dep11_key **out);
+
 #endif

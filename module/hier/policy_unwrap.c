@@ -1,0 +1,520 @@
+/*
+ * policy_unwrap.c - C_UnwrapKey(CKM_DEP11_POLICY_UNWRAP): MAC check, the
+ * root copies tried in random order and their answers classified, then the
+ * availability rules of DESIGN section 5 (who may fall back, and when).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hier/hier.h"
+#include "blob/blob.h"
+#include "crypto/crypto.h"
+#include "crypto/suite1.h"
+#include "hsm/classify.h"
+#include "hsm/provider.h"
+#include "hsm/rsa.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+#define CANDIDATES_MAX 16 /* RSA private keys examined per copy */
+#define PT_MAX DEP11_RSA_MAX_BYTES
+
+/* One unwrap in progress. */
+struct unwrap {
+    const struct dep11_call *c;
+    CK_ULONG requester;
+    struct dep11_policy_blob b;
+    int roots[2];          /* indexes of the root copies, -1 = absent */
+    int avail;             /* index of the availability copy, -1 = absent */
+    uint8_t *value;        /* DEP11_KEY_LEN secmem bytes once unwrapped */
+    CK_ULONG served_by;    /* DEP11_ROOT_* */
+};
+
+static const char *requester_name(CK_ULONG r)
+{
+    return r == DEP11_REQUESTER_SYSTEM ? "system"
+           : r == DEP11_REQUESTER_RECOVERY ? "recovery" : "user";
+}
+
+/* May this process claim @r? */
+static CK_RV check_requester(const struct dep11_config *cfg, CK_ULONG r)
+{
+    CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
+
+    if (r < DEP11_REQUESTER_USER || r > DEP11_REQUESTER_RECOVERY) {
+        LOG_FAIL(rv, "unknown requester %lu", (unsigned long)r);
+        return rv;
+    }
+    if (r == DEP11_REQUESTER_SYSTEM && !cfg->system_requests) {
+        LOG_FAIL(rv, "requester SYSTEM refused: config says system-requests = deny");
+        return rv;
+    }
+    if (r == DEP11_REQUESTER_RECOVERY && !cfg->recovery_requests) {
+        LOG_FAIL(rv, "requester RECOVERY refused: config says recovery-requests = deny");
+        return rv;
+    }
+    return CKR_OK;
+}
+
+/* The provider MAC over everything before it; then the copy layout. */
+static CK_RV verify_blob(const uint8_t *blob, struct unwrap *u)
+{
+    CK_RV rv = CKR_WRAPPED_KEY_INVALID;
+    uint8_t mac[DEP11_BLOB_MAC_LEN];
+    uint8_t root_base = u->b.hdr.managed_by == DEP11_MANAGED_CUSTOMER
+                            ? DEP11_COPY_CUSTOMER_1 : DEP11_COPY_PROVIDER_1;
+
+    rv = dep11_provider_mac(blob, u->b.mac_offset, mac);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "provider MAC");
+        return rv;
+    }
+    if (!dep11_ct_equal(mac, u->b.mac, sizeof(mac))) {
+        rv = CKR_WRAPPED_KEY_INVALID;
+        LOG_FAIL(rv, "blob MAC does not verify");
+        return rv;
+    }
+    u->roots[0] = u->roots[1] = u->avail = -1;
+    for (size_t i = 0; i < u->b.ncopies; i++) {
+        uint8_t kind = u->b.copies[i].kind;
+        if (kind == root_base || kind == root_base + 1)
+            u->roots[kind - root_base] = (int)i;
+        else if (kind == DEP11_COPY_AVAILABILITY && u->b.copies[i].alg == DEP11_ALG_AES_GCM)
+            u->avail = (int)i;
+        else {
+            rv = CKR_WRAPPED_KEY_INVALID;
+            LOG_FAIL(rv, "copy kind %u alg %u does not fit a %s-managed blob", kind,
+                     u->b.copies[i].alg, root_base == DEP11_COPY_CUSTOMER_1 ? "customer"
+                                                                             : "provider");
+            return rv;
+        }
+    }
+    if (u->roots[0] < 0 && u->roots[1] < 0) {
+        rv = CKR_WRAPPED_KEY_INVALID;
+        LOG_FAIL(rv, "blob has no root copy");
+        return rv;
+    }
+    return CKR_OK;
+}
+
+/* A decrypted value is the policy key only if it is 32 bytes and its key
+ * check value matches the header: else this copy is invalid. */
+static enum dep11_fault accept_value(struct unwrap *u, const uint8_t *pt, size_t pt_len)
+{
+    uint8_t kcv[DEP11_KCV_LEN];
+    enum dep11_fault f = DEP11_FAULT_INVALID;
+
+    if (pt_len == DEP11_KEY_LEN &&
+        dep11_suite1_kcv(pt, u->b.hdr.policy_id, kcv) == CKR_OK &&
+        dep11_ct_equal(kcv, u->b.hdr.kcv, sizeof(kcv))) {
+        memcpy(u->value, pt, DEP11_KEY_LEN);
+        f = DEP11_FAULT_NONE;
+    } else {
+        LOG_FAIL(CKR_WRAPPED_KEY_INVALID, "a copy decrypted to %zu bytes that fail the check",
+                 pt_len);
+    }
+    dep11_cleanse(kcv, sizeof(kcv));
+    return f;
+}
+
+static CK_MECHANISM_TYPE copy_hash(const struct dep11_wrapped_copy *cp)
+{
+    return cp->alg == DEP11_ALG_RSA_OAEP_SHA1 ? CKM_SHA_1 : CKM_SHA256;
+}
+
+/* Does RSA key @k have the identity @id (32 bytes)? */
+static int has_identity(const struct dep11_hsm_rsa *k, const uint8_t *id, size_t id_len)
+{
+    uint8_t mine[DEP11_SHA256_LEN];
+
+    if (id_len != sizeof(mine) ||
+        dep11_rsa_identity(k->modulus, k->mod_len, k->exponent, k->exp_len, mine) != CKR_OK)
+        return 0;
+    return memcmp(mine, id, sizeof(mine)) == 0;
+}
+
+/* Finds the private key of copy @cp's root on the token: CKR_OK with
+ * *@found 1/0, or the backend's error. Hint first, then every RSA key. */
+static CK_RV find_root(CK_SESSION_HANDLE s, const struct dep11_wrapped_copy *cp,
+                       struct dep11_hsm_rsa *cand, struct dep11_hsm_rsa *out, int *found)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    size_t n = 0;
+
+    *found = 0;
+    for (int pass = cp->hint_len != 0 ? 0 : 1; pass < 2; pass++) {
+        rv = dep11_hsm_rsa_find(s, pass == 0 ? cp->hint : NULL, pass == 0 ? cp->hint_len : 0,
+                                cand, CANDIDATES_MAX, &n);
+        if (rv != CKR_OK)
+            return rv;
+        for (size_t i = 0; i < n && i < CANDIDATES_MAX; i++)
+            if (has_identity(&cand[i], cp->key_id, cp->key_id_len)) {
+                *out = cand[i];
+                *found = 1;
+                return CKR_OK;
+            }
+    }
+    return CKR_OK;
+}
+
+/* RSA-OAEP decryption of copy @cp with the customer key @k on session @s. */
+static enum dep11_fault decrypt_customer(struct unwrap *u, CK_SESSION_HANDLE s,
+                                         const struct dep11_hsm_rsa *k,
+                                         const struct dep11_wrapped_copy *cp)
+{
+    enum dep11_fault f = DEP11_FAULT_DENIED;
+    uint8_t *pt = NULL;
+    size_t pt_len = PT_MAX;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (!k->sensitive || k->extractable) {
+        LOG_FAIL(CKR_KEY_FUNCTION_NOT_PERMITTED, "root private key is %s: not used",
+                 !k->sensitive ? "not sensitive" : "extractable");
+        return DEP11_FAULT_DENIED;
+    }
+    pt = dep11_secmem_alloc(PT_MAX);
+    if (pt == NULL) {
+        LOG_FAIL(CKR_HOST_MEMORY, "decryption buffer: counted as transient");
+        return DEP11_FAULT_TRANSIENT;
+    }
+    rv = dep11_hsm_rsa_decrypt(s, k->priv, copy_hash(cp), cp->data, cp->data_len, pt, &pt_len);
+    f = dep11_hsm_classify(rv);
+    if (f == DEP11_FAULT_NONE)
+        f = pt_len <= PT_MAX ? accept_value(u, pt, pt_len) : DEP11_FAULT_INVALID;
+    else
+        LOG_FAIL(rv, "customer copy: %s", dep11_fault_name(f));
+    dep11_secmem_free(pt, PT_MAX);
+    return f;
+}
+
+/* Tries customer copy @cp: find its root by identity, then decrypt. With
+ * @forced, that (already resolved) key is the one to use. */
+static enum dep11_fault try_customer(struct unwrap *u, const struct dep11_wrapped_copy *cp,
+                                     const struct dep11_hsm_rsa *forced)
+{
+    enum dep11_fault f = DEP11_FAULT_DENIED;
+    struct dep11_hsm_rsa *cand = NULL;
+    struct dep11_hsm_rsa key;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_RV rv = CKR_GENERAL_ERROR;
+    int found = 0;
+
+    memset(&key, 0, sizeof(key));
+    rv = dep11_hsm_worker_open(u->c->slot, &s);
+    if (rv != CKR_OK) {
+        f = dep11_hsm_classify(rv);
+        LOG_FAIL(rv, "worker session: %s", dep11_fault_name(f));
+        return f == DEP11_FAULT_INVALID ? DEP11_FAULT_DENIED : f;
+    }
+    if (forced != NULL) {
+        key = *forced;
+        found = 1;
+    } else if ((cand = calloc(CANDIDATES_MAX, sizeof(*cand))) == NULL) {
+        rv = CKR_HOST_MEMORY;
+    } else {
+        rv = find_root(s, cp, cand, &key, &found);
+    }
+    if (rv != CKR_OK) {
+        f = dep11_hsm_classify(rv);
+        LOG_FAIL(rv, "root look-up: %s", dep11_fault_name(f));
+        if (f == DEP11_FAULT_INVALID || f == DEP11_FAULT_NONE)
+            f = DEP11_FAULT_DENIED; /* a look-up proves nothing about the copy */
+    } else if (!found) {
+        f = DEP11_FAULT_DENIED;
+        LOG_FAIL(CKR_KEY_HANDLE_INVALID, "no private key with the copy's identity: denied");
+    } else {
+        f = decrypt_customer(u, s, &key, cp);
+    }
+    dep11_hsm_worker_close(s);
+    free(cand);
+    return f;
+}
+
+/* Tries provider copy @cp with provider root @n (1 or 2). */
+static enum dep11_fault try_provider(struct unwrap *u, const struct dep11_wrapped_copy *cp,
+                                     int n)
+{
+    enum dep11_fault f = DEP11_FAULT_DENIED;
+    struct dep11_hsm_rsa root;
+    uint8_t *pt = NULL;
+    size_t pt_len = PT_MAX;
+    CK_RV rv = dep11_provider_root(n, &root);
+
+    if (rv == CKR_OK && !has_identity(&root, cp->key_id, cp->key_id_len)) {
+        LOG_FAIL(CKR_KEY_HANDLE_INVALID, "provider root %d is not the blob's: denied", n);
+        return DEP11_FAULT_DENIED;
+    }
+    if (rv == CKR_OK && (pt = dep11_secmem_alloc(PT_MAX)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK)
+        rv = dep11_provider_root_decrypt(n, copy_hash(cp), cp->data, cp->data_len, pt, &pt_len);
+    f = rv == CKR_HOST_MEMORY ? DEP11_FAULT_TRANSIENT : dep11_hsm_classify(rv);
+    if (f == DEP11_FAULT_NONE)
+        f = pt_len <= PT_MAX ? accept_value(u, pt, pt_len) : DEP11_FAULT_INVALID;
+    else
+        LOG_FAIL(rv, "provider copy %d: %s", n, dep11_fault_name(f));
+    dep11_secmem_free(pt, PT_MAX);
+    return f;
+}
+
+/* Resolves @force_root and names the one copy it may open. */
+static CK_RV forced_copy(struct unwrap *u, CK_OBJECT_HANDLE force_root,
+                         struct dep11_hsm_rsa *key, int *which)
+{
+    CK_RV rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+
+    if (u->b.hdr.managed_by != DEP11_MANAGED_CUSTOMER) {
+        LOG_FAIL(rv, "a provider-managed blob takes no unwrapping key");
+        return rv;
+    }
+    rv = dep11_hsm_worker_open(u->c->slot, &s);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "worker session");
+        return rv;
+    }
+    rv = dep11_hsm_rsa_resolve(s, force_root, key);
+    dep11_hsm_worker_close(s);
+    if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID ||
+        rv == CKR_KEY_TYPE_INCONSISTENT)
+        rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "forced root %lu does not resolve", (unsigned long)force_root);
+        return rv;
+    }
+    for (int i = 0; i < 2; i++)
+        if (u->roots[i] >= 0 &&
+            has_identity(key, u->b.copies[u->roots[i]].key_id,
+                         u->b.copies[u->roots[i]].key_id_len)) {
+            *which = i;
+            return CKR_OK;
+        }
+    rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+    LOG_FAIL(rv, "forced root is neither of the blob's roots");
+    return rv;
+}
+
+/* Combines the answers of the root copies tried. */
+static enum dep11_fault combine(const enum dep11_fault *f, int n)
+{
+    int all_invalid = 1, transient = 0;
+
+    for (int i = 0; i < n; i++) {
+        all_invalid &= f[i] == DEP11_FAULT_INVALID;
+        transient |= f[i] == DEP11_FAULT_TRANSIENT;
+    }
+    if (all_invalid)
+        return DEP11_FAULT_INVALID; /* never treated as transient */
+    return transient ? DEP11_FAULT_TRANSIENT : DEP11_FAULT_DENIED;
+}
+
+/* Tries the root copies (random order, or the forced one): NONE with
+ * u->value and u->served_by set, or the combined fault. */
+static CK_RV try_roots(struct unwrap *u, CK_OBJECT_HANDLE force_root, enum dep11_fault *out)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    struct dep11_hsm_rsa forced;
+    enum dep11_fault f[2] = { DEP11_FAULT_INVALID, DEP11_FAULT_INVALID };
+    int order[2] = { 0, 1 }, n = 0, only = -1;
+    int customer = u->b.hdr.managed_by == DEP11_MANAGED_CUSTOMER;
+    uint8_t coin = 0;
+
+    memset(&forced, 0, sizeof(forced));
+    if (force_root != CK_INVALID_HANDLE &&
+        (rv = forced_copy(u, force_root, &forced, &only)) != CKR_OK)
+        return rv;
+    if ((rv = dep11_random(&coin, 1)) != CKR_OK)
+        return rv;
+    if (coin & 1) { /* spread the load over both roots */
+        order[0] = 1;
+        order[1] = 0;
+    }
+    for (int k = 0; k < 2; k++) {
+        int i = order[k];
+        const struct dep11_wrapped_copy *cp = NULL;
+
+        if (u->roots[i] < 0 || (only >= 0 && i != only))
+            continue;
+        cp = &u->b.copies[u->roots[i]];
+        f[n] = customer ? try_customer(u, cp, only >= 0 ? &forced : NULL)
+                        : try_provider(u, cp, i + 1);
+        if (f[n] == DEP11_FAULT_NONE || f[n] == DEP11_FAULT_ABORT) {
+            u->served_by = !customer ? DEP11_ROOT_PROVIDER
+                           : i == 0 ? DEP11_ROOT_CUSTOMER_1 : DEP11_ROOT_CUSTOMER_2;
+            *out = f[n];
+            return CKR_OK;
+        }
+        n++;
+    }
+    *out = combine(f, n);
+    return CKR_OK;
+}
+
+/* Opens the availability copy into u->value: CKR_OK, or the code the
+ * caller returns. With @probe, only tells whether the key is gone. */
+static CK_RV open_avail(struct unwrap *u, int probe, CK_RV no_fallback)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    const struct dep11_wrapped_copy *cp = NULL;
+    enum dep11_fault f = DEP11_FAULT_NONE;
+    uint8_t *pt = NULL;
+    size_t pt_len = PT_MAX;
+
+    if (u->avail < 0) {
+        LOG_FAIL(no_fallback, "blob has no availability copy");
+        return no_fallback;
+    }
+    cp = &u->b.copies[u->avail];
+    if ((pt = dep11_secmem_alloc(PT_MAX)) == NULL) {
+        LOG_FAIL(CKR_HOST_MEMORY, "decryption buffer");
+        return CKR_HOST_MEMORY;
+    }
+    rv = dep11_provider_avail_open(cp->key_id, cp->key_id_len, u->b.header_bytes,
+                                   u->b.header_len, cp->data, cp->data_len, pt, &pt_len);
+    if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
+        rv = CKR_DEP11_POLICY_PURGED;
+        LOG_FAIL(rv, "availability key destroyed and no root unwraps");
+    } else if (probe) {
+        rv = no_fallback; /* the key exists: the value is not used */
+        LOG_FAIL(rv, "no fallback for requester %s", requester_name(u->requester));
+    } else if ((f = dep11_hsm_classify(rv)) == DEP11_FAULT_NONE) {
+        rv = pt_len <= PT_MAX && accept_value(u, pt, pt_len) == DEP11_FAULT_NONE
+                 ? CKR_OK : CKR_WRAPPED_KEY_INVALID;
+    } else {
+        rv = f == DEP11_FAULT_INVALID     ? CKR_WRAPPED_KEY_INVALID
+             : f == DEP11_FAULT_DENIED    ? no_fallback
+                                          : CKR_DEP11_ROOT_KEYS_UNAVAILABLE;
+        LOG_FAIL(rv, "availability copy: %s", dep11_fault_name(f));
+    }
+    dep11_secmem_free(pt, PT_MAX);
+    return rv;
+}
+
+/* The availability rules: may this requester fall back after @f? */
+static CK_RV fall_back(struct unwrap *u, enum dep11_fault f)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    CK_RV no_fallback = f == DEP11_FAULT_TRANSIENT ? CKR_DEP11_ROOT_KEYS_UNAVAILABLE
+                                                   : CKR_DEP11_ROOT_KEYS_REVOKED;
+    int allowed = f == DEP11_FAULT_TRANSIENT || u->requester != DEP11_REQUESTER_USER;
+    char id[2 * DEP11_ID_LEN + 1];
+
+    if (u->b.hdr.policy_type == DEP11_POLICY_FILES &&
+        u->c->cfg->profile.files_fallback_recovery_only &&
+        u->requester != DEP11_REQUESTER_RECOVERY)
+        allowed = 0; /* the SharePoint rule */
+    rv = open_avail(u, !allowed, no_fallback);
+    if (rv != CKR_OK)
+        return rv;
+    u->served_by = DEP11_ROOT_AVAILABILITY;
+    for (size_t i = 0; i < DEP11_ID_LEN; i++)
+        snprintf(id + 2 * i, 3, "%02x", u->b.hdr.policy_id[i]);
+    LOG_INFO("availability-use: policy %s version %lu requester %s reason %s", id,
+             (unsigned long)u->b.hdr.version, requester_name(u->requester),
+             f == DEP11_FAULT_TRANSIENT ? "transient" : "denied");
+    return CKR_OK;
+}
+
+/* The policy key: every header field, and who served it. */
+static CK_RV make_key(struct unwrap *u, struct dep11_key **out)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    struct dep11_key *k = NULL;
+    const struct dep11_policy_header *h = &u->b.hdr;
+
+    rv = dep11_key_alloc(DEP11_ROLE_POLICY, &k);
+    if (rv != CKR_OK)
+        return rv;
+    memcpy(k->value, u->value, DEP11_KEY_LEN);
+    k->has_policy = 1;
+    memcpy(k->policy_id, h->policy_id, DEP11_ID_LEN);
+    k->policy_type = h->policy_type;
+    k->has_tenant = 1;
+    memcpy(k->tenant, h->tenant, DEP11_ID_LEN);
+    memcpy(k->geo, h->geo, h->geo_len);
+    k->geo_len = h->geo_len;
+    memcpy(k->label, h->label, h->label_len);
+    k->label_len = h->label_len;
+    k->version = h->version;
+    k->managed_by = h->managed_by;
+    k->unwrapped_by = u->served_by;
+    k->local = CK_FALSE;
+    *out = k;
+    return CKR_OK;
+}
+
+/* The roots, then the availability rules. */
+static CK_RV unwrap_value(struct unwrap *u, CK_OBJECT_HANDLE force_root)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    enum dep11_fault f = DEP11_FAULT_DENIED;
+
+    rv = try_roots(u, force_root, &f);
+    if (rv != CKR_OK)
+        return rv;
+    switch (f) {
+    case DEP11_FAULT_NONE:
+        return CKR_OK;
+    case DEP11_FAULT_ABORT:
+        rv = CKR_USER_NOT_LOGGED_IN;
+        LOG_FAIL(rv, "token logged out under us: no fallback");
+        return rv;
+    case DEP11_FAULT_INVALID:
+        rv = CKR_WRAPPED_KEY_INVALID;
+        LOG_FAIL(rv, "every root copy is invalid");
+        return rv;
+    default:
+        return fall_back(u, f);
+    }
+}
+
+/**
+ * dep11_policy_unwrap - C_UnwrapKey(CKM_DEP11_POLICY_UNWRAP).
+ * @c [in] caller's slot and config; @force_root [in] CK_INVALID_HANDLE or
+ * the one customer root to try; @requester [in] DEP11_REQUESTER_*;
+ * @blob [in] @len bytes; @out [out] the policy key, owned by the caller.
+ * Returns CKR_OK, CKR_ARGUMENTS_BAD, CKR_MECHANISM_PARAM_INVALID (requester
+ * unknown or not allowed here), CKR_WRAPPED_KEY_INVALID,
+ * CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN,
+ * CKR_DEP11_ROOT_KEYS_REVOKED, CKR_DEP11_ROOT_KEYS_UNAVAILABLE,
+ * CKR_DEP11_POLICY_PURGED, CKR_HOST_MEMORY, provider backend codes.
+ */
+CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_root,
+                          CK_ULONG requester, const uint8_t *blob, CK_ULONG len,
+                          struct dep11_key **out)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    struct unwrap u;
+
+    memset(&u, 0, sizeof(u));
+    if (c == NULL || c->cfg == NULL || blob == NULL || out == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL argument");
+        goto out;
+    }
+    *out = NULL;
+    u.c = c;
+    u.requester = requester;
+    rv = check_requester(c->cfg, requester);
+    if (rv == CKR_OK)
+        rv = dep11_policy_blob_parse(blob, len, &u.b);
+    if (rv == CKR_OK)
+        rv = verify_blob(blob, &u);
+    if (rv != CKR_OK)
+        goto out;
+    u.value = dep11_secmem_alloc(DEP11_KEY_LEN);
+    if (u.value == NULL) {
+        rv = CKR_HOST_MEMORY;
+        LOG_FAIL(rv, "policy value");
+        goto out;
+    }
+    rv = unwrap_value(&u, force_root);
+    if (rv == CKR_OK)
+        rv = make_key(&u, out);
+out:
+    dep11_secmem_free(u.value, DEP11_KEY_LEN);
+    dep11_cleanse(&u, sizeof(u));
+    return rv;
+}

@@ -1,0 +1,421 @@
+/*
+ * data.c - the mailbox and data commands: "mailbox assign" (KEY_GEN a mailbox
+ * key, CHILD_WRAP it to an owner) and "data seal" / "data open" (CHILD_UNWRAP
+ * the mailbox key, then CKM_DEP11_AEAD with the owner id as AAD).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "tool.h"
+
+#define PIECE (1024 * 1024) /* seal streams its input in pieces of 1 MiB */
+#define SEALED_MAX ((size_t)1 << 30) /* open reads at most 1 GiB */
+
+struct data_opts {
+    const char *policy, *mailbox, *owner, *in, *out;
+    CK_ULONG requester;
+    int force;
+    unsigned char owner_id[16];
+};
+
+enum {
+    OPT_POLICY = 1000, OPT_MAILBOX, OPT_OWNER, OPT_IN, OPT_OUT, OPT_FORCE,
+    OPT_REQUESTER,
+};
+
+static const struct option data_longopts[] = {
+    {"policy", 1, NULL, OPT_POLICY}, {"mailbox", 1, NULL, OPT_MAILBOX},
+    {"owner", 1, NULL, OPT_OWNER}, {"in", 1, NULL, OPT_IN},
+    {"out", 1, NULL, OPT_OUT}, {"force", 0, NULL, OPT_FORCE},
+    {"requester", 1, NULL, OPT_REQUESTER}, TOOL_COMMON_LONGOPTS,
+    {NULL, 0, NULL, 0},
+};
+
+static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
+{
+    struct data_opts *o = ctx;
+
+    switch (c) {
+    case OPT_POLICY: o->policy = arg; return 0;
+    case OPT_MAILBOX: o->mailbox = arg; return 0;
+    case OPT_OWNER: o->owner = arg; return 0;
+    case OPT_IN: o->in = arg; return 0;
+    case OPT_OUT: o->out = arg; return 0;
+    case OPT_FORCE: o->force = 1; return 0;
+    case OPT_REQUESTER:
+        if (tool_parse_requester(arg, &o->requester) == 0)
+            return 0;
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "--requester is user, system or recovery");
+    default: return TOOL_EXIT_USAGE;
+    }
+}
+
+/*
+ * Parses a data command's options; @need lists the required ones as
+ * letters (p policy, m mailbox, o owner, i in, f out). Returns 0 to go on,
+ * -1 after --help, or TOOL_EXIT_USAGE.
+ */
+static int data_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
+                      char **argv, struct data_opts *o, const char *need)
+{
+    int rc = 0, first = 0;
+
+    memset(o, 0, sizeof *o);
+    o->requester = DEP11_REQUESTER_USER;
+    rc = tool_parse(t, cmd, argc, argv, data_longopts, data_opt, o, &first);
+    if (rc != 0)
+        return rc;
+    if (first != argc)
+        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
+                          argv[first]);
+    if ((strchr(need, 'p') && !o->policy) || (strchr(need, 'm') && !o->mailbox)
+        || (strchr(need, 'o') && !o->owner) || (strchr(need, 'i') && !o->in)
+        || (strchr(need, 'f') && !o->out))
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "missing a required option (see --help)");
+    if (tool_owner_id(o->owner, o->owner_id) != 0)
+        return tool_error(t, TOOL_EXIT_USAGE, "--owner must not be empty");
+    if (t->opt.json && o->out && strcmp(o->out, "-") == 0)
+        return tool_error(t, TOOL_EXIT_USAGE, "--json and --out - both "
+                          "write to stdout; choose one");
+    return o->out ? tool_check_out(t, o->out, o->force) : 0;
+}
+
+/* Loads the module, logs in and unwraps the policy. */
+static int open_policy(struct tool *t, const struct data_opts *o,
+                       CK_OBJECT_HANDLE *pol)
+{
+    int rc = tool_load(t);
+
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_open(t, 0, CKU_USER, NULL);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_unwrap_policy(t, o->policy, o->requester, pol);
+    return rc;
+}
+
+/* C_WrapKey(CKM_DEP11_CHILD_WRAP) of @key under @pol for the owner; writes
+ * the child blob to o->out. */
+static int wrap_child(struct tool *t, const struct data_opts *o,
+                      CK_OBJECT_HANDLE pol, CK_OBJECT_HANDLE key)
+{
+    CK_DEP11_CHILD_PARAMS p;
+    CK_MECHANISM mech = { CKM_DEP11_CHILD_WRAP, &p, sizeof p };
+    unsigned char *blob = NULL;
+    CK_ULONG len = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+    char owner[33];
+    int rc = TOOL_EXIT_FAIL;
+
+    memcpy(p.ownerId, o->owner_id, 16);
+    rv = t->p11->C_WrapKey(t->session, &mech, pol, key, NULL, &len);
+    if (rv == CKR_OK) {
+        blob = malloc(len ? len : 1);
+        if (blob == NULL)
+            return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+        rv = t->p11->C_WrapKey(t->session, &mech, pol, key, blob, &len);
+    }
+    if (rv != CKR_OK) {
+        free(blob);
+        return tool_fail_rv(t, "C_WrapKey (mailbox key)", rv);
+    }
+    if (tool_write_atomic(t, o->out, blob, len, o->force) == 0) {
+        tool_hex(o->owner_id, 16, owner);
+        if (t->opt.json) {
+            printf("{\"ok\":true,\"owner_id\":\"%s\",\"file\":", owner);
+            tool_json_str(stdout, o->out);
+            printf(",\"bytes\":%lu}\n", (unsigned long)len);
+        } else {
+            printf("mailbox key for owner %s wrapped under the policy: %s "
+                   "(%lu bytes)\n", owner, o->out, (unsigned long)len);
+        }
+        rc = TOOL_EXIT_OK;
+    }
+    free(blob);
+    return rc;
+}
+
+static int mailbox_assign(struct tool *t, int argc, char **argv)
+{
+    CK_MECHANISM mech = { CKM_DEP11_KEY_GEN, NULL, 0 };
+    CK_ULONG role = DEP11_ROLE_MAILBOX, type = 0;
+    CK_ATTRIBUTE tmpl[] = { { CKA_DEP11_ROLE, &role, sizeof role } };
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
+    struct data_opts o;
+    CK_RV rv = CKR_GENERAL_ERROR;
+    int rc = data_parse(t, &tool_cmd_mailbox_assign, argc, argv, &o, "pof");
+
+    if (rc != 0)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    rc = open_policy(t, &o, &pol);
+    if (rc != TOOL_EXIT_OK)
+        goto out;
+    /* A FILES policy's children are site keys, not mailbox keys. */
+    if (tool_get_ulong(t, pol, CKA_DEP11_POLICY_TYPE, &type) == CKR_OK &&
+        type == DEP11_POLICY_FILES) {
+        rc = tool_error(t, TOOL_EXIT_FAIL, "a files policy holds site keys, "
+                        "not mailbox keys: use a mailbox or multi-workload "
+                        "policy");
+        goto out;
+    }
+    rv = t->p11->C_GenerateKey(t->session, &mech, tmpl, 1, &key);
+    if (rv != CKR_OK) {
+        rc = tool_fail_rv(t, "C_GenerateKey (mailbox key)", rv);
+        goto out;
+    }
+    rc = wrap_child(t, &o, pol, key);
+out:
+    if (key != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, key);
+    if (pol != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, pol);
+    return rc;
+}
+
+const struct tool_cmd tool_cmd_mailbox_assign = {
+    "mailbox", "assign", mailbox_assign,
+    "create a mailbox key under a policy and write its blob",
+    "Usage: dep11-tool mailbox assign --policy FILE --owner ID --out FILE\n"
+    "         [--requester user|system|recovery] [--force]\n"
+    "         --pin-source file:PATH|env:VAR\n\n"
+    "Unwraps the policy blob, generates a mailbox key (C_GenerateKey\n"
+    "CKM_DEP11_KEY_GEN) and wraps it under the policy key for the owner\n"
+    "(C_WrapKey CKM_DEP11_CHILD_WRAP). The child blob is written atomically\n"
+    "(mode 0600); an existing FILE is kept unless --force.\n"
+    "Owner ids are 16 bytes: 32 hex digits or a UUID are taken as they are;\n"
+    "any other string is hashed (the first 16 bytes of its SHA-256). The same\n"
+    "--owner must be given to data seal and data open.",
+};
+
+/* Reads the mailbox blob and unwraps it under @pol for the owner. */
+static int open_mailbox(struct tool *t, const struct data_opts *o,
+                        CK_OBJECT_HANDLE pol, CK_OBJECT_HANDLE *key)
+{
+    CK_DEP11_CHILD_PARAMS p;
+    CK_MECHANISM mech = { CKM_DEP11_CHILD_UNWRAP, &p, sizeof p };
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    memcpy(p.ownerId, o->owner_id, 16);
+    if (tool_read_file(t, o->mailbox, TOOL_BLOB_MAX, &blob, &len) != 0)
+        return TOOL_EXIT_USAGE;
+    rv = t->p11->C_UnwrapKey(t->session, &mech, pol, blob, len, tmpl, 1, key);
+    free(blob);
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, "C_UnwrapKey (mailbox key)", rv);
+    return TOOL_EXIT_OK;
+}
+
+/* C_EncryptUpdate/Final into a buffer grown on CKR_BUFFER_TOO_SMALL, then
+ * written out. @in NULL means Final. */
+static int seal_step(struct tool *t, struct tool_afile *f, unsigned char *in,
+                     CK_ULONG in_len, unsigned char **buf, CK_ULONG *cap,
+                     unsigned long long *total)
+{
+    CK_ULONG n = *cap;
+    CK_RV rv = in ? t->p11->C_EncryptUpdate(t->session, in, in_len, *buf, &n)
+                  : t->p11->C_EncryptFinal(t->session, *buf, &n);
+
+    if (rv == CKR_BUFFER_TOO_SMALL && n > *cap) {
+        unsigned char *grown = realloc(*buf, n);
+        if (grown == NULL)
+            return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+        *buf = grown;
+        *cap = n;
+        rv = in ? t->p11->C_EncryptUpdate(t->session, in, in_len, *buf, &n)
+                : t->p11->C_EncryptFinal(t->session, *buf, &n);
+    }
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, in ? "C_EncryptUpdate" : "C_EncryptFinal", rv);
+    *total += n;
+    return tool_afile_write(t, f, *buf, n) == 0 ? TOOL_EXIT_OK
+                                                  : TOOL_EXIT_FAIL;
+}
+
+/* Streams o->in through the AEAD operation into the atomic file @f. */
+static int seal_stream(struct tool *t, const struct data_opts *o,
+                       struct tool_afile *f, unsigned long long *in_total,
+                       unsigned long long *out_total)
+{
+    FILE *fp = strcmp(o->in, "-") == 0 ? stdin : fopen(o->in, "rb");
+    unsigned char *piece = malloc(PIECE), *buf = NULL;
+    CK_ULONG cap = PIECE + 64;
+    size_t got = 0;
+    int rc = TOOL_EXIT_OK;
+
+    buf = malloc(cap);
+    if (fp == NULL)
+        rc = tool_error(t, TOOL_EXIT_USAGE, "cannot open %s", o->in);
+    else if (piece == NULL || buf == NULL)
+        rc = tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    while (rc == TOOL_EXIT_OK && (got = fread(piece, 1, PIECE, fp)) > 0) {
+        *in_total += got;
+        rc = seal_step(t, f, piece, (CK_ULONG)got, &buf, &cap, out_total);
+    }
+    if (rc == TOOL_EXIT_OK && ferror(fp))
+        rc = tool_error(t, TOOL_EXIT_USAGE, "cannot read %s", o->in);
+    if (rc == TOOL_EXIT_OK)
+        rc = seal_step(t, f, NULL, 0, &buf, &cap, out_total);
+    if (fp != NULL && fp != stdin)
+        fclose(fp);
+    if (piece != NULL)
+        OPENSSL_cleanse(piece, PIECE); /* plaintext */
+    free(piece);
+    free(buf);
+    return rc;
+}
+
+/* Prints the result of seal/open. */
+static void report_data(struct tool *t, const char *what,
+                        const struct data_opts *o, unsigned long long in,
+                        unsigned long long out)
+{
+    if (strcmp(o->out, "-") == 0) {
+        fprintf(stderr, "%s %llu bytes into %llu bytes\n", what, in, out);
+        return;
+    }
+    if (t->opt.json) {
+        printf("{\"ok\":true,\"in_bytes\":%llu,\"out_bytes\":%llu,\"out\":",
+               in, out);
+        tool_json_str(stdout, o->out);
+        printf("}\n");
+    } else {
+        printf("%s %llu bytes into %llu bytes: %s\n", what, in, out, o->out);
+    }
+}
+
+static int data_seal(struct tool *t, int argc, char **argv)
+{
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
+    CK_DEP11_AEAD_PARAMS ap;
+    CK_MECHANISM mech = { CKM_DEP11_AEAD, &ap, sizeof ap };
+    struct tool_afile f;
+    struct data_opts o;
+    unsigned long long in = 0, out = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+    int rc = data_parse(t, &tool_cmd_data_seal, argc, argv, &o, "pmoif");
+
+    memset(&f, 0, sizeof f);
+    f.fd = -1;
+    if (rc != 0)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    ap.pAAD = o.owner_id; /* the data is bound to its owner */
+    ap.ulAADLen = sizeof o.owner_id;
+    rc = open_policy(t, &o, &pol);
+    if (rc == TOOL_EXIT_OK)
+        rc = open_mailbox(t, &o, pol, &key);
+    if (rc != TOOL_EXIT_OK)
+        goto out;
+    if (tool_afile_open(t, &f, o.out, o.force) != 0) {
+        rc = TOOL_EXIT_USAGE;
+        goto out;
+    }
+    rv = t->p11->C_EncryptInit(t->session, &mech, key);
+    if (rv != CKR_OK) {
+        rc = tool_fail_rv(t, "C_EncryptInit (CKM_DEP11_AEAD)", rv);
+        goto out;
+    }
+    rc = seal_stream(t, &o, &f, &in, &out);
+    if (rc == TOOL_EXIT_OK && tool_afile_commit(t, &f) != 0)
+        rc = TOOL_EXIT_FAIL;
+    if (rc == TOOL_EXIT_OK)
+        report_data(t, "sealed", &o, in, out);
+out:
+    tool_afile_abort(&f);
+    if (key != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, key);
+    if (pol != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, pol);
+    return rc;
+}
+
+const struct tool_cmd tool_cmd_data_seal = {
+    "data", "seal", data_seal,
+    "encrypt a file with a mailbox key",
+    "Usage: dep11-tool data seal --policy FILE --mailbox FILE --owner ID\n"
+    "         --in FILE --out FILE [--requester user|system|recovery]\n"
+    "         [--force] --pin-source file:PATH|env:VAR\n\n"
+    "Unwraps the policy blob, unwraps the mailbox key blob for the owner\n"
+    "(C_UnwrapKey CKM_DEP11_CHILD_UNWRAP) and encrypts --in with\n"
+    "CKM_DEP11_AEAD (AES-256-GCM, module-chosen 96-bit nonce): the output is\n"
+    "nonce (12 bytes) || ciphertext || tag (16 bytes). The AAD is the 16-byte\n"
+    "owner id, so data sealed for one owner does not open for another. The\n"
+    "input is streamed through C_EncryptUpdate in pieces of 1 MiB. --out is\n"
+    "written atomically (mode 0600; kept unless --force); \"-\" means stdin /\n"
+    "stdout. Owner ids as in mailbox assign.",
+};
+
+static int data_open(struct tool *t, int argc, char **argv)
+{
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
+    CK_DEP11_AEAD_PARAMS ap;
+    CK_MECHANISM mech = { CKM_DEP11_AEAD, &ap, sizeof ap };
+    struct data_opts o;
+    unsigned char *sealed = NULL, *plain = NULL;
+    size_t sealed_len = 0;
+    CK_ULONG plain_len = 0, cap = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+    int rc = data_parse(t, &tool_cmd_data_open, argc, argv, &o, "pmoif");
+
+    if (rc != 0)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    ap.pAAD = o.owner_id;
+    ap.ulAADLen = sizeof o.owner_id;
+    if (tool_read_file(t, o.in, SEALED_MAX, &sealed, &sealed_len) != 0)
+        return TOOL_EXIT_USAGE;
+    rc = open_policy(t, &o, &pol);
+    if (rc == TOOL_EXIT_OK)
+        rc = open_mailbox(t, &o, pol, &key);
+    if (rc != TOOL_EXIT_OK)
+        goto out;
+    rv = t->p11->C_DecryptInit(t->session, &mech, key);
+    /* One C_Decrypt: GCM releases nothing before the tag is checked, so the
+     * module buffers a multi-part decryption to its Final anyway. */
+    if (rv == CKR_OK)
+        rv = t->p11->C_Decrypt(t->session, sealed, sealed_len, NULL, &cap);
+    if (rv == CKR_OK && (plain = malloc(cap ? cap : 1)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    plain_len = cap;
+    if (rv == CKR_OK)
+        rv = t->p11->C_Decrypt(t->session, sealed, sealed_len, plain,
+                               &plain_len);
+    if (rv != CKR_OK) {
+        rc = tool_fail_rv(t, "C_Decrypt (CKM_DEP11_AEAD)", rv);
+        goto out;
+    }
+    if (tool_write_atomic(t, o.out, plain, plain_len, o.force) != 0)
+        rc = TOOL_EXIT_FAIL;
+    else
+        report_data(t, "opened", &o, sealed_len, plain_len);
+out:
+    if (plain != NULL)
+        OPENSSL_cleanse(plain, cap);
+    free(plain);
+    free(sealed);
+    if (key != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, key);
+    if (pol != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, pol);
+    return rc;
+}
+
+const struct tool_cmd tool_cmd_data_open = {
+    "data", "open", data_open,
+    "decrypt a file sealed with data seal",
+    "Usage: dep11-tool data open --policy FILE --mailbox FILE --owner ID\n"
+    "         --in FILE --out FILE [--requester user|system|recovery]\n"
+    "         [--force] --pin-source file:PATH|env:VAR\n\n"
+    "Unwraps the policy and the mailbox key as data seal does and decrypts\n"
+    "--in (nonce || ciphertext || tag) with CKM_DEP11_AEAD and the owner id\n"
+    "as AAD, in one C_Decrypt: AES-GCM releases nothing before the tag is\n"
+    "checked, so the module buffers the whole input (at most 1 GiB here).\n"
+    "Altered data, or another owner, is CKR_ENCRYPTED_DATA_INVALID and\n"
+    "nothing is written. --out is written atomically (mode 0600; kept unless\n"
+    "--force); \"-\" means stdin / stdout.",
+};

@@ -1,0 +1,464 @@
+/*
+ * policy.c - the policy commands: "policy create" (KEY_GEN + POLICY_WRAP to a
+ * blob file), "policy show" (DEP11_GetPolicyInfo) and "policy unwrap" (which
+ * root serves, for which requester), and the unwrap helper the mailbox and
+ * data commands share.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+static const char *const requesters[] = { NULL, "user", "system", "recovery" };
+
+/* Parses user|system|recovery. Returns 0 and *@out, or -1. */
+int tool_parse_requester(const char *s, CK_ULONG *out)
+{
+    CK_ULONG i = 0;
+
+    for (i = DEP11_REQUESTER_USER; i <= DEP11_REQUESTER_RECOVERY; i++) {
+        if (strcmp(s, requesters[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* "user", "system", "recovery" or "?". */
+const char *tool_requester_name(CK_ULONG r)
+{
+    return r >= DEP11_REQUESTER_USER && r <= DEP11_REQUESTER_RECOVERY
+               ? requesters[r] : "?";
+}
+
+static const char *type_name(CK_ULONG type)
+{
+    switch (type) {
+    case DEP11_POLICY_MAILBOX: return "mailbox";
+    case DEP11_POLICY_MULTI_WORKLOAD: return "multi-workload";
+    case DEP11_POLICY_FILES: return "files";
+    default: return "unknown";
+    }
+}
+
+static const char *served_name(CK_ULONG by)
+{
+    switch (by) {
+    case DEP11_ROOT_CUSTOMER_1: return "customer-1";
+    case DEP11_ROOT_CUSTOMER_2: return "customer-2";
+    case DEP11_ROOT_AVAILABILITY: return "availability";
+    case DEP11_ROOT_PROVIDER: return "provider";
+    default: return "unknown";
+    }
+}
+
+static const char *served_words(CK_ULONG by)
+{
+    switch (by) {
+    case DEP11_ROOT_CUSTOMER_1: return "customer key 1";
+    case DEP11_ROOT_CUSTOMER_2: return "customer key 2";
+    case DEP11_ROOT_AVAILABILITY: return "the availability key";
+    case DEP11_ROOT_PROVIDER: return "a provider key";
+    default: return "an unknown root";
+    }
+}
+
+/*
+ * Reads the policy blob @path and unwraps it with CKM_DEP11_POLICY_UNWRAP for
+ * @requester (the module finds the roots). Needs a logged-in session.
+ * Returns a TOOL_EXIT_ code (message printed) and the policy key in *@h.
+ */
+int tool_unwrap_policy(struct tool *t, const char *path, CK_ULONG requester,
+                       CK_OBJECT_HANDLE *h)
+{
+    CK_DEP11_POLICY_UNWRAP_PARAMS p = { requester };
+    CK_MECHANISM mech = { CKM_DEP11_POLICY_UNWRAP, &p, sizeof p };
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    *h = CK_INVALID_HANDLE;
+    if (tool_read_file(t, path, TOOL_BLOB_MAX, &blob, &len) != 0)
+        return TOOL_EXIT_USAGE;
+    rv = t->p11->C_UnwrapKey(t->session, &mech, CK_INVALID_HANDLE, blob, len,
+                             tmpl, 1, h);
+    free(blob);
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, "C_UnwrapKey (policy)", rv);
+    return TOOL_EXIT_OK;
+}
+
+/* Prints the header of a policy blob (table or JSON). */
+static void print_info(struct tool *t, const CK_DEP11_POLICY_INFO *in,
+                       const char *file, size_t blob_len)
+{
+    char id[33], tenant[37], name[DEP11_LABEL_MAX + 1], geo[DEP11_GEO_MAX + 1];
+    const char *managed = in->ulManagedBy == DEP11_MANAGED_CUSTOMER ? "customer"
+                          : in->ulManagedBy == DEP11_MANAGED_PROVIDER
+                              ? "provider" : "unknown";
+
+    tool_hex(in->policyId, 16, id);
+    tool_format_uuid(in->tenantId, tenant);
+    tool_trim(in->label, sizeof in->label, name);
+    tool_trim(in->geo, sizeof in->geo, geo);
+    if (t->opt.json) {
+        printf("{\"ok\":true,\"file\":");
+        tool_json_str(stdout, file);
+        printf(",\"bytes\":%zu,\"policy_id\":\"%s\",\"type\":\"%s\","
+               "\"tenant\":\"%s\",\"version\":%lu,\"managed_by\":\"%s\","
+               "\"suite\":%lu,\"copies\":%lu,\"name\":", blob_len, id,
+               type_name(in->ulPolicyType), tenant,
+               (unsigned long)in->ulVersion, managed,
+               (unsigned long)in->ulSuite,
+               (unsigned long)in->ulWrappedCopies);
+        tool_json_str(stdout, name);
+        printf(",\"geo\":");
+        tool_json_str(stdout, geo);
+        printf("}\n");
+        return;
+    }
+    printf("file        %s (%zu bytes)\npolicy id   %s\ntype        %s\n"
+           "tenant      %s\nversion     %lu\nmanaged by  %s\nsuite       %lu\n"
+           "copies      %lu\nname        %s\ngeo         %s\n", file, blob_len,
+           id, type_name(in->ulPolicyType), tenant,
+           (unsigned long)in->ulVersion, managed, (unsigned long)in->ulSuite,
+           (unsigned long)in->ulWrappedCopies, name, geo[0] ? geo : "-");
+}
+
+/* DEP11_GetPolicyInfo on a blob in memory; prints it. */
+static int show_blob(struct tool *t, const char *file, unsigned char *blob,
+                     size_t len)
+{
+    CK_DEP11_POLICY_INFO info;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (t->dep11 == NULL || t->dep11->DEP11_GetPolicyInfo == NULL)
+        return tool_error(t, TOOL_EXIT_MODULE,
+                          "the module is not dep11 (no DEP11_GetFunctionList)");
+    memset(&info, 0, sizeof info);
+    rv = t->dep11->DEP11_GetPolicyInfo(blob, len, &info);
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, "DEP11_GetPolicyInfo", rv);
+    print_info(t, &info, file, len);
+    return TOOL_EXIT_OK;
+}
+
+/* ---- policy create ---- */
+
+struct create_opts {
+    const char *type, *tenant, *name, *geo, *root1, *root2, *out;
+    int provider, force;
+    CK_ULONG type_v;
+    unsigned char tenant_id[16];
+};
+
+enum {
+    OPT_TYPE = 1000, OPT_TENANT, OPT_NAME, OPT_GEO, OPT_ROOT1, OPT_ROOT2,
+    OPT_PROVIDER, OPT_OUT, OPT_FORCE, OPT_REQUESTER,
+};
+
+static int create_opt(struct tool *t, int c, const char *arg, void *ctx)
+{
+    struct create_opts *o = ctx;
+
+    switch (c) {
+    case OPT_TYPE: o->type = arg; return 0;
+    case OPT_TENANT: o->tenant = arg; return 0;
+    case OPT_NAME: o->name = arg; return 0;
+    case OPT_GEO: o->geo = arg; return 0;
+    case OPT_ROOT1: o->root1 = arg; return 0;
+    case OPT_ROOT2: o->root2 = arg; return 0;
+    case OPT_PROVIDER: o->provider = 1; return 0;
+    case OPT_OUT: o->out = arg; return 0;
+    case OPT_FORCE: o->force = 1; return 0;
+    default: return TOOL_EXIT_USAGE;
+    }
+}
+
+/* Checks the create options; fills type_v and tenant_id. */
+static int create_check(struct tool *t, struct create_opts *o)
+{
+    if (!o->type || !o->tenant || !o->name || !o->out)
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "--type, --tenant, --name and --out are required");
+    if (!strcmp(o->type, "mailbox"))
+        o->type_v = DEP11_POLICY_MAILBOX;
+    else if (!strcmp(o->type, "multi-workload"))
+        o->type_v = DEP11_POLICY_MULTI_WORKLOAD;
+    else if (!strcmp(o->type, "files"))
+        o->type_v = DEP11_POLICY_FILES;
+    else
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "--type is mailbox, multi-workload or files");
+    if (tool_parse_uuid(o->tenant, o->tenant_id) != 0)
+        return tool_error(t, TOOL_EXIT_USAGE, "--tenant takes a UUID");
+    if (*o->name == '\0' || strlen(o->name) > DEP11_LABEL_MAX)
+        return tool_error(t, TOOL_EXIT_USAGE, "--name: 1 to %d bytes",
+                          DEP11_LABEL_MAX);
+    if (o->geo != NULL && (*o->geo == '\0' || strlen(o->geo) > DEP11_GEO_MAX))
+        return tool_error(t, TOOL_EXIT_USAGE, "--geo: 1 to %d bytes",
+                          DEP11_GEO_MAX);
+    if (o->provider == (o->root1 != NULL || o->root2 != NULL) ||
+        (!o->provider && (o->root1 == NULL || o->root2 == NULL)))
+        return tool_error(t, TOOL_EXIT_USAGE, "give --root1 LABEL --root2 "
+                          "LABEL, or --provider-managed");
+    if (!o->provider && strcmp(o->root1, o->root2) == 0)
+        return tool_error(t, TOOL_EXIT_USAGE, "--root1 and --root2 must be "
+                          "two different keys");
+    return tool_check_out(t, o->out, o->force);
+}
+
+/* C_GenerateKey(CKM_DEP11_KEY_GEN) of a policy key from the options. */
+static int generate_policy(struct tool *t, struct create_opts *o,
+                           CK_OBJECT_HANDLE *h)
+{
+    CK_MECHANISM mech = { CKM_DEP11_KEY_GEN, NULL, 0 };
+    CK_ULONG role = DEP11_ROLE_POLICY;
+    CK_ATTRIBUTE tmpl[] = {
+        { CKA_DEP11_ROLE, &role, sizeof role },
+        { CKA_DEP11_POLICY_TYPE, &o->type_v, sizeof o->type_v },
+        { CKA_DEP11_TENANT, o->tenant_id, 16 },
+        { CKA_LABEL, (void *)o->name, strlen(o->name) },
+        { CKA_DEP11_GEO, (void *)o->geo, o->geo ? strlen(o->geo) : 0 },
+    };
+    CK_RV rv = t->p11->C_GenerateKey(t->session, &mech, tmpl,
+                                     o->geo ? 5 : 4, h);
+
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, "C_GenerateKey (policy key)", rv);
+    return TOOL_EXIT_OK;
+}
+
+/* C_WrapKey(CKM_DEP11_POLICY_WRAP), size query first, into *@blob. */
+static int wrap_policy(struct tool *t, CK_OBJECT_HANDLE key,
+                       CK_OBJECT_HANDLE r1, CK_OBJECT_HANDLE r2,
+                       unsigned char **blob, CK_ULONG *len)
+{
+    CK_DEP11_POLICY_WRAP_PARAMS p = { r2, 0 };
+    CK_MECHANISM mech = { CKM_DEP11_POLICY_WRAP, &p, sizeof p };
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (r1 == CK_INVALID_HANDLE) { /* provider-managed: no parameter */
+        mech.pParameter = NULL;
+        mech.ulParameterLen = 0;
+    }
+    *blob = NULL;
+    rv = t->p11->C_WrapKey(t->session, &mech, r1, key, NULL, len);
+    if (rv == CKR_OK) {
+        *blob = malloc(*len ? *len : 1);
+        if (*blob == NULL)
+            return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+        rv = t->p11->C_WrapKey(t->session, &mech, r1, key, *blob, len);
+    }
+    if (rv != CKR_OK) {
+        free(*blob);
+        *blob = NULL;
+        return tool_fail_rv(t, "C_WrapKey (policy)", rv);
+    }
+    return TOOL_EXIT_OK;
+}
+
+static int policy_create(struct tool *t, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"type", 1, NULL, OPT_TYPE}, {"tenant", 1, NULL, OPT_TENANT},
+        {"name", 1, NULL, OPT_NAME}, {"geo", 1, NULL, OPT_GEO},
+        {"root1", 1, NULL, OPT_ROOT1}, {"root2", 1, NULL, OPT_ROOT2},
+        {"provider-managed", 0, NULL, OPT_PROVIDER},
+        {"out", 1, NULL, OPT_OUT}, {"force", 0, NULL, OPT_FORCE},
+        TOOL_COMMON_LONGOPTS, {NULL, 0, NULL, 0},
+    };
+    struct create_opts o;
+    CK_OBJECT_HANDLE r1 = CK_INVALID_HANDLE, r2 = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    unsigned char *blob = NULL;
+    CK_ULONG len = 0;
+    int rc = TOOL_EXIT_USAGE, first = 0;
+
+    memset(&o, 0, sizeof o);
+    rc = tool_parse(t, &tool_cmd_policy_create, argc, argv, lo, create_opt,
+                    &o, &first);
+    if (rc != 0)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    if (first != argc)
+        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
+                          argv[first]);
+    rc = create_check(t, &o);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_load(t);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_open(t, 0, CKU_USER, NULL);
+    if (rc == TOOL_EXIT_OK && !o.provider)
+        rc = tool_find_root(t, o.root1, &r1);
+    if (rc == TOOL_EXIT_OK && !o.provider)
+        rc = tool_find_root(t, o.root2, &r2);
+    if (rc == TOOL_EXIT_OK)
+        rc = generate_policy(t, &o, &key);
+    if (rc == TOOL_EXIT_OK)
+        rc = wrap_policy(t, key, r1, r2, &blob, &len);
+    if (rc == TOOL_EXIT_OK &&
+        tool_write_atomic(t, o.out, blob, len, o.force) != 0)
+        rc = TOOL_EXIT_FAIL;
+    if (rc == TOOL_EXIT_OK)
+        rc = show_blob(t, o.out, blob, len);
+    if (key != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, key);
+    free(blob);
+    return rc;
+}
+
+const struct tool_cmd tool_cmd_policy_create = {
+    "policy", "create", policy_create,
+    "create a policy key and write its blob",
+    "Usage: dep11-tool policy create --type mailbox|multi-workload|files\n"
+    "         --tenant UUID --name NAME [--geo GEO]\n"
+    "         (--root1 LABEL --root2 LABEL | --provider-managed)\n"
+    "         --out FILE [--force] --pin-source file:PATH|env:VAR\n\n"
+    "Generates a policy key (C_GenerateKey CKM_DEP11_KEY_GEN) and wraps it\n"
+    "(C_WrapKey CKM_DEP11_POLICY_WRAP) under the two customer root keys, the\n"
+    "RSA private keys with these CKA_LABELs (registered with keys register),\n"
+    "or under the provider keys with --provider-managed; dep11 adds the\n"
+    "availability copy. The blob is written atomically (temporary file, fsync,\n"
+    "rename; mode 0600); an existing FILE is kept unless --force. NAME is at\n"
+    "most 64 bytes, GEO at most 16. The blob's header is printed as by\n"
+    "policy show.",
+};
+
+/* ---- policy show ---- */
+
+static int no_opt(struct tool *t, int c, const char *arg, void *ctx)
+{
+    return TOOL_EXIT_USAGE;
+}
+
+static int policy_show(struct tool *t, int argc, char **argv)
+{
+    static const struct option lo[] = { TOOL_COMMON_LONGOPTS,
+                                        {NULL, 0, NULL, 0} };
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    int rc = TOOL_EXIT_USAGE, first = 0;
+
+    rc = tool_parse(t, &tool_cmd_policy_show, argc, argv, lo, no_opt, NULL,
+                    &first);
+    if (rc != 0)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    if (first != argc - 1)
+        return tool_error(t, TOOL_EXIT_USAGE, "give one policy blob FILE");
+    if (tool_read_file(t, argv[first], TOOL_BLOB_MAX, &blob, &len) != 0)
+        return TOOL_EXIT_USAGE;
+    rc = tool_load(t);
+    if (rc == TOOL_EXIT_OK)
+        rc = show_blob(t, argv[first], blob, len);
+    free(blob);
+    return rc;
+}
+
+const struct tool_cmd tool_cmd_policy_show = {
+    "policy", "show", policy_show,
+    "print the header of a policy blob",
+    "Usage: dep11-tool policy show FILE\n\n"
+    "Prints the policy blob's header through DEP11_GetPolicyInfo: policy id,\n"
+    "type, tenant, version, managed by, suite, number of wrapped copies, name\n"
+    "and geo. Needs no token and no login; the blob is parsed, not unwrapped,\n"
+    "so its MAC is not checked: an altered header shows here as it is and\n"
+    "fails only at unwrap (CKR_WRAPPED_KEY_INVALID).",
+};
+
+
+/* ---- policy unwrap ---- */
+
+struct unwrap_opts {
+    CK_ULONG requester;
+};
+
+static int unwrap_opt(struct tool *t, int c, const char *arg, void *ctx)
+{
+    struct unwrap_opts *o = ctx;
+
+    if (c == OPT_REQUESTER && tool_parse_requester(arg, &o->requester) == 0)
+        return 0;
+    if (c == OPT_REQUESTER)
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "--requester is user, system or recovery");
+    return TOOL_EXIT_USAGE;
+}
+
+/* Prints what served the unwrap of policy key @h. */
+static int report_unwrap(struct tool *t, CK_OBJECT_HANDLE h, CK_ULONG req)
+{
+    CK_ULONG by = 0, version = 0, type = 0;
+    unsigned char *pid = NULL;
+    CK_ULONG pid_len = 0;
+    char id[33] = "";
+    CK_RV rv = tool_get_ulong(t, h, CKA_DEP11_UNWRAPPED_BY, &by);
+
+    if (rv == CKR_OK)
+        rv = tool_get_ulong(t, h, CKA_DEP11_POLICY_VERSION, &version);
+    if (rv == CKR_OK)
+        rv = tool_get_ulong(t, h, CKA_DEP11_POLICY_TYPE, &type);
+    if (rv == CKR_OK)
+        rv = tool_get_bytes(t, h, CKA_DEP11_POLICY_ID, &pid, &pid_len);
+    if (rv != CKR_OK)
+        return tool_fail_rv(t, "C_GetAttributeValue (policy key)", rv);
+    if (pid_len == 16)
+        tool_hex(pid, 16, id);
+    free(pid);
+    if (t->opt.json)
+        printf("{\"ok\":true,\"policy_id\":\"%s\",\"type\":\"%s\","
+               "\"version\":%lu,\"requester\":\"%s\",\"unwrapped_by\":\"%s\"}"
+               "\n", id, type_name(type), (unsigned long)version,
+               tool_requester_name(req), served_name(by));
+    else
+        printf("policy %s (%s, version %lu) unwrapped for requester %s: "
+               "served by %s\n", id, type_name(type), (unsigned long)version,
+               tool_requester_name(req), served_words(by));
+    return TOOL_EXIT_OK;
+}
+
+static int policy_unwrap(struct tool *t, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"requester", 1, NULL, OPT_REQUESTER}, TOOL_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    struct unwrap_opts o = { DEP11_REQUESTER_USER };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    int rc = TOOL_EXIT_USAGE, first = 0;
+
+    rc = tool_parse(t, &tool_cmd_policy_unwrap, argc, argv, lo, unwrap_opt,
+                    &o, &first);
+    if (rc != 0)
+        return rc < 0 ? TOOL_EXIT_OK : rc;
+    if (first != argc - 1)
+        return tool_error(t, TOOL_EXIT_USAGE, "give one policy blob FILE");
+    rc = tool_load(t);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_open(t, 0, CKU_USER, NULL);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_unwrap_policy(t, argv[first], o.requester, &h);
+    if (rc == TOOL_EXIT_OK)
+        rc = report_unwrap(t, h, o.requester);
+    if (h != CK_INVALID_HANDLE)
+        (void)t->p11->C_DestroyObject(t->session, h);
+    return rc;
+}
+
+const struct tool_cmd tool_cmd_policy_unwrap = {
+    "policy", "unwrap", policy_unwrap,
+    "unwrap a policy blob and say which root served",
+    "Usage: dep11-tool policy unwrap FILE [--requester user|system|recovery]\n"
+    "         --pin-source file:PATH|env:VAR\n\n"
+    "Unwraps the policy blob (C_UnwrapKey CKM_DEP11_POLICY_UNWRAP; the module\n"
+    "finds the roots named in the blob) and prints the policy id, version and\n"
+    "the root that served it (CKA_DEP11_UNWRAPPED_BY): customer key 1 or 2,\n"
+    "the availability key, or a provider key. The requester defaults to user;\n"
+    "system and recovery are honoured only in a process whose dep11 config\n"
+    "says system-requests / recovery-requests = allow. Nothing is written.\n"
+    "A failure names the CKR code, e.g. CKR_DEP11_ROOT_KEYS_REVOKED: both\n"
+    "customer keys are revoked and this requester may not use the\n"
+    "availability key.",
+};

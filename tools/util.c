@@ -1,0 +1,453 @@
+/*
+ * util.c - small helpers of dep11-tool: PIN sources, hex and UUIDs, owner
+ * ids, whole-file reads, atomic file writes (temp + fsync + rename) and
+ * JSON string output.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* asprintf */
+#endif
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "tool.h"
+
+#define PIN_MAX 256
+
+/* Reads the first line of @path (at most PIN_MAX bytes) into @pin. */
+static int pin_from_file(struct tool *t, const char *path, char *pin,
+                         size_t *len)
+{
+    FILE *fp = fopen(path, "r");
+    size_t n = 0;
+
+    if (fp == NULL)
+        return tool_error(t, TOOL_EXIT_USAGE, "cannot read PIN file %s: %s",
+                          path, strerror(errno));
+    n = fread(pin, 1, PIN_MAX, fp);
+    fclose(fp);
+    /* The PIN ends at the first newline; a file without one is all PIN. */
+    for (*len = 0; *len < n && pin[*len] != '\n' && pin[*len] != '\r';)
+        (*len)++;
+    if (*len == PIN_MAX)
+        return tool_error(t, TOOL_EXIT_USAGE, "PIN file %s: PIN too long",
+                          path);
+    return TOOL_EXIT_OK;
+}
+
+/*
+ * Reads a PIN from @source: "file:PATH" (the first line) or "env:VAR".
+ * Anything else is refused: a PIN never appears on the command line.
+ * *@pin is a malloc'd NUL-terminated buffer; free it with tool_free_pin.
+ * Returns TOOL_EXIT_OK, or TOOL_EXIT_USAGE after printing why.
+ */
+int tool_read_pin(struct tool *t, const char *source, char **pin, size_t *len)
+{
+    char *buf = NULL;
+    int rc = TOOL_EXIT_USAGE;
+
+    *pin = NULL;
+    *len = 0;
+    if (source == NULL)
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "this command needs --pin-source file:PATH|env:VAR");
+    buf = calloc(1, PIN_MAX + 1);
+    if (buf == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    if (strncmp(source, "file:", 5) == 0 && source[5] != '\0') {
+        rc = pin_from_file(t, source + 5, buf, len);
+    } else if (strncmp(source, "env:", 4) == 0 && source[4] != '\0') {
+        const char *v = getenv(source + 4);
+        if (v == NULL)
+            rc = tool_error(t, TOOL_EXIT_USAGE,
+                            "PIN variable %s is not set", source + 4);
+        else if ((*len = strlen(v)) >= PIN_MAX)
+            rc = tool_error(t, TOOL_EXIT_USAGE, "PIN variable too long");
+        else {
+            memcpy(buf, v, *len);
+            rc = TOOL_EXIT_OK;
+        }
+    } else {
+        rc = tool_error(t, TOOL_EXIT_USAGE,
+                        "PIN source must be file:PATH or env:VAR "
+                        "(never the PIN itself)");
+    }
+    if (rc == TOOL_EXIT_OK && *len == 0)
+        rc = tool_error(t, TOOL_EXIT_USAGE, "the PIN source %s is empty",
+                        source);
+    if (rc != TOOL_EXIT_OK) {
+        tool_free_pin(buf, PIN_MAX + 1);
+        *len = 0;
+        return rc;
+    }
+    buf[*len] = '\0';
+    *pin = buf;
+    return TOOL_EXIT_OK;
+}
+
+/* Is @source of the form file:PATH or env:VAR? If not, prints why (naming
+ * option @opt) and returns TOOL_EXIT_USAGE; else TOOL_EXIT_OK. */
+int tool_check_pin_source(struct tool *t, const char *source, const char *opt)
+{
+    if (source == NULL || (strncmp(source, "file:", 5) == 0 && source[5]) ||
+        (strncmp(source, "env:", 4) == 0 && source[4]))
+        return TOOL_EXIT_OK;
+    return tool_error(t, TOOL_EXIT_USAGE,
+                      "%s must be file:PATH or env:VAR (never the PIN itself)",
+                      opt);
+}
+
+/* Cleanses and frees a PIN from tool_read_pin (@len is ignored: the whole
+ * buffer is cleansed). NULL is a no-op. */
+void tool_free_pin(char *pin, size_t len)
+{
+    (void)len;
+    if (pin == NULL)
+        return;
+    OPENSSL_cleanse(pin, PIN_MAX + 1);
+    free(pin);
+}
+
+/* Hex of @len bytes of @in into @out (2 * @len + 1 bytes, NUL-terminated). */
+void tool_hex(const unsigned char *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i = 0;
+
+    for (i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Parses exactly 2 * @len hex digits of @s into @out. Returns 0 or -1. */
+int tool_unhex(const char *s, unsigned char *out, size_t len)
+{
+    size_t i = 0;
+
+    if (strlen(s) != 2 * len)
+        return -1;
+    for (i = 0; i < len; i++) {
+        int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* Parses a non-empty even-length hex string (an optional ":" between bytes
+ * is not accepted) into a malloc'd buffer. Returns 0 or -1. */
+int tool_unhex_alloc(const char *s, unsigned char **out, size_t *len)
+{
+    size_t n = strlen(s);
+
+    *out = NULL;
+    *len = 0;
+    if (n == 0 || n % 2 != 0)
+        return -1;
+    *out = malloc(n / 2);
+    if (*out == NULL || tool_unhex(s, *out, n / 2) != 0) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+/* Parses a UUID (8-4-4-4-12 hex digits) or 32 hex digits. Returns 0 or -1. */
+int tool_parse_uuid(const char *s, unsigned char out[16])
+{
+    char digits[33];
+    size_t i = 0, n = 0;
+
+    if (strlen(s) == 32)
+        return tool_unhex(s, out, 16);
+    if (strlen(s) != 36)
+        return -1;
+    for (i = 0; i < 36; i++) {
+        int dash = (i == 8 || i == 13 || i == 18 || i == 23);
+        if (dash != (s[i] == '-'))
+            return -1;
+        if (!dash)
+            digits[n++] = s[i];
+    }
+    digits[n] = '\0';
+    return tool_unhex(digits, out, 16);
+}
+
+/* Formats 16 bytes as a lower-case UUID string into @out (37 bytes). */
+void tool_format_uuid(const unsigned char in[16], char out[37])
+{
+    char hex[33];
+
+    tool_hex(in, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
+/*
+ * The 16-byte owner id of a mailbox (and the AAD of its data): 32 hex digits
+ * or a UUID are used as they are; any other non-empty string is hashed,
+ * the first 16 bytes of SHA-256 of its UTF-8 bytes. Returns 0 or -1 (empty).
+ */
+int tool_owner_id(const char *s, unsigned char out[16])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    if (tool_parse_uuid(s, out) == 0)
+        return 0;
+    if (SHA256((const unsigned char *)s, strlen(s), md) == NULL)
+        return -1;
+    memcpy(out, md, 16);
+    return 0;
+}
+
+/*
+ * Reads all of @path ("-" = stdin), at most @max bytes, into a malloc'd
+ * buffer (*@buf; at least one byte allocated even for an empty file).
+ * Returns 0, or -1 after printing why (exit code TOOL_EXIT_USAGE fits).
+ */
+int tool_read_file(struct tool *t, const char *path, size_t max,
+                   unsigned char **buf, size_t *len)
+{
+    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    unsigned char *p = NULL, *np = NULL;
+    size_t cap = 0, n = 0, got = 0;
+
+    *buf = NULL;
+    *len = 0;
+    if (fp == NULL) {
+        tool_error(t, TOOL_EXIT_USAGE, "cannot open %s: %s", path,
+                   strerror(errno));
+        return -1;
+    }
+    do {
+        if (n == cap) {
+            cap = cap == 0 ? 65536 : cap * 2;
+            if (cap > max + 1)
+                cap = max + 1;
+            np = realloc(p, cap);
+            if (np == NULL)
+                goto fail;
+            p = np;
+        }
+        got = fread(p + n, 1, cap - n, fp);
+        n += got;
+        if (n > max) {
+            errno = EFBIG;
+            goto fail;
+        }
+    } while (got > 0);
+    if (ferror(fp))
+        goto fail;
+    if (fp != stdin)
+        fclose(fp);
+    *buf = p;
+    *len = n;
+    return 0;
+fail:
+    tool_error(t, TOOL_EXIT_USAGE, "cannot read %s: %s", path,
+               errno ? strerror(errno) : "read error");
+    if (fp != stdin)
+        fclose(fp);
+    free(p);
+    return -1;
+}
+
+/* Refuses an existing @path without @force, before any work is done (the
+ * atomic commit checks again). Returns TOOL_EXIT_OK or TOOL_EXIT_USAGE. */
+int tool_check_out(struct tool *t, const char *path, int force)
+{
+    if (force || strcmp(path, "-") == 0 || access(path, F_OK) != 0)
+        return TOOL_EXIT_OK;
+    return tool_error(t, TOOL_EXIT_USAGE,
+                      "%s exists; not replacing it (use --force)", path);
+}
+
+/* Opens an atomic output file: a temp file "<path>.XXXXXX" (mode 0600) in
+ * the target's directory. Returns 0 or -1 (message printed). */
+int tool_afile_open(struct tool *t, struct tool_afile *f, const char *path,
+                    int force)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->force = force;
+    if (strcmp(path, "-") == 0) {
+        f->fd = STDOUT_FILENO;
+        return 0;
+    }
+    if (!force && access(path, F_OK) == 0) {
+        tool_error(t, TOOL_EXIT_USAGE,
+                   "%s exists; not replacing it (use --force)", path);
+        return -1;
+    }
+    f->path = strdup(path);
+    if (f->path == NULL || asprintf(&f->tmp, "%s.XXXXXX", path) < 0) {
+        f->tmp = NULL;
+        tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+        tool_afile_abort(f);
+        return -1;
+    }
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        tool_error(t, TOOL_EXIT_USAGE, "cannot create %s: %s", f->tmp,
+                   strerror(errno));
+        free(f->tmp);
+        f->tmp = NULL;
+        tool_afile_abort(f);
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends @len bytes. Returns 0 or -1 (message printed; the caller aborts). */
+int tool_afile_write(struct tool *t, struct tool_afile *f, const void *buf,
+                     size_t len)
+{
+    const unsigned char *p = buf;
+
+    while (len > 0) {
+        ssize_t w = write(f->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            tool_error(t, TOOL_EXIT_FAIL, "cannot write %s: %s",
+                       f->path ? f->path : "stdout", strerror(errno));
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsyncs the directory holding @path, so that the rename is durable. */
+static void sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    int fd = -1;
+
+    if (copy == NULL)
+        return;
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+/*
+ * Makes the file visible under its name: fsync, close, then rename (with
+ * force) or link + unlink (refusing an existing target). Returns 0 or -1
+ * (message printed, temp file removed).
+ */
+int tool_afile_commit(struct tool *t, struct tool_afile *f)
+{
+    int rc = -1;
+
+    if (f->path == NULL) /* stdout */
+        return fflush(stdout) == 0 ? 0 : -1;
+    if (fsync(f->fd) != 0) {
+        tool_error(t, TOOL_EXIT_FAIL, "fsync %s: %s", f->tmp, strerror(errno));
+        goto out;
+    }
+    close(f->fd);
+    f->fd = -1;
+    if (f->force)
+        rc = rename(f->tmp, f->path);
+    else if ((rc = link(f->tmp, f->path)) == 0)
+        (void)unlink(f->tmp);
+    if (rc != 0) {
+        tool_error(t, TOOL_EXIT_FAIL, "cannot create %s: %s%s", f->path,
+                   strerror(errno),
+                   errno == EEXIST ? " (use --force to replace it)" : "");
+        goto out;
+    }
+    sync_dir(f->path);
+    free(f->tmp);
+    f->tmp = NULL;
+out:
+    tool_afile_abort(f);
+    return rc;
+}
+
+/* Closes and removes what is left of an uncommitted file; frees names. */
+void tool_afile_abort(struct tool_afile *f)
+{
+    if (f->fd >= 0 && f->path != NULL)
+        close(f->fd);
+    f->fd = -1;
+    if (f->tmp != NULL)
+        (void)unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    f->tmp = NULL;
+    f->path = NULL;
+}
+
+/* Writes @len bytes of @buf to @path atomically. Returns 0 or -1. */
+int tool_write_atomic(struct tool *t, const char *path, const void *buf,
+                      size_t len, int force)
+{
+    struct tool_afile f;
+
+    if (tool_afile_open(t, &f, path, force) != 0)
+        return -1;
+    if (tool_afile_write(t, &f, buf, len) != 0) {
+        tool_afile_abort(&f);
+        return -1;
+    }
+    return tool_afile_commit(t, &f);
+}
+
+/* Writes @s as a JSON string literal on @fp (control bytes escaped). */
+void tool_json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(fp, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(fp, "\\u%04x", c);
+        else
+            fputc(c, fp);
+    }
+    fputc('"', fp);
+}
+
+/* Copies a blank-padded field of @len bytes into @out (@len + 1 bytes),
+ * without the trailing blanks. */
+void tool_trim(const CK_UTF8CHAR *in, size_t len, char *out)
+{
+    memcpy(out, in, len);
+    out[len] = '\0';
+    while (len > 0 && (out[len - 1] == ' ' || out[len - 1] == '\0'))
+        out[--len] = '\0';
+}

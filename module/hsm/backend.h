@@ -24,4 +24,12 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile);
 /* The backend's function list; NULL when not loaded. */
 CK_FUNCTION_LIST *dep11_hsm(void);
 
+/* The profile the backend was loaded with (owned by backend.c); NULL when
+ * not loaded. rsa.c and provider.c read retries/backoff-ms from it. */
+const struct dep11_profile *dep11_hsm_profile(void);
+
+/* Did the application initialize the backend itself (CKR_CRYPTOKI_ALREADY_
+ * INITIALIZED at load)? Then dep11 never finalizes it. 1/0. */
+int dep11_hsm_is_shared(void);
+
 #endif

@@ -36,6 +36,15 @@ void dep11_hsm_worker_close(CK_SESSION_HANDLE s);
 /* Is @h a session dep11 opened for itself (worker or provider)? */
 int dep11_hsm_is_own_session(CK_SESSION_HANDLE h);
 
+/* The registry behind dep11_hsm_is_own_session (rsa.c): provider.c records
+ * its pool sessions here too. _add returns CKR_OK or CKR_HOST_MEMORY. */
+CK_RV dep11_hsm_own_session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot);
+void dep11_hsm_own_session_del(CK_SESSION_HANDLE h);
+/* The slot of own session @h; CKR_SESSION_HANDLE_INVALID if not ours. */
+CK_RV dep11_hsm_own_session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot);
+/* Empties the registry without closing anything (unload, forked child). */
+void dep11_hsm_own_sessions_forget(void);
+
 /* Resolves @h (an RSA private or public key object) to the RSA private key
  * with the same modulus on the session's token; fills @out.
  * CKR_OK; CKR_KEY_HANDLE_INVALID (no such object, or not an RSA key);

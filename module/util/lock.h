@@ -5,8 +5,11 @@
  *   2. session table lock  (core/session.c: handle -> session lookups)
  *   3. object table lock   (core/object.c: module-side objects)
  *   4. per-session lock    (operation state of one session)
- *   5. provider pool lock  (hsm/provider.c: dep11's own sessions)
- *   6. log lock            (util/log.c)
+ *   5. provider create lock (hsm/provider_keys.c: held across the HSM calls
+ *      that create provider keys, so one thread of a process creates them)
+ *   6. provider pool lock  (hsm/provider.c: dep11's own sessions; never held
+ *      across an HSM call)
+ *   7. log lock            (util/log.c)
  * The data path (AEAD on a module key) takes only the per-session lock.
  */
 #ifndef DEP11_UTIL_LOCK_H

@@ -1,0 +1,254 @@
+/*
+ * cipher.c - C_Encrypt* and C_Decrypt*: an operation on a module-side key
+ * runs in hier/ under the session's own lock (the data path: no HSM call,
+ * no global lock); anything else is forwarded to the backend.
+ */
+#include <string.h>
+
+#include "core/core.h"
+#include "core/ops.h"
+#include "hsm/backend.h"
+#include "util/log.h"
+
+/*
+ * Starts a module-side AEAD op on @s with key @obj.
+ * CKR_OPERATION_ACTIVE when one is already running on the session.
+ */
+static CK_RV start_module_op(struct dep11_session *s, int encrypt,
+                             CK_MECHANISM_PTR mech, struct dep11_object *obj)
+{
+    struct dep11_aead_op **slot = NULL;
+    struct dep11_aead_op *op = NULL;
+    CK_RV rv;
+
+    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+        return rv;
+    rv = dep11_aead_init(dep11_core_config(), dep11_object_key(obj), encrypt,
+                         mech, &op);
+    if (rv != CKR_OK)
+        return rv;
+    dep11_session_lock(s);
+    /* LOCKED: session operation state */
+    slot = dep11_session_aead_slot(s, encrypt);
+    if (*slot != NULL) {
+        rv = CKR_OPERATION_ACTIVE;
+    } else {
+        *slot = op;
+        op = NULL;
+    }
+    dep11_session_unlock(s);
+    if (op != NULL) {
+        dep11_aead_free(op);
+        LOG_FAIL(rv, "an operation is already active on session");
+    }
+    return rv;
+}
+
+/* The mechanisms that only run on module-side keys. */
+static int module_only_mech(CK_MECHANISM_TYPE m)
+{
+    return m == CKM_DEP11_AEAD || m == CKM_DEP11_CHUNK_AEAD;
+}
+
+/* Shared by C_EncryptInit and C_DecryptInit. */
+static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
+                        CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE hKey)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_object *obj = NULL;
+    CK_OBJECT_HANDLE bk = CK_INVALID_HANDLE;
+    CK_RV rv;
+
+    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+        return rv;
+    rv = CKR_ARGUMENTS_BAD;
+    if (mech == NULL) {
+        LOG_FAIL(rv, "NULL mechanism");
+        goto out;
+    }
+    rv = dep11_object_resolve(s, hKey, &obj, &bk);
+    if (rv == CKR_OBJECT_HANDLE_INVALID)
+        rv = CKR_KEY_HANDLE_INVALID;
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "key handle 0x%lx", hKey);
+        goto out;
+    }
+    if (obj != NULL) {
+        rv = start_module_op(s, encrypt, mech, obj);
+        goto out;
+    }
+    rv = CKR_KEY_TYPE_INCONSISTENT;
+    if (module_only_mech(mech->mechanism)) {
+        LOG_FAIL(rv, "mechanism 0x%lx needs a dep11 key", mech->mechanism);
+        goto out;
+    }
+    rv = CKR_MECHANISM_INVALID;
+    if (mech->mechanism >= CKM_DEP11_KEY_GEN && mech->mechanism <= CKM_DEP11_AEAD) {
+        LOG_FAIL(rv, "mechanism 0x%lx does not encrypt or decrypt", mech->mechanism);
+        goto out;
+    }
+    if (encrypt) {
+        rv = dep11_hsm()->C_EncryptInit(dep11_session_backend(s), mech, bk);
+        goto out;
+    }
+    /* A raw RSA signature is a decryption: roots decrypt only for dep11. */
+    {
+        int yes = 0;
+        rv = dep11_core_is_registered_root(s, bk, &yes);
+        if (rv == CKR_OK && yes) {
+            rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+            LOG_FAIL(rv, "key 0x%lx is a registered root", hKey);
+        }
+    }
+    if (rv == CKR_OK)
+        rv = dep11_hsm()->C_DecryptInit(dep11_session_backend(s), mech, bk);
+out:
+    if (obj != NULL)
+        dep11_object_release(obj);
+    dep11_session_release(s);
+    return rv;
+}
+
+CK_RV dep11_core_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                             CK_OBJECT_HANDLE hKey)
+{
+    return crypt_init(hSession, 1, pMechanism, hKey);
+}
+
+CK_RV dep11_core_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                             CK_OBJECT_HANDLE hKey)
+{
+    return crypt_init(hSession, 0, pMechanism, hKey);
+}
+
+/* Which step of a multi-part operation a call is. */
+enum step { STEP_ONESHOT, STEP_UPDATE, STEP_FINAL };
+
+/*
+ * Runs one step of the module op in @slot. The op ends (and is freed) on
+ * any result but a size query or CKR_BUFFER_TOO_SMALL, and on an update
+ * that fails.
+ */
+static CK_RV module_step(struct dep11_aead_op **slot, enum step step,
+                         CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                         CK_ULONG_PTR out_len)
+{
+    CK_RV rv;
+    int keep;
+
+    if (out_len == NULL || (in == NULL && in_len > 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL data or length pointer");
+        dep11_aead_free(*slot);
+        *slot = NULL;
+        return rv;
+    }
+    if (step == STEP_ONESHOT)
+        rv = dep11_aead_oneshot(*slot, in, in_len, out, out_len);
+    else if (step == STEP_UPDATE)
+        rv = dep11_aead_update(*slot, in, in_len, out, out_len);
+    else
+        rv = dep11_aead_final(*slot, out, out_len);
+    keep = rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL) ||
+           (rv == CKR_OK && step == STEP_UPDATE);
+    if (!keep) {
+        dep11_aead_free(*slot);
+        *slot = NULL;
+    }
+    return rv;
+}
+
+/* The backend's function for @step of encrypt or decrypt. */
+static CK_RV forward_step(struct dep11_session *s, int encrypt, enum step step,
+                          CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                          CK_ULONG_PTR out_len)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    CK_SESSION_HANDLE h = dep11_session_backend(s);
+
+    if (encrypt) {
+        if (step == STEP_ONESHOT)
+            return f->C_Encrypt(h, in, in_len, out, out_len);
+        if (step == STEP_UPDATE)
+            return f->C_EncryptUpdate(h, in, in_len, out, out_len);
+        return f->C_EncryptFinal(h, out, out_len);
+    }
+    if (step == STEP_ONESHOT)
+        return f->C_Decrypt(h, in, in_len, out, out_len);
+    if (step == STEP_UPDATE)
+        return f->C_DecryptUpdate(h, in, in_len, out, out_len);
+    return f->C_DecryptFinal(h, out, out_len);
+}
+
+/* One step of encrypt or decrypt: the module's op if one is active on the
+ * session, else the backend's. */
+static CK_RV crypt_step(CK_SESSION_HANDLE hSession, int encrypt, enum step step,
+                        CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                        CK_ULONG_PTR out_len)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_aead_op **slot = NULL;
+    CK_RV rv;
+    int handled = 0;
+
+    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+        return rv;
+    dep11_session_lock(s);
+    /* LOCKED: session operation state; hier runs here without the HSM */
+    slot = dep11_session_aead_slot(s, encrypt);
+    if (*slot != NULL) {
+        rv = module_step(slot, step, in, in_len, out, out_len);
+        handled = 1;
+    }
+    dep11_session_unlock(s);
+    if (!handled)
+        rv = forward_step(s, encrypt, step, in, in_len, out, out_len);
+    dep11_session_release(s);
+    return rv;
+}
+
+CK_RV dep11_core_Encrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
+                         CK_ULONG ulDataLen, CK_BYTE_PTR pEncryptedData,
+                         CK_ULONG_PTR pulEncryptedDataLen)
+{
+    return crypt_step(hSession, 1, STEP_ONESHOT, pData, ulDataLen,
+                      pEncryptedData, pulEncryptedDataLen);
+}
+
+CK_RV dep11_core_EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                               CK_ULONG ulPartLen, CK_BYTE_PTR pEncryptedPart,
+                               CK_ULONG_PTR pulEncryptedPartLen)
+{
+    return crypt_step(hSession, 1, STEP_UPDATE, pPart, ulPartLen,
+                      pEncryptedPart, pulEncryptedPartLen);
+}
+
+CK_RV dep11_core_EncryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastEncryptedPart,
+                              CK_ULONG_PTR pulLastEncryptedPartLen)
+{
+    return crypt_step(hSession, 1, STEP_FINAL, NULL, 0, pLastEncryptedPart,
+                      pulLastEncryptedPartLen);
+}
+
+CK_RV dep11_core_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData,
+                         CK_ULONG ulEncryptedDataLen, CK_BYTE_PTR pData,
+                         CK_ULONG_PTR pulDataLen)
+{
+    return crypt_step(hSession, 0, STEP_ONESHOT, pEncryptedData,
+                      ulEncryptedDataLen, pData, pulDataLen);
+}
+
+CK_RV dep11_core_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
+                               CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart,
+                               CK_ULONG_PTR pulPartLen)
+{
+    return crypt_step(hSession, 0, STEP_UPDATE, pEncryptedPart,
+                      ulEncryptedPartLen, pPart, pulPartLen);
+}
+
+CK_RV dep11_core_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart,
+                              CK_ULONG_PTR pulLastPartLen)
+{
+    return crypt_step(hSession, 0, STEP_FINAL, NULL, 0, pLastPart,
+                      pulLastPartLen);
+}

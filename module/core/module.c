@@ -1,0 +1,279 @@
+/*
+ * module.c - the module's life: C_Initialize (config, backend, provider
+ * token), C_Finalize, fork awareness (a child must initialize again and
+ * never touches its parent's sessions), C_GetInfo, and the calls of the
+ * "Vendor dep11" interface that need no session.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "core/ops.h"
+#include "hsm/backend.h"
+#include "hsm/provider.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+/* util/lock.h 1: init and finalize. Readers of the state use atomics. */
+static dep11_mutex_t state_lock = DEP11_MUTEX_INIT;
+static int initialized;                 /* atomic */
+static pid_t init_pid;                  /* the process that initialized */
+static struct dep11_config cfg;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* Keep the core tables consistent across fork(): no lock may be held by a
+ * thread that does not exist in the child. Lock order as util/lock.h. */
+static void fork_prepare(void)
+{
+    dep11_lock(&state_lock);
+    dep11_sessions_fork_lock();
+    dep11_objects_fork_lock();
+}
+
+static void fork_done(void)
+{
+    dep11_objects_fork_unlock();
+    dep11_sessions_fork_unlock();
+    dep11_unlock(&state_lock);
+}
+
+static void register_atfork(void)
+{
+    if (pthread_atfork(fork_prepare, fork_done, fork_done) != 0)
+        LOG_WARN("pthread_atfork failed: a fork during a call may leave locks held");
+}
+
+/**
+ * dep11_core_check_init - see core.h. Lock-free.
+ */
+CK_RV dep11_core_check_init(void)
+{
+    if (!__atomic_load_n(&initialized, __ATOMIC_ACQUIRE) || init_pid != getpid())
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    return CKR_OK;
+}
+
+/**
+ * dep11_core_config - see core.h.
+ */
+const struct dep11_config *dep11_core_config(void)
+{
+    return &cfg;
+}
+
+/* The spec's rules for CK_C_INITIALIZE_ARGS. Application mutexes are
+ * accepted, never used: dep11 always locks with its own pthread mutexes and
+ * runs the backend with CKF_OS_LOCKING_OK. */
+static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *a)
+{
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+    int n = 0;
+
+    if (a == NULL)
+        return CKR_OK;
+    if (a->pReserved != NULL) {
+        LOG_FAIL(rv, "pReserved must be NULL");
+        return rv;
+    }
+    n = (a->CreateMutex != NULL) + (a->DestroyMutex != NULL) +
+        (a->LockMutex != NULL) + (a->UnlockMutex != NULL);
+    if (n != 0 && n != 4) {
+        LOG_FAIL(rv, "mutex functions must be given all or none");
+        return rv;
+    }
+    return CKR_OK;
+}
+
+/* In a forked child: forget the parent's state without touching the
+ * parent's sessions (no backend call on them). state_lock held. */
+static void drop_parent_state(void)
+{
+    dep11_objects_fini();   /* cleanses the keys copied into this process */
+    dep11_sessions_fini();
+    dep11_provider_forget();
+    __atomic_store_n(&initialized, 0, __ATOMIC_RELEASE);
+}
+
+/* Config, backend, provider token; unwinds fully on failure. */
+static CK_RV start(int forked)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    const char *path = dep11_config_default_path();
+
+    (void)dep11_secmem_init(); /* 0 = cleansed fallback only; secmem logs it */
+    rv = dep11_config_load(path, &cfg);
+    if (rv != CKR_OK) {
+        if (rv != CKR_HOST_MEMORY)
+            rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "config %s", path != NULL ? path : "(none)");
+        goto out;
+    }
+    rv = forked ? dep11_hsm_reload_after_fork(&cfg.profile) : dep11_hsm_load(&cfg.profile);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "backend %s", cfg.profile.module);
+        goto out;
+    }
+    rv = dep11_provider_open(&cfg);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "provider token %s", cfg.provider_token);
+        dep11_hsm_unload();
+        goto out;
+    }
+    init_pid = getpid();
+    __atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
+out:
+    if (rv != CKR_OK)
+        memset(&cfg, 0, sizeof cfg);
+    return rv;
+}
+
+/**
+ * dep11_core_Initialize - C_Initialize (DESIGN section 7). @pInitArgs: NULL
+ * or a CK_C_INITIALIZE_ARGS. CKR_OK; CKR_ARGUMENTS_BAD;
+ * CKR_CRYPTOKI_ALREADY_INITIALIZED (in this process); CKR_FUNCTION_FAILED
+ * (bad config: logged with file and line); CKR_HOST_MEMORY; backend and
+ * provider-token codes.
+ */
+CK_RV dep11_core_Initialize(CK_VOID_PTR pInitArgs)
+{
+    CK_RV rv = check_init_args(pInitArgs);
+
+    if (rv != CKR_OK)
+        return rv;
+    (void)pthread_once(&atfork_once, register_atfork);
+    /* --- state_lock --- */
+    dep11_lock(&state_lock);
+    if (__atomic_load_n(&initialized, __ATOMIC_ACQUIRE) && init_pid == getpid()) {
+        rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
+        LOG_FAIL(rv, "in process %ld", (long)init_pid);
+    } else {
+        int forked = __atomic_load_n(&initialized, __ATOMIC_ACQUIRE);
+        if (forked)
+            drop_parent_state();
+        rv = start(forked);
+    }
+    dep11_unlock(&state_lock);
+    return rv;
+}
+
+/**
+ * dep11_core_Finalize - C_Finalize: destroys (cleanses) every module-side
+ * object, drops the consumer sessions, closes the provider sessions and
+ * unloads the backend. CKR_ARGUMENTS_BAD (non-NULL @pReserved);
+ * CKR_CRYPTOKI_NOT_INITIALIZED.
+ */
+CK_RV dep11_core_Finalize(CK_VOID_PTR pReserved)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (pReserved != NULL) {
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "pReserved must be NULL");
+        return CKR_ARGUMENTS_BAD;
+    }
+    dep11_lock(&state_lock);
+    rv = dep11_core_check_init();
+    if (rv == CKR_OK) {
+        /* New calls fail from here on; calls in flight hold references. */
+        __atomic_store_n(&initialized, 0, __ATOMIC_RELEASE);
+        dep11_objects_fini();
+        dep11_sessions_fini();
+        dep11_provider_close();
+        dep11_hsm_unload();
+    }
+    dep11_unlock(&state_lock);
+    return rv;
+}
+
+static void blank_pad(CK_UTF8CHAR *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    memset(dst, ' ', cap);
+    memcpy(dst, src, n < cap ? n : cap);
+}
+
+/**
+ * dep11_core_GetInfo - C_GetInfo: dep11 itself (not the backend).
+ * CKR_ARGUMENTS_BAD; CKR_CRYPTOKI_NOT_INITIALIZED.
+ */
+CK_RV dep11_core_GetInfo(CK_INFO_PTR pInfo)
+{
+    CK_RV rv = dep11_core_check_init();
+    char *end = NULL;
+    unsigned long major = 0, minor = 0;
+
+    if (rv != CKR_OK)
+        return rv;
+    if (pInfo == NULL) {
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "pInfo is NULL");
+        return CKR_ARGUMENTS_BAD;
+    }
+    memset(pInfo, 0, sizeof *pInfo);
+    pInfo->cryptokiVersion.major = 2;
+    pInfo->cryptokiVersion.minor = 40;
+    blank_pad(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "dep11");
+    blank_pad(pInfo->libraryDescription, sizeof pInfo->libraryDescription,
+              "dep11 service encryption module");
+    major = strtoul(PACKAGE_VERSION, &end, 10);
+    if (end != NULL && *end == '.')
+        minor = strtoul(end + 1, NULL, 10);
+    pInfo->libraryVersion.major = (CK_BYTE)(major > 255 ? 255 : major);
+    pInfo->libraryVersion.minor = (CK_BYTE)(minor > 255 ? 255 : minor);
+    pInfo->flags = 0;
+    return CKR_OK;
+}
+
+/**
+ * dep11_core_GetPolicyInfo - DEP11_GetPolicyInfo: parses the blob's header
+ * (no HSM call). CKR_OK; CKR_ARGUMENTS_BAD; CKR_WRAPPED_KEY_INVALID;
+ * CKR_CRYPTOKI_NOT_INITIALIZED.
+ */
+CK_RV dep11_core_GetPolicyInfo(CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,
+                               CK_DEP11_POLICY_INFO *pInfo)
+{
+    CK_RV rv = dep11_core_check_init();
+
+    if (rv != CKR_OK)
+        return rv;
+    if (pBlob == NULL || pInfo == NULL) {
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "NULL blob or info");
+        return CKR_ARGUMENTS_BAD;
+    }
+    return dep11_policy_info(pBlob, ulBlobLen, pInfo);
+}
+
+/**
+ * dep11_core_PurgePolicy - DEP11_PurgePolicy. Not yet: the purge (tombstone,
+ * availability-key destruction, signed receipt) arrives with the lifecycle
+ * issue. CKR_FUNCTION_NOT_SUPPORTED; CKR_CRYPTOKI_NOT_INITIALIZED.
+ */
+CK_RV dep11_core_PurgePolicy(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pBlob,
+                             CK_ULONG ulBlobLen, CK_BYTE_PTR pReceipt,
+                             CK_ULONG_PTR pulReceiptLen)
+{
+    CK_RV rv = dep11_core_check_init();
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = CKR_FUNCTION_NOT_SUPPORTED;
+    LOG_FAIL(rv, "policy purge arrives with the lifecycle issue");
+    return rv;
+}
+
+/**
+ * dep11_core_FlushCache - DEP11_FlushCache. @pPolicyId: NULL flushes every
+ * entry, else 16 bytes naming one policy. There is no policy-key cache yet
+ * (it arrives with a later issue), so nothing is held and the flush
+ * succeeds. CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED.
+ */
+CK_RV dep11_core_FlushCache(CK_BYTE_PTR pPolicyId)
+{
+    CK_RV rv = dep11_core_check_init();
+
+    if (rv != CKR_OK)
+        return rv;
+    LOG_DEBUG("flush %s: no cache yet", pPolicyId == NULL ? "all" : "one policy");
+    return CKR_OK;
+}

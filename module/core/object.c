@@ -1,0 +1,566 @@
+/*
+ * object.c - the module's handle space: module-side keys as session objects
+ * of the slot that made them, aliases for backend handles that fall into the
+ * module's range, the refusal of provider-token objects, and the C_* object
+ * functions (create, copy, destroy, size, get/set attributes).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/handle.h"
+#include "core/internal.h"
+#include "core/ops.h"
+#include "core/ulmap.h"
+#include "hsm/backend.h"
+#include "hsm/provider.h"
+#include "hsm/rsa.h"
+#include "util/log.h"
+
+/* A module-side key, or an alias of a backend handle (key == NULL). */
+struct dep11_object {
+    CK_OBJECT_HANDLE handle;
+    struct dep11_key *key;
+    CK_OBJECT_HANDLE backend;   /* alias: the backend's handle */
+    CK_SLOT_ID slot;            /* key: visible to sessions of this slot */
+    uint64_t creator;           /* key: serial of the creating session */
+    unsigned refs;              /* key: atomic; the table holds one */
+};
+
+/* util/lock.h 3; a leaf in practice: nothing else is locked under it. */
+static dep11_mutex_t obj_lock = DEP11_MUTEX_INIT;
+static struct dep11_ulmap objects;  /* consumer handle -> struct dep11_object */
+static struct dep11_ulmap aliases;  /* backend handle -> alias object */
+static CK_ULONG next_handle;        /* offset into the range */
+
+static void object_put_ref(struct dep11_object *o)
+{
+    if (o != NULL && __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        dep11_key_free(o->key);
+        free(o);
+    }
+}
+
+/* A free handle of the module's range, or CK_INVALID_HANDLE. obj_lock held. */
+static CK_OBJECT_HANDLE alloc_handle(void)
+{
+    for (CK_ULONG tries = 0; tries < DEP11_HANDLE_SPAN; tries++) {
+        CK_OBJECT_HANDLE h = DEP11_HANDLE_BASE + next_handle;
+        next_handle = (next_handle + 1) % DEP11_HANDLE_SPAN;
+        if (h != CK_INVALID_HANDLE && dep11_ulmap_get(&objects, h) == NULL)
+            return h;
+    }
+    return CK_INVALID_HANDLE;
+}
+
+/**
+ * dep11_object_add - see core.h. The object belongs to @s's slot and dies
+ * with @s, a C_Logout of that slot, or C_Finalize.
+ */
+CK_RV dep11_object_add(struct dep11_session *s, struct dep11_key *key, CK_OBJECT_HANDLE *out)
+{
+    CK_RV rv = CKR_HOST_MEMORY;
+    struct dep11_object *o = NULL;
+
+    if (s == NULL || key == NULL || out == NULL) {
+        dep11_key_free(key);
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "NULL argument");
+        return CKR_ARGUMENTS_BAD;
+    }
+    o = calloc(1, sizeof *o);
+    if (o == NULL)
+        goto out;
+    o->key = key;
+    o->slot = dep11_session_slot(s);
+    o->creator = dep11_session_serial(s);
+    o->refs = 1;
+    dep11_lock(&obj_lock);
+    o->handle = alloc_handle();
+    if (o->handle != CK_INVALID_HANDLE)
+        rv = dep11_ulmap_put(&objects, o->handle, o);
+    dep11_unlock(&obj_lock);
+    if (rv == CKR_OK)
+        *out = o->handle;
+out:
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "cannot store a module-side key");
+        free(o);
+        dep11_key_free(key);
+    }
+    return rv;
+}
+
+/**
+ * dep11_object_from_backend - see core.h. Aliases live until C_Finalize.
+ * CKR_OK; CKR_HOST_MEMORY; CKR_ARGUMENTS_BAD.
+ */
+CK_RV dep11_object_from_backend(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out)
+{
+    CK_RV rv = CKR_HOST_MEMORY;
+    struct dep11_object *o = NULL;
+
+    if (out == NULL)
+        return CKR_ARGUMENTS_BAD;
+    if (!dep11_handle_in_range(backend)) {
+        *out = backend;
+        return CKR_OK;
+    }
+    /* --- obj_lock --- */
+    dep11_lock(&obj_lock);
+    o = dep11_ulmap_get(&aliases, backend);
+    if (o != NULL) {
+        rv = CKR_OK;
+    } else if ((o = calloc(1, sizeof *o)) != NULL) {
+        o->backend = backend;
+        o->handle = alloc_handle();
+        if (o->handle != CK_INVALID_HANDLE &&
+            dep11_ulmap_put(&objects, o->handle, o) == CKR_OK) {
+            rv = dep11_ulmap_put(&aliases, backend, o);
+            if (rv != CKR_OK)
+                (void)dep11_ulmap_del(&objects, o->handle);
+        }
+        if (rv != CKR_OK) {
+            free(o);
+            o = NULL;
+        }
+    }
+    if (o != NULL)
+        *out = o->handle;
+    dep11_unlock(&obj_lock);
+    if (rv != CKR_OK)
+        LOG_FAIL(rv, "no alias for backend handle 0x%lx", backend);
+    return rv;
+}
+
+/**
+ * dep11_object_resolve - see core.h.
+ */
+CK_RV dep11_object_resolve(struct dep11_session *s, CK_OBJECT_HANDLE h,
+                           struct dep11_object **obj, CK_OBJECT_HANDLE *backend)
+{
+    CK_RV rv = CKR_OBJECT_HANDLE_INVALID;
+    struct dep11_object *o = NULL;
+    CK_OBJECT_HANDLE b = h;
+
+    if (s == NULL || obj == NULL || backend == NULL)
+        return CKR_ARGUMENTS_BAD;
+    *obj = NULL;
+    *backend = CK_INVALID_HANDLE;
+    if (h == CK_INVALID_HANDLE) {
+        LOG_FAIL(rv, "CK_INVALID_HANDLE");
+        return rv;
+    }
+    if (dep11_handle_in_range(h)) {
+        dep11_lock(&obj_lock);
+        o = dep11_ulmap_get(&objects, h);
+        if (o != NULL && o->key != NULL && o->slot == dep11_session_slot(s))
+            __atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+        b = o != NULL && o->key == NULL ? o->backend : CK_INVALID_HANDLE;
+        dep11_unlock(&obj_lock);
+        if (o != NULL && o->key != NULL) {
+            if (o->slot != dep11_session_slot(s)) {
+                LOG_FAIL(rv, "object 0x%lx belongs to another token", h);
+                return rv;
+            }
+            *obj = o;
+            return CKR_OK;
+        }
+        if (o == NULL) {
+            LOG_FAIL(rv, "no module object 0x%lx", h);
+            return rv;
+        }
+    }
+    if (dep11_provider_owns_object(b)) {
+        LOG_FAIL(rv, "object 0x%lx is dep11's own", h);
+        return rv;
+    }
+    *backend = b;
+    return CKR_OK;
+}
+
+/**
+ * dep11_object_release - see core.h. NULL is a no-op.
+ */
+void dep11_object_release(struct dep11_object *obj)
+{
+    object_put_ref(obj);
+}
+
+/**
+ * dep11_object_key - see core.h.
+ */
+const struct dep11_key *dep11_object_key(const struct dep11_object *obj)
+{
+    return obj != NULL ? obj->key : NULL;
+}
+
+/**
+ * dep11_object_alive - see internal.h.
+ */
+int dep11_object_alive(CK_OBJECT_HANDLE h, CK_SLOT_ID slot)
+{
+    struct dep11_object *o = NULL;
+    int alive = 0;
+
+    dep11_lock(&obj_lock);
+    o = dep11_ulmap_get(&objects, h);
+    alive = o != NULL && o->key != NULL && o->slot == slot;
+    dep11_unlock(&obj_lock);
+    return alive;
+}
+
+/**
+ * dep11_objects_snapshot - see internal.h.
+ */
+CK_RV dep11_objects_snapshot(CK_SLOT_ID slot, const CK_ATTRIBUTE *t, CK_ULONG n,
+                             CK_OBJECT_HANDLE **out, CK_ULONG *count)
+{
+    CK_RV rv = CKR_OK;
+    CK_OBJECT_HANDLE *hs = NULL;
+    CK_ULONG k = 0;
+
+    *out = NULL;
+    *count = 0;
+    dep11_lock(&obj_lock);
+    if (objects.count > 0)
+        hs = calloc(objects.count, sizeof *hs);
+    if (objects.count > 0 && hs == NULL)
+        rv = CKR_HOST_MEMORY;
+    for (size_t i = 0; hs != NULL && i < objects.cap; i++) {
+        struct dep11_object *o = objects.vals[i];
+        if (objects.keys[i] != 0 && o->key != NULL && o->slot == slot &&
+            dep11_attr_match(o->key, t, n))
+            hs[k++] = o->handle;
+    }
+    dep11_unlock(&obj_lock);
+    if (k == 0) {
+        free(hs);
+        hs = NULL;
+    }
+    *out = hs;
+    *count = k;
+    return rv;
+}
+
+/* Removes the module-side keys selected by @pick (and, with @all, the
+ * aliases), then drops the table's references outside the lock. */
+static void destroy_where(int (*pick)(const struct dep11_object *, const void *),
+                          const void *arg, int all)
+{
+    struct dep11_object **gone = NULL;
+    size_t n = 0;
+
+    dep11_lock(&obj_lock);
+    gone = calloc(objects.count + 1, sizeof *gone);
+    for (size_t i = 0; gone != NULL && i < objects.cap; i++) {
+        struct dep11_object *o = objects.vals[i];
+        if (objects.keys[i] != 0 && (all || (o->key != NULL && pick(o, arg))))
+            gone[n++] = o;
+    }
+    for (size_t i = 0; i < n; i++)
+        (void)dep11_ulmap_del(&objects, gone[i]->handle);
+    if (all && gone != NULL) {
+        dep11_ulmap_free(&objects);
+        dep11_ulmap_free(&aliases);
+        next_handle = 0;
+    }
+    dep11_unlock(&obj_lock);
+    if (gone == NULL)
+        LOG_ERROR("out of memory: module-side keys stay until C_Finalize");
+    for (size_t i = 0; i < n; i++) {
+        if (gone[i]->key == NULL)
+            free(gone[i]); /* an alias: never referenced */
+        else
+            object_put_ref(gone[i]);
+    }
+    free(gone);
+}
+
+static int by_serial(const struct dep11_object *o, const void *arg)
+{
+    return o->creator == *(const uint64_t *)arg;
+}
+
+static int by_slot(const struct dep11_object *o, const void *arg)
+{
+    return o->slot == *(const CK_SLOT_ID *)arg;
+}
+
+void dep11_objects_destroy_session(uint64_t serial) { destroy_where(by_serial, &serial, 0); }
+void dep11_objects_destroy_slot(CK_SLOT_ID slot) { destroy_where(by_slot, &slot, 0); }
+void dep11_objects_fini(void) { destroy_where(NULL, NULL, 1); }
+void dep11_objects_fork_lock(void) { dep11_lock(&obj_lock); }
+void dep11_objects_fork_unlock(void) { dep11_unlock(&obj_lock); }
+
+/* Removes module-side object @o from the table (C_DestroyObject); 0 when
+ * another thread removed it first. */
+static int object_unlink(struct dep11_object *o)
+{
+    int mine = 0;
+
+    dep11_lock(&obj_lock);
+    if (dep11_ulmap_get(&objects, o->handle) == o) {
+        (void)dep11_ulmap_del(&objects, o->handle);
+        mine = 1;
+    }
+    dep11_unlock(&obj_lock);
+    if (mine)
+        object_put_ref(o); /* the table's reference */
+    return mine;
+}
+
+/* Acquires session @hs and resolves object @ho on it: *@o (a module-side key,
+ * referenced) or *@b (a backend handle). On failure nothing is held. */
+static CK_RV open_object(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE ho,
+                         struct dep11_session **s, struct dep11_object **o,
+                         CK_OBJECT_HANDLE *b)
+{
+    CK_RV rv = dep11_session_acquire(hs, s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = dep11_object_resolve(*s, ho, o, b);
+    if (rv != CKR_OK) {
+        dep11_session_release(*s);
+        *s = NULL;
+    }
+    return rv;
+}
+
+static void close_object(struct dep11_session *s, struct dep11_object *o)
+{
+    dep11_object_release(o);
+    dep11_session_release(s);
+}
+
+/* Translates a new backend object for the consumer; on failure destroys it
+ * (the consumer could never name it). */
+static CK_RV new_backend_object(struct dep11_session *s, CK_OBJECT_HANDLE b,
+                                CK_OBJECT_HANDLE *out)
+{
+    CK_RV rv = dep11_object_from_backend(b, out);
+
+    if (rv != CKR_OK)
+        (void)dep11_hsm()->C_DestroyObject(dep11_session_backend(s), b);
+    return rv;
+}
+
+/**
+ * dep11_core_CreateObject - forwarded. Module-side objects come only from
+ * dep11 mechanisms: a template naming a CKA_DEP11_* attribute is
+ * CKR_TEMPLATE_INCONSISTENT. CKR_ARGUMENTS_BAD; backend codes.
+ */
+CK_RV dep11_core_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate,
+                              CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phObject)
+{
+    struct dep11_session *s = NULL;
+    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (phObject == NULL || (pTemplate == NULL && ulCount > 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL template or output");
+        goto out;
+    }
+    if (dep11_attr_has_vendor(pTemplate, ulCount)) {
+        rv = CKR_TEMPLATE_INCONSISTENT;
+        LOG_FAIL(rv, "dep11 attributes are set by dep11 mechanisms only");
+        goto out;
+    }
+    rv = dep11_hsm()->C_CreateObject(s->handle, pTemplate, ulCount, &b);
+    if (rv == CKR_OK)
+        rv = new_backend_object(s, b, phObject);
+out:
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_CopyObject - forwarded for backend objects. A module-side key
+ * is never copied (a copy with new attributes would undo its rules):
+ * CKR_ACTION_PROHIBITED. dep11 attributes in the template:
+ * CKR_TEMPLATE_INCONSISTENT.
+ */
+CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                            CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+                            CK_OBJECT_HANDLE_PTR phNewObject)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_object *o = NULL;
+    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE, nb = CK_INVALID_HANDLE;
+    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (phNewObject == NULL || (pTemplate == NULL && ulCount > 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL template or output");
+    } else if (o != NULL) {
+        rv = CKR_ACTION_PROHIBITED;
+        LOG_FAIL(rv, "module-side key 0x%lx cannot be copied", hObject);
+    } else if (dep11_attr_has_vendor(pTemplate, ulCount)) {
+        rv = CKR_TEMPLATE_INCONSISTENT;
+        LOG_FAIL(rv, "dep11 attributes are set by dep11 mechanisms only");
+    } else {
+        rv = dep11_hsm()->C_CopyObject(s->handle, b, pTemplate, ulCount, &nb);
+        if (rv == CKR_OK)
+            rv = new_backend_object(s, nb, phNewObject);
+    }
+    close_object(s, o);
+    return rv;
+}
+
+/**
+ * dep11_core_DestroyObject - a module-side key is removed and cleansed (at
+ * once, or when the last operation holding it ends); a backend object is
+ * forwarded. CKR_OBJECT_HANDLE_INVALID.
+ */
+CK_RV dep11_core_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_object *o = NULL;
+    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
+    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (o != NULL) {
+        rv = object_unlink(o) ? CKR_OK : CKR_OBJECT_HANDLE_INVALID;
+        if (rv != CKR_OK)
+            LOG_FAIL(rv, "object 0x%lx destroyed meanwhile", hObject);
+    } else {
+        rv = dep11_hsm()->C_DestroyObject(s->handle, b);
+    }
+    close_object(s, o);
+    return rv;
+}
+
+/**
+ * dep11_core_GetObjectSize - module-side keys: CKR_INFORMATION_SENSITIVE;
+ * backend objects: forwarded.
+ */
+CK_RV dep11_core_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                               CK_ULONG_PTR pulSize)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_object *o = NULL;
+    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
+    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (pulSize == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "pulSize is NULL");
+    } else if (o != NULL) {
+        rv = CKR_INFORMATION_SENSITIVE;
+        LOG_FAIL(rv, "size of module-side key 0x%lx", hObject);
+    } else {
+        rv = dep11_hsm()->C_GetObjectSize(s->handle, b, pulSize);
+    }
+    close_object(s, o);
+    return rv;
+}
+
+/**
+ * dep11_core_GetAttributeValue - module-side keys per attr.c (CKA_VALUE is
+ * never returned); backend objects forwarded.
+ */
+CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_object *o = NULL;
+    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
+    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (o != NULL) {
+        /* obj_lock: CKA_LABEL/CKA_ID may change under C_SetAttributeValue */
+        dep11_lock(&obj_lock);
+        rv = dep11_attr_get(o->key, pTemplate, ulCount);
+        dep11_unlock(&obj_lock);
+    } else {
+        rv = dep11_hsm()->C_GetAttributeValue(s->handle, b, pTemplate, ulCount);
+    }
+    close_object(s, o);
+    return rv;
+}
+
+/**
+ * dep11_core_SetAttributeValue - module-side keys: only CKA_LABEL and CKA_ID
+ * change (CKR_ATTRIBUTE_READ_ONLY for the rest); backend objects forwarded.
+ */
+CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_object *o = NULL;
+    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
+    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (o != NULL) {
+        dep11_lock(&obj_lock);
+        rv = dep11_attr_set(o->key, pTemplate, ulCount);
+        dep11_unlock(&obj_lock);
+    } else {
+        rv = dep11_hsm()->C_SetAttributeValue(s->handle, b, pTemplate, ulCount);
+    }
+    close_object(s, o);
+    return rv;
+}
+
+/* Is backend object @b an RSA private key? (unreadable: no) */
+static int is_rsa_private(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE b)
+{
+    CK_OBJECT_CLASS cls = 0;
+    CK_KEY_TYPE type = 0;
+    CK_ATTRIBUTE t[] = {
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_KEY_TYPE, &type, sizeof type },
+    };
+
+    if (dep11_hsm()->C_GetAttributeValue(hs, b, t, 2) != CKR_OK)
+        return 0;
+    return cls == CKO_PRIVATE_KEY && type == CKK_RSA;
+}
+
+/**
+ * dep11_core_is_registered_root - see core.h. Asks on a worker session of
+ * @s's slot (the consumer's session may have an operation active). An object
+ * that cannot be read or resolved is not a root (*@yes = 0, CKR_OK: the
+ * backend then answers the caller's own call). CKR_ARGUMENTS_BAD; worker or
+ * backend codes when the question cannot be answered (callers refuse).
+ */
+CK_RV dep11_core_is_registered_root(struct dep11_session *s, CK_OBJECT_HANDLE backend,
+                                    int *yes)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    CK_SESSION_HANDLE w = CK_INVALID_HANDLE;
+    struct dep11_hsm_rsa rsa;
+
+    if (s == NULL || yes == NULL)
+        return CKR_ARGUMENTS_BAD;
+    *yes = 0;
+    if (!is_rsa_private(dep11_session_backend(s), backend))
+        return CKR_OK;
+    rv = dep11_hsm_worker_open(dep11_session_slot(s), &w);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "no worker session on slot %lu", dep11_session_slot(s));
+        return rv;
+    }
+    memset(&rsa, 0, sizeof rsa);
+    rv = dep11_hsm_rsa_resolve(w, backend, &rsa);
+    if (rv == CKR_OK)
+        rv = dep11_hsm_rsa_registered(w, &rsa, yes);
+    else if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID)
+        rv = CKR_OK; /* not an RSA key pair dep11 can use: not a root */
+    dep11_hsm_worker_close(w);
+    if (rv != CKR_OK)
+        LOG_FAIL(rv, "cannot tell whether 0x%lx is a registered root", backend);
+    return rv;
+}

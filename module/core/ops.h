@@ -1,0 +1,185 @@
+/*
+ * ops.h - the PKCS#11 2.40 functions as core implements them: api/ calls
+ * dep11_core_<Fn> with the arguments of C_<Fn> and returns its result.
+ * keyops.c and cipher.c (key management and module-side ciphers) implement
+ * their part; module.c, slot.c, session.c, object.c, find.c, forward.c the rest.
+ */
+#ifndef DEP11_CORE_OPS_H
+#define DEP11_CORE_OPS_H
+
+#include "dep11.h"
+
+/* --- general purpose (module.c) ------------------------------------------ */
+/* C_Initialize: CKR_ARGUMENTS_BAD (pReserved, partial mutex functions);
+ * CKR_CRYPTOKI_ALREADY_INITIALIZED; CKR_FUNCTION_FAILED (bad config);
+ * backend/provider codes. */
+CK_RV dep11_core_Initialize(CK_VOID_PTR pInitArgs);
+/* C_Finalize: CKR_ARGUMENTS_BAD (non-NULL); CKR_CRYPTOKI_NOT_INITIALIZED. */
+CK_RV dep11_core_Finalize(CK_VOID_PTR pReserved);
+CK_RV dep11_core_GetInfo(CK_INFO_PTR pInfo);
+
+/* --- slots and tokens (slot.c) ------------------------------------------- */
+/* The provider slot is absent from lists and CKR_SLOT_ID_INVALID here. */
+CK_RV dep11_core_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
+                             CK_ULONG_PTR pulCount);
+CK_RV dep11_core_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo);
+CK_RV dep11_core_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo);
+CK_RV dep11_core_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList,
+                                  CK_ULONG_PTR pulCount);
+CK_RV dep11_core_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
+                                  CK_MECHANISM_INFO_PTR pInfo);
+CK_RV dep11_core_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen,
+                           CK_UTF8CHAR_PTR pLabel);
+CK_RV dep11_core_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot,
+                                  CK_VOID_PTR pReserved);
+
+/* --- sessions and login (session.c) ------------------------------------- */
+CK_RV dep11_core_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin,
+                         CK_ULONG ulPinLen);
+CK_RV dep11_core_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin,
+                        CK_ULONG ulOldLen, CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen);
+CK_RV dep11_core_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
+                             CK_NOTIFY Notify, CK_SESSION_HANDLE_PTR phSession);
+CK_RV dep11_core_CloseSession(CK_SESSION_HANDLE hSession);
+CK_RV dep11_core_CloseAllSessions(CK_SLOT_ID slotID);
+CK_RV dep11_core_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo);
+CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
+                                   CK_ULONG_PTR pulOperationStateLen);
+CK_RV dep11_core_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
+                                   CK_ULONG ulOperationStateLen,
+                                   CK_OBJECT_HANDLE hEncryptionKey,
+                                   CK_OBJECT_HANDLE hAuthenticationKey);
+CK_RV dep11_core_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
+                       CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen);
+CK_RV dep11_core_Logout(CK_SESSION_HANDLE hSession);
+CK_RV dep11_core_GetFunctionStatus(CK_SESSION_HANDLE hSession);
+CK_RV dep11_core_CancelFunction(CK_SESSION_HANDLE hSession);
+
+/* --- objects (object.c, find.c) ------------------------------------------ */
+CK_RV dep11_core_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate,
+                              CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phObject);
+CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                            CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+                            CK_OBJECT_HANDLE_PTR phNewObject);
+CK_RV dep11_core_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject);
+CK_RV dep11_core_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                               CK_ULONG_PTR pulSize);
+CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount);
+CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount);
+CK_RV dep11_core_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate,
+                                 CK_ULONG ulCount);
+CK_RV dep11_core_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject,
+                             CK_ULONG ulMaxObjectCount, CK_ULONG_PTR pulObjectCount);
+CK_RV dep11_core_FindObjectsFinal(CK_SESSION_HANDLE hSession);
+
+/* --- encryption and decryption (cipher.c) -------------------------------- */
+CK_RV dep11_core_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                             CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_Encrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+                         CK_BYTE_PTR pEncryptedData, CK_ULONG_PTR pulEncryptedDataLen);
+CK_RV dep11_core_EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                               CK_ULONG ulPartLen, CK_BYTE_PTR pEncryptedPart,
+                               CK_ULONG_PTR pulEncryptedPartLen);
+CK_RV dep11_core_EncryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastEncryptedPart,
+                              CK_ULONG_PTR pulLastEncryptedPartLen);
+CK_RV dep11_core_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                             CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData,
+                         CK_ULONG ulEncryptedDataLen, CK_BYTE_PTR pData,
+                         CK_ULONG_PTR pulDataLen);
+CK_RV dep11_core_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
+                               CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart,
+                               CK_ULONG_PTR pulPartLen);
+CK_RV dep11_core_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart,
+                              CK_ULONG_PTR pulLastPartLen);
+
+/* --- message digesting, signing, dual functions, random (forward.c) ------ */
+CK_RV dep11_core_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism);
+CK_RV dep11_core_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+                        CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen);
+CK_RV dep11_core_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                              CK_ULONG ulPartLen);
+/* A module-side key: CKR_KEY_INDIGESTIBLE. */
+CK_RV dep11_core_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest,
+                             CK_ULONG_PTR pulDigestLen);
+/* Sign/Verify(Recover)Init: a module-side key, or (sign side) a registered
+ * root: CKR_KEY_FUNCTION_NOT_PERMITTED. */
+CK_RV dep11_core_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                          CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+                      CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen);
+CK_RV dep11_core_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                            CK_ULONG ulPartLen);
+CK_RV dep11_core_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
+                           CK_ULONG_PTR pulSignatureLen);
+CK_RV dep11_core_SignRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                                 CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_SignRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
+                             CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
+                             CK_ULONG_PTR pulSignatureLen);
+CK_RV dep11_core_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                            CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+                        CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen);
+CK_RV dep11_core_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                              CK_ULONG ulPartLen);
+CK_RV dep11_core_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
+                             CK_ULONG ulSignatureLen);
+CK_RV dep11_core_VerifyRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                                   CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_VerifyRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
+                               CK_ULONG ulSignatureLen, CK_BYTE_PTR pData,
+                               CK_ULONG_PTR pulDataLen);
+CK_RV dep11_core_DigestEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                                     CK_ULONG ulPartLen, CK_BYTE_PTR pEncryptedPart,
+                                     CK_ULONG_PTR pulEncryptedPartLen);
+CK_RV dep11_core_DecryptDigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
+                                     CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart,
+                                     CK_ULONG_PTR pulPartLen);
+CK_RV dep11_core_SignEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                                   CK_ULONG ulPartLen, CK_BYTE_PTR pEncryptedPart,
+                                   CK_ULONG_PTR pulEncryptedPartLen);
+CK_RV dep11_core_DecryptVerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
+                                     CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart,
+                                     CK_ULONG_PTR pulPartLen);
+CK_RV dep11_core_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen);
+CK_RV dep11_core_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData,
+                                CK_ULONG ulRandomLen);
+
+/* --- key management (keyops.c) ------------------------------------------- */
+CK_RV dep11_core_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                             CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+                             CK_OBJECT_HANDLE_PTR phKey);
+CK_RV dep11_core_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                                 CK_ATTRIBUTE_PTR pPublicKeyTemplate,
+                                 CK_ULONG ulPublicKeyAttributeCount,
+                                 CK_ATTRIBUTE_PTR pPrivateKeyTemplate,
+                                 CK_ULONG ulPrivateKeyAttributeCount,
+                                 CK_OBJECT_HANDLE_PTR phPublicKey,
+                                 CK_OBJECT_HANDLE_PTR phPrivateKey);
+CK_RV dep11_core_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                         CK_OBJECT_HANDLE hWrappingKey, CK_OBJECT_HANDLE hKey,
+                         CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen);
+CK_RV dep11_core_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                           CK_OBJECT_HANDLE hUnwrappingKey, CK_BYTE_PTR pWrappedKey,
+                           CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate,
+                           CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey);
+CK_RV dep11_core_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+                           CK_OBJECT_HANDLE hBaseKey, CK_ATTRIBUTE_PTR pTemplate,
+                           CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey);
+
+/* --- the "Vendor dep11" interface (module.c) ------------------------------ */
+/* Parse only: CKR_OK; CKR_WRAPPED_KEY_INVALID; CKR_ARGUMENTS_BAD. */
+CK_RV dep11_core_GetPolicyInfo(CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,
+                               CK_DEP11_POLICY_INFO *pInfo);
+/* Not yet supported: CKR_FUNCTION_NOT_SUPPORTED (the lifecycle issue). */
+CK_RV dep11_core_PurgePolicy(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pBlob,
+                             CK_ULONG ulBlobLen, CK_BYTE_PTR pReceipt,
+                             CK_ULONG_PTR pulReceiptLen);
+/* @pPolicyId: 16 bytes, or NULL for all. CKR_OK. */
+CK_RV dep11_core_FlushCache(CK_BYTE_PTR pPolicyId);
+
+#endif

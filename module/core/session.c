@@ -1,0 +1,546 @@
+/*
+ * session.c - the sessions dep11 opened for the consumer (the only session
+ * handles it accepts), their references and locks, and the per-slot login
+ * state that dep11 mechanisms check. Login, logout and closing the last
+ * session of a slot end the module-side objects of that slot.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/ops.h"
+#include "core/ulmap.h"
+#include "hsm/backend.h"
+#include "hsm/provider.h"
+#include "util/log.h"
+
+/* Login state of one slot, as this application's sessions see it. */
+struct slot_login {
+    CK_SLOT_ID slot;
+    CK_ULONG open;          /* consumer sessions open on the slot */
+    int logged_in;
+    CK_USER_TYPE who;       /* CKU_USER or CKU_SO while logged_in */
+};
+
+/* Lock order: control_lock (open/close/login/logout: held across those
+ * backend calls so that "last session closed" and a login cannot interleave)
+ * comes before table_lock (util/lock.h 2), which is held only for lookups. */
+static dep11_mutex_t control_lock = DEP11_MUTEX_INIT;
+static dep11_mutex_t table_lock = DEP11_MUTEX_INIT;
+static struct dep11_ulmap table;          /* handle -> struct dep11_session */
+static struct slot_login *slots;          /* under table_lock */
+static size_t n_slots, cap_slots;
+static uint64_t next_serial = 1;          /* under table_lock */
+
+static void session_free(struct dep11_session *s)
+{
+    dep11_aead_free(s->enc);
+    dep11_aead_free(s->dec);
+    free(s->find.module);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* The login record of @slot; created when @create. Under table_lock. */
+static struct slot_login *slot_state(CK_SLOT_ID slot, int create)
+{
+    struct slot_login *n = NULL;
+
+    for (size_t i = 0; i < n_slots; i++)
+        if (slots[i].slot == slot)
+            return &slots[i];
+    if (!create)
+        return NULL;
+    if (n_slots == cap_slots) {
+        size_t ncap = cap_slots ? cap_slots * 2 : 8;
+        n = realloc(slots, ncap * sizeof *n);
+        if (n == NULL)
+            return NULL;
+        slots = n;
+        cap_slots = ncap;
+    }
+    memset(&slots[n_slots], 0, sizeof slots[n_slots]);
+    slots[n_slots].slot = slot;
+    return &slots[n_slots++];
+}
+
+/**
+ * dep11_session_acquire - see core.h. @out gets a reference.
+ */
+CK_RV dep11_session_acquire(CK_SESSION_HANDLE h, struct dep11_session **out)
+{
+    CK_RV rv = dep11_core_check_init();
+    struct dep11_session *s = NULL;
+
+    if (rv != CKR_OK)
+        return rv;
+    if (out == NULL)
+        return CKR_ARGUMENTS_BAD;
+    /* --- table_lock: lookup only --- */
+    dep11_lock(&table_lock);
+    s = dep11_ulmap_get(&table, h);
+    if (s != NULL)
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    dep11_unlock(&table_lock);
+    if (s == NULL) {
+        rv = CKR_SESSION_HANDLE_INVALID;
+        LOG_FAIL(rv, "session 0x%lx is not one dep11 opened for the consumer", h);
+        return rv;
+    }
+    *out = s;
+    return CKR_OK;
+}
+
+/**
+ * dep11_session_release - see core.h. The last reference frees the
+ * session's module-side operations (cleansed by dep11_aead_free).
+ */
+void dep11_session_release(struct dep11_session *s)
+{
+    if (s != NULL && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        session_free(s);
+}
+
+CK_SLOT_ID dep11_session_slot(const struct dep11_session *s) { return s->slot; }
+CK_SESSION_HANDLE dep11_session_backend(const struct dep11_session *s) { return s->handle; }
+uint64_t dep11_session_serial(const struct dep11_session *s) { return s->serial; }
+void dep11_session_lock(struct dep11_session *s) { dep11_lock(&s->lock); }
+void dep11_session_unlock(struct dep11_session *s) { dep11_unlock(&s->lock); }
+
+/**
+ * dep11_session_aead_slot - see core.h.
+ */
+struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encrypt)
+{
+    return encrypt ? &s->enc : &s->dec;
+}
+
+/**
+ * dep11_session_require_user - see core.h. No backend call.
+ */
+CK_RV dep11_session_require_user(struct dep11_session *s)
+{
+    CK_RV rv = CKR_USER_NOT_LOGGED_IN;
+    struct slot_login *l = NULL;
+
+    dep11_lock(&table_lock);
+    l = slot_state(s->slot, 0);
+    if (l != NULL && l->logged_in && l->who == CKU_USER)
+        rv = CKR_OK;
+    dep11_unlock(&table_lock);
+    if (rv != CKR_OK)
+        LOG_FAIL(rv, "dep11 mechanisms need a user login on slot %lu", s->slot);
+    return rv;
+}
+
+/* Inserts a new session for backend handle @h on @slot. */
+static CK_RV session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
+{
+    CK_RV rv = CKR_HOST_MEMORY;
+    struct dep11_session *s = calloc(1, sizeof *s);
+    struct slot_login *l = NULL;
+
+    if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        LOG_FAIL(rv, "session 0x%lx", h);
+        return rv;
+    }
+    s->handle = h;
+    s->slot = slot;
+    s->refs = 1;
+    dep11_lock(&table_lock);
+    l = slot_state(slot, 1);
+    if (l != NULL && dep11_ulmap_get(&table, h) == NULL) {
+        s->serial = next_serial++;
+        rv = dep11_ulmap_put(&table, h, s);
+        if (rv == CKR_OK)
+            l->open++;
+    } else if (l != NULL) {
+        rv = CKR_GENERAL_ERROR; /* the backend handed out a live handle twice */
+    }
+    dep11_unlock(&table_lock);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "cannot record session 0x%lx", h);
+        session_free(s);
+    }
+    return rv;
+}
+
+/**
+ * dep11_core_OpenSession - C_OpenSession on a consumer slot. The backend's
+ * handle is the consumer's. Notifications are not forwarded (the backend
+ * gets NULL callbacks). CKR_SLOT_ID_INVALID for the provider slot;
+ * CKR_ARGUMENTS_BAD; backend codes; CKR_HOST_MEMORY.
+ */
+CK_RV dep11_core_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
+                             CK_NOTIFY Notify, CK_SESSION_HANDLE_PTR phSession)
+{
+    CK_RV rv = dep11_core_check_init();
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+
+    if (rv != CKR_OK)
+        return rv;
+    if (phSession == NULL) {
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "phSession is NULL");
+        return CKR_ARGUMENTS_BAD;
+    }
+    if (dep11_provider_is_slot(slotID)) {
+        LOG_FAIL(CKR_SLOT_ID_INVALID, "slot %lu is dep11's own", slotID);
+        return CKR_SLOT_ID_INVALID;
+    }
+    /* --- control_lock --- */
+    dep11_lock(&control_lock);
+    rv = dep11_hsm()->C_OpenSession(slotID, flags, NULL, NULL, &h);
+    if (rv == CKR_OK) {
+        rv = session_add(h, slotID);
+        if (rv != CKR_OK)
+            (void)dep11_hsm()->C_CloseSession(h);
+    }
+    dep11_unlock(&control_lock);
+    if (rv == CKR_OK)
+        *phSession = h;
+    return rv;
+}
+
+/* Removes session @h and everything it owns; control_lock held. */
+static CK_RV session_close(CK_SESSION_HANDLE h)
+{
+    CK_RV rv = CKR_SESSION_HANDLE_INVALID;
+    struct dep11_session *s = NULL;
+    struct slot_login *l = NULL;
+    int last = 0, was_logged_in = 0;
+
+    dep11_lock(&table_lock);
+    s = dep11_ulmap_del(&table, h);
+    l = s != NULL ? slot_state(s->slot, 0) : NULL;
+    if (l != NULL) {
+        last = --l->open == 0;
+        was_logged_in = l->logged_in;
+        if (last)
+            l->logged_in = 0; /* PKCS#11: closing the last session logs out */
+    }
+    dep11_unlock(&table_lock);
+    if (s == NULL) {
+        LOG_FAIL(rv, "session 0x%lx", h);
+        return rv;
+    }
+    dep11_objects_destroy_session(s->serial);
+    if (last) {
+        dep11_objects_destroy_slot(s->slot);
+        /* dep11's own worker sessions may keep the token open: end the login
+         * explicitly so that the next consumer session starts logged out. */
+        if (was_logged_in)
+            (void)dep11_hsm()->C_Logout(h);
+    }
+    rv = dep11_hsm()->C_CloseSession(h);
+    if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
+        rv = CKR_OK; /* gone below as well */
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_CloseSession - C_CloseSession: frees the session's module-side
+ * operations, destroys the module-side objects it created, and closes the
+ * backend's session. CKR_SESSION_HANDLE_INVALID; backend codes.
+ */
+CK_RV dep11_core_CloseSession(CK_SESSION_HANDLE hSession)
+{
+    CK_RV rv = dep11_core_check_init();
+
+    if (rv != CKR_OK)
+        return rv;
+    dep11_lock(&control_lock);
+    rv = session_close(hSession);
+    dep11_unlock(&control_lock);
+    return rv;
+}
+
+/**
+ * dep11_core_CloseAllSessions - closes the consumer's sessions of @slotID one
+ * by one (never the backend's C_CloseAllSessions: dep11's own sessions on
+ * that token survive). CKR_SLOT_ID_INVALID (provider slot, or the backend
+ * does not know it); CKR_HOST_MEMORY.
+ */
+CK_RV dep11_core_CloseAllSessions(CK_SLOT_ID slotID)
+{
+    CK_RV rv = dep11_core_check_init();
+    CK_SESSION_HANDLE *hs = NULL;
+    CK_SLOT_INFO info;
+    size_t n = 0;
+
+    if (rv != CKR_OK)
+        return rv;
+    if (dep11_provider_is_slot(slotID)) {
+        rv = CKR_SLOT_ID_INVALID;
+        LOG_FAIL(rv, "slot %lu is dep11's own", slotID);
+        return rv;
+    }
+    rv = dep11_hsm()->C_GetSlotInfo(slotID, &info);
+    if (rv != CKR_OK)
+        return rv;
+    dep11_lock(&control_lock);
+    dep11_lock(&table_lock);
+    hs = calloc(table.count + 1, sizeof *hs);
+    for (size_t i = 0; hs != NULL && i < table.cap; i++) {
+        struct dep11_session *s = table.vals[i];
+        if (table.keys[i] != 0 && s->slot == slotID)
+            hs[n++] = s->handle;
+    }
+    dep11_unlock(&table_lock);
+    rv = hs == NULL ? CKR_HOST_MEMORY : CKR_OK;
+    for (size_t i = 0; i < n; i++) {
+        CK_RV r = session_close(hs[i]);
+        if (rv == CKR_OK && r != CKR_OK && r != CKR_SESSION_HANDLE_INVALID)
+            rv = r;
+    }
+    dep11_unlock(&control_lock);
+    free(hs);
+    return rv;
+}
+
+/**
+ * dep11_sessions_fini - see internal.h. No backend call.
+ */
+void dep11_sessions_fini(void)
+{
+    struct dep11_ulmap old;
+
+    dep11_lock(&table_lock);
+    old = table;
+    memset(&table, 0, sizeof table);
+    free(slots);
+    slots = NULL;
+    n_slots = cap_slots = 0;
+    dep11_unlock(&table_lock);
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.keys[i] != 0)
+            dep11_session_release(old.vals[i]);
+    dep11_ulmap_free(&old);
+}
+
+/**
+ * dep11_sessions_fork_lock / dep11_sessions_fork_unlock - see internal.h.
+ */
+void dep11_sessions_fork_lock(void)
+{
+    dep11_lock(&control_lock);
+    dep11_lock(&table_lock);
+}
+
+void dep11_sessions_fork_unlock(void)
+{
+    dep11_unlock(&table_lock);
+    dep11_unlock(&control_lock);
+}
+
+/**
+ * dep11_core_GetSessionInfo - forwarded. CKR_SESSION_HANDLE_INVALID.
+ */
+CK_RV dep11_core_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
+{
+    struct dep11_session *s = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = dep11_hsm()->C_GetSessionInfo(s->handle, pInfo);
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_Login - forwarded; a success (or "already logged in") records
+ * the slot's login state for dep11_session_require_user.
+ */
+CK_RV dep11_core_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
+                       CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
+{
+    struct dep11_session *s = NULL;
+    struct slot_login *l = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    dep11_lock(&control_lock);
+    rv = dep11_hsm()->C_Login(s->handle, userType, pPin, ulPinLen);
+    if ((rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) &&
+        (userType == CKU_USER || userType == CKU_SO)) {
+        dep11_lock(&table_lock);
+        l = slot_state(s->slot, 1);
+        if (l != NULL) {
+            l->logged_in = 1;
+            l->who = userType;
+        }
+        dep11_unlock(&table_lock);
+    }
+    dep11_unlock(&control_lock);
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_Logout - forwarded; when the token is logged out afterwards,
+ * the slot's login state ends and its module-side objects are destroyed.
+ */
+CK_RV dep11_core_Logout(CK_SESSION_HANDLE hSession)
+{
+    struct dep11_session *s = NULL;
+    struct slot_login *l = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    dep11_lock(&control_lock);
+    rv = dep11_hsm()->C_Logout(s->handle);
+    if (rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN) {
+        dep11_lock(&table_lock);
+        l = slot_state(s->slot, 0);
+        if (l != NULL)
+            l->logged_in = 0;
+        dep11_unlock(&table_lock);
+        dep11_objects_destroy_slot(s->slot);
+    }
+    dep11_unlock(&control_lock);
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_InitPIN - forwarded (the PIN is never logged).
+ */
+CK_RV dep11_core_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
+{
+    struct dep11_session *s = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = dep11_hsm()->C_InitPIN(s->handle, pPin, ulPinLen);
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_SetPIN - forwarded (the PINs are never logged).
+ */
+CK_RV dep11_core_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin,
+                        CK_ULONG ulOldLen, CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
+{
+    struct dep11_session *s = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = dep11_hsm()->C_SetPIN(s->handle, pOldPin, ulOldLen, pNewPin, ulNewLen);
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_GetOperationState - forwarded; CKR_STATE_UNSAVEABLE while a
+ * module-side operation is active (its state holds key material).
+ */
+CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
+                                   CK_ULONG_PTR pulOperationStateLen)
+{
+    struct dep11_session *s = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    dep11_lock(&s->lock);
+    if (s->enc != NULL || s->dec != NULL) {
+        rv = CKR_STATE_UNSAVEABLE;
+        LOG_FAIL(rv, "a module-side operation is active");
+    } else {
+        rv = dep11_hsm()->C_GetOperationState(s->handle, pOperationState,
+                                              pulOperationStateLen);
+    }
+    dep11_unlock(&s->lock);
+    dep11_session_release(s);
+    return rv;
+}
+
+/* A key handle given to C_SetOperationState, translated; module-side keys
+ * are never part of a saved state (CKR_KEY_NOT_NEEDED). */
+static CK_RV state_key(struct dep11_session *s, CK_OBJECT_HANDLE h, CK_OBJECT_HANDLE *out)
+{
+    struct dep11_object *obj = NULL;
+    CK_RV rv = CKR_OK;
+
+    *out = CK_INVALID_HANDLE;
+    if (h == CK_INVALID_HANDLE)
+        return CKR_OK;
+    rv = dep11_object_resolve(s, h, &obj, out);
+    if (rv == CKR_OBJECT_HANDLE_INVALID)
+        rv = CKR_KEY_HANDLE_INVALID;
+    if (rv == CKR_OK && obj != NULL) {
+        rv = CKR_KEY_NOT_NEEDED;
+        LOG_FAIL(rv, "module-side key 0x%lx is never part of a saved state", h);
+        dep11_object_release(obj);
+    }
+    return rv;
+}
+
+/**
+ * dep11_core_SetOperationState - forwarded with the key handles translated;
+ * a restored state replaces any module-side operation of the session.
+ */
+CK_RV dep11_core_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
+                                   CK_ULONG ulOperationStateLen,
+                                   CK_OBJECT_HANDLE hEncryptionKey,
+                                   CK_OBJECT_HANDLE hAuthenticationKey)
+{
+    struct dep11_session *s = NULL;
+    CK_OBJECT_HANDLE enc = CK_INVALID_HANDLE, auth = CK_INVALID_HANDLE;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    if ((rv = state_key(s, hEncryptionKey, &enc)) != CKR_OK ||
+        (rv = state_key(s, hAuthenticationKey, &auth)) != CKR_OK)
+        goto out;
+    dep11_lock(&s->lock);
+    rv = dep11_hsm()->C_SetOperationState(s->handle, pOperationState, ulOperationStateLen,
+                                          enc, auth);
+    if (rv == CKR_OK) {
+        dep11_aead_free(s->enc);
+        dep11_aead_free(s->dec);
+        s->enc = s->dec = NULL;
+    }
+    dep11_unlock(&s->lock);
+out:
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_GetFunctionStatus - forwarded (legacy).
+ */
+CK_RV dep11_core_GetFunctionStatus(CK_SESSION_HANDLE hSession)
+{
+    struct dep11_session *s = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = dep11_hsm()->C_GetFunctionStatus(s->handle);
+    dep11_session_release(s);
+    return rv;
+}
+
+/**
+ * dep11_core_CancelFunction - forwarded (legacy).
+ */
+CK_RV dep11_core_CancelFunction(CK_SESSION_HANDLE hSession)
+{
+    struct dep11_session *s = NULL;
+    CK_RV rv = dep11_session_acquire(hSession, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = dep11_hsm()->C_CancelFunction(s->handle);
+    dep11_session_release(s);
+    return rv;
+}

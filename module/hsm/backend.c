@@ -1,0 +1,194 @@
+/*
+ * backend.c - the HSM's PKCS#11 module below dep11: loading it through
+ * p11-kit without p11-kit's own initialization, initializing it with
+ * CKF_OS_LOCKING_OK (DESIGN section 8), finalizing it, and re-initializing
+ * it in a forked child.
+ */
+#include <string.h>
+#include <p11-kit/p11-kit.h>
+
+#include "hsm/backend.h"
+#include "hsm/rsa.h"
+#include "util/lock.h"
+#include "util/log.h"
+
+/* The loaded backend. Written at load/unload (which the core layer runs under
+ * its module state lock); read without a lock on every down-call. */
+static CK_FUNCTION_LIST *backend_fl;
+/* Did our C_Initialize get CKR_CRYPTOKI_ALREADY_INITIALIZED? Then the
+ * application initialized the same module directly and owns finalization. */
+static int backend_shared;
+static struct dep11_profile backend_profile;
+
+static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
+{
+    CK_C_INITIALIZE_ARGS args;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    /* Always OS locking, never the caller's pReserved: SoftHSM without the
+     * flag turns its locking off and crashes under threads. */
+    memset(&args, 0, sizeof args);
+    args.flags = CKF_OS_LOCKING_OK;
+    args.pReserved = NULL;
+    *shared = 0;
+    rv = fl->C_Initialize(&args);
+    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        LOG_INFO("backend already initialized by the application: "
+                 "dep11 will not finalize it");
+        *shared = 1;
+        rv = CKR_OK;
+    }
+    if (rv != CKR_OK)
+        LOG_ERROR("backend C_Initialize failed: %s", dep11_rv_name(rv));
+    return rv;
+}
+
+/**
+ * Loads @profile->module (p11_kit_module_load, P11_KIT_MODULE_UNMANAGED, so
+ * that p11-kit does not call C_Initialize(NULL) itself) and initializes it
+ * with CKF_OS_LOCKING_OK. Loading twice without unload is CKR_OK (no-op).
+ * @profile [in] copied; the caller keeps ownership.
+ * Returns CKR_OK; CKR_ARGUMENTS_BAD (NULL or empty module path);
+ * CKR_FUNCTION_FAILED (cannot load: a LOG_ERROR line names the path and
+ * p11-kit's message); the backend's C_Initialize result.
+ */
+CK_RV dep11_hsm_load(const struct dep11_profile *profile)
+{
+    CK_FUNCTION_LIST *fl = NULL;
+    int shared = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (profile == NULL || profile->module[0] == '\0') {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "no backend module path");
+        goto out;
+    }
+    if (backend_fl != NULL) {
+        rv = CKR_OK;
+        goto out;
+    }
+    fl = p11_kit_module_load(profile->module, P11_KIT_MODULE_UNMANAGED);
+    if (fl == NULL) {
+        const char *msg = p11_kit_message();
+
+        rv = CKR_FUNCTION_FAILED;
+        LOG_ERROR("cannot load HSM module %s: %s", profile->module,
+                  msg != NULL ? msg : "unknown error");
+        goto out;
+    }
+    rv = init_backend(fl, &shared);
+    if (rv != CKR_OK)
+        goto out;
+    backend_profile = *profile;
+    backend_shared = shared;
+    backend_fl = fl;
+    fl = NULL;
+    LOG_DEBUG("backend %s loaded (%s)", profile->module,
+              shared ? "shared initialization" : "initialized by dep11");
+out:
+    if (fl != NULL)
+        p11_kit_module_release(fl);
+    return rv;
+}
+
+/**
+ * Finalizes the backend (unless the application initialized it: then it is
+ * the application's to finalize) and releases it. Worker sessions are
+ * forgotten (C_Finalize closed them). Safe when not loaded.
+ */
+void dep11_hsm_unload(void)
+{
+    CK_FUNCTION_LIST *fl = backend_fl;
+
+    if (fl == NULL)
+        return;
+    backend_fl = NULL;
+    dep11_hsm_own_sessions_forget();
+    if (!backend_shared) {
+        CK_RV rv = fl->C_Finalize(NULL);
+
+        if (rv != CKR_OK)
+            LOG_WARN("backend C_Finalize: %s", dep11_rv_name(rv));
+    }
+    backend_shared = 0;
+    p11_kit_module_release(fl);
+}
+
+/**
+ * In a forked child: forget the parent's sessions, then initialize the
+ * backend for this process.
+ *
+ * What works (measured with SoftHSM 2.6.1, see test_provider.c): a child's
+ * plain C_Initialize answers CKR_CRYPTOKI_ALREADY_INITIALIZED and leaves the
+ * child a copy of the parent's sessions and login state (and of any mutex
+ * another parent thread held at fork time). C_Finalize followed by
+ * C_Initialize gives the child a clean backend, and the parent's sessions
+ * stay valid: an in-process module's state after fork is the child's private
+ * copy, so finalizing it touches nothing of the parent's. So when dep11
+ * initialized the backend it finalizes the child's copy and initializes
+ * again; when the application did (shared), the application re-initializes
+ * its own module and dep11 only calls C_Initialize (ALREADY_INITIALIZED ok).
+ * A network HSM whose C_Finalize would close the parent's connection must
+ * detect fork itself, as the PKCS#11 spec asks of modules.
+ * @profile [in] the profile (its module must be the one loaded).
+ * Returns CKR_OK or as dep11_hsm_load.
+ */
+CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
+{
+    CK_FUNCTION_LIST *fl = backend_fl;
+    int shared = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    dep11_hsm_own_sessions_forget();
+    if (fl == NULL) {
+        rv = dep11_hsm_load(profile);
+        goto out;
+    }
+    if (profile != NULL && strcmp(profile->module, backend_profile.module) != 0) {
+        /* A different module: the parent's stays as it is (not finalized:
+         * the parent owns it); load the new one. */
+        backend_fl = NULL;
+        backend_shared = 0;
+        rv = dep11_hsm_load(profile);
+        goto out;
+    }
+    if (!backend_shared)
+        (void)fl->C_Finalize(NULL);
+    rv = init_backend(fl, &shared);
+    if (rv != CKR_OK) {
+        backend_fl = NULL;
+        goto out;
+    }
+    /* Remains shared if it was; a child cannot take ownership. */
+    backend_shared = backend_shared || shared;
+    if (profile != NULL)
+        backend_profile = *profile;
+out:
+    return rv;
+}
+
+/**
+ * The backend's function list; NULL when not loaded. Owned by this file.
+ */
+CK_FUNCTION_LIST *dep11_hsm(void)
+{
+    return backend_fl;
+}
+
+/**
+ * The profile the backend was loaded with (a copy owned by this file);
+ * NULL when not loaded.
+ */
+const struct dep11_profile *dep11_hsm_profile(void)
+{
+    return backend_fl != NULL ? &backend_profile : NULL;
+}
+
+/**
+ * Did the application initialize the backend itself (dep11 then never
+ * finalizes it)? 1/0.
+ */
+int dep11_hsm_is_shared(void)
+{
+    return backend_fl != NULL && backend_shared;
+}

@@ -1,0 +1,522 @@
+/*
+ * provider.c - dep11's own token: finding it, logging in, the pool of RW
+ * sessions every provider operation borrows one from (with reopen/re-login
+ * and retry), and the set of provider-object handles consumers must never
+ * name. The keys themselves are in provider_keys.c.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <p11-kit/uri.h>
+
+#include "hsm/backend.h"
+#include "hsm/internal.h"
+#include "hsm/provider.h"
+#include "hsm/provider_int.h"
+#include "hsm/rsa.h"
+#include "util/lock.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+/*
+ * The token is hidden from consumers, and it must be a different token from
+ * every customer token. dep11 cannot tell which tokens consumers log in to:
+ * if the config names a token where a consumer also logs in, that consumer
+ * shares dep11's login (a C_Logout of its own logs dep11 out, which the
+ * retry below repairs) and is the consumer's problem; the docs say so.
+ */
+
+#define PIN_MAX 256
+
+/* ---- the session pool (lock.h level 5: never held across an HSM call) ---- */
+static struct {
+    dep11_mutex_t lock;
+    pthread_cond_t cond;
+    int open;
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE anchor;       /* never lent: see dep11_provider_open */
+    unsigned max, nopen;            /* limit; sessions open (free + in use) */
+    CK_SESSION_HANDLE *free;        /* max entries */
+    size_t nfree;
+    unsigned retries, backoff_ms;
+    CK_ULONG rsa_bits;
+    char pin_src[DEP11_CONF_PATH_MAX];
+} pool = { .lock = DEP11_MUTEX_INIT, .cond = PTHREAD_COND_INITIALIZER };
+
+/*
+ * ---- provider-object handles ----
+ * Why recording what we see is enough: SoftHSM (HandleManager) issues an
+ * object handle only when it creates an object or when C_FindObjectsInit
+ * matches it, numbers handles from one counter that never reuses a value,
+ * and never issues a provider object's handle to a search on another token.
+ * Consumers cannot search the provider token (its slot and sessions are
+ * refused), so every handle of a provider object in this process came from
+ * one of our creations or searches; our searches are always drained (a
+ * match issued at Init is recorded even if it would not have been fetched).
+ * For HSMs whose handles exist without being issued (static handles), open
+ * also enumerates every object of the token with an empty template.
+ * Handles of destroyed objects stay in the set: they are never reused.
+ * Open addressing, linear probing; 0 marks an empty slot.
+ */
+static dep11_mutex_t owned_lock = DEP11_MUTEX_INIT;
+static CK_OBJECT_HANDLE *owned;
+static size_t owned_n, owned_cap;       /* owned_cap: power of two or 0 */
+
+static size_t owned_slot(const CK_OBJECT_HANDLE *tab, size_t cap, CK_OBJECT_HANDLE h)
+{
+    size_t i = (size_t)((uint64_t)h * 0x9E3779B97F4A7C15ULL >> 7) & (cap - 1);
+
+    while (tab[i] != 0 && tab[i] != h)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static CK_RV owned_grow(void)
+{
+    size_t cap = owned_cap ? owned_cap * 2 : 64, i = 0;
+    CK_OBJECT_HANDLE *tab = calloc(cap, sizeof *tab);
+
+    if (tab == NULL)
+        return CKR_HOST_MEMORY;
+    for (i = 0; i < owned_cap; i++)
+        if (owned[i] != 0)
+            tab[owned_slot(tab, cap, owned[i])] = owned[i];
+    free(owned);
+    owned = tab;
+    owned_cap = cap;
+    return CKR_OK;
+}
+
+CK_RV dep11_prov_note(CK_OBJECT_HANDLE h)
+{
+    CK_RV rv = CKR_OK;
+    size_t i = 0;
+
+    if (h == CK_INVALID_HANDLE)
+        return CKR_OK;
+    /* ---- locked: owned_lock (leaf) ---- */
+    dep11_lock(&owned_lock);
+    if ((owned_n + 1) * 2 > owned_cap)
+        rv = owned_grow();
+    if (rv == CKR_OK) {
+        i = owned_slot(owned, owned_cap, h);
+        if (owned[i] == 0) {
+            owned[i] = h;
+            owned_n++;
+        }
+    } else {
+        LOG_ERROR("cannot record provider object %lu: out of memory", (unsigned long)h);
+    }
+    dep11_unlock(&owned_lock);
+    return rv;
+}
+
+/**
+ * Does @h name a provider-token object this process holds a handle of?
+ * 1/0. Lock-protected lookup, no HSM call.
+ */
+int dep11_provider_owns_object(CK_OBJECT_HANDLE h)
+{
+    int r = 0;
+
+    if (h == CK_INVALID_HANDLE)
+        return 0;
+    dep11_lock(&owned_lock);
+    if (owned_cap != 0)
+        r = owned[owned_slot(owned, owned_cap, h)] == h;
+    dep11_unlock(&owned_lock);
+    return r;
+}
+
+static void owned_clear(void)
+{
+    dep11_lock(&owned_lock);
+    free(owned);
+    owned = NULL;
+    owned_n = owned_cap = 0;
+    dep11_unlock(&owned_lock);
+}
+
+CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                      CK_OBJECT_HANDLE **out, size_t *count)
+{
+    CK_RV rv = dep11_hsm_find_all(s, tmpl, n, out, count);
+    size_t i = 0;
+
+    for (i = 0; rv == CKR_OK && i < *count; i++)
+        rv = dep11_prov_note((*out)[i]);
+    if (rv != CKR_OK) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return rv;
+}
+
+CK_ULONG dep11_prov_rsa_bits(void)
+{
+    return pool.rsa_bits;
+}
+
+/* ---- token and login ---- */
+
+static int label_matches(const CK_TOKEN_INFO *ti, const char *label)
+{
+    char want[sizeof ti->label];
+    size_t n = strlen(label);
+
+    if (n > sizeof want)
+        return 0;
+    memset(want, ' ', sizeof want);
+    memcpy(want, label, n);
+    return memcmp(want, ti->label, sizeof want) == 0;
+}
+
+/* The first slot whose token matches @spec (label or pkcs11: URI). */
+static CK_RV find_slot(const char *spec, CK_SLOT_ID *slot)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    P11KitUri *uri = NULL;
+    CK_SLOT_ID *slots = NULL;
+    CK_ULONG n = 0, i = 0;
+    CK_TOKEN_INFO ti;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (strncmp(spec, "pkcs11:", 7) == 0) {
+        uri = p11_kit_uri_new();
+        if (uri == NULL || p11_kit_uri_parse(spec, P11_KIT_URI_FOR_TOKEN, uri) != P11_KIT_URI_OK) {
+            rv = uri == NULL ? CKR_HOST_MEMORY : CKR_FUNCTION_FAILED;
+            LOG_ERROR("provider-token: cannot parse URI %s", spec);
+            goto out;
+        }
+    }
+    rv = f->C_GetSlotList(CK_TRUE, NULL, &n);
+    if (rv != CKR_OK || n == 0)
+        goto none;
+    slots = calloc(n, sizeof *slots);
+    if (slots == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    rv = f->C_GetSlotList(CK_TRUE, slots, &n);
+    if (rv != CKR_OK)
+        goto none;
+    for (i = 0; i < n; i++) {
+        if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+            continue;
+        if (uri != NULL ? p11_kit_uri_match_token_info(uri, &ti) == 1
+                        : label_matches(&ti, spec)) {
+            *slot = slots[i];
+            rv = CKR_OK;
+            goto out;
+        }
+    }
+none:
+    LOG_ERROR("provider token %s not found (%s)", spec, dep11_rv_name(rv));
+    rv = CKR_TOKEN_NOT_PRESENT;
+out:
+    free(slots);
+    if (uri != NULL)
+        p11_kit_uri_free(uri);
+    return rv;
+}
+
+/* C_Login(CKU_USER) on @s with the PIN read afresh from its source. */
+static CK_RV login(CK_SESSION_HANDLE s)
+{
+    char *pin = dep11_secmem_alloc(PIN_MAX);
+    size_t len = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (pin == NULL) {
+        rv = CKR_HOST_MEMORY;
+        LOG_FAIL(rv, "PIN buffer");
+        goto out;
+    }
+    rv = dep11_config_read_pin(pool.pin_src, pin, PIN_MAX, &len);
+    if (rv != CKR_OK)
+        goto out;
+    rv = dep11_hsm()->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
+    if (rv == CKR_USER_ALREADY_LOGGED_IN)
+        rv = CKR_OK;
+    if (rv != CKR_OK)
+        LOG_ERROR("login to the provider token failed: %s", dep11_rv_name(rv));
+out:
+    dep11_secmem_free(pin, PIN_MAX);
+    return rv;
+}
+
+/* ---- the pool ---- */
+
+/* Borrows a session: a free one, a new one under the limit, else waits. */
+static CK_RV take(CK_SESSION_HANDLE *out)
+{
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    CK_SLOT_ID slot = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    /* ---- locked: pool.lock ---- */
+    dep11_lock(&pool.lock);
+    while (pool.open && pool.nfree == 0 && pool.nopen >= pool.max)
+        (void)pthread_cond_wait(&pool.cond, &pool.lock);
+    if (!pool.open) {
+        dep11_unlock(&pool.lock);
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        LOG_FAIL(rv, "provider token not open");
+        return rv;
+    }
+    if (pool.nfree > 0) {
+        *out = pool.free[--pool.nfree];
+        dep11_unlock(&pool.lock);
+        return CKR_OK;
+    }
+    pool.nopen++;
+    slot = pool.slot;
+    dep11_unlock(&pool.lock);
+    /* ---- unlocked: open a new session ---- */
+    rv = dep11_hsm()->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                    NULL, NULL, &h);
+    if (rv == CKR_OK) {
+        rv = dep11_hsm_own_session_add(h, slot);
+        if (rv != CKR_OK)
+            (void)dep11_hsm()->C_CloseSession(h);
+    }
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "opening a provider session");
+        dep11_lock(&pool.lock);
+        pool.nopen--;
+        (void)pthread_cond_signal(&pool.cond);
+        dep11_unlock(&pool.lock);
+        return rv;
+    }
+    *out = h;
+    return CKR_OK;
+}
+
+static void close_sessions(CK_SESSION_HANDLE *v, size_t n)
+{
+    size_t i = 0;
+
+    for (i = 0; i < n; i++) {
+        dep11_hsm_own_session_del(v[i]);
+        (void)dep11_hsm()->C_CloseSession(v[i]);
+    }
+}
+
+/* Gives @s back. @drop: the last call on it failed, so an operation may
+ * still be active on it (a backend that does not end operations on every
+ * error): close it rather than hand it to the next caller. @lost: the
+ * session is dead; close the free ones too (a lost session usually means
+ * all of them were closed). */
+static void give(CK_SESSION_HANDLE s, int drop, int lost)
+{
+    CK_SESSION_HANDLE *dead = NULL;
+    size_t ndrop = 0;
+
+    dep11_lock(&pool.lock);
+    if (!drop && !lost && pool.open) {
+        pool.free[pool.nfree++] = s;
+        (void)pthread_cond_signal(&pool.cond);
+        dep11_unlock(&pool.lock);
+        return;
+    }
+    if (lost && pool.nfree > 0 && (dead = malloc(pool.nfree * sizeof *dead)) != NULL) {
+        memcpy(dead, pool.free, pool.nfree * sizeof *dead);
+        ndrop = pool.nfree;
+        pool.nopen -= (unsigned)ndrop;
+        pool.nfree = 0;
+    }
+    pool.nopen--;
+    (void)pthread_cond_broadcast(&pool.cond);
+    dep11_unlock(&pool.lock);
+    close_sessions(&s, 1);
+    close_sessions(dead, ndrop);
+    free(dead);
+}
+
+CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg)
+{
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    unsigned tries = pool.retries;
+    CK_RV rv = take(&s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = fn(s, arg);
+    while (tries-- > 0 && (dep11_hsm_session_lost(rv) || rv == CKR_USER_NOT_LOGGED_IN)) {
+        LOG_INFO("provider session %lu: %s; retrying", (unsigned long)s, dep11_rv_name(rv));
+        dep11_hsm_sleep_ms(pool.backoff_ms);
+        if (dep11_hsm_session_lost(rv)) {
+            give(s, 1, 1);
+            rv = take(&s);
+            if (rv != CKR_OK)
+                return rv;
+        }
+        /* Lost sessions mean C_CloseAllSessions, which also logs out. */
+        rv = login(s);
+        if (rv == CKR_OK)
+            rv = fn(s, arg);
+    }
+    give(s, rv != CKR_OK, dep11_hsm_session_lost(rv));
+    return rv;
+}
+
+/* ---- open / close ---- */
+
+/* Records every object of the token (see "provider-object handles"). */
+static CK_RV enumerate_all(CK_SESSION_HANDLE s, void *arg)
+{
+    CK_OBJECT_HANDLE *all = NULL;
+    size_t n = 0;
+    CK_RV rv = dep11_prov_find(s, NULL, 0, &all, &n);
+
+    (void)arg;
+    free(all);
+    return rv;
+}
+
+static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot)
+{
+    const struct dep11_profile *p = &cfg->profile;
+    unsigned max = p->max_sessions ? p->max_sessions : 8;
+    CK_SESSION_HANDLE *v = calloc(max, sizeof *v);
+
+    if (v == NULL)
+        return CKR_HOST_MEMORY;
+    dep11_lock(&pool.lock);
+    free(pool.free);
+    pool.free = v;
+    pool.nfree = 0;
+    pool.nopen = 0;
+    pool.max = max;
+    pool.slot = slot;
+    pool.retries = p->retries;
+    pool.backoff_ms = p->backoff_ms;
+    pool.rsa_bits = p->provider_rsa_bits ? p->provider_rsa_bits : 3072;
+    memcpy(pool.pin_src, cfg->provider_pin, sizeof pool.pin_src);
+    pool.pin_src[sizeof pool.pin_src - 1] = '\0';
+    pool.open = 1;
+    dep11_unlock(&pool.lock);
+    return CKR_OK;
+}
+
+/**
+ * See provider.h. @cfg [in] provider_token, provider_pin and the profile
+ * (max-sessions, retries, backoff-ms, provider-rsa-bits); the backend must be
+ * loaded. Opening an open provider is CKR_OK. CKR_ARGUMENTS_BAD;
+ * CKR_CRYPTOKI_NOT_INITIALIZED (no backend); CKR_TOKEN_NOT_PRESENT;
+ * CKR_FUNCTION_FAILED (PIN source); CKR_PIN_INCORRECT and other backend codes.
+ */
+CK_RV dep11_provider_open(const struct dep11_config *cfg)
+{
+    CK_SLOT_ID slot = 0;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (cfg == NULL || cfg->provider_token[0] == '\0') {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "no provider token configured");
+        return rv;
+    }
+    if (dep11_hsm() == NULL) {
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        LOG_FAIL(rv, "backend not loaded");
+        return rv;
+    }
+    if (pool.open)
+        return CKR_OK;
+    rv = find_slot(cfg->provider_token, &slot);
+    if (rv != CKR_OK)
+        return rv;
+    rv = pool_setup(cfg, slot);
+    if (rv != CKR_OK)
+        return rv;
+    /* The anchor session is never lent out and stays open until close: when
+     * the last session of an application on a token closes, the login ends
+     * and SoftHSM drops every object handle of the token, so a pool that
+     * closes a failed session must never close the last one. */
+    rv = dep11_hsm()->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                    NULL, NULL, &s);
+    if (rv == CKR_OK) {
+        pool.anchor = s;
+        rv = dep11_hsm_own_session_add(s, slot);
+        if (rv == CKR_OK)
+            rv = login(s);
+    }
+    if (rv == CKR_OK)
+        rv = dep11_prov_run(enumerate_all, NULL);
+    if (rv != CKR_OK) {
+        dep11_provider_close();
+        return rv;
+    }
+    LOG_DEBUG("provider token %s open on slot %lu", cfg->provider_token,
+              (unsigned long)slot);
+    return CKR_OK;
+}
+
+/**
+ * Logs dep11 out of the provider token and closes the pool's free sessions
+ * (sessions still borrowed are closed when given back). Forgets cached key
+ * handles and the owned-object set. Safe when not open.
+ */
+void dep11_provider_close(void)
+{
+    CK_SESSION_HANDLE *v = NULL;
+    size_t n = 0;
+
+    dep11_lock(&pool.lock);
+    if (!pool.open) {
+        dep11_unlock(&pool.lock);
+        return;
+    }
+    pool.open = 0;
+    v = pool.free;
+    n = pool.nfree;
+    pool.free = NULL;
+    pool.nfree = 0;
+    pool.nopen -= (unsigned)n;
+    (void)pthread_cond_broadcast(&pool.cond);
+    dep11_unlock(&pool.lock);
+    if (dep11_hsm() != NULL) {
+        if (pool.anchor != CK_INVALID_HANDLE)
+            (void)dep11_hsm()->C_Logout(pool.anchor);
+        close_sessions(v, n);
+        if (pool.anchor != CK_INVALID_HANDLE)
+            close_sessions(&pool.anchor, 1);
+    }
+    pool.anchor = CK_INVALID_HANDLE;
+    free(v);
+    dep11_prov_keys_reset();
+    owned_clear();
+}
+
+/**
+ * In a forked child: forget the parent's provider sessions, cached handles
+ * and owned handles without any HSM call (the sessions are the parent's),
+ * and re-create the locks (another thread may have held one at fork time).
+ */
+void dep11_provider_forget(void)
+{
+    (void)pthread_mutex_init(&pool.lock, NULL);
+    (void)pthread_cond_init(&pool.cond, NULL);
+    (void)pthread_mutex_init(&owned_lock, NULL);
+    free(pool.free);
+    pool.free = NULL;
+    pool.nfree = 0;
+    pool.nopen = 0;
+    pool.open = 0;
+    pool.anchor = CK_INVALID_HANDLE;
+    dep11_prov_keys_reset();
+    owned_clear();
+}
+
+/** Is @slot the (open) provider token's slot? 1/0. */
+int dep11_provider_is_slot(CK_SLOT_ID slot)
+{
+    int r = 0;
+
+    dep11_lock(&pool.lock);
+    r = pool.open && pool.slot == slot;
+    dep11_unlock(&pool.lock);
+    return r;
+}

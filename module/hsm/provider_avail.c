@@ -1,0 +1,433 @@
+/*
+ * provider_avail.c - availability keys on the provider token: AES-256 keys
+ * tagged with a policy id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID
+ * tag || random(8)), AES-256-GCM sealing and opening in the HSM, destruction.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/rand.h>
+
+#include "hsm/backend.h"
+#include "hsm/internal.h"
+#include "hsm/provider.h"
+#include "hsm/provider_int.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+#define TAG_LEN 16
+#define LABEL_LEN (12 + 2 * TAG_LEN)    /* "dep11-avail-" + hex */
+#define GCM_IV 12
+#define GCM_TAG 16
+
+static void avail_label(char out[LABEL_LEN + 1], const uint8_t tag[TAG_LEN])
+{
+    static const char d[] = "0123456789abcdef";
+    size_t i = 0;
+
+    memcpy(out, "dep11-avail-", 12);
+    for (i = 0; i < TAG_LEN; i++) {
+        out[12 + 2 * i] = d[tag[i] >> 4];
+        out[12 + 2 * i + 1] = d[tag[i] & 15];
+    }
+    out[LABEL_LEN] = '\0';
+}
+
+/* The availability keys of one tag (by label), with their CKA_IDs. */
+struct avail_list {
+    CK_OBJECT_HANDLE *h;
+    uint8_t (*id)[DEP11_AVAIL_ID_LEN];
+    size_t n;
+};
+
+static void list_free(struct avail_list *l)
+{
+    free(l->h);
+    free(l->id);
+    memset(l, 0, sizeof *l);
+}
+
+static CK_RV list_keys(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
+                       struct avail_list *l)
+{
+    char label[LABEL_LEN + 1];
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
+                         { CKA_LABEL, label, LABEL_LEN } };
+    CK_OBJECT_HANDLE *found = NULL;
+    size_t n = 0, i = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    memset(l, 0, sizeof *l);
+    avail_label(label, tag);
+    rv = dep11_prov_find(s, t, 3, &found, &n);
+    if (rv != CKR_OK || n == 0)
+        goto out;
+    l->h = calloc(n, sizeof *l->h);
+    l->id = calloc(n, sizeof *l->id);
+    if (l->h == NULL || l->id == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        CK_ATTRIBUTE a = { CKA_ID, l->id[l->n], DEP11_AVAIL_ID_LEN };
+
+        /* Keys with a foreign CKA_ID shape are not ours: skipped. */
+        if (dep11_hsm()->C_GetAttributeValue(s, found[i], &a, 1) == CKR_OK &&
+            a.ulValueLen == DEP11_AVAIL_ID_LEN && memcmp(l->id[l->n], tag, TAG_LEN) == 0)
+            l->h[l->n++] = found[i];
+    }
+out:
+    free(found);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "listing availability keys");
+        list_free(l);
+    }
+    return rv;
+}
+
+/* Index of the smallest CKA_ID in @l (l->n > 0). */
+static size_t smallest(const struct avail_list *l)
+{
+    size_t i = 0, best = 0;
+
+    for (i = 1; i < l->n; i++)
+        if (memcmp(l->id[i], l->id[best], DEP11_AVAIL_ID_LEN) < 0)
+            best = i;
+    return best;
+}
+
+static CK_RV create_avail(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
+                          uint8_t id[DEP11_AVAIL_ID_LEN], CK_OBJECT_HANDLE *h)
+{
+    char label[LABEL_LEN + 1];
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {
+        { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_VALUE_LEN, &len, sizeof len }, { CKA_LABEL, label, LABEL_LEN },
+        { CKA_ID, id, DEP11_AVAIL_ID_LEN },
+        { CKA_TOKEN, &t, 1 }, { CKA_PRIVATE, &t, 1 }, { CKA_SENSITIVE, &t, 1 },
+        { CKA_EXTRACTABLE, &f, 1 }, { CKA_ENCRYPT, &t, 1 }, { CKA_DECRYPT, &t, 1 },
+        { CKA_SIGN, &f, 1 }, { CKA_VERIFY, &f, 1 }, { CKA_WRAP, &f, 1 },
+        { CKA_UNWRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
+    };
+    CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    avail_label(label, tag);
+    memcpy(id, tag, TAG_LEN);
+    if (RAND_bytes(id + TAG_LEN, DEP11_AVAIL_ID_LEN - TAG_LEN) != 1) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "RAND_bytes");
+        return rv;
+    }
+    rv = dep11_hsm()->C_GenerateKey(s, &m, tmpl, sizeof tmpl / sizeof tmpl[0], h);
+    if (rv != CKR_OK) {
+        LOG_ERROR("creating availability key %s: %s", label, dep11_rv_name(rv));
+        return rv;
+    }
+    (void)dep11_prov_note(*h);
+    return CKR_OK;
+}
+
+struct key_arg {
+    const uint8_t *tag;
+    int fresh;
+    uint8_t *id;
+};
+
+/* fresh=0: the smallest CKA_ID of the tag, creating one if none (a creator
+ * that then sees a smaller one, made concurrently, destroys its own: every
+ * key named by a blob stays valid either way). fresh=1: always a new key. */
+static CK_RV avail_key_fn(CK_SESSION_HANDLE s, void *arg)
+{
+    struct key_arg *a = arg;
+    struct avail_list l;
+    uint8_t mine[DEP11_AVAIL_ID_LEN];
+    CK_OBJECT_HANDLE mh = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (a->fresh)
+        return create_avail(s, a->tag, a->id, &mh);
+    rv = list_keys(s, a->tag, &l);
+    if (rv == CKR_OK && l.n == 0) {
+        list_free(&l);
+        rv = create_avail(s, a->tag, mine, &mh);
+        if (rv == CKR_OK)
+            rv = list_keys(s, a->tag, &l);
+    }
+    if (rv == CKR_OK && l.n == 0) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "availability key vanished after creation");
+    }
+    if (rv == CKR_OK) {
+        size_t b = smallest(&l);
+
+        memcpy(a->id, l.id[b], DEP11_AVAIL_ID_LEN);
+        if (mh != 0 && l.h[b] != mh)
+            (void)dep11_hsm()->C_DestroyObject(s, mh);
+    }
+    list_free(&l);
+    return rv;
+}
+
+/**
+ * See provider.h. @tag [in] 16 bytes; @key_id [out] DEP11_AVAIL_ID_LEN bytes.
+ * CKR_ARGUMENTS_BAD; CKR_FUNCTION_FAILED (RNG); backend codes.
+ */
+CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
+                               uint8_t key_id[DEP11_AVAIL_ID_LEN])
+{
+    struct key_arg a = { tag, fresh != 0, key_id };
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (tag == NULL || key_id == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    rv = dep11_prov_run(avail_key_fn, &a);
+    if (rv != CKR_OK)
+        LOG_FAIL(rv, "availability key (fresh=%d)", fresh);
+    return rv;
+}
+
+/* The availability key with CKA_ID @id; CKR_KEY_HANDLE_INVALID if none. */
+static CK_RV find_by_id(CK_SESSION_HANDLE s, const uint8_t *id, size_t id_len,
+                        CK_OBJECT_HANDLE *h)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
+                         { CKA_ID, (void *)id, id_len } };
+    CK_OBJECT_HANDLE *found = NULL;
+    size_t n = 0;
+    CK_RV rv = dep11_prov_find(s, t, 3, &found, &n);
+
+    if (rv == CKR_OK && n == 0) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "no availability key with this CKA_ID");
+    }
+    if (rv == CKR_OK)
+        *h = found[0];
+    free(found);
+    return rv;
+}
+
+struct gcm_arg {
+    const uint8_t *id;
+    size_t id_len;
+    const uint8_t *aad;
+    size_t aad_len;
+    const uint8_t *in;
+    size_t in_len;
+    uint8_t *out;
+    CK_ULONG out_len;       /* capacity in, length out */
+    const uint8_t *iv;
+    int seal;
+};
+
+static CK_RV gcm_fn(CK_SESSION_HANDLE s, void *arg)
+{
+    struct gcm_arg *a = arg;
+    CK_GCM_PARAMS p = { (CK_BYTE_PTR)a->iv, GCM_IV, GCM_IV * 8,
+                        (CK_BYTE_PTR)a->aad, a->aad_len, GCM_TAG * 8 };
+    CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof p };
+    CK_ULONG len = a->out_len;
+    CK_OBJECT_HANDLE h = 0;
+    CK_RV rv = find_by_id(s, a->id, a->id_len, &h);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (a->seal) {
+        rv = dep11_hsm()->C_EncryptInit(s, &m, h);
+        if (rv == CKR_OK)
+            rv = dep11_hsm()->C_Encrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
+    } else {
+        rv = dep11_hsm()->C_DecryptInit(s, &m, h);
+        if (rv == CKR_OK)
+            rv = dep11_hsm()->C_Decrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
+    }
+    if (rv == CKR_OK)
+        a->out_len = len;
+    return rv;
+}
+
+/**
+ * See provider.h. Size query: @out NULL gives the length in *@out_len
+ * (pt_len + 28) without any HSM call. CKR_ARGUMENTS_BAD; CKR_DATA_LEN_RANGE
+ * (overflow); CKR_BUFFER_TOO_SMALL; CKR_KEY_HANDLE_INVALID; backend codes.
+ */
+CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
+                                const uint8_t *aad, size_t aad_len,
+                                const uint8_t *pt, size_t pt_len,
+                                uint8_t *out, size_t *out_len)
+{
+    struct gcm_arg a = { key_id, key_id_len, aad, aad_len, pt, pt_len, NULL, 0, NULL, 1 };
+    size_t need = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (key_id == NULL || key_id_len == 0 || (aad == NULL && aad_len > 0) ||
+        pt == NULL || out_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    if (__builtin_add_overflow(pt_len, (size_t)(GCM_IV + GCM_TAG), &need)) {
+        rv = CKR_DATA_LEN_RANGE;
+        LOG_FAIL(rv, "plaintext too long");
+        return rv;
+    }
+    if (out == NULL) {
+        *out_len = need;
+        return CKR_OK;
+    }
+    if (*out_len < need) {
+        rv = CKR_BUFFER_TOO_SMALL;
+        LOG_FAIL(rv, "need %zu bytes, have %zu", need, *out_len);
+        *out_len = need;
+        return rv;
+    }
+    if (RAND_bytes(out, GCM_IV) != 1) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "RAND_bytes");
+        return rv;
+    }
+    a.iv = out;
+    a.out = out + GCM_IV;
+    a.out_len = need - GCM_IV;
+    rv = dep11_prov_run(gcm_fn, &a);
+    if (rv == CKR_OK && a.out_len != pt_len + GCM_TAG) {
+        rv = CKR_GENERAL_ERROR;
+        LOG_FAIL(rv, "HSM returned %lu bytes of GCM output", (unsigned long)a.out_len);
+    }
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "availability seal");
+        dep11_cleanse(out, need);
+        return rv;
+    }
+    *out_len = need;
+    return CKR_OK;
+}
+
+/**
+ * See provider.h. Size query: @pt NULL gives in_len - 28 without an HSM call.
+ * CKR_ARGUMENTS_BAD; CKR_ENCRYPTED_DATA_LEN_RANGE (shorter than nonce and
+ * tag); CKR_BUFFER_TOO_SMALL; CKR_KEY_HANDLE_INVALID (key gone); the backend's
+ * code for a bad tag. @pt is cleansed on every error.
+ */
+CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
+                                const uint8_t *aad, size_t aad_len,
+                                const uint8_t *in, size_t in_len,
+                                uint8_t *pt, size_t *pt_len)
+{
+    struct gcm_arg a = { key_id, key_id_len, aad, aad_len, NULL, 0, NULL, 0, in, 0 };
+    size_t need = 0, cap = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (key_id == NULL || key_id_len == 0 || (aad == NULL && aad_len > 0) ||
+        in == NULL || pt_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    if (in_len < GCM_IV + GCM_TAG) {
+        rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
+        LOG_FAIL(rv, "sealed copy of %zu bytes", in_len);
+        return rv;
+    }
+    need = in_len - GCM_IV - GCM_TAG;
+    if (pt == NULL) {
+        *pt_len = need;
+        return CKR_OK;
+    }
+    cap = *pt_len;
+    if (cap < need) {
+        rv = CKR_BUFFER_TOO_SMALL;
+        LOG_FAIL(rv, "need %zu bytes, have %zu", need, cap);
+        *pt_len = need;
+        return rv;
+    }
+    /* SoftHSM wants room for ciphertext and tag even though the tag is not
+     * output: decrypt into a secure buffer of that size, then copy. */
+    a.in = in + GCM_IV;
+    a.in_len = in_len - GCM_IV;
+    a.out_len = a.in_len;
+    a.out = dep11_secmem_alloc(a.in_len);
+    if (a.out == NULL) {
+        rv = CKR_HOST_MEMORY;
+        LOG_FAIL(rv, "plaintext buffer");
+        goto out;
+    }
+    rv = dep11_prov_run(gcm_fn, &a);
+    if (rv == CKR_OK && a.out_len != need) {
+        rv = CKR_GENERAL_ERROR;
+        LOG_FAIL(rv, "HSM returned %lu plaintext bytes", (unsigned long)a.out_len);
+    }
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "availability open");
+        goto out;
+    }
+    memcpy(pt, a.out, need);
+    *pt_len = need;
+out:
+    dep11_secmem_free(a.out, a.in_len);
+    if (rv != CKR_OK)
+        dep11_cleanse(pt, cap);
+    return rv;
+}
+
+struct destroy_arg {
+    const uint8_t *tag;
+    const uint8_t *keep;
+    size_t keep_len;
+    unsigned count;
+};
+
+static CK_RV destroy_fn(CK_SESSION_HANDLE s, void *arg)
+{
+    struct destroy_arg *a = arg;
+    struct avail_list l;
+    size_t i = 0;
+    CK_RV rv = list_keys(s, a->tag, &l);
+
+    for (i = 0; rv == CKR_OK && i < l.n; i++) {
+        if (a->keep != NULL && a->keep_len == DEP11_AVAIL_ID_LEN &&
+            memcmp(l.id[i], a->keep, DEP11_AVAIL_ID_LEN) == 0)
+            continue;
+        rv = dep11_hsm()->C_DestroyObject(s, l.h[i]);
+        if (rv == CKR_OBJECT_HANDLE_INVALID)
+            rv = CKR_OK;            /* someone else destroyed it first */
+        else if (rv == CKR_OK)
+            a->count++;
+    }
+    list_free(&l);
+    return rv;
+}
+
+/**
+ * See provider.h. @keep [in] a CKA_ID to spare, or NULL; @destroyed [out]
+ * (may be NULL) how many keys this call destroyed. CKR_ARGUMENTS_BAD;
+ * backend codes.
+ */
+CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
+                                   size_t keep_len, unsigned *destroyed)
+{
+    struct destroy_arg a = { tag, keep, keep_len, 0 };
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (tag == NULL || (keep == NULL && keep_len > 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    rv = dep11_prov_run(destroy_fn, &a);
+    if (destroyed != NULL)
+        *destroyed = a.count;
+    if (rv != CKR_OK)
+        LOG_FAIL(rv, "destroying availability keys");
+    return rv;
+}

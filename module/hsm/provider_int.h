@@ -1,0 +1,35 @@
+/*
+ * provider_int.h - what provider.c (token, session pool, owned handles)
+ * gives provider_keys.c (the keys on the token). Private to module/hsm.
+ */
+#ifndef DEP11_HSM_PROVIDER_INT_H
+#define DEP11_HSM_PROVIDER_INT_H
+
+#include <stddef.h>
+#include <p11-kit/pkcs11.h>
+
+/* One operation on a provider session. */
+typedef CK_RV (*dep11_prov_fn)(CK_SESSION_HANDLE s, void *arg);
+
+/* Takes a pool session, runs @fn(s, @arg), gives the session back. When @fn
+ * answers CKR_SESSION_HANDLE_INVALID / CKR_SESSION_CLOSED (reopen, re-login)
+ * or CKR_USER_NOT_LOGGED_IN (re-login), retries (profile "retries", pausing
+ * "backoff-ms"). Returns @fn's code; CKR_CRYPTOKI_NOT_INITIALIZED when the
+ * provider is not open; pool and login codes. */
+CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg);
+
+/* dep11_hsm_find_all on a provider session, recording every handle found
+ * as a provider object. */
+CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                      CK_OBJECT_HANDLE **out, size_t *count);
+
+/* Records @h as a provider-token object (CKR_OK or CKR_HOST_MEMORY). */
+CK_RV dep11_prov_note(CK_OBJECT_HANDLE h);
+
+/* The profile's provider-rsa-bits, as read at open. */
+CK_ULONG dep11_prov_rsa_bits(void);
+
+/* Drops provider_keys.c's cached handles (close, forget). */
+void dep11_prov_keys_reset(void);
+
+#endif

@@ -1,0 +1,575 @@
+/*
+ * rsa.c - RSA root keys on a customer token, through worker sessions of
+ * dep11's own: resolving a key object to its private half, the registration
+ * check, listing, and RSA-OAEP decryption with one retry on session loss.
+ * Never reads CKA_VALUE or a private component.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hsm/backend.h"
+#include "hsm/internal.h"
+#include "hsm/rsa.h"
+#include "util/lock.h"
+#include "util/log.h"
+#include "util/secmem.h"
+
+/* ---- the registry of dep11's own sessions (workers and provider pool) ---- */
+
+struct own_session {
+    CK_SESSION_HANDLE h;
+    CK_SLOT_ID slot;
+};
+
+static dep11_mutex_t reg_lock = DEP11_MUTEX_INIT;
+static struct own_session *reg;
+static size_t reg_n, reg_cap;
+
+/**
+ * Records @h (on @slot) as a session of dep11's own.
+ * Returns CKR_OK or CKR_HOST_MEMORY.
+ */
+CK_RV dep11_hsm_own_session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    /* ---- locked: reg_lock (leaf; no HSM call) ---- */
+    dep11_lock(&reg_lock);
+    if (reg_n == reg_cap) {
+        size_t cap = reg_cap ? reg_cap * 2 : 16;
+        struct own_session *p = realloc(reg, cap * sizeof *p);
+
+        if (p == NULL) {
+            rv = CKR_HOST_MEMORY;
+            LOG_FAIL(rv, "session registry");
+            goto out;
+        }
+        reg = p;
+        reg_cap = cap;
+    }
+    reg[reg_n].h = h;
+    reg[reg_n].slot = slot;
+    reg_n++;
+    rv = CKR_OK;
+out:
+    dep11_unlock(&reg_lock);
+    return rv;
+}
+
+/** Removes @h from the registry (no-op if absent). */
+void dep11_hsm_own_session_del(CK_SESSION_HANDLE h)
+{
+    size_t i = 0;
+
+    dep11_lock(&reg_lock);
+    for (i = 0; i < reg_n; i++) {
+        if (reg[i].h == h) {
+            reg[i] = reg[--reg_n];
+            break;
+        }
+    }
+    dep11_unlock(&reg_lock);
+}
+
+/**
+ * The slot of own session @h in *@slot.
+ * Returns CKR_OK or CKR_SESSION_HANDLE_INVALID (not one of ours).
+ */
+CK_RV dep11_hsm_own_session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
+{
+    CK_RV rv = CKR_SESSION_HANDLE_INVALID;
+    size_t i = 0;
+
+    dep11_lock(&reg_lock);
+    for (i = 0; i < reg_n; i++) {
+        if (reg[i].h == h) {
+            *slot = reg[i].slot;
+            rv = CKR_OK;
+            break;
+        }
+    }
+    dep11_unlock(&reg_lock);
+    return rv;
+}
+
+/** Empties the registry without closing anything (unload, forked child). */
+void dep11_hsm_own_sessions_forget(void)
+{
+    dep11_lock(&reg_lock);
+    free(reg);
+    reg = NULL;
+    reg_n = reg_cap = 0;
+    dep11_unlock(&reg_lock);
+}
+
+/** Is @h a session dep11 opened for itself (worker or provider)? 1/0. */
+int dep11_hsm_is_own_session(CK_SESSION_HANDLE h)
+{
+    CK_SLOT_ID slot = 0;
+
+    return h != CK_INVALID_HANDLE && dep11_hsm_own_session_slot(h, &slot) == CKR_OK;
+}
+
+/* ---- shared helpers (internal.h) ---- */
+
+int dep11_hsm_session_lost(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
+}
+
+void dep11_hsm_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+    while (ms != 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                         CK_OBJECT_HANDLE **out, size_t *count)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    CK_OBJECT_HANDLE batch[32];
+    CK_OBJECT_HANDLE *all = NULL, *p = NULL;
+    CK_ULONG got = 0;
+    size_t total = 0;
+    CK_RV rv = CKR_GENERAL_ERROR, rv2 = CKR_OK;
+
+    *out = NULL;
+    *count = 0;
+    if (f == NULL) {
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        LOG_FAIL(rv, "backend not loaded");
+        return rv;
+    }
+    rv = f->C_FindObjectsInit(s, tmpl, n);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "C_FindObjectsInit on session %lu", (unsigned long)s);
+        return rv;
+    }
+    for (;;) {
+        rv = f->C_FindObjects(s, batch, 32, &got);
+        if (rv != CKR_OK || got == 0)
+            break;
+        p = realloc(all, (total + got) * sizeof *all);
+        if (p == NULL) {
+            rv = CKR_HOST_MEMORY;
+            break;
+        }
+        all = p;
+        memcpy(all + total, batch, got * sizeof *batch);
+        total += got;
+    }
+    /* Always end the search, whatever happened. */
+    rv2 = f->C_FindObjectsFinal(s);
+    if (rv == CKR_OK)
+        rv = rv2;
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "object search on session %lu", (unsigned long)s);
+        free(all);
+        return rv;
+    }
+    *out = all;
+    *count = total;
+    return CKR_OK;
+}
+
+/* ---- worker sessions ---- */
+
+/**
+ * Opens a R/O serial session of dep11's own on @slot and records it.
+ * @out [out] the handle. CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED; CKR_HOST_MEMORY;
+ * the backend's C_OpenSession code.
+ */
+CK_RV dep11_hsm_worker_open(CK_SLOT_ID slot, CK_SESSION_HANDLE *out)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (out == NULL)
+        return CKR_ARGUMENTS_BAD;
+    *out = CK_INVALID_HANDLE;
+    if (f == NULL) {
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        LOG_FAIL(rv, "backend not loaded");
+        return rv;
+    }
+    rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "worker session on slot %lu", (unsigned long)slot);
+        return rv;
+    }
+    rv = dep11_hsm_own_session_add(h, slot);
+    if (rv != CKR_OK) {
+        (void)f->C_CloseSession(h);
+        return rv;
+    }
+    *out = h;
+    return CKR_OK;
+}
+
+/** Closes worker session @s (forgets it first). Safe on CK_INVALID_HANDLE. */
+void dep11_hsm_worker_close(CK_SESSION_HANDLE s)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+
+    if (s == CK_INVALID_HANDLE)
+        return;
+    dep11_hsm_own_session_del(s);
+    if (f != NULL)
+        (void)f->C_CloseSession(s);
+}
+
+/* ---- key attributes ---- */
+
+/* Object gone (or never there) -> CKR_KEY_HANDLE_INVALID; others as is. */
+static CK_RV map_handle_rv(CK_RV rv)
+{
+    return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
+}
+
+/* Reads the public numbers and flags of private key @priv into @out.
+ * Attributes the key lacks stay empty / FALSE (a read of several attributes
+ * answers CKR_ATTRIBUTE_TYPE_INVALID for the whole call but fills the rest). */
+static CK_RV fill_private(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                          struct dep11_hsm_rsa *out)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    CK_BBOOL sens = CK_FALSE, extr = CK_TRUE, dec = CK_FALSE;
+    CK_ATTRIBUTE t[] = {
+        { CKA_MODULUS, out->modulus, sizeof out->modulus },
+        { CKA_PUBLIC_EXPONENT, out->exponent, sizeof out->exponent },
+        { CKA_ID, out->ckaid, sizeof out->ckaid },
+        { CKA_SENSITIVE, &sens, sizeof sens },
+        { CKA_EXTRACTABLE, &extr, sizeof extr },
+        { CKA_DECRYPT, &dec, sizeof dec },
+    };
+    CK_RV rv = f->C_GetAttributeValue(s, priv, t, sizeof t / sizeof t[0]);
+
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
+        rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL) {
+        rv = map_handle_rv(rv);
+        LOG_FAIL(rv, "attributes of private key %lu", (unsigned long)priv);
+        return rv;
+    }
+    if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[0].ulValueLen == 0) {
+        rv = CKR_KEY_SIZE_RANGE;
+        LOG_FAIL(rv, "RSA modulus of key %lu unreadable or over %d bytes",
+                 (unsigned long)priv, DEP11_HSM_RSA_MOD_MAX);
+        return rv;
+    }
+    out->priv = priv;
+    out->mod_len = t[0].ulValueLen;
+    out->exp_len = t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : t[1].ulValueLen;
+    /* An over-long CKA_ID is dropped: it is only a hint. */
+    out->ckaid_len = t[2].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : t[2].ulValueLen;
+    out->sensitive = t[3].ulValueLen == sizeof sens ? sens : CK_FALSE;
+    out->extractable = t[4].ulValueLen == sizeof extr ? extr : CK_TRUE;
+    out->can_decrypt = t[5].ulValueLen == sizeof dec ? dec : CK_FALSE;
+    return CKR_OK;
+}
+
+/* Finds the RSA private key whose CKA_MODULUS is @mod on @s's token. */
+static CK_RV find_private_by_modulus(CK_SESSION_HANDLE s, const uint8_t *mod,
+                                     size_t mod_len, CK_OBJECT_HANDLE *priv)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_ATTRIBUTE t[] = {
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_MODULUS, (void *)mod, mod_len },
+    };
+    CK_OBJECT_HANDLE *found = NULL;
+    size_t n = 0;
+    CK_RV rv = dep11_hsm_find_all(s, t, 3, &found, &n);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (n == 0) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "no RSA private key with this modulus on the token");
+    } else {
+        *priv = found[0];
+    }
+    free(found);
+    return rv;
+}
+
+/**
+ * See rsa.h. @s a session on the key's token; @h an RSA public or private key
+ * object; @out [out] filled on CKR_OK. CKR_ARGUMENTS_BAD; CKR_KEY_HANDLE_INVALID
+ * (no such object, not an RSA key, or no private half); CKR_KEY_SIZE_RANGE
+ * (modulus over DEP11_HSM_RSA_MOD_MAX); backend codes.
+ */
+CK_RV dep11_hsm_rsa_resolve(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                            struct dep11_hsm_rsa *out)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    CK_OBJECT_CLASS cls = 0;
+    CK_KEY_TYPE kt = 0;
+    uint8_t mod[DEP11_HSM_RSA_MOD_MAX];
+    CK_ATTRIBUTE t[] = {
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_MODULUS, mod, sizeof mod },
+    };
+    CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (out == NULL || h == CK_INVALID_HANDLE) {
+        rv = out == NULL ? CKR_ARGUMENTS_BAD : CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "no key to resolve");
+        return rv;
+    }
+    memset(out, 0, sizeof *out);
+    out->priv = CK_INVALID_HANDLE;
+    if (f == NULL)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    rv = f->C_GetAttributeValue(s, h, t, 3);
+    if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL ||
+        (rv == CKR_OK && (kt != CKK_RSA ||
+                          (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY)))) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "object %lu is not an RSA key (or its modulus is over %d bytes)",
+                 (unsigned long)h, DEP11_HSM_RSA_MOD_MAX);
+        return rv;
+    }
+    if (rv != CKR_OK) {
+        rv = map_handle_rv(rv);
+        LOG_FAIL(rv, "reading object %lu", (unsigned long)h);
+        return rv;
+    }
+    if (cls == CKO_PRIVATE_KEY) {
+        priv = h;
+    } else {
+        rv = find_private_by_modulus(s, mod, t[2].ulValueLen, &priv);
+        if (rv != CKR_OK)
+            return rv;
+    }
+    rv = fill_private(s, priv, out);
+    if (rv == CKR_OK && out->exp_len == 0 && cls == CKO_PUBLIC_KEY) {
+        /* A private key without CKA_PUBLIC_EXPONENT: take the public one's. */
+        CK_ATTRIBUTE e = { CKA_PUBLIC_EXPONENT, out->exponent, sizeof out->exponent };
+
+        if (f->C_GetAttributeValue(s, h, &e, 1) == CKR_OK)
+            out->exp_len = e.ulValueLen;
+    }
+    if (rv == CKR_OK && out->exp_len == 0) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "RSA key %lu has no readable public exponent", (unsigned long)priv);
+    }
+    if (rv != CKR_OK) {
+        memset(out, 0, sizeof *out);
+        out->priv = CK_INVALID_HANDLE;
+    }
+    return rv;
+}
+
+/**
+ * See rsa.h. @registered [out] 1 when an SO-registered (CKA_TRUSTED) RSA
+ * public key with @k's modulus exists on @s's token, else 0.
+ * CKR_OK; CKR_ARGUMENTS_BAD; backend codes.
+ */
+CK_RV dep11_hsm_rsa_registered(CK_SESSION_HANDLE s, const struct dep11_hsm_rsa *k,
+                               int *registered)
+{
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_OBJECT_HANDLE *found = NULL;
+    size_t n = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (k == NULL || registered == NULL || k->mod_len == 0 ||
+        k->mod_len > sizeof k->modulus) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "no key to check");
+        return rv;
+    }
+    *registered = 0;
+    {
+        CK_ATTRIBUTE t[] = {
+            { CKA_CLASS, &cls, sizeof cls },
+            { CKA_KEY_TYPE, &kt, sizeof kt },
+            { CKA_MODULUS, (void *)k->modulus, k->mod_len },
+            { CKA_TRUSTED, &yes, sizeof yes },
+        };
+
+        rv = dep11_hsm_find_all(s, t, 4, &found, &n);
+    }
+    if (rv == CKR_OK)
+        *registered = n > 0;
+    free(found);
+    return rv;
+}
+
+/* One search for RSA private keys (with CKA_ID = @id when @id_len > 0). */
+static CK_RV list_private(CK_SESSION_HANDLE s, const uint8_t *id, size_t id_len,
+                          CK_OBJECT_HANDLE **found, size_t *n)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_ATTRIBUTE t[] = {
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_ID, (void *)id, id_len },
+    };
+
+    return dep11_hsm_find_all(s, t, id_len > 0 ? 3 : 2, found, n);
+}
+
+/**
+ * See rsa.h. @out [out] up to @cap keys (more are not listed); keys whose
+ * numbers cannot be read are skipped. CKR_OK; CKR_ARGUMENTS_BAD; backend codes.
+ */
+CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_len,
+                         struct dep11_hsm_rsa *out, size_t cap, size_t *n)
+{
+    CK_OBJECT_HANDLE *found = NULL;
+    size_t nfound = 0, i = 0, k = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (n == NULL || (out == NULL && cap > 0) || (hint == NULL && hint_len > 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    *n = 0;
+    if (hint_len > 0) {
+        rv = list_private(s, hint, hint_len, &found, &nfound);
+        if (rv != CKR_OK)
+            goto out;
+    }
+    if (nfound == 0) {
+        rv = list_private(s, NULL, 0, &found, &nfound);
+        if (rv != CKR_OK)
+            goto out;
+    }
+    for (i = 0; i < nfound && k < cap; i++) {
+        memset(&out[k], 0, sizeof out[k]);
+        if (fill_private(s, found[i], &out[k]) == CKR_OK)
+            k++;
+    }
+    *n = k;
+    rv = CKR_OK;
+out:
+    free(found);
+    return rv;
+}
+
+/* One OAEP decryption on @s into @buf (capacity @cap). */
+static CK_RV decrypt_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                          CK_RSA_PKCS_OAEP_PARAMS *p, const uint8_t *ct,
+                          size_t ct_len, uint8_t *buf, CK_ULONG *len)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, p, sizeof *p };
+    CK_RV rv = f->C_DecryptInit(s, &m, priv);
+
+    if (rv != CKR_OK)
+        return rv;
+    return f->C_Decrypt(s, (CK_BYTE_PTR)ct, ct_len, buf, len);
+}
+
+/* After a lost session: a fresh worker on @s's slot, @tries times. */
+static CK_RV decrypt_retry(CK_SESSION_HANDLE s, CK_RV lost, CK_OBJECT_HANDLE priv,
+                           CK_RSA_PKCS_OAEP_PARAMS *p, const uint8_t *ct,
+                           size_t ct_len, uint8_t *buf, CK_ULONG *len)
+{
+    const struct dep11_profile *prof = dep11_hsm_profile();
+    unsigned tries = prof != NULL ? prof->retries : 1;
+    CK_SLOT_ID slot = 0;
+    CK_SESSION_HANDLE w = CK_INVALID_HANDLE;
+    CK_ULONG cap = *len;
+    CK_RV rv = lost;
+
+    if (dep11_hsm_own_session_slot(s, &slot) != CKR_OK)
+        return lost;            /* not ours: we do not know its slot */
+    while (tries-- > 0 && dep11_hsm_session_lost(rv)) {
+        dep11_hsm_sleep_ms(prof != NULL ? prof->backoff_ms : 0);
+        rv = dep11_hsm_worker_open(slot, &w);
+        if (rv != CKR_OK)
+            break;
+        *len = cap;
+        rv = decrypt_once(w, priv, p, ct, ct_len, buf, len);
+        dep11_hsm_worker_close(w);
+    }
+    /* When every session of the slot was closed (C_CloseAllSessions), SoftHSM
+     * also drops the token's object handles: a stale key handle then says
+     * nothing about the key, so report the session loss (transient), not a
+     * denial. */
+    if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID) {
+        LOG_FAIL(rv, "key handle %lu stale after session loss", (unsigned long)priv);
+        rv = lost;
+    }
+    return rv;
+}
+
+/**
+ * See rsa.h. @hash CKM_SHA_1 or CKM_SHA256 (MGF1 with the same hash, empty
+ * label); @pt [out] capacity in *@pt_len, length out. The plaintext buffer is
+ * cleansed on every error. CKR_ARGUMENTS_BAD; CKR_MECHANISM_PARAM_INVALID
+ * (hash); CKR_BUFFER_TOO_SMALL; CKR_HOST_MEMORY; the backend's code untouched.
+ */
+CK_RV dep11_hsm_rsa_decrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                            CK_MECHANISM_TYPE hash, const uint8_t *ct,
+                            size_t ct_len, uint8_t *pt, size_t *pt_len)
+{
+    CK_RSA_PKCS_OAEP_PARAMS p = { hash, 0, CKZ_DATA_SPECIFIED, NULL, 0 };
+    uint8_t *buf = NULL;
+    CK_ULONG len = ct_len;
+    size_t cap = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (ct == NULL || ct_len == 0 || ct_len > DEP11_HSM_RSA_MOD_MAX ||
+        pt == NULL || pt_len == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    cap = *pt_len;
+    if (hash != CKM_SHA_1 && hash != CKM_SHA256) {
+        rv = CKR_MECHANISM_PARAM_INVALID;
+        LOG_FAIL(rv, "OAEP hash 0x%lx", (unsigned long)hash);
+        goto out;
+    }
+    p.mgf = hash == CKM_SHA_1 ? CKG_MGF1_SHA1 : CKG_MGF1_SHA256;
+    if (dep11_hsm() == NULL) {
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        goto out;
+    }
+    /* Decrypt into a buffer as long as the ciphertext (the plaintext is never
+     * longer), so the HSM never answers CKR_BUFFER_TOO_SMALL and leaves an
+     * operation active on the session. */
+    buf = dep11_secmem_alloc(ct_len);
+    if (buf == NULL) {
+        rv = CKR_HOST_MEMORY;
+        LOG_FAIL(rv, "plaintext buffer");
+        goto out;
+    }
+    rv = decrypt_once(s, priv, &p, ct, ct_len, buf, &len);
+    if (dep11_hsm_session_lost(rv)) {
+        len = ct_len;
+        rv = decrypt_retry(s, rv, priv, &p, ct, ct_len, buf, &len);
+    }
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "RSA-OAEP decrypt with key %lu", (unsigned long)priv);
+        goto out;
+    }
+    if (len > cap) {
+        rv = CKR_BUFFER_TOO_SMALL;
+        LOG_FAIL(rv, "plaintext %lu bytes, room for %zu", (unsigned long)len, cap);
+        goto out;
+    }
+    memcpy(pt, buf, len);
+    *pt_len = len;
+out:
+    dep11_secmem_free(buf, ct_len);
+    if (rv != CKR_OK)
+        dep11_cleanse(pt, cap);
+    return rv;
+}

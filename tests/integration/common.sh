@@ -1,0 +1,78 @@
+# common.sh: sourced by the integration test scripts (tests/integration/*.sh).
+# Skips (exit 77) without SoftHSM, makes a fresh SoftHSM world per test under
+# the build tree with setup-tokens.sh, and exports what the programs read:
+# SOFTHSM2_CONF, DEP11_CONF, ITEST_WORLD, ITEST_TOOL, DEP11_MODULE.
+set -euo pipefail
+
+if [ -z "${SOFTHSM_MODULE:-}" ] || [ ! -f "${SOFTHSM_MODULE}" ]; then
+    echo "SKIP: no SoftHSM module (SOFTHSM_MODULE='${SOFTHSM_MODULE:-}')"
+    exit 77
+fi
+: "${abs_top_srcdir:?run through make check}"
+: "${abs_top_builddir:?run through make check}"
+: "${DEP11_MODULE:?run through make check}"
+if [ ! -f "$DEP11_MODULE" ]; then
+    echo "ERROR: $DEP11_MODULE is not built" >&2
+    exit 99
+fi
+
+itest_src="$abs_top_srcdir/tests/integration"
+itest_bin="$abs_top_builddir/tests/integration"
+export ITEST_TOOL="$itest_bin/itool"
+# SoftHSM logs to syslog; keep its noise out of the test logs.
+export DEP11_DEBUG="${DEP11_DEBUG:-2}"
+
+# An ASan build of the module needs the ASan runtime first in an
+# uninstrumented program (pkcs11-tool); its leaks are not ours to report.
+itest_preload=""
+asan_rt=$(ldd "$DEP11_MODULE" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
+if [ -n "$asan_rt" ]; then
+    itest_preload="$asan_rt"
+fi
+
+# itest_world NAME: a fresh world in $itest_bin/worlds/NAME.
+itest_world() {
+    ITEST_WORLD="$itest_bin/worlds/$1"
+    export ITEST_WORLD
+    # The helpers run against SoftHSM directly; SoftHSM's own allocations
+    # are not this project's leaks.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        "$itest_src/setup-tokens.sh" "$ITEST_WORLD"
+    export SOFTHSM2_CONF="$ITEST_WORLD/softhsm2.conf"
+    export DEP11_CONF="$ITEST_WORLD/dep11.conf"
+}
+
+# itest_slot_of LABEL: SoftHSM's slot id of a token (ids are stable: they
+# derive from the token serial).
+itest_slot_of() {
+    softhsm2-util --show-slots 2>/dev/null | awk -v want="$1" '
+        /^Slot [0-9]+/ { slot = $2 }
+        /^ *Label:/ { sub(/^ *Label: */, ""); sub(/ *$/, ""); if ($0 == want) { print slot; exit } }'
+}
+
+# itest_run PROGRAM [ARGS...]: runs a test program from the build tree;
+# under valgrind (memcheck, definite leaks are errors) when ITEST_VALGRIND=1.
+itest_run() {
+    local prog="$itest_bin/$1"
+    shift
+    echo "== $(basename "$prog") $* (DEP11_CONF=$DEP11_CONF)"
+    if [ "${ITEST_VALGRIND:-0}" = 1 ] && [ -z "$itest_preload" ]; then
+        valgrind --quiet --error-exitcode=98 --leak-check=full \
+            --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+            --trace-children=no "$prog" "$@"
+    else
+        "$prog" "$@"
+    fi
+}
+
+# p11tool ARGS...: pkcs11-tool through dep11 (ASan runtime preloaded when
+# the module is instrumented).
+p11tool() {
+    if [ -n "$itest_preload" ]; then
+        LD_PRELOAD="$itest_preload" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" \
+            pkcs11-tool --module "$DEP11_MODULE" "$@"
+    else
+        pkcs11-tool --module "$DEP11_MODULE" "$@"
+    fi
+}

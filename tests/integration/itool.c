@@ -1,0 +1,187 @@
+/*
+ * itool.c - a small PKCS#11 helper for the integration tests.
+ *   itool register MODULE TOKEN SO-PIN-FILE LABEL
+ *       as the token's SO, create the registered twin of the RSA key pair
+ *       LABEL: a CKO_PUBLIC_KEY with the same modulus and CKA_TRUSTED=TRUE
+ *       (the fallback of setup-tokens.sh when dep11-tool is not built).
+ *   itool unwrap MODULE TOKEN PIN-FILE BLOB-FILE REQUESTER
+ *       log in as user, CKM_DEP11_POLICY_UNWRAP the blob, and print
+ *       "rv=0x<hex> by=<CKA_DEP11_UNWRAPPED_BY>" (a second process for the
+ *       cross-process and SYSTEM-requester tests).
+ * Exit 0 when the command ran (the printed rv carries the verdict), 2 on a
+ * usage or set-up error.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dep11.h"
+
+static int read_small(const char *path, unsigned char *buf, size_t cap, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    size_t n = 0;
+
+    if (fp == NULL)
+        return -1;
+    n = fread(buf, 1, cap, fp);
+    fclose(fp);
+    if (n == cap)
+        return -1;
+    *len = n;
+    return 0;
+}
+
+static int read_pin(const char *path, char *pin, size_t cap)
+{
+    size_t n = 0;
+
+    if (read_small(path, (unsigned char *)pin, cap - 1, &n) != 0)
+        return -1;
+    pin[n] = '\0';
+    while (n > 0 && (pin[n - 1] == '\n' || pin[n - 1] == '\r'))
+        pin[--n] = '\0';
+    return n > 0 ? 0 : -1;
+}
+
+static CK_FUNCTION_LIST_PTR load(const char *path)
+{
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    CK_C_GetFunctionList gfl = NULL;
+    CK_FUNCTION_LIST_PTR f = NULL;
+
+    if (dl == NULL) {
+        fprintf(stderr, "itool: dlopen %s: %s\n", path, dlerror());
+        return NULL;
+    }
+    gfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+    if (gfl == NULL || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK) {
+        fprintf(stderr, "itool: cannot initialise %s\n", path);
+        return NULL;
+    }
+    return f;
+}
+
+static CK_RV open_token(CK_FUNCTION_LIST_PTR f, const char *label, CK_SESSION_HANDLE *s)
+{
+    CK_SLOT_ID ids[64];
+    CK_ULONG n = 64;
+    CK_TOKEN_INFO ti;
+    size_t len = strlen(label);
+    CK_RV rv = f->C_GetSlotList(CK_TRUE, ids, &n);
+
+    if (rv != CKR_OK)
+        return rv;
+    for (CK_ULONG i = 0; i < n; i++) {
+        if (f->C_GetTokenInfo(ids[i], &ti) != CKR_OK || len > sizeof ti.label ||
+            memcmp(ti.label, label, len) != 0 ||
+            (len < sizeof ti.label && ti.label[len] != ' '))
+            continue;
+        return f->C_OpenSession(ids[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
+    }
+    return CKR_TOKEN_NOT_PRESENT;
+}
+
+static int do_register(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfile,
+                       const char *label)
+{
+    CK_SESSION_HANDLE s = 0;
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_BYTE mod[1024], exp[16], id[64];
+    CK_ATTRIBUTE find[] = { { CKA_CLASS, &cls, sizeof cls },
+                            { CKA_LABEL, (void *)label, strlen(label) } };
+    CK_ATTRIBUTE get[] = { { CKA_MODULUS, mod, sizeof mod },
+                           { CKA_PUBLIC_EXPONENT, exp, sizeof exp },
+                           { CKA_ID, id, sizeof id } };
+    CK_OBJECT_HANDLE h = 0, twin = 0;
+    CK_ULONG n = 0;
+    char pin[64], twin_label[96];
+
+    /* The twin's label follows dep11-tool: "<label>.registered". */
+    snprintf(twin_label, sizeof twin_label, "%s.registered", label);
+    if (read_pin(pinfile, pin, sizeof pin) != 0 || open_token(f, token, &s) != CKR_OK ||
+        f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
+        fprintf(stderr, "itool: cannot log in as SO on %s\n", token);
+        return 2;
+    }
+    if (f->C_FindObjectsInit(s, find, 2) != CKR_OK || f->C_FindObjects(s, &h, 1, &n) != CKR_OK ||
+        f->C_FindObjectsFinal(s) != CKR_OK || n != 1 ||
+        f->C_GetAttributeValue(s, h, get, 3) != CKR_OK) {
+        fprintf(stderr, "itool: no public key '%s' on %s\n", label, token);
+        return 2;
+    }
+    {
+        CK_ATTRIBUTE twin_tmpl[] = {
+            { CKA_CLASS, &cls, sizeof cls },       { CKA_KEY_TYPE, &kt, sizeof kt },
+            { CKA_TOKEN, &yes, sizeof yes },       { CKA_PRIVATE, &no, sizeof no },
+            { CKA_TRUSTED, &yes, sizeof yes },     { CKA_ENCRYPT, &no, sizeof no },
+            { CKA_VERIFY, &no, sizeof no },        { CKA_WRAP, &no, sizeof no },
+            { CKA_LABEL, twin_label, strlen(twin_label) },
+            { CKA_ID, id, get[2].ulValueLen },
+            { CKA_MODULUS, mod, get[0].ulValueLen },
+            { CKA_PUBLIC_EXPONENT, exp, get[1].ulValueLen },
+        };
+        CK_RV rv = f->C_CreateObject(s, twin_tmpl, sizeof twin_tmpl / sizeof twin_tmpl[0], &twin);
+        if (rv != CKR_OK) {
+            fprintf(stderr, "itool: creating the registered twin of %s: 0x%lx\n", label, rv);
+            return 2;
+        }
+    }
+    f->C_Logout(s);
+    f->C_CloseSession(s);
+    f->C_Finalize(NULL);
+    return 0;
+}
+
+static int do_unwrap(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfile,
+                     const char *blobfile, const char *requester)
+{
+    CK_SESSION_HANDLE s = 0;
+    CK_DEP11_POLICY_UNWRAP_PARAMS p = { strtoul(requester, NULL, 10) };
+    CK_MECHANISM m = { CKM_DEP11_POLICY_UNWRAP, &p, sizeof p };
+    CK_OBJECT_HANDLE h = 0;
+    CK_ULONG by = 0;
+    CK_ATTRIBUTE a = { CKA_DEP11_UNWRAPPED_BY, &by, sizeof by };
+    unsigned char blob[8192];
+    size_t len = 0;
+    char pin[64];
+    CK_RV rv = CKR_OK;
+
+    if (read_pin(pinfile, pin, sizeof pin) != 0 ||
+        read_small(blobfile, blob, sizeof blob, &len) != 0 ||
+        open_token(f, token, &s) != CKR_OK ||
+        f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
+        fprintf(stderr, "itool: cannot set up the unwrap on %s\n", token);
+        return 2;
+    }
+    rv = f->C_UnwrapKey(s, &m, CK_INVALID_HANDLE, blob, len, NULL, 0, &h);
+    if (rv == CKR_OK && f->C_GetAttributeValue(s, h, &a, 1) != CKR_OK)
+        by = 0;
+    printf("rv=0x%lx by=%lu\n", (unsigned long)rv, (unsigned long)by);
+    fflush(stdout);
+    f->C_CloseSession(s);
+    f->C_Finalize(NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    CK_FUNCTION_LIST_PTR f = NULL;
+
+    if (argc == 6 && strcmp(argv[1], "register") == 0) {
+        if ((f = load(argv[2])) == NULL)
+            return 2;
+        return do_register(f, argv[3], argv[4], argv[5]);
+    }
+    if (argc == 7 && strcmp(argv[1], "unwrap") == 0) {
+        if ((f = load(argv[2])) == NULL)
+            return 2;
+        return do_unwrap(f, argv[3], argv[4], argv[5], argv[6]);
+    }
+    fprintf(stderr, "usage: itool register MODULE TOKEN SO-PIN-FILE LABEL\n"
+                    "       itool unwrap MODULE TOKEN PIN-FILE BLOB-FILE REQUESTER\n");
+    return 2;
+}

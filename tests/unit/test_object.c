@@ -1,0 +1,342 @@
+/*
+ * test_object.c - core's tables without a real HSM: the session table and
+ * login tracking (session.c), the handle space with aliases for backend
+ * handles in the module's range (object.c), merged searches (find.c), the
+ * refusals of forward.c, and the hash map beneath them (ulmap.h).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/handle.h"
+#include "core/internal.h"
+#include "core/ops.h"
+#include "core/ulmap.h"
+#include "fake_core_deps.h"
+
+/* Sessions the fixture opened: a and b on slot 1, c on slot 2. */
+struct fixture {
+    CK_SESSION_HANDLE a, b, c;
+};
+
+static CK_SESSION_HANDLE open_on(CK_SLOT_ID slot, CK_SESSION_HANDLE backend)
+{
+    CK_SESSION_HANDLE h = 0;
+    will_return(fake_OpenSession, backend);
+    assert_int_equal(dep11_core_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h), CKR_OK);
+    assert_int_equal(h, backend);
+    return h;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    f->a = open_on(1, 0x101);
+    f->b = open_on(1, 0x102);
+    f->c = open_on(2, 0x201);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    dep11_objects_fini();
+    dep11_sessions_fini();
+    free(*state);
+    return 0;
+}
+
+/* A module-side key of @role created by session @h; returns its handle. */
+static CK_OBJECT_HANDLE add_key(CK_SESSION_HANDLE h, CK_ULONG role)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_key *k = calloc(1, sizeof *k);
+    CK_OBJECT_HANDLE out = CK_INVALID_HANDLE;
+
+    assert_non_null(k);
+    k->role = role;
+    assert_int_equal(dep11_session_acquire(h, &s), CKR_OK);
+    assert_int_equal(dep11_object_add(s, k, &out), CKR_OK);
+    dep11_session_release(s);
+    assert_true(dep11_handle_in_range(out));
+    return out;
+}
+
+/* Resolves @o on session @h: 1 = module key, 0 = backend (in *@b), -1 = invalid. */
+static int resolve(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_OBJECT_HANDLE *b)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_object *obj = NULL;
+    CK_OBJECT_HANDLE dummy = 0;
+    CK_RV rv;
+    int kind = -1;
+
+    assert_int_equal(dep11_session_acquire(h, &s), CKR_OK);
+    rv = dep11_object_resolve(s, o, &obj, b != NULL ? b : &dummy);
+    if (rv == CKR_OK)
+        kind = obj != NULL;
+    else
+        assert_int_equal(rv, CKR_OBJECT_HANDLE_INVALID);
+    dep11_object_release(obj);
+    dep11_session_release(s);
+    return kind;
+}
+
+static void alias_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    CK_OBJECT_HANDLE in1 = DEP11_HANDLE_BASE + 3, in2 = DEP11_HANDLE_BASE + 4;
+    CK_OBJECT_HANDLE a1 = 0, a1_again = 0, a2 = 0, plain = 0, b = 0, key;
+
+    assert_int_equal(dep11_object_from_backend(5, &plain), CKR_OK);
+    assert_int_equal(plain, 5);
+    assert_int_equal(dep11_object_from_backend(in1, &a1), CKR_OK);
+    assert_true(dep11_handle_in_range(a1));
+    assert_int_not_equal(a1, in1);
+    assert_int_equal(dep11_object_from_backend(in1, &a1_again), CKR_OK);
+    assert_int_equal(a1_again, a1);
+    assert_int_equal(dep11_object_from_backend(in2, &a2), CKR_OK);
+    assert_int_not_equal(a2, a1);
+    /* back: the alias names the backend's object, from any slot's session */
+    assert_int_equal(resolve(f->a, a1, &b), 0);
+    assert_int_equal(b, in1);
+    assert_int_equal(resolve(f->c, a2, &b), 0);
+    assert_int_equal(b, in2);
+    assert_int_equal(resolve(f->a, 5, &b), 0);
+    assert_int_equal(b, 5);
+    /* module keys and aliases never share a handle */
+    key = add_key(f->a, DEP11_ROLE_MAILBOX);
+    assert_int_not_equal(key, a1);
+    assert_int_not_equal(key, a2);
+    assert_int_equal(dep11_object_from_backend(0, NULL), CKR_ARGUMENTS_BAD);
+}
+
+static void object_visibility(void **state)
+{
+    struct fixture *f = *state;
+    CK_OBJECT_HANDLE key = add_key(f->a, DEP11_ROLE_POLICY), b = 0;
+
+    assert_int_equal(resolve(f->a, key, NULL), 1);
+    assert_int_equal(resolve(f->b, key, NULL), 1);   /* same slot */
+    assert_int_equal(resolve(f->c, key, NULL), -1);  /* another token */
+    assert_int_equal(resolve(f->a, CK_INVALID_HANDLE, NULL), -1);
+    assert_int_equal(resolve(f->a, FAKE_PROVIDER_OBJECT, NULL), -1);
+    assert_int_equal(resolve(f->a, DEP11_HANDLE_BASE + 0xABCDE, NULL), -1);
+    /* an alias of a provider object is refused too */
+    assert_int_equal(dep11_object_from_backend(5, &b), CKR_OK);
+    assert_int_equal(resolve(f->a, b, NULL), 0);
+}
+
+static void objects_die_with_session_and_logout(void **state)
+{
+    struct fixture *f = *state;
+    CK_OBJECT_HANDLE ka = add_key(f->a, DEP11_ROLE_MAILBOX);
+    CK_OBJECT_HANDLE kb = add_key(f->b, DEP11_ROLE_SITE);
+    CK_OBJECT_HANDLE kc = add_key(f->c, DEP11_ROLE_SITE);
+
+    assert_int_equal(dep11_core_CloseSession(f->a), CKR_OK);
+    assert_int_equal(resolve(f->b, ka, NULL), -1);
+    assert_int_equal(resolve(f->b, kb, NULL), 1);
+    /* C_Logout ends every module object of the slot, not others */
+    assert_int_equal(dep11_core_Login(f->b, CKU_USER, (CK_UTF8CHAR_PTR)"1234", 4), CKR_OK);
+    expect_value(fake_Logout, h, f->b);
+    assert_int_equal(dep11_core_Logout(f->b), CKR_OK);
+    assert_int_equal(resolve(f->b, kb, NULL), -1);
+    assert_int_equal(resolve(f->c, kc, NULL), 1);
+}
+
+static void login_tracking(void **state)
+{
+    struct fixture *f = *state;
+    struct dep11_session *s = NULL;
+    CK_OBJECT_HANDLE k;
+
+    assert_int_equal(dep11_session_acquire(f->a, &s), CKR_OK);
+    assert_int_equal(dep11_session_require_user(s), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(dep11_core_Login(f->b, CKU_SO, (CK_UTF8CHAR_PTR)"so", 2), CKR_OK);
+    assert_int_equal(dep11_session_require_user(s), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(dep11_core_Login(f->b, CKU_USER, (CK_UTF8CHAR_PTR)"1234", 4), CKR_OK);
+    assert_int_equal(dep11_session_require_user(s), CKR_OK); /* login is per slot */
+    dep11_session_release(s);
+    k = add_key(f->a, DEP11_ROLE_WORKLOAD);
+    /* closing the last session of slot 1 logs it out and ends its objects */
+    assert_int_equal(dep11_core_CloseSession(f->a), CKR_OK);
+    expect_value(fake_Logout, h, f->b);
+    assert_int_equal(dep11_core_CloseSession(f->b), CKR_OK);
+    f->a = open_on(1, 0x103);
+    assert_int_equal(resolve(f->a, k, NULL), -1);
+    assert_int_equal(dep11_session_acquire(f->a, &s), CKR_OK);
+    assert_int_equal(dep11_session_require_user(s), CKR_USER_NOT_LOGGED_IN);
+    dep11_session_release(s);
+}
+
+static void session_table(void **state)
+{
+    struct fixture *f = *state;
+    struct dep11_session *s = NULL;
+    CK_SESSION_HANDLE h = 0;
+
+    assert_int_equal(dep11_session_acquire(0x5000, &s), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(dep11_session_acquire(0x999, &s), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(dep11_core_OpenSession(FAKE_PROVIDER_SLOT, CKF_SERIAL_SESSION, NULL, NULL, &h),
+                     CKR_SLOT_ID_INVALID);
+    assert_int_equal(dep11_core_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, NULL),
+                     CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_session_acquire(f->c, &s), CKR_OK);
+    assert_int_equal(dep11_session_slot(s), 2);
+    assert_int_equal(dep11_session_backend(s), f->c);
+    /* closed while referenced: the handle is gone, the memory stays valid */
+    assert_int_equal(dep11_core_CloseSession(f->c), CKR_OK);
+    assert_int_equal(dep11_core_CloseSession(f->c), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(dep11_session_slot(s), 2);
+    *dep11_session_aead_slot(s, 1) = malloc(8); /* freed with the last reference */
+    dep11_session_release(s);
+    assert_int_equal(dep11_session_acquire(f->c, &s), CKR_SESSION_HANDLE_INVALID);
+}
+
+static void close_all_of_one_slot(void **state)
+{
+    struct fixture *f = *state;
+    struct dep11_session *s = NULL;
+
+    assert_int_equal(dep11_core_CloseAllSessions(FAKE_PROVIDER_SLOT), CKR_SLOT_ID_INVALID);
+    assert_int_equal(dep11_core_CloseAllSessions(42), CKR_SLOT_ID_INVALID);
+    assert_int_equal(dep11_core_CloseAllSessions(1), CKR_OK);
+    assert_int_equal(dep11_session_acquire(f->a, &s), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(dep11_session_acquire(f->b, &s), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(dep11_session_acquire(f->c, &s), CKR_OK);
+    dep11_session_release(s);
+}
+
+static void find_merges_both_spaces(void **state)
+{
+    struct fixture *f = *state;
+    CK_OBJECT_HANDLE key = add_key(f->a, DEP11_ROLE_MAILBOX), other_slot, alias = 0;
+    CK_OBJECT_HANDLE out[10], one[1];
+    CK_ULONG n = 99, role = DEP11_ROLE_MAILBOX;
+    CK_ATTRIBUTE by_role = { CKA_DEP11_ROLE, &role, sizeof role };
+
+    other_slot = add_key(f->c, DEP11_ROLE_MAILBOX);
+    assert_int_equal(dep11_core_FindObjects(f->a, out, 10, &n), CKR_OPERATION_NOT_INITIALIZED);
+    will_return(fake_FindObjectsInit, CKR_OK);
+    assert_int_equal(dep11_core_FindObjectsInit(f->a, NULL, 0), CKR_OK);
+    assert_int_equal(dep11_core_FindObjectsInit(f->a, NULL, 0), CKR_OPERATION_ACTIVE);
+    will_return(fake_FindObjects, 5);
+    will_return(fake_FindObjects, DEP11_HANDLE_BASE + 3);
+    will_return(fake_FindObjects, FAKE_PROVIDER_OBJECT);
+    will_return(fake_FindObjects, 0);
+    assert_int_equal(dep11_core_FindObjects(f->a, out, 10, &n), CKR_OK);
+    assert_int_equal(dep11_object_from_backend(DEP11_HANDLE_BASE + 3, &alias), CKR_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0], 5);
+    assert_int_equal(out[1], alias);
+    assert_int_equal(out[2], key);
+    assert_int_not_equal(out[2], other_slot);
+    assert_int_equal(dep11_core_FindObjects(f->a, out, 10, &n), CKR_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(dep11_core_FindObjectsFinal(f->a), CKR_OK);
+    assert_int_equal(dep11_core_FindObjectsFinal(f->a), CKR_OPERATION_NOT_INITIALIZED);
+    /* a dep11 attribute searches module keys only (no backend call queued),
+     * one handle per call */
+    assert_int_equal(dep11_core_FindObjectsInit(f->a, &by_role, 1), CKR_OK);
+    assert_int_equal(dep11_core_FindObjects(f->a, one, 1, &n), CKR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(one[0], key);
+    assert_int_equal(dep11_core_FindObjects(f->a, one, 1, &n), CKR_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(dep11_core_FindObjectsFinal(f->a), CKR_OK);
+}
+
+static void object_calls_on_module_keys(void **state)
+{
+    struct fixture *f = *state;
+    CK_OBJECT_HANDLE key = add_key(f->a, DEP11_ROLE_SITE), copy = 0;
+    CK_ULONG cls = 0, size = 0, role = DEP11_ROLE_SITE;
+    uint8_t value[32];
+    CK_ATTRIBUTE get[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_VALUE, value, sizeof value } };
+    CK_ATTRIBUTE label = { CKA_LABEL, "site", 4 };
+    CK_ATTRIBUTE vendor = { CKA_DEP11_ROLE, &role, sizeof role };
+
+    assert_int_equal(dep11_core_GetAttributeValue(f->b, key, get, 2), CKR_ATTRIBUTE_SENSITIVE);
+    assert_int_equal(cls, CKO_SECRET_KEY);
+    assert_int_equal(get[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    assert_int_equal(dep11_core_CopyObject(f->a, key, NULL, 0, &copy), CKR_ACTION_PROHIBITED);
+    assert_int_equal(dep11_core_GetObjectSize(f->a, key, &size), CKR_INFORMATION_SENSITIVE);
+    assert_int_equal(dep11_core_SetAttributeValue(f->a, key, &label, 1), CKR_OK);
+    assert_int_equal(dep11_core_CreateObject(f->a, &vendor, 1, &copy), CKR_TEMPLATE_INCONSISTENT);
+    assert_int_equal(dep11_core_DestroyObject(f->c, key), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(dep11_core_DestroyObject(f->b, key), CKR_OK);
+    assert_int_equal(dep11_core_GetAttributeValue(f->a, key, get, 1), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(dep11_core_DestroyObject(f->a, FAKE_PROVIDER_OBJECT), CKR_OBJECT_HANDLE_INVALID);
+    will_return(fake_DestroyObject, CKR_OK);
+    assert_int_equal(dep11_core_DestroyObject(f->a, 5), CKR_OK);
+}
+
+static void forward_refusals(void **state)
+{
+    struct fixture *f = *state;
+    CK_OBJECT_HANDLE key = add_key(f->a, DEP11_ROLE_MAILBOX);
+    CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
+
+    assert_int_equal(dep11_core_SignInit(f->a, &m, key), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(dep11_core_VerifyInit(f->a, &m, key), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(dep11_core_DigestKey(f->a, key), CKR_KEY_INDIGESTIBLE);
+    assert_int_equal(dep11_core_SignInit(f->a, &m, FAKE_ROOT), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(dep11_core_SignRecoverInit(f->a, &m, FAKE_ROOT),
+                     CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(dep11_core_SignInit(f->a, &m, FAKE_PROVIDER_OBJECT), CKR_KEY_HANDLE_INVALID);
+    assert_int_equal(dep11_core_SignInit(0x4242, &m, FAKE_RSA_KEY), CKR_SESSION_HANDLE_INVALID);
+    expect_value(fake_SignInit, k, FAKE_RSA_KEY);
+    assert_int_equal(dep11_core_SignInit(f->a, &m, FAKE_RSA_KEY), CKR_OK);
+}
+
+/* The hash map against a plain array, through growth and backward shifts. */
+static void ulmap_matches_reference(void **state)
+{
+    enum { N = 4096 };
+    struct dep11_ulmap m = { 0 };
+    uintptr_t *ref = calloc(N, sizeof *ref); /* ref[k]: the value, 0 = absent */
+    unsigned seed = 12345;
+    (void)state;
+
+    assert_non_null(ref);
+    for (int i = 0; i < 200000; i++) {
+        CK_ULONG k;
+        seed = seed * 1103515245u + 12345u;
+        k = 1 + (seed >> 8) % (N - 1);
+        if ((seed >> 4) & 1) {
+            assert_int_equal(dep11_ulmap_put(&m, k, (void *)(uintptr_t)(i + 1)), CKR_OK);
+            ref[k] = (uintptr_t)(i + 1);
+        } else {
+            assert_true((uintptr_t)dep11_ulmap_del(&m, k) == ref[k]);
+            ref[k] = 0;
+        }
+    }
+    for (CK_ULONG k = 1; k < N; k++)
+        assert_true((uintptr_t)dep11_ulmap_get(&m, k) == ref[k]);
+    dep11_ulmap_free(&m);
+    free(ref);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(alias_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(object_visibility, setup, teardown),
+        cmocka_unit_test_setup_teardown(objects_die_with_session_and_logout, setup, teardown),
+        cmocka_unit_test_setup_teardown(login_tracking, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_all_of_one_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(find_merges_both_spaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(object_calls_on_module_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(forward_refusals, setup, teardown),
+        cmocka_unit_test(ulmap_matches_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,32 @@
+/*
+ * cache.h - the per-process policy-key cache (DESIGN section 5): unwrapped
+ * policy keys keyed by the blob's SHA-256 and the requester class, bounded
+ * in entries and in time (config cache-entries, cache-seconds), flushed by
+ * DEP11_FlushCache and by a purge in this process. Values live in secmem and
+ * are cleansed on eviction and flush.
+ */
+#ifndef DEP11_HIER_CACHE_H
+#define DEP11_HIER_CACHE_H
+
+#include <stdint.h>
+#include "hier/hier.h"
+
+/* Requester classes: a USER unwrap and a SYSTEM/RECOVERY unwrap of the same
+ * blob may be served differently, so they are cached apart. */
+enum dep11_cache_class { DEP11_CACHE_USER = 1, DEP11_CACHE_SYSTEM = 2 };
+
+/* (Re)configures the cache; 0 seconds or 0 entries disables it. */
+CK_RV dep11_cache_init(unsigned seconds, unsigned entries);
+/* Flushes everything and frees the cache. */
+void dep11_cache_shutdown(void);
+/* A fresh copy of the cached key for (@digest, @cls) that has not expired:
+ * CKR_OK and *@out; CKR_KEY_HANDLE_INVALID when absent; CKR_HOST_MEMORY. */
+CK_RV dep11_cache_get(const uint8_t digest[32], enum dep11_cache_class cls,
+                      struct dep11_key **out);
+/* Stores a copy of @key (evicting the oldest entry when full). Best effort. */
+void dep11_cache_put(const uint8_t digest[32], enum dep11_cache_class cls,
+                     const struct dep11_key *key);
+/* Drops the entries of @policy_id (16 bytes), or every entry for NULL. */
+void dep11_cache_flush(const uint8_t *policy_id);
+
+#endif

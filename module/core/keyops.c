@@ -81,6 +81,38 @@ static CK_RV refuse_registered_root(struct dep11_session *s, CK_OBJECT_HANDLE ba
     return CKR_OK;
 }
 
+/*
+ * Resolves @h for a standard mechanism: it must name a backend object.
+ * A module-side key gives @module_rv (with @why logged); "no such object"
+ * gives @invalid_rv. With @root_check, a registered root is refused too.
+ */
+static CK_RV backend_key(struct dep11_session *s, CK_OBJECT_HANDLE h,
+                         CK_RV invalid_rv, CK_RV module_rv, const char *why,
+                         int root_check, CK_OBJECT_HANDLE *backend)
+{
+    struct dep11_object *obj = NULL;
+    CK_RV rv = resolve_as(s, h, invalid_rv, &obj, backend);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (obj != NULL) {
+        dep11_object_release(obj);
+        LOG_FAIL(module_rv, "%s", why);
+        return module_rv;
+    }
+    return root_check ? refuse_registered_root(s, *backend) : CKR_OK;
+}
+
+/* A template for a backend key may not carry dep11 attributes. */
+static CK_RV backend_template(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    if (template_has_dep11(t, n)) {
+        LOG_FAIL(CKR_TEMPLATE_INCONSISTENT, "dep11 attributes on a backend key");
+        return CKR_TEMPLATE_INCONSISTENT;
+    }
+    return CKR_OK;
+}
+
 /* Adds a key made by hier, after applying the caller's template to it. */
 static CK_RV add_key(struct dep11_session *s, struct dep11_key *key,
                      const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
@@ -145,11 +177,8 @@ CK_RV dep11_core_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
         LOG_FAIL(rv, "mechanism 0x%lx does not generate keys", pMechanism->mechanism);
         goto out;
     }
-    rv = CKR_TEMPLATE_INCONSISTENT;
-    if (template_has_dep11(pTemplate, ulCount)) {
-        LOG_FAIL(rv, "dep11 attributes on a backend key");
+    if ((rv = backend_template(pTemplate, ulCount)) != CKR_OK)
         goto out;
-    }
     rv = dep11_hsm()->C_GenerateKey(dep11_session_backend(s), pMechanism,
                                     pTemplate, ulCount, &bh);
     rv = out_handle(rv, bh, phKey);
@@ -182,12 +211,11 @@ CK_RV dep11_core_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pM
         LOG_FAIL(rv, "mechanism 0x%lx does not generate key pairs", pMechanism->mechanism);
         goto out;
     }
-    rv = CKR_TEMPLATE_INCONSISTENT;
-    if (template_has_dep11(pPublicKeyTemplate, ulPublicKeyAttributeCount) ||
-        template_has_dep11(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) {
-        LOG_FAIL(rv, "dep11 attributes on a backend key pair");
+    rv = backend_template(pPublicKeyTemplate, ulPublicKeyAttributeCount);
+    if (rv == CKR_OK)
+        rv = backend_template(pPrivateKeyTemplate, ulPrivateKeyAttributeCount);
+    if (rv != CKR_OK)
         goto out;
-    }
     rv = dep11_hsm()->C_GenerateKeyPair(
         dep11_session_backend(s), pMechanism, pPublicKeyTemplate,
         ulPublicKeyAttributeCount, pPrivateKeyTemplate,
@@ -325,28 +353,18 @@ static CK_RV wrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                            CK_OBJECT_HANDLE hWrapping, CK_OBJECT_HANDLE hKey,
                            CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-    struct dep11_object *obj = NULL;
     CK_OBJECT_HANDLE bw = CK_INVALID_HANDLE, bk = CK_INVALID_HANDLE;
     CK_RV rv;
 
-    rv = resolve_as(s, hWrapping, CKR_WRAPPING_KEY_HANDLE_INVALID, &obj, &bw);
+    rv = backend_key(s, hWrapping, CKR_WRAPPING_KEY_HANDLE_INVALID,
+                     CKR_KEY_FUNCTION_NOT_PERMITTED,
+                     "a dep11 key wraps only with dep11 mechanisms", 0, &bw);
+    if (rv == CKR_OK)
+        rv = backend_key(s, hKey, CKR_KEY_HANDLE_INVALID, CKR_KEY_NOT_WRAPPABLE,
+                         "a dep11 key leaves the module only as a dep11 blob",
+                         0, &bk);
     if (rv != CKR_OK)
         return rv;
-    if (obj != NULL) {
-        dep11_object_release(obj);
-        LOG_FAIL(CKR_KEY_FUNCTION_NOT_PERMITTED,
-                 "a dep11 key wraps only with dep11 mechanisms");
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    }
-    rv = resolve_as(s, hKey, CKR_KEY_HANDLE_INVALID, &obj, &bk);
-    if (rv != CKR_OK)
-        return rv;
-    if (obj != NULL) {
-        dep11_object_release(obj);
-        LOG_FAIL(CKR_KEY_NOT_WRAPPABLE,
-                 "a dep11 key leaves the module only as a dep11 blob");
-        return CKR_KEY_NOT_WRAPPABLE;
-    }
     return dep11_hsm()->C_WrapKey(dep11_session_backend(s), mech, bw, bk, out,
                                   out_len);
 }
@@ -448,25 +466,16 @@ static CK_RV unwrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                              CK_ULONG len, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                              CK_OBJECT_HANDLE_PTR out)
 {
-    struct dep11_object *obj = NULL;
     CK_OBJECT_HANDLE bu = CK_INVALID_HANDLE, bk = CK_INVALID_HANDLE;
     CK_RV rv;
 
-    rv = resolve_as(s, hUnwrap, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &obj, &bu);
+    rv = backend_key(s, hUnwrap, CKR_UNWRAPPING_KEY_HANDLE_INVALID,
+                     CKR_KEY_FUNCTION_NOT_PERMITTED,
+                     "a dep11 key unwraps only with dep11 mechanisms", 1, &bu);
+    if (rv == CKR_OK)
+        rv = backend_template(t, n);
     if (rv != CKR_OK)
         return rv;
-    if (obj != NULL) {
-        dep11_object_release(obj);
-        LOG_FAIL(CKR_KEY_FUNCTION_NOT_PERMITTED,
-                 "a dep11 key unwraps only with dep11 mechanisms");
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    }
-    if ((rv = refuse_registered_root(s, bu)) != CKR_OK)
-        return rv;
-    if (template_has_dep11(t, n)) {
-        LOG_FAIL(CKR_TEMPLATE_INCONSISTENT, "dep11 attributes on a backend key");
-        return CKR_TEMPLATE_INCONSISTENT;
-    }
     rv = dep11_hsm()->C_UnwrapKey(dep11_session_backend(s), mech, bu, blob, len,
                                   t, n, &bk);
     return out_handle(rv, bk, out);
@@ -545,24 +554,17 @@ static CK_RV derive_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                              CK_OBJECT_HANDLE hBase, CK_ATTRIBUTE_PTR t,
                              CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
 {
-    struct dep11_object *obj = NULL;
     CK_OBJECT_HANDLE bb = CK_INVALID_HANDLE, bk = CK_INVALID_HANDLE;
     CK_RV rv;
 
-    if ((rv = resolve_as(s, hBase, CKR_KEY_HANDLE_INVALID, &obj, &bb)) != CKR_OK)
+    rv = backend_key(s, hBase, CKR_KEY_HANDLE_INVALID,
+                     CKR_KEY_FUNCTION_NOT_PERMITTED,
+                     "a dep11 key derives only with CKM_DEP11_CHUNK_KEY_DERIVE",
+                     1, &bb);
+    if (rv == CKR_OK)
+        rv = backend_template(t, n);
+    if (rv != CKR_OK)
         return rv;
-    if (obj != NULL) {
-        dep11_object_release(obj);
-        LOG_FAIL(CKR_KEY_FUNCTION_NOT_PERMITTED,
-                 "a dep11 key derives only with CKM_DEP11_CHUNK_KEY_DERIVE");
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    }
-    if ((rv = refuse_registered_root(s, bb)) != CKR_OK)
-        return rv;
-    if (template_has_dep11(t, n)) {
-        LOG_FAIL(CKR_TEMPLATE_INCONSISTENT, "dep11 attributes on a backend key");
-        return CKR_TEMPLATE_INCONSISTENT;
-    }
     rv = dep11_hsm()->C_DeriveKey(dep11_session_backend(s), mech, bb, t, n, &bk);
     return out_handle(rv, bk, out);
 }

@@ -9,7 +9,9 @@
  *      that create provider keys, so one thread of a process creates them)
  *   6. provider pool lock  (hsm/provider.c: dep11's own sessions; never held
  *      across an HSM call)
- *   7. log lock            (util/log.c)
+ *   7. leaf locks: the policy-key cache (hier/cache.c) and the audit log
+ *      (util/audit.c); nothing is taken under them but the log lock
+ *   8. log lock            (util/log.c)
  * The data path (AEAD on a module key) takes only the per-session lock.
  */
 #ifndef DEP11_UTIL_LOCK_H

@@ -11,14 +11,18 @@
 
 #include "core/internal.h"
 #include "core/ops.h"
+#include "crypto/selftest.h"
+#include "hier/cache.h"
 #include "hsm/backend.h"
 #include "hsm/provider.h"
+#include "util/audit.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
 /* util/lock.h 1: init and finalize. Readers of the state use atomics. */
 static dep11_mutex_t state_lock = DEP11_MUTEX_INIT;
 static int initialized;                 /* atomic */
+static int selftest_failed;             /* atomic: the error state */
 static pid_t init_pid;                  /* the process that initialized */
 static struct dep11_config cfg;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -52,6 +56,10 @@ CK_RV dep11_core_check_init(void)
 {
     if (!__atomic_load_n(&initialized, __ATOMIC_ACQUIRE) || init_pid != getpid())
         return CKR_CRYPTOKI_NOT_INITIALIZED;
+    /* Error state after a failed power-on self test: every call that needs
+     * the initialized module fails until C_Finalize + C_Initialize. */
+    if (__atomic_load_n(&selftest_failed, __ATOMIC_ACQUIRE))
+        return CKR_GENERAL_ERROR;
     return CKR_OK;
 }
 
@@ -103,11 +111,23 @@ static CK_RV start(int forked)
     const char *path = dep11_config_default_path();
 
     (void)dep11_secmem_init(); /* 0 = cleansed fallback only; secmem logs it */
+    /* Power-on self tests first; a failure (logged by name) is the error
+     * state, entered once the rest has started so C_Finalize unwinds it. */
+    __atomic_store_n(&selftest_failed, dep11_selftest_run(NULL) != CKR_OK,
+                     __ATOMIC_RELEASE);
     rv = dep11_config_load(path, &cfg);
     if (rv != CKR_OK) {
         if (rv != CKR_HOST_MEMORY)
             rv = CKR_FUNCTION_FAILED;
         LOG_FAIL(rv, "config %s", path != NULL ? path : "(none)");
+        goto out;
+    }
+    /* No audit log that cannot be opened: nothing may happen unaudited. */
+    rv = dep11_audit_open(cfg.audit_log);
+    if (rv == CKR_OK)
+        rv = dep11_cache_init(cfg.cache_seconds, cfg.cache_entries);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "audit log %s or policy-key cache", cfg.audit_log);
         goto out;
     }
     rv = forked ? dep11_hsm_reload_after_fork(&cfg.profile) : dep11_hsm_load(&cfg.profile);
@@ -121,11 +141,23 @@ static CK_RV start(int forked)
         dep11_hsm_unload();
         goto out;
     }
+    /* The receipt signing key's public key, for customers to pin
+     * (DESIGN section 6); the key is created here on first use. */
+    if (cfg.receipt_public_key[0] != '\0' &&
+        (rv = dep11_purge_write_public_key(cfg.receipt_public_key)) != CKR_OK) {
+        LOG_FAIL(rv, "receipt-public-key %s", cfg.receipt_public_key);
+        dep11_provider_close();
+        dep11_hsm_unload();
+        goto out;
+    }
     init_pid = getpid();
     __atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
 out:
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        dep11_cache_shutdown();
+        dep11_audit_close();
         memset(&cfg, 0, sizeof cfg);
+    }
     return rv;
 }
 
@@ -174,6 +206,8 @@ CK_RV dep11_core_Finalize(CK_VOID_PTR pReserved)
     }
     dep11_lock(&state_lock);
     rv = dep11_core_check_init();
+    if (rv == CKR_GENERAL_ERROR)    /* the self-test error state ends here */
+        rv = CKR_OK;
     if (rv == CKR_OK) {
         /* New calls fail from here on; calls in flight hold references. */
         __atomic_store_n(&initialized, 0, __ATOMIC_RELEASE);
@@ -181,6 +215,8 @@ CK_RV dep11_core_Finalize(CK_VOID_PTR pReserved)
         dep11_sessions_fini();
         dep11_provider_close();
         dep11_hsm_unload();
+        dep11_cache_shutdown();     /* cleanses every cached policy key */
+        dep11_audit_close();
     }
     dep11_unlock(&state_lock);
     return rv;
@@ -245,28 +281,47 @@ CK_RV dep11_core_GetPolicyInfo(CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,
 }
 
 /**
- * dep11_core_PurgePolicy - DEP11_PurgePolicy. Not yet: the purge (tombstone,
- * availability-key destruction, signed receipt) arrives with the lifecycle
- * issue. CKR_FUNCTION_NOT_SUPPORTED; CKR_CRYPTOKI_NOT_INITIALIZED.
+ * dep11_core_PurgePolicy - DEP11_PurgePolicy (DESIGN sections 3 and 6): on a
+ * session dep11 opened for the consumer, whose token is logged in as user;
+ * the purge itself is hier's (dep11_policy_purge, docs/RECEIPTS.md).
+ * @pReceipt NULL: size query. CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED;
+ * CKR_ARGUMENTS_BAD; CKR_SESSION_HANDLE_INVALID; CKR_USER_NOT_LOGGED_IN;
+ * CKR_WRAPPED_KEY_INVALID; CKR_FUNCTION_REJECTED; CKR_BUFFER_TOO_SMALL;
+ * CKR_DEP11_ROOT_KEYS_UNAVAILABLE; backend codes.
  */
 CK_RV dep11_core_PurgePolicy(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pBlob,
                              CK_ULONG ulBlobLen, CK_BYTE_PTR pReceipt,
                              CK_ULONG_PTR pulReceiptLen)
 {
+    struct dep11_session *s = NULL;
+    struct dep11_call call;
     CK_RV rv = dep11_core_check_init();
 
     if (rv != CKR_OK)
         return rv;
-    rv = CKR_FUNCTION_NOT_SUPPORTED;
-    LOG_FAIL(rv, "policy purge arrives with the lifecycle issue");
+    if (pBlob == NULL || pulReceiptLen == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL blob or receipt length");
+        return rv;
+    }
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
+        return rv;
+    rv = dep11_session_require_user(s);
+    if (rv == CKR_OK) {
+        call.slot = dep11_session_slot(s);
+        call.cfg = &cfg;
+        rv = dep11_policy_purge(&call, pBlob, ulBlobLen, pReceipt, pulReceiptLen);
+    }
+    dep11_session_release(s);
     return rv;
 }
 
 /**
  * dep11_core_FlushCache - DEP11_FlushCache. @pPolicyId: NULL flushes every
- * entry, else 16 bytes naming one policy. There is no policy-key cache yet
- * (it arrives with a later issue), so nothing is held and the flush
- * succeeds. CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED.
+ * entry, else 16 bytes naming one policy: this process's cached policy keys
+ * (every requester class) are cleansed, so the next unwrap asks the HSM.
+ * CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED.
  */
 CK_RV dep11_core_FlushCache(CK_BYTE_PTR pPolicyId)
 {
@@ -274,6 +329,6 @@ CK_RV dep11_core_FlushCache(CK_BYTE_PTR pPolicyId)
 
     if (rv != CKR_OK)
         return rv;
-    LOG_DEBUG("flush %s: no cache yet", pPolicyId == NULL ? "all" : "one policy");
+    dep11_cache_flush(pPolicyId);
     return CKR_OK;
 }

@@ -155,6 +155,29 @@ CK_RV dep11_aead_update(struct dep11_aead_op *op, const uint8_t *in, CK_ULONG in
 CK_RV dep11_aead_final(struct dep11_aead_op *op, uint8_t *out, CK_ULONG *out_len);
 void dep11_aead_free(struct dep11_aead_op *op);
 
+/* --- purge (purge.c; docs/RECEIPTS.md) -------------------------------------- */
+/* The longest destruction receipt: the answer to a size query. */
+#define DEP11_RECEIPT_MAX 4096
+
+/* DEP11_PurgePolicy on the caller's logged-in token (@c->slot): refuses
+ * (CKR_FUNCTION_REJECTED) a provider-managed blob, a token that holds no
+ * registered root of the policy, and a policy a customer key still unwraps;
+ * else writes the tombstone, destroys every availability key of the policy
+ * id, flushes this process's cache, audits "purge" and returns the signed
+ * receipt. A purged policy re-issues its stored receipt. Size-query
+ * protocol: @out NULL -> *@out_len = DEP11_RECEIPT_MAX, nothing destroyed;
+ * too small -> CKR_BUFFER_TOO_SMALL, nothing destroyed.
+ * CKR_OK; CKR_ARGUMENTS_BAD; CKR_WRAPPED_KEY_INVALID; CKR_FUNCTION_REJECTED;
+ * CKR_DEP11_ROOT_KEYS_UNAVAILABLE (a customer key answered transiently);
+ * CKR_USER_NOT_LOGGED_IN; CKR_BUFFER_TOO_SMALL; backend codes. */
+CK_RV dep11_policy_purge(const struct dep11_call *c, const uint8_t *blob, CK_ULONG len,
+                         uint8_t *out, CK_ULONG *out_len);
+
+/* Writes the receipt signing key's public key as PEM to @path (the config's
+ * receipt-public-key), creating the key on first use. CKR_OK;
+ * CKR_FUNCTION_FAILED (cannot write); backend codes. */
+CK_RV dep11_purge_write_public_key(const char *path);
+
 /* --- shared inside module/hier (not called by core) ------------------------ */
 /* A zeroed key of @role whose value is a fresh DEP11_KEY_LEN-byte secmem
  * buffer (all zero); free it with dep11_key_free(). CKR_OK; CKR_HOST_MEMORY. */

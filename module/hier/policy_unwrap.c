@@ -1,7 +1,8 @@
 /*
  * policy_unwrap.c - C_UnwrapKey(CKM_DEP11_POLICY_UNWRAP): MAC check, the
  * root copies tried in random order and their answers classified, then the
- * availability rules of DESIGN section 5 (who may fall back, and when).
+ * availability rules of DESIGN section 5 (who may fall back, and when);
+ * the policy-key cache in front, and the audit lines of every answer.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,12 +10,14 @@
 #include <string.h>
 
 #include "hier/hier.h"
+#include "hier/cache.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
 #include "hsm/classify.h"
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "util/audit.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -30,6 +33,7 @@ struct unwrap {
     int avail;             /* index of the availability copy, -1 = absent */
     uint8_t *value;        /* DEP11_KEY_LEN secmem bytes once unwrapped */
     CK_ULONG served_by;    /* DEP11_ROOT_* */
+    const char *reason;    /* "transient"/"denied" when the availability key served */
 };
 
 static const char *requester_name(CK_ULONG r)
@@ -409,6 +413,7 @@ static CK_RV fall_back(struct unwrap *u, enum dep11_fault f)
     if (rv != CKR_OK)
         return rv;
     u->served_by = DEP11_ROOT_AVAILABILITY;
+    u->reason = f == DEP11_FAULT_TRANSIENT ? "transient" : "denied";
     for (size_t i = 0; i < DEP11_ID_LEN; i++)
         snprintf(id + 2 * i, 3, "%02x", u->b.hdr.policy_id[i]);
     LOG_INFO("availability-use: policy %s version %lu requester %s reason %s", id,
@@ -470,16 +475,101 @@ static CK_RV unwrap_value(struct unwrap *u, CK_OBJECT_HANDLE force_root)
     }
 }
 
+/* The cache keeps USER unwraps apart from SYSTEM and RECOVERY ones. */
+static enum dep11_cache_class cache_class(CK_ULONG requester)
+{
+    return requester == DEP11_REQUESTER_USER ? DEP11_CACHE_USER : DEP11_CACHE_SYSTEM;
+}
+
+/* The audit lines of one unwrap (DESIGN section 5): availability-use when
+ * that key served, then policy-unwrap with the result (a refusal after the
+ * blob authenticated is audited too: its policy id is genuine). A success
+ * that cannot be audited fails: nothing is served unaudited. */
+static CK_RV audit_unwrap(CK_ULONG served_by, const uint8_t *policy_id,
+                          CK_ULONG version, CK_ULONG requester, const char *reason,
+                          int hit, CK_RV result)
+{
+    CK_RV rv = CKR_OK;
+    struct dep11_audit_event e;
+    char extra[128];
+
+    memset(&e, 0, sizeof(e));
+    e.policy_id = policy_id;
+    e.version = version;
+    e.requester = requester;
+    if (result == CKR_OK && served_by == DEP11_ROOT_AVAILABILITY) {
+        e.event = "availability-use";
+        e.served_by = served_by;
+        e.reason = reason;
+        rv = dep11_audit_write(&e);
+    }
+    snprintf(extra, sizeof(extra), "\"result\":\"%s\"%s", dep11_rv_name(result),
+             hit ? ",\"cache\":\"hit\"" : "");
+    e.event = "policy-unwrap";
+    e.served_by = result == CKR_OK ? served_by : 0;
+    e.reason = result == CKR_OK ? reason : NULL;
+    e.extra_json = extra;
+    if (rv == CKR_OK)
+        rv = dep11_audit_write(&e);
+    if (rv != CKR_OK && result == CKR_OK) {
+        LOG_FAIL(CKR_FUNCTION_FAILED, "audit line not written: the policy key is withheld");
+        return CKR_FUNCTION_FAILED;
+    }
+    return result;
+}
+
+/* The cache key of @blob for the token in @slot: SHA-256(slot || SHA-256(blob)).
+ * The slot is part of it so that a key cached for one tenant's token never
+ * serves a session on another token of the same process. */
+static CK_RV cache_digest(CK_SLOT_ID slot, const uint8_t *blob, CK_ULONG len,
+                          uint8_t digest[DEP11_SHA256_LEN])
+{
+    uint8_t in[8 + DEP11_SHA256_LEN];
+    uint64_t v = (uint64_t)slot;
+    CK_RV rv;
+
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        in[i] = (uint8_t)v;
+    rv = dep11_sha256(blob, len, in + 8);
+    if (rv == CKR_OK)
+        rv = dep11_sha256(in, sizeof in, digest);
+    return rv;
+}
+
+/* A cache hit for (@digest, @requester): no HSM call at all (the entry was
+ * verified when stored), audited. CKR_OK with *@out; CKR_KEY_HANDLE_INVALID
+ * on a miss; CKR_FUNCTION_FAILED when the audit line cannot be written. */
+static CK_RV from_cache(const uint8_t *digest, CK_ULONG requester, struct dep11_key **out)
+{
+    CK_RV rv = dep11_cache_get(digest, cache_class(requester), out);
+
+    if (rv != CKR_OK)
+        return CKR_KEY_HANDLE_INVALID;
+    rv = audit_unwrap((*out)->unwrapped_by, (*out)->policy_id, (*out)->version, requester,
+                      NULL, 1, CKR_OK);
+    if (rv != CKR_OK) {
+        dep11_key_free(*out);
+        *out = NULL;
+    }
+    return rv;
+}
+
 /**
  * dep11_policy_unwrap - C_UnwrapKey(CKM_DEP11_POLICY_UNWRAP).
  * @c [in] caller's slot and config; @force_root [in] CK_INVALID_HANDLE or
  * the one customer root to try; @requester [in] DEP11_REQUESTER_*;
  * @blob [in] @len bytes; @out [out] the policy key, owned by the caller.
+ * A live entry of the policy-key cache (same blob digest, token and
+ * requester class, no forced root) is served without any HSM call; a key served by a
+ * root is stored there. Every answer after the blob authenticated, and every
+ * cache hit, is audited (util/audit.h).
  * Returns CKR_OK, CKR_ARGUMENTS_BAD, CKR_MECHANISM_PARAM_INVALID (requester
  * unknown or not allowed here), CKR_WRAPPED_KEY_INVALID,
  * CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN,
  * CKR_DEP11_ROOT_KEYS_REVOKED, CKR_DEP11_ROOT_KEYS_UNAVAILABLE,
- * CKR_DEP11_POLICY_PURGED, CKR_HOST_MEMORY, provider backend codes.
+ * CKR_DEP11_POLICY_PURGED, CKR_HOST_MEMORY, CKR_FUNCTION_FAILED (the audit
+ * log is configured but the line could not be written), provider backend
+ * codes.
  */
 CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_root,
                           CK_ULONG requester, const uint8_t *blob, CK_ULONG len,
@@ -487,6 +577,8 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
 {
     CK_RV rv = CKR_GENERAL_ERROR;
     struct unwrap u;
+    uint8_t digest[DEP11_SHA256_LEN];
+    int cached = 0, purged = 0;
 
     memset(&u, 0, sizeof(u));
     if (c == NULL || c->cfg == NULL || blob == NULL || out == NULL) {
@@ -498,6 +590,16 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
     u.c = c;
     u.requester = requester;
     rv = check_requester(c->cfg, requester);
+    /* The cache first: a hit makes no HSM call. A forced root is always
+     * tried for real. */
+    if (rv == CKR_OK && force_root == CK_INVALID_HANDLE && len <= DEP11_POLICY_BLOB_MAX &&
+        cache_digest(c->slot, blob, len, digest) == CKR_OK) {
+        cached = 1;
+        rv = from_cache(digest, requester, out);
+        if (rv != CKR_KEY_HANDLE_INVALID)
+            goto out;
+        rv = CKR_OK;
+    }
     if (rv == CKR_OK)
         rv = dep11_policy_blob_parse(blob, len, &u.b);
     if (rv == CKR_OK)
@@ -510,10 +612,27 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
         LOG_FAIL(rv, "policy value");
         goto out;
     }
-    rv = unwrap_value(&u, force_root);
+    /* A purge tombstone is checked before any root is tried (one search). */
+    rv = dep11_provider_tombstone_find(u.b.hdr.policy_id, NULL, NULL, &purged);
+    if (rv == CKR_OK && purged) {
+        rv = CKR_DEP11_POLICY_PURGED;
+        LOG_FAIL(rv, "the policy id carries a purge tombstone");
+    }
+    if (rv == CKR_OK)
+        rv = unwrap_value(&u, force_root);
     if (rv == CKR_OK)
         rv = make_key(&u, out);
+    rv = audit_unwrap(u.served_by, u.b.hdr.policy_id, u.b.hdr.version, requester, u.reason,
+                      0, rv);
+    /* A fallback is decided afresh (and audited) every time: only keys
+     * served by a root are cached. */
+    if (rv == CKR_OK && cached && u.served_by != DEP11_ROOT_AVAILABILITY)
+        dep11_cache_put(digest, cache_class(requester), *out);
 out:
+    if (rv != CKR_OK && out != NULL && *out != NULL) {
+        dep11_key_free(*out);
+        *out = NULL;
+    }
     dep11_secmem_free(u.value, DEP11_KEY_LEN);
     dep11_cleanse(&u, sizeof(u));
     return rv;

@@ -2,9 +2,11 @@
  * policy_wrap.c - C_WrapKey(CKM_DEP11_POLICY_WRAP): a policy key wrapped
  * under two roots (customer keys checked for registration, size and
  * sensitivity, or the provider keys) and the policy's availability key,
- * MAC'd by the provider token (DESIGN sections 3 and 4).
+ * MAC'd by the provider token (DESIGN sections 3 and 4), and audited as
+ * the lifecycle step it is (DESIGN sections 5 and 6).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@
 #include "crypto/suite1.h"
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "util/audit.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -323,6 +326,58 @@ static CK_RV check_args(const struct dep11_call *c, const struct dep11_key *poli
     return CKR_OK;
 }
 
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Which lifecycle step a wrap is (DESIGN section 6): a fresh policy, an
+ * off-boarding (customer-managed re-wrapped provider-managed), an
+ * availability roll, or a refresh (any other re-wrap: version > 1). */
+static const char *wrap_event(const struct dep11_key *p, int customer, CK_FLAGS flags)
+{
+    if (p->version == 0)
+        return "policy-wrap";
+    if (p->managed_by == DEP11_MANAGED_CUSTOMER && !customer)
+        return "offboard";
+    if (flags & DEP11_WRAP_ROLL_AVAILABILITY)
+        return "availability-roll";
+    return "refresh";
+}
+
+/* The audit line of a wrap, written once the blob is complete and before
+ * a roll destroys anything: the roots' identities, the availability key's
+ * CKA_ID (public identifiers, no key bytes). CKR_OK or CKR_FUNCTION_FAILED. */
+static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct wrap *w)
+{
+    struct dep11_audit_event e;
+    char r1[2 * DEP11_SHA256_LEN + 1], r2[2 * DEP11_SHA256_LEN + 1];
+    char avail[2 * DEP11_AVAIL_ID_LEN + 1], extra[320];
+
+    hex(w->copies[0].key_id, DEP11_SHA256_LEN, r1);
+    hex(w->copies[1].key_id, DEP11_SHA256_LEN, r2);
+    hex(w->avail_id, DEP11_AVAIL_ID_LEN, avail);
+    snprintf(extra, sizeof(extra),
+             "\"managed_by\":\"%s\",\"roots\":[\"%s\",\"%s\"],\"availability_key\":\"%s\"",
+             w->customer ? "customer" : "provider", r1, r2, avail);
+    memset(&e, 0, sizeof(e));
+    e.event = wrap_event(p, w->customer, flags);
+    e.policy_id = p->policy_id;
+    e.version = w->hdr.version;
+    e.extra_json = extra;
+    if (dep11_audit_write(&e) != CKR_OK) {
+        LOG_FAIL(CKR_FUNCTION_FAILED, "audit line not written: the blob is withheld");
+        return CKR_FUNCTION_FAILED;
+    }
+    return CKR_OK;
+}
+
 /* Fills @out (capacity checked) with the complete, MAC'd blob. */
 static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *policy,
                         CK_FLAGS flags, struct wrap *w, uint8_t *out, size_t need)
@@ -350,6 +405,9 @@ static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *poli
         LOG_FAIL(rv, "provider MAC");
         return rv;
     }
+    rv = audit_wrap(policy, flags, w);
+    if (rv != CKR_OK)
+        return rv;
     if (flags & DEP11_WRAP_ROLL_AVAILABILITY) {
         /* The new blob exists: older availability keys of the policy go. */
         rv = dep11_provider_avail_destroy(policy->policy_id, w->avail_id,
@@ -376,7 +434,9 @@ static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *poli
  * Returns CKR_OK, CKR_BUFFER_TOO_SMALL, CKR_ARGUMENTS_BAD,
  * CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_KEY_NOT_WRAPPABLE,
  * CKR_MECHANISM_PARAM_INVALID, CKR_WRAPPING_KEY_HANDLE_INVALID,
- * CKR_WRAPPING_KEY_SIZE_RANGE, backend codes. @out is cleansed on error.
+ * CKR_WRAPPING_KEY_SIZE_RANGE, CKR_FUNCTION_FAILED (the audit log is
+ * configured but the line could not be written: no blob is returned and a
+ * roll destroys nothing), backend codes. @out is cleansed on error.
  */
 CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *policy,
                         CK_OBJECT_HANDLE root1, CK_OBJECT_HANDLE root2,

@@ -32,4 +32,13 @@ CK_ULONG dep11_prov_rsa_bits(void);
 /* Drops provider_keys.c's cached handles (close, forget). */
 void dep11_prov_keys_reset(void);
 
+/* One operation with the provider's receipt signing key pair. */
+typedef CK_RV (*dep11_prov_pair_fn)(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                                    CK_OBJECT_HANDLE pub, void *arg);
+
+/* Runs @fn(s, priv, pub, @arg) with the receipt signing key (ECDSA P-256,
+ * private half CKA_SIGN only; found or created race-safe like the provider
+ * roots, provider_keys.c). Returns @fn's code, or the look-up's. */
+CK_RV dep11_prov_with_sign_key(dep11_prov_pair_fn fn, void *arg);
+
 #endif

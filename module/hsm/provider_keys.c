@@ -1,8 +1,8 @@
 /*
- * provider_keys.c - the keys on dep11's provider token: the MAC key and the
- * two provider roots (created on first use, race-safe across processes) and
- * the availability keys (AES-256-GCM in the HSM). Every key is a sensitive,
- * never extractable token object with all usage attributes set explicitly.
+ * provider_keys.c - the keys on dep11's provider token: the MAC key, the
+ * two provider roots and the receipt signing key (created on first use,
+ * race-safe across processes). Every key is a sensitive, never extractable
+ * token object with all usage attributes set explicitly.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +24,8 @@
 #define SETTLE_MS 50            /* pause between looks after a creation */
 #define WINDOW_MS 1000          /* shortest time a creator keeps looking */
 
-enum purpose { P_MAC = 0, P_ROOT1 = 1, P_ROOT2 = 2, P_COUNT };
-static const char *const purpose_name[P_COUNT] = { "mac", "root-1", "root-2" };
+enum purpose { P_MAC = 0, P_ROOT1 = 1, P_ROOT2 = 2, P_SIGN = 3, P_COUNT };
+static const char *const purpose_name[P_COUNT] = { "mac", "root-1", "root-2", "sign" };
 
 /* Chosen handles, per process. create_lock serializes first-use creation in
  * this process and is held across HSM calls (never while holding a pool
@@ -99,7 +99,7 @@ struct pick {
 static CK_RV pick_smallest(CK_SESSION_HANDLE s, struct pick *pk)
 {
     CK_OBJECT_CLASS cls = pk->p == P_MAC ? CKO_SECRET_KEY : CKO_PRIVATE_KEY;
-    CK_KEY_TYPE kt = pk->p == P_MAC ? CKK_GENERIC_SECRET : CKK_RSA;
+    CK_KEY_TYPE kt = pk->p == P_MAC ? CKK_GENERIC_SECRET : pk->p == P_SIGN ? CKK_EC : CKK_RSA;
     CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt } };
     char prefix[32], lab[LABEL_MAX + 1];
     CK_OBJECT_HANDLE *found = NULL;
@@ -190,6 +190,30 @@ static CK_RV create_root(CK_SESSION_HANDLE s, const char *label, CK_OBJECT_HANDL
                                           sizeof vt / sizeof vt[0], pub, priv);
 }
 
+/* The receipt signing key: ECDSA P-256, the private half signs only. */
+static CK_RV create_sign(CK_SESSION_HANDLE s, const char *label, CK_OBJECT_HANDLE *pub,
+                         CK_OBJECT_HANDLE *priv)
+{
+    static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_ATTRIBUTE pt[] = {
+        { CKA_LABEL, (void *)label, strlen(label) }, { CKA_TOKEN, &t, 1 },
+        { CKA_PRIVATE, &t, 1 }, { CKA_EC_PARAMS, (void *)p256, sizeof p256 },
+        { CKA_VERIFY, &t, 1 }, { CKA_ENCRYPT, &f, 1 }, { CKA_VERIFY_RECOVER, &f, 1 },
+        { CKA_WRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
+    };
+    CK_ATTRIBUTE vt[] = {
+        { CKA_LABEL, (void *)label, strlen(label) }, { CKA_TOKEN, &t, 1 },
+        { CKA_PRIVATE, &t, 1 }, { CKA_SENSITIVE, &t, 1 }, { CKA_EXTRACTABLE, &f, 1 },
+        { CKA_SIGN, &t, 1 }, { CKA_DECRYPT, &f, 1 }, { CKA_SIGN_RECOVER, &f, 1 },
+        { CKA_UNWRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
+    };
+    CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+
+    return dep11_hsm()->C_GenerateKeyPair(s, &m, pt, sizeof pt / sizeof pt[0], vt,
+                                          sizeof vt / sizeof vt[0], pub, priv);
+}
+
 static CK_RV create_mine(CK_SESSION_HANDLE s, struct pick *pk)
 {
     uint8_t tag[TAG_HEX / 2];
@@ -206,6 +230,8 @@ static CK_RV create_mine(CK_SESSION_HANDLE s, struct pick *pk)
     for (int i = 0; i < 2; i++) {
         if (pk->p == P_MAC)
             rv = create_mac(s, pk->mine_label, &pk->mine);
+        else if (pk->p == P_SIGN)
+            rv = create_sign(s, pk->mine_label, &pk->mine_pub, &pk->mine);
         else
             rv = create_root(s, pk->mine_label, &pk->mine_pub, &pk->mine);
         if (rv != CKR_FUNCTION_FAILED)
@@ -486,4 +512,37 @@ CK_RV dep11_provider_root_decrypt(int n, CK_MECHANISM_TYPE hash, const uint8_t *
     }
     a.cap = *pt_len;
     return with_key(n == 1 ? P_ROOT1 : P_ROOT2, dec_fn, &k);
+}
+
+/* ---- the receipt signing key ---- */
+
+struct pair_arg {
+    dep11_prov_pair_fn fn;
+    void *arg;
+};
+
+static CK_RV pair_fn(CK_SESSION_HANDLE s, void *arg)
+{
+    struct keyed *k = arg;
+    struct pair_arg *a = k->arg;
+    CK_OBJECT_HANDLE pub = 0;
+
+    dep11_lock(&cache_lock);
+    if (cache[P_SIGN].h == k->key)
+        pub = cache[P_SIGN].pub;
+    dep11_unlock(&cache_lock);
+    return a->fn(s, k->key, pub, a->arg);
+}
+
+/**
+ * See provider_int.h. @fn [in] runs on a pool session with the signing key's
+ * private and public handles (the public one 0 if it could not be found);
+ * a stale handle is re-found once. Returns @fn's code or the creation's.
+ */
+CK_RV dep11_prov_with_sign_key(dep11_prov_pair_fn fn, void *arg)
+{
+    struct pair_arg a = { fn, arg };
+    struct keyed k = { 0, &a };
+
+    return with_key(P_SIGN, pair_fn, &k);
 }

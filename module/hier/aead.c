@@ -314,6 +314,19 @@ static CK_RV open_all(struct dep11_aead_op *op, const uint8_t *in, size_t len, u
     return rv;
 }
 
+/* Multi-part decrypt final: opens the buffered input in place (the buffer
+ * is the op's own) and copies the plaintext to @out only once the tag has
+ * verified, so a failing chunk leaves @out untouched. */
+static CK_RV open_buffered(struct dep11_aead_op *op, uint8_t *out)
+{
+    size_t pre = prefix(op), n = op->buf_len - overhead(op);
+    CK_RV rv = open_all(op, op->buf, op->buf_len, op->buf + pre);
+
+    if (rv == CKR_OK && n != 0)
+        memcpy(out, op->buf + pre, n);
+    return rv; /* op->buf is cleansed by dep11_aead_free() */
+}
+
 /* Common checks of every data call; CKR_OK to go on. */
 static CK_RV check_call(struct dep11_aead_op *op, const uint8_t *in, CK_ULONG in_len,
                         const CK_ULONG *out_len)
@@ -422,15 +435,14 @@ static CK_RV dec_update(struct dep11_aead_op *op, const uint8_t *in, size_t len,
         cap = op->buf_cap ? op->buf_cap : 4096;
         while (cap < total)
             cap = cap > DEP11_AEAD_MAX_BUFFERED / 2 ? DEP11_AEAD_MAX_BUFFERED : cap * 2;
-        if ((nb = malloc(cap)) == NULL) {
+        /* realloc, not malloc + copy + cleanse: until Final the buffer
+         * holds only ciphertext (Final opens it in place, and the op's
+         * free cleanses it), and glibc grows large blocks without copying. */
+        if ((nb = realloc(op->buf, cap)) == NULL) {
             rv = CKR_HOST_MEMORY;
             LOG_FAIL(rv, "decrypt buffer of %zu bytes", cap);
             return rv;
         }
-        if (op->buf_len != 0)
-            memcpy(nb, op->buf, op->buf_len);
-        dep11_cleanse(op->buf, op->buf_cap);
-        free(op->buf);
         op->buf = nb;
         op->buf_cap = cap;
     }
@@ -494,8 +506,8 @@ static CK_RV enc_final(struct dep11_aead_op *op, uint8_t *out, CK_ULONG *out_len
  * input and only then releases its plaintext (the buffered length minus
  * nonce and tag). Size-query protocol as for one-shot.
  * Returns CKR_OK, CKR_BUFFER_TOO_SMALL, CKR_ARGUMENTS_BAD,
- * CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID (@out
- * cleansed), CKR_FUNCTION_FAILED.
+ * CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID (decrypt: @out
+ * not written), CKR_FUNCTION_FAILED.
  */
 CK_RV dep11_aead_final(struct dep11_aead_op *op, uint8_t *out, CK_ULONG *out_len)
 {
@@ -513,7 +525,7 @@ CK_RV dep11_aead_final(struct dep11_aead_op *op, uint8_t *out, CK_ULONG *out_len
     } else {
         rv = size_query(out, out_len, op->buf_len - overhead(op), &done);
         if (rv == CKR_OK && !done)
-            rv = open_all(op, op->buf, op->buf_len, out);
+            rv = open_buffered(op, out);
         else
             return rv; /* size query or short buffer: the op goes on */
     }

@@ -430,3 +430,39 @@ int itest_teardown(void **state)
 
     return itest_finalize(fx->t) == CKR_OK ? 0 : -1;
 }
+
+CK_RV itest_count_module_keys(struct itest *t, CK_SESSION_HANDLE s, CK_ULONG *n)
+{
+    CK_OBJECT_HANDLE h[64];
+    CK_ULONG got = 0;
+    CK_RV rv = CKR_OK;
+
+    *n = 0;
+    for (CK_ULONG role = DEP11_ROLE_POLICY; role <= DEP11_ROLE_CHUNK; role++) {
+        CK_ATTRIBUTE a = { CKA_DEP11_ROLE, &role, sizeof role };
+
+        rv = t->f->C_FindObjectsInit(s, &a, 1);
+        if (rv != CKR_OK)
+            return rv;
+        do {
+            rv = t->f->C_FindObjects(s, h, 64, &got);
+            *n += got;
+        } while (rv == CKR_OK && got == 64);
+        t->f->C_FindObjectsFinal(s);
+        if (rv != CKR_OK)
+            return rv;
+    }
+    return CKR_OK;
+}
+
+CK_RV itest_chunk_derive(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE site,
+                         const CK_BYTE file_id[16], CK_ULONG index, CK_OBJECT_HANDLE *h)
+{
+    CK_DEP11_CHUNK_PARAMS p;
+    CK_MECHANISM m = { CKM_DEP11_CHUNK_KEY_DERIVE, &p, sizeof p };
+
+    memcpy(p.fileId, file_id, 16);
+    p.ulChunkIndex = index;
+    *h = CK_INVALID_HANDLE;
+    return t->f->C_DeriveKey(s, &m, site, NULL, 0, h);
+}

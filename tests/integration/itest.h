@@ -96,6 +96,14 @@ int itest_write_blob(const struct itest *t, const char *name, const struct itest
 int itest_spawn_unwrap(const struct itest *t, const char *conf, const char *blobfile,
                        CK_ULONG requester, CK_RV *rv, CK_ULONG *by);
 
+/* Number of module-side keys the session sees (C_FindObjects by
+ * CKA_DEP11_ROLE, every role). */
+CK_RV itest_count_module_keys(struct itest *t, CK_SESSION_HANDLE s, CK_ULONG *n);
+
+/* CKM_DEP11_CHUNK_KEY_DERIVE of (@site, @file_id, @index), empty template. */
+CK_RV itest_chunk_derive(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE site,
+                         const CK_BYTE file_id[16], CK_ULONG index, CK_OBJECT_HANDLE *h);
+
 void itest_blob_free(struct itest_blob *b);
 
 /* Destroys the private key labelled @label on the session's token. */

@@ -297,6 +297,16 @@ def check_chunk(k):
     nonce = k["chunk_nonce"]
     out = nonce + AESGCM(key).encrypt(nonce, k["chunk_plaintext"], aad)
     k.same("CKM_DEP11_CHUNK_AEAD output", out, k["chunk_aead"])
+    # Opening the fixed sealed chunk: at its (file, index) only.
+    k.same("the sealed chunk opens", gcm_open(key, k["chunk_aead"], aad), k["chunk_plaintext"])
+    index = int.from_bytes(k["chunk_index"], "big")
+    for other in (k["file_id"] + (index + 1).to_bytes(8, "big"),
+                  k["file_id"] + (index ^ (1 << 63)).to_bytes(8, "big"),
+                  bytes([k["file_id"][0] ^ 1]) + aad[1:]):
+        okey = kbkdf(k["site_key"], LABEL_CHUNK, other, 32)
+        k.true("the chunk does not open at another index or file",
+               gcm_open(okey, k["chunk_aead"], other) is None and
+               gcm_open(key, k["chunk_aead"], other) is None)
 
 
 def main():

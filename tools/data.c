@@ -14,7 +14,7 @@
 #define SEALED_MAX ((size_t)1 << 30) /* open reads at most 1 GiB */
 
 struct data_opts {
-    const char *policy, *mailbox, *owner, *in, *out;
+    const char *policy, *mailbox, *owner, *in, *out, *store, *owners;
     CK_ULONG requester;
     int force;
     unsigned char owner_id[16];
@@ -22,14 +22,15 @@ struct data_opts {
 
 enum {
     OPT_POLICY = 1000, OPT_MAILBOX, OPT_OWNER, OPT_IN, OPT_OUT, OPT_FORCE,
-    OPT_REQUESTER,
+    OPT_REQUESTER, OPT_STORE, OPT_OWNERS,
 };
 
 static const struct option data_longopts[] = {
     {"policy", 1, NULL, OPT_POLICY}, {"mailbox", 1, NULL, OPT_MAILBOX},
     {"owner", 1, NULL, OPT_OWNER}, {"in", 1, NULL, OPT_IN},
     {"out", 1, NULL, OPT_OUT}, {"force", 0, NULL, OPT_FORCE},
-    {"requester", 1, NULL, OPT_REQUESTER}, TOOL_COMMON_LONGOPTS,
+    {"requester", 1, NULL, OPT_REQUESTER}, {"store", 1, NULL, OPT_STORE},
+    {"owners", 1, NULL, OPT_OWNERS}, TOOL_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -44,6 +45,8 @@ static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_IN: o->in = arg; return 0;
     case OPT_OUT: o->out = arg; return 0;
     case OPT_FORCE: o->force = 1; return 0;
+    case OPT_STORE: o->store = arg; return 0;
+    case OPT_OWNERS: o->owners = arg; return 0;
     case OPT_REQUESTER:
         if (tool_parse_requester(arg, &o->requester) == 0)
             return 0;
@@ -71,6 +74,15 @@ static int data_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
     if (first != argc)
         return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
                           argv[first]);
+    if (o->store != NULL && o->mailbox != NULL)
+        return tool_error(t, TOOL_EXIT_USAGE, "give --mailbox FILE or "
+                          "--store DIR, not both");
+    if (o->store != NULL) /* the store names the blob and its policy */
+        need = strchr(need, 'i') ? "oif" : o->owners ? "p" : "po";
+    else if (o->owners != NULL)
+        return tool_error(t, TOOL_EXIT_USAGE, "--owners needs --store DIR");
+    if (o->owners != NULL && o->owner == NULL)
+        return 0;
     if ((strchr(need, 'p') && !o->policy) || (strchr(need, 'm') && !o->mailbox)
         || (strchr(need, 'o') && !o->owner) || (strchr(need, 'i') && !o->in)
         || (strchr(need, 'f') && !o->out))
@@ -150,6 +162,9 @@ static int mailbox_assign(struct tool *t, int argc, char **argv)
 
     if (rc != 0)
         return rc < 0 ? TOOL_EXIT_OK : rc;
+    if (o.store != NULL)
+        return tool_store_assign(t, o.store, o.policy, o.owner, o.owners,
+                                 o.requester);
     rc = open_policy(t, &o, &pol);
     if (rc != TOOL_EXIT_OK)
         goto out;
@@ -178,9 +193,15 @@ out:
 const struct tool_cmd tool_cmd_mailbox_assign = {
     "mailbox", "assign", mailbox_assign,
     "create a mailbox key under a policy and write its blob",
-    "Usage: dep11-tool mailbox assign --policy FILE --owner ID --out FILE\n"
+    "Usage: dep11-tool mailbox assign --policy FILE|NAME --owner ID --out FILE\n"
     "         [--requester user|system|recovery] [--force]\n"
+    "       dep11-tool mailbox assign --store DIR --policy NAME\n"
+    "         (--owner ID | --owners FILE) [--requester ...]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
+    "With --store the key goes into the child-blob store under the active\n"
+    "registered policy NAME (--owners: one owner a line); an owner already\n"
+    "there is only re-assigned, its key re-wrapped on access (mailbox show)\n"
+    "or by store rewrap. Without --store:\n"
     "Unwraps the policy blob, generates a mailbox key (C_GenerateKey\n"
     "CKM_DEP11_KEY_GEN) and wraps it under the policy key for the owner\n"
     "(C_WrapKey CKM_DEP11_CHILD_WRAP). The child blob is written atomically\n"
@@ -210,6 +231,32 @@ static int open_mailbox(struct tool *t, const struct data_opts *o,
     if (rv != CKR_OK)
         return tool_fail_rv(t, "C_UnwrapKey (mailbox key)", rv);
     return TOOL_EXIT_OK;
+}
+
+/* The policy and mailbox keys: from --policy and --mailbox files (or
+ * registry names), or from the store (--store: the policy the owner's blob
+ * is wrapped under). */
+static int open_keys(struct tool *t, const struct data_opts *o,
+                     CK_OBJECT_HANDLE *pol, CK_OBJECT_HANDLE *key)
+{
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    int rc = TOOL_EXIT_OK;
+
+    if (o->store == NULL) {
+        rc = open_policy(t, o, pol);
+        return rc == TOOL_EXIT_OK ? open_mailbox(t, o, pol[0], key) : rc;
+    }
+    rc = tool_load(t);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_open(t, 0, CKU_USER, NULL);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_store_child(t, o->store, o->owner_id, o->requester, pol,
+                              &blob, &len);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_child_unwrap(t, *pol, o->owner_id, blob, len, key);
+    free(blob);
+    return rc;
 }
 
 /* C_EncryptUpdate/Final into a buffer grown on CKR_BUFFER_TOO_SMALL, then
@@ -307,9 +354,7 @@ static int data_seal(struct tool *t, int argc, char **argv)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     ap.pAAD = o.owner_id; /* the data is bound to its owner */
     ap.ulAADLen = sizeof o.owner_id;
-    rc = open_policy(t, &o, &pol);
-    if (rc == TOOL_EXIT_OK)
-        rc = open_mailbox(t, &o, pol, &key);
+    rc = open_keys(t, &o, &pol, &key);
     if (rc != TOOL_EXIT_OK)
         goto out;
     if (tool_afile_open(t, &f, o.out, o.force) != 0) {
@@ -338,7 +383,8 @@ out:
 const struct tool_cmd tool_cmd_data_seal = {
     "data", "seal", data_seal,
     "encrypt a file with a mailbox key",
-    "Usage: dep11-tool data seal --policy FILE --mailbox FILE --owner ID\n"
+    "Usage: dep11-tool data seal (--policy FILE|NAME --mailbox FILE |\n"
+    "         --store DIR) --owner ID\n"
     "         --in FILE --out FILE [--requester user|system|recovery]\n"
     "         [--force] --pin-source file:PATH|env:VAR\n\n"
     "Unwraps the policy blob, unwraps the mailbox key blob for the owner\n"
@@ -369,9 +415,7 @@ static int data_open(struct tool *t, int argc, char **argv)
     ap.ulAADLen = sizeof o.owner_id;
     if (tool_read_file(t, o.in, SEALED_MAX, &sealed, &sealed_len) != 0)
         return TOOL_EXIT_USAGE;
-    rc = open_policy(t, &o, &pol);
-    if (rc == TOOL_EXIT_OK)
-        rc = open_mailbox(t, &o, pol, &key);
+    rc = open_keys(t, &o, &pol, &key);
     if (rc != TOOL_EXIT_OK)
         goto out;
     rv = t->p11->C_DecryptInit(t->session, &mech, key);
@@ -408,7 +452,8 @@ out:
 const struct tool_cmd tool_cmd_data_open = {
     "data", "open", data_open,
     "decrypt a file sealed with data seal",
-    "Usage: dep11-tool data open --policy FILE --mailbox FILE --owner ID\n"
+    "Usage: dep11-tool data open (--policy FILE|NAME --mailbox FILE |\n"
+    "         --store DIR) --owner ID\n"
     "         --in FILE --out FILE [--requester user|system|recovery]\n"
     "         [--force] --pin-source file:PATH|env:VAR\n\n"
     "Unwraps the policy and the mailbox key as data seal does and decrypts\n"

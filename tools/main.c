@@ -14,6 +14,9 @@ static const struct tool_cmd *const commands[] = {
     &tool_cmd_policy_create, &tool_cmd_policy_show,
     &tool_cmd_policy_unwrap, &tool_cmd_mailbox_assign,
     &tool_cmd_data_seal,     &tool_cmd_data_open,
+    &tool_cmd_site_create,   &tool_cmd_site_show,
+    &tool_cmd_file_seal,     &tool_cmd_file_open,
+    TOOL_REG_COMMANDS /* reg.h: registry, lifecycle, store, verify */
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,11 +1,13 @@
 /*
- * policy.c - the policy commands: "policy create" (KEY_GEN + POLICY_WRAP to a
- * blob file), "policy show" (DEP11_GetPolicyInfo) and "policy unwrap" (which
- * root serves, for which requester), and the unwrap helper the mailbox and
- * data commands share.
+ * policy.c - the policy commands: "policy create" (KEY_GEN + POLICY_WRAP,
+ * registered on the token and optionally written to a file), "policy show"
+ * (DEP11_GetPolicyInfo of a file or a registered policy) and "policy unwrap"
+ * (which root serves, for which requester), and the wrap/unwrap helpers the
+ * other commands share.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -32,15 +34,7 @@ const char *tool_requester_name(CK_ULONG r)
                ? requesters[r] : "?";
 }
 
-static const char *type_name(CK_ULONG type)
-{
-    switch (type) {
-    case DEP11_POLICY_MAILBOX: return "mailbox";
-    case DEP11_POLICY_MULTI_WORKLOAD: return "multi-workload";
-    case DEP11_POLICY_FILES: return "files";
-    default: return "unknown";
-    }
-}
+#define type_name tool_type_name
 
 static const char *served_name(CK_ULONG by)
 {
@@ -65,30 +59,54 @@ static const char *served_words(CK_ULONG by)
 }
 
 /*
- * Reads the policy blob @path and unwraps it with CKM_DEP11_POLICY_UNWRAP for
+ * Unwraps the policy blob @blob (@len bytes) with CKM_DEP11_POLICY_UNWRAP for
  * @requester (the module finds the roots). Needs a logged-in session.
  * Returns a TOOL_EXIT_ code (message printed) and the policy key in *@h.
  */
-int tool_unwrap_policy(struct tool *t, const char *path, CK_ULONG requester,
-                       CK_OBJECT_HANDLE *h)
+int tool_unwrap_blob(struct tool *t, const unsigned char *blob, size_t len,
+                     CK_ULONG requester, CK_OBJECT_HANDLE *h)
 {
     CK_DEP11_POLICY_UNWRAP_PARAMS p = { requester };
     CK_MECHANISM mech = { CKM_DEP11_POLICY_UNWRAP, &p, sizeof p };
     CK_BBOOL no = CK_FALSE;
     CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
-    unsigned char *blob = NULL;
-    size_t len = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
     *h = CK_INVALID_HANDLE;
-    if (tool_read_file(t, path, TOOL_BLOB_MAX, &blob, &len) != 0)
-        return TOOL_EXIT_USAGE;
-    rv = t->p11->C_UnwrapKey(t->session, &mech, CK_INVALID_HANDLE, blob, len,
-                             tmpl, 1, h);
-    free(blob);
+    rv = t->p11->C_UnwrapKey(t->session, &mech, CK_INVALID_HANDLE,
+                             (CK_BYTE_PTR)blob, len, tmpl, 1, h);
     if (rv != CKR_OK)
         return tool_fail_rv(t, "C_UnwrapKey (policy)", rv);
     return TOOL_EXIT_OK;
+}
+
+/*
+ * Unwraps the policy @path names: a blob file, or, when no such file exists,
+ * the current blob of the registered policy of that name. Needs a logged-in
+ * session. Returns a TOOL_EXIT_ code (message printed) and *@h.
+ */
+int tool_unwrap_policy(struct tool *t, const char *path, CK_ULONG requester,
+                       CK_OBJECT_HANDLE *h)
+{
+    struct tool_rec r;
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    int rc = TOOL_EXIT_FAIL;
+
+    *h = CK_INVALID_HANDLE;
+    if (strcmp(path, "-") != 0 && access(path, F_OK) != 0 &&
+        strchr(path, '/') == NULL) {
+        rc = tool_reg_find(t, path, NULL, &r);
+        if (rc == TOOL_EXIT_OK)
+            rc = tool_unwrap_blob(t, r.blob, r.blob_len, requester, h);
+        tool_rec_free(&r);
+        return rc;
+    }
+    if (tool_read_file(t, path, TOOL_BLOB_MAX, &blob, &len) != 0)
+        return TOOL_EXIT_USAGE;
+    rc = tool_unwrap_blob(t, blob, len, requester, h);
+    free(blob);
+    return rc;
 }
 
 /* Prints the header of a policy blob (table or JSON). */
@@ -150,14 +168,14 @@ static int show_blob(struct tool *t, const char *file, unsigned char *blob,
 
 struct create_opts {
     const char *type, *tenant, *name, *geo, *root1, *root2, *out;
-    int provider, force;
+    int provider, force, assign;
     CK_ULONG type_v;
     unsigned char tenant_id[16];
 };
 
 enum {
     OPT_TYPE = 1000, OPT_TENANT, OPT_NAME, OPT_GEO, OPT_ROOT1, OPT_ROOT2,
-    OPT_PROVIDER, OPT_OUT, OPT_FORCE, OPT_REQUESTER,
+    OPT_PROVIDER, OPT_OUT, OPT_FORCE, OPT_REQUESTER, OPT_ASSIGN,
 };
 
 static int create_opt(struct tool *t, int c, const char *arg, void *ctx)
@@ -174,6 +192,7 @@ static int create_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_PROVIDER: o->provider = 1; return 0;
     case OPT_OUT: o->out = arg; return 0;
     case OPT_FORCE: o->force = 1; return 0;
+    case OPT_ASSIGN: o->assign = 1; return 0;
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -181,18 +200,17 @@ static int create_opt(struct tool *t, int c, const char *arg, void *ctx)
 /* Checks the create options; fills type_v and tenant_id. */
 static int create_check(struct tool *t, struct create_opts *o)
 {
-    if (!o->type || !o->tenant || !o->name || !o->out)
+    if (!o->type || !o->tenant || !o->name)
         return tool_error(t, TOOL_EXIT_USAGE,
-                          "--type, --tenant, --name and --out are required");
-    if (!strcmp(o->type, "mailbox"))
-        o->type_v = DEP11_POLICY_MAILBOX;
-    else if (!strcmp(o->type, "multi-workload"))
-        o->type_v = DEP11_POLICY_MULTI_WORKLOAD;
-    else if (!strcmp(o->type, "files"))
-        o->type_v = DEP11_POLICY_FILES;
-    else
+                          "--type, --tenant and --name are required");
+    if (tool_parse_type(o->type, &o->type_v) != 0)
         return tool_error(t, TOOL_EXIT_USAGE,
                           "--type is mailbox, multi-workload or files");
+    if (o->assign && o->type_v != DEP11_POLICY_MULTI_WORKLOAD)
+        return tool_error(t, TOOL_EXIT_USAGE, "--assign is for a "
+                          "multi-workload policy");
+    if (strchr(o->name, '\n') != NULL || strchr(o->name, '/') != NULL)
+        return tool_error(t, TOOL_EXIT_USAGE, "--name: no newline or '/'");
     if (tool_parse_uuid(o->tenant, o->tenant_id) != 0)
         return tool_error(t, TOOL_EXIT_USAGE, "--tenant takes a UUID");
     if (*o->name == '\0' || strlen(o->name) > DEP11_LABEL_MAX)
@@ -208,7 +226,11 @@ static int create_check(struct tool *t, struct create_opts *o)
     if (!o->provider && strcmp(o->root1, o->root2) == 0)
         return tool_error(t, TOOL_EXIT_USAGE, "--root1 and --root2 must be "
                           "two different keys");
-    return tool_check_out(t, o->out, o->force);
+    if (!o->provider && (strlen(o->root1) > 128 || strlen(o->root2) > 128 ||
+                         strchr(o->root1, '\n') || strchr(o->root2, '\n')))
+        return tool_error(t, TOOL_EXIT_USAGE, "root labels: at most 128 "
+                          "bytes, no newline");
+    return o->out ? tool_check_out(t, o->out, o->force) : TOOL_EXIT_OK;
 }
 
 /* C_GenerateKey(CKM_DEP11_KEY_GEN) of a policy key from the options. */
@@ -232,16 +254,21 @@ static int generate_policy(struct tool *t, struct create_opts *o,
     return TOOL_EXIT_OK;
 }
 
-/* C_WrapKey(CKM_DEP11_POLICY_WRAP), size query first, into *@blob. */
-static int wrap_policy(struct tool *t, CK_OBJECT_HANDLE key,
-                       CK_OBJECT_HANDLE r1, CK_OBJECT_HANDLE r2,
-                       unsigned char **blob, CK_ULONG *len)
+/*
+ * C_WrapKey(CKM_DEP11_POLICY_WRAP) of policy key @key under roots @r1 and @r2
+ * (CK_INVALID_HANDLE for provider-managed) with @flags
+ * (DEP11_WRAP_ROLL_AVAILABILITY), size query first. *@blob is malloc'd
+ * (caller frees). Returns a TOOL_EXIT_ code (message printed).
+ */
+int tool_wrap_policy(struct tool *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE r1,
+                     CK_OBJECT_HANDLE r2, CK_FLAGS flags, unsigned char **blob,
+                     CK_ULONG *len)
 {
-    CK_DEP11_POLICY_WRAP_PARAMS p = { r2, 0 };
+    CK_DEP11_POLICY_WRAP_PARAMS p = { r2, flags };
     CK_MECHANISM mech = { CKM_DEP11_POLICY_WRAP, &p, sizeof p };
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (r1 == CK_INVALID_HANDLE) { /* provider-managed: no parameter */
+    if (r1 == CK_INVALID_HANDLE && flags == 0) { /* provider: no parameter */
         mech.pParameter = NULL;
         mech.ulParameterLen = 0;
     }
@@ -261,6 +288,69 @@ static int wrap_policy(struct tool *t, CK_OBJECT_HANDLE key,
     return TOOL_EXIT_OK;
 }
 
+/* Fills the registry record of the policy about to be created and checks
+ * that the name is free and that no limit is broken. */
+static int create_admit(struct tool *t, const struct create_opts *o,
+                        struct tool_rec *r)
+{
+    struct tool_rec *all = NULL;
+    size_t n = 0, i = 0;
+    int rc = TOOL_EXIT_OK;
+
+    memset(r, 0, sizeof *r);
+    strcpy(r->name, o->name);
+    r->type = o->type_v;
+    memcpy(r->tenant, o->tenant_id, 16);
+    if (o->geo != NULL)
+        strcpy(r->geo, o->geo);
+    r->state = TOOL_STATE_ACTIVE;
+    r->assigned = o->assign;
+    r->customer = !o->provider;
+    if (!o->provider) {
+        strcpy(r->root1, o->root1);
+        strcpy(r->root2, o->root2);
+    }
+    r->version = 1;
+    rc = tool_reg_load(t, &all, &n);
+    for (i = 0; rc == TOOL_EXIT_OK && i < n; i++)
+        if (strcmp(all[i].name, o->name) == 0)
+            rc = tool_error(t, TOOL_EXIT_FAIL, "a policy named \"%s\" is "
+                            "already registered on this token", o->name);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_reg_check_limits(t, r, all, n);
+    tool_rec_free_all(all, n);
+    return rc;
+}
+
+/* Wraps the new key @key, writes --out, registers @r and prints it. */
+static int create_finish(struct tool *t, const struct create_opts *o,
+                         CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE r1,
+                         CK_OBJECT_HANDLE r2, struct tool_rec *r)
+{
+    unsigned char *pid = NULL;
+    CK_ULONG pid_len = 0, len = 0;
+    CK_RV rv = tool_get_bytes(t, key, CKA_DEP11_POLICY_ID, &pid, &pid_len);
+    int rc = TOOL_EXIT_FAIL;
+
+    if (rv != CKR_OK || pid_len != 16) {
+        free(pid);
+        return tool_fail_rv(t, "C_GetAttributeValue (policy id)",
+                            rv != CKR_OK ? rv : CKR_GENERAL_ERROR);
+    }
+    memcpy(r->id, pid, 16);
+    free(pid);
+    rc = tool_wrap_policy(t, key, r1, r2, 0, &r->blob, &len);
+    r->blob_len = len;
+    if (rc == TOOL_EXIT_OK && o->out != NULL &&
+        tool_write_atomic(t, o->out, r->blob, len, o->force) != 0)
+        rc = TOOL_EXIT_FAIL;
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_reg_create(t, r);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_print_rec(t, r);
+    return rc;
+}
+
 static int policy_create(struct tool *t, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -269,16 +359,17 @@ static int policy_create(struct tool *t, int argc, char **argv)
         {"root1", 1, NULL, OPT_ROOT1}, {"root2", 1, NULL, OPT_ROOT2},
         {"provider-managed", 0, NULL, OPT_PROVIDER},
         {"out", 1, NULL, OPT_OUT}, {"force", 0, NULL, OPT_FORCE},
+        {"assign", 0, NULL, OPT_ASSIGN},
         TOOL_COMMON_LONGOPTS, {NULL, 0, NULL, 0},
     };
     struct create_opts o;
+    struct tool_rec r;
     CK_OBJECT_HANDLE r1 = CK_INVALID_HANDLE, r2 = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-    unsigned char *blob = NULL;
-    CK_ULONG len = 0;
     int rc = TOOL_EXIT_USAGE, first = 0;
 
     memset(&o, 0, sizeof o);
+    memset(&r, 0, sizeof r);
     rc = tool_parse(t, &tool_cmd_policy_create, argc, argv, lo, create_opt,
                     &o, &first);
     if (rc != 0)
@@ -290,7 +381,9 @@ static int policy_create(struct tool *t, int argc, char **argv)
     if (rc == TOOL_EXIT_OK)
         rc = tool_load(t);
     if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
+        rc = tool_open(t, 1, CKU_USER, NULL);
+    if (rc == TOOL_EXIT_OK)
+        rc = create_admit(t, &o, &r);
     if (rc == TOOL_EXIT_OK && !o.provider)
         rc = tool_find_root(t, o.root1, &r1);
     if (rc == TOOL_EXIT_OK && !o.provider)
@@ -298,33 +391,35 @@ static int policy_create(struct tool *t, int argc, char **argv)
     if (rc == TOOL_EXIT_OK)
         rc = generate_policy(t, &o, &key);
     if (rc == TOOL_EXIT_OK)
-        rc = wrap_policy(t, key, r1, r2, &blob, &len);
-    if (rc == TOOL_EXIT_OK &&
-        tool_write_atomic(t, o.out, blob, len, o.force) != 0)
-        rc = TOOL_EXIT_FAIL;
-    if (rc == TOOL_EXIT_OK)
-        rc = show_blob(t, o.out, blob, len);
+        rc = create_finish(t, &o, key, r1, r2, &r);
     if (key != CK_INVALID_HANDLE)
         (void)t->p11->C_DestroyObject(t->session, key);
-    free(blob);
+    tool_rec_free(&r);
     return rc;
 }
 
 const struct tool_cmd tool_cmd_policy_create = {
     "policy", "create", policy_create,
-    "create a policy key and write its blob",
+    "create a policy key and register it",
     "Usage: dep11-tool policy create --type mailbox|multi-workload|files\n"
-    "         --tenant UUID --name NAME [--geo GEO]\n"
+    "         --tenant UUID --name NAME [--geo GEO] [--assign]\n"
     "         (--root1 LABEL --root2 LABEL | --provider-managed)\n"
-    "         --out FILE [--force] --pin-source file:PATH|env:VAR\n\n"
+    "         [--out FILE [--force]] --pin-source file:PATH|env:VAR\n\n"
     "Generates a policy key (C_GenerateKey CKM_DEP11_KEY_GEN) and wraps it\n"
     "(C_WrapKey CKM_DEP11_POLICY_WRAP) under the two customer root keys, the\n"
     "RSA private keys with these CKA_LABELs (registered with keys register),\n"
     "or under the provider keys with --provider-managed; dep11 adds the\n"
-    "availability copy. The blob is written atomically (temporary file, fsync,\n"
-    "rename; mode 0600); an existing FILE is kept unless --force. NAME is at\n"
-    "most 64 bytes, GEO at most 16. The blob's header is printed as by\n"
-    "policy show.",
+    "availability copy. The policy is registered on the token: a private\n"
+    "CKO_DATA object (CKA_APPLICATION \"dep11-registry\", CKA_LABEL NAME,\n"
+    "CKA_OBJECT_ID the policy id) holding its record and current blob; NAME\n"
+    "must be unused on the token. The seeds' limits are enforced, with\n"
+    "CKR_DEP11_POLICY_LIMIT and exit 1: at most 50 active mailbox policies\n"
+    "per tenant; one assigned multi-workload policy per tenant (--assign\n"
+    "assigns the new one; see policy assign-tenant); one files policy per\n"
+    "tenant and geo. With --out the blob is also written atomically\n"
+    "(temporary file, fsync, rename; mode 0600); an existing FILE is kept\n"
+    "unless --force. NAME is at most 64 bytes, GEO at most 16. The record\n"
+    "and the blob's header are printed as by policy show.",
 };
 
 /* ---- policy show ---- */
@@ -332,6 +427,23 @@ const struct tool_cmd tool_cmd_policy_create = {
 static int no_opt(struct tool *t, int c, const char *arg, void *ctx)
 {
     return TOOL_EXIT_USAGE;
+}
+
+/* policy show NAME: the registry record (needs a login). */
+static int show_registered(struct tool *t, const char *name)
+{
+    struct tool_rec r;
+    int rc = tool_load(t);
+
+    memset(&r, 0, sizeof r);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_open(t, 0, CKU_USER, NULL);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_reg_find(t, name, NULL, &r);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_print_rec(t, &r);
+    tool_rec_free(&r);
+    return rc;
 }
 
 static int policy_show(struct tool *t, int argc, char **argv)
@@ -347,7 +459,9 @@ static int policy_show(struct tool *t, int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     if (first != argc - 1)
-        return tool_error(t, TOOL_EXIT_USAGE, "give one policy blob FILE");
+        return tool_error(t, TOOL_EXIT_USAGE, "give one policy NAME or FILE");
+    if (access(argv[first], F_OK) != 0 && strchr(argv[first], '/') == NULL)
+        return show_registered(t, argv[first]);
     if (tool_read_file(t, argv[first], TOOL_BLOB_MAX, &blob, &len) != 0)
         return TOOL_EXIT_USAGE;
     rc = tool_load(t);
@@ -359,9 +473,12 @@ static int policy_show(struct tool *t, int argc, char **argv)
 
 const struct tool_cmd tool_cmd_policy_show = {
     "policy", "show", policy_show,
-    "print the header of a policy blob",
-    "Usage: dep11-tool policy show FILE\n\n"
-    "Prints the policy blob's header through DEP11_GetPolicyInfo: policy id,\n"
+    "print a registered policy, or the header of a policy blob",
+    "Usage: dep11-tool policy show NAME|FILE\n\n"
+    "NAME (no such file, no '/'): prints the policy's registry record (state,\n"
+    "tenant assignment, roots, times, purge request) and its current blob's\n"
+    "header; this needs --pin-source (the records are private objects).\n"
+    "FILE: prints the policy blob's header through DEP11_GetPolicyInfo: policy id,\n"
     "type, tenant, version, managed by, suite, number of wrapped copies, name\n"
     "and geo. Needs no token and no login; the blob is parsed, not unwrapped,\n"
     "so its MAC is not checked: an altered header shows here as it is and\n"

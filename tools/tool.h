@@ -215,6 +215,17 @@ extern const struct tool_cmd tool_cmd_policy_unwrap;
 extern const struct tool_cmd tool_cmd_mailbox_assign;
 extern const struct tool_cmd tool_cmd_data_seal;
 extern const struct tool_cmd tool_cmd_data_open;
+extern const struct tool_cmd tool_cmd_site_create; /* site.c */
+extern const struct tool_cmd tool_cmd_site_show;
+extern const struct tool_cmd tool_cmd_file_seal;   /* file.c */
+extern const struct tool_cmd tool_cmd_file_open;
+
+/* site.c: loads the module, logs in, checks that @policy is a FILES policy,
+ * unwraps it and the site blob @site for @site_id. *@pol and *@key are
+ * session objects the caller destroys. Returns a TOOL_EXIT_ code. */
+int tool_unwrap_site(struct tool *t, const char *policy, const char *site,
+                     const unsigned char site_id[16], CK_ULONG requester,
+                     CK_OBJECT_HANDLE *pol, CK_OBJECT_HANDLE *key);
 
 /* ---- shared by the policy, mailbox and data commands (policy.c) ---- */
 
@@ -226,5 +237,8 @@ const char *tool_requester_name(CK_ULONG r);
  * @requester). Returns a TOOL_EXIT_ code and *@h. */
 int tool_unwrap_policy(struct tool *t, const char *path, CK_ULONG requester,
                        CK_OBJECT_HANDLE *h);
+
+/* The policy registry, the child-blob store and their commands. */
+#include "reg.h"
 
 #endif

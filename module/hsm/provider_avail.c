@@ -72,9 +72,18 @@ static CK_RV list_keys(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
     for (i = 0; i < n; i++) {
         CK_ATTRIBUTE a = { CKA_ID, l->id[l->n], DEP11_AVAIL_ID_LEN };
 
-        /* Keys with a foreign CKA_ID shape are not ours: skipped. */
-        if (dep11_hsm()->C_GetAttributeValue(s, found[i], &a, 1) == CKR_OK &&
-            a.ulValueLen == DEP11_AVAIL_ID_LEN && memcmp(l->id[l->n], tag, TAG_LEN) == 0)
+        rv = dep11_hsm()->C_GetAttributeValue(s, found[i], &a, 1);
+        /* A key whose CKA_ID has another shape is not ours: skipped. Any
+         * other failure (device, session, login) is the backend's answer:
+         * a key we could not read is not a key that is gone. */
+        if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+            rv == CKR_ATTRIBUTE_SENSITIVE) {
+            rv = CKR_OK;
+            continue;
+        }
+        if (rv != CKR_OK)
+            goto out;
+        if (a.ulValueLen == DEP11_AVAIL_ID_LEN && memcmp(l->id[l->n], tag, TAG_LEN) == 0)
             l->h[l->n++] = found[i];
     }
 out:

@@ -451,8 +451,11 @@ CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_l
     }
     for (i = 0; i < nfound && k < cap; i++) {
         memset(&out[k], 0, sizeof out[k]);
-        if (fill_private(s, found[i], &out[k]) == CKR_OK)
+        rv = fill_private(s, found[i], &out[k]);
+        if (rv == CKR_OK)
             k++;
+        else if (rv != CKR_KEY_SIZE_RANGE && rv != CKR_KEY_HANDLE_INVALID)
+            goto out; /* device, session or login trouble: the caller's to classify */
     }
     *n = k;
     rv = CKR_OK;

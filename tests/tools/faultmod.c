@@ -11,6 +11,9 @@
  *   C_Sign rv=0x30 after=3          from the 3rd matching call on
  *   C_Decrypt rv=0x30 count=1       only the first matching call(s)
  * '#' starts a comment. Matching calls are counted per rule text.
+ * $DEP11_FAULT_TRACE=path: every call is appended to that file as one line
+ * "C_Name token-label" ("-" for calls with no token), so a test can list the
+ * backend calls an operation makes (truncate the file, run, read).
  * $DEP11_FAULT_HANDLE_OFFSET=1: every object handle the real module returns
  * is shifted up by DEP11_HANDLE_BASE and shifted back on the way in, so that
  * dep11 meets a backend whose handles fall in its reserved range.
@@ -40,6 +43,7 @@ static struct {
     char text[256];
     unsigned long hits;
 } counters[MAX_RULES];
+static unsigned long victim;
 
 static unsigned long count_hit(const char *text)
 {
@@ -55,8 +59,14 @@ static unsigned long count_hit(const char *text)
         if (strcmp(counters[i].text, text) == 0)
             break;
     }
-    if (i < MAX_RULES)
-        n = ++counters[i].hits;
+    if (i == MAX_RULES) {
+        /* Full (a walk writes a new rule per case): recycle the slots in
+         * turn, so the oldest rules (long gone from the file) go first. */
+        i = (int)(victim++ % MAX_RULES);
+        snprintf(counters[i].text, sizeof counters[i].text, "%s", text);
+        counters[i].hits = 0;
+    }
+    n = ++counters[i].hits;
     pthread_mutex_unlock(&fm_lock);
     return n;
 }
@@ -132,6 +142,25 @@ static int apply_rule(char *line, const char *fn, enum scope sc, CK_ULONG key, C
     return has_rv;
 }
 
+/* Appends "fn label" to $DEP11_FAULT_TRACE when it is set. */
+static void trace(const char *fn, enum scope sc, CK_ULONG key)
+{
+    const char *path = getenv("DEP11_FAULT_TRACE");
+    char label[33] = "-";
+    FILE *fp = NULL;
+
+    if (path == NULL || *path == '\0' || real == NULL)
+        return;
+    if (!scope_label(sc, key, label))
+        snprintf(label, sizeof label, "-");
+    pthread_mutex_lock(&fm_lock);
+    if ((fp = fopen(path, "ae")) != NULL) {
+        fprintf(fp, "%s %s\n", fn, label);
+        fclose(fp);
+    }
+    pthread_mutex_unlock(&fm_lock);
+}
+
 /* 1 (and *rv) when the spec fails this call of @fn. */
 static int fault(const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv)
 {
@@ -140,6 +169,7 @@ static int fault(const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv)
     FILE *fp = NULL;
     int hit = 0;
 
+    trace(fn, sc, key);
     if (path == NULL || real == NULL || (fp = fopen(path, "re")) == NULL)
         return 0;
     while (!hit && fgets(line, sizeof line, fp) != NULL) {
@@ -219,7 +249,6 @@ FWD(S_SESS, C_SetAttributeValue, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_AT
     CK_ULONG d), (a, h_in(b), c, d), a)
 FWD(S_SESS, C_FindObjectsInit, (CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c),
     (a, b, c), a)
-FWD(S_SESS, C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a), a)
 
 /* Calls that end an operation: a faulted one still runs for real first, so
  * that the real module's operation ends as PKCS#11 says an error ends it. */
@@ -233,6 +262,8 @@ FWD(S_SESS, C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a), a)
         }                                                                    \
         return real->fn args;                                                \
     }
+
+FWD_T(S_SESS, C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a), a)
 
 /* Data functions: (session, mechanism, key) inits and buffer calls. */
 #define FWD_INIT(fn)                                                         \

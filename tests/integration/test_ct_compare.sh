@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# test_ct_compare.sh: no tag, MAC or key check value is compared with
+# memcmp in module/. Every memcmp in the module's sources must be on the
+# allowlist below (file and the compared expression, with the reason it is
+# not secret); the secret comparisons must go through dep11_ct_equal, which
+# must be CRYPTO_memcmp. A new memcmp fails this test until it is reviewed.
+set -euo pipefail
+src="${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/module"
+
+# file|text of the memcmp call|why it is not secret
+allow='
+blob/policy_blob.c|memcmp(magic, policy_magic|format magic: public constant
+blob/child_blob.c|memcmp(magic, child_magic|format magic: public constant
+hier/policy_unwrap.c|memcmp(mine, id,|root identity (SHA-256 of a public key) named in the blob
+hier/cache.c|memcmp(e->digest, digest|cache look-up by blob digest (the blob is public)
+hier/cache.c|memcmp(e->key->policy_id, policy_id|policy id: public blob header field
+hier/purge.c|memcmp(p->b.copies[p->roots[r]].key_id, id|root identity: public key hash
+hier/purge.c|memcmp(id, cp->key_id|availability key CKA_ID: public identifier
+hier/purge.c|memcmp(buf, text, n)|file content check of the public receipt key PEM
+hier/policy_wrap.c|memcmp(w->roots[0].modulus, w->roots[1].modulus|public moduli (same key twice)
+hier/child.c|memcmp(b->hdr.policy_id, policy->policy_id|policy id binding: public header field
+hier/child.c|memcmp(b->hdr.owner, owner|owner id: public header field
+hsm/provider_keys.c|memcmp(lab, prefix, plen)|CKA_LABEL prefix of provider keys
+hsm/provider_avail.c|memcmp(l->id[l->n], tag, TAG_LEN)|CKA_ID tag (policy id) of availability keys
+hsm/provider_avail.c|memcmp(l->id[i], l->id[best]|ordering availability key ids (public)
+hsm/provider_avail.c|memcmp(l.id[i], a->keep|availability key id to keep (public)
+hsm/provider.c|memcmp(want, ti->label|token label
+hsm/provider_purge.c|memcmp(a, b, al < bl ? al : bl)|ordering tombstone labels (public)
+core/attr.c|memcmp(a->pValue, v->ptr, v->len)|template attribute match (find/template check)
+core/attr.c|memcmp(dst, a->pValue, a->ulValueLen)|template consistency of caller-given attributes
+crypto/hash.c|CRYPTO_memcmp(a, b, n)|the constant-time primitive itself
+'
+
+status=0 hits=0
+while IFS= read -r hit; do
+    file=${hit%%:*}; rest=${hit#*:}; rest=${rest#*:}
+    rel=${file#"$src/"}
+    hits=$((hits + 1))
+    ok=0
+    while IFS='|' read -r af atext _why; do
+        [ -n "$af" ] || continue
+        if [ "$af" = "$rel" ] && [[ "$rest" == *"$atext"* ]]; then ok=1; break; fi
+    done <<<"$allow"
+    if [ $ok = 0 ]; then
+        echo "FAIL: unreviewed memcmp: $rel: $(echo "$rest" | sed 's/^[[:space:]]*//')"
+        status=1
+    fi
+    # A new memcmp on secret-looking operands is named as such.
+    if [ $ok = 0 ] && echo "$rest" | grep -qiE '(^|[^a-z])memcmp\([^)]*(tag|mac|kcv|hmac|check)'; then
+        echo "FAIL: memcmp on a tag/MAC/kcv: $rel: $rest"
+        status=1
+    fi
+done < <(grep -rn --include='*.c' --include='*.h' 'memcmp(' "$src" | grep -v 'CRYPTO_memcmp\|^[^:]*:[0-9]*:[[:space:]]*\*')
+
+# The primitive is CRYPTO_memcmp, and the MAC and kcv checks use it.
+grep -A4 '^int dep11_ct_equal' "$src/crypto/hash.c" | grep -q 'CRYPTO_memcmp' ||
+    { echo "FAIL: dep11_ct_equal is not CRYPTO_memcmp"; status=1; }
+for f in hier/policy_unwrap.c hier/purge.c; do
+    [ -f "$src/$f" ] || continue
+    grep -q 'dep11_ct_equal(mac' "$src/$f" || { echo "FAIL: $f: MAC not compared with dep11_ct_equal"; status=1; }
+    grep -q 'dep11_ct_equal(kcv' "$src/$f" || { echo "FAIL: $f: kcv not compared with dep11_ct_equal"; status=1; }
+done
+# GCM tags are checked by OpenSSL (EVP_DecryptFinal_ex), never by hand.
+if grep -n 'tag' "$src/crypto/gcm.c" | grep -q 'memcmp\|==.*tag\['; then
+    echo "FAIL: crypto/gcm.c compares a tag by hand"; status=1
+fi
+echo "memcmp calls reviewed: $hits; status $status"
+exit $status

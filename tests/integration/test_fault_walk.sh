@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test_fault_walk.sh: the fault walk (test_fault_walk.c) over the fault shim
+# (tests/tools/faultmod.c) with call tracing on; a profile written here makes
+# the shim dep11's backend module.
+. "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
+shim="$abs_top_builddir/tests/tools/.libs/libdep11-faultmod.so"
+if [ ! -f "$shim" ]; then
+    echo "SKIP: the fault shim $shim is not built"
+    exit 77
+fi
+itest_world fault-walk
+sed "s|^module *=.*|module = $shim|" "$abs_top_srcdir/hsm-profiles/softhsm2.conf" \
+    >"$ITEST_WORLD/fault-profile.conf"
+grep -q "^module = $shim\$" "$ITEST_WORLD/fault-profile.conf"
+sed "s|^profile *=.*|profile = $ITEST_WORLD/fault-profile.conf|" \
+    "$ITEST_WORLD/dep11.conf" >"$ITEST_WORLD/dep11-fault.conf"
+: >"$ITEST_WORLD/faults"
+: >"$ITEST_WORLD/trace"
+export DEP11_FAULT_MODULE="$SOFTHSM_MODULE"
+export DEP11_FAULT_FILE="$ITEST_WORLD/faults"
+export DEP11_FAULT_TRACE="$ITEST_WORLD/trace"
+unset DEP11_FAULT_HANDLE_OFFSET
+DEP11_CONF="$ITEST_WORLD/dep11-fault.conf" itest_run test_fault_walk

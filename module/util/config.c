@@ -574,6 +574,35 @@ set_defaults(struct dep11_config *c)
     c->profile.provider_rsa_bits = 3072;
 }
 
+/*
+ * Profile settings this version parses but does not act on: a profile that
+ * asks for one of them is refused rather than silently ignored.
+ */
+static CK_RV refuse_unsupported(const struct parse *ps, const struct dep11_profile *p)
+{
+    static const struct {
+        const char *key, *why;
+    } later[] = {
+        { "root-unwrap", "only 'decrypt' (C_Decrypt with RSA-OAEP) is implemented" },
+        { "gcm-iv", "only 'module' is implemented" },
+        { "call-timeout-ms", "per-call time-outs are not implemented: only 0" },
+        { "availability-key", "only 'aes' is implemented" },
+        { "hedged-unwrap", "hedged parallel tries are not implemented: only 'no'" },
+    };
+    const int asked[] = { !p->root_unwrap_decrypt, !p->gcm_iv_from_module,
+                          p->call_timeout_ms != 0, p->availability_rsa, p->hedged };
+
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        if (!asked[i])
+            continue;
+        for (size_t k = 0; k < ps->ndefs; k++)
+            if (strcmp(ps->defs[k].name, later[i].key) == 0)
+                return fail(ps->file, ps->seen[k], "%s: not supported by this "
+                            "version of dep11 (%s)", later[i].key, later[i].why);
+    }
+    return CKR_OK;
+}
+
 /* Parses the profile named in c->profile.path (on config line @line). */
 static CK_RV
 load_profile(const struct parse *cps, unsigned line, struct dep11_config *c)
@@ -598,6 +627,8 @@ load_profile(const struct parse *cps, unsigned line, struct dep11_config *c)
     ps->ndefs = sizeof profile_keys / sizeof profile_keys[0];
     ps->base = (char *)&c->profile;
     rv = parse_file(ps);
+    if (rv == CKR_OK)
+        rv = refuse_unsupported(ps, &c->profile);
 out:
     free(ps);
     return rv;

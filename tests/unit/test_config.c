@@ -190,15 +190,15 @@ test_full_config(void **state)
         "module = " SOFTHSM "\n"
         "oaep-hash = sha1\n"
         "aes-key-wrap-pad-mechanism = 0x210B\n"
-        "root-unwrap = unwrap\n"
-        "gcm-iv = hsm\n"
+        "root-unwrap = decrypt\n"
+        "gcm-iv = module\n"
         "max-sessions = 16\n"
-        "call-timeout-ms = 2500\n"
+        "call-timeout-ms = 0\n"
         "retries = 3\n"
         "backoff-ms = 100\n"
-        "availability-key = rsa\n"
+        "availability-key = aes\n"
         "files-fallback = recovery-only\n"
-        "hedged-unwrap = yes\n"
+        "hedged-unwrap = no\n"
         "provider-rsa-bits = 4096\n"), CKR_OK);
     assert_string_equal(c->path, fx->conf);
     assert_string_equal(c->profile.path, fx->prof);
@@ -218,15 +218,15 @@ test_full_config(void **state)
     assert_string_equal(c->profile.module, SOFTHSM);
     assert_int_equal(c->profile.oaep_hash, CKM_SHA_1);
     assert_int_equal(c->profile.aes_wrap_pad_mech, 0x210B);
-    assert_int_equal(c->profile.root_unwrap_decrypt, 0);
-    assert_int_equal(c->profile.gcm_iv_from_module, 0);
+    assert_int_equal(c->profile.root_unwrap_decrypt, 1);
+    assert_int_equal(c->profile.gcm_iv_from_module, 1);
     assert_int_equal(c->profile.max_sessions, 16);
-    assert_int_equal(c->profile.call_timeout_ms, 2500);
+    assert_int_equal(c->profile.call_timeout_ms, 0);
     assert_int_equal(c->profile.retries, 3);
     assert_int_equal(c->profile.backoff_ms, 100);
-    assert_int_equal(c->profile.availability_rsa, 1);
+    assert_int_equal(c->profile.availability_rsa, 0);
     assert_int_equal(c->profile.files_fallback_recovery_only, 1);
-    assert_int_equal(c->profile.hedged, 1);
+    assert_int_equal(c->profile.hedged, 0);
     assert_int_equal(c->profile.provider_rsa_bits, 4096);
 }
 
@@ -456,6 +456,17 @@ static const struct bad_case bad_cases[] = {
       2, "provider-rsa-bits: '1024' is not 2048, 3072 or 4096", NULL },
     { "profile no equals", BASE, GOOD_PROFILE "\n\nretries\n", 1, 4,
       "expected 'key = value'", NULL },
+    /* Valid values this version does not act on: refused, not ignored. */
+    { "root-unwrap unwrap", BASE, GOOD_PROFILE "root-unwrap = unwrap\n", 1, 2,
+      "root-unwrap: not supported by this version", NULL },
+    { "gcm-iv hsm", BASE, GOOD_PROFILE "\ngcm-iv = hsm\n", 1, 3,
+      "gcm-iv: not supported by this version", NULL },
+    { "call-timeout-ms set", BASE, GOOD_PROFILE "call-timeout-ms = 2500\n", 1, 2,
+      "call-timeout-ms: not supported by this version", NULL },
+    { "availability-key rsa", BASE, GOOD_PROFILE "availability-key = rsa\n", 1,
+      2, "availability-key: not supported by this version", NULL },
+    { "hedged-unwrap yes", BASE, GOOD_PROFILE "hedged-unwrap = yes\n", 1, 2,
+      "hedged-unwrap: not supported by this version", NULL },
 };
 
 static void

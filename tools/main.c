@@ -16,6 +16,7 @@ static const struct tool_cmd *const commands[] = {
     &tool_cmd_data_seal,     &tool_cmd_data_open,
     &tool_cmd_site_create,   &tool_cmd_site_show,
     &tool_cmd_file_seal,     &tool_cmd_file_open,
+    &tool_cmd_audit_verify,  &tool_cmd_receipt_verify, /* verify.c */
     TOOL_REG_COMMANDS /* reg.h: registry, lifecycle, store, verify */
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

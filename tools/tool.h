@@ -219,6 +219,8 @@ extern const struct tool_cmd tool_cmd_site_create; /* site.c */
 extern const struct tool_cmd tool_cmd_site_show;
 extern const struct tool_cmd tool_cmd_file_seal;   /* file.c */
 extern const struct tool_cmd tool_cmd_file_open;
+extern const struct tool_cmd tool_cmd_audit_verify;   /* verify.c */
+extern const struct tool_cmd tool_cmd_receipt_verify;
 
 /* site.c: loads the module, logs in, checks that @policy is a FILES policy,
  * unwraps it and the site blob @site for @site_id. *@pol and *@key are

@@ -175,7 +175,8 @@ CK_RV dep11_core_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
 /* Parse only: CKR_OK; CKR_WRAPPED_KEY_INVALID; CKR_ARGUMENTS_BAD. */
 CK_RV dep11_core_GetPolicyInfo(CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,
                                CK_DEP11_POLICY_INFO *pInfo);
-/* Not yet supported: CKR_FUNCTION_NOT_SUPPORTED (the lifecycle issue). */
+/* The data purge path (hier/purge.c, docs/RECEIPTS.md): a logged-in session of
+ * the policy's customer token; size-query protocol for the receipt. */
 CK_RV dep11_core_PurgePolicy(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pBlob,
                              CK_ULONG ulBlobLen, CK_BYTE_PTR pReceipt,
                              CK_ULONG_PTR pulReceiptLen);

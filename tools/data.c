@@ -47,11 +47,7 @@ static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_FORCE: o->force = 1; return 0;
     case OPT_STORE: o->store = arg; return 0;
     case OPT_OWNERS: o->owners = arg; return 0;
-    case OPT_REQUESTER:
-        if (tool_parse_requester(arg, &o->requester) == 0)
-            return 0;
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--requester is user, system or recovery");
+    case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -64,16 +60,13 @@ static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
 static int data_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
                       char **argv, struct data_opts *o, const char *need)
 {
-    int rc = 0, first = 0;
+    int rc = 0;
 
     memset(o, 0, sizeof *o);
     o->requester = DEP11_REQUESTER_USER;
-    rc = tool_parse(t, cmd, argc, argv, data_longopts, data_opt, o, &first);
+    rc = tool_parse_no_operands(t, cmd, argc, argv, data_longopts, data_opt, o);
     if (rc != 0)
         return rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
-                          argv[first]);
     if (o->store != NULL && o->mailbox != NULL)
         return tool_error(t, TOOL_EXIT_USAGE, "give --mailbox FILE or "
                           "--store DIR, not both");
@@ -100,10 +93,8 @@ static int data_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
 static int open_policy(struct tool *t, const struct data_opts *o,
                        CK_OBJECT_HANDLE *pol)
 {
-    int rc = tool_load(t);
+    int rc = tool_load_login(t, 0);
 
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
     if (rc == TOOL_EXIT_OK)
         rc = tool_unwrap_policy(t, o->policy, o->requester, pol);
     return rc;
@@ -114,26 +105,14 @@ static int open_policy(struct tool *t, const struct data_opts *o,
 static int wrap_child(struct tool *t, const struct data_opts *o,
                       CK_OBJECT_HANDLE pol, CK_OBJECT_HANDLE key)
 {
-    CK_DEP11_CHILD_PARAMS p;
-    CK_MECHANISM mech = { CKM_DEP11_CHILD_WRAP, &p, sizeof p };
     unsigned char *blob = NULL;
     CK_ULONG len = 0;
-    CK_RV rv = CKR_GENERAL_ERROR;
     char owner[33];
-    int rc = TOOL_EXIT_FAIL;
+    int rc = tool_child_wrap(t, pol, o->owner_id, key, "mailbox", &blob, &len);
 
-    memcpy(p.ownerId, o->owner_id, 16);
-    rv = t->p11->C_WrapKey(t->session, &mech, pol, key, NULL, &len);
-    if (rv == CKR_OK) {
-        blob = malloc(len ? len : 1);
-        if (blob == NULL)
-            return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-        rv = t->p11->C_WrapKey(t->session, &mech, pol, key, blob, &len);
-    }
-    if (rv != CKR_OK) {
-        free(blob);
-        return tool_fail_rv(t, "C_WrapKey (mailbox key)", rv);
-    }
+    if (rc != TOOL_EXIT_OK)
+        return rc;
+    rc = TOOL_EXIT_FAIL;
     if (tool_write_atomic(t, o->out, blob, len, o->force) == 0) {
         tool_hex(o->owner_id, 16, owner);
         if (t->opt.json) {
@@ -183,10 +162,8 @@ static int mailbox_assign(struct tool *t, int argc, char **argv)
     }
     rc = wrap_child(t, &o, pol, key);
 out:
-    if (key != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, key);
-    if (pol != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, pol);
+    tool_destroy(t, key);
+    tool_destroy(t, pol);
     return rc;
 }
 
@@ -215,22 +192,15 @@ const struct tool_cmd tool_cmd_mailbox_assign = {
 static int open_mailbox(struct tool *t, const struct data_opts *o,
                         CK_OBJECT_HANDLE pol, CK_OBJECT_HANDLE *key)
 {
-    CK_DEP11_CHILD_PARAMS p;
-    CK_MECHANISM mech = { CKM_DEP11_CHILD_UNWRAP, &p, sizeof p };
-    CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
     unsigned char *blob = NULL;
     size_t len = 0;
-    CK_RV rv = CKR_GENERAL_ERROR;
+    int rc = TOOL_EXIT_FAIL;
 
-    memcpy(p.ownerId, o->owner_id, 16);
     if (tool_read_file(t, o->mailbox, TOOL_BLOB_MAX, &blob, &len) != 0)
         return TOOL_EXIT_USAGE;
-    rv = t->p11->C_UnwrapKey(t->session, &mech, pol, blob, len, tmpl, 1, key);
+    rc = tool_child_unwrap(t, pol, o->owner_id, blob, len, "mailbox", key);
     free(blob);
-    if (rv != CKR_OK)
-        return tool_fail_rv(t, "C_UnwrapKey (mailbox key)", rv);
-    return TOOL_EXIT_OK;
+    return rc;
 }
 
 /* The policy and mailbox keys: from --policy and --mailbox files (or
@@ -247,14 +217,12 @@ static int open_keys(struct tool *t, const struct data_opts *o,
         rc = open_policy(t, o, pol);
         return rc == TOOL_EXIT_OK ? open_mailbox(t, o, pol[0], key) : rc;
     }
-    rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
+    rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK)
         rc = tool_store_child(t, o->store, o->owner_id, o->requester, pol,
                               &blob, &len);
     if (rc == TOOL_EXIT_OK)
-        rc = tool_child_unwrap(t, *pol, o->owner_id, blob, len, key);
+        rc = tool_child_unwrap(t, *pol, o->owner_id, blob, len, "child", key);
     free(blob);
     return rc;
 }
@@ -373,10 +341,8 @@ static int data_seal(struct tool *t, int argc, char **argv)
         report_data(t, "sealed", &o, in, out);
 out:
     tool_afile_abort(&f);
-    if (key != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, key);
-    if (pol != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, pol);
+    tool_destroy(t, key);
+    tool_destroy(t, pol);
     return rc;
 }
 
@@ -442,10 +408,8 @@ out:
         OPENSSL_cleanse(plain, cap);
     free(plain);
     free(sealed);
-    if (key != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, key);
-    if (pol != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, pol);
+    tool_destroy(t, key);
+    tool_destroy(t, pol);
     return rc;
 }
 

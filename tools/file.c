@@ -89,11 +89,7 @@ static int file_opt(struct tool *t, int c, const char *arg, void *ctx)
             return 0;
         return tool_error(t, TOOL_EXIT_USAGE, "--chunk-size: 1 byte to 64 MiB "
                           "(a number, optionally with K or M)");
-    case OPT_REQUESTER:
-        if (tool_parse_requester(arg, &o->requester) == 0)
-            return 0;
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--requester is user, system or recovery");
+    case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -103,16 +99,14 @@ static int file_opt(struct tool *t, int c, const char *arg, void *ctx)
 static int file_parse(struct tool *t, const struct tool_cmd *cmd, int argc, char **argv,
                       struct file_opts *o, int seal)
 {
-    int rc = 0, first = 0;
+    int rc = 0;
 
     memset(o, 0, sizeof *o);
     o->requester = DEP11_REQUESTER_USER;
     o->chunk = CHUNK_DEFAULT;
-    rc = tool_parse(t, cmd, argc, argv, file_longopts, file_opt, o, &first);
+    rc = tool_parse_no_operands(t, cmd, argc, argv, file_longopts, file_opt, o);
     if (rc != 0)
         return rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s", argv[first]);
     if (!o->policy || !o->site || !o->site_id || !o->in || !o->out)
         return tool_error(t, TOOL_EXIT_USAGE, "--policy, --site, --site-id, --in "
                           "and --out are required");
@@ -193,10 +187,8 @@ static void run_end(struct tool *t, struct run *r)
     tool_afile_abort(&r->out);
     if (r->in != NULL && r->in != stdin)
         fclose(r->in);
-    if (r->site != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, r->site);
-    if (r->pol != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, r->pol);
+    tool_destroy(t, r->site);
+    tool_destroy(t, r->pol);
     if (r->plain != NULL)
         OPENSSL_cleanse(r->plain, r->chunk);
     free(r->plain);

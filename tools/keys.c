@@ -312,16 +312,13 @@ static int keys_register(struct tool *t, int argc, char **argv)
     CK_ATTRIBUTE sel;
     unsigned char *idbuf = NULL;
     CK_RV rv = CKR_OK;
-    int rc = TOOL_EXIT_USAGE, first = 0;
+    int rc = TOOL_EXIT_USAGE;
 
     memset(&o, 0, sizeof o);
-    rc = tool_parse(t, &tool_cmd_keys_register, argc, argv, lo, reg_opt, &o,
-                    &first);
+    rc = tool_parse_no_operands(t, &tool_cmd_keys_register, argc, argv, lo,
+                                reg_opt, &o);
     if (rc != 0)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
-                          argv[first]);
     rc = make_selector(t, &o, &sel, &idbuf);
     if (rc == TOOL_EXIT_OK)
         rc = tool_load(t);
@@ -532,18 +529,13 @@ static int keys_check(struct tool *t, int argc, char **argv)
     CK_OBJECT_HANDLE *found = NULL;
     CK_ULONG n = 0;
     CK_RV rv = CKR_OK;
-    int rc = TOOL_EXIT_USAGE, first = 0;
+    int rc = TOOL_EXIT_USAGE;
 
-    rc = tool_parse(t, &tool_cmd_keys_check, argc, argv, lo, no_opt, NULL,
-                    &first);
+    rc = tool_parse_no_operands(t, &tool_cmd_keys_check, argc, argv, lo, no_opt,
+                                NULL);
     if (rc != 0)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
-                          argv[first]);
-    rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
+    rc = tool_load_login(t, 0);
     if (rc != TOOL_EXIT_OK)
         return rc;
     rv = collect(t, &twins, CKO_PUBLIC_KEY, NULL, 1);

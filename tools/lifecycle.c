@@ -26,11 +26,7 @@ static int lc_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_ROOT2: o->root2 = arg; return 0;
     case OPT_OUT: o->out = arg; return 0;
     case OPT_FORCE: o->force = 1; return 0;
-    case OPT_REQUESTER:
-        if (tool_parse_requester(arg, &o->requester) == 0)
-            return 0;
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--requester is user, system or recovery");
+    case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -66,9 +62,7 @@ static int lc_begin(struct tool *t, const struct tool_cmd *cmd, int argc,
                           "different labels of at most 128 bytes");
     if (o->out != NULL && tool_check_out(t, o->out, o->force) != 0)
         return TOOL_EXIT_USAGE;
-    rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 1, CKU_USER, NULL);
+    rc = tool_load_login(t, 1);
     if (rc == TOOL_EXIT_OK)
         rc = tool_reg_find(t, argv[first], NULL, r);
     return rc;
@@ -135,8 +129,7 @@ static int rewrap(struct tool *t, const struct lc_opts *o, struct tool_rec *r,
     }
     if (rc == TOOL_EXIT_OK)
         rc = tool_print_rec(t, r);
-    if (key != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, key);
+    tool_destroy(t, key);
     free(blob);
     return rc;
 }

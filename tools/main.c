@@ -16,7 +16,7 @@ static const struct tool_cmd *const commands[] = {
     &tool_cmd_data_seal,     &tool_cmd_data_open,
     &tool_cmd_site_create,   &tool_cmd_site_show,
     &tool_cmd_file_seal,     &tool_cmd_file_open,
-    &tool_cmd_audit_verify,  &tool_cmd_receipt_verify, /* verify.c */
+    &tool_cmd_audit_verify,  &tool_cmd_receipt_verify, /* *_verify.c */
     TOOL_REG_COMMANDS /* reg.h: registry, lifecycle, store, verify */
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -167,6 +167,28 @@ int tool_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
     }
     *optind_out = optind;
     return check_common(t);
+}
+
+/*
+ * tool_parse for a command that takes no operands (see tool.h): an operand
+ * left over is a usage error.
+ */
+int tool_parse_no_operands(struct tool *t, const struct tool_cmd *cmd,
+                           int argc, char **argv,
+                           const struct option *longopts,
+                           int (*handle)(struct tool *, int, const char *,
+                                         void *),
+                           void *ctx)
+{
+    int rc = 0, first = 0;
+
+    rc = tool_parse(t, cmd, argc, argv, longopts, handle, ctx, &first);
+    if (rc != 0)
+        return rc;
+    if (first != argc)
+        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
+                          argv[first]);
+    return 0;
 }
 
 static const struct option main_longopts[] = {

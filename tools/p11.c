@@ -228,6 +228,26 @@ void tool_end_session(struct tool *t)
     t->session = CK_INVALID_HANDLE;
 }
 
+/* Loads the module and opens a session (@rw: read-write) logged in as the
+ * user (PIN from --pin-source). Returns a TOOL_EXIT_ code (message printed). */
+int tool_load_login(struct tool *t, int rw)
+{
+    int rc = tool_load(t);
+
+    return rc == TOOL_EXIT_OK ? tool_open(t, rw, CKU_USER, NULL) : rc;
+}
+
+/*
+ * Destroys the session object @h (a key this run generated or unwrapped)
+ * unless it is CK_INVALID_HANDLE or no module is loaded. Errors are
+ * ignored: a session object ends with its session anyway.
+ */
+void tool_destroy(struct tool *t, CK_OBJECT_HANDLE h)
+{
+    if (h != CK_INVALID_HANDLE && t->p11 != NULL)
+        (void)t->p11->C_DestroyObject(t->session, h);
+}
+
 /* Ends the session, finalizes and unloads the module. */
 void tool_close(struct tool *t)
 {

@@ -27,6 +27,16 @@ int tool_parse_requester(const char *s, CK_ULONG *out)
     return -1;
 }
 
+/* Handles --requester @arg for a command's option handler: *@out gets the
+ * DEP11_REQUESTER_ value. Returns 0, or TOOL_EXIT_USAGE (message printed). */
+int tool_requester_opt(struct tool *t, const char *arg, CK_ULONG *out)
+{
+    if (tool_parse_requester(arg, out) == 0)
+        return 0;
+    return tool_error(t, TOOL_EXIT_USAGE,
+                      "--requester is user, system or recovery");
+}
+
 /* "user", "system", "recovery" or "?". */
 const char *tool_requester_name(CK_ULONG r)
 {
@@ -366,22 +376,17 @@ static int policy_create(struct tool *t, int argc, char **argv)
     struct tool_rec r;
     CK_OBJECT_HANDLE r1 = CK_INVALID_HANDLE, r2 = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-    int rc = TOOL_EXIT_USAGE, first = 0;
+    int rc = TOOL_EXIT_USAGE;
 
     memset(&o, 0, sizeof o);
     memset(&r, 0, sizeof r);
-    rc = tool_parse(t, &tool_cmd_policy_create, argc, argv, lo, create_opt,
-                    &o, &first);
+    rc = tool_parse_no_operands(t, &tool_cmd_policy_create, argc, argv, lo,
+                                create_opt, &o);
     if (rc != 0)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
-                          argv[first]);
     rc = create_check(t, &o);
     if (rc == TOOL_EXIT_OK)
-        rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 1, CKU_USER, NULL);
+        rc = tool_load_login(t, 1);
     if (rc == TOOL_EXIT_OK)
         rc = create_admit(t, &o, &r);
     if (rc == TOOL_EXIT_OK && !o.provider)
@@ -392,8 +397,7 @@ static int policy_create(struct tool *t, int argc, char **argv)
         rc = generate_policy(t, &o, &key);
     if (rc == TOOL_EXIT_OK)
         rc = create_finish(t, &o, key, r1, r2, &r);
-    if (key != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, key);
+    tool_destroy(t, key);
     tool_rec_free(&r);
     return rc;
 }
@@ -433,11 +437,9 @@ static int no_opt(struct tool *t, int c, const char *arg, void *ctx)
 static int show_registered(struct tool *t, const char *name)
 {
     struct tool_rec r;
-    int rc = tool_load(t);
+    int rc = tool_load_login(t, 0);
 
     memset(&r, 0, sizeof r);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
     if (rc == TOOL_EXIT_OK)
         rc = tool_reg_find(t, name, NULL, &r);
     if (rc == TOOL_EXIT_OK)
@@ -496,11 +498,8 @@ static int unwrap_opt(struct tool *t, int c, const char *arg, void *ctx)
 {
     struct unwrap_opts *o = ctx;
 
-    if (c == OPT_REQUESTER && tool_parse_requester(arg, &o->requester) == 0)
-        return 0;
     if (c == OPT_REQUESTER)
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--requester is user, system or recovery");
+        return tool_requester_opt(t, arg, &o->requester);
     return TOOL_EXIT_USAGE;
 }
 
@@ -552,15 +551,12 @@ static int policy_unwrap(struct tool *t, int argc, char **argv)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     if (first != argc - 1)
         return tool_error(t, TOOL_EXIT_USAGE, "give one policy blob FILE");
-    rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
+    rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK)
         rc = tool_unwrap_policy(t, argv[first], o.requester, &h);
     if (rc == TOOL_EXIT_OK)
         rc = report_unwrap(t, h, o.requester);
-    if (h != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, h);
+    tool_destroy(t, h);
     return rc;
 }
 

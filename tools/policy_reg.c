@@ -110,16 +110,6 @@ int tool_print_rec(struct tool *t, const struct tool_rec *r)
     return TOOL_EXIT_OK;
 }
 
-/* Loads the module and opens a logged-in session (@rw: read-write). */
-static int reg_session(struct tool *t, int rw)
-{
-    int rc = tool_load(t);
-
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, rw, CKU_USER, NULL);
-    return rc;
-}
-
 /* ---- policy list ---- */
 
 struct list_opts {
@@ -205,17 +195,14 @@ static int policy_list(struct tool *t, int argc, char **argv)
     struct list_opts o;
     struct tool_rec *all = NULL;
     size_t n = 0;
-    int rc = 0, first = 0;
+    int rc = 0;
 
     memset(&o, 0, sizeof o);
-    rc = tool_parse(t, &tool_cmd_policy_list, argc, argv, lo, list_opt, &o,
-                    &first);
+    rc = tool_parse_no_operands(t, &tool_cmd_policy_list, argc, argv, lo,
+                                list_opt, &o);
     if (rc != 0)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
-                          argv[first]);
-    rc = reg_session(t, 0);
+    rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK)
         rc = tool_reg_load(t, &all, &n);
     if (rc == TOOL_EXIT_OK) {
@@ -338,7 +325,7 @@ static int state_cmd(struct tool *t, const struct tool_cmd *cmd, int act,
         return rc < 0 ? TOOL_EXIT_OK : rc;
     if (first != argc - 1)
         return tool_error(t, TOOL_EXIT_USAGE, "give one policy NAME");
-    rc = reg_session(t, 1);
+    rc = tool_load_login(t, 1);
     if (rc == TOOL_EXIT_OK)
         rc = tool_reg_load(t, &all, &n);
     for (i = 0; rc == TOOL_EXIT_OK && i < n; i++)

@@ -106,8 +106,7 @@ static int purge_dry_confirm(struct tool *t, const struct purge_opts *o,
     CK_RV q = t->dep11->DEP11_PurgePolicy(t->session, r->blob, r->blob_len,
                                           NULL, &max);
 
-    if (h != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, h);
+    tool_destroy(t, h);
     printf("dry run: policy \"%s\" (%s)\n", r->name, tool_state_name(r->state));
     if (q == CKR_FUNCTION_NOT_SUPPORTED)
         printf("  the module does not support purge yet "
@@ -204,9 +203,7 @@ static int policy_purge(struct tool *t, int argc, char **argv)
         return tool_error(t, TOOL_EXIT_USAGE, "give one policy NAME");
     rc = purge_check(t, &o);
     if (rc == TOOL_EXIT_OK)
-        rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 1, CKU_USER, NULL);
+        rc = tool_load_login(t, 1);
     if (rc == TOOL_EXIT_OK)
         rc = tool_reg_find(t, argv[first], NULL, &r);
     if (rc == TOOL_EXIT_OK)

@@ -1,8 +1,8 @@
 /*
  * reg.h - dep11-tool's control plane: the policy registry on the customer
  * token (registry.c), the child-blob store on disk (store.c), and the
- * commands built on them (policy_reg.c, lifecycle.c, store_cmd.c,
- * verify.c). Included by tool.h.
+ * commands built on them (policy_reg.c, lifecycle.c, store_cmd.c), and the
+ * offline verifiers (audit_verify.c, receipt_verify.c). Included by tool.h.
  */
 #ifndef DEP11_TOOL_REG_H
 #define DEP11_TOOL_REG_H
@@ -130,12 +130,6 @@ struct tool_keycache {
 void tool_cache_free(struct tool *t, struct tool_keycache *c);
 int tool_cache_get(struct tool *t, struct tool_keycache *c,
                    const unsigned char *pid, struct tool_cached **out);
-int tool_child_unwrap(struct tool *t, CK_OBJECT_HANDLE pol,
-                      const unsigned char *owner, const unsigned char *blob,
-                      size_t len, CK_OBJECT_HANDLE *key);
-int tool_child_wrap(struct tool *t, CK_OBJECT_HANDLE pol,
-                    const unsigned char *owner, CK_OBJECT_HANDLE key,
-                    unsigned char **blob, CK_ULONG *len);
 int tool_entry_done(const struct tool_entry *e, const struct tool_cached *to);
 int tool_store_move(struct tool *t, const char *dir, struct tool_keycache *c,
                     struct tool_entry *e, const struct tool_cached *to);

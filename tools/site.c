@@ -31,11 +31,7 @@ static int site_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_SITE_ID: o->site_id = arg; return 0;
     case OPT_OUT: o->out = arg; return 0;
     case OPT_FORCE: o->force = 1; return 0;
-    case OPT_REQUESTER:
-        if (tool_parse_requester(arg, &o->requester) == 0)
-            return 0;
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--requester is user, system or recovery");
+    case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -116,13 +112,8 @@ int tool_unwrap_site(struct tool *t, const char *policy, const char *site,
                      const unsigned char site_id[16], CK_ULONG requester,
                      CK_OBJECT_HANDLE *pol, CK_OBJECT_HANDLE *key)
 {
-    CK_DEP11_CHILD_PARAMS p;
-    CK_MECHANISM mech = { CKM_DEP11_CHILD_UNWRAP, &p, sizeof p };
-    CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
     unsigned char *blob = NULL;
     size_t len = 0;
-    CK_RV rv = CKR_GENERAL_ERROR;
     int rc = tool_load(t);
 
     *pol = *key = CK_INVALID_HANDLE;
@@ -136,17 +127,11 @@ int tool_unwrap_site(struct tool *t, const char *policy, const char *site,
         rc = tool_unwrap_policy(t, policy, requester, pol);
     if (rc == TOOL_EXIT_OK)
         rc = check_unwrapped(t, policy, *pol);
-    if (rc == TOOL_EXIT_OK) {
-        memcpy(p.ownerId, site_id, 16);
-        rv = t->p11->C_UnwrapKey(t->session, &mech, *pol, blob, len, tmpl, 1, key);
-        if (rv != CKR_OK) {
-            *key = CK_INVALID_HANDLE;
-            rc = tool_fail_rv(t, "C_UnwrapKey (site key)", rv);
-        }
-    }
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_child_unwrap(t, *pol, site_id, blob, len, "site", key);
     free(blob);
-    if (rc != TOOL_EXIT_OK && *pol != CK_INVALID_HANDLE) {
-        (void)t->p11->C_DestroyObject(t->session, *pol);
+    if (rc != TOOL_EXIT_OK) {
+        tool_destroy(t, *pol);
         *pol = CK_INVALID_HANDLE;
     }
     return rc;
@@ -195,15 +180,14 @@ static int site_create(struct tool *t, int argc, char **argv)
     CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, key = CK_INVALID_HANDLE;
     struct site_opts o;
     CK_RV rv = CKR_GENERAL_ERROR;
-    int rc = 0, first = 0;
+    int rc = 0;
 
     memset(&o, 0, sizeof o);
     o.requester = DEP11_REQUESTER_USER;
-    rc = tool_parse(t, &tool_cmd_site_create, argc, argv, lo, site_opt, &o, &first);
+    rc = tool_parse_no_operands(t, &tool_cmd_site_create, argc, argv, lo,
+                                site_opt, &o);
     if (rc != 0)
         return rc < 0 ? TOOL_EXIT_OK : rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s", argv[first]);
     if (!o.policy || !o.site_id || !o.out)
         return tool_error(t, TOOL_EXIT_USAGE,
                           "--policy, --site-id and --out are required");
@@ -229,10 +213,8 @@ static int site_create(struct tool *t, int argc, char **argv)
     }
     if (rc == TOOL_EXIT_OK)
         rc = wrap_site(t, &o, pol, key);
-    if (key != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, key);
-    if (pol != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, pol);
+    tool_destroy(t, key);
+    tool_destroy(t, pol);
     return rc;
 }
 

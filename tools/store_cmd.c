@@ -26,7 +26,7 @@ static int assign_new(struct tool *t, const char *dir,
 
     if (rv != CKR_OK)
         return tool_fail_rv(t, "C_GenerateKey (mailbox key)", rv);
-    rc = tool_child_wrap(t, to->h, owner, key, &blob, &len);
+    rc = tool_child_wrap(t, to->h, owner, key, "child", &blob, &len);
     if (rc == TOOL_EXIT_OK &&
         tool_store_write_blob(t, dir, to->id, owner, blob, len) != 0)
         rc = TOOL_EXIT_FAIL;
@@ -131,13 +131,12 @@ int tool_store_assign(struct tool *t, const char *dir, const char *policy,
     struct tool_keycache *c = calloc(1, sizeof *c);
     struct tool_cached *to = NULL;
     size_t counts[AS_N] = { 0, 0, 0 };
-    int rc = c ? tool_load(t) : TOOL_EXIT_FAIL, lock = -1, what = 0;
+    int rc = c ? tool_load_login(t, 0) : TOOL_EXIT_FAIL;
+    int lock = -1, what = 0;
 
     if (c == NULL)
         return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
     c->requester = requester;
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
     if (rc == TOOL_EXIT_OK && tool_store_lock(t, dir, &lock) != 0)
         rc = TOOL_EXIT_FAIL;
     if (rc == TOOL_EXIT_OK)

@@ -22,8 +22,7 @@ void tool_cache_free(struct tool *t, struct tool_keycache *c)
     size_t i = 0;
 
     for (i = 0; i < c->n; i++)
-        if (c->e[i].h != CK_INVALID_HANDLE && t->p11 != NULL)
-            (void)t->p11->C_DestroyObject(t->session, c->e[i].h);
+        tool_destroy(t, c->e[i].h);
     c->n = 0;
 }
 
@@ -69,53 +68,6 @@ int tool_cache_get(struct tool *t, struct tool_keycache *c,
     return TOOL_EXIT_OK;
 }
 
-/* CHILD_UNWRAP of @blob under @pol for @owner into *@key. */
-int tool_child_unwrap(struct tool *t, CK_OBJECT_HANDLE pol,
-                      const unsigned char *owner, const unsigned char *blob,
-                      size_t len, CK_OBJECT_HANDLE *key)
-{
-    CK_DEP11_CHILD_PARAMS p;
-    CK_MECHANISM mech = { CKM_DEP11_CHILD_UNWRAP, &p, sizeof p };
-    CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof no } };
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    memcpy(p.ownerId, owner, 16);
-    rv = t->p11->C_UnwrapKey(t->session, &mech, pol, (CK_BYTE_PTR)blob, len,
-                             tmpl, 1, key);
-    if (rv != CKR_OK) {
-        *key = CK_INVALID_HANDLE;
-        return tool_fail_rv(t, "C_UnwrapKey (child key)", rv);
-    }
-    return TOOL_EXIT_OK;
-}
-
-/* CHILD_WRAP of @key under @pol for @owner; *@blob malloc'd. */
-int tool_child_wrap(struct tool *t, CK_OBJECT_HANDLE pol,
-                    const unsigned char *owner, CK_OBJECT_HANDLE key,
-                    unsigned char **blob, CK_ULONG *len)
-{
-    CK_DEP11_CHILD_PARAMS p;
-    CK_MECHANISM mech = { CKM_DEP11_CHILD_WRAP, &p, sizeof p };
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    memcpy(p.ownerId, owner, 16);
-    *blob = NULL;
-    rv = t->p11->C_WrapKey(t->session, &mech, pol, key, NULL, len);
-    if (rv == CKR_OK) {
-        *blob = malloc(*len ? *len : 1);
-        if (*blob == NULL)
-            return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-        rv = t->p11->C_WrapKey(t->session, &mech, pol, key, *blob, len);
-    }
-    if (rv != CKR_OK) {
-        free(*blob);
-        *blob = NULL;
-        return tool_fail_rv(t, "C_WrapKey (child key)", rv);
-    }
-    return TOOL_EXIT_OK;
-}
-
 /* Removes the blob of @owner under @pid if it exists (a stale copy). */
 static void drop_blob(const char *dir, const unsigned char *pid,
                       const unsigned char *owner)
@@ -158,9 +110,10 @@ int tool_store_move(struct tool *t, const char *dir, struct tool_keycache *c,
                                                    &old_len) != 0)
         rc = TOOL_EXIT_FAIL;
     if (rc == TOOL_EXIT_OK)
-        rc = tool_child_unwrap(t, from->h, e->owner, old, old_len, &key);
+        rc = tool_child_unwrap(t, from->h, e->owner, old, old_len, "child",
+                               &key);
     if (rc == TOOL_EXIT_OK)
-        rc = tool_child_wrap(t, to->h, e->owner, key, &blob, &len);
+        rc = tool_child_wrap(t, to->h, e->owner, key, "child", &blob, &len);
     if (rc == TOOL_EXIT_OK &&
         tool_store_write_blob(t, dir, to->id, e->owner, blob, len) != 0)
         rc = TOOL_EXIT_FAIL;
@@ -178,8 +131,7 @@ int tool_store_move(struct tool *t, const char *dir, struct tool_keycache *c,
             drop_blob(dir, e->wrapped, e->owner);
         *e = n;
     }
-    if (key != CK_INVALID_HANDLE)
-        (void)t->p11->C_DestroyObject(t->session, key);
+    tool_destroy(t, key);
     free(old);
     free(blob);
     return rc;

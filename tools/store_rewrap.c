@@ -254,11 +254,7 @@ static int rw_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_STORE: o->store = arg; return 0;
     case OPT_TO: o->to = arg; return 0;
     case OPT_FROM: o->from = arg; return 0;
-    case OPT_REQUESTER:
-        if (tool_parse_requester(arg, &o->requester) == 0)
-            return 0;
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--requester is user, system or recovery");
+    case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -313,9 +309,7 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     if (j.cache == NULL)
         return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
     j.cache->requester = o.requester;
-    rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
+    rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK && tool_store_lock(t, o.store, &lock) != 0)
         rc = TOOL_EXIT_FAIL;
     if (rc == TOOL_EXIT_OK)

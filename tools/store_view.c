@@ -38,11 +38,7 @@ static int view_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_OWNER: o->owner = arg; return 0;
     case OPT_POLICY: o->policy = arg; return 0;
     case OPT_NO_REWRAP: o->no_rewrap = 1; return 0;
-    case OPT_REQUESTER:
-        if (tool_parse_requester(arg, &o->requester) == 0)
-            return 0;
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--requester is user, system or recovery");
+    case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -51,16 +47,13 @@ static int view_opt(struct tool *t, int c, const char *arg, void *ctx)
 static int view_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
                       char **argv, struct view_opts *o)
 {
-    int rc = 0, first = 0;
+    int rc = 0;
 
     memset(o, 0, sizeof *o);
     o->requester = DEP11_REQUESTER_USER;
-    rc = tool_parse(t, cmd, argc, argv, view_longopts, view_opt, o, &first);
+    rc = tool_parse_no_operands(t, cmd, argc, argv, view_longopts, view_opt, o);
     if (rc != 0)
         return rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
-                          argv[first]);
     if (o->store == NULL)
         return tool_error(t, TOOL_EXIT_USAGE, "--store DIR is required");
     return 0;
@@ -171,9 +164,7 @@ static int mailbox_show(struct tool *t, int argc, char **argv)
         return got < 0 ? TOOL_EXIT_FAIL
                        : tool_error(t, TOOL_EXIT_FAIL, "no mailbox %s in the "
                                     "store %s", o.owner, o.store);
-    rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
+    rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK && !o.no_rewrap &&
         memcmp(e.assigned, e.wrapped, 16) != 0)
         rc = lazy_move(t, &o, &e, from, sizeof from);
@@ -358,9 +349,7 @@ static int store_inventory(struct tool *t, int argc, char **argv)
         return v == NULL ? TOOL_EXIT_FAIL : rc < 0 ? TOOL_EXIT_OK : rc;
     }
     if (t->opt.pin_source != NULL) { /* names and versions: the registry */
-        rc = tool_load(t);
-        if (rc == TOOL_EXIT_OK)
-            rc = tool_open(t, 0, CKU_USER, NULL);
+        rc = tool_load_login(t, 0);
         if (rc == TOOL_EXIT_OK)
             rc = tool_reg_load(t, &all, &n);
     }
@@ -422,7 +411,8 @@ static void verify_one(struct tool *t, const char *dir, struct tool_keycache *c,
     v->npairs++;
     if (tool_store_read_blob(t, dir, &e, &blob, &len) != 0 ||
         tool_cache_get(t, c, e.wrapped, &pol) != TOOL_EXIT_OK ||
-        tool_child_unwrap(t, pol->h, owner, blob, len, &key) != TOOL_EXIT_OK) {
+        tool_child_unwrap(t, pol->h, owner, blob, len, "child", &key) !=
+            TOOL_EXIT_OK) {
         v->failed++;
         free(blob);
         return;
@@ -515,9 +505,7 @@ static int store_verify(struct tool *t, int argc, char **argv)
         return c == NULL ? TOOL_EXIT_FAIL : rc < 0 ? TOOL_EXIT_OK : rc;
     }
     c->requester = o.requester;
-    rc = tool_load(t);
-    if (rc == TOOL_EXIT_OK)
-        rc = tool_open(t, 0, CKU_USER, NULL);
+    rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK)
         rc = verify_run(t, &o, c, &v);
     bad = v.failed || v.not_under || v.stray;

@@ -94,6 +94,16 @@ int tool_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
                int (*handle)(struct tool *, int, const char *, void *),
                void *ctx, int *optind_out);
 
+/* tool_parse for a command that takes no operands: one left over prints
+ * "unexpected argument ARG". Returns 0 to go on, -1 when --help was printed
+ * (exit 0), or TOOL_EXIT_USAGE. */
+int tool_parse_no_operands(struct tool *t, const struct tool_cmd *cmd,
+                           int argc, char **argv,
+                           const struct option *longopts,
+                           int (*handle)(struct tool *, int, const char *,
+                                         void *),
+                           void *ctx);
+
 /* Prints "dep11-tool: CMD: message" on stderr (and a JSON error object on
  * stdout under --json); returns @code. */
 int tool_error(struct tool *t, int code, const char *fmt, ...)
@@ -122,11 +132,19 @@ int tool_load(struct tool *t);
 int tool_open(struct tool *t, int rw, CK_USER_TYPE user, const char *pin_source);
 #define TOOL_NO_LOGIN ((CK_USER_TYPE)-1)
 
+/* tool_load, then tool_open of a session (@rw: read-write) logged in as the
+ * user (PIN from --pin-source). Returns a TOOL_EXIT_ code. */
+int tool_load_login(struct tool *t, int rw);
+
 /* Logs out (if we logged in), closes the session, C_Finalize, dlclose. */
 void tool_close(struct tool *t);
 
 /* Logs out and closes the session, keeping the module initialized. */
 void tool_end_session(struct tool *t);
+
+/* Destroys session object @h unless it is CK_INVALID_HANDLE (or no module
+ * is loaded); errors are ignored. */
+void tool_destroy(struct tool *t, CK_OBJECT_HANDLE h);
 
 /* Finds objects matching @tmpl. *@out (malloc'd, caller frees) gets the
  * handles, *@n their number. Returns a CKR code. */
@@ -179,6 +197,12 @@ int tool_owner_id(const char *s, unsigned char out[16]);
  * -1 with errno-based message printed through tool_error. */
 int tool_read_file(struct tool *t, const char *path, size_t max,
                    unsigned char **buf, size_t *len);
+/* Reads a whole file (not stdin) of at most @max bytes, NUL-terminated, for
+ * the offline verifiers. Returns 0 or TOOL_EXIT_USAGE (message printed). */
+int tool_read_all(struct tool *t, const char *path, long max,
+                  unsigned char **out, size_t *len);
+/* The SHA-256 of @n bytes at @p as 64 lower-case hex digits into @hex. */
+void tool_sha256_hex(const unsigned char *p, size_t n, char hex[65]);
 
 /* An output file written atomically: data goes to a temporary file beside
  * the target, fsync'd, then renamed (or linked, refusing to replace an
@@ -219,8 +243,8 @@ extern const struct tool_cmd tool_cmd_site_create; /* site.c */
 extern const struct tool_cmd tool_cmd_site_show;
 extern const struct tool_cmd tool_cmd_file_seal;   /* file.c */
 extern const struct tool_cmd tool_cmd_file_open;
-extern const struct tool_cmd tool_cmd_audit_verify;   /* verify.c */
-extern const struct tool_cmd tool_cmd_receipt_verify;
+extern const struct tool_cmd tool_cmd_audit_verify;   /* audit_verify.c */
+extern const struct tool_cmd tool_cmd_receipt_verify; /* receipt_verify.c */
 
 /* site.c: loads the module, logs in, checks that @policy is a FILES policy,
  * unwraps it and the site blob @site for @site_id. *@pol and *@key are
@@ -229,10 +253,28 @@ int tool_unwrap_site(struct tool *t, const char *policy, const char *site,
                      const unsigned char site_id[16], CK_ULONG requester,
                      CK_OBJECT_HANDLE *pol, CK_OBJECT_HANDLE *key);
 
+/* ---- child.c: CHILD_WRAP and CHILD_UNWRAP of child keys ---- */
+
+/* CHILD_UNWRAP of @blob under @pol for @owner (16 bytes) into session key
+ * *@key; a failure prints "C_UnwrapKey (@what key) failed: ..." and leaves
+ * *@key CK_INVALID_HANDLE. Returns TOOL_EXIT_OK or TOOL_EXIT_FAIL. */
+int tool_child_unwrap(struct tool *t, CK_OBJECT_HANDLE pol,
+                      const unsigned char *owner, const unsigned char *blob,
+                      size_t len, const char *what, CK_OBJECT_HANDLE *key);
+/* CHILD_WRAP of @key under @pol for @owner; *@blob malloc'd (caller frees),
+ * *@len its length; a failure prints "C_WrapKey (@what key) failed: ...".
+ * Returns TOOL_EXIT_OK or TOOL_EXIT_FAIL. */
+int tool_child_wrap(struct tool *t, CK_OBJECT_HANDLE pol,
+                    const unsigned char *owner, CK_OBJECT_HANDLE key,
+                    const char *what, unsigned char **blob, CK_ULONG *len);
+
 /* ---- shared by the policy, mailbox and data commands (policy.c) ---- */
 
 /* Parses user|system|recovery into a DEP11_REQUESTER_ value. 0 or -1. */
 int tool_parse_requester(const char *s, CK_ULONG *out);
+/* An option handler's --requester: parses @arg into *@out. Returns 0, or
+ * TOOL_EXIT_USAGE after "--requester is user, system or recovery". */
+int tool_requester_opt(struct tool *t, const char *arg, CK_ULONG *out);
 const char *tool_requester_name(CK_ULONG r);
 
 /* Reads the policy blob at @path and unwraps it (POLICY_UNWRAP with

@@ -1,7 +1,7 @@
 /*
  * util.c - small helpers of dep11-tool: PIN sources, hex and UUIDs, owner
- * ids, whole-file reads, atomic file writes (temp + fsync + rename) and
- * JSON string output.
+ * ids, whole-file reads, SHA-256 in hex, atomic file writes (temp + fsync +
+ * rename) and JSON string output.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* asprintf */
@@ -277,6 +277,59 @@ fail:
         fclose(fp);
     free(p);
     return -1;
+}
+
+/*
+ * Reads @path (a file, not stdin) whole into a malloc'd, NUL-terminated
+ * buffer of at most @max bytes. The offline verifiers' read: their own
+ * messages ("cannot open", "cannot read (or too large)").
+ * On success *@out (caller frees) and *@len (without the NUL); returns 0,
+ * else TOOL_EXIT_USAGE (message printed).
+ */
+int tool_read_all(struct tool *t, const char *path, long max,
+                  unsigned char **out, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char *buf = NULL, *nb = NULL;
+    size_t cap = 0, n = 0, r = 0;
+
+    if (fp == NULL)
+        return tool_error(t, TOOL_EXIT_USAGE, "%s: cannot open", path);
+    for (;;) {
+        if (n == cap) {
+            if (cap >= (size_t)max)
+                break;
+            nb = realloc(buf, (cap ? cap * 2 : 65536) + 1);
+            if (nb == NULL)
+                break; /* n == cap: reported below */
+            buf = nb;
+            cap = cap ? cap * 2 : 65536;
+        }
+        r = fread(buf + n, 1, cap - n, fp);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (ferror(fp) || n == cap) {
+        fclose(fp);
+        free(buf);
+        return tool_error(t, TOOL_EXIT_USAGE, "%s: cannot read (or too large)",
+                          path);
+    }
+    fclose(fp);
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* The SHA-256 of @n bytes at @p as 64 lower-case hex digits into @hex. */
+void tool_sha256_hex(const unsigned char *p, size_t n, char hex[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    SHA256(p, n, md);
+    tool_hex(md, sizeof md, hex);
 }
 
 /* Refuses an existing @path without @force, before any work is done (the

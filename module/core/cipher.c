@@ -1,7 +1,8 @@
 /*
  * cipher.c - C_Encrypt* and C_Decrypt*: an operation on a module-side key
  * runs in hier/ under the session's own lock (the data path: no HSM call,
- * no global lock); anything else is forwarded to the backend.
+ * no global lock), and its ended op stays parked per session and direction
+ * for the next Init to reuse; anything else is forwarded to the backend.
  */
 #include <string.h>
 
@@ -11,34 +12,62 @@
 #include "util/log.h"
 
 /*
- * Starts a module-side AEAD op on @s with key @obj.
- * CKR_OPERATION_ACTIVE when one is already running on the session.
+ * Takes the parked op of @s for @encrypt out of its slot, for the next
+ * Init to reuse (NULL when none; a running op stays where it is).
+ */
+static struct dep11_aead_op *take_parked(struct dep11_session *s, int encrypt)
+{
+    struct dep11_aead_op **slot = NULL;
+    struct dep11_aead_op *op = NULL;
+
+    dep11_session_lock(s);
+    /* LOCKED: session operation state */
+    slot = dep11_session_aead_slot(s, encrypt);
+    if (*slot != NULL && !dep11_aead_active(*slot)) {
+        op = *slot;
+        *slot = NULL;
+    }
+    dep11_session_unlock(s);
+    return op;
+}
+
+/*
+ * Starts a module-side AEAD op on @s with key @obj, in the session's parked
+ * op of that direction when it has one (no allocation). The op is set up
+ * outside the session lock, as before; a failed Init leaves the parked op
+ * (cleansed) in the slot. CKR_OPERATION_ACTIVE when one is already running
+ * on the session.
  */
 static CK_RV start_module_op(struct dep11_session *s, int encrypt,
                              CK_MECHANISM_PTR mech, struct dep11_object *obj)
 {
     struct dep11_aead_op **slot = NULL;
-    struct dep11_aead_op *op = NULL;
+    struct dep11_aead_op *op = NULL, *spare = NULL;
+    const struct dep11_key *key = dep11_object_key(obj);
     CK_RV rv;
+    int busy = 0;
 
     if ((rv = dep11_session_require_user(s)) != CKR_OK)
         return rv;
-    rv = dep11_aead_init(dep11_core_config(), dep11_object_key(obj), encrypt,
-                         mech, &op);
-    if (rv != CKR_OK)
-        return rv;
+    op = take_parked(s, encrypt);
+    if (op != NULL)
+        rv = dep11_aead_reinit(dep11_core_config(), key, encrypt, mech, op);
+    else
+        rv = dep11_aead_init(dep11_core_config(), key, encrypt, mech, &op);
     dep11_session_lock(s);
     /* LOCKED: session operation state */
     slot = dep11_session_aead_slot(s, encrypt);
-    if (*slot != NULL) {
-        rv = CKR_OPERATION_ACTIVE;
-    } else {
+    if (dep11_aead_active(*slot)) {
+        busy = 1; /* another Init on the session won meanwhile */
+        spare = op;
+    } else if (op != NULL) {
+        spare = *slot; /* a parked op left there meanwhile, or NULL */
         *slot = op;
-        op = NULL;
     }
     dep11_session_unlock(s);
-    if (op != NULL) {
-        dep11_aead_free(op);
+    dep11_aead_free(spare);
+    if (busy && rv == CKR_OK) {
+        rv = CKR_OPERATION_ACTIVE;
         LOG_FAIL(rv, "an operation is already active on session");
     }
     return rv;
@@ -125,9 +154,9 @@ CK_RV dep11_core_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 enum step { STEP_ONESHOT, STEP_UPDATE, STEP_FINAL };
 
 /*
- * Runs one step of the module op in @slot. The op ends (and is freed) on
- * any result but a size query or CKR_BUFFER_TOO_SMALL, and on an update
- * that fails.
+ * Runs one step of the module op in @slot. The op ends (and is parked in
+ * its slot, cleansed, for the next Init) on any result but a size query or
+ * CKR_BUFFER_TOO_SMALL, and on an update that fails.
  */
 static CK_RV module_step(struct dep11_aead_op **slot, enum step step,
                          CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -139,8 +168,7 @@ static CK_RV module_step(struct dep11_aead_op **slot, enum step step,
     if (out_len == NULL || (in == NULL && in_len > 0)) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "NULL data or length pointer");
-        dep11_aead_free(*slot);
-        *slot = NULL;
+        dep11_aead_park(*slot);
         return rv;
     }
     if (step == STEP_ONESHOT)
@@ -151,10 +179,8 @@ static CK_RV module_step(struct dep11_aead_op **slot, enum step step,
         rv = dep11_aead_final(*slot, out, out_len);
     keep = rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL) ||
            (rv == CKR_OK && step == STEP_UPDATE);
-    if (!keep) {
-        dep11_aead_free(*slot);
-        *slot = NULL;
-    }
+    if (!keep)
+        dep11_aead_park(*slot);
     return rv;
 }
 
@@ -196,7 +222,7 @@ static CK_RV crypt_step(CK_SESSION_HANDLE hSession, int encrypt, enum step step,
     dep11_session_lock(s);
     /* LOCKED: session operation state; hier runs here without the HSM */
     slot = dep11_session_aead_slot(s, encrypt);
-    if (*slot != NULL) {
+    if (dep11_aead_active(*slot)) {
         rv = module_step(slot, step, in, in_len, out, out_len);
         handled = 1;
     }

@@ -40,8 +40,10 @@ CK_RV dep11_session_require_user(struct dep11_session *s);
 void dep11_session_lock(struct dep11_session *s);
 void dep11_session_unlock(struct dep11_session *s);
 /* The slot holding the module-side encrypt (@encrypt=1) or decrypt op of
- * this session; NULL inside means none (a backend op may be active).
- * Call with the session locked. */
+ * this session; NULL inside, or an op that is not dep11_aead_active (parked
+ * for reuse by the next Init), means none is running (a backend op may be).
+ * The session frees what the slot holds when it goes. Call with the
+ * session locked. */
 struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encrypt);
 
 /* --- objects (object.c) ---------------------------------------------------- */

@@ -24,6 +24,8 @@ static dep11_mutex_t state_lock = DEP11_MUTEX_INIT;
 static int initialized;                 /* atomic */
 static int selftest_failed;             /* atomic: the error state */
 static pid_t init_pid;                  /* the process that initialized */
+static int forked_child;                /* atomic: set in the child of a fork() */
+static int atfork_ok;                   /* the fork handlers are registered */
 static struct dep11_config cfg;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -43,10 +45,20 @@ static void fork_done(void)
     dep11_unlock(&state_lock);
 }
 
+/* In the child: the parent's initialization is not this process's (checked
+ * on every call without a getpid() system call). */
+static void fork_child(void)
+{
+    fork_done();
+    __atomic_store_n(&forked_child, 1, __ATOMIC_RELEASE);
+}
+
 static void register_atfork(void)
 {
-    if (pthread_atfork(fork_prepare, fork_done, fork_done) != 0)
+    if (pthread_atfork(fork_prepare, fork_done, fork_child) != 0)
         LOG_WARN("pthread_atfork failed: a fork during a call may leave locks held");
+    else
+        __atomic_store_n(&atfork_ok, 1, __ATOMIC_RELEASE);
 }
 
 /**
@@ -54,7 +66,13 @@ static void register_atfork(void)
  */
 CK_RV dep11_core_check_init(void)
 {
-    if (!__atomic_load_n(&initialized, __ATOMIC_ACQUIRE) || init_pid != getpid())
+    if (!__atomic_load_n(&initialized, __ATOMIC_ACQUIRE))
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    /* A forked child must initialize again (the fork handler tells; without
+     * it, the process id does). */
+    if (__atomic_load_n(&atfork_ok, __ATOMIC_ACQUIRE)
+            ? __atomic_load_n(&forked_child, __ATOMIC_ACQUIRE) != 0
+            : init_pid != getpid())
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     /* Error state after a failed power-on self test: every call that needs
      * the initialized module fails until C_Finalize + C_Initialize. */
@@ -151,6 +169,7 @@ static CK_RV start(int forked)
         goto out;
     }
     init_pid = getpid();
+    __atomic_store_n(&forked_child, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
 out:
     if (rv != CKR_OK) {

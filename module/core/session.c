@@ -93,7 +93,9 @@ CK_RV dep11_session_acquire(CK_SESSION_HANDLE h, struct dep11_session **out)
 
 /**
  * dep11_session_release - see core.h. The last reference frees the
- * session's module-side operations (cleansed by dep11_aead_free).
+ * session's module-side operations, running or parked (cleansed by
+ * dep11_aead_free): at C_CloseSession, C_CloseAllSessions, C_Finalize and
+ * in a forked child (dep11_sessions_fini).
  */
 void dep11_session_release(struct dep11_session *s)
 {
@@ -450,7 +452,7 @@ CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
     if (rv != CKR_OK)
         return rv;
     dep11_lock(&s->lock);
-    if (s->enc != NULL || s->dec != NULL) {
+    if (dep11_aead_active(s->enc) || dep11_aead_active(s->dec)) {
         rv = CKR_STATE_UNSAVEABLE;
         LOG_FAIL(rv, "a module-side operation is active");
     } else {

@@ -46,11 +46,14 @@ CK_RV dep11_gcm_open(const uint8_t *key, const uint8_t *iv, size_t iv_len,
                      const uint8_t *ct, size_t len,
                      const uint8_t *tag, size_t tag_len, uint8_t *pt);
 
-/* Streaming GCM over a reusable context (one per operation; the cipher is
- * fetched once per process). */
+/* Streaming GCM over a reusable context (one per operation, or reused by
+ * the next after dep11_gcm_park; the cipher is fetched once per process). */
 struct dep11_gcm;
 CK_RV dep11_gcm_new(struct dep11_gcm **out);
 void dep11_gcm_free(struct dep11_gcm *g); /* NULL ok; cleanses */
+/* Between messages: wipes the key schedule and the last message's state
+ * but keeps the context for the next dep11_gcm_start. NULL ok. */
+void dep11_gcm_park(struct dep11_gcm *g);
 CK_RV dep11_gcm_start(struct dep11_gcm *g, int encrypt, const uint8_t *key,
                       const uint8_t *iv, size_t iv_len,
                       const uint8_t *aad, size_t aad_len);

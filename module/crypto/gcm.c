@@ -1,7 +1,8 @@
 /*
- * gcm.c - AES-256-GCM through EVP: a streaming context that one operation
- * reuses across start() calls, and one-shot seal/open built on it. The
- * cipher is fetched once per process (fetch.c).
+ * gcm.c - AES-256-GCM through EVP: a streaming context that operations
+ * reuse across start() calls (parked in between with its key schedule
+ * wiped), and one-shot seal/open built on it. The cipher is fetched once
+ * per process (fetch.c).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct dep11_gcm {
     EVP_CIPHER_CTX *ctx;
     int encrypt;
     enum gcm_state state;
+    int ready; /* ctx holds the cipher: a start re-keys its provider context */
 };
 
 /**
@@ -76,6 +78,40 @@ void dep11_gcm_free(struct dep11_gcm *g)
 }
 
 /**
+ * dep11_gcm_park - wipes what the last message left in @g but keeps its
+ * OpenSSL context for the next dep11_gcm_start() (no allocation there):
+ * the context is re-keyed with an all-zero key and IV, which replaces the
+ * key schedule, the GHASH key and the tag mask, and one byte is run
+ * through it so the last keystream block is replaced too. Should that
+ * fail, the context is reset (OpenSSL cleanses and frees its state).
+ * NULL is a no-op.
+ */
+void dep11_gcm_park(struct dep11_gcm *g)
+{
+    static const uint8_t zero[GCM_KEY_LEN];
+    uint8_t scratch[1];
+    OSSL_PARAM params[2];
+    size_t ivl = 12;
+    int outl = 0;
+
+    if (g == NULL)
+        return;
+    g->state = GCM_IDLE;
+    if (!g->ready)
+        return; /* never keyed, or reset after a failure */
+    params[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivl);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_CipherInit_ex2(g->ctx, NULL, NULL, NULL, 1, params) != 1 ||
+        EVP_CipherInit_ex2(g->ctx, NULL, zero, zero, 1, NULL) != 1 ||
+        EVP_CipherUpdate(g->ctx, scratch, &outl, zero, 1) != 1) {
+        LOG_WARN("GCM park by re-key failed: context reset instead");
+        EVP_CIPHER_CTX_reset(g->ctx);
+        g->ready = 0;
+    }
+    dep11_cleanse(scratch, sizeof(scratch));
+}
+
+/**
  * dep11_gcm_start - (re)starts @g for one message: key, IV and the whole AAD.
  * @encrypt [in] 1 seal, 0 open; @key [in] 32 bytes; @iv [in] @iv_len bytes
  * (1..128); @aad [in] @aad_len bytes (NULL when 0).
@@ -104,13 +140,19 @@ CK_RV dep11_gcm_start(struct dep11_gcm *g, int encrypt, const uint8_t *key,
         goto out;
     params[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivl);
     params[1] = OSSL_PARAM_construct_end();
-    /* The IV length must be set before the IV itself: two init steps. */
-    if (EVP_CipherInit_ex2(g->ctx, algs->gcm, NULL, NULL, g->encrypt, params) != 1 ||
+    /* The IV length must be set before the IV itself: two init steps. Passing
+     * the cipher again would reset the context and allocate a new provider
+     * context; once it is set, NULL re-keys the one there. */
+    if (EVP_CipherInit_ex2(g->ctx, g->ready ? NULL : algs->gcm, NULL, NULL,
+                           g->encrypt, params) != 1 ||
         EVP_CipherInit_ex2(g->ctx, NULL, key, iv, g->encrypt, NULL) != 1) {
         rv = CKR_FUNCTION_FAILED;
         LOG_FAIL(rv, "GCM init failed");
+        EVP_CIPHER_CTX_reset(g->ctx); /* wipes a half-set key; start afresh */
+        g->ready = 0;
         goto out;
     }
+    g->ready = 1;
     for (size_t done = 0; done < aad_len;) {
         size_t step = aad_len - done < STEP_MAX ? aad_len - done : STEP_MAX;
         if (EVP_CipherUpdate(g->ctx, NULL, &outl, aad + done, (int)step) != 1) {

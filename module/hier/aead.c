@@ -31,22 +31,31 @@ enum aead_kind {
     KIND_GCM,    /* CKM_AES_GCM with the caller's IV: ct||tag */
 };
 
+/* A decrypt buffer up to this size stays with a parked op (cleansed). */
+#define BUF_KEEP_MAX (64 * 1024)
+
 struct dep11_aead_op {
+    /* Kept while the op is parked, for the next op of the same session and
+     * direction (dep11_aead_reinit); cleansed by dep11_aead_park(). */
+    uint8_t *key;              /* DEP11_KEY_LEN bytes in secmem */
+    struct dep11_gcm *gcm;     /* one context for the whole op, and the next */
+    uint8_t *aad;              /* copied at init; aad_cap bytes allocated */
+    size_t aad_cap;
+    uint8_t *buf;              /* multi-part decrypt: the input so far */
+    size_t buf_cap;
+    int parked;                /* cleansed: nothing of the last op is left */
+    /* One operation's state: zeroed by park(). */
     int encrypt;
     enum aead_kind kind;
-    uint8_t *key;              /* DEP11_KEY_LEN bytes in secmem */
-    uint8_t *aad;              /* copied at init */
     size_t aad_len;
     uint8_t iv[IV_MAX];        /* KIND_GCM: the caller's IV */
     size_t iv_len;
     size_t tag_len;            /* 16, or the caller's ulTagBits / 8 */
-    struct dep11_gcm *gcm;     /* one context for the whole op */
     int multi;                 /* an update has been seen */
     int started;               /* multi-part encrypt: GCM running */
     int ended;                 /* a result that ends the op was returned */
     uint64_t total;            /* multi-part encrypt: plaintext so far */
-    uint8_t *buf;              /* multi-part decrypt: the input so far */
-    size_t buf_len, buf_cap;
+    size_t buf_len;
 };
 
 /* Bytes the output carries beyond the plaintext, and before it. */
@@ -76,11 +85,15 @@ static CK_RV copy_aad(struct dep11_aead_op *op, const uint8_t *aad, CK_ULONG len
     }
     if (len == 0)
         return CKR_OK;
-    op->aad = malloc(len);
-    if (op->aad == NULL) {
-        rv = CKR_HOST_MEMORY;
-        LOG_FAIL(rv, "AAD copy of %lu bytes", (unsigned long)len);
-        return rv;
+    if (len > op->aad_cap) { /* a parked op's buffer is cleansed already */
+        free(op->aad);
+        op->aad_cap = 0;
+        if ((op->aad = malloc(len)) == NULL) {
+            rv = CKR_HOST_MEMORY;
+            LOG_FAIL(rv, "AAD copy of %lu bytes", (unsigned long)len);
+            return rv;
+        }
+        op->aad_cap = len;
     }
     memcpy(op->aad, aad, len);
     op->aad_len = len;
@@ -178,12 +191,36 @@ static CK_RV check_use(const struct dep11_config *cfg, const struct dep11_key *k
     return CKR_OK;
 }
 
+/* Fills a clean (new or parked) @op for @mech on @key: parameters, key
+ * copy or chunk key, and the GCM context if it has none yet. */
+static CK_RV setup(struct dep11_aead_op *op, const struct dep11_key *key, int encrypt,
+                   const CK_MECHANISM *mech)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    op->parked = 0;
+    op->ended = 0;
+    op->encrypt = encrypt ? 1 : 0;
+    op->kind = mech->mechanism == CKM_AES_GCM ? KIND_GCM : KIND_DEP11;
+    op->tag_len = DEP11_TAG_LEN;
+    if (mech->mechanism == CKM_DEP11_CHUNK_AEAD) {
+        rv = params_chunk(op, key, mech);
+    } else {
+        memcpy(op->key, key->value, DEP11_KEY_LEN);
+        rv = mech->mechanism == CKM_AES_GCM ? params_gcm(op, mech) : params_dep11(op, mech);
+    }
+    if (rv == CKR_OK && op->gcm == NULL)
+        rv = dep11_gcm_new(&op->gcm);
+    return rv;
+}
+
 /**
  * dep11_aead_init - starts one encrypt or decrypt op on a module-side key.
  * @cfg [in] for caller-iv; @key [in] copied from (may be destroyed later);
  * @encrypt [in] 1/0; @mech [in] CKM_DEP11_AEAD, CKM_DEP11_CHUNK_AEAD or
  * CKM_AES_GCM with its parameter; @out [out] the op, freed by the caller with
- * dep11_aead_free().
+ * dep11_aead_free() (or parked with dep11_aead_park() and started again
+ * with dep11_aead_reinit()).
  * Returns CKR_OK, CKR_ARGUMENTS_BAD, CKR_MECHANISM_INVALID,
  * CKR_MECHANISM_PARAM_INVALID, CKR_KEY_FUNCTION_NOT_PERMITTED,
  * CKR_HOST_MEMORY, CKR_FUNCTION_FAILED.
@@ -209,17 +246,7 @@ CK_RV dep11_aead_init(const struct dep11_config *cfg, const struct dep11_key *ke
         LOG_FAIL(rv, "AEAD op");
         goto out;
     }
-    op->encrypt = encrypt ? 1 : 0;
-    op->kind = mech->mechanism == CKM_AES_GCM ? KIND_GCM : KIND_DEP11;
-    op->tag_len = DEP11_TAG_LEN;
-    if (mech->mechanism == CKM_DEP11_CHUNK_AEAD) {
-        rv = params_chunk(op, key, mech);
-    } else {
-        memcpy(op->key, key->value, DEP11_KEY_LEN);
-        rv = mech->mechanism == CKM_AES_GCM ? params_gcm(op, mech) : params_dep11(op, mech);
-    }
-    if (rv == CKR_OK)
-        rv = dep11_gcm_new(&op->gcm);
+    rv = setup(op, key, encrypt, mech);
     if (rv != CKR_OK)
         goto out;
     *out = op;
@@ -227,6 +254,43 @@ CK_RV dep11_aead_init(const struct dep11_config *cfg, const struct dep11_key *ke
 out:
     dep11_aead_free(op);
     return rv;
+}
+
+/**
+ * dep11_aead_reinit - dep11_aead_init() into an existing op, reusing its
+ * key buffer, AAD buffer and GCM context (no allocation in the steady
+ * state). @op [in/out] an op from dep11_aead_init(), running, ended or
+ * parked (a running one is parked first: its operation ends). Same
+ * arguments otherwise, same codes; on failure @op is left parked (cleansed)
+ * and may be started again or freed.
+ */
+CK_RV dep11_aead_reinit(const struct dep11_config *cfg, const struct dep11_key *key,
+                        int encrypt, const CK_MECHANISM *mech, struct dep11_aead_op *op)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (key == NULL || key->value == NULL || mech == NULL || op == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL argument");
+        goto out;
+    }
+    dep11_aead_park(op); /* no-op when parked already */
+    rv = check_use(cfg, key, encrypt, mech->mechanism);
+    if (rv == CKR_OK)
+        rv = setup(op, key, encrypt, mech);
+out:
+    if (rv != CKR_OK)
+        dep11_aead_park(op); /* wipes a key or AAD copied before the failure */
+    return rv;
+}
+
+/**
+ * dep11_aead_active - 1 while @op is running (from init until a result
+ * that ends it), 0 once it has ended or is parked, and for NULL.
+ */
+int dep11_aead_active(const struct dep11_aead_op *op)
+{
+    return op != NULL && !op->ended;
 }
 
 /* Size-query protocol: CKR_OK with *@done = 0 when @out holds @need bytes. */
@@ -324,7 +388,7 @@ static CK_RV open_buffered(struct dep11_aead_op *op, uint8_t *out)
 
     if (rv == CKR_OK && n != 0)
         memcpy(out, op->buf + pre, n);
-    return rv; /* op->buf is cleansed by dep11_aead_free() */
+    return rv; /* op->buf is cleansed by dep11_aead_park() or _free() */
 }
 
 /* Common checks of every data call; CKR_OK to go on. */
@@ -534,9 +598,53 @@ CK_RV dep11_aead_final(struct dep11_aead_op *op, uint8_t *out, CK_ULONG *out_len
     return rv;
 }
 
+/* Zeroes one operation's state (not the buffers kept for the next). */
+static void reset_state(struct dep11_aead_op *op)
+{
+    op->encrypt = 0;
+    op->kind = KIND_DEP11;
+    op->aad_len = 0;
+    dep11_cleanse(op->iv, sizeof(op->iv));
+    op->iv_len = 0;
+    op->tag_len = 0;
+    op->multi = 0;
+    op->started = 0;
+    op->total = 0;
+    op->buf_len = 0;
+}
+
+/**
+ * dep11_aead_park - ends @op (if running) and cleanses everything its
+ * operation left: the key copy, the AAD, the IV, buffered input and the
+ * GCM context's key schedule (dep11_gcm_park). The allocations stay for
+ * dep11_aead_reinit(), except a decrypt buffer over BUF_KEEP_MAX (freed).
+ * NULL or an op parked already: no-op.
+ */
+void dep11_aead_park(struct dep11_aead_op *op)
+{
+    if (op == NULL || op->parked)
+        return;
+    dep11_gcm_park(op->gcm);
+    dep11_cleanse(op->key, DEP11_KEY_LEN);
+    if (op->aad != NULL)
+        dep11_cleanse(op->aad, op->aad_len);
+    if (op->buf != NULL) {
+        /* only [0, buf_len) was ever written in this block */
+        dep11_cleanse(op->buf, op->buf_len);
+        if (op->buf_cap > BUF_KEEP_MAX) {
+            free(op->buf);
+            op->buf = NULL;
+            op->buf_cap = 0;
+        }
+    }
+    reset_state(op);
+    op->ended = 1;
+    op->parked = 1;
+}
+
 /**
  * dep11_aead_free - cleanses the key copy, the AAD and any buffered input,
- * and frees the op. NULL is a no-op.
+ * and frees the op (running, ended or parked). NULL is a no-op.
  */
 void dep11_aead_free(struct dep11_aead_op *op)
 {
@@ -545,7 +653,7 @@ void dep11_aead_free(struct dep11_aead_op *op)
     dep11_gcm_free(op->gcm);
     dep11_secmem_free(op->key, DEP11_KEY_LEN);
     if (op->aad != NULL) {
-        dep11_cleanse(op->aad, op->aad_len);
+        dep11_cleanse(op->aad, op->aad_cap);
         free(op->aad);
     }
     if (op->buf != NULL) {

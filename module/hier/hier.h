@@ -154,6 +154,17 @@ CK_RV dep11_aead_update(struct dep11_aead_op *op, const uint8_t *in, CK_ULONG in
                         uint8_t *out, CK_ULONG *out_len);
 CK_RV dep11_aead_final(struct dep11_aead_op *op, uint8_t *out, CK_ULONG *out_len);
 void dep11_aead_free(struct dep11_aead_op *op);
+/* Reuse on the data path (a session keeps its ended op per direction):
+ * dep11_aead_park ends @op and cleanses its key copy, AAD, buffered input and
+ * the cipher context's key schedule, keeping the allocations; NULL ok.
+ * dep11_aead_reinit starts a new op in @op (running, ended or parked) with
+ * the codes of dep11_aead_init; on failure @op is left parked.
+ * dep11_aead_active: 1 from init until a result that ends the op; 0 once
+ * ended or parked, and for NULL. */
+void dep11_aead_park(struct dep11_aead_op *op);
+CK_RV dep11_aead_reinit(const struct dep11_config *cfg, const struct dep11_key *key,
+                        int encrypt, const CK_MECHANISM *mech, struct dep11_aead_op *op);
+int dep11_aead_active(const struct dep11_aead_op *op);
 
 /* --- purge (purge.c; docs/RECEIPTS.md) -------------------------------------- */
 /* The longest destruction receipt: the answer to a size query. */

@@ -18,6 +18,7 @@
 #include "util/audit.h"
 #include "util/log.h"
 #include "util/secmem.h"
+#include "util/tasks.h"
 
 /* util/lock.h 1: init and finalize. Readers of the state use atomics. */
 static dep11_mutex_t state_lock = DEP11_MUTEX_INIT;
@@ -118,6 +119,7 @@ static void drop_parent_state(void)
 {
     dep11_objects_fini();   /* cleanses the keys copied into this process */
     dep11_sessions_fini();
+    dep11_tasks_forget();   /* the parent's task threads are not here */
     dep11_provider_forget();
     __atomic_store_n(&initialized, 0, __ATOMIC_RELEASE);
 }
@@ -232,6 +234,8 @@ CK_RV dep11_core_Finalize(CK_VOID_PTR pReserved)
         __atomic_store_n(&initialized, 0, __ATOMIC_RELEASE);
         dep11_objects_fini();
         dep11_sessions_fini();
+        /* HSM calls abandoned at their time-out end before the backend goes. */
+        dep11_tasks_drain();
         dep11_provider_close();
         dep11_hsm_unload();
         dep11_cache_shutdown();     /* cleanses every cached policy key */

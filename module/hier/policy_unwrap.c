@@ -1,8 +1,9 @@
 /*
  * policy_unwrap.c - C_UnwrapKey(CKM_DEP11_POLICY_UNWRAP): MAC check, the
- * root copies tried in random order and their answers classified, then the
- * availability rules of DESIGN section 5 (who may fall back, and when);
- * the policy-key cache in front, and the audit lines of every answer.
+ * root copies tried (random order or hedged; copy_open.c opens each and
+ * classifies its answer), then the availability rules of DESIGN section 5
+ * (who may fall back, and when); the policy-key cache in front, and the
+ * audit lines of every answer.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "hier/hier.h"
 #include "hier/cache.h"
+#include "hier/copy_open.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
@@ -20,9 +22,6 @@
 #include "util/audit.h"
 #include "util/log.h"
 #include "util/secmem.h"
-
-#define CANDIDATES_MAX 16 /* RSA private keys examined per copy */
-#define PT_MAX DEP11_RSA_MAX_BYTES
 
 /* One unwrap in progress. */
 struct unwrap {
@@ -103,166 +102,6 @@ static CK_RV verify_blob(const uint8_t *blob, struct unwrap *u)
     return CKR_OK;
 }
 
-/* A decrypted value is the policy key only if it is 32 bytes and its key
- * check value matches the header: else this copy is invalid. */
-static enum dep11_fault accept_value(struct unwrap *u, const uint8_t *pt, size_t pt_len)
-{
-    uint8_t kcv[DEP11_KCV_LEN];
-    enum dep11_fault f = DEP11_FAULT_INVALID;
-
-    if (pt_len == DEP11_KEY_LEN &&
-        dep11_suite1_kcv(pt, u->b.hdr.policy_id, kcv) == CKR_OK &&
-        dep11_ct_equal(kcv, u->b.hdr.kcv, sizeof(kcv))) {
-        memcpy(u->value, pt, DEP11_KEY_LEN);
-        f = DEP11_FAULT_NONE;
-    } else {
-        LOG_FAIL(CKR_WRAPPED_KEY_INVALID, "a copy decrypted to %zu bytes that fail the check",
-                 pt_len);
-    }
-    dep11_cleanse(kcv, sizeof(kcv));
-    return f;
-}
-
-static CK_MECHANISM_TYPE copy_hash(const struct dep11_wrapped_copy *cp)
-{
-    return cp->alg == DEP11_ALG_RSA_OAEP_SHA1 ? CKM_SHA_1 : CKM_SHA256;
-}
-
-/* Does RSA key @k have the identity @id (32 bytes)? */
-static int has_identity(const struct dep11_hsm_rsa *k, const uint8_t *id, size_t id_len)
-{
-    uint8_t mine[DEP11_SHA256_LEN];
-
-    if (id_len != sizeof(mine) ||
-        dep11_rsa_identity(k->modulus, k->mod_len, k->exponent, k->exp_len, mine) != CKR_OK)
-        return 0;
-    return memcmp(mine, id, sizeof(mine)) == 0;
-}
-
-/* Finds the private key of copy @cp's root on the token: CKR_OK with
- * *@found 1/0, or the backend's error. Hint first, then every RSA key. */
-static CK_RV find_root(CK_SESSION_HANDLE s, const struct dep11_wrapped_copy *cp,
-                       struct dep11_hsm_rsa *cand, struct dep11_hsm_rsa *out, int *found)
-{
-    CK_RV rv = CKR_GENERAL_ERROR;
-    size_t n = 0;
-
-    *found = 0;
-    for (int pass = cp->hint_len != 0 ? 0 : 1; pass < 2; pass++) {
-        rv = dep11_hsm_rsa_find(s, pass == 0 ? cp->hint : NULL, pass == 0 ? cp->hint_len : 0,
-                                cand, CANDIDATES_MAX, &n);
-        if (rv != CKR_OK)
-            return rv;
-        for (size_t i = 0; i < n && i < CANDIDATES_MAX; i++)
-            if (has_identity(&cand[i], cp->key_id, cp->key_id_len)) {
-                *out = cand[i];
-                *found = 1;
-                return CKR_OK;
-            }
-    }
-    return CKR_OK;
-}
-
-/* RSA-OAEP decryption of copy @cp with the customer key @k on session @s. */
-static enum dep11_fault decrypt_customer(struct unwrap *u, CK_SESSION_HANDLE s,
-                                         const struct dep11_hsm_rsa *k,
-                                         const struct dep11_wrapped_copy *cp)
-{
-    enum dep11_fault f = DEP11_FAULT_DENIED;
-    uint8_t *pt = NULL;
-    size_t pt_len = PT_MAX;
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    if (!k->sensitive || k->extractable) {
-        LOG_FAIL(CKR_KEY_FUNCTION_NOT_PERMITTED, "root private key is %s: not used",
-                 !k->sensitive ? "not sensitive" : "extractable");
-        return DEP11_FAULT_DENIED;
-    }
-    pt = dep11_secmem_alloc(PT_MAX);
-    if (pt == NULL) {
-        LOG_FAIL(CKR_HOST_MEMORY, "decryption buffer: counted as transient");
-        return DEP11_FAULT_TRANSIENT;
-    }
-    rv = dep11_hsm_rsa_decrypt(s, k->priv, copy_hash(cp), cp->data, cp->data_len, pt, &pt_len);
-    f = dep11_hsm_classify(rv);
-    if (f == DEP11_FAULT_NONE)
-        f = pt_len <= PT_MAX ? accept_value(u, pt, pt_len) : DEP11_FAULT_INVALID;
-    else
-        LOG_FAIL(rv, "customer copy: %s", dep11_fault_name(f));
-    dep11_secmem_free(pt, PT_MAX);
-    return f;
-}
-
-/* Tries customer copy @cp: find its root by identity, then decrypt. With
- * @forced, that (already resolved) key is the one to use. */
-static enum dep11_fault try_customer(struct unwrap *u, const struct dep11_wrapped_copy *cp,
-                                     const struct dep11_hsm_rsa *forced)
-{
-    enum dep11_fault f = DEP11_FAULT_DENIED;
-    struct dep11_hsm_rsa *cand = NULL;
-    struct dep11_hsm_rsa key;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_RV rv = CKR_GENERAL_ERROR;
-    int found = 0;
-
-    memset(&key, 0, sizeof(key));
-    rv = dep11_hsm_worker_open(u->c->slot, &s);
-    if (rv != CKR_OK) {
-        f = dep11_hsm_classify(rv);
-        LOG_FAIL(rv, "worker session: %s", dep11_fault_name(f));
-        return f == DEP11_FAULT_INVALID ? DEP11_FAULT_DENIED : f;
-    }
-    if (forced != NULL) {
-        key = *forced;
-        found = 1;
-    } else if ((cand = calloc(CANDIDATES_MAX, sizeof(*cand))) == NULL) {
-        rv = CKR_HOST_MEMORY;
-    } else {
-        rv = find_root(s, cp, cand, &key, &found);
-    }
-    if (rv != CKR_OK) {
-        f = dep11_hsm_classify(rv);
-        LOG_FAIL(rv, "root look-up: %s", dep11_fault_name(f));
-        if (f == DEP11_FAULT_INVALID || f == DEP11_FAULT_NONE)
-            f = DEP11_FAULT_DENIED; /* a look-up proves nothing about the copy */
-    } else if (!found) {
-        f = DEP11_FAULT_DENIED;
-        LOG_FAIL(CKR_KEY_HANDLE_INVALID, "no private key with the copy's identity: denied");
-    } else {
-        f = decrypt_customer(u, s, &key, cp);
-    }
-    dep11_hsm_worker_close(s);
-    free(cand);
-    return f;
-}
-
-/* Tries provider copy @cp with provider root @n (1 or 2). */
-static enum dep11_fault try_provider(struct unwrap *u, const struct dep11_wrapped_copy *cp,
-                                     int n)
-{
-    enum dep11_fault f = DEP11_FAULT_DENIED;
-    struct dep11_hsm_rsa root;
-    uint8_t *pt = NULL;
-    size_t pt_len = PT_MAX;
-    CK_RV rv = dep11_provider_root(n, &root);
-
-    if (rv == CKR_OK && !has_identity(&root, cp->key_id, cp->key_id_len)) {
-        LOG_FAIL(CKR_KEY_HANDLE_INVALID, "provider root %d is not the blob's: denied", n);
-        return DEP11_FAULT_DENIED;
-    }
-    if (rv == CKR_OK && (pt = dep11_secmem_alloc(PT_MAX)) == NULL)
-        rv = CKR_HOST_MEMORY;
-    if (rv == CKR_OK)
-        rv = dep11_provider_root_decrypt(n, copy_hash(cp), cp->data, cp->data_len, pt, &pt_len);
-    f = rv == CKR_HOST_MEMORY ? DEP11_FAULT_TRANSIENT : dep11_hsm_classify(rv);
-    if (f == DEP11_FAULT_NONE)
-        f = pt_len <= PT_MAX ? accept_value(u, pt, pt_len) : DEP11_FAULT_INVALID;
-    else
-        LOG_FAIL(rv, "provider copy %d: %s", n, dep11_fault_name(f));
-    dep11_secmem_free(pt, PT_MAX);
-    return f;
-}
-
 /* Resolves @force_root and names the one copy it may open. */
 static CK_RV forced_copy(struct unwrap *u, CK_OBJECT_HANDLE force_root,
                          struct dep11_hsm_rsa *key, int *which)
@@ -290,7 +129,7 @@ static CK_RV forced_copy(struct unwrap *u, CK_OBJECT_HANDLE force_root,
     }
     for (int i = 0; i < 2; i++)
         if (u->roots[i] >= 0 &&
-            has_identity(key, u->b.copies[u->roots[i]].key_id,
+            dep11_rsa_has_identity(key, u->b.copies[u->roots[i]].key_id,
                          u->b.copies[u->roots[i]].key_id_len)) {
             *which = i;
             return CKR_OK;
@@ -314,85 +153,101 @@ static enum dep11_fault combine(const enum dep11_fault *f, int n)
     return transient ? DEP11_FAULT_TRANSIENT : DEP11_FAULT_DENIED;
 }
 
-/* Tries the root copies (random order, or the forced one): NONE with
- * u->value and u->served_by set, or the combined fault. */
-static CK_RV try_roots(struct unwrap *u, CK_OBJECT_HANDLE force_root, enum dep11_fault *out)
+/* The opens of the root copies, in random order (spreading the load), or
+ * the forced one alone; @idx gets each open's root (0 or 1). */
+static CK_RV prepare_roots(struct unwrap *u, CK_OBJECT_HANDLE force_root,
+                           struct dep11_copy_open **o, int *idx, int *n)
 {
-    CK_RV rv = CKR_GENERAL_ERROR;
+    CK_RV rv = CKR_OK;
     struct dep11_hsm_rsa forced;
-    enum dep11_fault f[2] = { DEP11_FAULT_INVALID, DEP11_FAULT_INVALID };
-    int order[2] = { 0, 1 }, n = 0, only = -1;
-    int customer = u->b.hdr.managed_by == DEP11_MANAGED_CUSTOMER;
+    int customer = u->b.hdr.managed_by == DEP11_MANAGED_CUSTOMER, only = -1;
     uint8_t coin = 0;
 
     memset(&forced, 0, sizeof(forced));
+    *n = 0;
     if (force_root != CK_INVALID_HANDLE &&
         (rv = forced_copy(u, force_root, &forced, &only)) != CKR_OK)
         return rv;
     if ((rv = dep11_random(&coin, 1)) != CKR_OK)
         return rv;
-    if (coin & 1) { /* spread the load over both roots */
-        order[0] = 1;
-        order[1] = 0;
-    }
-    for (int k = 0; k < 2; k++) {
-        int i = order[k];
-        const struct dep11_wrapped_copy *cp = NULL;
+    for (int k = 0; k < 2 && rv == CKR_OK; k++) {
+        int i = (coin & 1) ? 1 - k : k;
 
         if (u->roots[i] < 0 || (only >= 0 && i != only))
             continue;
-        cp = &u->b.copies[u->roots[i]];
-        f[n] = customer ? try_customer(u, cp, only >= 0 ? &forced : NULL)
-                        : try_provider(u, cp, i + 1);
-        if (f[n] == DEP11_FAULT_NONE || f[n] == DEP11_FAULT_ABORT) {
-            u->served_by = !customer ? DEP11_ROOT_PROVIDER
-                           : i == 0 ? DEP11_ROOT_CUSTOMER_1 : DEP11_ROOT_CUSTOMER_2;
-            *out = f[n];
-            return CKR_OK;
-        }
-        n++;
+        rv = dep11_copy_open_new(&u->b, (size_t)u->roots[i],
+                                 customer ? DEP11_OPEN_CUSTOMER : DEP11_OPEN_PROVIDER,
+                                 u->c->slot, i + 1, only >= 0 ? &forced : NULL, &o[*n]);
+        if (rv == CKR_OK)
+            idx[(*n)++] = i;
     }
-    *out = combine(f, n);
-    return CKR_OK;
+    dep11_cleanse(&forced, sizeof(forced));
+    return rv;
+}
+
+/* Tries the root copies (one after the other, or hedged, as the profile
+ * says): NONE with u->value and u->served_by set, or the combined fault. */
+static CK_RV try_roots(struct unwrap *u, CK_OBJECT_HANDLE force_root, enum dep11_fault *out)
+{
+    const struct dep11_profile *p = &u->c->cfg->profile;
+    struct dep11_copy_open *o[2] = { NULL, NULL };
+    enum dep11_fault f[2] = { DEP11_FAULT_INVALID, DEP11_FAULT_INVALID };
+    int idx[2] = { 0, 1 }, n = 0, tried = 0, w = -1;
+    CK_RV rv = prepare_roots(u, force_root, o, idx, &n);
+
+    if (rv == CKR_OK && n > 0) {
+        tried = dep11_copy_open_run(o, n, p->hedged, p->call_timeout_ms, f, &w);
+        *out = w >= 0 ? f[w] : combine(f, tried);
+    } else if (rv == CKR_OK) {
+        *out = DEP11_FAULT_INVALID; /* no root copy to try */
+    }
+    if (w >= 0) {
+        u->served_by = u->b.hdr.managed_by != DEP11_MANAGED_CUSTOMER ? DEP11_ROOT_PROVIDER
+                       : idx[w] == 0 ? DEP11_ROOT_CUSTOMER_1 : DEP11_ROOT_CUSTOMER_2;
+        if (f[w] == DEP11_FAULT_NONE)
+            memcpy(u->value, o[w]->value, DEP11_KEY_LEN);
+    }
+    for (int i = 0; i < 2; i++)
+        dep11_copy_open_free(o[i]);
+    return rv;
 }
 
 /* Opens the availability copy into u->value: CKR_OK, or the code the
  * caller returns. With @probe, only tells whether the key is gone. */
 static CK_RV open_avail(struct unwrap *u, int probe, CK_RV no_fallback)
 {
-    CK_RV rv = CKR_GENERAL_ERROR;
-    const struct dep11_wrapped_copy *cp = NULL;
-    enum dep11_fault f = DEP11_FAULT_NONE;
-    uint8_t *pt = NULL;
-    size_t pt_len = PT_MAX;
+    CK_RV rv = CKR_GENERAL_ERROR, got = CKR_FUNCTION_CANCELED;
+    struct dep11_copy_open *o = NULL;
+    enum dep11_fault f = DEP11_FAULT_TRANSIENT;
+    int w = -1;
 
     if (u->avail < 0) {
         LOG_FAIL(no_fallback, "blob has no availability copy");
         return no_fallback;
     }
-    cp = &u->b.copies[u->avail];
-    if ((pt = dep11_secmem_alloc(PT_MAX)) == NULL) {
-        LOG_FAIL(CKR_HOST_MEMORY, "decryption buffer");
-        return CKR_HOST_MEMORY;
-    }
-    rv = dep11_provider_avail_open(cp->key_id, cp->key_id_len, u->b.header_bytes,
-                                   u->b.header_len, cp->data, cp->data_len, pt, &pt_len);
-    if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
+    rv = dep11_copy_open_new(&u->b, (size_t)u->avail, DEP11_OPEN_AVAILABILITY, u->c->slot, 0,
+                             NULL, &o);
+    if (rv != CKR_OK)
+        return rv;
+    (void)dep11_copy_open_run(&o, 1, 0, u->c->cfg->profile.call_timeout_ms, &f, &w);
+    if (o != NULL) /* else abandoned at the time-out: transient */
+        got = o->rv;
+    if (got == CKR_KEY_HANDLE_INVALID || got == CKR_OBJECT_HANDLE_INVALID) {
         rv = CKR_DEP11_POLICY_PURGED;
         LOG_FAIL(rv, "availability key destroyed and no root unwraps");
     } else if (probe) {
         rv = no_fallback; /* the key exists: the value is not used */
         LOG_FAIL(rv, "no fallback for requester %s", requester_name(u->requester));
-    } else if ((f = dep11_hsm_classify(rv)) == DEP11_FAULT_NONE) {
-        rv = pt_len <= PT_MAX && accept_value(u, pt, pt_len) == DEP11_FAULT_NONE
-                 ? CKR_OK : CKR_WRAPPED_KEY_INVALID;
+    } else if (f == DEP11_FAULT_NONE) {
+        memcpy(u->value, o->value, DEP11_KEY_LEN);
+        rv = CKR_OK;
     } else {
         rv = f == DEP11_FAULT_INVALID     ? CKR_WRAPPED_KEY_INVALID
              : f == DEP11_FAULT_DENIED    ? no_fallback
                                           : CKR_DEP11_ROOT_KEYS_UNAVAILABLE;
         LOG_FAIL(rv, "availability copy: %s", dep11_fault_name(f));
     }
-    dep11_secmem_free(pt, PT_MAX);
+    dep11_copy_open_free(o);
     return rv;
 }
 

@@ -585,12 +585,10 @@ static CK_RV refuse_unsupported(const struct parse *ps, const struct dep11_profi
     } later[] = {
         { "root-unwrap", "only 'decrypt' (C_Decrypt with RSA-OAEP) is implemented" },
         { "gcm-iv", "only 'module' is implemented" },
-        { "call-timeout-ms", "per-call time-outs are not implemented: only 0" },
         { "availability-key", "only 'aes' is implemented" },
-        { "hedged-unwrap", "hedged parallel tries are not implemented: only 'no'" },
     };
     const int asked[] = { !p->root_unwrap_decrypt, !p->gcm_iv_from_module,
-                          p->call_timeout_ms != 0, p->availability_rsa, p->hedged };
+                          p->availability_rsa };
 
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         if (!asked[i])

@@ -9,8 +9,10 @@
  *      that create provider keys, so one thread of a process creates them)
  *   6. provider pool lock  (hsm/provider.c: dep11's own sessions; never held
  *      across an HSM call)
- *   7. leaf locks: the policy-key cache (hier/cache.c) and the audit log
- *      (util/audit.c); nothing is taken under them but the log lock
+ *   7. leaf locks: the policy-key cache (hier/cache.c), the audit log
+ *      (util/audit.c), the list of abandoned task threads and each task
+ *      group's lock (util/tasks.c); nothing is taken under them but the
+ *      log lock
  *   8. log lock            (util/log.c)
  * The data path (AEAD on a module key) takes only the per-session lock.
  */

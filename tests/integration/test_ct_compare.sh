@@ -11,7 +11,7 @@ src="${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/module"
 allow='
 blob/policy_blob.c|memcmp(magic, policy_magic|format magic: public constant
 blob/child_blob.c|memcmp(magic, child_magic|format magic: public constant
-hier/policy_unwrap.c|memcmp(mine, id,|root identity (SHA-256 of a public key) named in the blob
+hier/copy_open.c|memcmp(mine, id,|root identity (SHA-256 of a public key) named in the blob
 hier/cache.c|memcmp(e->digest, digest|cache look-up by blob digest (the blob is public)
 hier/cache.c|memcmp(e->key->policy_id, policy_id|policy id: public blob header field
 hier/purge.c|memcmp(p->b.copies[p->roots[r]].key_id, id|root identity: public key hash
@@ -55,9 +55,11 @@ done < <(grep -rn --include='*.c' --include='*.h' 'memcmp(' "$src" | grep -v 'CR
 # The primitive is CRYPTO_memcmp, and the MAC and kcv checks use it.
 grep -A4 '^int dep11_ct_equal' "$src/crypto/hash.c" | grep -q 'CRYPTO_memcmp' ||
     { echo "FAIL: dep11_ct_equal is not CRYPTO_memcmp"; status=1; }
+# (the unwrap checks the MAC in policy_unwrap.c and each copy's kcv in copy_open.c)
 for f in hier/policy_unwrap.c hier/purge.c; do
-    [ -f "$src/$f" ] || continue
     grep -q 'dep11_ct_equal(mac' "$src/$f" || { echo "FAIL: $f: MAC not compared with dep11_ct_equal"; status=1; }
+done
+for f in hier/copy_open.c hier/purge.c; do
     grep -q 'dep11_ct_equal(kcv' "$src/$f" || { echo "FAIL: $f: kcv not compared with dep11_ct_equal"; status=1; }
 done
 # GCM tags are checked by OpenSSL (EVP_DecryptFinal_ex), never by hand.

@@ -193,12 +193,12 @@ test_full_config(void **state)
         "root-unwrap = decrypt\n"
         "gcm-iv = module\n"
         "max-sessions = 16\n"
-        "call-timeout-ms = 0\n"
+        "call-timeout-ms = 2500\n"
         "retries = 3\n"
         "backoff-ms = 100\n"
         "availability-key = aes\n"
         "files-fallback = recovery-only\n"
-        "hedged-unwrap = no\n"
+        "hedged-unwrap = yes\n"
         "provider-rsa-bits = 4096\n"), CKR_OK);
     assert_string_equal(c->path, fx->conf);
     assert_string_equal(c->profile.path, fx->prof);
@@ -221,12 +221,12 @@ test_full_config(void **state)
     assert_int_equal(c->profile.root_unwrap_decrypt, 1);
     assert_int_equal(c->profile.gcm_iv_from_module, 1);
     assert_int_equal(c->profile.max_sessions, 16);
-    assert_int_equal(c->profile.call_timeout_ms, 0);
+    assert_int_equal(c->profile.call_timeout_ms, 2500);
     assert_int_equal(c->profile.retries, 3);
     assert_int_equal(c->profile.backoff_ms, 100);
     assert_int_equal(c->profile.availability_rsa, 0);
     assert_int_equal(c->profile.files_fallback_recovery_only, 1);
-    assert_int_equal(c->profile.hedged, 0);
+    assert_int_equal(c->profile.hedged, 1);
     assert_int_equal(c->profile.provider_rsa_bits, 4096);
 }
 
@@ -461,12 +461,8 @@ static const struct bad_case bad_cases[] = {
       "root-unwrap: not supported by this version", NULL },
     { "gcm-iv hsm", BASE, GOOD_PROFILE "\ngcm-iv = hsm\n", 1, 3,
       "gcm-iv: not supported by this version", NULL },
-    { "call-timeout-ms set", BASE, GOOD_PROFILE "call-timeout-ms = 2500\n", 1, 2,
-      "call-timeout-ms: not supported by this version", NULL },
     { "availability-key rsa", BASE, GOOD_PROFILE "availability-key = rsa\n", 1,
       2, "availability-key: not supported by this version", NULL },
-    { "hedged-unwrap yes", BASE, GOOD_PROFILE "hedged-unwrap = yes\n", 1, 2,
-      "hedged-unwrap: not supported by this version", NULL },
 };
 
 static void

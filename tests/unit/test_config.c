@@ -480,6 +480,37 @@ test_bad_values(void **state)
     }
 }
 
+/* A file of exactly 1 MiB (comment lines after the keys, last key at the
+ * very end) loads, read in growing steps; one byte more is refused. */
+static void
+test_file_size(void **state)
+{
+    struct fx *fx = *state;
+    const size_t max = 1u << 20;
+    const char *tail = "cache-seconds = 7\n";
+    char *text = malloc(max + 2);
+    size_t n = 0;
+
+    assert_non_null(text);
+    n = (size_t)sprintf(text, BASE);
+    while (n < max - strlen(tail)) {
+        size_t room = max - strlen(tail) - n, k = room > 4000 ? 4000 : room;
+
+        memset(text + n, 'c', k);
+        text[n] = '#';
+        text[n + k - 1] = '\n';
+        n += k;
+    }
+    strcpy(text + n, tail);
+    assert_int_equal(strlen(text), max);
+    assert_int_equal(load(fx, text, GOOD_PROFILE), CKR_OK);
+    assert_int_equal(fx->cfg.cache_seconds, 7);
+    strcat(text, "\n");
+    check_failed(fx, load(fx, text, GOOD_PROFILE), fx->conf, 0,
+                 "larger than 1048576 bytes", NULL, "over 1 MiB");
+    free(text);
+}
+
 static void
 test_line_length(void **state)
 {
@@ -806,6 +837,7 @@ main(void)
         T(test_syntax),
         T(test_bad_values),
         T(test_line_length),
+        T(test_file_size),
         T(test_nul_byte),
         T(test_missing_file),
         T(test_profile_lookup),

@@ -74,24 +74,28 @@ job_time "${C[@]}" store rewrap --store "$S" --to A >/dev/null
 init=$(job_time "${C[@]}" store inventory --store "$S")
 echo "one whole rewrap of $N mailboxes takes ${full}s here; start-up at most ${init}s"
 
-killed=0 trial=0
+killed=0 trial=0 scale=1.0
 # kill_trials COUNT: start a rewrap, SIGKILL it after a random delay, check
 # the store; COUNT times (while the time budget lasts). The target switches
 # between B and A every third trial: two trials resume an unfinished job
 # (the journal), the third starts another one over a half-moved store.
+# A resumed job has less left to do, and the machine's load varies: the
+# delays are drawn from the measured job time times $scale, which shrinks
+# after a run that ended before its kill and grows back after a kill.
 kill_trials() {
     local count=$1 i pid delay rc target
     for i in $(seq 1 "$count"); do
         if [ $(((trial / 3) % 2)) -eq 0 ]; then target=B; else target=A; fi
         [ $((SECONDS - start)) -lt "$BUDGET" ] || { echo "time budget reached after $trial trials"; return; }
         trial=$((trial + 1))
-        delay=$(/usr/bin/python3 -c 'import random, sys; i, f = 2 * float(sys.argv[1]), float(sys.argv[2]); print("%.3f" % (i + random.uniform(0.05, 0.9) * max(f - i, 0.05)))' "$init" "$full")
+        delay=$(/usr/bin/python3 -c 'import random, sys; i, f = 2 * float(sys.argv[1]), float(sys.argv[2]) * float(sys.argv[3]); print("%.3f" % (i + random.uniform(0.05, 0.9) * max(f - i, 0.05)))' "$init" "$full" "$scale")
         "${C[@]}" store rewrap --store "$S" --to "$target" >"$OUT/rw.out" 2>&1 &
         pid=$!
         sleep "$delay"
         kill -9 "$pid" 2>/dev/null
         rc=0; { wait "$pid"; } 2>/dev/null || rc=$?
         if [ "$rc" -eq 137 ]; then killed=$((killed + 1)); fi
+        scale=$(/usr/bin/python3 -c 'import sys; s, k = float(sys.argv[1]), sys.argv[2] == "137"; print("%.3f" % (min(1.0, s * 1.1) if k else max(0.05, s * 0.6)))' "$scale" "$rc")
         checks=$((checks + 1))
         check_store || fail "trial $trial (to $target, killed after ${delay}s, rc $rc): store damaged"
         echo "ok: trial $trial: rewrap to $target, SIGKILL after ${delay}s (exit $rc), store intact"

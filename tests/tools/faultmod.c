@@ -10,7 +10,12 @@
  *   C_Decrypt delay-ms=200          pause before forwarding (or failing)
  *   C_Sign rv=0x30 after=3          from the 3rd matching call on
  *   C_Decrypt rv=0x30 count=1       only the first matching call(s)
- * '#' starts a comment. Matching calls are counted per rule text.
+ *   C_Decrypt flip=1                forward, then flip the low bit of the
+ *                                   output's first byte (C_Decrypt only: a
+ *                                   key that decrypts "successfully" to
+ *                                   the wrong value)
+ * '#' starts a comment. Matching calls are counted per rule text (other
+ * words, such as "case=7", are ignored: they keep rule texts apart).
  * $DEP11_FAULT_TRACE=path: every call is appended to that file as one line
  * "C_Name token-label" ("-" for calls with no token), so a test can list the
  * backend calls an operation makes (truncate the file, run, read).
@@ -106,11 +111,12 @@ static void sleep_ms(unsigned long ms)
 }
 
 /* Does one rule line apply to this call? Fills *rv when it fails the call. */
-static int apply_rule(char *line, const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv)
+static int apply_rule(char *line, const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv,
+                      int *flip)
 {
     char text[256], label[33], *tok = NULL, *save = NULL;
     unsigned long after = 0, count = 0, delay = 0, n = 0;
-    int has_rv = 0;
+    int has_rv = 0, has_flip = 0;
     const char *token = NULL;
 
     snprintf(text, sizeof text, "%s", line);
@@ -129,8 +135,12 @@ static int apply_rule(char *line, const char *fn, enum scope sc, CK_ULONG key, C
             after = strtoul(tok + 6, NULL, 0);
         } else if (strncmp(tok, "count=", 6) == 0) {
             count = strtoul(tok + 6, NULL, 0);
+        } else if (strcmp(tok, "flip=1") == 0) {
+            has_flip = 1;
         }
     }
+    if (has_flip && flip == NULL)
+        return 0; /* only C_Decrypt rewrites its output */
     if (token != NULL && (!scope_label(sc, key, label) || strcmp(label, token) != 0))
         return 0;
     n = count_hit(text);
@@ -139,6 +149,8 @@ static int apply_rule(char *line, const char *fn, enum scope sc, CK_ULONG key, C
     if (count > 0 && n >= (after > 0 ? after : 1) + count)
         return 0;
     sleep_ms(delay);
+    if (has_flip)
+        *flip = 1;
     return has_rv;
 }
 
@@ -161,8 +173,9 @@ static void trace(const char *fn, enum scope sc, CK_ULONG key)
     pthread_mutex_unlock(&fm_lock);
 }
 
-/* 1 (and *rv) when the spec fails this call of @fn. */
-static int fault(const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv)
+/* 1 (and *rv) when the spec fails this call of @fn; *@flip (when not
+ * NULL) is set when a flip rule applies to it. */
+static int fault_flip(const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv, int *flip)
 {
     const char *path = getenv("DEP11_FAULT_FILE");
     char line[256];
@@ -174,10 +187,15 @@ static int fault(const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv)
         return 0;
     while (!hit && fgets(line, sizeof line, fp) != NULL) {
         line[strcspn(line, "#\r\n")] = '\0';
-        hit = apply_rule(line, fn, sc, key, rv);
+        hit = apply_rule(line, fn, sc, key, rv, flip);
     }
     fclose(fp);
     return hit;
+}
+
+static int fault(const char *fn, enum scope sc, CK_ULONG key, CK_RV *rv)
+{
+    return fault_flip(fn, sc, key, rv, NULL);
 }
 
 /* ---- object handle translation ---- */
@@ -278,7 +296,7 @@ FWD_T(S_SESS, C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a), a)
     FWD_T(S_SESS, fn, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c), a)
 
 FWD_INIT(C_EncryptInit) FWD_ONE(C_Encrypt) FWD_ONE(C_EncryptUpdate) FWD_FIN(C_EncryptFinal)
-FWD_INIT(C_DecryptInit) FWD_ONE(C_Decrypt) FWD_ONE(C_DecryptUpdate) FWD_FIN(C_DecryptFinal)
+FWD_INIT(C_DecryptInit) FWD_ONE(C_DecryptUpdate) FWD_FIN(C_DecryptFinal)
 FWD(S_SESS, C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b), a)
 FWD_ONE(C_Digest) FWD_UPD(C_DigestUpdate) FWD_FIN(C_DigestFinal)
 FWD(S_SESS, C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, h_in(b)), a)
@@ -298,6 +316,23 @@ FWD_UPD(C_SeedRandom) FWD_UPD(C_GenerateRandom)
 FWD(S_SESS, C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a), a)
 FWD(S_SESS, C_CancelFunction, (CK_SESSION_HANDLE a), (a), a)
 FWD(S_NONE, C_WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c), (a, b, c), 0)
+
+/* C_Decrypt: as FWD_ONE, and a flip rule rewrites a successful output. */
+static CK_RV fm_C_Decrypt(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+                          CK_ULONG_PTR e)
+{
+    CK_RV rv = CKR_OK;
+    int flip = 0;
+
+    if (fault_flip("C_Decrypt", S_SESS, a, &rv, &flip)) {
+        (void)real->C_Decrypt(a, b, c, d, e);
+        return rv;
+    }
+    rv = real->C_Decrypt(a, b, c, d, e);
+    if (flip && rv == CKR_OK && d != NULL && e != NULL && *e > 0)
+        d[0] ^= 0x01;
+    return rv;
+}
 
 /* ---- functions that hand out object handles ---- */
 static CK_RV fm_C_CreateObject(CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c,

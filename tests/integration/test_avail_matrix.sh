@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# test_avail_matrix.sh: DESIGN section 5's availability table, every cell
+# (test_avail_matrix.c), over the fault shim (tests/tools/faultmod.c), once
+# for each profile mode: files-fallback = all, files-fallback = recovery-only,
+# hedged-unwrap = yes, call-timeout-ms = ITEST_TIMEOUT_MS; each in a fresh
+# world, since the test destroys the roots and purges at its end. The config
+# is the worker's (SYSTEM and RECOVERY allowed) with an audit log.
+. "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
+shim="$abs_top_builddir/tests/tools/.libs/libdep11-faultmod.so"
+if [ ! -f "$shim" ]; then
+    echo "SKIP: the fault shim $shim is not built"
+    exit 77
+fi
+# Errors only: the cells with codes outside the table log a warning each.
+export DEP11_DEBUG=1
+# The time-out of the timeout mode (as in test_fault.sh).
+ITEST_TIMEOUT_MS=300
+export ITEST_TIMEOUT_MS
+status=0
+for mode in all recovery-only hedged timeout; do
+    itest_world "avail-matrix-$mode"
+    case $mode in
+    recovery-only) set_key="files-fallback = recovery-only" ;;
+    hedged) set_key="hedged-unwrap = yes" ;;
+    timeout) set_key="call-timeout-ms = $ITEST_TIMEOUT_MS" ;;
+    *) set_key="files-fallback = all" ;;
+    esac
+    sed -e "s|^module *=.*|module = $shim|" -e "s|^${set_key%% *} *=.*|$set_key|" \
+        "$abs_top_srcdir/hsm-profiles/softhsm2.conf" >"$ITEST_WORLD/matrix-profile.conf"
+    grep -q "^module = $shim\$" "$ITEST_WORLD/matrix-profile.conf"
+    grep -q "^$set_key\$" "$ITEST_WORLD/matrix-profile.conf"
+    sed "s|^profile *=.*|profile = $ITEST_WORLD/matrix-profile.conf|" \
+        "$ITEST_WORLD/dep11-system.conf" >"$ITEST_WORLD/dep11-matrix.conf"
+    echo "audit-log = $ITEST_WORLD/audit.jsonl" >>"$ITEST_WORLD/dep11-matrix.conf"
+    : >"$ITEST_WORLD/faults"
+    : >"$ITEST_WORLD/audit.jsonl"
+    export DEP11_FAULT_MODULE="$SOFTHSM_MODULE"
+    export DEP11_FAULT_FILE="$ITEST_WORLD/faults"
+    export ITEST_MATRIX="$mode"
+    unset DEP11_FAULT_HANDLE_OFFSET
+    DEP11_CONF="$ITEST_WORLD/dep11-matrix.conf" itest_run test_avail_matrix || status=1
+    # The log the matrix wrote still verifies as one unbroken chain.
+    /usr/bin/python3 "$abs_top_srcdir/scripts/dep11-audit-verify" -q \
+        "$ITEST_WORLD/audit.jsonl" || { echo "FAIL: audit chain ($mode)"; status=1; }
+done
+exit $status

@@ -38,6 +38,7 @@ struct wrap {
     uint8_t rsa_ct[2][DEP11_RSA_MAX_BYTES];
     uint8_t avail_ct[AVAIL_COPY_LEN];
     uint8_t avail_id[DEP11_AVAIL_ID_LEN];
+    int fresh_made;                       /* a roll created avail_id */
 };
 
 /* The copy algorithm for the profile's OAEP hash. */
@@ -266,6 +267,7 @@ static CK_RV make_copies(const struct dep11_call *c, const struct dep11_key *p,
         LOG_FAIL(rv, "availability key");
         return rv;
     }
+    w->fresh_made = (flags & DEP11_WRAP_ROLL_AVAILABILITY) != 0;
     memcpy(w->copies[2].key_id, w->avail_id, DEP11_AVAIL_ID_LEN);
     ct_len = sizeof(w->avail_ct);
     rv = dep11_provider_avail_seal(w->avail_id, DEP11_AVAIL_ID_LEN, w->hdr_bytes, w->hdr_len,
@@ -378,13 +380,13 @@ static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct 
     return CKR_OK;
 }
 
-/* Fills @out (capacity checked) with the complete, MAC'd blob. */
-static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *policy,
-                        CK_FLAGS flags, struct wrap *w, uint8_t *out, size_t need)
+/* Fills @out (capacity checked) with the complete, MAC'd blob, and
+ * audits it. */
+static CK_RV seal_blob(const struct dep11_call *c, const struct dep11_key *policy,
+                       CK_FLAGS flags, struct wrap *w, uint8_t *out, size_t need)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
     size_t len = 0;
-    unsigned destroyed = 0;
 
     rv = dep11_suite1_kcv(policy->value, policy->policy_id, w->hdr.kcv);
     if (rv == CKR_OK)
@@ -405,20 +407,31 @@ static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *poli
         LOG_FAIL(rv, "provider MAC");
         return rv;
     }
-    rv = audit_wrap(policy, flags, w);
-    if (rv != CKR_OK)
-        return rv;
-    if (flags & DEP11_WRAP_ROLL_AVAILABILITY) {
+    return audit_wrap(policy, flags, w);
+}
+
+/* seal_blob, then a roll's clean-up: once the blob exists, the older keys
+ * of the policy go. A roll that fails anywhere drops the fresh key it made,
+ * since the blob naming it is withheld: a failed roll leaves no key behind
+ * (older keys it destroyed before failing stay destroyed). */
+static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *policy,
+                        CK_FLAGS flags, struct wrap *w, uint8_t *out, size_t need)
+{
+    CK_RV rv = seal_blob(c, policy, flags, w, out, need);
+    unsigned destroyed = 0;
+
+    if (rv == CKR_OK && (flags & DEP11_WRAP_ROLL_AVAILABILITY)) {
         /* The new blob exists: older availability keys of the policy go. */
         rv = dep11_provider_avail_destroy(policy->policy_id, w->avail_id,
                                           DEP11_AVAIL_ID_LEN, &destroyed);
-        if (rv != CKR_OK) {
+        if (rv != CKR_OK)
             LOG_FAIL(rv, "destroying the rolled-away availability keys");
-            return rv;
-        }
-        LOG_INFO("availability roll: %u older key(s) destroyed", destroyed);
+        else
+            LOG_INFO("availability roll: %u older key(s) destroyed", destroyed);
     }
-    return CKR_OK;
+    if (rv != CKR_OK && w->fresh_made && dep11_provider_avail_drop(w->avail_id) != CKR_OK)
+        LOG_WARN("a fresh availability key of a failed roll stays on the provider token");
+    return rv;
 }
 
 /**

@@ -76,6 +76,11 @@ CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
 CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
                                    size_t keep_len, unsigned *destroyed);
 
+/* Destroys the one availability key with CKA_ID @key_id: a fresh key that
+ * no blob names (a roll that failed before its blob existed). CKR_OK when
+ * it is gone, also when it was gone already; backend codes. */
+CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN]);
+
 /* --- purge support (provider_purge.c) ------------------------------------ */
 #define DEP11_TOMBSTONE_MAX 4096  /* largest receipt a tombstone holds */
 #define DEP11_EC_POINT_LEN 65     /* uncompressed P-256 point: 04 || X || Y */

@@ -440,3 +440,30 @@ CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
         LOG_FAIL(rv, "destroying availability keys");
     return rv;
 }
+
+static CK_RV drop_fn(CK_SESSION_HANDLE s, void *arg)
+{
+    CK_OBJECT_HANDLE h = 0;
+    CK_RV rv = find_by_id(s, arg, DEP11_AVAIL_ID_LEN, &h);
+
+    if (rv == CKR_KEY_HANDLE_INVALID)
+        return CKR_OK; /* gone already */
+    if (rv == CKR_OK)
+        rv = dep11_hsm()->C_DestroyObject(s, h);
+    return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_OK : rv;
+}
+
+/** See provider.h. CKR_ARGUMENTS_BAD; backend codes. */
+CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN])
+{
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (key_id == NULL) {
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    rv = dep11_prov_run(drop_fn, (void *)key_id);
+    if (rv != CKR_OK)
+        LOG_FAIL(rv, "dropping a fresh availability key");
+    return rv;
+}

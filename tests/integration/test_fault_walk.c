@@ -62,7 +62,7 @@ struct walk {
     CK_OBJECT_HANDLE tmp;             /* a fresh key an operation consumes */
     struct itest_blob cblob, pblob, child, ct;
     char trace[1200], faults[1200];
-    unsigned cases, passed, case_id, avail_left;
+    unsigned cases, passed, case_id, avail_left, roll_left;
     CK_ULONG clean_delta;             /* token objects a clean run of the op adds */
     struct set keep_hsm, keep_mod, scratch; /* what the fixture left; work space */
 };
@@ -115,6 +115,18 @@ static CK_RV run_wrap_customer(struct walk *w)
 {
     struct itest_blob b = { 0 };
     CK_RV rv = itest_policy_wrap(w->fx->t, w->fx->s, w->tmp, w->fx->r1, w->fx->r2, 0, &b);
+
+    itest_blob_free(&b);
+    return rv;
+}
+
+/* A roll on a fresh policy key: a new availability key, the others of the
+ * policy (none) destroyed. */
+static CK_RV run_roll_customer(struct walk *w)
+{
+    struct itest_blob b = { 0 };
+    CK_RV rv = itest_policy_wrap(w->fx->t, w->fx->s, w->tmp, w->fx->r1, w->fx->r2,
+                                 DEP11_WRAP_ROLL_AVAILABILITY, &b);
 
     itest_blob_free(&b);
     return rv;
@@ -287,6 +299,7 @@ static const struct op ops[] = {
     { "keygen-site", K_MODULE, prep_none, run_keygen_site },
     { "policy-wrap-customer", K_WRAP, prep_policy, run_wrap_customer },
     { "policy-wrap-provider", K_WRAP, prep_policy, run_wrap_provider },
+    { "policy-roll-customer", K_WRAP, prep_policy, run_roll_customer },
     { "policy-unwrap-customer", K_UNWRAP, prep_none, run_unwrap_customer },
     { "policy-unwrap-provider", K_UNWRAP, prep_none, run_unwrap_provider },
     { "child-wrap", K_MODULE, prep_mailbox, run_child_wrap },
@@ -596,9 +609,16 @@ static void one_case(struct walk *w, const struct op *o, const struct call *c,
     if (got != CKR_OK) {
         /* A policy wrap makes the policy's availability key first; a failed
          * wrap may leave it if the next wrap of the same key reuses it
-         * ("the existing one, created if none", provider.h): checked below. */
-        int avail_left = o->kind == K_WRAP && t1 == t0 + 1;
-        if (avail_left)
+         * ("the existing one, created if none", provider.h): checked below.
+         * A failed roll drops its fresh key, unless the failing call is one
+         * of that clean-up's own (a find or the destroy). */
+        int roll = strcmp(o->name, "policy-roll-customer") == 0;
+        int cleanup_call = strncmp(c->fn, "C_FindObjects", 13) == 0 ||
+                           strcmp(c->fn, "C_DestroyObject") == 0;
+        int avail_left = o->kind == K_WRAP && t1 == t0 + 1 && (!roll || cleanup_call);
+        if (avail_left && roll)
+            w->roll_left++;
+        else if (avail_left)
             w->avail_left++;
         if (m1 != m0 || (t1 != t0 && !avail_left)) {
             printf("CASE FAIL %s %s@%s#%u %s(0x%lx): half-created object: module %lu -> %lu, "
@@ -732,9 +752,10 @@ static void test_walk(void **state)
                 one_case(w, o, &calls[k], &faults[j]);
     }
     printf("fault walk: %u operations, %u backend calls, %u cases, %u passed, %u failed; "
-           "%u failed wraps left the policy's availability key (reused by the next wrap)\n",
+           "%u failed wraps left the policy's availability key (reused by the next wrap), "
+           "%u failed rolls their fresh key (the drop's own call failed)\n",
            (unsigned)NOPS, total_calls, w->cases, w->passed, w->cases - w->passed,
-           w->avail_left);
+           w->avail_left, w->roll_left);
     free(calls);
     assert_int_equal(w->passed, w->cases);
 }

@@ -495,6 +495,15 @@ CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep, s
     return CKR_OK;
 }
 
+CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN])
+{
+    struct fake_avail *a = avail_by_id(key_id, DEP11_AVAIL_ID_LEN);
+
+    if (a != NULL)
+        OPENSSL_cleanse(a, sizeof(*a));
+    return CKR_OK;
+}
+
 unsigned fake_hsm_avail_count(struct fake_hsm *h, const uint8_t tag[16])
 {
     unsigned n = 0;

@@ -679,8 +679,23 @@ static void test_roll(void **state)
     assert_int_equal(dep11_policy_wrap(&f->call, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY,
                                        NULL, &need), CKR_OK);
     assert_int_equal(f->hsm->avail_created, 1);
-    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
+    /* a roll that fails after making its fresh key drops it: the token
+     * is as it was, and the v1 blob keeps its availability key */
+    f->hsm->avail_seal_rv = CKR_DEVICE_ERROR;
+    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_DEVICE_ERROR);
+    f->hsm->avail_seal_rv = CKR_OK;
     assert_int_equal(f->hsm->avail_created, 2);
+    assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 1);
+    memcpy(f->blob, v1, v1_len);
+    f->len = v1_len;
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
+    dep11_key_free(u);
+    u = NULL;
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
+    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
+    assert_int_equal(f->hsm->avail_created, 3);
     assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 1);
     assert_int_equal(dep11_policy_blob_parse(f->blob, f->len, &b), CKR_OK);
     assert_memory_not_equal(b.copies[2].key_id, v1_id, DEP11_AVAIL_ID_LEN);

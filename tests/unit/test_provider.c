@@ -436,6 +436,18 @@ static void test_avail(void **state)
     assert_int_equal(dep11_provider_avail_open(k1, 24, aad, 6, sealed, 27, back, &back_len),
                      CKR_ENCRYPTED_DATA_LEN_RANGE);
 
+    /* drop one key by its CKA_ID (a failed roll's fresh key); again: OK */
+    assert_int_equal(dep11_provider_avail_key(tag, 1, k2), CKR_OK);
+    assert_int_equal(dep11_provider_avail_drop(k2), CKR_OK);
+    assert_int_equal(dep11_provider_avail_drop(k2), CKR_OK);
+    back_len = sizeof back;
+    sealed_len = sizeof sealed;
+    assert_int_equal(dep11_provider_avail_seal(k2, 24, aad, 6, pt, 40, sealed, &sealed_len),
+                     CKR_KEY_HANDLE_INVALID);
+    sealed_len = sizeof sealed;
+    assert_int_equal(dep11_provider_avail_seal(k1, 24, aad, 6, pt, 40, sealed, &sealed_len), CKR_OK);
+    assert_int_equal(dep11_provider_avail_drop(NULL), CKR_ARGUMENTS_BAD);
+
     /* destroy all but k3, then all */
     assert_int_equal(dep11_provider_avail_destroy(tag, k3, 24, &destroyed), CKR_OK);
     assert_int_equal(destroyed, 1);

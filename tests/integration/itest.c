@@ -300,6 +300,8 @@ int itest_write_blob(const struct itest *t, const char *name, const struct itest
     return (fclose(fp) == 0 && ok) ? 0 : -1;
 }
 
+/* The child of a spawn: "itool unwrap ... REQUESTER", or "itool purge ..."
+ * when @requester is 0. */
 static void run_child(const struct itest *t, const char *conf, const char *blobfile,
                       CK_ULONG requester, int fd)
 {
@@ -316,12 +318,15 @@ static void run_child(const struct itest *t, const char *conf, const char *blobf
     setenv("DEP11_CONF", confpath, 1);
     if (dup2(fd, STDOUT_FILENO) < 0)
         _exit(125);
-    execl(tool, tool, "unwrap", module, "contoso", pinpath, blobpath, req, (char *)NULL);
+    if (requester == 0)
+        execl(tool, tool, "purge", module, "contoso", pinpath, blobpath, (char *)NULL);
+    else
+        execl(tool, tool, "unwrap", module, "contoso", pinpath, blobpath, req, (char *)NULL);
     _exit(126);
 }
 
-int itest_spawn_unwrap(const struct itest *t, const char *conf, const char *blobfile,
-                       CK_ULONG requester, CK_RV *rv, CK_ULONG *by)
+static int spawn(const struct itest *t, const char *conf, const char *blobfile,
+                 CK_ULONG requester, CK_RV *rv, CK_ULONG *by)
 {
     int fds[2];
     char out[256];
@@ -357,6 +362,21 @@ int itest_spawn_unwrap(const struct itest *t, const char *conf, const char *blob
     *rv = a;
     *by = b;
     return 0;
+}
+
+int itest_spawn_unwrap(const struct itest *t, const char *conf, const char *blobfile,
+                       CK_ULONG requester, CK_RV *rv, CK_ULONG *by)
+{
+    if (requester == 0)
+        return -1; /* the NULL parameter is not a requester a child can pass */
+    return spawn(t, conf, blobfile, requester, rv, by);
+}
+
+int itest_spawn_purge(const struct itest *t, const char *conf, const char *blobfile, CK_RV *rv)
+{
+    CK_ULONG by = 0;
+
+    return spawn(t, conf, blobfile, 0, rv, &by);
 }
 
 void itest_blob_free(struct itest_blob *b)

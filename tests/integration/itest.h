@@ -96,6 +96,10 @@ int itest_write_blob(const struct itest *t, const char *name, const struct itest
 int itest_spawn_unwrap(const struct itest *t, const char *conf, const char *blobfile,
                        CK_ULONG requester, CK_RV *rv, CK_ULONG *by);
 
+/* Runs "$ITEST_TOOL purge MODULE TOKEN PINFILE BLOBFILE" the same way:
+ * DEP11_PurgePolicy in another process; *rv gets its answer. */
+int itest_spawn_purge(const struct itest *t, const char *conf, const char *blobfile, CK_RV *rv);
+
 /* Number of module-side keys the session sees (C_FindObjects by
  * CKA_DEP11_ROLE, every role). */
 CK_RV itest_count_module_keys(struct itest *t, CK_SESSION_HANDLE s, CK_ULONG *n);

@@ -8,6 +8,9 @@
  *       log in as user, CKM_DEP11_POLICY_UNWRAP the blob, and print
  *       "rv=0x<hex> by=<CKA_DEP11_UNWRAPPED_BY>" (a second process for the
  *       cross-process and SYSTEM-requester tests).
+ *   itool purge MODULE TOKEN PIN-FILE BLOB-FILE
+ *       log in as user, DEP11_PurgePolicy the blob, and print
+ *       "rv=0x<hex> by=0" (a purge made by another process).
  * Exit 0 when the command ran (the printed rv carries the verdict), 2 on a
  * usage or set-up error.
  */
@@ -167,6 +170,40 @@ static int do_unwrap(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinf
     return 0;
 }
 
+static int do_purge(CK_FUNCTION_LIST_PTR f, const char *module, const char *token,
+                    const char *pinfile, const char *blobfile)
+{
+    CK_SESSION_HANDLE s = 0;
+    CK_RV (*get_interface)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR, CK_FLAGS) =
+        NULL;
+    CK_INTERFACE_PTR itf = NULL;
+    CK_DEP11_FUNCTION_LIST_PTR x = NULL;
+    unsigned char blob[8192], receipt[4096];
+    CK_ULONG rlen = sizeof receipt;
+    size_t len = 0;
+    char pin[64];
+    CK_RV rv = CKR_OK;
+    void *dl = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+
+    if (dl != NULL)
+        get_interface = (CK_RV(*)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR,
+                                  CK_FLAGS))dlsym(dl, "C_GetInterface");
+    if (get_interface == NULL ||
+        get_interface((CK_UTF8CHAR_PTR)DEP11_INTERFACE_NAME, NULL, &itf, 0) != CKR_OK ||
+        (x = itf->pFunctionList) == NULL || read_pin(pinfile, pin, sizeof pin) != 0 ||
+        read_small(blobfile, blob, sizeof blob, &len) != 0 || open_token(f, token, &s) != CKR_OK ||
+        f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
+        fprintf(stderr, "itool: cannot set up the purge on %s\n", token);
+        return 2;
+    }
+    rv = x->DEP11_PurgePolicy(s, blob, len, receipt, &rlen);
+    printf("rv=0x%lx by=0\n", (unsigned long)rv);
+    fflush(stdout);
+    f->C_CloseSession(s);
+    f->C_Finalize(NULL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     CK_FUNCTION_LIST_PTR f = NULL;
@@ -181,7 +218,13 @@ int main(int argc, char **argv)
             return 2;
         return do_unwrap(f, argv[3], argv[4], argv[5], argv[6]);
     }
+    if (argc == 6 && strcmp(argv[1], "purge") == 0) {
+        if ((f = load(argv[2])) == NULL)
+            return 2;
+        return do_purge(f, argv[2], argv[3], argv[4], argv[5]);
+    }
     fprintf(stderr, "usage: itool register MODULE TOKEN SO-PIN-FILE LABEL\n"
-                    "       itool unwrap MODULE TOKEN PIN-FILE BLOB-FILE REQUESTER\n");
+                    "       itool unwrap MODULE TOKEN PIN-FILE BLOB-FILE REQUESTER\n"
+                    "       itool purge MODULE TOKEN PIN-FILE BLOB-FILE\n");
     return 2;
 }

@@ -7,6 +7,9 @@
  *   test_cache_audit flush      cache-seconds = 300: DEP11_FlushCache (one policy,
  *                               then all) makes the revocation immediate
  *   test_cache_audit nocache    cache-seconds = 0: revocation is immediate
+ *   test_cache_audit purge      cache-seconds = 2: ANOTHER process purges the
+ *                               policy; cached keys serve here within the
+ *                               bound, every requester is purged after it
  *   test_cache_audit lifecycle  policy-wrap, refresh, availability-roll, offboard
  *                               and a provider unwrap, as audited
  *   test_cache_audit writer N   N wrap+unwrap rounds (two run at once by the
@@ -250,6 +253,65 @@ static void test_bound(void **state)
     itest_blob_free(&b);
 }
 
+/* cache-seconds = 2 in a worker (SYSTEM and RECOVERY allowed): the customer
+ * revokes elsewhere and ANOTHER process purges. Keys this process cached
+ * before (USER and SYSTEM) serve within the bound; after it every
+ * requester gets CKR_DEP11_POLICY_PURGED (SYSTEM no longer falls back). */
+static void test_purge(void **state)
+{
+    struct itest_fx *fx = *state;
+    struct itest_blob b = { 0 };
+    CK_ULONG by = 0, by_user = 0, by_sys = 0;
+    CK_RV rv = CKR_OK;
+    char id[33];
+    double t0 = 0;
+
+    new_policy(fx, &b, "purge.blob");
+    policy_id_hex(fx, &b, id, NULL);
+    t0 = now_s();
+    assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_USER, &by_user), CKR_OK);
+    assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_SYSTEM, &by_sys), CKR_OK);
+    assert_true(by_user != DEP11_ROOT_AVAILABILITY && by_sys != DEP11_ROOT_AVAILABILITY);
+    revoke_elsewhere();
+    /* Another process purges; a third, with no cache, sees it at once. */
+    assert_int_equal(itest_spawn_purge(fx->t, "dep11-cache2.conf", "purge.blob", &rv), 0);
+    assert_int_equal(rv, CKR_OK);
+    assert_int_equal(itest_spawn_unwrap(fx->t, "dep11-system-audit.conf", "purge.blob",
+                                        DEP11_REQUESTER_SYSTEM, &rv, &by), 0);
+    assert_int_equal(rv, CKR_DEP11_POLICY_PURGED);
+    /* Here, within the bound: the cached keys, by the roots that served. */
+    assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_USER, &by), CKR_OK);
+    assert_int_equal(by, by_user);
+    assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_SYSTEM, &by), CKR_OK);
+    assert_int_equal(by, by_sys);
+    if (now_s() - t0 >= 1.9)
+        fail_msg("the purge took %.2f s: too slow to test a 2 s cache", now_s() - t0);
+    /* After the bound: purged for everyone here too. */
+    sleep_until(t0 + 2.2);
+    assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_USER, &by), CKR_DEP11_POLICY_PURGED);
+    assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_SYSTEM, &by), CKR_DEP11_POLICY_PURGED);
+    assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_RECOVERY, &by),
+                     CKR_DEP11_POLICY_PURGED);
+    {
+        const struct want w[] = {
+            { { "\"event\":\"policy-unwrap\"", "\"requester\":\"user\"", served(by_user),
+                "\"result\":\"CKR_OK\",\"seq\"" } },
+            { { "\"event\":\"purge\"" } },
+            { { "\"event\":\"policy-unwrap\"", "\"requester\":\"system\"",
+                "\"result\":\"CKR_DEP11_POLICY_PURGED\"" } },
+            { { "\"event\":\"policy-unwrap\"", "\"requester\":\"user\"", "\"cache\":\"hit\"" } },
+            { { "\"event\":\"policy-unwrap\"", "\"requester\":\"system\"", "\"cache\":\"hit\"" } },
+            { { "\"event\":\"policy-unwrap\"", "\"requester\":\"user\"",
+                "\"result\":\"CKR_DEP11_POLICY_PURGED\"" } },
+            { { "\"event\":\"policy-unwrap\"", "\"requester\":\"recovery\"",
+                "\"result\":\"CKR_DEP11_POLICY_PURGED\"" } },
+        };
+        expect_lines(id, w, sizeof w / sizeof w[0]);
+    }
+    assert_int_equal(count_lines("\"event\":\"availability-use\"", id), 0);
+    itest_blob_free(&b);
+}
+
 /* cache-seconds = 300: only a flush lets the revocation bite at once. */
 static void test_flush(void **state)
 {
@@ -390,6 +452,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest bound[] = { T(test_bound) };
     const struct CMUnitTest flush[] = { T(test_flush) };
     const struct CMUnitTest nocache[] = { T(test_nocache) };
+    const struct CMUnitTest purge[] = { T(test_purge) };
     const struct CMUnitTest lifecycle[] = { T(test_lifecycle) };
     const struct CMUnitTest writer[] = { T(test_writer) };
 #undef T
@@ -404,12 +467,15 @@ int main(int argc, char **argv)
     if (strcmp(what, "nocache") == 0)
         return cmocka_run_group_tests_name("cache: off", nocache, itest_group_setup,
                                            itest_group_teardown);
+    if (strcmp(what, "purge") == 0)
+        return cmocka_run_group_tests_name("cache: a purge elsewhere, 2 s bound", purge,
+                                           itest_group_setup, itest_group_teardown);
     if (strcmp(what, "lifecycle") == 0)
         return cmocka_run_group_tests_name("audit: lifecycle events", lifecycle,
                                            itest_group_setup, itest_group_teardown);
     if (strcmp(what, "writer") == 0)
         return cmocka_run_group_tests_name("audit: a writer", writer, itest_group_setup,
                                            itest_group_teardown);
-    fprintf(stderr, "usage: %s bound|flush|nocache|lifecycle|writer\n", argv[0]);
+    fprintf(stderr, "usage: %s bound|flush|nocache|purge|lifecycle|writer\n", argv[0]);
     return 2;
 }

@@ -24,13 +24,13 @@ verify_log() {
     fi
 }
 
-# scenario NAME CACHE-SECONDS
+# scenario NAME CACHE-SECONDS [BASE-CONFIG]
 scenario() {
     itest_world "cache-$1"
     export ITEST_AUDIT_LOG="$ITEST_WORLD/audit.jsonl"
     conf dep11-cache2.conf dep11.conf "cache-seconds = 2" "audit-log = $ITEST_AUDIT_LOG"
     conf dep11-system-audit.conf dep11-system.conf "audit-log = $ITEST_AUDIT_LOG"
-    conf dep11-run.conf dep11.conf "cache-seconds = $2" "audit-log = $ITEST_AUDIT_LOG"
+    conf dep11-run.conf "${3:-dep11.conf}" "cache-seconds = $2" "audit-log = $ITEST_AUDIT_LOG"
     DEP11_CONF="$ITEST_WORLD/dep11-run.conf" itest_run test_cache_audit "$1" || status=1
     verify_log "$ITEST_AUDIT_LOG"
 }
@@ -45,6 +45,7 @@ if "$py" "$verifier" "$edited"; then
 fi
 scenario flush 300
 scenario nocache 0
+scenario purge 2 dep11-system.conf
 scenario lifecycle 300
 
 # Two writers on one log at the same time: 2 x 25 rounds x 2 lines.

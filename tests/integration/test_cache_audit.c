@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <glob.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -431,6 +432,38 @@ static void test_lifecycle(void **state)
 }
 
 /* ITEST_ROUNDS rounds of wrap + unwrap (2 audit lines each). */
+/* With $ITEST_SYNC_DIR: marks this writer at @stage (a file
+ * "<stage>.<pid>") and waits until $ITEST_WRITERS writers are there. The
+ * writers meet after C_Initialize and login, and again before C_Finalize:
+ * SoftHSM 2.6 rewrites token.object in place at every login, and another
+ * process reading it then finds no token (docs/CONFIG.md); that race is
+ * not what this test is about, the audit log's is. */
+static void meet(const char *stage)
+{
+    const char *dir = getenv("ITEST_SYNC_DIR"), *nenv = getenv("ITEST_WRITERS");
+    char path[1200], pattern[1200];
+    double t0 = now_s();
+    glob_t g;
+    FILE *fp = NULL;
+    size_t want = nenv != NULL ? (size_t)atoi(nenv) : 2, have = 0;
+
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/%s.%ld", dir, stage, (long)getpid());
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(pattern, sizeof pattern, "%s/%s.*", dir, stage);
+    do {
+        memset(&g, 0, sizeof g);
+        have = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+        globfree(&g);
+        if (have < want)
+            sleep_until(now_s() + 0.02);
+    } while (have < want && now_s() - t0 < 120);
+    assert_true(have >= want);
+}
+
 static void test_writer(void **state)
 {
     struct itest_fx *fx = *state;
@@ -438,12 +471,14 @@ static void test_writer(void **state)
     int rounds = env != NULL ? atoi(env) : 20;
     CK_ULONG by = 0;
 
+    meet("ready");
     for (int i = 0; i < rounds; i++) {
         struct itest_blob b = { 0 };
         new_policy(fx, &b, NULL);
         assert_int_equal(unwrap_by(fx, &b, DEP11_REQUESTER_USER, &by), CKR_OK);
         itest_blob_free(&b);
     }
+    meet("done");
 }
 
 int main(int argc, char **argv)

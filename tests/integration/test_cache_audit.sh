@@ -57,9 +57,18 @@ conf dep11-run.conf dep11.conf "cache-seconds = 0" "audit-log = $ITEST_AUDIT_LOG
 # (docs/CONFIG.md), which is not what this test is about.
 DEP11_CONF="$ITEST_WORLD/dep11.conf" ITEST_ROUNDS=1 itest_run test_cache_audit writer >/dev/null 2>&1 ||
     { echo "FAIL: the warm-up writer failed"; status=1; }
+# The two log in one after the other (the second starts once the first is
+# ready), then write at once (SoftHSM's login race: test_writer's meet()).
 export DEP11_CONF="$ITEST_WORLD/dep11-run.conf" ITEST_ROUNDS=25
+export ITEST_SYNC_DIR="$ITEST_WORLD/sync" ITEST_WRITERS=2
+mkdir -p "$ITEST_SYNC_DIR"
 itest_run test_cache_audit writer >"$ITEST_WORLD/writer1.out" 2>&1 &
 w1=$!
+for _ in $(seq 1 1200); do
+    compgen -G "$ITEST_SYNC_DIR/ready.*" >/dev/null && break
+    kill -0 "$w1" 2>/dev/null || break
+    sleep 0.1
+done
 itest_run test_cache_audit writer >"$ITEST_WORLD/writer2.out" 2>&1 &
 w2=$!
 for w in $w1 $w2; do

@@ -147,7 +147,9 @@ for key, val in ((b"oaep-hash", b"md5"), (b"aes-key-wrap-pad-mechanism", b"0xZZ"
                  (b"max-sessions", b"0"), (b"provider-rsa-bits", b"1024"),
                  (b"root-unwrap", b"unwrap"), (b"gcm-iv", b"hsm"),
                  (b"availability-key", b"rsa"), (b"hedged-unwrap", b"yes"),
-                 (b"retries", b"11"), (b"module", b"")):
+                 (b"retries", b"11"), (b"module", b""),
+                 (b"fault-transient", b"0x30, 0x82"), (b"fault-denied", b"0x101"),
+                 (b"fault-invalid", b"5,,6")):
     put("config", "profile-" + key.decode(), base + sep + b"module = /usr/lib/softhsm/"
         b"libsofthsm2.so\n" + key + b" = " + val + b"\n")
 put("config", "profile-no-module", base + sep + b"oaep-hash = sha256\n")

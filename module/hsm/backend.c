@@ -8,6 +8,7 @@
 #include <p11-kit/p11-kit.h>
 
 #include "hsm/backend.h"
+#include "hsm/classify.h"
 #include "hsm/rsa.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -63,6 +64,9 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
         LOG_FAIL(rv, "no backend module path");
         goto out;
     }
+    /* The profile's changes to the classification table, before any call
+     * is classified. */
+    dep11_hsm_classify_set(profile->fault_override, profile->fault_overrides);
     if (backend_fl != NULL) {
         rv = CKR_OK;
         goto out;
@@ -161,8 +165,10 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
     }
     /* Remains shared if it was; a child cannot take ownership. */
     backend_shared = backend_shared || shared;
-    if (profile != NULL)
+    if (profile != NULL) {
         backend_profile = *profile;
+        dep11_hsm_classify_set(profile->fault_override, profile->fault_overrides);
+    }
 out:
     return rv;
 }

@@ -6,13 +6,40 @@
 #include "hsm/classify.h"
 #include "util/log.h"
 
+_Static_assert(DEP11_OVERRIDE_DENIED == DEP11_FAULT_DENIED &&
+               DEP11_OVERRIDE_TRANSIENT == DEP11_FAULT_TRANSIENT &&
+               DEP11_OVERRIDE_INVALID == DEP11_FAULT_INVALID,
+               "util/fault_codes.h and enum dep11_fault disagree");
+
+/* The profile's changes to the table (written at initialization only). */
+static struct dep11_fault_override overrides[DEP11_FAULT_OVERRIDE_MAX];
+static unsigned n_overrides;
+
+/** See classify.h. Entries whose class is not one a profile may choose
+ * (the parser never makes one) are dropped. */
+void dep11_hsm_classify_set(const struct dep11_fault_override *o, unsigned n)
+{
+    n_overrides = 0;
+    for (unsigned i = 0; o != NULL && i < n && i < DEP11_FAULT_OVERRIDE_MAX; i++) {
+        if (o[i].rv == CKR_OK || o[i].rv == CKR_USER_NOT_LOGGED_IN ||
+            (o[i].fault != DEP11_OVERRIDE_DENIED && o[i].fault != DEP11_OVERRIDE_TRANSIENT &&
+             o[i].fault != DEP11_OVERRIDE_INVALID))
+            continue;
+        overrides[n_overrides++] = o[i];
+    }
+}
+
 /**
- * Classifies @rv. CKR_OK is NONE; codes outside the table are DENIED with a
- * LOG_WARN line naming the code (an unknown answer must never open the
- * transient fallback path by accident).
+ * Classifies @rv. CKR_OK is NONE; a code the profile moved goes to its
+ * class; codes outside the table are DENIED with a LOG_WARN line naming the
+ * code (an unknown answer must never open the transient fallback path by
+ * accident).
  */
 enum dep11_fault dep11_hsm_classify(CK_RV rv)
 {
+    for (unsigned i = 0; i < n_overrides; i++)
+        if (overrides[i].rv == rv)
+            return (enum dep11_fault)overrides[i].fault;
     switch (rv) {
     case CKR_OK:
         return DEP11_FAULT_NONE;

@@ -36,7 +36,7 @@
 #define FILE_MAX_LEN (1u << 20)  /* a config of a megabyte is a mistake */
 #define LABEL_MAX_LEN 32         /* CK_TOKEN_INFO.label */
 #define SHOW 64                  /* bytes of a bad value quoted in a message */
-#define MAX_KEYS 16
+#define MAX_KEYS 24
 
 enum kind {
     K_PATH,     /* char[]: relative to the file's directory; empty = none */
@@ -49,6 +49,7 @@ enum kind {
     K_PROFILE,  /* char[]: raw reference, resolved after the whole file */
     K_TOKEN,    /* char[]: label or pkcs11: URI */
     K_PIN,      /* char[]: file:<path> or env:<NAME> */
+    K_CODES,    /* a profile's fault_override list; min = the class */
 };
 
 struct key_def {
@@ -96,6 +97,12 @@ static const struct key_def profile_keys[] = {
     { "hedged-unwrap", K_WORDS, P(hedged), 0, 0, 0, "yes", "no" },
     { "provider-rsa-bits", K_RSA_BITS, P(provider_rsa_bits), 0, 0, 0, NULL,
       NULL },
+    { "fault-denied", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_DENIED, 0,
+      NULL, NULL },
+    { "fault-transient", K_CODES, P(fault_override), 0,
+      DEP11_OVERRIDE_TRANSIENT, 0, NULL, NULL },
+    { "fault-invalid", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_INVALID,
+      0, NULL, NULL },
 };
 #undef C
 #undef P
@@ -371,6 +378,15 @@ set_value(const struct parse *ps, const struct key_def *d, const char *v)
         return set_token(ps, v, field);
     case K_PIN:
         return set_pin(ps, v, field);
+    case K_CODES: {
+        struct dep11_profile *p = (struct dep11_profile *)(void *)ps->base;
+        const char *why = dep11_fault_codes_add(v, (int)d->min, p->fault_override,
+                                                &p->fault_overrides);
+
+        if (why != NULL)
+            return fail(ps->file, ps->line, "%s: %s", d->name, why);
+        return CKR_OK;
+    }
     default:
         return set_scalar(ps, d, v, field);
     }
@@ -715,115 +731,4 @@ dep11_config_default_path(void)
     if (env != NULL && env[0] != '\0')
         return env;
     return SYSCONF_PATH;
-}
-
-/* First line of @path into @pin (cap bytes incl. NUL); @len its length. */
-static CK_RV
-pin_from_file(const char *source, const char *path, char *pin, size_t cap,
-              size_t *len)
-{
-    char buf[256];
-    CK_RV rv = CKR_GENERAL_ERROR;
-    struct stat st;
-    ssize_t got = 0;
-    ssize_t i = 0;
-    size_t n = 0;
-    int done = 0;
-    int fd = -1;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        LOG_ERROR("PIN source %s: cannot open: %s", source, strerror(errno));
-        rv = CKR_FUNCTION_FAILED;
-        goto out;
-    }
-    if ((st.st_mode & 077) != 0)
-        LOG_WARN("PIN source %s: readable by group or others", source);
-    while (!done && (got = read(fd, buf, sizeof buf)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            LOG_ERROR("PIN source %s: read: %s", source, strerror(errno));
-            rv = CKR_FUNCTION_FAILED;
-            goto out;
-        }
-        for (i = 0; i < got && !done; i++) {
-            if (buf[i] == '\n') {
-                done = 1;
-            } else if (buf[i] == '\0') {
-                LOG_ERROR("PIN source %s: NUL byte in PIN", source);
-                rv = CKR_FUNCTION_FAILED;
-                goto out;
-            } else if (n + 1 >= cap) {
-                LOG_ERROR("PIN source %s: PIN longer than %zu bytes", source,
-                          cap - 1);
-                rv = CKR_FUNCTION_FAILED;
-                goto out;
-            } else {
-                pin[n++] = buf[i];
-            }
-        }
-    }
-    if (n > 0 && pin[n - 1] == '\r')
-        n--;
-    pin[n] = '\0';
-    *len = n;
-    rv = CKR_OK;
-out:
-    dep11_cleanse(buf, sizeof buf);
-    if (fd >= 0)
-        (void)close(fd);
-    return rv;
-}
-
-/* See config.h. On failure @pin is cleansed and *len is 0. */
-CK_RV
-dep11_config_read_pin(const char *source, char *pin, size_t cap, size_t *len)
-{
-    CK_RV rv = CKR_GENERAL_ERROR;
-    const char *env = NULL;
-    size_t n = 0;
-
-    if (source == NULL || pin == NULL || len == NULL || cap < 2) {
-        rv = CKR_ARGUMENTS_BAD;
-        LOG_FAIL(rv, "NULL argument or cap < 2");
-        return rv;
-    }
-    *len = 0;
-    if (strncmp(source, "file:", 5) == 0 && source[5] != '\0') {
-        rv = pin_from_file(source, source + 5, pin, cap, &n);
-        if (rv != CKR_OK)
-            goto out;
-    } else if (strncmp(source, "env:", 4) == 0 && source[4] != '\0') {
-        env = getenv(source + 4);
-        if (env == NULL) {
-            LOG_ERROR("PIN source %s: variable not set", source);
-            rv = CKR_FUNCTION_FAILED;
-            goto out;
-        }
-        n = strlen(env);
-        if (n >= cap) {
-            LOG_ERROR("PIN source %s: PIN longer than %zu bytes", source,
-                      cap - 1);
-            rv = CKR_FUNCTION_FAILED;
-            goto out;
-        }
-        memcpy(pin, env, n + 1);
-    } else {
-        /* Not shown: a malformed source may be the PIN itself. */
-        LOG_ERROR("PIN source must be file:<path> or env:<VARIABLE>");
-        rv = CKR_FUNCTION_FAILED;
-        goto out;
-    }
-    if (n == 0) {
-        LOG_ERROR("PIN source %s: empty PIN", source);
-        rv = CKR_FUNCTION_FAILED;
-        goto out;
-    }
-    *len = n;
-    rv = CKR_OK;
-out:
-    if (rv != CKR_OK)
-        dep11_cleanse(pin, cap);
-    return rv;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <p11-kit/pkcs11.h>
 
+#include "util/fault_codes.h"
+
 #define DEP11_CONF_PATH_MAX 4096
 
 /* What differs between HSMs (hsm-profiles/<name>.conf). */
@@ -27,6 +29,10 @@ struct dep11_profile {
     int files_fallback_recovery_only;   /* "files-fallback": all (0, default) | recovery-only (1) */
     int hedged;                         /* "hedged-unwrap": no (0, default) | yes (1) */
     CK_ULONG provider_rsa_bits;         /* "provider-rsa-bits": 2048|3072|4096, default 3072 */
+    /* "fault-denied", "fault-transient", "fault-invalid": codes moved to
+     * that class of DESIGN section 5's table (util/fault_codes.h) */
+    struct dep11_fault_override fault_override[DEP11_FAULT_OVERRIDE_MAX];
+    unsigned fault_overrides;
 };
 
 struct dep11_config {

@@ -37,6 +37,9 @@
  *   timeout        call-timeout-ms = $ITEST_TIMEOUT_MS: every answer on a
  *                  thread under a deadline; two more conditions, one root
  *                  or both stalling past it (transient)
+ *   override       the profile changes the classification table:
+ *                  fault-transient = 0x82, fault-denied = 0x30,
+ *                  fault-invalid = 0x2 (cls_of() knows the same)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,18 +87,52 @@ struct cond {
 
 #define MAXCOND (2 * NCODES + 16)
 
-/* One answer of each of two classes, the first-tried root answering @a. */
+/* One answer of each of two classes, the first-tried root answering @a
+ * (their classes by default: denied + transient, invalid + denied,
+ * invalid + transient). */
 static const struct mix {
     CK_RV a, b;
-    enum cls cls;
 } mixes[] = {
-    { CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_DEVICE_ERROR, C_TRANSIENT },
-    { CKR_DEVICE_ERROR, CKR_KEY_FUNCTION_NOT_PERMITTED, C_TRANSIENT },
-    { CKR_GENERAL_ERROR, CKR_OBJECT_HANDLE_INVALID, C_DENIED },
-    { CKR_OBJECT_HANDLE_INVALID, CKR_GENERAL_ERROR, C_DENIED },
-    { CKR_GENERAL_ERROR, CKR_TOKEN_NOT_PRESENT, C_TRANSIENT },
-    { CKR_TOKEN_NOT_PRESENT, CKR_GENERAL_ERROR, C_TRANSIENT },
+    { CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_DEVICE_ERROR },
+    { CKR_DEVICE_ERROR, CKR_KEY_FUNCTION_NOT_PERMITTED },
+    { CKR_GENERAL_ERROR, CKR_OBJECT_HANDLE_INVALID },
+    { CKR_OBJECT_HANDLE_INVALID, CKR_GENERAL_ERROR },
+    { CKR_GENERAL_ERROR, CKR_TOKEN_NOT_PRESENT },
+    { CKR_TOKEN_NOT_PRESENT, CKR_GENERAL_ERROR },
 };
+
+static int mode_is(const char *m);
+
+/* The class of @rv: the table's, or in the override mode the one the
+ * wrapper's profile moves it to (fault-transient = 0x82, fault-denied =
+ * 0x30, fault-invalid = 0x2). */
+static enum cls cls_of(CK_RV rv)
+{
+    if (mode_is("override")) {
+        if (rv == CKR_OBJECT_HANDLE_INVALID)
+            return C_TRANSIENT;
+        if (rv == CKR_DEVICE_ERROR)
+            return C_DENIED;
+        if (rv == CKR_HOST_MEMORY)
+            return C_INVALID;
+    }
+    for (size_t i = 0; i < NCODES; i++)
+        if (codes[i].rv == rv)
+            return codes[i].cls;
+    return C_DENIED;
+}
+
+/* Two roots' answers, neither unwrapping (DESIGN section 5): every copy
+ * invalid is invalid; one transient answer makes the transient row; else
+ * denied (an invalid copy never counts as transient). */
+static enum cls combine(enum cls a, enum cls b)
+{
+    if (a == C_INVALID && b == C_INVALID)
+        return C_INVALID;
+    if (a == C_TRANSIENT || b == C_TRANSIENT)
+        return C_TRANSIENT;
+    return C_DENIED;
+}
 
 static int add(struct cond *c, int n, enum cls cls, const char *what, const char *rules)
 {
@@ -134,11 +171,11 @@ static int conditions(struct cond *c)
         snprintf(what, sizeof what, "first root 0x%lx, other unwraps", rv);
         snprintf(rules, sizeof rules, "C_Decrypt rv=0x%lx count=1 " RULE_TAIL "\n", rv);
         /* A lost session is reopened and retried once: the retry unwraps. */
-        n = add(c, n, codes[i].cls == C_ABORT && !mode_is("hedged") ? C_ABORT : C_NONE, what,
-                rules);
+        n = add(c, n, cls_of(codes[i].rv) == C_ABORT && !mode_is("hedged") ? C_ABORT : C_NONE,
+                what, rules);
         snprintf(what, sizeof what, "both roots 0x%lx", rv);
         snprintf(rules, sizeof rules, "C_Decrypt rv=0x%lx " RULE_TAIL "\n", rv);
-        n = add(c, n, codes[i].cls, what, rules);
+        n = add(c, n, cls_of(codes[i].rv), what, rules);
     }
     for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
         snprintf(what, sizeof what, "first root 0x%lx, second 0x%lx", (unsigned long)mixes[i].a,
@@ -147,7 +184,7 @@ static int conditions(struct cond *c)
                  "C_Decrypt rv=0x%lx count=1 " RULE_TAIL "\n"
                  "C_Decrypt rv=0x%lx " RULE_TAIL "\n",
                  (unsigned long)mixes[i].a, (unsigned long)mixes[i].b);
-        n = add(c, n, mixes[i].cls, what, rules);
+        n = add(c, n, combine(cls_of(mixes[i].a), cls_of(mixes[i].b)), what, rules);
     }
     snprintf(rules, sizeof rules, "C_Decrypt flip=1 count=1 " RULE_TAIL "\n");
     n = add(c, n, C_NONE, "first root decrypts to a wrong key, other unwraps", rules);

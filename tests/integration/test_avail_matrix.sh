@@ -2,7 +2,8 @@
 # test_avail_matrix.sh: DESIGN section 5's availability table, every cell
 # (test_avail_matrix.c), over the fault shim (tests/tools/faultmod.c), once
 # for each profile mode: files-fallback = all, files-fallback = recovery-only,
-# hedged-unwrap = yes, call-timeout-ms = ITEST_TIMEOUT_MS; each in a fresh
+# hedged-unwrap = yes, call-timeout-ms = ITEST_TIMEOUT_MS, three codes moved
+# by fault-transient / fault-denied / fault-invalid; each in a fresh
 # world, since the test destroys the roots and purges at its end. The config
 # is the worker's (SYSTEM and RECOVERY allowed) with an audit log.
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
@@ -17,18 +18,22 @@ export DEP11_DEBUG=1
 ITEST_TIMEOUT_MS=300
 export ITEST_TIMEOUT_MS
 status=0
-for mode in all recovery-only hedged timeout; do
+for mode in all recovery-only hedged timeout override; do
     itest_world "avail-matrix-$mode"
     case $mode in
-    recovery-only) set_key="files-fallback = recovery-only" ;;
-    hedged) set_key="hedged-unwrap = yes" ;;
-    timeout) set_key="call-timeout-ms = $ITEST_TIMEOUT_MS" ;;
-    *) set_key="files-fallback = all" ;;
+    recovery-only) set_keys=("files-fallback = recovery-only") ;;
+    hedged) set_keys=("hedged-unwrap = yes") ;;
+    timeout) set_keys=("call-timeout-ms = $ITEST_TIMEOUT_MS") ;;
+    override) set_keys=("fault-transient = 0x82" "fault-denied = 0x30" "fault-invalid = 0x2") ;;
+    *) set_keys=("files-fallback = all") ;;
     esac
-    sed -e "s|^module *=.*|module = $shim|" -e "s|^${set_key%% *} *=.*|$set_key|" \
-        "$abs_top_srcdir/hsm-profiles/softhsm2.conf" >"$ITEST_WORLD/matrix-profile.conf"
-    grep -q "^module = $shim\$" "$ITEST_WORLD/matrix-profile.conf"
-    grep -q "^$set_key\$" "$ITEST_WORLD/matrix-profile.conf"
+    prof="$ITEST_WORLD/matrix-profile.conf"
+    sed -e "s|^module *=.*|module = $shim|" "$abs_top_srcdir/hsm-profiles/softhsm2.conf" >"$prof"
+    grep -q "^module = $shim\$" "$prof"
+    for k in "${set_keys[@]}"; do
+        sed -i "s|^${k%% *} *=.*|$k|" "$prof"
+        grep -q "^$k\$" "$prof"
+    done
     sed "s|^profile *=.*|profile = $ITEST_WORLD/matrix-profile.conf|" \
         "$ITEST_WORLD/dep11-system.conf" >"$ITEST_WORLD/dep11-matrix.conf"
     echo "audit-log = $ITEST_WORLD/audit.jsonl" >>"$ITEST_WORLD/dep11-matrix.conf"

@@ -56,6 +56,34 @@ static void test_table(void **state)
     }
 }
 
+/* A profile's changes: moved codes go to their class, the rest of the table
+ * stands, and an empty set restores it. Abort cannot be moved. */
+static void test_override(void **state)
+{
+    const struct dep11_fault_override o[] = {
+        { CKR_OBJECT_HANDLE_INVALID, DEP11_OVERRIDE_TRANSIENT },
+        { CKR_DEVICE_ERROR, DEP11_OVERRIDE_DENIED },
+        { CKR_HOST_MEMORY, DEP11_OVERRIDE_INVALID },
+        { CKR_USER_NOT_LOGGED_IN, DEP11_OVERRIDE_TRANSIENT }, /* dropped */
+        { CKR_OK, DEP11_OVERRIDE_DENIED },                    /* dropped */
+        { CKR_GENERAL_ERROR, 2 },                             /* not a class */
+    };
+
+    (void)state;
+    dep11_hsm_classify_set(o, sizeof o / sizeof o[0]);
+    assert_int_equal(dep11_hsm_classify(CKR_OBJECT_HANDLE_INVALID), DEP11_FAULT_TRANSIENT);
+    assert_int_equal(dep11_hsm_classify(CKR_DEVICE_ERROR), DEP11_FAULT_DENIED);
+    assert_int_equal(dep11_hsm_classify(CKR_HOST_MEMORY), DEP11_FAULT_INVALID);
+    assert_int_equal(dep11_hsm_classify(CKR_USER_NOT_LOGGED_IN), DEP11_FAULT_ABORT);
+    assert_int_equal(dep11_hsm_classify(CKR_OK), DEP11_FAULT_NONE);
+    assert_int_equal(dep11_hsm_classify(CKR_GENERAL_ERROR), DEP11_FAULT_INVALID);
+    assert_int_equal(dep11_hsm_classify(CKR_KEY_HANDLE_INVALID), DEP11_FAULT_DENIED);
+    assert_int_equal(dep11_hsm_classify(CKR_DEVICE_REMOVED), DEP11_FAULT_TRANSIENT);
+    dep11_hsm_classify_set(NULL, 0);
+    assert_int_equal(dep11_hsm_classify(CKR_OBJECT_HANDLE_INVALID), DEP11_FAULT_DENIED);
+    assert_int_equal(dep11_hsm_classify(CKR_DEVICE_ERROR), DEP11_FAULT_TRANSIENT);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -71,6 +99,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_override),
         cmocka_unit_test(test_names),
     };
 

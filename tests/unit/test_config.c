@@ -456,6 +456,27 @@ static const struct bad_case bad_cases[] = {
       2, "provider-rsa-bits: '1024' is not 2048, 3072 or 4096", NULL },
     { "profile no equals", BASE, GOOD_PROFILE "\n\nretries\n", 1, 4,
       "expected 'key = value'", NULL },
+    { "fault-transient junk", BASE, GOOD_PROFILE "fault-transient = 0x30 0x31\n", 1,
+      2, "fault-transient: expected a comma between codes", NULL },
+    { "fault-denied word", BASE, GOOD_PROFILE "fault-denied = CKR_DEVICE_ERROR\n", 1,
+      2, "fault-denied: expected return codes", NULL },
+    { "fault-invalid trailing comma", BASE, GOOD_PROFILE "fault-invalid = 0x30,\n", 1,
+      2, "fault-invalid: a list does not end in a comma", NULL },
+    { "fault-denied 0x", BASE, GOOD_PROFILE "fault-denied = 0x\n", 1, 2,
+      "fault-denied: expected return codes", NULL },
+    { "fault-transient CKR_OK", BASE, GOOD_PROFILE "fault-transient = 0\n", 1, 2,
+      "fault-transient: CKR_OK is not a failure", NULL },
+    { "fault-transient abort", BASE, GOOD_PROFILE "fault-transient = 0x101\n", 1, 2,
+      "CKR_USER_NOT_LOGGED_IN always aborts", NULL },
+    { "fault code twice", BASE,
+      GOOD_PROFILE "fault-denied = 0x30\nfault-transient = 48\n", 1, 3,
+      "fault-transient: a code is listed twice", NULL },
+    { "fault codes too many", BASE,
+      GOOD_PROFILE "fault-denied = 1,2,3,4,5,6,7,8,9\nfault-invalid = 10,11,12,13,14,15,16,"
+                   "17\n", 1, 3, "fault-invalid: more than 16 codes in all", NULL },
+    { "fault code too large", BASE,
+      GOOD_PROFILE "fault-denied = 0x1ffffffffffffffffff\n", 1, 2,
+      "fault-denied: expected return codes", NULL },
     /* Valid values this version does not act on: refused, not ignored. */
     { "root-unwrap unwrap", BASE, GOOD_PROFILE "root-unwrap = unwrap\n", 1, 2,
       "root-unwrap: not supported by this version", NULL },
@@ -478,6 +499,27 @@ test_bad_values(void **state)
         check_failed(fx, rv, b->in_profile ? fx->prof : fx->conf, b->line,
                      b->reason, b->secret, b->name);
     }
+}
+
+/* fault-denied / -transient / -invalid: the codes, in order, each with
+ * its class; an empty value moves nothing. */
+static void
+test_fault_codes(void **state)
+{
+    struct fx *fx = *state;
+    const struct dep11_profile *p = &fx->cfg.profile;
+
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "fault-transient = 0x82 ,0xE0\n"
+                          "fault-denied = 48\nfault-invalid =\n"), CKR_OK);
+    assert_int_equal(p->fault_overrides, 3);
+    assert_int_equal(p->fault_override[0].rv, CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(p->fault_override[0].fault, DEP11_OVERRIDE_TRANSIENT);
+    assert_int_equal(p->fault_override[1].rv, CKR_TOKEN_NOT_PRESENT);
+    assert_int_equal(p->fault_override[1].fault, DEP11_OVERRIDE_TRANSIENT);
+    assert_int_equal(p->fault_override[2].rv, CKR_DEVICE_ERROR);
+    assert_int_equal(p->fault_override[2].fault, DEP11_OVERRIDE_DENIED);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE), CKR_OK);
+    assert_int_equal(p->fault_overrides, 0);
 }
 
 /* A file of exactly 1 MiB (comment lines after the keys, last key at the
@@ -835,6 +877,7 @@ main(void)
         T(test_defaults),
         T(test_explicit_defaults),
         T(test_syntax),
+        T(test_fault_codes),
         T(test_bad_values),
         T(test_line_length),
         T(test_file_size),

@@ -29,6 +29,15 @@ mkdir -p "$OUT"
 
 fails=0 checks=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# flip FILE OFFSET: inverts the low bit of one byte (always a change; writing
+# a fixed byte over random data leaves it unchanged once in 256 runs).
+flip() {
+    /usr/bin/python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read())
+b[o] ^= 1
+open(p, "wb").write(b)' "$1" "$2"
+}
 
 # t EXPECTED_RC NAME -- CMD...: runs CMD, output in $OUT/stdout, $OUT/stderr.
 t() {
@@ -192,7 +201,7 @@ t 1 "policy show: truncated blob" -- "$TOOL" --module "$DEP11_MODULE" policy sho
 has stderr 'CKR_WRAPPED_KEY_INVALID'
 t 1 "policy show: not a blob" -- "$TOOL" --module "$DEP11_MODULE" --json policy show "$W/softhsm2.conf"
 json 'j["ok"] is False and j["error"] == "CKR_WRAPPED_KEY_INVALID"'
-cp "$OUT/p.blob" "$OUT/bad.blob"; printf 'x' | dd of="$OUT/bad.blob" bs=1 seek=8 conv=notrunc status=none
+cp "$OUT/p.blob" "$OUT/bad.blob"; flip "$OUT/bad.blob" 8
 t 0 "policy show parses an altered header (no MAC check)" -- "$TOOL" --module "$DEP11_MODULE" policy show "$OUT/bad.blob"
 t 1 "policy unwrap: altered blob" -- "$TOOL" "${D[@]}" policy unwrap "$OUT/bad.blob"
 has stderr 'CKR_WRAPPED_KEY_INVALID'
@@ -233,7 +242,7 @@ t 1 "open: wrong owner" -- "$TOOL" "${D[@]}" data open --policy "$OUT/p.blob" --
     --owner bob@contoso.com --in "$OUT/one.sealed" --out "$OUT/wrong"
 has stderr 'CKR_WRAPPED_KEY_INVALID|CKR_ENCRYPTED_DATA_INVALID'
 [ ! -e "$OUT/wrong" ] || fail "a failed open wrote output"
-cp "$OUT/big.sealed" "$OUT/tampered"; printf 'x' | dd of="$OUT/tampered" bs=1 seek=1000 conv=notrunc status=none
+cp "$OUT/big.sealed" "$OUT/tampered"; flip "$OUT/tampered" 1000
 t 1 "open: tampered data" -- "$TOOL" "${D[@]}" data open "${M[@]}" --in "$OUT/tampered" --out "$OUT/wrong"
 has stderr 'CKR_ENCRYPTED_DATA_INVALID'
 [ ! -e "$OUT/wrong" ] || fail "a failed open wrote output"

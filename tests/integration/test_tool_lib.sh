@@ -31,6 +31,15 @@ D=(--module "$DEP11_MODULE" --token-label contoso --pin-source "$UP")
 
 fails=0 checks=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# flip FILE OFFSET: inverts the low bit of one byte (always a change; writing
+# a fixed byte over random data leaves it unchanged once in 256 runs).
+flip() {
+    /usr/bin/python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read())
+b[o] ^= 1
+open(p, "wb").write(b)' "$1" "$2"
+}
 t() {
     local want=$1 name=$2 rc=0
     shift 3

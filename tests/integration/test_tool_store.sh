@@ -96,7 +96,7 @@ has stderr 'is busy'
 A_ID=$("${C[@]}" --json policy show A | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["policy_id"])')
 U1=$(printf %s u1 | sha256sum | cut -c1-32)
 cp "$S/blobs/$A_ID/$U1.blob" "$OUT/u1.good"
-printf 'x' | dd of="$S/blobs/$A_ID/$U1.blob" bs=1 seek=40 conv=notrunc status=none
+flip "$S/blobs/$A_ID/$U1.blob" 40
 t 1 "verify: a damaged blob" -- "${C[@]}" --json store verify --store "$S"
 json 'j["failed"] == 1 and j["unwrapped"] == 40'
 t 1 "rewrap: the damaged child fails, the others move" -- "${C[@]}" --json store rewrap --store "$S" --to B

@@ -15,18 +15,14 @@ _Static_assert(DEP11_OVERRIDE_DENIED == DEP11_FAULT_DENIED &&
 static struct dep11_fault_override overrides[DEP11_FAULT_OVERRIDE_MAX];
 static unsigned n_overrides;
 
-/** See classify.h. Entries whose class is not one a profile may choose
- * (the parser never makes one) are dropped. */
+/** See classify.h. Entries the profile rules refuse (the parser never
+ * makes one: dep11_fault_code_check) are dropped. */
 void dep11_hsm_classify_set(const struct dep11_fault_override *o, unsigned n)
 {
     n_overrides = 0;
-    for (unsigned i = 0; o != NULL && i < n && i < DEP11_FAULT_OVERRIDE_MAX; i++) {
-        if (o[i].rv == CKR_OK || o[i].rv == CKR_USER_NOT_LOGGED_IN ||
-            (o[i].fault != DEP11_OVERRIDE_DENIED && o[i].fault != DEP11_OVERRIDE_TRANSIENT &&
-             o[i].fault != DEP11_OVERRIDE_INVALID))
-            continue;
-        overrides[n_overrides++] = o[i];
-    }
+    for (unsigned i = 0; o != NULL && i < n && i < DEP11_FAULT_OVERRIDE_MAX; i++)
+        if (dep11_fault_code_check(o[i].rv, o[i].fault) == NULL)
+            overrides[n_overrides++] = o[i];
 }
 
 /**

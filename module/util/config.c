@@ -354,6 +354,46 @@ set_scalar(const struct parse *ps, const struct key_def *d, const char *v,
                 (int)d->kind);
 }
 
+/* fault-denied / -transient / -invalid: return codes (0x hex or decimal)
+ * separated by commas, each appended with class d->min to the profile's
+ * fault_override (util/fault_codes.h); an empty value appends none. */
+static CK_RV
+set_codes(const struct parse *ps, const struct key_def *d, const char *v)
+{
+    static const char *const malformed =
+        "expected return codes (0x hex or decimal) separated by commas";
+    struct dep11_profile *p = (struct dep11_profile *)(void *)ps->base;
+    char tok[SHOW + 1];
+    const char *why = NULL;
+    unsigned long n = 0;
+
+    while (*v != '\0') {
+        size_t len = strcspn(v, ","), k = len;
+
+        while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t'))
+            k--;
+        if (v[len] == ',' && v[len + 1 + strspn(v + len + 1, " \t")] == '\0') {
+            why = "a list does not end in a comma";
+        } else if (strcspn(v, " \t") < k) {
+            why = "expected a comma between codes";
+        } else if (k == 0 || k > SHOW) {
+            why = malformed;
+        } else {
+            memcpy(tok, v, k);
+            tok[k] = '\0';
+            why = parse_number(tok, 1, &n) != 1
+                      ? malformed
+                      : dep11_fault_code_add(n, (int)d->min, p->fault_override,
+                                             &p->fault_overrides);
+        }
+        if (why != NULL)
+            return fail(ps->file, ps->line, "%s: %s", d->name, why);
+        v += len + (v[len] == ',');
+        v += strspn(v, " \t");
+    }
+    return CKR_OK;
+}
+
 /* Stores @v into the field @d names, after checking it. */
 static CK_RV
 set_value(const struct parse *ps, const struct key_def *d, const char *v)
@@ -378,15 +418,8 @@ set_value(const struct parse *ps, const struct key_def *d, const char *v)
         return set_token(ps, v, field);
     case K_PIN:
         return set_pin(ps, v, field);
-    case K_CODES: {
-        struct dep11_profile *p = (struct dep11_profile *)(void *)ps->base;
-        const char *why = dep11_fault_codes_add(v, (int)d->min, p->fault_override,
-                                                &p->fault_overrides);
-
-        if (why != NULL)
-            return fail(ps->file, ps->line, "%s: %s", d->name, why);
-        return CKR_OK;
-    }
+    case K_CODES:
+        return set_codes(ps, d, v);
     default:
         return set_scalar(ps, d, v, field);
     }

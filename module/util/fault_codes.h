@@ -1,7 +1,8 @@
 /*
  * fault_codes.h - a profile's changes to DESIGN section 5's classification
  * table: the keys fault-denied, fault-transient and fault-invalid each list
- * backend return codes that count in that class on this HSM.
+ * backend return codes that count in that class on this HSM (parsed by
+ * config.c; applied by hsm/classify.c).
  */
 #ifndef DEP11_UTIL_FAULT_CODES_H
 #define DEP11_UTIL_FAULT_CODES_H
@@ -22,15 +23,15 @@ struct dep11_fault_override {
     int fault;   /* DEP11_OVERRIDE_* */
 };
 
-/*
- * Appends the codes listed in @v ("0x30, 0x31", hex with 0x or decimal,
- * separated by commas and blanks; empty: none) with class @fault to
- * @o[*n...]. Returns NULL, or why the list is refused (a static string): malformed, too
- * many codes in all (DEP11_FAULT_OVERRIDE_MAX), CKR_OK, CKR_USER_NOT_LOGGED_IN
- * (abort stays abort), or a code listed twice (in this key or another).
- * On refusal *@n is unchanged.
- */
-const char *dep11_fault_codes_add(const char *v, int fault, struct dep11_fault_override *o,
-                                  unsigned *n);
+/* May a profile move @rv to class @fault? NULL, or why not (a static
+ * string): not such a class, CKR_OK, CKR_USER_NOT_LOGGED_IN (abort stays
+ * abort). */
+const char *dep11_fault_code_check(CK_RV rv, int fault);
+
+/* Appends (@rv, @fault) to @o[0..*n): NULL, or why not (the check above, a
+ * code listed twice, more than DEP11_FAULT_OVERRIDE_MAX in all); on refusal
+ * *@n is unchanged. */
+const char *dep11_fault_code_add(CK_RV rv, int fault, struct dep11_fault_override *o,
+                                 unsigned *n);
 
 #endif

@@ -300,12 +300,12 @@ int itest_write_blob(const struct itest *t, const char *name, const struct itest
     return (fclose(fp) == 0 && ok) ? 0 : -1;
 }
 
-/* The child of a spawn: "itool unwrap ... REQUESTER", or "itool purge ..."
- * when @requester is 0. */
+/* The child of a spawn: "itool @verb MODULE contoso PIN BLOB [@requester]"
+ * (@requester NULL: no such argument). */
 static void run_child(const struct itest *t, const char *conf, const char *blobfile,
-                      CK_ULONG requester, int fd)
+                      const char *verb, const char *requester, int fd)
 {
-    char confpath[1200], pinpath[1200], blobpath[1200], req[32];
+    char confpath[1200], pinpath[1200], blobpath[1200];
     const char *tool = getenv("ITEST_TOOL");
     const char *module = getenv("DEP11_MODULE");
 
@@ -314,19 +314,16 @@ static void run_child(const struct itest *t, const char *conf, const char *blobf
     itest_path(t, conf, confpath, sizeof confpath);
     itest_path(t, "user.pin", pinpath, sizeof pinpath);
     itest_path(t, blobfile, blobpath, sizeof blobpath);
-    snprintf(req, sizeof req, "%lu", (unsigned long)requester);
     setenv("DEP11_CONF", confpath, 1);
     if (dup2(fd, STDOUT_FILENO) < 0)
         _exit(125);
-    if (requester == 0)
-        execl(tool, tool, "purge", module, "contoso", pinpath, blobpath, (char *)NULL);
-    else
-        execl(tool, tool, "unwrap", module, "contoso", pinpath, blobpath, req, (char *)NULL);
+    execl(tool, tool, verb, module, "contoso", pinpath, blobpath, requester, (char *)NULL);
     _exit(126);
 }
 
+/* Runs run_child and reads the "rv=0x.. by=.." line it prints. */
 static int spawn(const struct itest *t, const char *conf, const char *blobfile,
-                 CK_ULONG requester, CK_RV *rv, CK_ULONG *by)
+                 const char *verb, const char *requester, CK_RV *rv, CK_ULONG *by)
 {
     int fds[2];
     char out[256];
@@ -344,7 +341,7 @@ static int spawn(const struct itest *t, const char *conf, const char *blobfile,
         return -1;
     if (pid == 0) {
         close(fds[0]);
-        run_child(t, conf, blobfile, requester, fds[1]);
+        run_child(t, conf, blobfile, verb, requester, fds[1]);
     }
     close(fds[1]);
     while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
@@ -367,16 +364,17 @@ static int spawn(const struct itest *t, const char *conf, const char *blobfile,
 int itest_spawn_unwrap(const struct itest *t, const char *conf, const char *blobfile,
                        CK_ULONG requester, CK_RV *rv, CK_ULONG *by)
 {
-    if (requester == 0)
-        return -1; /* the NULL parameter is not a requester a child can pass */
-    return spawn(t, conf, blobfile, requester, rv, by);
+    char req[32];
+
+    snprintf(req, sizeof req, "%lu", (unsigned long)requester);
+    return spawn(t, conf, blobfile, "unwrap", req, rv, by);
 }
 
 int itest_spawn_purge(const struct itest *t, const char *conf, const char *blobfile, CK_RV *rv)
 {
     CK_ULONG by = 0;
 
-    return spawn(t, conf, blobfile, 0, rv, &by);
+    return spawn(t, conf, blobfile, "purge", NULL, rv, &by);
 }
 
 void itest_blob_free(struct itest_blob *b)

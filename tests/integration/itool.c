@@ -48,9 +48,11 @@ static int read_pin(const char *path, char *pin, size_t cap)
     return n > 0 ? 0 : -1;
 }
 
+static void *module_dl; /* the module load() opened */
+
 static CK_FUNCTION_LIST_PTR load(const char *path)
 {
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *dl = module_dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     CK_C_GetFunctionList gfl = NULL;
     CK_FUNCTION_LIST_PTR f = NULL;
 
@@ -139,6 +141,22 @@ static int do_register(CK_FUNCTION_LIST_PTR f, const char *token, const char *pi
     return 0;
 }
 
+/* Reads the blob and opens a user session on @token: 0, or -1 (printed). */
+static int user_session(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfile,
+                        const char *blobfile, unsigned char *blob, size_t cap, size_t *len,
+                        CK_SESSION_HANDLE *s)
+{
+    char pin[64];
+
+    if (read_pin(pinfile, pin, sizeof pin) != 0 || read_small(blobfile, blob, cap, len) != 0 ||
+        open_token(f, token, s) != CKR_OK ||
+        f->C_Login(*s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
+        fprintf(stderr, "itool: cannot open a user session on %s\n", token);
+        return -1;
+    }
+    return 0;
+}
+
 static int do_unwrap(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfile,
                      const char *blobfile, const char *requester)
 {
@@ -150,16 +168,10 @@ static int do_unwrap(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinf
     CK_ATTRIBUTE a = { CKA_DEP11_UNWRAPPED_BY, &by, sizeof by };
     unsigned char blob[8192];
     size_t len = 0;
-    char pin[64];
     CK_RV rv = CKR_OK;
 
-    if (read_pin(pinfile, pin, sizeof pin) != 0 ||
-        read_small(blobfile, blob, sizeof blob, &len) != 0 ||
-        open_token(f, token, &s) != CKR_OK ||
-        f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
-        fprintf(stderr, "itool: cannot set up the unwrap on %s\n", token);
+    if (user_session(f, token, pinfile, blobfile, blob, sizeof blob, &len, &s) != 0)
         return 2;
-    }
     rv = f->C_UnwrapKey(s, &m, CK_INVALID_HANDLE, blob, len, NULL, 0, &h);
     if (rv == CKR_OK && f->C_GetAttributeValue(s, h, &a, 1) != CKR_OK)
         by = 0;
@@ -170,32 +182,28 @@ static int do_unwrap(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinf
     return 0;
 }
 
-static int do_purge(CK_FUNCTION_LIST_PTR f, const char *module, const char *token,
-                    const char *pinfile, const char *blobfile)
+static int do_purge(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfile,
+                    const char *blobfile)
 {
     CK_SESSION_HANDLE s = 0;
     CK_RV (*get_interface)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR, CK_FLAGS) =
-        NULL;
+        (CK_RV(*)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR, CK_FLAGS))dlsym(
+            module_dl, "C_GetInterface");
     CK_INTERFACE_PTR itf = NULL;
     CK_DEP11_FUNCTION_LIST_PTR x = NULL;
     unsigned char blob[8192], receipt[4096];
     CK_ULONG rlen = sizeof receipt;
     size_t len = 0;
-    char pin[64];
     CK_RV rv = CKR_OK;
-    void *dl = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 
-    if (dl != NULL)
-        get_interface = (CK_RV(*)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR,
-                                  CK_FLAGS))dlsym(dl, "C_GetInterface");
     if (get_interface == NULL ||
         get_interface((CK_UTF8CHAR_PTR)DEP11_INTERFACE_NAME, NULL, &itf, 0) != CKR_OK ||
-        (x = itf->pFunctionList) == NULL || read_pin(pinfile, pin, sizeof pin) != 0 ||
-        read_small(blobfile, blob, sizeof blob, &len) != 0 || open_token(f, token, &s) != CKR_OK ||
-        f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
-        fprintf(stderr, "itool: cannot set up the purge on %s\n", token);
+        (x = itf->pFunctionList) == NULL) {
+        fprintf(stderr, "itool: the module has no \"%s\" interface\n", DEP11_INTERFACE_NAME);
         return 2;
     }
+    if (user_session(f, token, pinfile, blobfile, blob, sizeof blob, &len, &s) != 0)
+        return 2;
     rv = x->DEP11_PurgePolicy(s, blob, len, receipt, &rlen);
     printf("rv=0x%lx by=0\n", (unsigned long)rv);
     fflush(stdout);
@@ -221,7 +229,7 @@ int main(int argc, char **argv)
     if (argc == 6 && strcmp(argv[1], "purge") == 0) {
         if ((f = load(argv[2])) == NULL)
             return 2;
-        return do_purge(f, argv[2], argv[3], argv[4], argv[5]);
+        return do_purge(f, argv[3], argv[4], argv[5]);
     }
     fprintf(stderr, "usage: itool register MODULE TOKEN SO-PIN-FILE LABEL\n"
                     "       itool unwrap MODULE TOKEN PIN-FILE BLOB-FILE REQUESTER\n"

@@ -28,45 +28,8 @@ OUT="$W/out"
 mkdir -p "$OUT"
 
 fails=0 checks=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# flip FILE OFFSET: inverts the low bit of one byte (always a change; writing
-# a fixed byte over random data leaves it unchanged once in 256 runs).
-flip() {
-    /usr/bin/python3 -c 'import sys
-p, o = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, "rb").read())
-b[o] ^= 1
-open(p, "wb").write(b)' "$1" "$2"
-}
-
-# t EXPECTED_RC NAME -- CMD...: runs CMD, output in $OUT/stdout, $OUT/stderr.
-t() {
-    local want=$1 name=$2 rc=0
-    shift 3
-    "$@" >"$OUT/stdout" 2>"$OUT/stderr" || rc=$?
-    checks=$((checks + 1))
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, want $want"
-        sed 's/^/    out: /' "$OUT/stdout" | head -20
-        sed 's/^/    err: /' "$OUT/stderr" | head -20
-        return 1
-    fi
-    echo "ok: $name (exit $rc)"
-}
-# has FILE REGEX: the last command's stdout/stderr matches.
-has() {
-    checks=$((checks + 1))
-    grep -Eq -- "$2" "$OUT/$1" || { fail "$1 lacks /$2/"; sed 's/^/    /' "$OUT/$1" | head -20; }
-}
-hasnt() {
-    checks=$((checks + 1))
-    ! grep -Eq -- "$2" "$OUT/$1" || fail "$1 has /$2/"
-}
-json() { # json EXPR: a Python expression on j (the stdout JSON) must be true
-    checks=$((checks + 1))
-    /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
-        "$OUT/stdout" || { fail "json: $1"; sed 's/^/    /' "$OUT/stdout" | head -5; }
-}
+# shellcheck source=tests/integration/tool_checks.sh
+. "$here/tool_checks.sh"
 
 S=(--module "$SOFTHSM_MODULE" --token-label contoso)
 UP="file:$W/user.pin"

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # test_tool_lib.sh: sourced by the test_tool_*.sh scripts. Sets up a
-# throwaway SoftHSM world (setup-tokens.sh) in $W and defines the checks:
-#   t RC NAME -- CMD...   run CMD, expect exit RC (output in $OUT/stdout|stderr)
-#   has FILE REGEX / hasnt FILE REGEX   on $OUT/stdout or $OUT/stderr
-#   json EXPR             a Python expression on j (stdout parsed as JSON)
+# throwaway SoftHSM world (setup-tokens.sh) in $W, brings in the checks of
+# tool_checks.sh (fail, flip, t, has, hasnt, json), and defines finish.
 # Skips (exit 77) without the tool, SoftHSM or the built libdep11.so.
 set -uo pipefail
 
@@ -30,42 +28,8 @@ UP="file:$W/user.pin"
 D=(--module "$DEP11_MODULE" --token-label contoso --pin-source "$UP")
 
 fails=0 checks=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# flip FILE OFFSET: inverts the low bit of one byte (always a change; writing
-# a fixed byte over random data leaves it unchanged once in 256 runs).
-flip() {
-    /usr/bin/python3 -c 'import sys
-p, o = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, "rb").read())
-b[o] ^= 1
-open(p, "wb").write(b)' "$1" "$2"
-}
-t() {
-    local want=$1 name=$2 rc=0
-    shift 3
-    "$@" >"$OUT/stdout" 2>"$OUT/stderr" || rc=$?
-    checks=$((checks + 1))
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, want $want"
-        sed 's/^/    out: /' "$OUT/stdout" | head -20
-        sed 's/^/    err: /' "$OUT/stderr" | head -20
-        return 1
-    fi
-    echo "ok: $name (exit $rc)"
-}
-has() {
-    checks=$((checks + 1))
-    grep -Eq -- "$2" "$OUT/$1" || { fail "$1 lacks /$2/"; sed 's/^/    /' "$OUT/$1" | head -20; }
-}
-hasnt() {
-    checks=$((checks + 1))
-    ! grep -Eq -- "$2" "$OUT/$1" || fail "$1 has /$2/"
-}
-json() {
-    checks=$((checks + 1))
-    /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
-        "$OUT/stdout" || { fail "json: $1"; sed 's/^/    /' "$OUT/stdout" | head -5; }
-}
+# shellcheck source=tests/integration/tool_checks.sh
+. "$here/tool_checks.sh"
 finish() {
     echo "$checks checks, $fails failures"
     [ "$fails" -eq 0 ]

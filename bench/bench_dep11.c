@@ -7,6 +7,7 @@
  * Prints a table; asserts nothing (figures are not tests).
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ struct dep11_ctx {
     struct itest *t;
     CK_SESSION_HANDLE s;
     CK_OBJECT_HANDLE key;
+    CK_OBJECT_HANDLE aes;       /* a backend AES-256 key made through dep11 */
     struct itest_blob blob;
     unsigned char *in, *out;
 };
@@ -76,6 +78,21 @@ static int dep11_seal(void *p, size_t n)
     return c->t->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
 }
 
+/* Pass-through: CKM_AES_GCM on a backend key, forwarded by dep11. */
+static int dep11_pt_seal(void *p, size_t n)
+{
+    struct dep11_ctx *c = p;
+    unsigned char iv[12];
+    CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
+    CK_MECHANISM m = { CKM_AES_GCM, &gp, sizeof gp };
+    CK_ULONG out_len = n + 16;
+
+    if (RAND_bytes(iv, sizeof iv) != 1 ||
+        c->t->f->C_EncryptInit(c->s, &m, c->aes) != CKR_OK)
+        return 1;
+    return c->t->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
+}
+
 static int dep11_unwrap(void *p, size_t n)
 {
     struct dep11_ctx *c = p;
@@ -85,6 +102,72 @@ static int dep11_unwrap(void *p, size_t n)
     if (itest_policy_unwrap(c->t, c->s, &c->blob, 0, &h) != CKR_OK)
         return 1;
     return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
+}
+
+/* --- threads: one session each, same keys ------------------------------ */
+#define BENCH_THREADS 4
+#define BENCH_SMALL 64
+
+struct thread_arg {
+    struct dep11_ctx c;
+    int (*fn)(void *ctx, size_t bytes);
+    unsigned long ops;
+    int failed;
+    unsigned char in[BENCH_SMALL], out[BENCH_SMALL + 64];
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    double start = now();
+
+    do {
+        if (a->fn(&a->c, BENCH_SMALL) != 0) {
+            a->failed = 1;
+            break;
+        }
+        a->ops++;
+    } while (now() - start < SECONDS_PER_CASE);
+    return NULL;
+}
+
+/* @fn on @nt threads at once, each on its own session of @d's token (the
+ * keys are @d's: module-side keys and session objects are visible to every
+ * session of the application). Prints the total rate. */
+static void run_threads(const char *name, int (*fn)(void *, size_t),
+                        const struct dep11_ctx *d, int nt)
+{
+    struct thread_arg a[BENCH_THREADS];
+    pthread_t th[BENCH_THREADS];
+    unsigned long total = 0;
+    double start;
+    int i, failed = 0;
+
+    memset(a, 0, sizeof a);
+    for (i = 0; i < nt; i++) {
+        a[i].c = *d;
+        a[i].fn = fn;
+        a[i].c.in = a[i].in;
+        a[i].c.out = a[i].out;
+        if (itest_session(d->t, "contoso", 0, &a[i].c.s) != CKR_OK) {
+            printf("%-44s %8s  FAILED (session)\n", name, "");
+            return;
+        }
+    }
+    start = now();
+    for (i = 0; i < nt; i++)
+        pthread_create(&th[i], NULL, thread_main, &a[i]);
+    for (i = 0; i < nt; i++) {
+        pthread_join(th[i], NULL);
+        total += a[i].ops;
+        failed |= a[i].failed;
+        d->t->f->C_CloseSession(a[i].c.s);
+    }
+    if (failed)
+        printf("%-44s %8s  FAILED\n", name, "");
+    else
+        printf("%-44s %8d  %10.0f ops/s  (%d threads)\n", name, BENCH_SMALL,
+               total / (now() - start), nt);
 }
 
 /* --- OpenSSL ------------------------------------------------------------ */
@@ -197,6 +280,11 @@ static int hsm_setup(struct hsm_ctx *c, const char *pin)
 static int dep11_setup(struct dep11_ctx *c)
 {
     CK_OBJECT_HANDLE pol, r1, r2;
+    CK_ULONG len = 32;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_MECHANISM kg = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_ATTRIBUTE at[] = { { CKA_VALUE_LEN, &len, sizeof len }, { CKA_TOKEN, &no, 1 },
+                          { CKA_ENCRYPT, &yes, 1 } };
 
     if ((c->t = itest_open()) == NULL || itest_init(c->t) != CKR_OK ||
         itest_session(c->t, "contoso", 1, &c->s) != CKR_OK ||
@@ -204,7 +292,8 @@ static int dep11_setup(struct dep11_ctx *c)
         itest_find(c->t, c->s, CKO_PRIVATE_KEY, "root2", &r2) != CKR_OK ||
         itest_keygen(c->t, c->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol) != CKR_OK ||
         itest_policy_wrap(c->t, c->s, pol, r1, r2, 0, &c->blob) != CKR_OK ||
-        itest_keygen(c->t, c->s, DEP11_ROLE_MAILBOX, 0, &c->key) != CKR_OK)
+        itest_keygen(c->t, c->s, DEP11_ROLE_MAILBOX, 0, &c->key) != CKR_OK ||
+        c->t->f->C_GenerateKey(c->s, &kg, at, 3, &c->aes) != CKR_OK)
         return 1;
     return 0;
 }
@@ -232,9 +321,14 @@ int main(void)
             { "OpenSSL EVP AES-256-GCM seal", sizes[i], ossl_seal, &o },
             { "dep11 CKM_DEP11_AEAD seal (init+encrypt)", sizes[i], dep11_seal, &d },
             { "SoftHSM CKM_AES_GCM seal (init+encrypt)", sizes[i], hsm_seal, &h },
+            { "dep11 pass-through CKM_AES_GCM seal", sizes[i], dep11_pt_seal, &d },
         };
-        for (size_t j = 0; j < 3; j++)
+        for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++)
             run_case(&cases[j]);
+    }
+    for (int nt = 2; nt <= BENCH_THREADS; nt *= 2) {
+        run_threads("dep11 CKM_DEP11_AEAD seal, threads", dep11_seal, &d, nt);
+        run_threads("dep11 pass-through CKM_AES_GCM seal, threads", dep11_pt_seal, &d, nt);
     }
     snprintf(name, sizeof name, "SoftHSM RSA-3072 OAEP decrypt");
     run_case(&(struct bench_case){ name, 0, hsm_oaep, &h });

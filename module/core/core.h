@@ -51,9 +51,11 @@ struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encr
  *  - a module-side key visible to @s: *@obj gets it with a reference
  *    (release with dep11_object_release), *@backend = CK_INVALID_HANDLE;
  *  - a backend object: *@obj = NULL, *@backend = the backend's handle
- *    (an alias translated back).
- * CKR_OBJECT_HANDLE_INVALID for CK_INVALID_HANDLE, provider-token objects,
- * unknown module handles and module objects of another token. */
+ *    (an alias translated back), only when dep11 handed that handle to this
+ *    application for @s's token (the allow-list, core/allow.h).
+ * CKR_OBJECT_HANDLE_INVALID for CK_INVALID_HANDLE, every backend handle not
+ * on the list (whether or not an object exists behind it), unknown module
+ * handles and module objects of another token. */
 CK_RV dep11_object_resolve(struct dep11_session *s, CK_OBJECT_HANDLE h,
                            struct dep11_object **obj, CK_OBJECT_HANDLE *backend);
 void dep11_object_release(struct dep11_object *obj);
@@ -63,9 +65,13 @@ const struct dep11_key *dep11_object_key(const struct dep11_object *obj);
  * ownership of @key (freed on failure). CKR_OK; CKR_HOST_MEMORY. */
 CK_RV dep11_object_add(struct dep11_session *s, struct dep11_key *key,
                        CK_OBJECT_HANDLE *out);
-/* The handle a consumer sees for a backend object handle (an alias when it
- * falls into the module's range). */
-CK_RV dep11_object_from_backend(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out);
+/* Hands backend object @backend to the consumer of @s: lists it for @s's
+ * token (the allow-list) and gives the handle the consumer sees (an alias
+ * when it falls into the module's range). Every call that gives a consumer
+ * a backend handle goes through here (find, create, copy, generate, unwrap,
+ * derive). CKR_OK; CKR_HOST_MEMORY; CKR_ARGUMENTS_BAD. */
+CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backend,
+                                CK_OBJECT_HANDLE *out);
 
 /* --- templates (attr.c) ---------------------------------------------------- */
 /* Parses a CKM_DEP11_KEY_GEN template (DESIGN section 3): CKA_DEP11_ROLE,

@@ -1,7 +1,8 @@
 /*
  * find.c - C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal over both
- * object spaces: the backend's search (translated, provider-token objects
- * filtered out) first, then a snapshot of the matching module-side keys.
+ * object spaces: the backend's search (each handle handed out: listed for
+ * the session's token and translated) first, then a snapshot of the
+ * matching module-side keys.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,6 @@
 #include "core/internal.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
-#include "hsm/provider.h"
 #include "util/log.h"
 
 static void find_clear(struct dep11_find *f)
@@ -103,8 +103,8 @@ static CK_RV find_batch(struct dep11_session *s, CK_OBJECT_HANDLE *out, CK_ULONG
     return CKR_OK;
 }
 
-/* Outside the session lock: drops provider-token objects and translates
- * backend handles, or drops module-side keys destroyed since the snapshot.
+/* Outside the session lock: hands out backend handles (allow-list, alias),
+ * or drops module-side keys destroyed since the snapshot.
  * *@n is updated. CKR_OK; CKR_HOST_MEMORY (no alias). */
 static CK_RV find_filter(struct dep11_session *s, CK_OBJECT_HANDLE *out, CK_ULONG *n,
                          int from_backend)
@@ -114,8 +114,8 @@ static CK_RV find_filter(struct dep11_session *s, CK_OBJECT_HANDLE *out, CK_ULON
 
     for (CK_ULONG i = 0; i < *n && rv == CKR_OK; i++) {
         CK_OBJECT_HANDLE h = out[i];
-        if (from_backend && !dep11_provider_owns_object(h))
-            rv = dep11_object_from_backend(h, &out[kept++]);
+        if (from_backend)
+            rv = dep11_object_from_backend(s, h, &out[kept++]);
         else if (!from_backend && dep11_object_alive(h, s->slot))
             out[kept++] = h;
     }

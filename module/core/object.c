@@ -1,18 +1,19 @@
 /*
  * object.c - the module's handle space: module-side keys as session objects
  * of the slot that made them, aliases for backend handles that fall into the
- * module's range, the refusal of provider-token objects, and the C_* object
- * functions (create, copy, destroy, size, get/set attributes).
+ * module's range, the allow-list of backend handles handed to the consumer
+ * (core/allow.c), and the C_* object functions (create, copy, destroy, size,
+ * get/set attributes), which keep a registered root the customer's.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/allow.h"
 #include "core/handle.h"
 #include "core/internal.h"
 #include "core/ops.h"
 #include "core/ulmap.h"
 #include "hsm/backend.h"
-#include "hsm/provider.h"
 #include "hsm/rsa.h"
 #include "util/log.h"
 
@@ -89,21 +90,13 @@ out:
     return rv;
 }
 
-/**
- * dep11_object_from_backend - see core.h. Aliases live until C_Finalize.
- * CKR_OK; CKR_HOST_MEMORY; CKR_ARGUMENTS_BAD.
- */
-CK_RV dep11_object_from_backend(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out)
+/* The alias of a backend handle in the module's range (made on first
+ * use); CKR_OK or CKR_HOST_MEMORY. Aliases live until C_Finalize. */
+static CK_RV alias_of(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out)
 {
     CK_RV rv = CKR_HOST_MEMORY;
     struct dep11_object *o = NULL;
 
-    if (out == NULL)
-        return CKR_ARGUMENTS_BAD;
-    if (!dep11_handle_in_range(backend)) {
-        *out = backend;
-        return CKR_OK;
-    }
     /* --- obj_lock --- */
     dep11_lock(&obj_lock);
     o = dep11_ulmap_get(&aliases, backend);
@@ -126,8 +119,37 @@ CK_RV dep11_object_from_backend(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out)
     if (o != NULL)
         *out = o->handle;
     dep11_unlock(&obj_lock);
+    return rv;
+}
+
+/**
+ * dep11_object_from_backend - see core.h. The handle stays listed for @s's
+ * token until the consumer destroys it or C_Finalize.
+ */
+CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backend,
+                                CK_OBJECT_HANDLE *out)
+{
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (s == NULL || out == NULL) {
+        LOG_FAIL(rv, "NULL session or output");
+        return rv;
+    }
+    if (backend == CK_INVALID_HANDLE) {
+        rv = CKR_GENERAL_ERROR;
+        LOG_FAIL(rv, "the backend made an object with handle CK_INVALID_HANDLE");
+        return rv;
+    }
+    rv = dep11_allow_add(dep11_session_slot(s), backend);
+    if (rv == CKR_OK && dep11_handle_in_range(backend)) {
+        rv = alias_of(backend, out);
+        if (rv != CKR_OK)
+            dep11_allow_del(dep11_session_slot(s), backend);
+    } else if (rv == CKR_OK) {
+        *out = backend;
+    }
     if (rv != CKR_OK)
-        LOG_FAIL(rv, "no alias for backend handle 0x%lx", backend);
+        LOG_FAIL(rv, "cannot hand out backend handle 0x%lx", backend);
     return rv;
 }
 
@@ -169,8 +191,10 @@ CK_RV dep11_object_resolve(struct dep11_session *s, CK_OBJECT_HANDLE h,
             return rv;
         }
     }
-    if (dep11_provider_owns_object(b)) {
-        LOG_FAIL(rv, "object 0x%lx is dep11's own", h);
+    /* One answer for every handle not handed to this application on this
+     * token, whether or not an object exists behind it. */
+    if (!dep11_allow_has(dep11_session_slot(s), b)) {
+        LOG_FAIL(rv, "object 0x%lx was not handed out on this token", h);
         return rv;
     }
     *backend = b;
@@ -287,9 +311,25 @@ static int by_slot(const struct dep11_object *o, const void *arg)
 
 void dep11_objects_destroy_session(uint64_t serial) { destroy_where(by_serial, &serial, 0); }
 void dep11_objects_destroy_slot(CK_SLOT_ID slot) { destroy_where(by_slot, &slot, 0); }
-void dep11_objects_fini(void) { destroy_where(NULL, NULL, 1); }
-void dep11_objects_fork_lock(void) { dep11_lock(&obj_lock); }
-void dep11_objects_fork_unlock(void) { dep11_unlock(&obj_lock); }
+/* C_Finalize and a forked child's re-initialization: the allow-lists die
+ * with the aliases. */
+void dep11_objects_fini(void)
+{
+    destroy_where(NULL, NULL, 1);
+    dep11_allow_fini();
+}
+
+void dep11_objects_fork_lock(void)
+{
+    dep11_lock(&obj_lock);
+    dep11_allow_fork_lock();
+}
+
+void dep11_objects_fork_unlock(void)
+{
+    dep11_allow_fork_unlock();
+    dep11_unlock(&obj_lock);
+}
 
 /* Removes module-side object @o from the table (C_DestroyObject); 0 when
  * another thread removed it first. */
@@ -306,6 +346,71 @@ static int object_unlink(struct dep11_object *o)
     if (mine)
         object_put_ref(o); /* the table's reference */
     return mine;
+}
+
+/* The class of backend object @b when it is an RSA key, else 0 (one
+ * attribute read; an unreadable object is no RSA key). */
+static CK_OBJECT_CLASS rsa_key_class(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE b)
+{
+    CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+    CK_KEY_TYPE type = (CK_KEY_TYPE)-1;
+    CK_ATTRIBUTE t[] = {
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_KEY_TYPE, &type, sizeof type },
+    };
+
+    if (dep11_hsm()->C_GetAttributeValue(hs, b, t, 2) != CKR_OK ||
+        (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY) || type != CKK_RSA)
+        return 0;
+    return cls;
+}
+
+/* Is backend object @b an RSA private key? (unreadable: no) */
+static int is_rsa_private(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE b)
+{
+    return rsa_key_class(hs, b) == CKO_PRIVATE_KEY;
+}
+
+/*
+ * Roots are the customer's (DESIGN section 2): a session that is not the
+ * token's SO may not destroy, modify or copy (a copy outlives a revocation)
+ * the private or public key object of a registered root or its registered
+ * twin. CKR_OK to go on; CKR_ACTION_PROHIBITED; worker or backend codes
+ * when the question cannot be answered. @what names the call in the log.
+ */
+static CK_RV refuse_root_change(struct dep11_session *s, CK_OBJECT_HANDLE b,
+                                CK_OBJECT_HANDLE h, const char *what)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    CK_SESSION_HANDLE w = CK_INVALID_HANDLE;
+    CK_SESSION_INFO info;
+    int yes = 0;
+
+    if (rsa_key_class(s->handle, b) == 0)
+        return CKR_OK; /* a data object, an AES key: one read, no more */
+    memset(&info, 0, sizeof info);
+    rv = dep11_hsm()->C_GetSessionInfo(s->handle, &info);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "%s of 0x%lx: no session state", what, h);
+        return rv;
+    }
+    if (info.state == CKS_RW_SO_FUNCTIONS)
+        return CKR_OK; /* the key officer: unregistering is the customer's act */
+    rv = dep11_hsm_worker_open(s->slot, &w);
+    if (rv == CKR_OK) {
+        rv = dep11_hsm_rsa_in_registered_root(w, b, &yes);
+        dep11_hsm_worker_close(w);
+    }
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "%s of 0x%lx: cannot tell whether it is a registered root", what, h);
+        return rv;
+    }
+    if (yes) {
+        rv = CKR_ACTION_PROHIBITED;
+        LOG_FAIL(rv, "%s of 0x%lx: a registered root (or its twin) is the customer's; "
+                 "its SO or its own HSM tools change it", what, h);
+    }
+    return rv;
 }
 
 /* Acquires session @hs and resolves object @ho on it: *@o (a module-side key,
@@ -337,7 +442,7 @@ static void close_object(struct dep11_session *s, struct dep11_object *o)
 static CK_RV new_backend_object(struct dep11_session *s, CK_OBJECT_HANDLE b,
                                 CK_OBJECT_HANDLE *out)
 {
-    CK_RV rv = dep11_object_from_backend(b, out);
+    CK_RV rv = dep11_object_from_backend(s, b, out);
 
     if (rv != CKR_OK)
         (void)dep11_hsm()->C_DestroyObject(dep11_session_backend(s), b);
@@ -402,7 +507,7 @@ CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject
     } else if (dep11_attr_has_vendor(pTemplate, ulCount)) {
         rv = CKR_TEMPLATE_INCONSISTENT;
         LOG_FAIL(rv, "dep11 attributes are set by dep11 mechanisms only");
-    } else {
+    } else if ((rv = refuse_root_change(s, b, hObject, "C_CopyObject")) == CKR_OK) {
         rv = dep11_hsm()->C_CopyObject(s->handle, b, pTemplate, ulCount, &nb);
         if (rv == CKR_OK)
             rv = new_backend_object(s, nb, phNewObject);
@@ -414,7 +519,9 @@ CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject
 /**
  * dep11_core_DestroyObject - a module-side key is removed and cleansed (at
  * once, or when the last operation holding it ends); a backend object is
- * forwarded. CKR_OBJECT_HANDLE_INVALID.
+ * forwarded and its handle leaves the allow-list, except a registered root's
+ * objects outside an SO session (CKR_ACTION_PROHIBITED).
+ * CKR_OBJECT_HANDLE_INVALID.
  */
 CK_RV dep11_core_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
@@ -429,8 +536,11 @@ CK_RV dep11_core_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObj
         rv = object_unlink(o) ? CKR_OK : CKR_OBJECT_HANDLE_INVALID;
         if (rv != CKR_OK)
             LOG_FAIL(rv, "object 0x%lx destroyed meanwhile", hObject);
-    } else {
+    } else if ((rv = refuse_root_change(s, b, hObject, "C_DestroyObject")) == CKR_OK) {
         rv = dep11_hsm()->C_DestroyObject(s->handle, b);
+        /* Gone (or already gone): the handle names nothing of the consumer's. */
+        if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID)
+            dep11_allow_del(s->slot, b);
     }
     close_object(s, o);
     return rv;
@@ -491,7 +601,9 @@ CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
 
 /**
  * dep11_core_SetAttributeValue - module-side keys: only CKA_LABEL and CKA_ID
- * change (CKR_ATTRIBUTE_READ_ONLY for the rest); backend objects forwarded.
+ * change (CKR_ATTRIBUTE_READ_ONLY for the rest); backend objects forwarded,
+ * except a registered root's objects outside an SO session
+ * (CKR_ACTION_PROHIBITED).
  */
 CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
                                    CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
@@ -507,26 +619,11 @@ CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
         dep11_lock(&obj_lock);
         rv = dep11_attr_set(o->key, pTemplate, ulCount);
         dep11_unlock(&obj_lock);
-    } else {
+    } else if ((rv = refuse_root_change(s, b, hObject, "C_SetAttributeValue")) == CKR_OK) {
         rv = dep11_hsm()->C_SetAttributeValue(s->handle, b, pTemplate, ulCount);
     }
     close_object(s, o);
     return rv;
-}
-
-/* Is backend object @b an RSA private key? (unreadable: no) */
-static int is_rsa_private(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE b)
-{
-    CK_OBJECT_CLASS cls = 0;
-    CK_KEY_TYPE type = 0;
-    CK_ATTRIBUTE t[] = {
-        { CKA_CLASS, &cls, sizeof cls },
-        { CKA_KEY_TYPE, &type, sizeof type },
-    };
-
-    if (dep11_hsm()->C_GetAttributeValue(hs, b, t, 2) != CKR_OK)
-        return 0;
-    return cls == CKO_PRIVATE_KEY && type == CKK_RSA;
 }
 
 /**

@@ -407,6 +407,38 @@ CK_RV dep11_hsm_rsa_registered(CK_SESSION_HANDLE s, const struct dep11_hsm_rsa *
     return rv;
 }
 
+/**
+ * See rsa.h. @s a session on @h's token (a worker: it searches).
+ * CKR_OK; CKR_ARGUMENTS_BAD; backend codes.
+ */
+CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, int *yes)
+{
+    CK_FUNCTION_LIST *f = dep11_hsm();
+    struct dep11_hsm_rsa k;
+    CK_ATTRIBUTE t = { CKA_MODULUS, k.modulus, sizeof k.modulus };
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (yes == NULL) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL argument");
+        return rv;
+    }
+    *yes = 0;
+    if (f == NULL)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    memset(&k, 0, sizeof k);
+    rv = f->C_GetAttributeValue(s, h, &t, 1);
+    if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+        rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && t.ulValueLen == 0))
+        return CKR_OK; /* no modulus dep11 could use: no root of dep11's */
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "reading the modulus of object %lu", (unsigned long)h);
+        return rv;
+    }
+    k.mod_len = t.ulValueLen;
+    return dep11_hsm_rsa_registered(s, &k, yes);
+}
+
 /* One search for RSA private keys (with CKA_ID = @id when @id_len > 0). */
 static CK_RV list_private(CK_SESSION_HANDLE s, const uint8_t *id, size_t id_len,
                           CK_OBJECT_HANDLE **found, size_t *n)

@@ -58,6 +58,14 @@ CK_RV dep11_hsm_rsa_resolve(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 CK_RV dep11_hsm_rsa_registered(CK_SESSION_HANDLE s, const struct dep11_hsm_rsa *k,
                                int *registered);
 
+/* Is RSA key object @h (a private key, a public key, or a registered twin)
+ * part of a registered root: is there a public-key object with its modulus
+ * and CKA_TRUSTED=TRUE on the session's token? *@yes = 1/0. An object that
+ * is gone or has no readable modulus (not an RSA key, or one over
+ * DEP11_HSM_RSA_MOD_MAX bytes) is not (*@yes = 0, CKR_OK). Backend codes
+ * when the question cannot be answered. */
+CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, int *yes);
+
 /* Lists RSA private keys on the session's token into @out (capacity @cap);
  * with a non-empty @hint, first those whose CKA_ID equals @hint, and only if
  * none match, all of them. *@n gets the count (0 = none: "denied"). */

@@ -1,7 +1,8 @@
 /*
  * fake_core_deps.c - test doubles for what core's tables call outside core:
  * a cmocka-driven backend function list (dep11_hsm), the provider token
- * (slot 99, object 0x666), worker sessions and root lookups, and the hier
+ * (slot 99; object 0x666 exists but is never handed out), worker sessions
+ * and root lookups, and the hier
  * free functions. Linked only into core unit tests.
  */
 #include <stdarg.h>
@@ -82,6 +83,29 @@ static CK_RV fake_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
     return CKR_OK;
 }
 
+CK_STATE fake_session_state = CKS_RW_USER_FUNCTIONS;
+
+static CK_RV fake_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
+{
+    memset(info, 0, sizeof *info);
+    info->state = fake_session_state;
+    return CKR_OK;
+}
+
+/* Every backend C_SetAttributeValue / C_CopyObject must be queued. */
+static CK_RV fake_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
+                                    CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    return mock_type(CK_RV);
+}
+
+static CK_RV fake_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
+                             CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
+{
+    *out = mock_type(CK_OBJECT_HANDLE);
+    return CKR_OK;
+}
+
 static CK_RV fake_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
     check_expected(k);
@@ -101,12 +125,14 @@ static CK_FUNCTION_LIST fake_list = {
     .C_DestroyObject = fake_DestroyObject,
     .C_GetAttributeValue = fake_GetAttributeValue,
     .C_SignInit = fake_SignInit,
+    .C_GetSessionInfo = fake_GetSessionInfo,
+    .C_SetAttributeValue = fake_SetAttributeValue,
+    .C_CopyObject = fake_CopyObject,
 };
 
 CK_FUNCTION_LIST *dep11_hsm(void) { return &fake_list; }
 CK_RV dep11_core_check_init(void) { return CKR_OK; }
 int dep11_provider_is_slot(CK_SLOT_ID slot) { return slot == FAKE_PROVIDER_SLOT; }
-int dep11_provider_owns_object(CK_OBJECT_HANDLE h) { return h == FAKE_PROVIDER_OBJECT; }
 
 void dep11_key_free(struct dep11_key *k)
 {
@@ -135,5 +161,12 @@ CK_RV dep11_hsm_rsa_registered(CK_SESSION_HANDLE s, const struct dep11_hsm_rsa *
                                int *registered)
 {
     *registered = k->priv == FAKE_ROOT;
+    return CKR_OK;
+}
+
+CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, int *yes)
+{
+    assert_int_equal(s, 0x5000); /* asked on a worker session */
+    *yes = h == FAKE_ROOT;
     return CKR_OK;
 }

@@ -9,4 +9,9 @@
 #define FAKE_ROOT 0x77UL    /* a registered root's private key */
 #define FAKE_RSA_KEY 0x78UL /* an RSA private key that is not a root */
 
+#include <p11-kit/pkcs11.h>
+
+/* What the fake C_GetSessionInfo reports as the state (default: a user). */
+extern CK_STATE fake_session_state;
+
 #endif

@@ -1,8 +1,10 @@
 /*
  * test_object.c - core's tables without a real HSM: the session table and
  * login tracking (session.c), the handle space with aliases for backend
- * handles in the module's range (object.c), merged searches (find.c), the
- * refusals of forward.c, and the hash map beneath them (ulmap.h).
+ * handles in the module's range (object.c), the allow-list of handed-out
+ * backend handles (allow.c), registered roots kept the customer's, merged
+ * searches (find.c), the refusals of forward.c, and the hash map beneath
+ * them (ulmap.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/allow.h"
 #include "core/handle.h"
 #include "core/internal.h"
 #include "core/ops.h"
@@ -68,6 +71,19 @@ static CK_OBJECT_HANDLE add_key(CK_SESSION_HANDLE h, CK_ULONG role)
     return out;
 }
 
+/* Hands backend handle @b to the consumer on session @h (as a forwarded
+ * create or find would); returns the consumer's handle. */
+static CK_OBJECT_HANDLE hand_out(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE b)
+{
+    struct dep11_session *s = NULL;
+    CK_OBJECT_HANDLE out = CK_INVALID_HANDLE;
+
+    assert_int_equal(dep11_session_acquire(h, &s), CKR_OK);
+    assert_int_equal(dep11_object_from_backend(s, b, &out), CKR_OK);
+    dep11_session_release(s);
+    return out;
+}
+
 /* Resolves @o on session @h: 1 = module key, 0 = backend (in *@b), -1 = invalid. */
 static int resolve(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_OBJECT_HANDLE *b)
 {
@@ -92,29 +108,36 @@ static void alias_roundtrip(void **state)
 {
     struct fixture *f = *state;
     CK_OBJECT_HANDLE in1 = DEP11_HANDLE_BASE + 3, in2 = DEP11_HANDLE_BASE + 4;
-    CK_OBJECT_HANDLE a1 = 0, a1_again = 0, a2 = 0, plain = 0, b = 0, key;
+    CK_OBJECT_HANDLE a1 = 0, a2 = 0, plain = 0, b = 0, key;
+    struct dep11_session *s = NULL;
 
-    assert_int_equal(dep11_object_from_backend(5, &plain), CKR_OK);
+    plain = hand_out(f->a, 5);
     assert_int_equal(plain, 5);
-    assert_int_equal(dep11_object_from_backend(in1, &a1), CKR_OK);
+    a1 = hand_out(f->a, in1);
     assert_true(dep11_handle_in_range(a1));
     assert_int_not_equal(a1, in1);
-    assert_int_equal(dep11_object_from_backend(in1, &a1_again), CKR_OK);
-    assert_int_equal(a1_again, a1);
-    assert_int_equal(dep11_object_from_backend(in2, &a2), CKR_OK);
+    assert_int_equal(hand_out(f->b, in1), a1);
+    a2 = hand_out(f->c, in2);
     assert_int_not_equal(a2, a1);
-    /* back: the alias names the backend's object, from any slot's session */
+    /* back: the alias names the backend's object, on the slot it was
+     * handed out for */
     assert_int_equal(resolve(f->a, a1, &b), 0);
     assert_int_equal(b, in1);
     assert_int_equal(resolve(f->c, a2, &b), 0);
     assert_int_equal(b, in2);
     assert_int_equal(resolve(f->a, 5, &b), 0);
     assert_int_equal(b, 5);
+    assert_int_equal(resolve(f->c, a1, NULL), -1);
+    assert_int_equal(resolve(f->a, a2, NULL), -1);
     /* module keys and aliases never share a handle */
     key = add_key(f->a, DEP11_ROLE_MAILBOX);
     assert_int_not_equal(key, a1);
     assert_int_not_equal(key, a2);
-    assert_int_equal(dep11_object_from_backend(0, NULL), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_session_acquire(f->a, &s), CKR_OK);
+    assert_int_equal(dep11_object_from_backend(s, 5, NULL), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_object_from_backend(NULL, 5, &b), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_object_from_backend(s, CK_INVALID_HANDLE, &b), CKR_GENERAL_ERROR);
+    dep11_session_release(s);
 }
 
 static void object_visibility(void **state)
@@ -128,9 +151,48 @@ static void object_visibility(void **state)
     assert_int_equal(resolve(f->a, CK_INVALID_HANDLE, NULL), -1);
     assert_int_equal(resolve(f->a, FAKE_PROVIDER_OBJECT, NULL), -1);
     assert_int_equal(resolve(f->a, DEP11_HANDLE_BASE + 0xABCDE, NULL), -1);
-    /* an alias of a provider object is refused too */
-    assert_int_equal(dep11_object_from_backend(5, &b), CKR_OK);
+    /* a backend handle never handed out: refused, object or not */
+    assert_int_equal(resolve(f->a, 5, NULL), -1);
+    b = hand_out(f->a, 5);
     assert_int_equal(resolve(f->a, b, NULL), 0);
+    assert_int_equal(resolve(f->b, b, NULL), 0);     /* the application's */
+    assert_int_equal(resolve(f->c, b, NULL), -1);    /* not on another token */
+}
+
+/* The lists: per slot, removal keeps the other slots' entries, C_Finalize
+ * (dep11_objects_fini) empties them. */
+static void allow_list_rules(void **state)
+{
+    struct fixture *f = *state;
+    CK_OBJECT_HANDLE gone = 0x4001;
+
+    (void)f;
+    assert_int_equal(dep11_allow_count(), 0);
+    assert_int_equal(dep11_allow_add(1, CK_INVALID_HANDLE), CKR_ARGUMENTS_BAD);
+    for (CK_ULONG h = 1; h <= 1000; h++)
+        assert_int_equal(dep11_allow_add(1 + h % 3, h), CKR_OK);
+    assert_int_equal(dep11_allow_add(2, 7), CKR_OK);      /* 7 was on slot 2 */
+    assert_int_equal(dep11_allow_add(1, 7), CKR_OK);
+    assert_int_equal(dep11_allow_add(3, 7), CKR_OK);
+    assert_int_equal(dep11_allow_count(), 1002);
+    for (CK_ULONG h = 1; h <= 1000; h++) {
+        assert_true(dep11_allow_has(1 + h % 3, h));
+        assert_false(dep11_allow_has(1 + (h + 1) % 3, h) && h != 7);
+    }
+    /* the head of 7's list goes, then the middle, then the last */
+    dep11_allow_del(3, 7);
+    assert_false(dep11_allow_has(3, 7));
+    assert_true(dep11_allow_has(1, 7) && dep11_allow_has(2, 7));
+    dep11_allow_del(2, 7);
+    assert_true(dep11_allow_has(1, 7));
+    assert_false(dep11_allow_has(2, 7));
+    dep11_allow_del(1, 7);
+    assert_false(dep11_allow_has(1, 7));
+    dep11_allow_del(1, gone); /* absent: no-op */
+    assert_int_equal(dep11_allow_count(), 999);
+    dep11_objects_fini();
+    assert_int_equal(dep11_allow_count(), 0);
+    assert_false(dep11_allow_has(2, 1));
 }
 
 static void objects_die_with_session_and_logout(void **state)
@@ -229,10 +291,14 @@ static void find_merges_both_spaces(void **state)
     assert_int_equal(dep11_core_FindObjectsInit(f->a, NULL, 0), CKR_OPERATION_ACTIVE);
     will_return(fake_FindObjects, 5);
     will_return(fake_FindObjects, DEP11_HANDLE_BASE + 3);
-    will_return(fake_FindObjects, FAKE_PROVIDER_OBJECT);
     will_return(fake_FindObjects, 0);
+    assert_false(dep11_allow_has(1, 5));
     assert_int_equal(dep11_core_FindObjects(f->a, out, 10, &n), CKR_OK);
-    assert_int_equal(dep11_object_from_backend(DEP11_HANDLE_BASE + 3, &alias), CKR_OK);
+    /* what a search found is handed out: listed for slot 1 only */
+    assert_true(dep11_allow_has(1, 5));
+    assert_true(dep11_allow_has(1, DEP11_HANDLE_BASE + 3));
+    assert_false(dep11_allow_has(2, 5));
+    alias = hand_out(f->a, DEP11_HANDLE_BASE + 3);
     assert_int_equal(n, 3);
     assert_int_equal(out[0], 5);
     assert_int_equal(out[1], alias);
@@ -274,8 +340,48 @@ static void object_calls_on_module_keys(void **state)
     assert_int_equal(dep11_core_DestroyObject(f->b, key), CKR_OK);
     assert_int_equal(dep11_core_GetAttributeValue(f->a, key, get, 1), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(dep11_core_DestroyObject(f->a, FAKE_PROVIDER_OBJECT), CKR_OBJECT_HANDLE_INVALID);
+    /* never handed out: no backend call (none is queued) */
+    assert_int_equal(dep11_core_DestroyObject(f->a, 5), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(hand_out(f->a, 5), 5);
     will_return(fake_DestroyObject, CKR_OK);
     assert_int_equal(dep11_core_DestroyObject(f->a, 5), CKR_OK);
+    /* destroyed: off the list, the same answer as a handle never seen */
+    assert_int_equal(dep11_core_DestroyObject(f->a, 5), CKR_OBJECT_HANDLE_INVALID);
+    assert_int_equal(dep11_core_GetAttributeValue(f->a, 5, get, 1), CKR_OBJECT_HANDLE_INVALID);
+}
+
+/* A registered root's objects: no destroy, modify or copy outside an SO
+ * session (CKR_ACTION_PROHIBITED, no backend call); other RSA keys and
+ * the SO go through. */
+static void roots_are_the_customers(void **state)
+{
+    struct fixture *f = *state;
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE off = { CKA_DECRYPT, &no, sizeof no };
+    CK_OBJECT_HANDLE copy = 0;
+
+    hand_out(f->a, FAKE_ROOT);
+    hand_out(f->a, FAKE_RSA_KEY);
+    assert_int_equal(dep11_core_DestroyObject(f->a, FAKE_ROOT), CKR_ACTION_PROHIBITED);
+    assert_int_equal(dep11_core_SetAttributeValue(f->a, FAKE_ROOT, &off, 1),
+                     CKR_ACTION_PROHIBITED);
+    assert_int_equal(dep11_core_CopyObject(f->a, FAKE_ROOT, NULL, 0, &copy),
+                     CKR_ACTION_PROHIBITED);
+    assert_int_equal(copy, 0);
+    will_return(fake_SetAttributeValue, CKR_OK);
+    assert_int_equal(dep11_core_SetAttributeValue(f->a, FAKE_RSA_KEY, &off, 1), CKR_OK);
+    will_return(fake_CopyObject, 0x79);
+    assert_int_equal(dep11_core_CopyObject(f->a, FAKE_RSA_KEY, NULL, 0, &copy), CKR_OK);
+    assert_true(dep11_allow_has(1, 0x79));
+    will_return(fake_DestroyObject, CKR_OK);
+    assert_int_equal(dep11_core_DestroyObject(f->a, FAKE_RSA_KEY), CKR_OK);
+    /* the key officer unregisters */
+    fake_session_state = CKS_RW_SO_FUNCTIONS;
+    will_return(fake_SetAttributeValue, CKR_OK);
+    assert_int_equal(dep11_core_SetAttributeValue(f->a, FAKE_ROOT, &off, 1), CKR_OK);
+    will_return(fake_DestroyObject, CKR_OK);
+    assert_int_equal(dep11_core_DestroyObject(f->a, FAKE_ROOT), CKR_OK);
+    fake_session_state = CKS_RW_USER_FUNCTIONS;
 }
 
 static void forward_refusals(void **state)
@@ -284,6 +390,12 @@ static void forward_refusals(void **state)
     CK_OBJECT_HANDLE key = add_key(f->a, DEP11_ROLE_MAILBOX);
     CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
 
+    /* not handed out yet: the same code as a handle with nothing behind it */
+    assert_int_equal(dep11_core_SignInit(f->a, &m, FAKE_RSA_KEY), CKR_KEY_HANDLE_INVALID);
+    assert_int_equal(dep11_core_SignInit(f->a, &m, 0x123456), CKR_KEY_HANDLE_INVALID);
+    hand_out(f->a, FAKE_ROOT);
+    hand_out(f->a, FAKE_RSA_KEY);
+    assert_int_equal(dep11_core_SignInit(f->c, &m, FAKE_RSA_KEY), CKR_KEY_HANDLE_INVALID);
     assert_int_equal(dep11_core_SignInit(f->a, &m, key), CKR_KEY_FUNCTION_NOT_PERMITTED);
     assert_int_equal(dep11_core_VerifyInit(f->a, &m, key), CKR_KEY_FUNCTION_NOT_PERMITTED);
     assert_int_equal(dep11_core_DigestKey(f->a, key), CKR_KEY_INDIGESTIBLE);
@@ -329,6 +441,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(alias_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(object_visibility, setup, teardown),
+        cmocka_unit_test_setup_teardown(allow_list_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(roots_are_the_customers, setup, teardown),
         cmocka_unit_test_setup_teardown(objects_die_with_session_and_logout, setup, teardown),
         cmocka_unit_test_setup_teardown(login_tracking, setup, teardown),
         cmocka_unit_test_setup_teardown(session_table, setup, teardown),

@@ -110,7 +110,18 @@ CK_RV itest_chunk_derive(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE 
 
 void itest_blob_free(struct itest_blob *b);
 
-/* Destroys the private key labelled @label on the session's token. */
+/* What the customer does with its own HSM tools, never through dep11 (which
+ * refuses a user's changes to registered roots): "itool customer" on
+ * SoftHSM directly, in another process, on contoso as user. @action:
+ * destroy, decrypt-on, decrypt-off, count, decrypt; @target: priv:LABEL,
+ * pub:LABEL or twin:LABEL (see itool.c). *@by (may be NULL) gets the count
+ * or CKA_DECRYPT. Returns the backend's code, CKR_GENERAL_ERROR if the
+ * helper did not run. */
+CK_RV itest_customer(const struct itest *t, const char *action, const char *target,
+                     CK_ULONG *by);
+
+/* The customer destroys the private key labelled @label on contoso
+ * (itest_customer; @s is not used: revoking is never done through dep11). */
 CK_RV itest_destroy_private(struct itest *t, CK_SESSION_HANDLE s, const char *label);
 
 /* The fixture most tests share: a logged-in R/W session on "contoso" and the

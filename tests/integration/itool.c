@@ -11,6 +11,15 @@
  *   itool purge MODULE TOKEN PIN-FILE BLOB-FILE
  *       log in as user, DEP11_PurgePolicy the blob, and print
  *       "rv=0x<hex> by=0" (a purge made by another process).
+ *   itool customer MODULE TOKEN PIN-FILE ACTION KIND:LABEL
+ *       what the customer does on its own token with its own tools (MODULE
+ *       is SoftHSM itself, never libdep11.so): log in as user and apply
+ *       ACTION to the object KIND:LABEL, where KIND is priv (the private
+ *       key), pub (the public key, CKA_TRUSTED=FALSE) or twin (the
+ *       registered twin "LABEL.registered"). ACTION: destroy, decrypt-on,
+ *       decrypt-off (CKA_DECRYPT of a private key), count (by = how many
+ *       such objects), decrypt (by = CKA_DECRYPT). Prints "rv=0x<hex>
+ *       by=<n>".
  * Exit 0 when the command ran (the printed rv carries the verdict), 2 on a
  * usage or set-up error.
  */
@@ -212,6 +221,81 @@ static int do_purge(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfi
     return 0;
 }
 
+/* The objects KIND:LABEL on @s's token (see the header); *@n of @cap. */
+static CK_RV find_target(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, const char *target,
+                         CK_OBJECT_HANDLE *out, CK_ULONG cap, CK_ULONG *n)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_BBOOL trusted = CK_FALSE;
+    char label[128];
+    const char *colon = strchr(target, ':');
+    CK_ATTRIBUTE t[3] = { { CKA_CLASS, &cls, sizeof cls },
+                          { CKA_LABEL, label, 0 },
+                          { CKA_TRUSTED, &trusted, sizeof trusted } };
+    CK_ULONG nt = 2;
+    CK_RV rv;
+
+    if (colon == NULL || strlen(colon + 1) > 100)
+        return CKR_ARGUMENTS_BAD;
+    snprintf(label, sizeof label, "%s", colon + 1);
+    if (strncmp(target, "pub:", 4) == 0 || strncmp(target, "twin:", 5) == 0) {
+        cls = CKO_PUBLIC_KEY;
+        nt = 3;
+        trusted = target[0] == 't';
+        if (trusted)
+            snprintf(label, sizeof label, "%s.registered", colon + 1);
+    } else if (strncmp(target, "priv:", 5) != 0) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    t[1].ulValueLen = strlen(label);
+    rv = f->C_FindObjectsInit(s, t, nt);
+    if (rv == CKR_OK)
+        rv = f->C_FindObjects(s, out, cap, n);
+    if (rv == CKR_OK)
+        rv = f->C_FindObjectsFinal(s);
+    return rv;
+}
+
+static int do_customer(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfile,
+                       const char *action, const char *target)
+{
+    CK_SESSION_HANDLE s = 0;
+    CK_OBJECT_HANDLE h[8];
+    CK_ULONG n = 0, by = 0;
+    CK_BBOOL v = CK_FALSE;
+    CK_ATTRIBUTE a = { CKA_DECRYPT, &v, sizeof v };
+    char pin[64];
+    CK_RV rv = CKR_OK;
+
+    if (read_pin(pinfile, pin, sizeof pin) != 0 || open_token(f, token, &s) != CKR_OK ||
+        f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
+        fprintf(stderr, "itool: cannot open a user session on %s\n", token);
+        return 2;
+    }
+    rv = find_target(f, s, target, h, 8, &n);
+    if (rv == CKR_OK && strcmp(action, "count") == 0)
+        by = n;
+    else if (rv == CKR_OK && n == 0)
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    else if (rv == CKR_OK && strcmp(action, "destroy") == 0)
+        rv = f->C_DestroyObject(s, h[0]);
+    else if (rv == CKR_OK && strcmp(action, "decrypt") == 0) {
+        rv = f->C_GetAttributeValue(s, h[0], &a, 1);
+        by = v;
+    } else if (rv == CKR_OK && strncmp(action, "decrypt-o", 9) == 0) {
+        v = strcmp(action, "decrypt-on") == 0;
+        rv = f->C_SetAttributeValue(s, h[0], &a, 1);
+    } else if (rv == CKR_OK) {
+        rv = CKR_ARGUMENTS_BAD;
+    }
+    printf("rv=0x%lx by=%lu\n", (unsigned long)rv, (unsigned long)by);
+    fflush(stdout);
+    f->C_Logout(s);
+    f->C_CloseSession(s);
+    f->C_Finalize(NULL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     CK_FUNCTION_LIST_PTR f = NULL;
@@ -231,7 +315,13 @@ int main(int argc, char **argv)
             return 2;
         return do_purge(f, argv[3], argv[4], argv[5]);
     }
+    if (argc == 7 && strcmp(argv[1], "customer") == 0) {
+        if ((f = load(argv[2])) == NULL)
+            return 2;
+        return do_customer(f, argv[3], argv[4], argv[5], argv[6]);
+    }
     fprintf(stderr, "usage: itool register MODULE TOKEN SO-PIN-FILE LABEL\n"
+                    "       itool customer MODULE TOKEN PIN-FILE ACTION KIND:LABEL\n"
                     "       itool unwrap MODULE TOKEN PIN-FILE BLOB-FILE REQUESTER\n"
                     "       itool purge MODULE TOKEN PIN-FILE BLOB-FILE\n");
     return 2;

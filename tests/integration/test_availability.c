@@ -59,13 +59,17 @@ static void assert_no_system_here(struct itest_fx *fx, const struct itest_blob *
     assert_int_equal(unwrap_by(fx, b, 99, &by), CKR_MECHANISM_PARAM_INVALID);
 }
 
+/* The customer turns CKA_DECRYPT of root @label (handle @h here) on or off
+ * with its own tools (dep11 refuses it from a user session); this process
+ * sees the change at once. */
 static void set_decrypt(struct itest_fx *fx, CK_OBJECT_HANDLE h, CK_BBOOL v)
 {
-    CK_ATTRIBUTE at = { CKA_DECRYPT, &v, sizeof v };
     CK_BBOOL got = !v;
     CK_ATTRIBUTE get = { CKA_DECRYPT, &got, sizeof got };
+    const char *target = h == fx->r1 ? "priv:root1" : "priv:root2";
 
-    assert_int_equal(F->C_SetAttributeValue(fx->s, h, &at, 1), CKR_OK);
+    assert_int_equal(itest_customer(fx->t, v ? "decrypt-on" : "decrypt-off", target, NULL),
+                     CKR_OK);
     assert_int_equal(F->C_GetAttributeValue(fx->s, h, &get, 1), CKR_OK);
     assert_int_equal(got, v);
 }

@@ -1,7 +1,10 @@
 /*
  * test_roots.c - integration tests of the customer root rules: registered
  * roots only (unless trusted-roots = any), never an extractable one, and no
- * private-key operation on a registered root through the pass-through.
+ * private-key operation on a registered root through the pass-through; a
+ * user session can neither destroy, modify nor copy a registered root's
+ * private key, public key or registered twin (CKR_ACTION_PROHIBITED,
+ * checked against SoftHSM directly), the SO can.
  * Run with DEP11_CONF=dep11.conf (argument "require", the default) and
  * again with DEP11_CONF=dep11-any.conf (argument "any").
  */
@@ -9,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -145,6 +149,124 @@ static void test_registered_root_no_passthrough(void **state)
     }
 }
 
+/* The registered twin of @label ("<label>.registered", CKA_TRUSTED) found
+ * through dep11 (a handle handed out like any other). */
+static CK_OBJECT_HANDLE twin(struct itest_fx *fx, const char *label)
+{
+    char name[64];
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[3] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_LABEL, name, 0 },
+                          { CKA_TRUSTED, &yes, sizeof yes } };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_ULONG n = 0;
+
+    snprintf(name, sizeof name, "%s.registered", label);
+    t[1].ulValueLen = strlen(name);
+    assert_int_equal(F->C_FindObjectsInit(fx->s, t, 3), CKR_OK);
+    assert_int_equal(F->C_FindObjects(fx->s, &h, 1, &n), CKR_OK);
+    assert_int_equal(F->C_FindObjectsFinal(fx->s), CKR_OK);
+    assert_int_equal(n, 1);
+    return h;
+}
+
+/* SoftHSM's own view (another process, not through dep11): the root's
+ * three objects exist once each and its private key still decrypts. */
+static void root_intact(struct itest_fx *fx, const char *label)
+{
+    static const char *const kinds[] = { "priv", "pub", "twin" };
+    char target[64];
+    CK_ULONG by = 0;
+
+    for (int k = 0; k < 3; k++) {
+        snprintf(target, sizeof target, "%s:%s", kinds[k], label);
+        assert_int_equal(itest_customer(fx->t, "count", target, &by), CKR_OK);
+        assert_int_equal(by, 1);
+    }
+    snprintf(target, sizeof target, "priv:%s", label);
+    assert_int_equal(itest_customer(fx->t, "decrypt", target, &by), CKR_OK);
+    assert_int_equal(by, CK_TRUE);
+}
+
+static void test_roots_are_the_customers(void **state)
+{
+    struct itest_fx *fx = *state;
+    static const char *const labels[] = { "root1", "root2" };
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    CK_ATTRIBUTE off = { CKA_DECRYPT, &no, sizeof no };
+    CK_ATTRIBUTE relabel = { CKA_LABEL, "mine", 4 };
+    CK_ATTRIBUTE on = { CKA_DECRYPT, &yes, sizeof yes };
+    CK_OBJECT_HANDLE pol = policy(fx), h = 0, copy = 0, pub = 0, upriv = 0;
+    CK_MECHANISM kpg = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_ULONG bits = 2048;
+    CK_ATTRIBUTE pt[] = { { CKA_MODULUS_BITS, &bits, sizeof bits }, { CKA_TOKEN, &no, 1 } };
+    CK_ATTRIBUTE vt[] = { { CKA_TOKEN, &no, 1 }, { CKA_DECRYPT, &yes, 1 } };
+    struct itest_blob b = { 0 };
+
+    for (int i = 0; i < 2; i++) {
+        CK_OBJECT_HANDLE objs[3] = { priv(fx, labels[i]), 0, twin(fx, labels[i]) };
+
+        assert_int_equal(itest_find(fx->t, fx->s, CKO_PUBLIC_KEY, labels[i], &objs[1]), CKR_OK);
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(F->C_DestroyObject(fx->s, objs[k]), CKR_ACTION_PROHIBITED);
+            assert_int_equal(F->C_SetAttributeValue(fx->s, objs[k], &off, 1),
+                             CKR_ACTION_PROHIBITED);
+            assert_int_equal(F->C_SetAttributeValue(fx->s, objs[k], &relabel, 1),
+                             CKR_ACTION_PROHIBITED);
+            assert_int_equal(F->C_CopyObject(fx->s, objs[k], &on, 1, &copy),
+                             CKR_ACTION_PROHIBITED);
+        }
+        root_intact(fx, labels[i]);
+    }
+    /* Still roots: a policy wraps under them and unwraps. */
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, pol, fx->r1, fx->r2, 0, &b), CKR_OK);
+    assert_int_equal(fx->t->x->DEP11_FlushCache(NULL), CKR_OK);
+    assert_int_equal(itest_policy_unwrap(fx->t, fx->s, &b, DEP11_REQUESTER_USER, &h), CKR_OK);
+    itest_blob_free(&b);
+    /* Keys that are no root: the user's own pair goes; the unregistered key
+     * may be changed. */
+    assert_int_equal(F->C_GenerateKeyPair(fx->s, &kpg, pt, 2, vt, 2, &pub, &upriv), CKR_OK);
+    assert_int_equal(F->C_SetAttributeValue(fx->s, upriv, &off, 1), CKR_OK);
+    assert_int_equal(F->C_DestroyObject(fx->s, upriv), CKR_OK);
+    assert_int_equal(F->C_DestroyObject(fx->s, pub), CKR_OK);
+    assert_int_equal(F->C_SetAttributeValue(fx->s, priv(fx, "unregistered"), &on, 1), CKR_OK);
+}
+
+/* The customer's key officer is not a user session: its changes pass
+ * (unregistering is the customer's act). */
+static void test_so_may_change_roots(void **state)
+{
+    struct itest_fx *fx = *state;
+    CK_OBJECT_HANDLE t1 = twin(fx, "root1"), extra = CK_INVALID_HANDLE;
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_BYTE mod[512], exp[8];
+    CK_ATTRIBUTE get[] = { { CKA_MODULUS, mod, sizeof mod },
+                           { CKA_PUBLIC_EXPONENT, exp, sizeof exp } };
+    CK_ATTRIBUTE same = { CKA_LABEL, "root1.registered", 16 };
+    char so[32];
+    CK_ULONG by = 0;
+
+    assert_int_equal(F->C_GetAttributeValue(fx->s, t1, get, 2), CKR_OK);
+    assert_true(itest_read_file(fx->t, "so.pin", so, sizeof so) > 0);
+    assert_int_equal(F->C_Logout(fx->s), CKR_OK);
+    assert_int_equal(F->C_Login(fx->s, CKU_SO, (CK_UTF8CHAR_PTR)so, strlen(so)), CKR_OK);
+    assert_int_equal(F->C_SetAttributeValue(fx->s, t1, &same, 1), CKR_OK);
+    {
+        CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
+                             { CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &no, 1 },
+                             { CKA_TRUSTED, &yes, 1 }, { CKA_LABEL, "root1.extra", 11 },
+                             { CKA_MODULUS, mod, get[0].ulValueLen },
+                             { CKA_PUBLIC_EXPONENT, exp, get[1].ulValueLen } };
+        assert_int_equal(F->C_CreateObject(fx->s, t, 8, &extra), CKR_OK);
+    }
+    assert_int_equal(F->C_DestroyObject(fx->s, extra), CKR_OK);
+    assert_int_equal(F->C_Logout(fx->s), CKR_OK);
+    assert_int_equal(itest_customer(fx->t, "count", "twin:root1", &by), CKR_OK);
+    assert_int_equal(by, 1);
+}
+
 static int group_setup(void **state, int any)
 {
     struct roots_fx *rf = calloc(1, sizeof *rf);
@@ -179,6 +301,8 @@ int main(int argc, char **argv)
         T(test_extractable_root_refused),
         T(test_unregistered_root),
         T(test_registered_root_no_passthrough),
+        T(test_roots_are_the_customers),
+        T(test_so_may_change_roots),
     };
 #undef T
     return cmocka_run_group_tests_name(any ? "roots (trusted-roots = any)" : "roots", tests,

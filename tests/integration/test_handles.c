@@ -12,7 +12,8 @@
  *                       same code as for a handle far from any object
  *   test_handles rules  handles from each of the seven creating calls work;
  *                       a destroyed handle is refused; a contoso handle is
- *                       refused on fabrikam
+ *                       refused on fabrikam; lists die at C_Finalize and
+ *                       in a forked child that initializes again
  * Run with DEP11_CONF=dep11-any.conf (the race wraps under fresh key pairs
  * it can destroy, and purges).
  */
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "itest.h"
@@ -472,13 +475,57 @@ static void test_cross_token_and_finalize(void **state)
     }
 }
 
+/* In a forked child after its C_Initialize: the parent's handles are not
+ * listed until the child finds them. Returns 0 or the failing step. */
+static int fork_child(struct itest_fx *fx)
+{
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_ULONG cls = 0;
+
+    if (itest_init(fx->t) != CKR_OK || itest_session(fx->t, "contoso", 1, &s) != CKR_OK)
+        return 1;
+    for (int fn = 0; fn < P_N; fn++)
+        if (probe(F, s, fn, fx->r1) != p_want[fn])
+            return 2;
+    if (itest_find(fx->t, s, CKO_PRIVATE_KEY, "root1", &h) != CKR_OK ||
+        itest_get_ulong(fx->t, s, h, CKA_CLASS, &cls) != CKR_OK || cls != CKO_PRIVATE_KEY)
+        return 3;
+    /* SoftHSM gives it the same number: a live object's number was refused
+     * until found. */
+    if (h != fx->r1)
+        return 5;
+    return itest_finalize(fx->t) == CKR_OK ? 0 : 4;
+}
+
+static void test_fork_child(void **state)
+{
+    struct itest_fx *fx = *state;
+    CK_ULONG cls = 0;
+    int status = 0;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fork_child(fx));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("child failed at step %d", WEXITSTATUS(status));
+    /* The parent's list is its own. */
+    assert_int_equal(itest_get_ulong(fx->t, fx->s, fx->r1, CKA_CLASS, &cls), CKR_OK);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "rules";
 #define T(fn) cmocka_unit_test_setup_teardown(fn, itest_setup, itest_teardown)
     const struct CMUnitTest race[] = { T(test_race) };
     const struct CMUnitTest rules[] = { T(test_seven_creators),
-                                        T(test_cross_token_and_finalize) };
+                                        T(test_cross_token_and_finalize),
+                                        T(test_fork_child) };
 #undef T
     if (strcmp(which, "race") == 0)
         return cmocka_run_group_tests_name("handles: race", race, itest_group_setup,

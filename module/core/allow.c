@@ -15,6 +15,7 @@
 /* One slot a handle is listed for. */
 struct allow_node {
     CK_SLOT_ID slot;
+    uint64_t creator;           /* the session that made it, or 0 */
     struct allow_node *next;
 };
 
@@ -37,7 +38,7 @@ static struct allow_shard *shard_of(CK_OBJECT_HANDLE h)
     return &shards[(x >> 58) & (ALLOW_SHARDS - 1)];
 }
 
-static const struct allow_node *find_slot(const struct allow_node *n, CK_SLOT_ID slot)
+static struct allow_node *find_slot(struct allow_node *n, CK_SLOT_ID slot)
 {
     while (n != NULL && n->slot != slot)
         n = n->next;
@@ -47,7 +48,7 @@ static const struct allow_node *find_slot(const struct allow_node *n, CK_SLOT_ID
 /**
  * dep11_allow_add - see allow.h.
  */
-CK_RV dep11_allow_add(CK_SLOT_ID slot, CK_OBJECT_HANDLE h)
+CK_RV dep11_allow_add(CK_SLOT_ID slot, CK_OBJECT_HANDLE h, uint64_t creator)
 {
     struct allow_shard *sh = shard_of(h);
     struct allow_node *head = NULL, *n = NULL;
@@ -58,11 +59,15 @@ CK_RV dep11_allow_add(CK_SLOT_ID slot, CK_OBJECT_HANDLE h)
     /* --- shard lock --- */
     dep11_lock(&sh->lock);
     head = dep11_ulmap_get(&sh->map, h);
-    if (find_slot(head, slot) == NULL) {
+    n = find_slot(head, slot);
+    if (n != NULL && creator != 0) {
+        n->creator = creator; /* a new object under a number seen before */
+    } else if (n == NULL) {
         n = malloc(sizeof *n);
         rv = n == NULL ? CKR_HOST_MEMORY : CKR_OK;
         if (n != NULL) {
             n->slot = slot;
+            n->creator = creator;
             n->next = head;
             rv = dep11_ulmap_put(&sh->map, h, n);
         }
@@ -112,6 +117,7 @@ void dep11_allow_del(CK_SLOT_ID slot, CK_OBJECT_HANDLE h)
          * slot, and the next node goes. */
         gone = head->next;
         head->slot = gone->slot;
+        head->creator = gone->creator;
         head->next = gone->next;
     } else if (gone != NULL) {
         (void)dep11_ulmap_del(&sh->map, h);
@@ -120,6 +126,55 @@ void dep11_allow_del(CK_SLOT_ID slot, CK_OBJECT_HANDLE h)
         sh->count--;
     dep11_unlock(&sh->lock);
     free(gone);
+}
+
+/* Drops the nodes of @sh that @creator made. Shard lock held. The map
+ * must not change under a walk: handles whose list empties are collected
+ * (up to 64 a pass) and deleted after it; passes repeat until none is left. */
+static void shard_drop_creator(struct allow_shard *sh, uint64_t creator)
+{
+    CK_OBJECT_HANDLE empty[64];
+    size_t n_empty = 0;
+
+    do {
+        n_empty = 0;
+        for (size_t i = 0; i < sh->map.cap; i++) {
+            struct allow_node **pp = NULL, *head = NULL;
+
+            if (sh->map.keys[i] == 0)
+                continue;
+            head = sh->map.vals[i];
+            for (pp = &head; *pp != NULL;) {
+                struct allow_node *n = *pp;
+                if (n->creator == creator) {
+                    *pp = n->next;
+                    free(n);
+                    sh->count--;
+                } else {
+                    pp = &n->next;
+                }
+            }
+            sh->map.vals[i] = head; /* in place: no rehash */
+            if (head == NULL && n_empty < sizeof empty / sizeof empty[0])
+                empty[n_empty++] = sh->map.keys[i];
+        }
+        for (size_t i = 0; i < n_empty; i++)
+            (void)dep11_ulmap_del(&sh->map, empty[i]);
+    } while (n_empty == sizeof empty / sizeof empty[0]);
+}
+
+/**
+ * dep11_allow_drop_creator - see allow.h.
+ */
+void dep11_allow_drop_creator(uint64_t creator)
+{
+    if (creator == 0)
+        return;
+    for (size_t i = 0; i < ALLOW_SHARDS; i++) {
+        dep11_lock(&shards[i].lock);
+        shard_drop_creator(&shards[i], creator);
+        dep11_unlock(&shards[i].lock);
+    }
 }
 
 /* Frees every node of @sh and its map. Shard lock held. */

@@ -69,9 +69,13 @@ CK_RV dep11_object_add(struct dep11_session *s, struct dep11_key *key,
  * token (the allow-list) and gives the handle the consumer sees (an alias
  * when it falls into the module's range). Every call that gives a consumer
  * a backend handle goes through here (find, create, copy, generate, unwrap,
- * derive). CKR_OK; CKR_HOST_MEMORY; CKR_ARGUMENTS_BAD. */
+ * derive). @session_object: @s just made it as a session object (it leaves
+ * the list when @s closes); 0 for a token object or a search result.
+ * CKR_OK; CKR_HOST_MEMORY; CKR_ARGUMENTS_BAD. */
 CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backend,
-                                CK_OBJECT_HANDLE *out);
+                                int session_object, CK_OBJECT_HANDLE *out);
+/* Does template @t make a session object (CKA_TOKEN absent or FALSE)? 1/0. */
+int dep11_template_session_object(const CK_ATTRIBUTE *t, CK_ULONG n);
 
 /* --- templates (attr.c) ---------------------------------------------------- */
 /* Parses a CKM_DEP11_KEY_GEN template (DESIGN section 3): CKA_DEP11_ROLE,

@@ -115,7 +115,7 @@ static CK_RV find_filter(struct dep11_session *s, CK_OBJECT_HANDLE *out, CK_ULON
     for (CK_ULONG i = 0; i < *n && rv == CKR_OK; i++) {
         CK_OBJECT_HANDLE h = out[i];
         if (from_backend)
-            rv = dep11_object_from_backend(s, h, &out[kept++]);
+            rv = dep11_object_from_backend(s, h, 0, &out[kept++]);
         else if (!from_backend && dep11_object_alive(h, s->slot))
             out[kept++] = h;
     }

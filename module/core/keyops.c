@@ -126,13 +126,13 @@ static CK_RV add_key(struct dep11_session *s, struct dep11_key *key,
     return dep11_object_add(s, key, out); /* frees key on failure */
 }
 
-/* Hands out a backend handle a forwarded call produced. */
+/* Hands out a backend handle a forwarded call produced from template @t. */
 static CK_RV out_handle(struct dep11_session *s, CK_RV rv, CK_OBJECT_HANDLE backend,
-                        CK_OBJECT_HANDLE *out)
+                        const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
     if (rv != CKR_OK)
         return rv;
-    return dep11_object_from_backend(s, backend, out);
+    return dep11_object_from_backend(s, backend, dep11_template_session_object(t, n), out);
 }
 
 static CK_RV generate_dep11(struct dep11_session *s, CK_MECHANISM_PTR mech,
@@ -182,7 +182,7 @@ CK_RV dep11_core_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
         goto out;
     rv = dep11_hsm()->C_GenerateKey(dep11_session_backend(s), pMechanism,
                                     pTemplate, ulCount, &bh);
-    rv = out_handle(s, rv, bh, phKey);
+    rv = out_handle(s, rv, bh, pTemplate, ulCount, phKey);
 out:
     dep11_session_release(s);
     return rv;
@@ -222,9 +222,11 @@ CK_RV dep11_core_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pM
         ulPublicKeyAttributeCount, pPrivateKeyTemplate,
         ulPrivateKeyAttributeCount, &pub, &priv);
     if (rv == CKR_OK)
-        rv = dep11_object_from_backend(s, pub, phPublicKey);
+        rv = out_handle(s, rv, pub, pPublicKeyTemplate, ulPublicKeyAttributeCount,
+                        phPublicKey);
     if (rv == CKR_OK)
-        rv = dep11_object_from_backend(s, priv, phPrivateKey);
+        rv = out_handle(s, rv, priv, pPrivateKeyTemplate, ulPrivateKeyAttributeCount,
+                        phPrivateKey);
 out:
     dep11_session_release(s);
     return rv;
@@ -479,7 +481,7 @@ static CK_RV unwrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
         return rv;
     rv = dep11_hsm()->C_UnwrapKey(dep11_session_backend(s), mech, bu, blob, len,
                                   t, n, &bk);
-    return out_handle(s, rv, bk, out);
+    return out_handle(s, rv, bk, t, n, out);
 }
 
 CK_RV dep11_core_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -567,7 +569,7 @@ static CK_RV derive_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
     if (rv != CKR_OK)
         return rv;
     rv = dep11_hsm()->C_DeriveKey(dep11_session_backend(s), mech, bb, t, n, &bk);
-    return out_handle(s, rv, bk, out);
+    return out_handle(s, rv, bk, t, n, out);
 }
 
 CK_RV dep11_core_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,

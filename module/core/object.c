@@ -124,10 +124,11 @@ static CK_RV alias_of(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out)
 
 /**
  * dep11_object_from_backend - see core.h. The handle stays listed for @s's
- * token until the consumer destroys it or C_Finalize.
+ * token until the consumer destroys it, @s closes (a session object @s
+ * made), or C_Finalize.
  */
 CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backend,
-                                CK_OBJECT_HANDLE *out)
+                                int session_object, CK_OBJECT_HANDLE *out)
 {
     CK_RV rv = CKR_ARGUMENTS_BAD;
 
@@ -140,7 +141,8 @@ CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backen
         LOG_FAIL(rv, "the backend made an object with handle CK_INVALID_HANDLE");
         return rv;
     }
-    rv = dep11_allow_add(dep11_session_slot(s), backend);
+    rv = dep11_allow_add(dep11_session_slot(s), backend,
+                         session_object ? dep11_session_serial(s) : 0);
     if (rv == CKR_OK && dep11_handle_in_range(backend)) {
         rv = alias_of(backend, out);
         if (rv != CKR_OK)
@@ -151,6 +153,19 @@ CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backen
     if (rv != CKR_OK)
         LOG_FAIL(rv, "cannot hand out backend handle 0x%lx", backend);
     return rv;
+}
+
+/**
+ * dep11_template_session_object - see core.h. A CKA_TOKEN of the wrong
+ * size is left to the backend to refuse (counted as a session object).
+ */
+int dep11_template_session_object(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    for (CK_ULONG i = 0; t != NULL && i < n; i++)
+        if (t[i].type == CKA_TOKEN && t[i].pValue != NULL &&
+            t[i].ulValueLen == sizeof(CK_BBOOL))
+            return *(const CK_BBOOL *)t[i].pValue == CK_FALSE;
+    return 1;
 }
 
 /**
@@ -309,7 +324,14 @@ static int by_slot(const struct dep11_object *o, const void *arg)
     return o->slot == *(const CK_SLOT_ID *)arg;
 }
 
-void dep11_objects_destroy_session(uint64_t serial) { destroy_where(by_serial, &serial, 0); }
+/* C_CloseSession: the session's module-side keys and the session objects
+ * it made in the backend (their handles leave the allow-list). */
+void dep11_objects_destroy_session(uint64_t serial)
+{
+    destroy_where(by_serial, &serial, 0);
+    dep11_allow_drop_creator(serial);
+}
+
 void dep11_objects_destroy_slot(CK_SLOT_ID slot) { destroy_where(by_slot, &slot, 0); }
 /* C_Finalize and a forked child's re-initialization: the allow-lists die
  * with the aliases. */
@@ -440,9 +462,9 @@ static void close_object(struct dep11_session *s, struct dep11_object *o)
 /* Translates a new backend object for the consumer; on failure destroys it
  * (the consumer could never name it). */
 static CK_RV new_backend_object(struct dep11_session *s, CK_OBJECT_HANDLE b,
-                                CK_OBJECT_HANDLE *out)
+                                int session_object, CK_OBJECT_HANDLE *out)
 {
-    CK_RV rv = dep11_object_from_backend(s, b, out);
+    CK_RV rv = dep11_object_from_backend(s, b, session_object, out);
 
     if (rv != CKR_OK)
         (void)dep11_hsm()->C_DestroyObject(dep11_session_backend(s), b);
@@ -475,10 +497,23 @@ CK_RV dep11_core_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemp
     }
     rv = dep11_hsm()->C_CreateObject(s->handle, pTemplate, ulCount, &b);
     if (rv == CKR_OK)
-        rv = new_backend_object(s, b, phObject);
+        rv = new_backend_object(s, b, dep11_template_session_object(pTemplate, ulCount),
+                                phObject);
 out:
     dep11_session_release(s);
     return rv;
+}
+
+/* Is copy @nb a session object? (CKA_TOKEN comes from the template or the
+ * original; unreadable counts as one: it then leaves the list early.) */
+static int copy_is_session_object(struct dep11_session *s, CK_OBJECT_HANDLE nb)
+{
+    CK_BBOOL token = CK_FALSE;
+    CK_ATTRIBUTE t = { CKA_TOKEN, &token, sizeof token };
+
+    if (dep11_hsm()->C_GetAttributeValue(s->handle, nb, &t, 1) != CKR_OK)
+        return 1;
+    return token == CK_FALSE;
 }
 
 /**
@@ -510,7 +545,7 @@ CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject
     } else if ((rv = refuse_root_change(s, b, hObject, "C_CopyObject")) == CKR_OK) {
         rv = dep11_hsm()->C_CopyObject(s->handle, b, pTemplate, ulCount, &nb);
         if (rv == CKR_OK)
-            rv = new_backend_object(s, nb, phNewObject);
+            rv = new_backend_object(s, nb, copy_is_session_object(s, nb), phNewObject);
     }
     close_object(s, o);
     return rv;

@@ -12,7 +12,8 @@
  *                       same code as for a handle far from any object
  *   test_handles rules  handles from each of the seven creating calls work;
  *                       a destroyed handle is refused; a contoso handle is
- *                       refused on fabrikam; lists die at C_Finalize and
+ *                       refused on fabrikam; a session object leaves the
+ *                       list when its session closes; lists die at C_Finalize and
  *                       in a forked child that initializes again
  * Run with DEP11_CONF=dep11-any.conf (the race wraps under fresh key pairs
  * it can destroy, and purges).
@@ -475,6 +476,36 @@ static void test_cross_token_and_finalize(void **state)
     }
 }
 
+/* A session object leaves the list with the session that made it (the
+ * backend may give its number to another object later): afterwards the one
+ * answer, not the backend's own for a vanished object. A token object made
+ * there stays. */
+static void test_session_objects(void **state)
+{
+    struct itest_fx *fx = *state;
+    CK_SESSION_HANDLE x = CK_INVALID_HANDLE;
+    CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_ULONG len = 32, cls = 0;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE t[] = { { CKA_VALUE_LEN, &len, sizeof len }, { CKA_TOKEN, &no, 1 },
+                         { CKA_ENCRYPT, &yes, 1 } };
+    CK_OBJECT_CLASS dcls = CKO_DATA;
+    CK_ATTRIBUTE dt[] = { { CKA_CLASS, &dcls, sizeof dcls }, { CKA_TOKEN, &yes, 1 },
+                          { CKA_LABEL, "handles-token", 13 } };
+    CK_OBJECT_HANDLE k = CK_INVALID_HANDLE, d = CK_INVALID_HANDLE;
+
+    assert_int_equal(itest_session(fx->t, "contoso", 0, &x), CKR_OK);
+    assert_int_equal(F->C_GenerateKey(x, &m, t, 3, &k), CKR_OK);
+    assert_int_equal(F->C_CreateObject(x, dt, 3, &d), CKR_OK);
+    assert_int_equal(itest_get_ulong(fx->t, fx->s, k, CKA_CLASS, &cls), CKR_OK);
+    assert_int_equal(F->C_CloseSession(x), CKR_OK);
+    for (int fn = 0; fn < P_N; fn++)
+        assert_int_equal(probe(F, fx->s, fn, k), p_want[fn]);
+    assert_int_equal(itest_get_ulong(fx->t, fx->s, d, CKA_CLASS, &cls), CKR_OK);
+    assert_int_equal(cls, CKO_DATA);
+    assert_int_equal(F->C_DestroyObject(fx->s, d), CKR_OK);
+}
+
 /* In a forked child after its C_Initialize: the parent's handles are not
  * listed until the child finds them. Returns 0 or the failing step. */
 static int fork_child(struct itest_fx *fx)
@@ -525,6 +556,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest race[] = { T(test_race) };
     const struct CMUnitTest rules[] = { T(test_seven_creators),
                                         T(test_cross_token_and_finalize),
+                                        T(test_session_objects),
                                         T(test_fork_child) };
 #undef T
     if (strcmp(which, "race") == 0)

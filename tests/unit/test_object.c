@@ -79,7 +79,7 @@ static CK_OBJECT_HANDLE hand_out(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE b)
     CK_OBJECT_HANDLE out = CK_INVALID_HANDLE;
 
     assert_int_equal(dep11_session_acquire(h, &s), CKR_OK);
-    assert_int_equal(dep11_object_from_backend(s, b, &out), CKR_OK);
+    assert_int_equal(dep11_object_from_backend(s, b, 0, &out), CKR_OK);
     dep11_session_release(s);
     return out;
 }
@@ -134,9 +134,9 @@ static void alias_roundtrip(void **state)
     assert_int_not_equal(key, a1);
     assert_int_not_equal(key, a2);
     assert_int_equal(dep11_session_acquire(f->a, &s), CKR_OK);
-    assert_int_equal(dep11_object_from_backend(s, 5, NULL), CKR_ARGUMENTS_BAD);
-    assert_int_equal(dep11_object_from_backend(NULL, 5, &b), CKR_ARGUMENTS_BAD);
-    assert_int_equal(dep11_object_from_backend(s, CK_INVALID_HANDLE, &b), CKR_GENERAL_ERROR);
+    assert_int_equal(dep11_object_from_backend(s, 5, 0, NULL), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_object_from_backend(NULL, 5, 0, &b), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_object_from_backend(s, CK_INVALID_HANDLE, 0, &b), CKR_GENERAL_ERROR);
     dep11_session_release(s);
 }
 
@@ -168,12 +168,12 @@ static void allow_list_rules(void **state)
 
     (void)f;
     assert_int_equal(dep11_allow_count(), 0);
-    assert_int_equal(dep11_allow_add(1, CK_INVALID_HANDLE), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_allow_add(1, CK_INVALID_HANDLE, 0), CKR_ARGUMENTS_BAD);
     for (CK_ULONG h = 1; h <= 1000; h++)
-        assert_int_equal(dep11_allow_add(1 + h % 3, h), CKR_OK);
-    assert_int_equal(dep11_allow_add(2, 7), CKR_OK);      /* 7 was on slot 2 */
-    assert_int_equal(dep11_allow_add(1, 7), CKR_OK);
-    assert_int_equal(dep11_allow_add(3, 7), CKR_OK);
+        assert_int_equal(dep11_allow_add(1 + h % 3, h, 0), CKR_OK);
+    assert_int_equal(dep11_allow_add(2, 7, 0), CKR_OK);      /* 7 was on slot 2 */
+    assert_int_equal(dep11_allow_add(1, 7, 0), CKR_OK);
+    assert_int_equal(dep11_allow_add(3, 7, 0), CKR_OK);
     assert_int_equal(dep11_allow_count(), 1002);
     for (CK_ULONG h = 1; h <= 1000; h++) {
         assert_true(dep11_allow_has(1 + h % 3, h));
@@ -190,9 +190,44 @@ static void allow_list_rules(void **state)
     assert_false(dep11_allow_has(1, 7));
     dep11_allow_del(1, gone); /* absent: no-op */
     assert_int_equal(dep11_allow_count(), 999);
+    /* Session objects of creator 9 (5000: many a shard, several passes)
+     * leave with it; a number a search found again keeps its creator; a
+     * new object under a listed number takes the new one. */
+    for (CK_ULONG h = 2001; h <= 7000; h++)
+        assert_int_equal(dep11_allow_add(1, h, 9), CKR_OK);
+    assert_int_equal(dep11_allow_add(2, 2001, 0), CKR_OK);   /* slot 2: another object */
+    assert_int_equal(dep11_allow_add(1, 2002, 0), CKR_OK);   /* found: still 9's */
+    assert_int_equal(dep11_allow_add(1, 3, 9), CKR_OK);      /* 3 was found before */
+    assert_int_equal(dep11_allow_add(1, 2003, 8), CKR_OK);   /* 8's now */
+    assert_int_equal(dep11_allow_count(), 999 + 5000 + 1);
+    dep11_allow_drop_creator(0);                              /* no-op */
+    dep11_allow_drop_creator(9);
+    assert_int_equal(dep11_allow_count(), 999 + 2 - 1);
+    assert_false(dep11_allow_has(1, 2001) || dep11_allow_has(1, 2002) || dep11_allow_has(1, 3));
+    assert_true(dep11_allow_has(2, 2001) && dep11_allow_has(1, 2003) && dep11_allow_has(1, 6));
+    assert_int_equal(dep11_allow_add(1, 2002, 0), CKR_OK);   /* found again */
+    assert_true(dep11_allow_has(1, 2002));
     dep11_objects_fini();
     assert_int_equal(dep11_allow_count(), 0);
     assert_false(dep11_allow_has(2, 1));
+}
+
+/* A session object a session made leaves the list when that session
+ * closes; a token object and what a search found stay. */
+static void session_objects_leave_with_session(void **state)
+{
+    struct fixture *f = *state;
+    struct dep11_session *s = NULL;
+    CK_OBJECT_HANDLE out = 0;
+
+    assert_int_equal(dep11_session_acquire(f->a, &s), CKR_OK);
+    assert_int_equal(dep11_object_from_backend(s, 0x501, 1, &out), CKR_OK);
+    assert_int_equal(dep11_object_from_backend(s, 0x502, 0, &out), CKR_OK);
+    dep11_session_release(s);
+    assert_int_equal(resolve(f->b, 0x501, NULL), 0);  /* visible to the slot */
+    assert_int_equal(dep11_core_CloseSession(f->a), CKR_OK);
+    assert_int_equal(resolve(f->b, 0x501, NULL), -1);
+    assert_int_equal(resolve(f->b, 0x502, NULL), 0);
 }
 
 static void objects_die_with_session_and_logout(void **state)
@@ -442,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(alias_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(object_visibility, setup, teardown),
         cmocka_unit_test_setup_teardown(allow_list_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_objects_leave_with_session, setup, teardown),
         cmocka_unit_test_setup_teardown(roots_are_the_customers, setup, teardown),
         cmocka_unit_test_setup_teardown(objects_die_with_session_and_logout, setup, teardown),
         cmocka_unit_test_setup_teardown(login_tracking, setup, teardown),

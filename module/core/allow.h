@@ -6,7 +6,7 @@
  * it. dep11's own calls (hier, hsm) use backend handles directly and never
  * consult the list.
  *
- * Concurrency: 64 shards by handle hash, each a mutex (a leaf: nothing is
+ * Concurrency: 32 shards by handle hash, each a mutex (a leaf: nothing is
  * taken under it) and a map; no lock is shared by all calls. Owned by
  * core/allow.c; used by core/object.c only.
  */

@@ -40,22 +40,39 @@
 #define FAR_HANDLE ((CK_OBJECT_HANDLE)0x7ffff0f0UL)
 #define MAX_KNOWN 64
 
-enum { P_GET, P_SIGN, P_DESTROY, P_ENCRYPT, P_N };
-static const char *const p_name[P_N] = { "C_GetAttributeValue", "C_SignInit",
-                                         "C_DestroyObject", "C_EncryptInit" };
-/* The one answer for a handle not handed out (object functions: object
- * handle; key arguments of *Init: key handle). */
-static const CK_RV p_want[P_N] = { CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID,
-                                   CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID };
+/* The probes: the race runs the first P_RACE (the issue's four); every
+ * other check runs them all. */
+enum { P_GET, P_SIGN, P_DESTROY, P_ENCRYPT, P_RACE,
+       P_SET = P_RACE, P_COPY, P_SIZE, P_DECRYPT, P_VERIFY, P_DIGESTKEY, P_WRAP, P_UNWRAP,
+       P_DERIVE, P_N };
+static const char *const p_name[P_N] = {
+    "C_GetAttributeValue", "C_SignInit", "C_DestroyObject", "C_EncryptInit",
+    "C_SetAttributeValue", "C_CopyObject", "C_GetObjectSize", "C_DecryptInit",
+    "C_VerifyInit", "C_DigestKey", "C_WrapKey", "C_UnwrapKey", "C_DeriveKey",
+};
+/* The one answer for a handle not handed out: the object handle code for
+ * object functions, the key handle code where the spec names a key. */
+static const CK_RV p_want[P_N] = {
+    CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID, CKR_OBJECT_HANDLE_INVALID,
+    CKR_KEY_HANDLE_INVALID, CKR_OBJECT_HANDLE_INVALID, CKR_OBJECT_HANDLE_INVALID,
+    CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID,
+    CKR_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_HANDLE_INVALID,
+    CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID,
+};
 
-static CK_RV probe(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, int fn, CK_OBJECT_HANDLE h)
+/* Object functions and key arguments of the *Init calls. */
+static CK_RV probe_object(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, int fn,
+                          CK_OBJECT_HANDLE h)
 {
     CK_OBJECT_CLASS cls = 0;
     CK_ATTRIBUTE a = { CKA_CLASS, &cls, sizeof cls };
+    CK_ATTRIBUTE label = { CKA_LABEL, "probe", 5 };
     CK_MECHANISM hmac = { CKM_SHA256_HMAC, NULL, 0 };
     CK_BYTE iv[12] = { 0 };
     CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
     CK_MECHANISM gcm = { CKM_AES_GCM, &gp, sizeof gp };
+    CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+    CK_ULONG size = 0;
 
     switch (fn) {
     case P_GET:
@@ -64,8 +81,44 @@ static CK_RV probe(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, int fn, CK_OBJEC
         return f->C_SignInit(s, &hmac, h);
     case P_DESTROY:
         return f->C_DestroyObject(s, h);
-    default:
+    case P_ENCRYPT:
         return f->C_EncryptInit(s, &gcm, h);
+    case P_SET:
+        return f->C_SetAttributeValue(s, h, &label, 1);
+    case P_COPY:
+        return f->C_CopyObject(s, h, &label, 0, &copy);
+    case P_SIZE:
+        return f->C_GetObjectSize(s, h, &size);
+    case P_DECRYPT:
+        return f->C_DecryptInit(s, &gcm, h);
+    default:
+        return f->C_VerifyInit(s, &hmac, h);
+    }
+}
+
+/* Key arguments of the key management calls. */
+static CK_RV probe(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, int fn, CK_OBJECT_HANDLE h)
+{
+    CK_MECHANISM kwp = { 0x210A, NULL, 0 };
+    CK_BYTE data[40] = { 0 };
+    CK_KEY_DERIVATION_STRING_DATA kd = { data, 32 };
+    CK_MECHANISM ecb = { CKM_AES_ECB_ENCRYPT_DATA, &kd, sizeof kd };
+    CK_OBJECT_CLASS sk = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t = { CKA_CLASS, &sk, sizeof sk };
+    CK_OBJECT_HANDLE out = CK_INVALID_HANDLE;
+    CK_ULONG len = sizeof data;
+
+    switch (fn) {
+    case P_DIGESTKEY:
+        return f->C_DigestKey(s, h);
+    case P_WRAP:
+        return f->C_WrapKey(s, &kwp, h, h, data, &len);
+    case P_UNWRAP:
+        return f->C_UnwrapKey(s, &kwp, h, data, sizeof data, &t, 1, &out);
+    case P_DERIVE:
+        return f->C_DeriveKey(s, &ecb, h, &t, 1, &out);
+    default:
+        return probe_object(f, s, fn, h);
     }
 }
 
@@ -124,7 +177,7 @@ static void *prober_main(void *arg)
         for (CK_OBJECT_HANDLE h = lo; c != 0 && h <= c + WINDOW; h++) {
             if (is_known(p, h))
                 continue;
-            for (int fn = 0; fn < P_N; fn++) {
+            for (int fn = 0; fn < P_RACE; fn++) {
                 CK_RV rv = probe(p->t->f, p->s, fn, h);
                 p->probes++;
                 if (rv != p_want[fn] && p->hits++ == 0) {

@@ -185,8 +185,9 @@ CK_RV dep11_policy_purge(const struct dep11_call *c, const uint8_t *blob, CK_ULO
                          uint8_t *out, CK_ULONG *out_len);
 
 /* Writes the receipt signing key's public key as PEM to @path (the config's
- * receipt-public-key), creating the key on first use. CKR_OK;
- * CKR_FUNCTION_FAILED (cannot write); backend codes. */
+ * receipt-public-key) when the file is absent; a file holding another key is
+ * never overwritten. CKR_OK; CKR_FUNCTION_FAILED (another key in the file,
+ * cannot read or write: logged with the path); backend codes. */
 CK_RV dep11_purge_write_public_key(const char *path);
 
 /* --- shared inside module/hier (not called by core) ------------------------ */

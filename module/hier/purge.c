@@ -587,56 +587,93 @@ static size_t pem(char *out, size_t cap, const uint8_t spki[SPKI_LEN])
     return n < cap ? n : 0;
 }
 
-/* Is the file at @path exactly @text (@n bytes)? */
-static int same_file(const char *path, const char *text, size_t n)
-{
-    char buf[PEM_MAX + 1];
-    FILE *fp = fopen(path, "rb");
-    size_t got = 0;
+#define PEM_FILE_MAX 65536     /* a receipt-public-key file larger than this is not ours */
 
-    if (fp == NULL)
-        return 0;
-    got = fread(buf, 1, sizeof buf, fp);
+/* What the file at @path holds: 1 the PEM of the key whose base64 is @b64
+ * (blanks and line breaks aside), 0 something else, -1 absent (ENOENT),
+ * -2 unreadable (logged). */
+static int file_holds(const char *path, const char *b64)
+{
+    static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
+    char *buf = malloc(PEM_FILE_MAX + 1), *body = NULL, *stop = NULL;
+    size_t got = 0, o = 0;
+    FILE *fp = NULL;
+    int r = 0;
+
+    if (buf == NULL)
+        return -2;
+    fp = fopen(path, "rbe");
+    if (fp == NULL) {
+        r = errno == ENOENT ? -1 : -2;
+        if (r == -2)
+            LOG_ERROR("receipt-public-key: cannot read %s: %s", path, strerror(errno));
+        free(buf);
+        return r;
+    }
+    got = fread(buf, 1, PEM_FILE_MAX, fp);
     fclose(fp);
-    return got == n && memcmp(buf, text, n) == 0;
+    buf[got] = '\0';
+    body = strstr(buf, begin);
+    stop = body != NULL ? strstr(body, end) : NULL;
+    if (stop != NULL && strlen(buf) == got) {
+        /* squeeze the body's blanks out, in place */
+        for (body += sizeof begin - 1; body < stop; body++)
+            if (*body != '\n' && *body != '\r' && *body != ' ' && *body != '\t')
+                buf[o++] = *body;
+        buf[o] = '\0';
+        r = strcmp(buf, b64) == 0;
+    }
+    free(buf);
+    return r;
 }
 
-/* Writes @text to @path through a temporary file and a rename, so a reader
- * (or another process writing the same key) never sees half a file. */
-static CK_RV write_atomic(const char *path, const char *text, size_t n)
+/* Creates @path holding @text, never replacing a file: the text goes to a
+ * temporary file that is then linked to @path (EEXIST: another process was
+ * first; *@raced is set and nothing is written). */
+static CK_RV write_new(const char *path, const char *text, size_t n, int *raced)
 {
     char tmp[DEP11_CONF_PATH_MAX + 32];
-    int fd = -1, ok = 0;
+    int fd = -1, ok = 0, err = 0;
 
+    *raced = 0;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= sizeof tmp)
         return CKR_FUNCTION_FAILED;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
-        ok = ok && rename(tmp, path) == 0;
-        if (!ok)
-            (void)unlink(tmp);
+        ok = ok && link(tmp, path) == 0;
+        err = errno;
+        (void)unlink(tmp);
+    } else {
+        err = errno;
+    }
+    if (!ok && err == EEXIST) {
+        *raced = 1;
+        return CKR_OK;
     }
     if (!ok) {
-        LOG_ERROR("receipt-public-key: cannot write %s: %s", path, strerror(errno));
+        LOG_ERROR("receipt-public-key: cannot write %s: %s", path, strerror(err));
         return CKR_FUNCTION_FAILED;
     }
     return CKR_OK;
 }
 
 /**
- * dep11_purge_write_public_key - writes the receipt signing key's public key
- * (created on first use) as a PEM SubjectPublicKeyInfo to @path, the
- * config's receipt-public-key (mode 0644; unchanged files are not rewritten).
- * CKR_OK; CKR_ARGUMENTS_BAD; CKR_FUNCTION_FAILED (cannot write: logged with
- * the path); provider backend codes.
+ * dep11_purge_write_public_key - the config's receipt-public-key @path and
+ * the receipt signing key (DESIGN section 2, "Provisioning"): an absent file
+ * is written (PEM SubjectPublicKeyInfo, mode 0644); a file holding that key
+ * is left untouched; a file holding anything else is a configuration error
+ * (customers pin that key) and is never overwritten. CKR_OK;
+ * CKR_ARGUMENTS_BAD; CKR_FUNCTION_FAILED (another key, unreadable or
+ * unwritable: one line names the file); provider backend codes.
  */
 CK_RV dep11_purge_write_public_key(const char *path)
 {
     uint8_t spki[SPKI_LEN];
-    char text[PEM_MAX];
+    char text[PEM_MAX], b64[4 * ((SPKI_LEN + 2) / 3) + 1];
     size_t n = 0;
+    int held = 0, raced = 0;
     CK_RV rv = CKR_ARGUMENTS_BAD;
 
     if (path == NULL || path[0] == '\0') {
@@ -649,10 +686,24 @@ CK_RV dep11_purge_write_public_key(const char *path)
     n = pem(text, sizeof text, spki);
     if (n == 0)
         return CKR_GENERAL_ERROR;
-    if (same_file(path, text, n))
+    base64(b64, spki, SPKI_LEN);
+    held = file_holds(path, b64);
+    if (held == -1) {
+        rv = write_new(path, text, n, &raced);
+        if (rv != CKR_OK)
+            return rv;
+        if (!raced) {
+            LOG_INFO("receipt signing key written to %s", path);
+            return CKR_OK;
+        }
+        held = file_holds(path, b64);   /* another process wrote it first */
+    }
+    if (held == 1)
         return CKR_OK;
-    rv = write_atomic(path, text, n);
-    if (rv == CKR_OK)
-        LOG_INFO("receipt signing key written to %s", path);
+    rv = CKR_FUNCTION_FAILED;
+    if (held == 0)
+        LOG_ERROR("receipt-public-key %s holds another key than the provider token's "
+                  "receipt signing key: not overwritten (customers pin that key); fix "
+                  "the config or the provider token", path);
     return rv;
 }

@@ -19,7 +19,7 @@
 
 #include <p11-kit/p11-kit.h>
 
-#include "dep11-provider.h"
+#include "provider_tmpl.h"
 #include "tool.h"
 
 #ifndef DEP11_SYSCONF_PATH
@@ -32,22 +32,6 @@
 #define PATH_CAP 4096
 #define LINE_MAX_LEN 4096       /* as the module: longer lines are an error */
 #define FILE_MAX_LEN (1 << 20)
-
-enum { K_ROOT1, K_ROOT2, K_MAC, K_SIGN, K_COUNT };
-
-/* The provider keys: label, what they are (for messages), the class of the
- * key (the private half of a pair) and whether a public half goes with it. */
-static const struct pkey {
-    const char *label;
-    const char *what;
-    CK_OBJECT_CLASS cls;
-    int pair;
-} pkeys[K_COUNT] = {
-    { DEP11_PROVIDER_LABEL_ROOT1, "provider root 1 (RSA)", CKO_PRIVATE_KEY, 1 },
-    { DEP11_PROVIDER_LABEL_ROOT2, "provider root 2 (RSA)", CKO_PRIVATE_KEY, 1 },
-    { DEP11_PROVIDER_LABEL_MAC, "provider MAC key (HMAC-SHA256)", CKO_SECRET_KEY, 0 },
-    { DEP11_PROVIDER_LABEL_SIGN, "receipt signing key (ECDSA P-256)", CKO_PRIVATE_KEY, 1 },
-};
 
 struct pinit {
     const char *config;             /* --config, else $DEP11_CONF, else installed */
@@ -369,87 +353,11 @@ static int decide(struct tool *t, const struct pinit *p)
                       (unsigned long)p->nobj);
 }
 
-/* ---- the key templates (the only place they are written down) ---- */
-
-static CK_RV create_mac(struct tool *t, const char *label, CK_OBJECT_HANDLE *h)
-{
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-    CK_ULONG len = 32;
-    CK_BBOOL tr = CK_TRUE, f = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = {
-        { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
-        { CKA_VALUE_LEN, &len, sizeof len }, { CKA_LABEL, (void *)label, strlen(label) },
-        { CKA_TOKEN, &tr, 1 }, { CKA_PRIVATE, &tr, 1 }, { CKA_SENSITIVE, &tr, 1 },
-        { CKA_EXTRACTABLE, &f, 1 }, { CKA_SIGN, &tr, 1 }, { CKA_VERIFY, &tr, 1 },
-        { CKA_ENCRYPT, &f, 1 }, { CKA_DECRYPT, &f, 1 }, { CKA_WRAP, &f, 1 },
-        { CKA_UNWRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
-    };
-    CK_MECHANISM m = { CKM_GENERIC_SECRET_KEY_GEN, NULL, 0 };
-
-    return t->p11->C_GenerateKey(t->session, &m, tmpl, sizeof tmpl / sizeof tmpl[0], h);
-}
-
-/* A provider root: RSA, the private half decrypts only. */
-static CK_RV create_root(struct tool *t, const char *label, CK_ULONG bits,
-                         CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
-{
-    CK_BYTE e[] = { 1, 0, 1 };
-    CK_BBOOL tr = CK_TRUE, f = CK_FALSE;
-    CK_ATTRIBUTE pt[] = {
-        { CKA_LABEL, (void *)label, strlen(label) }, { CKA_TOKEN, &tr, 1 },
-        { CKA_PRIVATE, &tr, 1 }, { CKA_MODULUS_BITS, &bits, sizeof bits },
-        { CKA_PUBLIC_EXPONENT, e, sizeof e }, { CKA_ENCRYPT, &tr, 1 },
-        { CKA_VERIFY, &f, 1 }, { CKA_VERIFY_RECOVER, &f, 1 }, { CKA_WRAP, &f, 1 },
-        { CKA_DERIVE, &f, 1 },
-    };
-    CK_ATTRIBUTE vt[] = {
-        { CKA_LABEL, (void *)label, strlen(label) }, { CKA_TOKEN, &tr, 1 },
-        { CKA_PRIVATE, &tr, 1 }, { CKA_SENSITIVE, &tr, 1 }, { CKA_EXTRACTABLE, &f, 1 },
-        { CKA_DECRYPT, &tr, 1 }, { CKA_SIGN, &f, 1 }, { CKA_SIGN_RECOVER, &f, 1 },
-        { CKA_UNWRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
-    };
-    CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
-
-    return t->p11->C_GenerateKeyPair(t->session, &m, pt, sizeof pt / sizeof pt[0], vt,
-                                     sizeof vt / sizeof vt[0], pub, priv);
-}
-
-/* The receipt signing key: ECDSA P-256, the private half signs only. */
-static CK_RV create_sign(struct tool *t, const char *label, CK_OBJECT_HANDLE *pub,
-                         CK_OBJECT_HANDLE *priv)
-{
-    static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-    CK_BBOOL tr = CK_TRUE, f = CK_FALSE;
-    CK_ATTRIBUTE pt[] = {
-        { CKA_LABEL, (void *)label, strlen(label) }, { CKA_TOKEN, &tr, 1 },
-        { CKA_PRIVATE, &tr, 1 }, { CKA_EC_PARAMS, (void *)p256, sizeof p256 },
-        { CKA_VERIFY, &tr, 1 }, { CKA_ENCRYPT, &f, 1 }, { CKA_VERIFY_RECOVER, &f, 1 },
-        { CKA_WRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
-    };
-    CK_ATTRIBUTE vt[] = {
-        { CKA_LABEL, (void *)label, strlen(label) }, { CKA_TOKEN, &tr, 1 },
-        { CKA_PRIVATE, &tr, 1 }, { CKA_SENSITIVE, &tr, 1 }, { CKA_EXTRACTABLE, &f, 1 },
-        { CKA_SIGN, &tr, 1 }, { CKA_DECRYPT, &f, 1 }, { CKA_SIGN_RECOVER, &f, 1 },
-        { CKA_UNWRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
-    };
-    CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
-
-    return t->p11->C_GenerateKeyPair(t->session, &m, pt, sizeof pt / sizeof pt[0], vt,
-                                     sizeof vt / sizeof vt[0], pub, priv);
-}
-
 static CK_RV create_key(struct tool *t, struct pinit *p, size_t k)
 {
     CK_OBJECT_HANDLE a = CK_INVALID_HANDLE, b = CK_INVALID_HANDLE;
-    CK_RV rv = CKR_GENERAL_ERROR;
+    CK_RV rv = provider_key_create(t->p11, t->session, k, p->rsa_bits, &a, &b);
 
-    if (k == K_MAC)
-        rv = create_mac(t, pkeys[k].label, &a);
-    else if (k == K_SIGN)
-        rv = create_sign(t, pkeys[k].label, &a, &b);
-    else
-        rv = create_root(t, pkeys[k].label, p->rsa_bits, &a, &b);
     if (rv != CKR_OK)
         return rv;
     p->made[p->nmade++] = a;

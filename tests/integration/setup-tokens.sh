@@ -8,7 +8,9 @@
 #                            extractable:  RSA-2048 pair (id 04), private half extractable,
 #                                          registered (so only its extractability refuses it)
 #   token "fabrikam"         a second customer token, same PINs, no keys
-#   token "dep11-provider"   dep11's own token (PIN in DIR/provider.pin)
+#   token "dep11-provider"   dep11's own token (PIN in DIR/provider.pin), provisioned
+#                            with `dep11-tool provider init` (not with
+#                            ITEST_NO_PROVISION=1: an empty provider token)
 #   DIR/dep11.conf           the consumer config (system-requests = deny)
 #   DIR/dep11-system.conf    a worker's config (system and recovery requests allowed)
 #   DIR/dep11-any.conf       trusted-roots = any
@@ -110,5 +112,26 @@ write_conf() {
 write_conf dep11.conf "system-requests = deny"
 write_conf dep11-system.conf "system-requests = allow" "recovery-requests = allow"
 write_conf dep11-any.conf "system-requests = deny" "trusted-roots = any"
+
+# Provision the provider token the documented way (DESIGN section 2,
+# "Provisioning"; dep11 never creates provider keys): dep11-tool provider
+# init with the world's config, through SoftHSM's own module; else itool
+# with the same key templates (tools/provider_tmpl.h).
+provision() {
+    local tool="$abs_top_builddir/tools/dep11-tool"
+    local bits
+    if [ -x "$tool" ] && [ -z "${ITEST_NO_DEP11_TOOL:-}" ]; then
+        run "$tool" --module "$SOFTHSM_MODULE" provider init --config "$dir/dep11.conf"
+    elif [ -x "$ITEST_TOOL" ]; then
+        bits=$(sed -n 's/^provider-rsa-bits *= *\([0-9]*\).*/\1/p' "$profile")
+        run "$ITEST_TOOL" provision "$SOFTHSM_MODULE" dep11-provider "$dir/provider.pin" "${bits:-3072}"
+    else
+        echo "setup-tokens.sh: neither dep11-tool nor $ITEST_TOOL is built" >&2
+        exit 1
+    fi
+}
+if [ -z "${ITEST_NO_PROVISION:-}" ]; then
+    provision
+fi
 
 echo "setup-tokens.sh: world ready in $dir"

@@ -100,6 +100,10 @@ softhsm2-util --show-slots 2>/dev/null | awk -v s="$free" '
 has init '^no$'
 [ "$(softhsm2-util --show-slots 2>/dev/null | grep -c 'Label: *dep11-provider *$')" = 1 ] ||
     fail "a second dep11-provider token exists"
+t 0 "C_InitToken with another label on that slot works" -- pkcs11-tool --module "$DEP11_MODULE" \
+    --slot "$free" --init-token --label spare --so-pin 5678
+[ "$(softhsm2-util --show-slots 2>/dev/null | grep -c 'Label: *spare *$')" = 1 ] ||
+    fail "the spare token was not made"
 dep11_init 0 "C_Initialize still works"
 
 echo "== two tokens with the provider label"

@@ -5,6 +5,7 @@
  * Answers follow SoftHSM's (DESIGN section 8): a bad OAEP copy or GCM tag is
  * CKR_GENERAL_ERROR, a missing key CKR_OBJECT_HANDLE_INVALID.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -352,21 +353,29 @@ CK_RV dep11_provider_mac(const uint8_t *data, size_t len, uint8_t mac[32])
     return CKR_OK;
 }
 
-CK_RV dep11_provider_root(int n, struct dep11_hsm_rsa *out)
+void fake_hsm_provision(struct fake_hsm *h)
 {
     EVP_PKEY *k = NULL;
 
+    for (int n = 0; n < 2; n++) {
+        if (h->provider_created[n])
+            continue;
+        k = next_key(2048);
+        assert(k != NULL);
+        init_rsa(&h->provider[n], k, n == 0 ? "dep11-provider-1" : "dep11-provider-2");
+        h->provider_created[n] = 1;
+    }
+}
+
+CK_RV dep11_provider_root(int n, struct dep11_hsm_rsa *out)
+{
     if (n < 1 || n > 2)
         return CKR_ARGUMENTS_BAD;
+    fake.provider_root_calls++;
     if (fake.provider_root_rv != CKR_OK)
         return fake.provider_root_rv;
-    if (!fake.provider_created[n - 1]) {
-        if ((k = next_key(2048)) == NULL)
-            return CKR_DEVICE_MEMORY;
-        init_rsa(&fake.provider[n - 1], k, n == 1 ? "dep11-provider-1" : "dep11-provider-2");
-        fake.provider_created[n - 1] = 1;
-        fake.provider_roots_created++;
-    }
+    if (!fake.provider_created[n - 1])
+        return CKR_KEY_HANDLE_INVALID;  /* not provisioned: never created here */
     return fill_rsa(&fake.provider[n - 1], out);
 }
 

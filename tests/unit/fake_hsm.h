@@ -41,7 +41,7 @@ struct fake_avail {
 struct fake_hsm {
     struct fake_rsa rsa[FAKE_RSA_MAX];     /* the customer token */
     struct fake_rsa provider[2];           /* provider roots 1 and 2 */
-    int provider_created[2];
+    int provider_created[2];               /* provisioned (fake_hsm_provision) */
     struct fake_avail avail[FAKE_AVAIL_MAX];
     /* knobs: CKR_OK = behave */
     CK_RV worker_open_rv, find_rv, registered_rv, mac_rv;
@@ -49,7 +49,7 @@ struct fake_hsm {
     /* counters */
     unsigned sessions_open;                /* worker sessions not yet closed */
     unsigned sessions_total;
-    unsigned provider_roots_created, avail_created, avail_opens, mac_calls;
+    unsigned provider_root_calls, avail_created, avail_opens, mac_calls;
     CK_SESSION_HANDLE next_session;
     CK_OBJECT_HANDLE next_handle;
 };
@@ -57,6 +57,12 @@ struct fake_hsm {
 /* A fresh fake (previous state dropped). Keys come from a per-process cache
  * of generated RSA keys, so tests stay fast. */
 struct fake_hsm *fake_hsm_reset(void);
+
+/* Provisions the fake provider token: provider roots 1 and 2 exist from now
+ * on (as `dep11-tool provider init` makes them; the module never creates
+ * them: dep11_provider_root on an unprovisioned fake is
+ * CKR_KEY_HANDLE_INVALID). The MAC key is a fixed software key. */
+void fake_hsm_provision(struct fake_hsm *h);
 
 /* Drops the fake's state and frees the key cache (group teardown). */
 void fake_hsm_release(void);

@@ -42,6 +42,7 @@ static int setup(void **state)
     f->call.cfg = f->cfg;
     f->r1 = fake_hsm_add_root(f->hsm, 2048, "root-1");
     f->r2 = fake_hsm_add_root(f->hsm, 2048, "root-2");
+    fake_hsm_provision(f->hsm); /* the provider roots: provisioned, never made on use */
     assert_int_not_equal(f->r1, CK_INVALID_HANDLE);
     assert_int_not_equal(f->r2, CK_INVALID_HANDLE);
     *state = f;
@@ -153,7 +154,7 @@ static void test_customer_roundtrip(void **state)
     assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(f->len, need);
     assert_int_equal(f->hsm->avail_created, 1);
-    assert_int_equal(f->hsm->provider_roots_created, 0);
+    assert_int_equal(f->hsm->provider_root_calls, 0);
     assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_true(u->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
                 u->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
@@ -196,6 +197,20 @@ static void test_sha1_profile(void **state)
     dep11_key_free(k);
 }
 
+/* An unprovisioned provider token: provider-managed wraps fail, and nothing
+ * is created on first use (the module only finds provider keys). */
+static void test_provider_unprovisioned(void **state)
+{
+    struct fx *f = *state;
+    struct dep11_key *k = new_policy(DEP11_POLICY_MULTI_WORKLOAD);
+
+    f->hsm->provider_created[0] = f->hsm->provider_created[1] = 0;
+    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_KEY_HANDLE_INVALID);
+    assert_true(f->hsm->provider_root_calls > 0);
+    assert_false(f->hsm->provider_created[0] || f->hsm->provider_created[1]);
+    dep11_key_free(k);
+}
+
 static void test_provider_roundtrip(void **state)
 {
     struct fx *f = *state;
@@ -207,11 +222,11 @@ static void test_provider_roundtrip(void **state)
     assert_int_equal(dep11_policy_wrap(&f->call, k, 0, 0, 0, f->blob, &f->len),
                      CKR_BUFFER_TOO_SMALL);
     assert_int_equal(f->len, bound);
-    assert_int_equal(f->hsm->provider_roots_created, 0);
+    assert_int_equal(f->hsm->provider_root_calls, 0);
     assert_int_equal(f->hsm->avail_created, 0);
     assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
     assert_true(f->len <= bound);
-    assert_int_equal(f->hsm->provider_roots_created, 2);
+    assert_int_equal(f->hsm->provider_root_calls, 2);
     assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     check_policy_fields(u, k, 1, DEP11_MANAGED_PROVIDER, DEP11_ROOT_PROVIDER);
     dep11_key_free(u);
@@ -753,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_customer_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sha1_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provider_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_provider_unprovisioned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_and_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_availability_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requester_rules, setup, teardown),

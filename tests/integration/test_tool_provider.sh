@@ -11,6 +11,19 @@ export ITEST_NO_PROVISION
 . "$(dirname "$0")/test_tool_lib.sh"
 unset ITEST_NO_PROVISION
 
+# pkcs11-tool on libdep11.so: an ASan build of the module needs the ASan
+# runtime preloaded in the uninstrumented pkcs11-tool (as common.sh does).
+asan_rt=$(ldd "$DEP11_MODULE" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
+p11dep11() {
+    if [ -n "$asan_rt" ]; then
+        LD_PRELOAD="$asan_rt" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" \
+            pkcs11-tool --module "$DEP11_MODULE" "$@"
+    else
+        pkcs11-tool --module "$DEP11_MODULE" "$@"
+    fi
+}
+
 PPIN=$(head -n1 "$W/provider.pin")
 S=(--module "$SOFTHSM_MODULE")
 P=(--module "$SOFTHSM_MODULE" --token-label dep11-provider --login --pin "$PPIN")
@@ -100,14 +113,14 @@ before=$(pubkey dep11-provider-root-1)
 t 0 "the MAC key goes (a run that stopped midway)" -- pkcs11-tool "${P[@]}" --delete-object --type secrkey --label dep11-provider-mac
 t 1 "provider init refuses" -- "$TOOL" "${S[@]}" provider init
 has stderr 'partly provisioned .*--force-complete'
-t 1 "the module refuses to start" -- pkcs11-tool --module "$DEP11_MODULE" -L
+t 1 "the module refuses to start" -- p11dep11 -L
 has stderr 'partly provisioned \(missing: mac\).*dep11-tool provider init --force-complete'
 t 0 "--force-complete" -- "$TOOL" "${S[@]}" provider init --force-complete
 has stdout 'dep11-provider-mac +provider MAC key'
 has stdout 'root-1 +provider root 1 \(RSA\) \(already there\)'
 [ "$(objects)" = 7 ] || fail "want 7 objects, got $(objects)"
 [ "$(pubkey dep11-provider-root-1)" = "$before" ] || fail "--force-complete replaced root 1"
-t 0 "the module starts" -- pkcs11-tool --module "$DEP11_MODULE" -L
+t 0 "the module starts" -- p11dep11 -L
 
 echo "== what cannot be repaired"
 t 0 "root 2 loses its public half" -- pkcs11-tool "${P[@]}" --delete-object --type pubkey --label dep11-provider-root-2
@@ -125,6 +138,6 @@ chmod 600 "$W/user.pin"
 t 1 "provider init refuses" -- "$TOOL" "${S[@]}" provider init --config "$W/spare.conf"
 has stderr 'not empty \(1 objects, no provider keys\)'
 t 0 "--force-complete provisions beside it" -- "$TOOL" "${S[@]}" provider init --config "$W/spare.conf" --force-complete
-DEP11_CONF="$W/spare.conf" t 0 "the module starts on it" -- pkcs11-tool --module "$DEP11_MODULE" -L
+DEP11_CONF="$W/spare.conf" t 0 "the module starts on it" -- p11dep11 -L
 
 finish

@@ -120,6 +120,7 @@ static CK_RV report(const struct check_arg *a)
 {
     char missing[160] = "", extra[160] = "";
     size_t absent = 0, p = 0;
+    int half = 0;
 
     for (p = 0; p < P_COUNT; p++) {
         const struct found *f = &a->f[p];
@@ -132,6 +133,7 @@ static CK_RV report(const struct check_arg *a)
         if (f->n > 1 || f->npub > 1)
             add_word(extra, sizeof extra, keydef[p].label, "");
         absent += f->n == 0 && (!pair || f->npub == 0);
+        half |= pair && (f->n == 0) != (f->npub == 0);
     }
     if (absent == P_COUNT && extra[0] == '\0') {
         LOG_ERROR("provider token %s holds no provider keys: dep11 never creates them; "
@@ -141,6 +143,9 @@ static CK_RV report(const struct check_arg *a)
         LOG_ERROR("provider token %s holds more than one key labelled %s: remove the "
                   "extra ones, or re-initialize the token and run `"
                   DEP11_PROVIDER_INIT_COMMAND "`", a->token, extra);
+    } else if (half) {
+        LOG_ERROR("provider token %s lacks half of a key pair (missing: %s): re-initialize "
+                  "the token and run `" DEP11_PROVIDER_INIT_COMMAND "`", a->token, missing);
     } else {
         LOG_ERROR("provider token %s is partly provisioned (missing: %s): complete it "
                   "with `" DEP11_PROVIDER_INIT_COMMAND " --force-complete`", a->token,

@@ -126,6 +126,8 @@ echo "== what cannot be repaired"
 t 0 "root 2 loses its public half" -- pkcs11-tool "${P[@]}" --delete-object --type pubkey --label dep11-provider-root-2
 t 1 "--force-complete refuses half a pair" -- "$TOOL" "${S[@]}" provider init --force-complete
 has stderr 'dep11-provider-root-2 .*re-initialize the token'
+t 1 "the module refuses to start, and says so" -- p11dep11 -L
+has stderr 'lacks half of a key pair \(missing: root-2 \(public\)\).*re-initialize'
 [ "$(objects)" = 6 ] || fail "the refusal changed the token"
 
 echo "== a token that is not empty"

@@ -94,6 +94,9 @@ t 0 "create a provider-managed policy" -- "${C[@]}" policy create --type files -
     --name files1 --geo NAM --provider-managed --out "$W/files1.blob"
 t 0 "unwrap it (provider roots)" -- "${C[@]}" --json policy unwrap "$W/files1.blob"
 json 'j["unwrapped_by"] == "provider"'
+t 1 "provider init once blobs exist: refused" -- "$TOOL" "${S[@]}" provider init
+t 0 "the blob still unwraps (same MAC key and provider roots)" -- "${C[@]}" --json policy unwrap "$W/files1.blob"
+json 'j["unwrapped_by"] == "provider"'
 pubkeys >"$W/pub-used"
 cmp -s "$W/pub-before" "$W/pub-used" || fail "using dep11 changed the provider keys"
 [ "$(objects dep11-provider)" -gt 7 ] || fail "no availability key was made (per-policy objects are dep11's)"

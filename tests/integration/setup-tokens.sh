@@ -10,7 +10,8 @@
 #   token "fabrikam"         a second customer token, same PINs, no keys
 #   token "dep11-provider"   dep11's own token (PIN in DIR/provider.pin)
 #   DIR/dep11.conf           the consumer config (system-requests = deny)
-#   DIR/dep11-system.conf    a worker's config (system and recovery requests allowed)
+#   DIR/dep11-system.conf    a worker's config (system and recovery requests allowed,
+#                            audit log DIR/audit-system.jsonl)
 #   DIR/dep11-any.conf       trusted-roots = any
 # Registration (DESIGN section 2, "Registered roots") uses
 # $abs_top_builddir/tools/dep11-tool when it is built, else the test helper
@@ -108,7 +109,9 @@ write_conf() {
     } >"$dir/$file"
 }
 write_conf dep11.conf "system-requests = deny"
-write_conf dep11-system.conf "system-requests = allow" "recovery-requests = allow"
+# SYSTEM and RECOVERY requests need an audit log (DESIGN section 5).
+write_conf dep11-system.conf "system-requests = allow" "recovery-requests = allow" \
+    "audit-log = $dir/audit-system.jsonl"
 write_conf dep11-any.conf "system-requests = deny" "trusted-roots = any"
 
 echo "setup-tokens.sh: world ready in $dir"

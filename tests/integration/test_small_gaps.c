@@ -15,8 +15,9 @@
  *  - CKF_LIBRARY_CANT_CREATE_OS_THREADS: CKR_NEED_TO_CREATE_THREADS with a
  *    profile asking for hedged tries or a call time-out, else accepted and
  *    no thread is started (docs/CONFIG.md).
- * C_Initialize cases run in a fresh process (this program, re-executed with
- * "init MODE"), watched with a time-out so that a deadlock fails the test.
+ * C_Initialize cases run in a fresh process (this program, executed again
+ * with "init MODE"), watched with a time-out so that a deadlock fails the
+ * test.
  * The world (tests/integration/test_small_gaps.sh) writes the configs.
  */
 #include <dirent.h>
@@ -340,7 +341,7 @@ static void run_child(const struct itest *t, const char *conf, const char *mode,
         setenv("DEP11_DEBUG_FILE", logpath, 1);
         if (dup2(fds[1], STDOUT_FILENO) < 0)
             _exit(125);
-        execl("/proc/self/exe", "test_small_gaps", "init", mode, (char *)NULL);
+        execl(getenv("ITEST_SMALL_GAPS_SELF"), "test_small_gaps", "init", mode, (char *)NULL);
         _exit(126);
     }
     close(fds[1]);
@@ -527,8 +528,16 @@ int main(int argc, char **argv)
     };
 #undef T
 
+    char *self = NULL;
+
     if (argc == 3 && strcmp(argv[1], "init") == 0)
         return child_main(argv[2]);
+    /* The C_Initialize cases run this program again: by its own path (under
+     * valgrind, /proc/self/exe would be valgrind's). */
+    self = realpath(argv[0], NULL);
+    if (self == NULL || setenv("ITEST_SMALL_GAPS_SELF", self, 1) != 0)
+        return 99;
+    free(self);
     return cmocka_run_group_tests_name("small gaps of issue 11", tests, itest_group_setup,
                                        itest_group_teardown);
 }

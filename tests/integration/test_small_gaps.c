@@ -5,7 +5,8 @@
  *    CKM_DEP11_AEAD, CKM_DEP11_CHUNK_AEAD, CKM_AES_GCM; encrypt and decrypt;
  *    one-shot, update and final; after C_Logout (CKR_USER_NOT_LOGGED_IN),
  *    after the key's creating session closed and after C_DestroyObject of
- *    the key (CKR_KEY_HANDLE_INVALID); never a result;
+ *    the key (CKR_KEY_HANDLE_INVALID), also while another thread destroys
+ *    it under a stream of updates; never a result;
  *  - AAD above 64 KiB is CKR_MECHANISM_PARAM_INVALID (DESIGN section 3);
  *  - C_Initialize with a profile whose module is dep11 itself (the same file,
  *    a symlink, a copy) fails fast with CKR_FUNCTION_FAILED and one line
@@ -23,6 +24,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -179,6 +182,63 @@ static void test_op_ends_with_key(void **state)
             for (int st = 0; st < N_STEPS; st++)
                 for (int ev = 0; ev < N_EVENTS; ev++)
                     one_case(fx, (enum kind)k, enc, (enum step)st, (enum event)ev);
+}
+
+/* The racing destroyer of test_destroy_races_op. */
+struct race {
+    struct itest_fx *fx;
+    CK_SESSION_HANDLE other;     /* the destroyer's session */
+    CK_OBJECT_HANDLE key;
+    int updates;                 /* atomic: updates done so far */
+    int destroyed;               /* atomic: C_DestroyObject has returned */
+    CK_RV rv;                    /* its answer */
+};
+
+static void *destroyer(void *arg)
+{
+    struct race *r = arg;
+
+    while (__atomic_load_n(&r->updates, __ATOMIC_ACQUIRE) < 50)
+        sched_yield();
+    r->rv = r->fx->t->f->C_DestroyObject(r->other, r->key);
+    __atomic_store_n(&r->destroyed, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A C_DestroyObject from another thread and session while updates stream:
+ * no update that starts after the destroy has returned produces output, and
+ * the op ends with CKR_KEY_HANDLE_INVALID. 20 rounds. */
+static void test_destroy_races_op(void **state)
+{
+    struct itest_fx *fx = *state;
+    CK_MECHANISM m = { CKM_DEP11_AEAD, NULL, 0 };
+    CK_BYTE in[16] = { 0 }, out[64];
+
+    for (int round = 0; round < 20; round++) {
+        struct race r = { fx, CK_INVALID_HANDLE, CK_INVALID_HANDLE, 0, 0, CKR_GENERAL_ERROR };
+        pthread_t th;
+        CK_RV rv = CKR_OK;
+        CK_ULONG n = 0;
+
+        assert_int_equal(itest_session(fx->t, "contoso", 0, &r.other), CKR_OK);
+        assert_int_equal(itest_keygen(fx->t, r.other, DEP11_ROLE_MAILBOX, 0, &r.key), CKR_OK);
+        assert_int_equal(F->C_EncryptInit(fx->s, &m, r.key), CKR_OK);
+        assert_int_equal(pthread_create(&th, NULL, destroyer, &r), 0);
+        while (rv == CKR_OK) {
+            int after = __atomic_load_n(&r.destroyed, __ATOMIC_ACQUIRE);
+
+            n = sizeof out;
+            rv = F->C_EncryptUpdate(fx->s, in, sizeof in, out, &n);
+            if (after && rv == CKR_OK)
+                fail_msg("round %d: an update after C_DestroyObject returned produced output",
+                         round);
+            __atomic_add_fetch(&r.updates, 1, __ATOMIC_ACQ_REL);
+        }
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(r.rv, CKR_OK);
+        assert_int_equal(rv, CKR_KEY_HANDLE_INVALID);
+        assert_int_equal(F->C_CloseSession(r.other), CKR_OK);
+    }
 }
 
 /* ---- b. AAD bound -------------------------------------------------------- */
@@ -522,7 +582,7 @@ int main(int argc, char **argv)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, itest_setup, itest_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_op_ends_with_key),      T(test_aad_bound),
+        T(test_op_ends_with_key),      T(test_destroy_races_op),      T(test_aad_bound),
         T(test_profile_module_is_dep11), T(test_pin_file_mode),
         T(test_requests_need_audit),   T(test_cant_create_threads),
     };

@@ -12,7 +12,8 @@
 #                            with `dep11-tool provider init` (not with
 #                            ITEST_NO_PROVISION=1: an empty provider token)
 #   DIR/dep11.conf           the consumer config (system-requests = deny)
-#   DIR/dep11-system.conf    a worker's config (system and recovery requests allowed)
+#   DIR/dep11-system.conf    a worker's config (system and recovery requests allowed,
+#                            audit log DIR/audit-system.jsonl)
 #   DIR/dep11-any.conf       trusted-roots = any
 # Registration (DESIGN section 2, "Registered roots") uses
 # $abs_top_builddir/tools/dep11-tool when it is built, else the test helper
@@ -110,7 +111,9 @@ write_conf() {
     } >"$dir/$file"
 }
 write_conf dep11.conf "system-requests = deny"
-write_conf dep11-system.conf "system-requests = allow" "recovery-requests = allow"
+# SYSTEM and RECOVERY requests need an audit log (DESIGN section 5).
+write_conf dep11-system.conf "system-requests = allow" "recovery-requests = allow" \
+    "audit-log = $dir/audit-system.jsonl"
 write_conf dep11-any.conf "system-requests = deny" "trusted-roots = any"
 
 # Provision the provider token the documented way (DESIGN section 2,

@@ -477,6 +477,18 @@ static const struct bad_case bad_cases[] = {
     { "fault code too large", BASE,
       GOOD_PROFILE "fault-denied = 0x1ffffffffffffffffff\n", 1, 2,
       "fault-denied: expected return codes", NULL },
+    /* DESIGN section 5: SYSTEM or RECOVERY requests need an audit log. */
+    { "system-requests without audit-log", BASE "system-requests = allow\n", NULL,
+      0, 4, "system-requests = allow needs an audit-log", NULL },
+    { "recovery-requests without audit-log", BASE "cache-seconds = 1\n"
+      "recovery-requests = allow\n", NULL, 0, 5,
+      "recovery-requests = allow needs an audit-log", NULL },
+    { "both requests without audit-log", BASE "recovery-requests = allow\n"
+      "system-requests = allow\n", NULL, 0, 4,
+      "recovery-requests = allow needs an audit-log", NULL },
+    { "system allowed, recovery denied, no audit-log", BASE
+      "recovery-requests = deny\nsystem-requests = allow\n", NULL, 0, 5,
+      "system-requests = allow needs an audit-log", NULL },
     /* Valid values this version does not act on: refused, not ignored. */
     { "root-unwrap unwrap", BASE, GOOD_PROFILE "root-unwrap = unwrap\n", 1, 2,
       "root-unwrap: not supported by this version", NULL },
@@ -848,6 +860,77 @@ test_pin_bad_source(void **state)
     free(got);
 }
 
+/* SYSTEM / RECOVERY allowed with an audit log, or denied without one:
+ * both load. */
+static void
+test_requests_audit(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(load(fx, BASE "system-requests = allow\n"
+                          "recovery-requests = allow\naudit-log = /var/log/a.jsonl\n",
+                          GOOD_PROFILE), CKR_OK);
+    assert_int_equal(fx->cfg.system_requests, 1);
+    assert_int_equal(fx->cfg.recovery_requests, 1);
+    assert_int_equal(load(fx, BASE "audit-log = a.jsonl\nrecovery-requests = allow\n",
+                          GOOD_PROFILE), CKR_OK);
+    assert_int_equal(load(fx, BASE "system-requests = deny\n"
+                          "recovery-requests = deny\n", GOOD_PROFILE), CKR_OK);
+    assert_int_equal(fx->cfg.audit_log[0], '\0');
+}
+
+/* The profile records the line of its "module" key (for the refusal of a
+ * profile whose module is dep11 itself). */
+static void
+test_profile_module_line(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(load(fx, BASE, "# a profile\nretries = 2\n\n" GOOD_PROFILE),
+                     CKR_OK);
+    assert_int_equal(fx->cfg.profile.module_line, 4);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE), CKR_OK);
+    assert_int_equal(fx->cfg.profile.module_line, 1);
+}
+
+/* A PIN file the group or others may read is refused (DESIGN section 7):
+ * CKR_FUNCTION_FAILED, one ERROR line naming the file, the PIN cleansed and
+ * never logged; 0600 and 0400 are read. */
+static void
+test_pin_file_mode(void **state)
+{
+    struct fx *fx = *state;
+    static const mode_t bad[] = { 0640, 0604, 0660, 0644, 0610, 0601, 0620, 0602 };
+    char pin[32], src[300], path[256];
+    size_t len = 99;
+    char *got = NULL;
+
+    put(fx, "pin", "mode-pin-77\n");
+    snprintf(path, sizeof path, "%s/pin", fx->dir);
+    snprintf(src, sizeof src, "file:%s", path);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(chmod(path, bad[i]), 0);
+        mark_log(fx);
+        memset(pin, 'Q', sizeof pin);
+        len = 99;
+        assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len),
+                         CKR_FUNCTION_FAILED);
+        assert_int_equal(len, 0);
+        assert_zero(pin, sizeof pin);
+        got = log_since(fx);
+        assert_int_equal(count(got, " ERROR "), 1);
+        assert_non_null(strstr(got, path));
+        assert_non_null(strstr(got, "group or others"));
+        assert_null(strstr(got, "mode-pin-77"));
+        free(got);
+    }
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len), CKR_OK);
+    assert_string_equal(pin, "mode-pin-77");
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len), CKR_OK);
+}
+
 /* A relative file: source in the config is read from beside the config. */
 static void
 test_pin_relative_to_config(void **state)
@@ -891,6 +974,9 @@ main(void)
         T(test_pin_env),
         T(test_pin_bad_source),
         T(test_pin_relative_to_config),
+        T(test_pin_file_mode),
+        T(test_requests_audit),
+        T(test_profile_module_line),
     };
 #undef T
 

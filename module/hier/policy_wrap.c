@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hier/hier.h"
+#include "hier/tenant.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
@@ -39,6 +40,7 @@ struct wrap {
     uint8_t avail_ct[AVAIL_COPY_LEN];
     uint8_t avail_id[DEP11_AVAIL_ID_LEN];
     int fresh_made;                       /* a roll created avail_id */
+    char serial[DEP11_TOKEN_SERIAL_LEN + 1]; /* the caller's token, for audit */
 };
 
 /* The copy algorithm for the profile's OAEP hash. */
@@ -373,6 +375,8 @@ static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct 
     e.policy_id = p->policy_id;
     e.version = w->hdr.version;
     e.extra_json = extra;
+    e.tenant = p->tenant;
+    e.token = w->serial;
     if (dep11_audit_write(&e) != CKR_OK) {
         LOG_FAIL(CKR_FUNCTION_FAILED, "audit line not written: the blob is withheld");
         return CKR_FUNCTION_FAILED;
@@ -410,27 +414,41 @@ static CK_RV seal_blob(const struct dep11_call *c, const struct dep11_key *polic
     return audit_wrap(policy, flags, w);
 }
 
-/* seal_blob, then a roll's clean-up: once the blob exists, the older keys
- * of the policy go. A roll that fails anywhere drops the fresh key it made,
- * since the blob naming it is withheld: a failed roll leaves no key behind
- * (older keys it destroyed before failing stay destroyed). */
+/* seal_blob; a roll that fails anywhere drops the fresh key it made, since
+ * the blob naming it is withheld: a failed roll leaves no key behind. The
+ * older availability keys of a roll stay until the new version is committed
+ * (its first successful unwrap, policy_unwrap.c): until then older blobs
+ * still work. */
 static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *policy,
                         CK_FLAGS flags, struct wrap *w, uint8_t *out, size_t need)
 {
     CK_RV rv = seal_blob(c, policy, flags, w, out, need);
-    unsigned destroyed = 0;
 
-    if (rv == CKR_OK && (flags & DEP11_WRAP_ROLL_AVAILABILITY)) {
-        /* The new blob exists: older availability keys of the policy go. */
-        rv = dep11_provider_avail_destroy(policy->policy_id, w->avail_id,
-                                          DEP11_AVAIL_ID_LEN, &destroyed);
-        if (rv != CKR_OK)
-            LOG_FAIL(rv, "destroying the rolled-away availability keys");
-        else
-            LOG_INFO("availability roll: %u older key(s) destroyed", destroyed);
-    }
     if (rv != CKR_OK && w->fresh_made && dep11_provider_avail_drop(w->avail_id) != CKR_OK)
         LOG_WARN("a fresh availability key of a failed roll stays on the provider token");
+    return rv;
+}
+
+/* The tenant binding (DESIGN section 2): written with the policy's first
+ * wrap (or the first wrap of a policy made before bindings existed); a wrap
+ * from another token or for another tenant id is refused, audited, before
+ * anything is created. */
+static CK_RV bind_tenant(const struct dep11_call *c, const struct dep11_key *p, CK_FLAGS flags,
+                         const struct wrap *w, struct dep11_policy_state *ps)
+{
+    struct dep11_audit_event e;
+    CK_RV rv = dep11_tenant_bind(c, p->policy_id, p->tenant, ps);
+
+    if (rv == CKR_DEP11_TENANT_MISMATCH) {
+        memset(&e, 0, sizeof(e));
+        e.event = wrap_event(p, w->customer, flags);
+        e.policy_id = p->policy_id;
+        e.version = w->hdr.version;
+        e.tenant = p->tenant;
+        e.token = ps->serial;
+        e.result = rv;
+        (void)dep11_audit_write(&e);
+    }
     return rv;
 }
 
@@ -447,7 +465,8 @@ static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *poli
  * Returns CKR_OK, CKR_BUFFER_TOO_SMALL, CKR_ARGUMENTS_BAD,
  * CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_KEY_NOT_WRAPPABLE,
  * CKR_MECHANISM_PARAM_INVALID, CKR_WRAPPING_KEY_HANDLE_INVALID,
- * CKR_WRAPPING_KEY_SIZE_RANGE, CKR_FUNCTION_FAILED (the audit log is
+ * CKR_WRAPPING_KEY_SIZE_RANGE, CKR_DEP11_TENANT_MISMATCH (the policy is
+ * bound to another token or tenant: nothing created), CKR_FUNCTION_FAILED (the audit log is
  * configured but the line could not be written: no blob is returned and a
  * roll destroys nothing), backend codes. @out is cleansed on error.
  */
@@ -459,6 +478,7 @@ CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *poli
     struct wrap *w = NULL;
     size_t need = 0;
     int done = 0, written = 0;
+    struct dep11_policy_state ps;
 
     rv = check_args(c, policy, root1, root2, flags, out_len);
     if (rv != CKR_OK)
@@ -477,6 +497,10 @@ CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *poli
         rv = size_check(c, w, w->customer, out, out_len, &need, &done);
     if (rv != CKR_OK || done)
         goto out; /* a size query or a short buffer creates nothing */
+    rv = bind_tenant(c, policy, flags, w, &ps);
+    if (rv != CKR_OK)
+        goto out;
+    memcpy(w->serial, ps.serial, sizeof(w->serial));
     if (!w->customer) {
         rv = dep11_provider_root(1, &w->roots[0]);
         if (rv == CKR_OK)

@@ -13,6 +13,7 @@
 
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "hsm/provider_state.h"
 
 #define FAKE_RSA_MAX 12
 #define FAKE_AVAIL_MAX 32
@@ -79,5 +80,8 @@ void fake_hsm_avail_destroy_all(struct fake_hsm *h, const uint8_t tag[16]);
 /* RSA-OAEP encryption to root @handle's public key (tests craft copies). */
 int fake_hsm_oaep_encrypt(struct fake_hsm *h, CK_OBJECT_HANDLE handle, const uint8_t *pt,
                           size_t pt_len, uint8_t *ct, size_t *ct_len);
+
+/* Drops every binding and commit record of the double. */
+void fake_hsm_state_reset(void);
 
 #endif

@@ -613,6 +613,8 @@ CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number)
 {
     struct dep11_tag_state *s = state_of(tag, 1);
 
+    if (fake.state_commit_rv != CKR_OK)
+        return fake.state_commit_rv;
     if (s == NULL)
         return CKR_DEVICE_MEMORY;
     if (s->number < number)

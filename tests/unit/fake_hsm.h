@@ -47,6 +47,7 @@ struct fake_hsm {
     /* knobs: CKR_OK = behave */
     CK_RV worker_open_rv, find_rv, registered_rv, mac_rv;
     CK_RV provider_root_rv, avail_key_rv, avail_seal_rv, avail_open_rv;
+    CK_RV state_commit_rv;                 /* provider_state.h commits */
     /* counters */
     unsigned sessions_open;                /* worker sessions not yet closed */
     unsigned sessions_total;

@@ -468,6 +468,41 @@ static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
     return rv;
 }
 
+/* An authenticated blob's unwrap: the checks before the roots, the roots
+ * and the availability rules, the commit of a newer version, the key, and
+ * the audit lines of whatever the answer is. */
+static CK_RV decide(struct unwrap *u, CK_OBJECT_HANDLE force_root, struct dep11_key **out)
+{
+    struct dep11_policy_state ps;
+    struct unwrap_note n;
+    CK_RV rv = CKR_HOST_MEMORY;
+
+    memset(&ps, 0, sizeof(ps));
+    u->value = dep11_secmem_alloc(DEP11_KEY_LEN);
+    if (u->value == NULL) {
+        LOG_FAIL(rv, "policy value");
+        return rv;
+    }
+    rv = before_roots(u, &ps);
+    if (rv == CKR_OK)
+        rv = unwrap_value(u, force_root);
+    if (rv == CKR_OK && u->b.hdr.version > ps.st.number)
+        rv = dep11_policy_commit(u->b.hdr.policy_id, u->b.hdr.version,
+                                 u->avail >= 0 ? u->b.copies[u->avail].key_id : NULL,
+                                 u->avail >= 0 ? u->b.copies[u->avail].key_id_len : 0);
+    if (rv == CKR_OK)
+        rv = make_key(u, out);
+    memset(&n, 0, sizeof n);
+    n.served_by = u->served_by;
+    n.policy_id = u->b.hdr.policy_id;
+    n.version = u->b.hdr.version;
+    n.requester = u->requester;
+    n.reason = u->reason;
+    n.tenant = u->b.hdr.tenant;
+    n.token = ps.serial;
+    return audit_unwrap(&n, rv);
+}
+
 /**
  * dep11_policy_unwrap - C_UnwrapKey(CKM_DEP11_POLICY_UNWRAP).
  * @c [in] caller's slot and config; @force_root [in] CK_INVALID_HANDLE or
@@ -495,12 +530,9 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
     CK_RV rv = CKR_GENERAL_ERROR;
     struct unwrap u;
     uint8_t digest[DEP11_SHA256_LEN];
-    struct dep11_policy_state ps;
-    struct unwrap_note n;
     int cached = 0;
 
     memset(&u, 0, sizeof(u));
-    memset(&ps, 0, sizeof(ps));
     if (c == NULL || c->cfg == NULL || blob == NULL || out == NULL) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "NULL argument");
@@ -526,30 +558,7 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
         rv = verify_blob(blob, &u);
     if (rv != CKR_OK)
         goto out;
-    u.value = dep11_secmem_alloc(DEP11_KEY_LEN);
-    if (u.value == NULL) {
-        rv = CKR_HOST_MEMORY;
-        LOG_FAIL(rv, "policy value");
-        goto out;
-    }
-    rv = before_roots(&u, &ps);
-    if (rv == CKR_OK)
-        rv = unwrap_value(&u, force_root);
-    if (rv == CKR_OK && u.b.hdr.version > ps.st.number)
-        rv = dep11_policy_commit(u.b.hdr.policy_id, u.b.hdr.version,
-                                 u.avail >= 0 ? u.b.copies[u.avail].key_id : NULL,
-                                 u.avail >= 0 ? u.b.copies[u.avail].key_id_len : 0);
-    if (rv == CKR_OK)
-        rv = make_key(&u, out);
-    memset(&n, 0, sizeof n);
-    n.served_by = u.served_by;
-    n.policy_id = u.b.hdr.policy_id;
-    n.version = u.b.hdr.version;
-    n.requester = requester;
-    n.reason = u.reason;
-    n.tenant = u.b.hdr.tenant;
-    n.token = ps.serial;
-    rv = audit_unwrap(&n, rv);
+    rv = decide(&u, force_root, out);
     /* A fallback is decided afresh (and audited) every time: only keys
      * served by a root are cached. */
     if (rv == CKR_OK && cached && u.served_by != DEP11_ROOT_AVAILABILITY)

@@ -40,7 +40,7 @@ struct wrap {
     uint8_t avail_ct[AVAIL_COPY_LEN];
     uint8_t avail_id[DEP11_AVAIL_ID_LEN];
     int fresh_made;                       /* a roll created avail_id */
-    char serial[DEP11_TOKEN_SERIAL_LEN + 1]; /* the caller's token, for audit */
+    struct dep11_policy_state ps;         /* binding, the caller's token */
 };
 
 /* The copy algorithm for the profile's OAEP hash. */
@@ -376,12 +376,27 @@ static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct 
     e.version = w->hdr.version;
     e.extra_json = extra;
     e.tenant = p->tenant;
-    e.token = w->serial;
+    e.token = w->ps.serial;
     if (dep11_audit_write(&e) != CKR_OK) {
         LOG_FAIL(CKR_FUNCTION_FAILED, "audit line not written: the blob is withheld");
         return CKR_FUNCTION_FAILED;
     }
     return CKR_OK;
+}
+
+/* The audit line of a wrap refused for its tenant binding. */
+static void audit_mismatch(const struct dep11_key *p, CK_FLAGS flags, const struct wrap *w)
+{
+    struct dep11_audit_event e;
+
+    memset(&e, 0, sizeof(e));
+    e.event = wrap_event(p, w->customer, flags);
+    e.policy_id = p->policy_id;
+    e.version = w->hdr.version;
+    e.tenant = p->tenant;
+    e.token = w->ps.serial;
+    e.result = CKR_DEP11_TENANT_MISMATCH;
+    (void)dep11_audit_write(&e);
 }
 
 /* Fills @out (capacity checked) with the complete, MAC'd blob, and
@@ -411,6 +426,15 @@ static CK_RV seal_blob(const struct dep11_call *c, const struct dep11_key *polic
         LOG_FAIL(rv, "provider MAC");
         return rv;
     }
+    /* The first wrap binds the policy to this token and tenant (a racing
+     * process's binding may win: then this wrap is refused). */
+    if (!w->ps.st.bound) {
+        rv = dep11_tenant_bind(c, policy->policy_id, policy->tenant, &w->ps);
+        if (rv == CKR_DEP11_TENANT_MISMATCH)
+            audit_mismatch(policy, flags, w);
+        if (rv != CKR_OK)
+            return rv;
+    }
     return audit_wrap(policy, flags, w);
 }
 
@@ -429,26 +453,15 @@ static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *poli
     return rv;
 }
 
-/* The tenant binding (DESIGN section 2): written with the policy's first
- * wrap (or the first wrap of a policy made before bindings existed); a wrap
- * from another token or for another tenant id is refused, audited, before
- * anything is created. */
-static CK_RV bind_tenant(const struct dep11_call *c, const struct dep11_key *p, CK_FLAGS flags,
-                         const struct wrap *w, struct dep11_policy_state *ps)
+/* The tenant binding (DESIGN section 2), before anything is created: a
+ * policy bound to another token or tenant id is refused, audited. */
+static CK_RV check_tenant(const struct dep11_call *c, const struct dep11_key *p, CK_FLAGS flags,
+                          struct wrap *w)
 {
-    struct dep11_audit_event e;
-    CK_RV rv = dep11_tenant_bind(c, p->policy_id, p->tenant, ps);
+    CK_RV rv = dep11_tenant_check(c, p->policy_id, p->tenant, &w->ps);
 
-    if (rv == CKR_DEP11_TENANT_MISMATCH) {
-        memset(&e, 0, sizeof(e));
-        e.event = wrap_event(p, w->customer, flags);
-        e.policy_id = p->policy_id;
-        e.version = w->hdr.version;
-        e.tenant = p->tenant;
-        e.token = ps->serial;
-        e.result = rv;
-        (void)dep11_audit_write(&e);
-    }
+    if (rv == CKR_DEP11_TENANT_MISMATCH)
+        audit_mismatch(p, flags, w);
     return rv;
 }
 
@@ -478,7 +491,6 @@ CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *poli
     struct wrap *w = NULL;
     size_t need = 0;
     int done = 0, written = 0;
-    struct dep11_policy_state ps;
 
     rv = check_args(c, policy, root1, root2, flags, out_len);
     if (rv != CKR_OK)
@@ -497,10 +509,9 @@ CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *poli
         rv = size_check(c, w, w->customer, out, out_len, &need, &done);
     if (rv != CKR_OK || done)
         goto out; /* a size query or a short buffer creates nothing */
-    rv = bind_tenant(c, policy, flags, w, &ps);
+    rv = check_tenant(c, policy, flags, w);
     if (rv != CKR_OK)
         goto out;
-    memcpy(w->serial, ps.serial, sizeof(w->serial));
     if (!w->customer) {
         rv = dep11_provider_root(1, &w->roots[0]);
         if (rv == CKR_OK)

@@ -92,12 +92,17 @@ CK_RV dep11_policy_commit(const uint8_t policy_id[DEP11_ID_LEN], CK_ULONG versio
         LOG_FAIL(rv, "commit record of version %lu not written", (unsigned long)version);
         return rv;
     }
-    if (keep != NULL &&
-        dep11_provider_avail_destroy(policy_id, keep, keep_len, &destroyed) != CKR_OK)
-        LOG_WARN("availability keys of superseded versions not destroyed (next commit)");
-    else if (destroyed > 0)
+    dep11_cache_flush(policy_id);
+    if (keep != NULL)
+        rv = dep11_provider_avail_destroy(policy_id, keep, keep_len, &destroyed);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "version %lu committed, but the availability keys of older versions "
+                     "were not all destroyed (the next commit or a purge does it)",
+                 (unsigned long)version);
+        return rv;
+    }
+    if (destroyed > 0)
         LOG_INFO("version %lu committed: %u older availability key(s) destroyed",
                  (unsigned long)version, destroyed);
-    dep11_cache_flush(policy_id);
     return CKR_OK;
 }

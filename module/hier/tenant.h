@@ -26,7 +26,7 @@ struct dep11_policy_state {
 CK_RV dep11_tenant_check(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
                          const uint8_t tenant[DEP11_ID_LEN], struct dep11_policy_state *ps);
 
-/* dep11_tenant_check, then, for a policy bound nowhere, writes the binding
+/* dep11_tenant_check (@ps is filled afresh), then, for a policy bound nowhere, writes the binding
  * to the caller's token and @tenant (create-only; a binding a racing process
  * wrote first is then checked instead). Same codes. */
 CK_RV dep11_tenant_bind(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
@@ -36,8 +36,9 @@ CK_RV dep11_tenant_bind(const struct dep11_call *c, const uint8_t policy_id[DEP1
  * than the committed one): the commit record, then every availability key
  * of the policy but @keep (@keep_len bytes, NULL: none kept) is destroyed
  * and this process's cache entries of the policy are flushed. CKR_OK;
- * backend codes (the record could not be written: the caller withholds the
- * key). A failed destruction is logged and left to the next commit. */
+ * backend codes: the record could not be written, or a key could not be
+ * destroyed (the version stays committed: older blobs are superseded
+ * whatever keys remain); the caller withholds the key either way. */
 CK_RV dep11_policy_commit(const uint8_t policy_id[DEP11_ID_LEN], CK_ULONG version,
                           const uint8_t *keep, size_t keep_len);
 

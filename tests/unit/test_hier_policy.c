@@ -732,100 +732,6 @@ static void test_roll(void **state)
     dep11_key_free(k);
 }
 
-/* Tenant binding (DESIGN section 2): the first wrap binds the policy to
- * the session's token and the tenant id; any other token is refused before
- * any root or the availability key is tried, and a wrap from it creates
- * nothing. */
-static void test_tenant_binding(void **state)
-{
-    struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
-    const CK_ULONG req[] = { DEP11_REQUESTER_USER, DEP11_REQUESTER_SYSTEM,
-                             DEP11_REQUESTER_RECOVERY };
-    unsigned created = 0;
-
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
-    f->call.slot = 2;
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(unwrap(f, req[i], &u), CKR_DEP11_TENANT_MISMATCH);
-        assert_null(u);
-    }
-    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0; /* revoked: same answer */
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(unwrap(f, req[i], &u), CKR_DEP11_TENANT_MISMATCH);
-    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
-    assert_int_equal(f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts, 0);
-    assert_int_equal(f->hsm->avail_opens, 0);
-    created = f->hsm->avail_created;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY),
-                     CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(f->hsm->avail_created, created);
-    /* Another tenant id on the bound token. */
-    f->call.slot = 1;
-    k->tenant[0] ^= 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_DEP11_TENANT_MISMATCH);
-    k->tenant[0] ^= 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
-    dep11_key_free(u);
-    dep11_key_free(k);
-}
-
-/* A policy with no binding (made before bindings existed): only a customer
- * root found on the session's token serves it; no fallback, no provider
- * roots. Its next wrap binds it. */
-static void test_unbound_policy(void **state)
-{
-    struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
-
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
-    fake_hsm_state_reset();
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(f->hsm->provider[0].decrypts + f->hsm->provider[1].decrypts, 0);
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
-    fake_hsm_state_reset();
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
-    assert_true(u->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
-                u->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
-    dep11_key_free(u);
-    u = NULL;
-    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(f->hsm->avail_opens, 0);
-    assert_null(u);
-    /* The next wrap on this token binds it: the fallback is back. */
-    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
-    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
-    assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
-    dep11_key_free(u);
-    f->call.slot = 2;
-    u = NULL;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
-    dep11_key_free(k);
-}
-
-/* A commit record that cannot be written withholds the key. */
-static void test_commit_failure(void **state)
-{
-    struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
-
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
-    f->hsm->state_commit_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEVICE_ERROR);
-    assert_null(u);
-    f->hsm->state_commit_rv = CKR_OK;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
-    assert_int_equal(u->version, 1);
-    dep11_key_free(u);
-    dep11_key_free(k);
-}
-
 static void test_policy_info(void **state)
 {
     struct fx *f = *state;
@@ -877,9 +783,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hint_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tenant_binding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unbound_policy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_failure, setup, teardown),
     };
 
     dep11_secmem_init();

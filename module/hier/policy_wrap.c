@@ -355,8 +355,8 @@ static const char *wrap_event(const struct dep11_key *p, int customer, CK_FLAGS 
     return "refresh";
 }
 
-/* The audit line of a wrap, written once the blob is complete and before
- * a roll destroys anything: the roots' identities, the availability key's
+/* The audit line of a wrap, written once the blob is complete (and the
+ * policy bound): the roots' identities, the availability key's
  * CKA_ID (public identifiers, no key bytes). CKR_OK or CKR_FUNCTION_FAILED. */
 static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct wrap *w)
 {

@@ -523,6 +523,8 @@ static void test_refresh(void **state)
     struct itest_blob v2 = { 0 };
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     CK_ULONG by = 0, v = 0;
+    CK_BYTE buf[DEP11_RECEIPT_MAX_TEST];
+    CK_ULONG len = sizeof buf;
 
     make_world(fx, &w, "v1.blob");
     rewrap(fx, &w, root(fx, "root3"), root(fx, "root4"), 0, &v2);
@@ -536,12 +538,22 @@ static void test_refresh(void **state)
      * (the old roots' revocation is never what answers). */
     revoke(fx, "root1");
     revoke(fx, "root2");
+    /* v1's roots are all gone, but a purge presented with v1 proves nothing
+     * about the committed v2: refused, nothing destroyed. */
+    assert_int_equal(purge(fx, fx->s, &w.blob, buf, &len), CKR_DEP11_BLOB_SUPERSEDED);
     assert_int_equal(unwrap(fx, &v2, DEP11_REQUESTER_USER, &h, &by), CKR_OK);
     assert_true(by == DEP11_ROOT_CUSTOMER_1 || by == DEP11_ROOT_CUSTOMER_2);
     assert_child_reads(fx, &w, h);
     assert_int_equal(other_process(fx, "dep11.conf", "v2.blob", DEP11_REQUESTER_USER, &by),
                      CKR_OK);
     assert_superseded(fx, &w.blob, "v1.blob");
+    /* The availability key is still there: with v2's roots revoked too, the
+     * system is served by it. */
+    revoke(fx, "root3");
+    revoke(fx, "root4");
+    assert_int_equal(other_process(fx, "dep11-system.conf", "v2.blob", DEP11_REQUESTER_SYSTEM,
+                                   &by), CKR_OK);
+    assert_int_equal(by, DEP11_ROOT_AVAILABILITY);
     itest_blob_free(&v2);
     world_free(&w);
 }

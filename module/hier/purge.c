@@ -16,6 +16,7 @@
 
 #include "hier/hier.h"
 #include "hier/cache.h"
+#include "hier/tenant.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
@@ -56,6 +57,7 @@ struct purge {
     char receipt[DEP11_RECEIPT_MAX + 1];
     size_t len;
     int overflow;
+    struct dep11_policy_state ps;   /* binding, committed version, our token */
 };
 
 /* ---- small encoders ---- */
@@ -147,6 +149,16 @@ static CK_RV signing_spki(uint8_t spki[SPKI_LEN])
 /* ---- the blob ---- */
 
 /* Parse, MAC (one HSM call), copy layout; customer-managed only. */
+/* The audit line of a refused purge (tenant mismatch, superseded blob). */
+static void audit_refusal(const struct purge *p, CK_RV result)
+{
+    struct dep11_audit_event e = { .event = "purge", .policy_id = p->b.hdr.policy_id,
+                                   .version = p->b.hdr.version, .tenant = p->b.hdr.tenant,
+                                   .token = p->ps.serial, .result = result };
+
+    (void)dep11_audit_write(&e);
+}
+
 static CK_RV check_blob(struct purge *p, const uint8_t *blob, CK_ULONG len)
 {
     uint8_t mac[DEP11_BLOB_MAC_LEN];
@@ -160,6 +172,13 @@ static CK_RV check_blob(struct purge *p, const uint8_t *blob, CK_ULONG len)
     if (!dep11_ct_equal(mac, p->b.mac, sizeof mac)) {
         rv = CKR_WRAPPED_KEY_INVALID;
         LOG_FAIL(rv, "blob MAC does not verify");
+        return rv;
+    }
+    /* The tenant binding before anything else (DESIGN section 2). */
+    rv = dep11_tenant_check(p->c, p->b.hdr.policy_id, p->b.hdr.tenant, &p->ps);
+    if (rv != CKR_OK) {
+        if (rv == CKR_DEP11_TENANT_MISMATCH)
+            audit_refusal(p, rv);
         return rv;
     }
     if (p->b.hdr.managed_by != DEP11_MANAGED_CUSTOMER) {
@@ -429,8 +448,9 @@ static void audit_purge(const struct purge *p, unsigned destroyed, int repeated)
     char extra[160];
     uint8_t h[DEP11_SHA256_LEN];
     size_t n = 0;
-    struct dep11_audit_event e = { "purge", p->b.hdr.policy_id, p->b.hdr.version, 0, 0, NULL,
-                                   extra };
+    struct dep11_audit_event e = { .event = "purge", .policy_id = p->b.hdr.policy_id,
+                                   .version = p->b.hdr.version, .extra_json = extra,
+                                   .tenant = p->b.hdr.tenant, .token = p->ps.serial };
 
     if (dep11_sha256((const uint8_t *)p->receipt, p->len, h) != CKR_OK)
         memset(h, 0, sizeof h);
@@ -525,7 +545,9 @@ static CK_RV first_purge(struct purge *p, uint8_t *out, CK_ULONG *out_len)
  * of a customer-managed policy blob; @out [out] the receipt, NULL for a
  * size query (DEP11_RECEIPT_MAX; nothing destroyed); @out_len [in,out].
  * Returns CKR_OK, CKR_ARGUMENTS_BAD, CKR_WRAPPED_KEY_INVALID (malformed, or
- * MAC fails), CKR_FUNCTION_REJECTED (provider-managed; not the policy's
+ * MAC fails), CKR_DEP11_TENANT_MISMATCH (the policy is bound to another
+ * token: nothing destroyed), CKR_DEP11_BLOB_SUPERSEDED (a first purge by a
+ * blob older than the committed version), CKR_FUNCTION_REJECTED (provider-managed; not the policy's
  * customer token; a customer key still unwraps), CKR_DEP11_ROOT_KEYS_
  * UNAVAILABLE (a customer key answered transiently), CKR_USER_NOT_LOGGED_IN,
  * CKR_BUFFER_TOO_SMALL (nothing destroyed), CKR_HOST_MEMORY, backend codes.
@@ -554,6 +576,14 @@ CK_RV dep11_policy_purge(const struct dep11_call *c, const uint8_t *blob, CK_ULO
     if (rv == CKR_OK)
         rv = dep11_provider_tombstone_find(p->b.hdr.policy_id, (uint8_t *)p->receipt,
                                            &stored, &present);
+    /* A first purge by an older blob is refused: its roots may be gone
+     * while the committed version's still unwrap. */
+    if (rv == CKR_OK && !present && p->b.hdr.version < p->ps.st.number) {
+        rv = CKR_DEP11_BLOB_SUPERSEDED;
+        LOG_FAIL(rv, "purge with blob version %lu, committed version %llu",
+                 (unsigned long)p->b.hdr.version, (unsigned long long)p->ps.st.number);
+        audit_refusal(p, rv);
+    }
     if (rv == CKR_OK)
         rv = check_customer(p, !present);
     if (rv != CKR_OK)

@@ -7,7 +7,9 @@
 #                            unregistered: RSA-2048 pair (id 03), not registered
 #                            extractable:  RSA-2048 pair (id 04), private half extractable,
 #                                          registered (so only its extractability refuses it)
-#   token "fabrikam"         a second customer token, same PINs, no keys
+#   token "fabrikam"         a second customer token (a second tenant), same PINs;
+#                            froot1, froot2: RSA-2048 pairs (ids 21, 22), registered
+#                            (none with ITEST_FABRIKAM_ROOTS=0)
 #   token "dep11-provider"   dep11's own token (PIN in DIR/provider.pin), provisioned
 #                            with `dep11-tool provider init` (not with
 #                            ITEST_NO_PROVISION=1: an empty provider token)
@@ -98,6 +100,23 @@ register() {
 register root1
 register root2
 register extractable
+
+# --- fabrikam: a second tenant with its own registered roots (the tenant
+# binding tests, test_tenants / test_replay). ITEST_FABRIKAM_ROOTS=0 leaves
+# fabrikam empty (pkcs11-tool --test compares it with and without dep11).
+if [ "${ITEST_FABRIKAM_ROOTS:-1}" != 0 ]; then
+    for n in 1 2; do
+        run pkcs11-tool --module "$SOFTHSM_MODULE" --token-label fabrikam --login --pin 1234 \
+            --keypairgen --key-type rsa:2048 --label "froot$n" --id "2$n" --usage-decrypt
+        if [ -x "$abs_top_builddir/tools/dep11-tool" ] && [ -z "${ITEST_NO_DEP11_TOOL:-}" ]; then
+            run "$abs_top_builddir/tools/dep11-tool" --module "$SOFTHSM_MODULE" \
+                --token-label fabrikam keys register --so-pin-source "file:$dir/so.pin" \
+                --key-label "froot$n"
+        else
+            run "$ITEST_TOOL" register "$SOFTHSM_MODULE" fabrikam "$dir/so.pin" "froot$n"
+        fi
+    done
+fi
 
 profile="$abs_top_srcdir/hsm-profiles/softhsm2.conf"
 write_conf() {

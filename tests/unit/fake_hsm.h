@@ -13,6 +13,7 @@
 
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "hsm/provider_state.h"
 
 #define FAKE_RSA_MAX 12
 #define FAKE_AVAIL_MAX 32
@@ -46,6 +47,7 @@ struct fake_hsm {
     /* knobs: CKR_OK = behave */
     CK_RV worker_open_rv, find_rv, registered_rv, mac_rv;
     CK_RV provider_root_rv, avail_key_rv, avail_seal_rv, avail_open_rv;
+    CK_RV state_commit_rv;                 /* provider_state.h commits */
     /* counters */
     unsigned sessions_open;                /* worker sessions not yet closed */
     unsigned sessions_total;
@@ -85,5 +87,8 @@ void fake_hsm_avail_destroy_all(struct fake_hsm *h, const uint8_t tag[16]);
 /* RSA-OAEP encryption to root @handle's public key (tests craft copies). */
 int fake_hsm_oaep_encrypt(struct fake_hsm *h, CK_OBJECT_HANDLE handle, const uint8_t *pt,
                           size_t pt_len, uint8_t *ct, size_t *ct_len);
+
+/* Drops every binding and commit record of the double. */
+void fake_hsm_state_reset(void);
 
 #endif

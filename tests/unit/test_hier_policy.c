@@ -276,11 +276,17 @@ static void test_version_and_refresh(void **state)
     assert_true(u2->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
                 u2->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
     assert_memory_equal(u2->value, k->value, 32);
-    /* the old blob no longer unwraps for a user: its roots are revoked */
+    /* v2 is committed: the old blob is superseded for every requester,
+     * before any root is tried */
     dep11_key_free(u1);
     u1 = NULL;
+    f->hsm->rsa[0].priv_present = 1;
+    unsigned before = f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts;
     assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_USER, old, old_len, &u1),
-                     CKR_DEP11_ROOT_KEYS_REVOKED);
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_SYSTEM, old, old_len, &u1),
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    assert_int_equal(f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts, before);
     assert_null(u1);
     /* v2 -> v3 */
     assert_int_equal(wrap(f, u2, r3, r4, 0), CKR_OK);
@@ -709,21 +715,34 @@ static void test_roll(void **state)
     dep11_key_free(u);
     u = NULL;
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
+    /* the roll of an unwrapped v1 key: v2 under a fresh availability key;
+     * the old key stays until v2 is committed */
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(wrap(f, u, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
+    dep11_key_free(u);
+    u = NULL;
     assert_int_equal(f->hsm->avail_created, 3);
-    assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 1);
+    assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 2);
     assert_int_equal(dep11_policy_blob_parse(f->blob, f->len, &b), CKR_OK);
+    assert_int_equal(b.hdr.version, 2);
     assert_memory_not_equal(b.copies[2].key_id, v1_id, DEP11_AVAIL_ID_LEN);
     assert_memory_equal(b.copies[2].key_id, k->policy_id, 16); /* tagged with the policy */
-    /* both roots revoked: the new blob serves SYSTEM, the old one is purged */
+    /* both roots revoked: before the commit v1 still serves SYSTEM */
     f->hsm->rsa[0].priv_present = 0;
     f->hsm->rsa[1].priv_present = 0;
+    assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_SYSTEM, v1, v1_len, &u),
+                     CKR_OK);
+    assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
+    dep11_key_free(u);
+    u = NULL;
+    /* v2's first unwrap commits it: the old key goes, v1 is superseded */
     assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     u = NULL;
+    assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 1);
     assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_SYSTEM, v1, v1_len, &u),
-                     CKR_DEP11_POLICY_PURGED);
+                     CKR_DEP11_BLOB_SUPERSEDED);
     assert_null(u);
     dep11_key_free(k);
 }

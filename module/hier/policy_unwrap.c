@@ -328,7 +328,7 @@ static CK_RV unwrap_value(struct unwrap *u, CK_OBJECT_HANDLE force_root)
         LOG_FAIL(rv, "every root copy is invalid");
         return rv;
     default:
-        if (u->unbound) {
+        if (u->unbound && !u->c->cfg->bind_unbound) {
             rv = CKR_DEP11_TENANT_MISMATCH;
             LOG_FAIL(rv, "no customer root of this token unwraps a policy with no tenant "
                          "binding: no fallback");
@@ -440,7 +440,8 @@ static CK_RV from_cache(CK_SLOT_ID slot, const uint8_t *digest, CK_ULONG request
 
 /* The checks before any root is tried (DESIGN section 5): the tenant
  * binding (a policy bound nowhere, made by an earlier version, may only be
- * served by a customer root on this token: u->unbound), the purge tombstone,
+ * served by a customer root on this token: u->unbound; unless the config
+ * says unbound-policies = bind-on-unwrap), the purge tombstone,
  * the committed version. Each is one search on the provider token. */
 static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
 {
@@ -450,7 +451,10 @@ static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
     if (rv != CKR_OK)
         return rv;
     u->unbound = !ps->st.bound;
-    if (u->unbound && u->b.hdr.managed_by != DEP11_MANAGED_CUSTOMER) {
+    if (u->unbound && u->c->cfg->bind_unbound) {
+        LOG_INFO("policy with no tenant binding: bound to this token if it unwraps "
+                 "(unbound-policies = bind-on-unwrap)");
+    } else if (u->unbound && u->b.hdr.managed_by != DEP11_MANAGED_CUSTOMER) {
         rv = CKR_DEP11_TENANT_MISMATCH;
         LOG_FAIL(rv, "provider-managed policy with no tenant binding: no proof of tenancy");
         return rv;
@@ -486,6 +490,11 @@ static CK_RV decide(struct unwrap *u, CK_OBJECT_HANDLE force_root, struct dep11_
     rv = before_roots(u, &ps);
     if (rv == CKR_OK)
         rv = unwrap_value(u, force_root);
+    /* The migration of a policy made before bindings existed (config
+     * unbound-policies = bind-on-unwrap): the first token that unwraps it
+     * claims it; a race lost to another token is a mismatch. */
+    if (rv == CKR_OK && u->unbound && u->c->cfg->bind_unbound)
+        rv = dep11_tenant_bind(u->c, u->b.hdr.policy_id, u->b.hdr.tenant, &ps);
     if (rv == CKR_OK && u->b.hdr.version > ps.st.number)
         rv = dep11_policy_commit(u->b.hdr.policy_id, u->b.hdr.version,
                                  u->avail >= 0 ? u->b.copies[u->avail].key_id : NULL,

@@ -77,6 +77,8 @@ static const struct key_def config_keys[] = {
     { "trusted-roots", K_WORDS, C(trusted_roots_any), 0, 0, 0, "any",
       "require" },
     { "receipt-public-key", K_PATH, C(receipt_public_key), 0, 0, 0, NULL, NULL },
+    { "unbound-policies", K_WORDS, C(bind_unbound), 0, 0, 0, "bind-on-unwrap",
+      "refuse" },
 };
 
 static const struct key_def profile_keys[] = {

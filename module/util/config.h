@@ -48,6 +48,7 @@ struct dep11_config {
     int recovery_requests;                     /* "recovery-requests": allow (1) | deny (0, default) */
     int caller_iv;                             /* "caller-iv": allow (1) | deny (0, default) */
     int trusted_roots_any;                     /* "trusted-roots": any (1) | require (0, default) */
+    int bind_unbound;                          /* "unbound-policies": bind-on-unwrap (1) | refuse (0, default) */
     char receipt_public_key[DEP11_CONF_PATH_MAX]; /* "receipt-public-key": empty = none */
 };
 

@@ -186,7 +186,8 @@ test_full_config(void **state)
         "recovery-requests = allow\n"
         "caller-iv = allow\n"
         "trusted-roots = any\n"
-        "receipt-public-key = /var/lib/dep11/receipts.pem\n",
+        "receipt-public-key = /var/lib/dep11/receipts.pem\n"
+        "unbound-policies = bind-on-unwrap\n",
         "module = " SOFTHSM "\n"
         "oaep-hash = sha1\n"
         "aes-key-wrap-pad-mechanism = 0x210B\n"
@@ -214,6 +215,7 @@ test_full_config(void **state)
     assert_int_equal(c->recovery_requests, 1);
     assert_int_equal(c->caller_iv, 1);
     assert_int_equal(c->trusted_roots_any, 1);
+    assert_int_equal(c->bind_unbound, 1);
     assert_string_equal(c->receipt_public_key, "/var/lib/dep11/receipts.pem");
     assert_string_equal(c->profile.module, SOFTHSM);
     assert_int_equal(c->profile.oaep_hash, CKM_SHA_1);
@@ -241,6 +243,7 @@ check_defaults(const struct dep11_config *c)
     assert_int_equal(c->recovery_requests, 0);
     assert_int_equal(c->caller_iv, 0);
     assert_int_equal(c->trusted_roots_any, 0);
+    assert_int_equal(c->bind_unbound, 0);
     assert_int_equal(c->profile.oaep_hash, CKM_SHA256);
     assert_int_equal(c->profile.aes_wrap_pad_mech, 0x210A);
     assert_int_equal(c->profile.root_unwrap_decrypt, 1);
@@ -281,7 +284,8 @@ test_explicit_defaults(void **state)
         "recovery-requests = deny\n"
         "caller-iv = deny\n"
         "trusted-roots = require\n"
-        "receipt-public-key =\n",
+        "receipt-public-key =\n"
+        "unbound-policies = refuse\n",
         GOOD_PROFILE
         "oaep-hash = sha256\n"
         "aes-key-wrap-pad-mechanism = 8458\n"
@@ -374,6 +378,8 @@ static const struct bad_case bad_cases[] = {
       "caller-iv: 'Allow' is not allow or deny", NULL },
     { "trusted-roots", BASE "trusted-roots = allow\n", NULL, 0, 4,
       "trusted-roots: 'allow' is not any or require", NULL },
+    { "unbound-policies", BASE "unbound-policies = bind\n", NULL, 0, 4,
+      "unbound-policies: 'bind' is not bind-on-unwrap or refuse", NULL },
     { "label too long",
       "profile = prof\nprovider-token = 0123456789abcdef0123456789abcdefX\n"
       "provider-pin = env:X\n", NULL, 0, 2, "1 to 32 bytes", NULL },

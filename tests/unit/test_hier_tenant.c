@@ -34,6 +34,7 @@ static int setup(void **state)
 
     assert_non_null(f);
     f->hsm = fake_hsm_reset();
+    fake_hsm_provision(f->hsm); /* the provider roots: provisioned, never made on use */
     f->cfg = calloc(1, sizeof(*f->cfg));
     assert_non_null(f->cfg);
     f->cfg->profile.oaep_hash = CKM_SHA256;
@@ -174,6 +175,53 @@ static void test_unbound_policy(void **state)
     dep11_key_free(k);
 }
 
+/* unbound-policies = bind-on-unwrap (the migration of policies made before
+ * bindings existed): the first token whose unwrap succeeds claims a
+ * binding-less policy, provider-managed or not, with the fallback; every
+ * other token is refused from then on. */
+static void test_unbound_migration(void **state)
+{
+    struct fx *f = *state;
+    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+
+    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
+    fake_hsm_state_reset();
+    f->cfg->bind_unbound = 1;
+    f->call.slot = 2;
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(u->unwrapped_by, DEP11_ROOT_PROVIDER);
+    dep11_key_free(u);
+    u = NULL;
+    f->call.slot = 1;
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_null(u);
+    f->call.slot = 2;
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    dep11_key_free(u);
+    u = NULL;
+    /* Once bound, a wrap from the other token is refused. A customer-managed
+     * policy whose roots are gone: the availability key serves SYSTEM and
+     * binds the token that asked. */
+    f->call.slot = 1;
+    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_DEP11_TENANT_MISMATCH);
+    dep11_key_free(k);
+    k = new_policy(DEP11_POLICY_MAILBOX);
+    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    fake_hsm_state_reset();
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
+    dep11_key_free(u);
+    u = NULL;
+    f->call.slot = 2;
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_null(u);
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
+    dep11_key_free(k);
+}
+
 /* A commit record that cannot be written withholds the key. */
 static void test_commit_failure(void **state)
 {
@@ -197,6 +245,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tenant_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unbound_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unbound_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, setup, teardown),
     };
 

@@ -23,7 +23,8 @@ static int in_set(const char *s, const char *const *set)
 }
 
 static const char *const FIXED[] = {"event", "time", "policy_id", "version",
-                                    "requester", "served_by", "reason", NULL};
+                                    "requester", "served_by", "reason", "tenant",
+                                    "token", "host", "pid", "result", NULL};
 static const char *const EVENTS[] = {"policy-wrap", "policy-unwrap",
     "availability-use", "availability-roll", "refresh", "purge", "offboard",
     NULL};
@@ -51,11 +52,46 @@ struct rec {
     char hash[65];
 };
 
+/* A CKR_ name: "CKR_" and letters, digits, underscores. */
+static int ckr_name(const struct tool_member *m)
+{
+    size_t i = 0, n = strlen(m->str);
+
+    if (m->type != TOOL_V_STR || m->str_long || n < 5 || strncmp(m->str, "CKR_", 4) != 0)
+        return 0;
+    for (i = 4; i < n; i++)
+        if (!isalnum((unsigned char)m->str[i]) && m->str[i] != '_')
+            return 0;
+    return 1;
+}
+
+/* The fields after reason: tenant, token, host, pid, result. */
+static const char *check_more(const struct tool_member *m)
+{
+    size_t tl = strlen(m[7].str);
+
+    if (m[7].type != TOOL_V_STR || m[7].str_long || (tl != 0 && tl != 32) ||
+        !tool_is_lhex(m[7].str, tl))
+        return "tenant is not 16 bytes of hex";
+    if (m[8].type != TOOL_V_STR || m[8].str_long || strlen(m[8].str) > 16)
+        return "token is not a serial number";
+    if (m[9].type != TOOL_V_STR)
+        return "host is not a string";
+    if (m[10].type != TOOL_V_INT || m[10].num < 1)
+        return "pid is not a positive number";
+    if (!ckr_name(&m[11]))
+        return "result is not a CKR_ name";
+    if (strcmp(m[11].str, "CKR_OK") != 0 && m[5].str[0] != '\0')
+        return "a refusal names a served_by";
+    return NULL;
+}
+
 /* Checks the members of a line (scripts/dep11-audit-verify's parse()). */
 static const char *check_rec(const struct tool_member *m, size_t n,
                              struct rec *r, char *why, size_t wlen)
 {
     const struct tool_member *seq = &m[n - 2], *prev = &m[n - 1];
+    const char *bad = NULL;
     size_t i = 0, pl = 0;
 
     for (i = 0; FIXED[i] != NULL; i++)
@@ -81,6 +117,8 @@ static const char *check_rec(const struct tool_member *m, size_t n,
         return "unknown served_by";
     if (!str_in(&m[6], REASONS))
         return "unknown reason";
+    if ((bad = check_more(m)) != NULL)
+        return bad;
     if (seq->type != TOOL_V_INT || seq->num < 1)
         return "seq is not a positive number";
     if (prev->type != TOOL_V_STR || prev->str_long || strlen(prev->str) != 64 ||

@@ -110,6 +110,8 @@ static const struct {
     N(CKR_DEP11_ROOT_KEYS_UNAVAILABLE),
     N(CKR_DEP11_POLICY_PURGED),
     N(CKR_DEP11_POLICY_LIMIT),
+    N(CKR_DEP11_TENANT_MISMATCH),
+    N(CKR_DEP11_BLOB_SUPERSEDED),
 };
 
 static const struct {
@@ -126,6 +128,10 @@ static const struct {
       "the policy was purged: its availability key is destroyed and its data "
       "is cryptographically deleted" },
     { CKR_DEP11_POLICY_LIMIT, "a policy limit of the tenant was reached" },
+    { CKR_DEP11_TENANT_MISMATCH,
+      "the policy belongs to another tenant token than this session's" },
+    { CKR_DEP11_BLOB_SUPERSEDED,
+      "a newer blob of this policy has been committed: use the newest blob" },
     { CKR_PIN_INCORRECT, "the PIN is wrong" },
     { CKR_PIN_LOCKED, "the PIN is locked after too many wrong tries" },
     { CKR_PIN_LEN_RANGE, "the PIN has a length the token does not accept" },

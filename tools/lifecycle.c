@@ -4,8 +4,10 @@
  * "policy roll-availability" and "policy offboard" (re-wrap
  * provider-managed). The two-step purge is in purge.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -92,10 +94,39 @@ static unsigned long blob_version(struct tool *t, unsigned char *blob,
 }
 
 /*
+ * Commits the stored blob of @r (DESIGN section 5): one unwrap of it makes
+ * its version the policy's committed one, so older blobs are superseded and
+ * the availability keys they alone name are destroyed. Until then old and
+ * new blobs both work: a run killed before this point leaves the policy
+ * readable, and the next unwrap of the stored blob commits it.
+ * DEP11_TOOL_TEST_STOP_BEFORE_COMMIT=1 exits here (status 70), for the
+ * crash-safety test. Returns a TOOL_EXIT_ code.
+ */
+static int commit_blob(struct tool *t, const struct tool_rec *r, CK_ULONG requester)
+{
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    const char *stop = getenv("DEP11_TOOL_TEST_STOP_BEFORE_COMMIT");
+    int rc = TOOL_EXIT_FAIL;
+
+    if (stop != NULL && strcmp(stop, "1") == 0) {
+        fprintf(stderr, "dep11-tool: stopping before the commit "
+                "(DEP11_TOOL_TEST_STOP_BEFORE_COMMIT)\n");
+        _exit(70);
+    }
+    rc = tool_unwrap_blob(t, r->blob, r->blob_len, requester, &key);
+    if (rc != TOOL_EXIT_OK)
+        fprintf(stderr, "dep11-tool: the new blob of \"%s\" is stored but not "
+                "committed; older blobs still work until it is unwrapped once\n", r->name);
+    tool_destroy(t, key);
+    return rc;
+}
+
+/*
  * Unwraps @r's blob and wraps it again: under @root1/@root2 (labels), or
  * provider-managed when @root1 is NULL, with @flags. Updates @r (blob,
- * version, roots), writes o->out if given, updates the registry and
- * prints the record. Returns a TOOL_EXIT_ code.
+ * version, roots), writes o->out if given, updates the registry (the
+ * store), commits the new blob and prints the record. Returns a TOOL_EXIT_
+ * code.
  */
 static int rewrap(struct tool *t, const struct lc_opts *o, struct tool_rec *r,
                   const char *root1, const char *root2, CK_FLAGS flags)
@@ -127,6 +158,10 @@ static int rewrap(struct tool *t, const struct lc_opts *o, struct tool_rec *r,
         memmove(r->root2, root2 ? root2 : "", root2 ? strlen(root2) + 1 : 1);
         rc = tool_reg_update(t, r);
     }
+    tool_destroy(t, key);
+    key = CK_INVALID_HANDLE;
+    if (rc == TOOL_EXIT_OK)
+        rc = commit_blob(t, r, o->requester);
     if (rc == TOOL_EXIT_OK)
         rc = tool_print_rec(t, r);
     tool_destroy(t, key);
@@ -195,7 +230,9 @@ static int policy_offboard(struct tool *t, int argc, char **argv)
     "default user) and wrapped again (CKM_DEP11_POLICY_WRAP): the new blob\n" \
     "has version + 1, replaces the registry's current blob and is also\n"   \
     "written to --out FILE if given (kept unless --force). Child blobs are\n" \
-    "untouched: the policy key does not change. "
+    "untouched: the policy key does not change. The new blob is stored\n"  \
+    "first, then unwrapped once to commit it: from then on older blobs\n"  \
+    "are refused (CKR_DEP11_BLOB_SUPERSEDED). "
 
 const struct tool_cmd tool_cmd_policy_refresh = {
     "policy", "refresh", policy_refresh,
@@ -217,8 +254,7 @@ const struct tool_cmd tool_cmd_policy_roll_availability = {
     "         [--out FILE [--force]]\n" LC_COMMON
     "As refresh, with DEP11_WRAP_ROLL_AVAILABILITY: dep11 creates a new\n"
     "availability key for the policy and destroys the old one once the new\n"
-    "blob exists, so older blobs then serve only through their customer\n"
-    "roots. " LC_OUT,
+    "blob is committed. " LC_OUT,
 };
 
 const struct tool_cmd tool_cmd_policy_offboard = {

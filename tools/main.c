@@ -17,6 +17,7 @@ static const struct tool_cmd *const commands[] = {
     &tool_cmd_site_create,   &tool_cmd_site_show,
     &tool_cmd_file_seal,     &tool_cmd_file_open,
     &tool_cmd_audit_verify,  &tool_cmd_receipt_verify, /* *_verify.c */
+    &tool_cmd_provider_init, /* provider.c: the HSM's module, not dep11 */
     TOOL_REG_COMMANDS /* reg.h: registry, lifecycle, store, verify */
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

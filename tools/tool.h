@@ -245,6 +245,7 @@ extern const struct tool_cmd tool_cmd_file_seal;   /* file.c */
 extern const struct tool_cmd tool_cmd_file_open;
 extern const struct tool_cmd tool_cmd_audit_verify;   /* audit_verify.c */
 extern const struct tool_cmd tool_cmd_receipt_verify; /* receipt_verify.c */
+extern const struct tool_cmd tool_cmd_provider_init;  /* provider.c */
 
 /* site.c: loads the module, logs in, checks that @policy is a FILES policy,
  * unwraps it and the site blob @site for @site_id. *@pol and *@key are

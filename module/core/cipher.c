@@ -1,8 +1,9 @@
 /*
  * cipher.c - C_Encrypt* and C_Decrypt*: an operation on a module-side key
  * runs in hier/ under the session's own lock (the data path: no HSM call,
- * no global lock), and its ended op stays parked per session and direction
- * for the next Init to reuse; anything else is forwarded to the backend.
+ * no global lock), ends when its key dies (one atomic load a step), and its
+ * ended op stays parked per session and direction for the next Init to
+ * reuse; anything else is forwarded to the backend.
  */
 #include <string.h>
 
@@ -36,17 +37,22 @@ static struct dep11_aead_op *take_parked(struct dep11_session *s, int encrypt)
  * op of that direction when it has one (no allocation). The op is set up
  * outside the session lock, as before; a failed Init leaves the parked op
  * (cleansed) in the slot. CKR_OPERATION_ACTIVE when one is already running
- * on the session.
+ * on the session. A started op holds @obj's reference (*@taken = 1) until
+ * it ends, so that each step can see whether its key still lives.
  */
 static CK_RV start_module_op(struct dep11_session *s, int encrypt,
-                             CK_MECHANISM_PTR mech, struct dep11_object *obj)
+                             CK_MECHANISM_PTR mech, struct dep11_object *obj,
+                             int *taken)
 {
     struct dep11_aead_op **slot = NULL;
+    struct dep11_object **kslot = NULL;
     struct dep11_aead_op *op = NULL, *spare = NULL;
+    struct dep11_object *old_key = NULL;
     const struct dep11_key *key = dep11_object_key(obj);
     CK_RV rv;
     int busy = 0;
 
+    *taken = 0;
     if ((rv = dep11_session_require_user(s)) != CKR_OK)
         return rv;
     op = take_parked(s, encrypt);
@@ -57,15 +63,23 @@ static CK_RV start_module_op(struct dep11_session *s, int encrypt,
     dep11_session_lock(s);
     /* LOCKED: session operation state */
     slot = dep11_session_aead_slot(s, encrypt);
+    kslot = dep11_session_aead_key(s, encrypt);
     if (dep11_aead_active(*slot)) {
         busy = 1; /* another Init on the session won meanwhile */
         spare = op;
     } else if (op != NULL) {
         spare = *slot; /* a parked op left there meanwhile, or NULL */
         *slot = op;
+        old_key = *kslot; /* NULL: an op that ended released its key */
+        *kslot = NULL;
+        if (rv == CKR_OK) {
+            *kslot = obj;
+            *taken = 1;
+        }
     }
     dep11_session_unlock(s);
     dep11_aead_free(spare);
+    dep11_object_release(old_key);
     if (busy && rv == CKR_OK) {
         rv = CKR_OPERATION_ACTIVE;
         LOG_FAIL(rv, "an operation is already active on session");
@@ -103,7 +117,11 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
         goto out;
     }
     if (obj != NULL) {
-        rv = start_module_op(s, encrypt, mech, obj);
+        int taken = 0;
+
+        rv = start_module_op(s, encrypt, mech, obj, &taken);
+        if (taken)
+            obj = NULL; /* the running op holds the reference */
         goto out;
     }
     rv = CKR_KEY_TYPE_INCONSISTENT;
@@ -153,34 +171,60 @@ CK_RV dep11_core_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 /* Which step of a multi-part operation a call is. */
 enum step { STEP_ONESHOT, STEP_UPDATE, STEP_FINAL };
 
+/* The module op of one direction of a session: the op and its key. */
+struct running {
+    struct dep11_aead_op **op;
+    struct dep11_object **key;
+};
+
+/* Ends the op of @r (parked in its slot, cleansed, for the next Init) and
+ * hands its key's reference to *@drop, released outside the session lock. */
+static void end_op(struct running *r, struct dep11_object **drop)
+{
+    dep11_aead_park(*r->op);
+    *drop = *r->key;
+    *r->key = NULL;
+}
+
 /*
- * Runs one step of the module op in @slot. The op ends (and is parked in
- * its slot, cleansed, for the next Init) on any result but a size query or
- * CKR_BUFFER_TOO_SMALL, and on an update that fails.
+ * Runs one step of the module op of @r. The op ends on any result but a size
+ * query or CKR_BUFFER_TOO_SMALL, and on an update that fails. First of all,
+ * one atomic load: an op whose key the object table has dropped (destroyed,
+ * its session closed, C_Logout, DESIGN section 2) ends with
+ * CKR_KEY_HANDLE_INVALID (*@dead = 1: the caller tells a logout apart),
+ * never with a result.
  */
-static CK_RV module_step(struct dep11_aead_op **slot, enum step step,
-                         CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
-                         CK_ULONG_PTR out_len)
+static CK_RV module_step(struct running *r, enum step step, CK_BYTE_PTR in,
+                         CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len,
+                         struct dep11_object **drop, int *dead)
 {
     CK_RV rv;
     int keep;
 
+    if (dep11_object_dead(*r->key)) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "the operation's key is gone (destroyed, its session closed, or "
+                 "logged out): the operation ends");
+        *dead = 1;
+        end_op(r, drop);
+        return rv;
+    }
     if (out_len == NULL || (in == NULL && in_len > 0)) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "NULL data or length pointer");
-        dep11_aead_park(*slot);
+        end_op(r, drop);
         return rv;
     }
     if (step == STEP_ONESHOT)
-        rv = dep11_aead_oneshot(*slot, in, in_len, out, out_len);
+        rv = dep11_aead_oneshot(*r->op, in, in_len, out, out_len);
     else if (step == STEP_UPDATE)
-        rv = dep11_aead_update(*slot, in, in_len, out, out_len);
+        rv = dep11_aead_update(*r->op, in, in_len, out, out_len);
     else
-        rv = dep11_aead_final(*slot, out, out_len);
+        rv = dep11_aead_final(*r->op, out, out_len);
     keep = rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL) ||
            (rv == CKR_OK && step == STEP_UPDATE);
     if (!keep)
-        dep11_aead_park(*slot);
+        end_op(r, drop);
     return rv;
 }
 
@@ -213,20 +257,27 @@ static CK_RV crypt_step(CK_SESSION_HANDLE hSession, int encrypt, enum step step,
                         CK_ULONG_PTR out_len)
 {
     struct dep11_session *s = NULL;
-    struct dep11_aead_op **slot = NULL;
+    struct dep11_object *drop = NULL;
+    struct running r;
     CK_RV rv;
-    int handled = 0;
+    int handled = 0, dead = 0;
 
     if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
         return rv;
     dep11_session_lock(s);
     /* LOCKED: session operation state; hier runs here without the HSM */
-    slot = dep11_session_aead_slot(s, encrypt);
-    if (dep11_aead_active(*slot)) {
-        rv = module_step(slot, step, in, in_len, out, out_len);
+    r.op = dep11_session_aead_slot(s, encrypt);
+    r.key = dep11_session_aead_key(s, encrypt);
+    if (dep11_aead_active(*r.op)) {
+        rv = module_step(&r, step, in, in_len, out, out_len, &drop, &dead);
         handled = 1;
     }
     dep11_session_unlock(s);
+    dep11_object_release(drop);
+    /* A key that died with a C_Logout: say so (the login state is read
+     * only on this path, never on the data path). */
+    if (dead && dep11_session_require_user(s) != CKR_OK)
+        rv = CKR_USER_NOT_LOGGED_IN;
     if (!handled)
         rv = forward_step(s, encrypt, step, in, in_len, out, out_len);
     dep11_session_release(s);

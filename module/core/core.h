@@ -45,6 +45,10 @@ void dep11_session_unlock(struct dep11_session *s);
  * The session frees what the slot holds when it goes. Call with the
  * session locked. */
 struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encrypt);
+/* The key of the op in that slot: a referenced module-side object while
+ * the op runs (set by the Init that started it, released when it ends),
+ * else NULL. Call with the session locked. */
+struct dep11_object **dep11_session_aead_key(struct dep11_session *s, int encrypt);
 
 /* --- objects (object.c) ---------------------------------------------------- */
 /* Resolves a consumer object handle on session @s:
@@ -59,6 +63,10 @@ struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encr
 CK_RV dep11_object_resolve(struct dep11_session *s, CK_OBJECT_HANDLE h,
                            struct dep11_object **obj, CK_OBJECT_HANDLE *backend);
 void dep11_object_release(struct dep11_object *obj);
+/* 1 once the table has dropped @obj (C_DestroyObject, its session closed,
+ * C_Logout of its token, C_Finalize), and for NULL: an operation running on
+ * it ends (DESIGN section 2). One atomic load, no lock. */
+int dep11_object_dead(const struct dep11_object *obj);
 /* The key of a module-side object (valid while the reference is held). */
 const struct dep11_key *dep11_object_key(const struct dep11_object *obj);
 /* Stores a new module-side key as a session object created by @s; takes

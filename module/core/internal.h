@@ -31,6 +31,8 @@ struct dep11_session {
     dep11_mutex_t lock;         /* lock order 4 */
     struct dep11_aead_op *enc;  /* module-side encrypt op, or NULL */
     struct dep11_aead_op *dec;  /* module-side decrypt op, or NULL */
+    struct dep11_object *enc_key; /* the key of a running enc (referenced), or NULL */
+    struct dep11_object *dec_key; /* the key of a running dec (referenced), or NULL */
     struct dep11_find find;
 };
 

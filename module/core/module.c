@@ -92,14 +92,17 @@ const struct dep11_config *dep11_core_config(void)
 
 /* The spec's rules for CK_C_INITIALIZE_ARGS. Application mutexes are
  * accepted, never used: dep11 always locks with its own pthread mutexes and
- * runs the backend with CKF_OS_LOCKING_OK. */
-static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *a)
+ * runs the backend with CKF_OS_LOCKING_OK. *@no_threads gets
+ * CKF_LIBRARY_CANT_CREATE_OS_THREADS (1/0). */
+static CK_RV check_init_args(const CK_C_INITIALIZE_ARGS *a, int *no_threads)
 {
     CK_RV rv = CKR_ARGUMENTS_BAD;
     int n = 0;
 
+    *no_threads = 0;
     if (a == NULL)
         return CKR_OK;
+    *no_threads = (a->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS) != 0;
     if (a->pReserved != NULL) {
         LOG_FAIL(rv, "pReserved must be NULL");
         return rv;
@@ -124,8 +127,32 @@ static void drop_parent_state(void)
     __atomic_store_n(&initialized, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * CKF_LIBRARY_CANT_CREATE_OS_THREADS (docs/CONFIG.md): hedged tries and the
+ * per-call time-out run on threads of dep11's own, so a profile asking for
+ * either is CKR_NEED_TO_CREATE_THREADS (the spec's answer); otherwise the
+ * flag is accepted and no thread is ever started (util/tasks.c refuses,
+ * and the backend is told the same).
+ */
+static CK_RV check_threads(int no_threads)
+{
+    CK_RV rv = CKR_NEED_TO_CREATE_THREADS;
+    const struct dep11_profile *p = &cfg.profile;
+
+    if (no_threads && (p->hedged || p->call_timeout_ms > 0)) {
+        LOG_ERROR("C_Initialize: CKF_LIBRARY_CANT_CREATE_OS_THREADS, but profile %s asks "
+                  "for %s, which runs on threads of dep11's own: %s", p->path,
+                  p->hedged ? "hedged-unwrap = yes" : "call-timeout-ms",
+                  dep11_rv_name(rv));
+        return rv;
+    }
+    dep11_tasks_set_no_threads(no_threads);
+    dep11_hsm_set_no_threads(no_threads);
+    return CKR_OK;
+}
+
 /* Config, backend, provider token; unwinds fully on failure. */
-static CK_RV start(int forked)
+static CK_RV start(int forked, int no_threads)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
     const char *path = dep11_config_default_path();
@@ -142,6 +169,8 @@ static CK_RV start(int forked)
         LOG_FAIL(rv, "config %s", path != NULL ? path : "(none)");
         goto out;
     }
+    if ((rv = check_threads(no_threads)) != CKR_OK)
+        goto out;
     /* No audit log that cannot be opened: nothing may happen unaudited. */
     rv = dep11_audit_open(cfg.audit_log);
     if (rv == CKR_OK)
@@ -186,12 +215,14 @@ out:
  * dep11_core_Initialize - C_Initialize (DESIGN section 7). @pInitArgs: NULL
  * or a CK_C_INITIALIZE_ARGS. CKR_OK; CKR_ARGUMENTS_BAD;
  * CKR_CRYPTOKI_ALREADY_INITIALIZED (in this process); CKR_FUNCTION_FAILED
- * (bad config: logged with file and line); CKR_HOST_MEMORY; backend and
- * provider-token codes.
+ * (bad config: logged with file and line); CKR_NEED_TO_CREATE_THREADS
+ * (CKF_LIBRARY_CANT_CREATE_OS_THREADS with a profile that needs threads);
+ * CKR_HOST_MEMORY; backend and provider-token codes.
  */
 CK_RV dep11_core_Initialize(CK_VOID_PTR pInitArgs)
 {
-    CK_RV rv = check_init_args(pInitArgs);
+    int no_threads = 0;
+    CK_RV rv = check_init_args(pInitArgs, &no_threads);
 
     if (rv != CKR_OK)
         return rv;
@@ -205,7 +236,7 @@ CK_RV dep11_core_Initialize(CK_VOID_PTR pInitArgs)
         int forked = __atomic_load_n(&initialized, __ATOMIC_ACQUIRE);
         if (forked)
             drop_parent_state();
-        rv = start(forked);
+        rv = start(forked, no_threads);
     }
     dep11_unlock(&state_lock);
     return rv;

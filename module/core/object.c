@@ -25,6 +25,7 @@ struct dep11_object {
     CK_SLOT_ID slot;            /* key: visible to sessions of this slot */
     uint64_t creator;           /* key: serial of the creating session */
     unsigned refs;              /* key: atomic; the table holds one */
+    int dead;                   /* key: atomic; set when the table drops it */
 };
 
 /* util/lock.h 3; a leaf in practice: nothing else is locked under it. */
@@ -233,6 +234,14 @@ const struct dep11_key *dep11_object_key(const struct dep11_object *obj)
 }
 
 /**
+ * dep11_object_dead - see core.h. One atomic load, no lock.
+ */
+int dep11_object_dead(const struct dep11_object *obj)
+{
+    return obj == NULL || __atomic_load_n(&obj->dead, __ATOMIC_ACQUIRE) != 0;
+}
+
+/**
  * dep11_object_alive - see internal.h.
  */
 int dep11_object_alive(CK_OBJECT_HANDLE h, CK_SLOT_ID slot)
@@ -295,8 +304,10 @@ static void destroy_where(int (*pick)(const struct dep11_object *, const void *)
         if (objects.keys[i] != 0 && (all || (o->key != NULL && pick(o, arg))))
             gone[n++] = o;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         (void)dep11_ulmap_del(&objects, gone[i]->handle);
+        __atomic_store_n(&gone[i]->dead, 1, __ATOMIC_RELEASE);
+    }
     if (all && gone != NULL) {
         dep11_ulmap_free(&objects);
         dep11_ulmap_free(&aliases);
@@ -362,6 +373,7 @@ static int object_unlink(struct dep11_object *o)
     dep11_lock(&obj_lock);
     if (dep11_ulmap_get(&objects, o->handle) == o) {
         (void)dep11_ulmap_del(&objects, o->handle);
+        __atomic_store_n(&o->dead, 1, __ATOMIC_RELEASE);
         mine = 1;
     }
     dep11_unlock(&obj_lock);

@@ -36,6 +36,8 @@ static void session_free(struct dep11_session *s)
 {
     dep11_aead_free(s->enc);
     dep11_aead_free(s->dec);
+    dep11_object_release(s->enc_key);
+    dep11_object_release(s->dec_key);
     free(s->find.module);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -115,6 +117,14 @@ void dep11_session_unlock(struct dep11_session *s) { dep11_unlock(&s->lock); }
 struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encrypt)
 {
     return encrypt ? &s->enc : &s->dec;
+}
+
+/**
+ * dep11_session_aead_key - see core.h.
+ */
+struct dep11_object **dep11_session_aead_key(struct dep11_session *s, int encrypt)
+{
+    return encrypt ? &s->enc_key : &s->dec_key;
 }
 
 /**
@@ -495,6 +505,7 @@ CK_RV dep11_core_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
                                    CK_OBJECT_HANDLE hAuthenticationKey)
 {
     struct dep11_session *s = NULL;
+    struct dep11_object *keys[2] = { NULL, NULL };
     CK_OBJECT_HANDLE enc = CK_INVALID_HANDLE, auth = CK_INVALID_HANDLE;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
@@ -510,8 +521,13 @@ CK_RV dep11_core_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
         dep11_aead_free(s->enc);
         dep11_aead_free(s->dec);
         s->enc = s->dec = NULL;
+        keys[0] = s->enc_key;
+        keys[1] = s->dec_key;
+        s->enc_key = s->dec_key = NULL;
     }
     dep11_unlock(&s->lock);
+    dep11_object_release(keys[0]);
+    dep11_object_release(keys[1]);
 out:
     dep11_session_release(s);
     return rv;

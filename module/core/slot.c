@@ -194,13 +194,21 @@ CK_RV dep11_core_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
 
 /**
  * dep11_core_InitToken - forwarded (the PIN is never logged);
- * CKR_SLOT_ID_INVALID for the provider slot.
+ * CKR_SLOT_ID_INVALID for the provider slot; CKR_ARGUMENTS_BAD for the
+ * provider token's label (32 bytes, blank padded, compared without trailing
+ * blanks: DESIGN section 2, a second token with that label would make the
+ * provider-token setting ambiguous). A NULL @pLabel goes to the backend.
  */
 CK_RV dep11_core_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen,
                            CK_UTF8CHAR_PTR pLabel)
 {
     CK_RV rv = consumer_slot(slotID);
 
+    if (rv == CKR_OK && pLabel != NULL && dep11_provider_is_label(pLabel)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_ERROR("C_InitToken on slot %lu with the provider token's label refused",
+                  (unsigned long)slotID);
+    }
     return rv != CKR_OK ? rv : dep11_hsm()->C_InitToken(slotID, pPin, ulPinLen, pLabel);
 }
 

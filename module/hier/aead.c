@@ -31,6 +31,11 @@ enum aead_kind {
     KIND_GCM,    /* CKM_AES_GCM with the caller's IV: ct||tag */
 };
 
+/* DESIGN section 3: AAD above 64 KiB is CKR_MECHANISM_PARAM_INVALID (for
+ * CKM_DEP11_AEAD, and for CKM_AES_GCM on module keys), refused before any
+ * allocation. */
+#define AAD_MAX (64 * 1024)
+
 /* A decrypt buffer up to this size stays with a parked op (cleansed). */
 #define BUF_KEEP_MAX (64 * 1024)
 
@@ -74,13 +79,18 @@ static int overlaps(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     return a != NULL && b != NULL && an != 0 && bn != 0 && a < b + bn && b < a + an;
 }
 
-/* Copies the AAD at init: NULL pointer with a length is refused. */
+/* Copies the AAD at init: NULL pointer with a length, and more than
+ * AAD_MAX bytes, are refused. */
 static CK_RV copy_aad(struct dep11_aead_op *op, const uint8_t *aad, CK_ULONG len)
 {
     CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
 
     if (aad == NULL && len != 0) {
         LOG_FAIL(rv, "AAD pointer NULL with length %lu", (unsigned long)len);
+        return rv;
+    }
+    if (len > AAD_MAX) {
+        LOG_FAIL(rv, "AAD of %lu bytes (at most %d)", (unsigned long)len, AAD_MAX);
         return rv;
     }
     if (len == 0)

@@ -93,7 +93,10 @@ CK_RV dep11_key_permits(const struct dep11_key *k, enum dep11_use what,
  * CKR_OK; CKR_KEY_FUNCTION_NOT_PERMITTED (unregistered, extractable or
  * non-sensitive root); CKR_MECHANISM_PARAM_INVALID (same root twice, one
  * root missing); CKR_WRAPPING_KEY_HANDLE_INVALID; CKR_KEY_NOT_WRAPPABLE;
- * backend codes. */
+ * CKR_DEP11_TENANT_MISMATCH (the policy is bound to another token or tenant
+ * id: nothing created; the first wrap binds it, hier/tenant.h); backend codes.
+ * A roll keeps the older availability keys until the new version is
+ * committed by its first unwrap. */
 CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *policy,
                         CK_OBJECT_HANDLE root1, CK_OBJECT_HANDLE root2,
                         CK_FLAGS flags, uint8_t *out, CK_ULONG *out_len);
@@ -102,8 +105,12 @@ CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *poli
  * section 5. @force_root: CK_INVALID_HANDLE, or a root to try alone.
  * @requester: DEP11_REQUESTER_*; SYSTEM and RECOVERY are checked here against
  * the config (CKR_MECHANISM_PARAM_INVALID when this process may not claim them).
+ * Before any root: the tenant binding (CKR_DEP11_TENANT_MISMATCH), the purge
+ * tombstone, the committed version (CKR_DEP11_BLOB_SUPERSEDED); a successful
+ * unwrap of a newer version commits it (hier/tenant.h).
  * CKR_OK; CKR_WRAPPED_KEY_INVALID; CKR_DEP11_ROOT_KEYS_REVOKED;
  * CKR_DEP11_ROOT_KEYS_UNAVAILABLE; CKR_DEP11_POLICY_PURGED;
+ * CKR_DEP11_TENANT_MISMATCH; CKR_DEP11_BLOB_SUPERSEDED;
  * CKR_USER_NOT_LOGGED_IN (abort class). */
 CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_root,
                           CK_ULONG requester, const uint8_t *blob, CK_ULONG len,
@@ -178,6 +185,9 @@ int dep11_aead_active(const struct dep11_aead_op *op);
  * receipt. A purged policy re-issues its stored receipt. Size-query
  * protocol: @out NULL -> *@out_len = DEP11_RECEIPT_MAX, nothing destroyed;
  * too small -> CKR_BUFFER_TOO_SMALL, nothing destroyed.
+ * A session of another token than the policy's: CKR_DEP11_TENANT_MISMATCH,
+ * nothing destroyed; a first purge by a blob older than the committed
+ * version: CKR_DEP11_BLOB_SUPERSEDED.
  * CKR_OK; CKR_ARGUMENTS_BAD; CKR_WRAPPED_KEY_INVALID; CKR_FUNCTION_REJECTED;
  * CKR_DEP11_ROOT_KEYS_UNAVAILABLE (a customer key answered transiently);
  * CKR_USER_NOT_LOGGED_IN; CKR_BUFFER_TOO_SMALL; backend codes. */
@@ -185,8 +195,9 @@ CK_RV dep11_policy_purge(const struct dep11_call *c, const uint8_t *blob, CK_ULO
                          uint8_t *out, CK_ULONG *out_len);
 
 /* Writes the receipt signing key's public key as PEM to @path (the config's
- * receipt-public-key), creating the key on first use. CKR_OK;
- * CKR_FUNCTION_FAILED (cannot write); backend codes. */
+ * receipt-public-key) when the file is absent; a file holding another key is
+ * never overwritten. CKR_OK; CKR_FUNCTION_FAILED (another key in the file,
+ * cannot read or write: logged with the path); backend codes. */
 CK_RV dep11_purge_write_public_key(const char *path);
 
 /* --- shared inside module/hier (not called by core) ------------------------ */

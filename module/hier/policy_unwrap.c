@@ -13,6 +13,7 @@
 #include "hier/hier.h"
 #include "hier/cache.h"
 #include "hier/copy_open.h"
+#include "hier/tenant.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
@@ -33,6 +34,7 @@ struct unwrap {
     uint8_t *value;        /* DEP11_KEY_LEN secmem bytes once unwrapped */
     CK_ULONG served_by;    /* DEP11_ROOT_* */
     const char *reason;    /* "transient"/"denied" when the availability key served */
+    int unbound;           /* no tenant binding: only a customer root may serve */
 };
 
 static const char *requester_name(CK_ULONG r)
@@ -326,6 +328,12 @@ static CK_RV unwrap_value(struct unwrap *u, CK_OBJECT_HANDLE force_root)
         LOG_FAIL(rv, "every root copy is invalid");
         return rv;
     default:
+        if (u->unbound && !u->c->cfg->bind_unbound) {
+            rv = CKR_DEP11_TENANT_MISMATCH;
+            LOG_FAIL(rv, "no customer root of this token unwraps a policy with no tenant "
+                         "binding: no fallback");
+            return rv;
+        }
         return fall_back(u, f);
     }
 }
@@ -336,34 +344,44 @@ static enum dep11_cache_class cache_class(CK_ULONG requester)
     return requester == DEP11_REQUESTER_USER ? DEP11_CACHE_USER : DEP11_CACHE_SYSTEM;
 }
 
+/* What the audit lines of one unwrap carry besides the result. */
+struct unwrap_note {
+    CK_ULONG served_by;
+    const uint8_t *policy_id;
+    CK_ULONG version;
+    CK_ULONG requester;
+    const char *reason;
+    const uint8_t *tenant;
+    const char *token;
+    int hit;
+};
+
 /* The audit lines of one unwrap (DESIGN section 5): availability-use when
  * that key served, then policy-unwrap with the result (a refusal after the
  * blob authenticated is audited too: its policy id is genuine). A success
  * that cannot be audited fails: nothing is served unaudited. */
-static CK_RV audit_unwrap(CK_ULONG served_by, const uint8_t *policy_id,
-                          CK_ULONG version, CK_ULONG requester, const char *reason,
-                          int hit, CK_RV result)
+static CK_RV audit_unwrap(const struct unwrap_note *n, CK_RV result)
 {
     CK_RV rv = CKR_OK;
     struct dep11_audit_event e;
-    char extra[128];
 
     memset(&e, 0, sizeof(e));
-    e.policy_id = policy_id;
-    e.version = version;
-    e.requester = requester;
-    if (result == CKR_OK && served_by == DEP11_ROOT_AVAILABILITY) {
+    e.policy_id = n->policy_id;
+    e.version = n->version;
+    e.requester = n->requester;
+    e.tenant = n->tenant;
+    e.token = n->token;
+    if (result == CKR_OK && n->served_by == DEP11_ROOT_AVAILABILITY) {
         e.event = "availability-use";
-        e.served_by = served_by;
-        e.reason = reason;
+        e.served_by = n->served_by;
+        e.reason = n->reason;
         rv = dep11_audit_write(&e);
     }
-    snprintf(extra, sizeof(extra), "\"result\":\"%s\"%s", dep11_rv_name(result),
-             hit ? ",\"cache\":\"hit\"" : "");
     e.event = "policy-unwrap";
-    e.served_by = result == CKR_OK ? served_by : 0;
-    e.reason = result == CKR_OK ? reason : NULL;
-    e.extra_json = extra;
+    e.served_by = result == CKR_OK ? n->served_by : 0;
+    e.reason = result == CKR_OK ? n->reason : NULL;
+    e.result = result;
+    e.extra_json = n->hit ? "\"cache\":\"hit\"" : NULL;
     if (rv == CKR_OK)
         rv = dep11_audit_write(&e);
     if (rv != CKR_OK && result == CKR_OK) {
@@ -394,19 +412,104 @@ static CK_RV cache_digest(CK_SLOT_ID slot, const uint8_t *blob, CK_ULONG len,
 /* A cache hit for (@digest, @requester): no HSM call at all (the entry was
  * verified when stored), audited. CKR_OK with *@out; CKR_KEY_HANDLE_INVALID
  * on a miss; CKR_FUNCTION_FAILED when the audit line cannot be written. */
-static CK_RV from_cache(const uint8_t *digest, CK_ULONG requester, struct dep11_key **out)
+static CK_RV from_cache(CK_SLOT_ID slot, const uint8_t *digest, CK_ULONG requester,
+                        struct dep11_key **out)
 {
     CK_RV rv = dep11_cache_get(digest, cache_class(requester), out);
+    char serial[DEP11_TOKEN_SERIAL_LEN + 1];
+    struct unwrap_note n;
 
     if (rv != CKR_OK)
         return CKR_KEY_HANDLE_INVALID;
-    rv = audit_unwrap((*out)->unwrapped_by, (*out)->policy_id, (*out)->version, requester,
-                      NULL, 1, CKR_OK);
+    dep11_hsm_token_serial(slot, serial); /* remembered: no HSM call */
+    memset(&n, 0, sizeof n);
+    n.served_by = (*out)->unwrapped_by;
+    n.policy_id = (*out)->policy_id;
+    n.version = (*out)->version;
+    n.requester = requester;
+    n.tenant = (*out)->tenant;
+    n.token = serial;
+    n.hit = 1;
+    rv = audit_unwrap(&n, CKR_OK);
     if (rv != CKR_OK) {
         dep11_key_free(*out);
         *out = NULL;
     }
     return rv;
+}
+
+/* The checks before any root is tried (DESIGN section 5): the tenant
+ * binding (a policy bound nowhere, made by an earlier version, may only be
+ * served by a customer root on this token: u->unbound; unless the config
+ * says unbound-policies = bind-on-unwrap), the purge tombstone,
+ * the committed version. Each is one search on the provider token. */
+static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
+{
+    CK_RV rv = dep11_tenant_check(u->c, u->b.hdr.policy_id, u->b.hdr.tenant, ps);
+    int purged = 0;
+
+    if (rv != CKR_OK)
+        return rv;
+    u->unbound = !ps->st.bound;
+    if (u->unbound && u->c->cfg->bind_unbound) {
+        LOG_INFO("policy with no tenant binding: bound to this token if it unwraps "
+                 "(unbound-policies = bind-on-unwrap)");
+    } else if (u->unbound && u->b.hdr.managed_by != DEP11_MANAGED_CUSTOMER) {
+        rv = CKR_DEP11_TENANT_MISMATCH;
+        LOG_FAIL(rv, "provider-managed policy with no tenant binding: no proof of tenancy");
+        return rv;
+    }
+    rv = dep11_provider_tombstone_find(u->b.hdr.policy_id, NULL, NULL, &purged);
+    if (rv == CKR_OK && purged) {
+        rv = CKR_DEP11_POLICY_PURGED;
+        LOG_FAIL(rv, "the policy id carries a purge tombstone");
+    }
+    if (rv == CKR_OK && u->b.hdr.version < ps->st.number) {
+        rv = CKR_DEP11_BLOB_SUPERSEDED;
+        LOG_FAIL(rv, "blob version %lu, committed version %llu", (unsigned long)u->b.hdr.version,
+                 (unsigned long long)ps->st.number);
+    }
+    return rv;
+}
+
+/* An authenticated blob's unwrap: the checks before the roots, the roots
+ * and the availability rules, the commit of a newer version, the key, and
+ * the audit lines of whatever the answer is. */
+static CK_RV decide(struct unwrap *u, CK_OBJECT_HANDLE force_root, struct dep11_key **out)
+{
+    struct dep11_policy_state ps;
+    struct unwrap_note n;
+    CK_RV rv = CKR_HOST_MEMORY;
+
+    memset(&ps, 0, sizeof(ps));
+    u->value = dep11_secmem_alloc(DEP11_KEY_LEN);
+    if (u->value == NULL) {
+        LOG_FAIL(rv, "policy value");
+        return rv;
+    }
+    rv = before_roots(u, &ps);
+    if (rv == CKR_OK)
+        rv = unwrap_value(u, force_root);
+    /* The migration of a policy made before bindings existed (config
+     * unbound-policies = bind-on-unwrap): the first token that unwraps it
+     * claims it; a race lost to another token is a mismatch. */
+    if (rv == CKR_OK && u->unbound && u->c->cfg->bind_unbound)
+        rv = dep11_tenant_bind(u->c, u->b.hdr.policy_id, u->b.hdr.tenant, &ps);
+    if (rv == CKR_OK && u->b.hdr.version > ps.st.number)
+        rv = dep11_policy_commit(u->b.hdr.policy_id, u->b.hdr.version,
+                                 u->avail >= 0 ? u->b.copies[u->avail].key_id : NULL,
+                                 u->avail >= 0 ? u->b.copies[u->avail].key_id_len : 0);
+    if (rv == CKR_OK)
+        rv = make_key(u, out);
+    memset(&n, 0, sizeof n);
+    n.served_by = u->served_by;
+    n.policy_id = u->b.hdr.policy_id;
+    n.version = u->b.hdr.version;
+    n.requester = u->requester;
+    n.reason = u->reason;
+    n.tenant = u->b.hdr.tenant;
+    n.token = ps.serial;
+    return audit_unwrap(&n, rv);
 }
 
 /**
@@ -422,7 +525,10 @@ static CK_RV from_cache(const uint8_t *digest, CK_ULONG requester, struct dep11_
  * unknown or not allowed here), CKR_WRAPPED_KEY_INVALID,
  * CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN,
  * CKR_DEP11_ROOT_KEYS_REVOKED, CKR_DEP11_ROOT_KEYS_UNAVAILABLE,
- * CKR_DEP11_POLICY_PURGED, CKR_HOST_MEMORY, CKR_FUNCTION_FAILED (the audit
+ * CKR_DEP11_POLICY_PURGED, CKR_DEP11_TENANT_MISMATCH (bound to another
+ * token or tenant; or bound nowhere and no customer root of this token
+ * unwraps), CKR_DEP11_BLOB_SUPERSEDED (a newer version is committed),
+ * CKR_HOST_MEMORY, CKR_FUNCTION_FAILED (the audit
  * log is configured but the line could not be written), provider backend
  * codes.
  */
@@ -433,7 +539,7 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
     CK_RV rv = CKR_GENERAL_ERROR;
     struct unwrap u;
     uint8_t digest[DEP11_SHA256_LEN];
-    int cached = 0, purged = 0;
+    int cached = 0;
 
     memset(&u, 0, sizeof(u));
     if (c == NULL || c->cfg == NULL || blob == NULL || out == NULL) {
@@ -450,7 +556,7 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
     if (rv == CKR_OK && force_root == CK_INVALID_HANDLE && len <= DEP11_POLICY_BLOB_MAX &&
         cache_digest(c->slot, blob, len, digest) == CKR_OK) {
         cached = 1;
-        rv = from_cache(digest, requester, out);
+        rv = from_cache(c->slot, digest, requester, out);
         if (rv != CKR_KEY_HANDLE_INVALID)
             goto out;
         rv = CKR_OK;
@@ -461,24 +567,7 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
         rv = verify_blob(blob, &u);
     if (rv != CKR_OK)
         goto out;
-    u.value = dep11_secmem_alloc(DEP11_KEY_LEN);
-    if (u.value == NULL) {
-        rv = CKR_HOST_MEMORY;
-        LOG_FAIL(rv, "policy value");
-        goto out;
-    }
-    /* A purge tombstone is checked before any root is tried (one search). */
-    rv = dep11_provider_tombstone_find(u.b.hdr.policy_id, NULL, NULL, &purged);
-    if (rv == CKR_OK && purged) {
-        rv = CKR_DEP11_POLICY_PURGED;
-        LOG_FAIL(rv, "the policy id carries a purge tombstone");
-    }
-    if (rv == CKR_OK)
-        rv = unwrap_value(&u, force_root);
-    if (rv == CKR_OK)
-        rv = make_key(&u, out);
-    rv = audit_unwrap(u.served_by, u.b.hdr.policy_id, u.b.hdr.version, requester, u.reason,
-                      0, rv);
+    rv = decide(&u, force_root, out);
     /* A fallback is decided afresh (and audited) every time: only keys
      * served by a root are cached. */
     if (rv == CKR_OK && cached && u.served_by != DEP11_ROOT_AVAILABILITY)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hier/hier.h"
+#include "hier/tenant.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
@@ -39,6 +40,7 @@ struct wrap {
     uint8_t avail_ct[AVAIL_COPY_LEN];
     uint8_t avail_id[DEP11_AVAIL_ID_LEN];
     int fresh_made;                       /* a roll created avail_id */
+    struct dep11_policy_state ps;         /* binding, the caller's token */
 };
 
 /* The copy algorithm for the profile's OAEP hash. */
@@ -353,8 +355,8 @@ static const char *wrap_event(const struct dep11_key *p, int customer, CK_FLAGS 
     return "refresh";
 }
 
-/* The audit line of a wrap, written once the blob is complete and before
- * a roll destroys anything: the roots' identities, the availability key's
+/* The audit line of a wrap, written once the blob is complete (and the
+ * policy bound): the roots' identities, the availability key's
  * CKA_ID (public identifiers, no key bytes). CKR_OK or CKR_FUNCTION_FAILED. */
 static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct wrap *w)
 {
@@ -373,11 +375,28 @@ static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct 
     e.policy_id = p->policy_id;
     e.version = w->hdr.version;
     e.extra_json = extra;
+    e.tenant = p->tenant;
+    e.token = w->ps.serial;
     if (dep11_audit_write(&e) != CKR_OK) {
         LOG_FAIL(CKR_FUNCTION_FAILED, "audit line not written: the blob is withheld");
         return CKR_FUNCTION_FAILED;
     }
     return CKR_OK;
+}
+
+/* The audit line of a wrap refused for its tenant binding. */
+static void audit_mismatch(const struct dep11_key *p, CK_FLAGS flags, const struct wrap *w)
+{
+    struct dep11_audit_event e;
+
+    memset(&e, 0, sizeof(e));
+    e.event = wrap_event(p, w->customer, flags);
+    e.policy_id = p->policy_id;
+    e.version = w->hdr.version;
+    e.tenant = p->tenant;
+    e.token = w->ps.serial;
+    e.result = CKR_DEP11_TENANT_MISMATCH;
+    (void)dep11_audit_write(&e);
 }
 
 /* Fills @out (capacity checked) with the complete, MAC'd blob, and
@@ -407,30 +426,42 @@ static CK_RV seal_blob(const struct dep11_call *c, const struct dep11_key *polic
         LOG_FAIL(rv, "provider MAC");
         return rv;
     }
+    /* The first wrap binds the policy to this token and tenant (a racing
+     * process's binding may win: then this wrap is refused). */
+    if (!w->ps.st.bound) {
+        rv = dep11_tenant_bind(c, policy->policy_id, policy->tenant, &w->ps);
+        if (rv == CKR_DEP11_TENANT_MISMATCH)
+            audit_mismatch(policy, flags, w);
+        if (rv != CKR_OK)
+            return rv;
+    }
     return audit_wrap(policy, flags, w);
 }
 
-/* seal_blob, then a roll's clean-up: once the blob exists, the older keys
- * of the policy go. A roll that fails anywhere drops the fresh key it made,
- * since the blob naming it is withheld: a failed roll leaves no key behind
- * (older keys it destroyed before failing stay destroyed). */
+/* seal_blob; a roll that fails anywhere drops the fresh key it made, since
+ * the blob naming it is withheld: a failed roll leaves no key behind. The
+ * older availability keys of a roll stay until the new version is committed
+ * (its first successful unwrap, policy_unwrap.c): until then older blobs
+ * still work. */
 static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *policy,
                         CK_FLAGS flags, struct wrap *w, uint8_t *out, size_t need)
 {
     CK_RV rv = seal_blob(c, policy, flags, w, out, need);
-    unsigned destroyed = 0;
 
-    if (rv == CKR_OK && (flags & DEP11_WRAP_ROLL_AVAILABILITY)) {
-        /* The new blob exists: older availability keys of the policy go. */
-        rv = dep11_provider_avail_destroy(policy->policy_id, w->avail_id,
-                                          DEP11_AVAIL_ID_LEN, &destroyed);
-        if (rv != CKR_OK)
-            LOG_FAIL(rv, "destroying the rolled-away availability keys");
-        else
-            LOG_INFO("availability roll: %u older key(s) destroyed", destroyed);
-    }
     if (rv != CKR_OK && w->fresh_made && dep11_provider_avail_drop(w->avail_id) != CKR_OK)
         LOG_WARN("a fresh availability key of a failed roll stays on the provider token");
+    return rv;
+}
+
+/* The tenant binding (DESIGN section 2), before anything is created: a
+ * policy bound to another token or tenant id is refused, audited. */
+static CK_RV check_tenant(const struct dep11_call *c, const struct dep11_key *p, CK_FLAGS flags,
+                          struct wrap *w)
+{
+    CK_RV rv = dep11_tenant_check(c, p->policy_id, p->tenant, &w->ps);
+
+    if (rv == CKR_DEP11_TENANT_MISMATCH)
+        audit_mismatch(p, flags, w);
     return rv;
 }
 
@@ -447,7 +478,8 @@ static CK_RV write_blob(const struct dep11_call *c, const struct dep11_key *poli
  * Returns CKR_OK, CKR_BUFFER_TOO_SMALL, CKR_ARGUMENTS_BAD,
  * CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_KEY_NOT_WRAPPABLE,
  * CKR_MECHANISM_PARAM_INVALID, CKR_WRAPPING_KEY_HANDLE_INVALID,
- * CKR_WRAPPING_KEY_SIZE_RANGE, CKR_FUNCTION_FAILED (the audit log is
+ * CKR_WRAPPING_KEY_SIZE_RANGE, CKR_DEP11_TENANT_MISMATCH (the policy is
+ * bound to another token or tenant: nothing created), CKR_FUNCTION_FAILED (the audit log is
  * configured but the line could not be written: no blob is returned and a
  * roll destroys nothing), backend codes. @out is cleansed on error.
  */
@@ -477,6 +509,9 @@ CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *poli
         rv = size_check(c, w, w->customer, out, out_len, &need, &done);
     if (rv != CKR_OK || done)
         goto out; /* a size query or a short buffer creates nothing */
+    rv = check_tenant(c, policy, flags, w);
+    if (rv != CKR_OK)
+        goto out;
     if (!w->customer) {
         rv = dep11_provider_root(1, &w->roots[0]);
         if (rv == CKR_OK)

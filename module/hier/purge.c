@@ -16,6 +16,7 @@
 
 #include "hier/hier.h"
 #include "hier/cache.h"
+#include "hier/tenant.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
@@ -56,6 +57,7 @@ struct purge {
     char receipt[DEP11_RECEIPT_MAX + 1];
     size_t len;
     int overflow;
+    struct dep11_policy_state ps;   /* binding, committed version, our token */
 };
 
 /* ---- small encoders ---- */
@@ -147,6 +149,16 @@ static CK_RV signing_spki(uint8_t spki[SPKI_LEN])
 /* ---- the blob ---- */
 
 /* Parse, MAC (one HSM call), copy layout; customer-managed only. */
+/* The audit line of a refused purge (tenant mismatch, superseded blob). */
+static void audit_refusal(const struct purge *p, CK_RV result)
+{
+    struct dep11_audit_event e = { .event = "purge", .policy_id = p->b.hdr.policy_id,
+                                   .version = p->b.hdr.version, .tenant = p->b.hdr.tenant,
+                                   .token = p->ps.serial, .result = result };
+
+    (void)dep11_audit_write(&e);
+}
+
 static CK_RV check_blob(struct purge *p, const uint8_t *blob, CK_ULONG len)
 {
     uint8_t mac[DEP11_BLOB_MAC_LEN];
@@ -160,6 +172,13 @@ static CK_RV check_blob(struct purge *p, const uint8_t *blob, CK_ULONG len)
     if (!dep11_ct_equal(mac, p->b.mac, sizeof mac)) {
         rv = CKR_WRAPPED_KEY_INVALID;
         LOG_FAIL(rv, "blob MAC does not verify");
+        return rv;
+    }
+    /* The tenant binding before anything else (DESIGN section 2). */
+    rv = dep11_tenant_check(p->c, p->b.hdr.policy_id, p->b.hdr.tenant, &p->ps);
+    if (rv != CKR_OK) {
+        if (rv == CKR_DEP11_TENANT_MISMATCH)
+            audit_refusal(p, rv);
         return rv;
     }
     if (p->b.hdr.managed_by != DEP11_MANAGED_CUSTOMER) {
@@ -429,8 +448,9 @@ static void audit_purge(const struct purge *p, unsigned destroyed, int repeated)
     char extra[160];
     uint8_t h[DEP11_SHA256_LEN];
     size_t n = 0;
-    struct dep11_audit_event e = { "purge", p->b.hdr.policy_id, p->b.hdr.version, 0, 0, NULL,
-                                   extra };
+    struct dep11_audit_event e = { .event = "purge", .policy_id = p->b.hdr.policy_id,
+                                   .version = p->b.hdr.version, .extra_json = extra,
+                                   .tenant = p->b.hdr.tenant, .token = p->ps.serial };
 
     if (dep11_sha256((const uint8_t *)p->receipt, p->len, h) != CKR_OK)
         memset(h, 0, sizeof h);
@@ -525,7 +545,9 @@ static CK_RV first_purge(struct purge *p, uint8_t *out, CK_ULONG *out_len)
  * of a customer-managed policy blob; @out [out] the receipt, NULL for a
  * size query (DEP11_RECEIPT_MAX; nothing destroyed); @out_len [in,out].
  * Returns CKR_OK, CKR_ARGUMENTS_BAD, CKR_WRAPPED_KEY_INVALID (malformed, or
- * MAC fails), CKR_FUNCTION_REJECTED (provider-managed; not the policy's
+ * MAC fails), CKR_DEP11_TENANT_MISMATCH (the policy is bound to another
+ * token: nothing destroyed), CKR_DEP11_BLOB_SUPERSEDED (a first purge by a
+ * blob older than the committed version), CKR_FUNCTION_REJECTED (provider-managed; not the policy's
  * customer token; a customer key still unwraps), CKR_DEP11_ROOT_KEYS_
  * UNAVAILABLE (a customer key answered transiently), CKR_USER_NOT_LOGGED_IN,
  * CKR_BUFFER_TOO_SMALL (nothing destroyed), CKR_HOST_MEMORY, backend codes.
@@ -554,6 +576,14 @@ CK_RV dep11_policy_purge(const struct dep11_call *c, const uint8_t *blob, CK_ULO
     if (rv == CKR_OK)
         rv = dep11_provider_tombstone_find(p->b.hdr.policy_id, (uint8_t *)p->receipt,
                                            &stored, &present);
+    /* A first purge by an older blob is refused: its roots may be gone
+     * while the committed version's still unwrap. */
+    if (rv == CKR_OK && !present && p->b.hdr.version < p->ps.st.number) {
+        rv = CKR_DEP11_BLOB_SUPERSEDED;
+        LOG_FAIL(rv, "purge with blob version %lu, committed version %llu",
+                 (unsigned long)p->b.hdr.version, (unsigned long long)p->ps.st.number);
+        audit_refusal(p, rv);
+    }
     if (rv == CKR_OK)
         rv = check_customer(p, !present);
     if (rv != CKR_OK)
@@ -587,56 +617,93 @@ static size_t pem(char *out, size_t cap, const uint8_t spki[SPKI_LEN])
     return n < cap ? n : 0;
 }
 
-/* Is the file at @path exactly @text (@n bytes)? */
-static int same_file(const char *path, const char *text, size_t n)
-{
-    char buf[PEM_MAX + 1];
-    FILE *fp = fopen(path, "rb");
-    size_t got = 0;
+#define PEM_FILE_MAX 65536     /* a receipt-public-key file larger than this is not ours */
 
-    if (fp == NULL)
-        return 0;
-    got = fread(buf, 1, sizeof buf, fp);
+/* What the file at @path holds: 1 the PEM of the key whose base64 is @b64
+ * (blanks and line breaks aside), 0 something else, -1 absent (ENOENT),
+ * -2 unreadable (logged). */
+static int file_holds(const char *path, const char *b64)
+{
+    static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
+    char *buf = malloc(PEM_FILE_MAX + 1), *body = NULL, *stop = NULL;
+    size_t got = 0, o = 0;
+    FILE *fp = NULL;
+    int r = 0;
+
+    if (buf == NULL)
+        return -2;
+    fp = fopen(path, "rbe");
+    if (fp == NULL) {
+        r = errno == ENOENT ? -1 : -2;
+        if (r == -2)
+            LOG_ERROR("receipt-public-key: cannot read %s: %s", path, strerror(errno));
+        free(buf);
+        return r;
+    }
+    got = fread(buf, 1, PEM_FILE_MAX, fp);
     fclose(fp);
-    return got == n && memcmp(buf, text, n) == 0;
+    buf[got] = '\0';
+    body = strstr(buf, begin);
+    stop = body != NULL ? strstr(body, end) : NULL;
+    if (stop != NULL && strlen(buf) == got) {
+        /* squeeze the body's blanks out, in place */
+        for (body += sizeof begin - 1; body < stop; body++)
+            if (*body != '\n' && *body != '\r' && *body != ' ' && *body != '\t')
+                buf[o++] = *body;
+        buf[o] = '\0';
+        r = strcmp(buf, b64) == 0;
+    }
+    free(buf);
+    return r;
 }
 
-/* Writes @text to @path through a temporary file and a rename, so a reader
- * (or another process writing the same key) never sees half a file. */
-static CK_RV write_atomic(const char *path, const char *text, size_t n)
+/* Creates @path holding @text, never replacing a file: the text goes to a
+ * temporary file that is then linked to @path (EEXIST: another process was
+ * first; *@raced is set and nothing is written). */
+static CK_RV write_new(const char *path, const char *text, size_t n, int *raced)
 {
     char tmp[DEP11_CONF_PATH_MAX + 32];
-    int fd = -1, ok = 0;
+    int fd = -1, ok = 0, err = 0;
 
+    *raced = 0;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= sizeof tmp)
         return CKR_FUNCTION_FAILED;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
-        ok = ok && rename(tmp, path) == 0;
-        if (!ok)
-            (void)unlink(tmp);
+        ok = ok && link(tmp, path) == 0;
+        err = errno;
+        (void)unlink(tmp);
+    } else {
+        err = errno;
+    }
+    if (!ok && err == EEXIST) {
+        *raced = 1;
+        return CKR_OK;
     }
     if (!ok) {
-        LOG_ERROR("receipt-public-key: cannot write %s: %s", path, strerror(errno));
+        LOG_ERROR("receipt-public-key: cannot write %s: %s", path, strerror(err));
         return CKR_FUNCTION_FAILED;
     }
     return CKR_OK;
 }
 
 /**
- * dep11_purge_write_public_key - writes the receipt signing key's public key
- * (created on first use) as a PEM SubjectPublicKeyInfo to @path, the
- * config's receipt-public-key (mode 0644; unchanged files are not rewritten).
- * CKR_OK; CKR_ARGUMENTS_BAD; CKR_FUNCTION_FAILED (cannot write: logged with
- * the path); provider backend codes.
+ * dep11_purge_write_public_key - the config's receipt-public-key @path and
+ * the receipt signing key (DESIGN section 2, "Provisioning"): an absent file
+ * is written (PEM SubjectPublicKeyInfo, mode 0644); a file holding that key
+ * is left untouched; a file holding anything else is a configuration error
+ * (customers pin that key) and is never overwritten. CKR_OK;
+ * CKR_ARGUMENTS_BAD; CKR_FUNCTION_FAILED (another key, unreadable or
+ * unwritable: one line names the file); provider backend codes.
  */
 CK_RV dep11_purge_write_public_key(const char *path)
 {
     uint8_t spki[SPKI_LEN];
-    char text[PEM_MAX];
+    char text[PEM_MAX], b64[4 * ((SPKI_LEN + 2) / 3) + 1];
     size_t n = 0;
+    int held = 0, raced = 0;
     CK_RV rv = CKR_ARGUMENTS_BAD;
 
     if (path == NULL || path[0] == '\0') {
@@ -649,10 +716,24 @@ CK_RV dep11_purge_write_public_key(const char *path)
     n = pem(text, sizeof text, spki);
     if (n == 0)
         return CKR_GENERAL_ERROR;
-    if (same_file(path, text, n))
+    base64(b64, spki, SPKI_LEN);
+    held = file_holds(path, b64);
+    if (held == -1) {
+        rv = write_new(path, text, n, &raced);
+        if (rv != CKR_OK)
+            return rv;
+        if (!raced) {
+            LOG_INFO("receipt signing key written to %s", path);
+            return CKR_OK;
+        }
+        held = file_holds(path, b64);   /* another process wrote it first */
+    }
+    if (held == 1)
         return CKR_OK;
-    rv = write_atomic(path, text, n);
-    if (rv == CKR_OK)
-        LOG_INFO("receipt signing key written to %s", path);
+    rv = CKR_FUNCTION_FAILED;
+    if (held == 0)
+        LOG_ERROR("receipt-public-key %s holds another key than the provider token's "
+                  "receipt signing key: not overwritten (customers pin that key); fix "
+                  "the config or the provider token", path);
     return rv;
 }

@@ -4,7 +4,10 @@
  * CKF_OS_LOCKING_OK (DESIGN section 8), finalizing it, and re-initializing
  * it in a forked child.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <p11-kit/p11-kit.h>
 
 #include "hsm/backend.h"
@@ -20,6 +23,9 @@ static CK_FUNCTION_LIST *backend_fl;
  * application initialized the same module directly and owns finalization. */
 static int backend_shared;
 static struct dep11_profile backend_profile;
+/* CKF_LIBRARY_CANT_CREATE_OS_THREADS when the application said so: the
+ * backend runs in its process and is told the same. */
+static CK_FLAGS backend_extra_flags;
 
 static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
 {
@@ -29,7 +35,7 @@ static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
     /* Always OS locking, never the caller's pReserved: SoftHSM without the
      * flag turns its locking off and crashes under threads. */
     memset(&args, 0, sizeof args);
-    args.flags = CKF_OS_LOCKING_OK;
+    args.flags = CKF_OS_LOCKING_OK | backend_extra_flags;
     args.pReserved = NULL;
     *shared = 0;
     rv = fl->C_Initialize(&args);
@@ -44,6 +50,46 @@ static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
     return rv;
 }
 
+/* dep11's own shared object: the one this function lives in. 1/0. */
+static int self_object(Dl_info *self)
+{
+    return dladdr((const void *)&self_object, self) != 0 && self->dli_fname != NULL;
+}
+
+/*
+ * Is @path dep11 itself? Loading it below dep11 would make C_Initialize
+ * call itself and wait forever on its own lock (DESIGN section 7). Caught:
+ * the same file under any name (device and inode: a symlink, a hard link,
+ * another path), a copy (it exports DEP11_GetFunctionList: looked up with
+ * dlsym, nothing in it is called), and a library whose C_GetFunctionList
+ * is dep11's own. *@dl gets the library opened for the look-up (NULL if it
+ * did not open: p11-kit then says why); the caller closes it after
+ * p11-kit's own load, so a backend is not unloaded in between. Returns why,
+ * or NULL.
+ */
+static const char *is_dep11(const char *path, void **dl)
+{
+    Dl_info self, other;
+    struct stat a, b;
+    void *gfl = NULL;
+    int have_self = self_object(&self);
+
+    *dl = NULL;
+    if (have_self && stat(self.dli_fname, &a) == 0 && stat(path, &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return "the same file as dep11's own library";
+    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (*dl == NULL)
+        return NULL;
+    if (dlsym(*dl, "DEP11_GetFunctionList") != NULL)
+        return "it exports DEP11_GetFunctionList: a copy of dep11";
+    gfl = dlsym(*dl, "C_GetFunctionList");
+    if (have_self && gfl != NULL && dladdr(gfl, &other) != 0 &&
+        other.dli_fbase == self.dli_fbase)
+        return "its C_GetFunctionList is dep11's own";
+    return NULL;
+}
+
 /**
  * Loads @profile->module (p11_kit_module_load, P11_KIT_MODULE_UNMANAGED, so
  * that p11-kit does not call C_Initialize(NULL) itself) and initializes it
@@ -51,11 +97,14 @@ static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
  * @profile [in] copied; the caller keeps ownership.
  * Returns CKR_OK; CKR_ARGUMENTS_BAD (NULL or empty module path);
  * CKR_FUNCTION_FAILED (cannot load: a LOG_ERROR line names the path and
- * p11-kit's message); the backend's C_Initialize result.
+ * p11-kit's message; the module is dep11 itself: a LOG_ERROR line names the
+ * profile file and line); the backend's C_Initialize result.
  */
 CK_RV dep11_hsm_load(const struct dep11_profile *profile)
 {
     CK_FUNCTION_LIST *fl = NULL;
+    void *probe = NULL;
+    const char *self = NULL;
     int shared = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
@@ -69,6 +118,13 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
     dep11_hsm_classify_set(profile->fault_override, profile->fault_overrides);
     if (backend_fl != NULL) {
         rv = CKR_OK;
+        goto out;
+    }
+    if ((self = is_dep11(profile->module, &probe)) != NULL) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_ERROR("%s:%u: module %s is dep11 itself (%s); a profile names the HSM's "
+                  "PKCS#11 library", profile->path, profile->module_line, profile->module,
+                  self);
         goto out;
     }
     fl = p11_kit_module_load(profile->module, P11_KIT_MODULE_UNMANAGED);
@@ -92,7 +148,19 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
 out:
     if (fl != NULL)
         p11_kit_module_release(fl);
+    if (probe != NULL)
+        (void)dlclose(probe);
     return rv;
+}
+
+/**
+ * The application's CKF_LIBRARY_CANT_CREATE_OS_THREADS (@no_threads 1/0),
+ * passed on to the backend's C_Initialize with CKF_OS_LOCKING_OK at the next
+ * load (a backend that needs threads then answers CKR_NEED_TO_CREATE_THREADS).
+ */
+void dep11_hsm_set_no_threads(int no_threads)
+{
+    backend_extra_flags = no_threads ? CKF_LIBRARY_CANT_CREATE_OS_THREADS : 0;
 }
 
 /**

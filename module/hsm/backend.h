@@ -14,6 +14,10 @@
  * or the backend's own C_Initialize result. */
 CK_RV dep11_hsm_load(const struct dep11_profile *profile);
 
+/* The application's CKF_LIBRARY_CANT_CREATE_OS_THREADS (1/0), passed on to
+ * the backend at the next load, beside CKF_OS_LOCKING_OK. */
+void dep11_hsm_set_no_threads(int no_threads);
+
 /* C_Finalize on the backend and release it. Safe when not loaded. */
 void dep11_hsm_unload(void);
 

@@ -39,7 +39,7 @@ static struct {
     CK_SESSION_HANDLE *free;        /* max entries */
     size_t nfree;
     unsigned retries, backoff_ms;
-    CK_ULONG rsa_bits;
+    CK_UTF8CHAR label[32];          /* the token's label, as C_GetTokenInfo gives it */
     char pin_src[DEP11_CONF_PATH_MAX];
 } pool = { .lock = DEP11_MUTEX_INIT, .cond = PTHREAD_COND_INITIALIZER };
 
@@ -153,11 +153,6 @@ CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
     return rv;
 }
 
-CK_ULONG dep11_prov_rsa_bits(void)
-{
-    return pool.rsa_bits;
-}
-
 /* ---- token and login ---- */
 
 static int label_matches(const CK_TOKEN_INFO *ti, const char *label)
@@ -172,13 +167,15 @@ static int label_matches(const CK_TOKEN_INFO *ti, const char *label)
     return memcmp(want, ti->label, sizeof want) == 0;
 }
 
-/* The first slot whose token matches @spec (label or pkcs11: URI). */
-static CK_RV find_slot(const char *spec, CK_SLOT_ID *slot)
+/* The one slot whose token matches @spec (label or pkcs11: URI), and the
+ * token's label. A setting that matches two tokens is refused: the provider
+ * token must be one token, distinct from every customer token. */
+static CK_RV find_slot(const char *spec, CK_SLOT_ID *slot, CK_UTF8CHAR label[32])
 {
     CK_FUNCTION_LIST *f = dep11_hsm();
     P11KitUri *uri = NULL;
     CK_SLOT_ID *slots = NULL;
-    CK_ULONG n = 0, i = 0;
+    CK_ULONG n = 0, i = 0, matches = 0;
     CK_TOKEN_INFO ti;
     CK_RV rv = CKR_GENERAL_ERROR;
 
@@ -206,10 +203,22 @@ static CK_RV find_slot(const char *spec, CK_SLOT_ID *slot)
             continue;
         if (uri != NULL ? p11_kit_uri_match_token_info(uri, &ti) == 1
                         : label_matches(&ti, spec)) {
-            *slot = slots[i];
-            rv = CKR_OK;
-            goto out;
+            if (matches++ == 0) {
+                *slot = slots[i];
+                memcpy(label, ti.label, sizeof ti.label);
+            }
         }
+    }
+    if (matches == 1) {
+        rv = CKR_OK;
+        goto out;
+    }
+    if (matches > 1) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_ERROR("provider-token %s matches %lu tokens: the provider token must be "
+                  "exactly one token (a consumer may have initialized a token with its "
+                  "label); refusing to start", spec, (unsigned long)matches);
+        goto out;
     }
 none:
     LOG_ERROR("provider token %s not found (%s)", spec, dep11_rv_name(rv));
@@ -375,7 +384,8 @@ static CK_RV enumerate_all(CK_SESSION_HANDLE s, void *arg)
     return rv;
 }
 
-static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot)
+static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot,
+                        const CK_UTF8CHAR label[32])
 {
     const struct dep11_profile *p = &cfg->profile;
     unsigned max = p->max_sessions ? p->max_sessions : 8;
@@ -392,7 +402,7 @@ static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot)
     pool.slot = slot;
     pool.retries = p->retries;
     pool.backoff_ms = p->backoff_ms;
-    pool.rsa_bits = p->provider_rsa_bits ? p->provider_rsa_bits : 3072;
+    memcpy(pool.label, label, sizeof pool.label);
     memcpy(pool.pin_src, cfg->provider_pin, sizeof pool.pin_src);
     pool.pin_src[sizeof pool.pin_src - 1] = '\0';
     pool.open = 1;
@@ -405,12 +415,14 @@ static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot)
  * (max-sessions, retries, backoff-ms, provider-rsa-bits); the backend must be
  * loaded. Opening an open provider is CKR_OK. CKR_ARGUMENTS_BAD;
  * CKR_CRYPTOKI_NOT_INITIALIZED (no backend); CKR_TOKEN_NOT_PRESENT;
- * CKR_FUNCTION_FAILED (PIN source); CKR_PIN_INCORRECT and other backend codes.
+ * CKR_FUNCTION_FAILED (PIN source; two matching tokens; not provisioned);
+ * CKR_PIN_INCORRECT and other backend codes.
  */
 CK_RV dep11_provider_open(const struct dep11_config *cfg)
 {
     CK_SLOT_ID slot = 0;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_UTF8CHAR label[32];
     CK_RV rv = CKR_GENERAL_ERROR;
 
     if (cfg == NULL || cfg->provider_token[0] == '\0') {
@@ -425,10 +437,10 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
     }
     if (pool.open)
         return CKR_OK;
-    rv = find_slot(cfg->provider_token, &slot);
+    rv = find_slot(cfg->provider_token, &slot, label);
     if (rv != CKR_OK)
         return rv;
-    rv = pool_setup(cfg, slot);
+    rv = pool_setup(cfg, slot, label);
     if (rv != CKR_OK)
         return rv;
     /* The anchor session is never lent out and stays open until close: when
@@ -445,6 +457,9 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
     }
     if (rv == CKR_OK)
         rv = dep11_prov_run(enumerate_all, NULL);
+    /* Provisioned? (DESIGN section 2: dep11 never creates provider keys.) */
+    if (rv == CKR_OK)
+        rv = dep11_prov_keys_check(cfg->provider_token);
     if (rv != CKR_OK) {
         dep11_provider_close();
         return rv;
@@ -517,6 +532,34 @@ int dep11_provider_is_slot(CK_SLOT_ID slot)
 
     dep11_lock(&pool.lock);
     r = pool.open && pool.slot == slot;
+    dep11_unlock(&pool.lock);
+    return r;
+}
+
+/* Length of @l (32 bytes) without trailing blanks and NULs. */
+static size_t label_len(const CK_UTF8CHAR *l)
+{
+    size_t n = 32;
+
+    while (n > 0 && (l[n - 1] == ' ' || l[n - 1] == '\0'))
+        n--;
+    return n;
+}
+
+/** Is @label (32 bytes, blank padded) the open provider token's? 1/0.
+ * (A token label is public: a plain comparison.) */
+int dep11_provider_is_label(const CK_UTF8CHAR *label)
+{
+    size_t n = 0, i = 0;
+    int r = 0;
+
+    if (label == NULL)
+        return 0;
+    n = label_len(label);
+    dep11_lock(&pool.lock);
+    r = pool.open && n == label_len(pool.label);
+    for (i = 0; r && i < n; i++)
+        r = label[i] == pool.label[i];
     dep11_unlock(&pool.lock);
     return r;
 }

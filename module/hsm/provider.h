@@ -4,9 +4,12 @@
  * logs in to it; it is hidden from consumers. Operations take a session from
  * a small pool (no global lock held across an HSM call).
  * Keys are found by CKA_LABEL/CKA_ID, never by stored handles across
- * processes. Created keys are sensitive, never extractable, CKA_TOKEN=TRUE,
- * with every usage attribute set explicitly (SoftHSM defaults them to TRUE),
- * and never CKA_DERIVE.
+ * processes. The provider keys (roots, MAC key, receipt signing key) are
+ * never created here: `dep11-tool provider init` provisions them with the
+ * labels of include/dep11-provider.h (DESIGN section 2, "Provisioning").
+ * Keys dep11 creates (availability keys) are sensitive, never extractable,
+ * CKA_TOKEN=TRUE, with every usage attribute set explicitly (SoftHSM
+ * defaults them to TRUE), and never CKA_DERIVE.
  */
 #ifndef DEP11_HSM_PROVIDER_H
 #define DEP11_HSM_PROVIDER_H
@@ -20,9 +23,11 @@
 #define DEP11_AVAIL_ID_LEN 24 /* CKA_ID of an availability key: tag(16) || random(8) */
 
 /* Finds the provider token (label or pkcs11: URI in cfg->provider_token),
- * reads the PIN from cfg->provider_pin, opens the session pool and logs in.
- * CKR_OK; CKR_TOKEN_NOT_PRESENT (no such token: logged); CKR_PIN_INCORRECT;
- * CKR_FUNCTION_FAILED (PIN source unreadable); backend codes. */
+ * reads the PIN from cfg->provider_pin, opens the session pool, logs in and
+ * finds the provider keys. CKR_OK; CKR_TOKEN_NOT_PRESENT (no such token:
+ * logged); CKR_PIN_INCORRECT; CKR_FUNCTION_FAILED (PIN source unreadable;
+ * the setting matches more than one token; the token is not provisioned:
+ * one log line each); backend codes. */
 CK_RV dep11_provider_open(const struct dep11_config *cfg);
 
 /* Closes dep11's provider sessions (logging out). Safe when not open. */
@@ -34,16 +39,21 @@ void dep11_provider_forget(void);
 /* The provider token's slot; is @slot it? */
 int dep11_provider_is_slot(CK_SLOT_ID slot);
 
+/* Is the token label @label (32 bytes, blank padded as in C_InitToken) the
+ * open provider token's label? Trailing blanks (and NULs) are ignored on
+ * both sides. 0 when the provider is not open. */
+int dep11_provider_is_label(const CK_UTF8CHAR *label);
+
 /* Does @h name an object of the provider token (as far as this process has
  * handles for them)? Consumers get CKR_OBJECT_HANDLE_INVALID for those. */
 int dep11_provider_owns_object(CK_OBJECT_HANDLE h);
 
-/* HMAC-SHA256 of @data with the provider MAC key (created on first use,
- * race-safe). CKR_OK or a backend code. */
+/* HMAC-SHA256 of @data with the provider MAC key (provisioned, found by
+ * label). CKR_OK or a backend code. */
 CK_RV dep11_provider_mac(const uint8_t *data, size_t len, uint8_t mac[32]);
 
-/* Provider root @n (1 or 2), an RSA key pair created on first use (race-safe:
- * random label suffix, smallest wins). Fills @out (priv + public numbers). */
+/* Provider root @n (1 or 2), a provisioned RSA key pair found by label.
+ * Fills @out (priv + public numbers). */
 CK_RV dep11_provider_root(int n, struct dep11_hsm_rsa *out);
 
 /* RSA-OAEP decryption with provider root @n. Backend code untouched. */
@@ -101,8 +111,8 @@ CK_RV dep11_provider_tombstone_write(const uint8_t policy_id[16], const uint8_t 
                                      size_t len);
 
 /* The public point of the receipt signing key (ECDSA P-256 on the provider
- * token; private half sensitive, never extractable, CKA_SIGN only; created
- * on first use, race-safe). */
+ * token; private half sensitive, never extractable, CKA_SIGN only;
+ * provisioned, found by label). */
 CK_RV dep11_provider_sign_public(uint8_t point[DEP11_EC_POINT_LEN]);
 
 /* CKM_ECDSA with the receipt signing key over @digest (a SHA-256 the caller

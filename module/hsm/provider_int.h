@@ -26,8 +26,11 @@ CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 /* Records @h as a provider-token object (CKR_OK or CKR_HOST_MEMORY). */
 CK_RV dep11_prov_note(CK_OBJECT_HANDLE h);
 
-/* The profile's provider-rsa-bits, as read at open. */
-CK_ULONG dep11_prov_rsa_bits(void);
+/* Finds the provider keys (include/dep11-provider.h) and caches their
+ * handles. Each must be on the token exactly once (a pair with its public
+ * half): else CKR_FUNCTION_FAILED and one log line naming @token (the
+ * provider-token setting) and `dep11-tool provider init`. Creates nothing. */
+CK_RV dep11_prov_keys_check(const char *token);
 
 /* Drops provider_keys.c's cached handles (close, forget). */
 void dep11_prov_keys_reset(void);
@@ -37,8 +40,8 @@ typedef CK_RV (*dep11_prov_pair_fn)(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                                     CK_OBJECT_HANDLE pub, void *arg);
 
 /* Runs @fn(s, priv, pub, @arg) with the receipt signing key (ECDSA P-256,
- * private half CKA_SIGN only; found or created race-safe like the provider
- * roots, provider_keys.c). Returns @fn's code, or the look-up's. */
+ * private half CKA_SIGN only; found by label, provider_keys.c). Returns
+ * @fn's code, or the look-up's. */
 CK_RV dep11_prov_with_sign_key(dep11_prov_pair_fn fn, void *arg);
 
 #endif

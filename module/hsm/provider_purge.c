@@ -1,7 +1,8 @@
 /*
  * provider_purge.c - what a policy purge needs from the backend: purge
  * tombstones on the provider token (data objects holding the signed receipt),
- * the receipt signing key (ECDSA P-256 in the HSM; created by provider_keys.c)
+ * the receipt signing key (ECDSA P-256 in the HSM; provisioned by dep11-tool,
+ * found by provider_keys.c)
  * and the RSA public keys of a customer token (the registration evidence).
  */
 #include <stdlib.h>
@@ -263,8 +264,8 @@ static CK_RV point_fn(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HAND
 }
 
 /**
- * See provider.h. @point [out] 0x04 || X || Y (65 bytes). Creates the key on
- * first use. CKR_ARGUMENTS_BAD; CKR_GENERAL_ERROR (odd point); backend codes.
+ * See provider.h. @point [out] 0x04 || X || Y (65 bytes) of the provisioned
+ * key. CKR_ARGUMENTS_BAD; CKR_GENERAL_ERROR (odd point); backend codes.
  */
 CK_RV dep11_provider_sign_public(uint8_t point[DEP11_EC_POINT_LEN])
 {

@@ -164,7 +164,7 @@ static CK_RV check_event(const struct dep11_audit_event *e)
 static void format_body(struct line *l, const struct dep11_audit_event *e)
 {
     char id[2 * DEP11_ID_LEN + 1] = "";
-    char num[32], when[32];
+    char num[32], when[32], tenant[2 * DEP11_ID_LEN + 1], host[256];
     struct timespec ts;
     struct tm tm;
 
@@ -182,6 +182,18 @@ static void format_body(struct line *l, const struct dep11_audit_event *e)
     put_member(l, "requester", requester_name(e->requester));
     put_member(l, "served_by", served_name(e->served_by));
     put_member(l, "reason", e->reason != NULL ? e->reason : "");
+    tenant[0] = '\0';
+    if (e->tenant != NULL)
+        hex(e->tenant, DEP11_ID_LEN, tenant);
+    put_member(l, "tenant", tenant);
+    put_member(l, "token", e->token != NULL ? e->token : "");
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    put_member(l, "host", host);
+    snprintf(num, sizeof(num), "\"pid\":%ld,", (long)getpid());
+    put(l, num);
+    put_member(l, "result", dep11_rv_name(e->result));
     if (e->extra_json != NULL && e->extra_json[0] != '\0') {
         put(l, e->extra_json);
         put(l, ",");

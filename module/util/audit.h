@@ -13,8 +13,11 @@
 /* One event. Fixed fields of every line: "event", "time" (UTC, RFC 3339),
  * "policy_id" (hex), "version", "requester" ("user"|"system"|"recovery"),
  * "served_by" ("customer-1"|"customer-2"|"availability"|"provider"),
- * "reason" ("transient"|"denied" for a fallback, else ""), "prev" (hex
- * SHA-256 of the previous line, without its newline; 64 zeros for the first). */
+ * "reason" ("transient"|"denied" for a fallback, else ""), "tenant" (hex
+ * tenant id, "" if none), "token" (the session token's serial number, ""
+ * if none), "host", "pid", "result" (the CKR_ name of the outcome), then
+ * extra members, "seq" and "prev" (hex SHA-256 of the previous line, without
+ * its newline; 64 zeros for the first). */
 struct dep11_audit_event {
     const char *event;          /* policy-wrap, policy-unwrap, availability-use,
                                    availability-roll, refresh, purge, offboard */
@@ -24,6 +27,9 @@ struct dep11_audit_event {
     CK_ULONG served_by;         /* DEP11_ROOT_*; 0 = not applicable ("") */
     const char *reason;         /* NULL = "" */
     const char *extra_json;     /* NULL, or more members: "\"k\":\"v\",..." */
+    const uint8_t *tenant;      /* 16 bytes, or NULL ("") */
+    const char *token;          /* serial number (printable ASCII), or NULL ("") */
+    CK_RV result;               /* the outcome recorded (CKR_OK for a success) */
 };
 
 /* Opens (creates, mode 0600) the log at @path; an empty path disables the

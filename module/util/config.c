@@ -77,6 +77,8 @@ static const struct key_def config_keys[] = {
     { "trusted-roots", K_WORDS, C(trusted_roots_any), 0, 0, 0, "any",
       "require" },
     { "receipt-public-key", K_PATH, C(receipt_public_key), 0, 0, 0, NULL, NULL },
+    { "unbound-policies", K_WORDS, C(bind_unbound), 0, 0, 0, "bind-on-unwrap",
+      "refuse" },
 };
 
 static const struct key_def profile_keys[] = {
@@ -672,6 +674,35 @@ static CK_RV refuse_unsupported(const struct parse *ps, const struct dep11_profi
     return CKR_OK;
 }
 
+/* The line on which key @name was set in @ps (0 = not set). */
+static unsigned
+line_of(const struct parse *ps, const char *name)
+{
+    for (size_t k = 0; k < ps->ndefs; k++)
+        if (strcmp(ps->defs[k].name, name) == 0)
+            return ps->seen[k];
+    return 0;
+}
+
+/*
+ * DESIGN section 5: a process that may unwrap as SYSTEM or RECOVERY must
+ * have an audit log, or the availability key would serve with nothing
+ * recorded. Names the line of the first "allow".
+ */
+static CK_RV
+require_audit(const struct parse *ps, const struct dep11_config *c)
+{
+    unsigned sys = c->system_requests ? line_of(ps, "system-requests") : 0;
+    unsigned rec = c->recovery_requests ? line_of(ps, "recovery-requests") : 0;
+    int first_sys = sys != 0 && (rec == 0 || sys < rec);
+
+    if (c->audit_log[0] != '\0' || (sys == 0 && rec == 0))
+        return CKR_OK;
+    return fail(ps->file, first_sys ? sys : rec, "%s = allow needs an audit-log "
+                "(every SYSTEM or RECOVERY unwrap must be recorded)",
+                first_sys ? "system-requests" : "recovery-requests");
+}
+
 /* Parses the profile named in c->profile.path (on config line @line). */
 static CK_RV
 load_profile(const struct parse *cps, unsigned line, struct dep11_config *c)
@@ -698,6 +729,7 @@ load_profile(const struct parse *cps, unsigned line, struct dep11_config *c)
     rv = parse_file(ps);
     if (rv == CKR_OK)
         rv = refuse_unsupported(ps, &c->profile);
+    c->profile.module_line = line_of(ps, "module");
 out:
     free(ps);
     return rv;
@@ -736,6 +768,8 @@ dep11_config_load(const char *path, struct dep11_config *out)
     ps->ndefs = sizeof config_keys / sizeof config_keys[0];
     ps->base = (char *)c;
     rv = parse_file(ps);
+    if (rv == CKR_OK)
+        rv = require_audit(ps, c);
     if (rv != CKR_OK)
         goto out;
     /* config_keys[0] is "profile"; seen[0] is its line. */

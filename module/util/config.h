@@ -17,6 +17,7 @@
 struct dep11_profile {
     char path[DEP11_CONF_PATH_MAX];     /* the profile file itself */
     char module[DEP11_CONF_PATH_MAX];   /* "module": the HSM's PKCS#11 library (required) */
+    unsigned module_line;               /* the line of "module" in the profile file */
     CK_MECHANISM_TYPE oaep_hash;        /* "oaep-hash": sha1 -> CKM_SHA_1, sha256 -> CKM_SHA256 (default sha256) */
     CK_MECHANISM_TYPE aes_wrap_pad_mech;/* "aes-key-wrap-pad-mechanism": number, default 0x210A */
     int root_unwrap_decrypt;            /* "root-unwrap": decrypt (1, default) | unwrap (0) */
@@ -47,6 +48,7 @@ struct dep11_config {
     int recovery_requests;                     /* "recovery-requests": allow (1) | deny (0, default) */
     int caller_iv;                             /* "caller-iv": allow (1) | deny (0, default) */
     int trusted_roots_any;                     /* "trusted-roots": any (1) | require (0, default) */
+    int bind_unbound;                          /* "unbound-policies": bind-on-unwrap (1) | refuse (0, default) */
     char receipt_public_key[DEP11_CONF_PATH_MAX]; /* "receipt-public-key": empty = none */
 };
 
@@ -66,7 +68,8 @@ const char *dep11_config_default_path(void);
  * Resolves a PIN source ("file:/path": first line, trailing newline dropped;
  * "env:NAME") into @pin (NUL-terminated, at most @cap-1 bytes); @len gets
  * its length. The caller cleanses @pin. Returns CKR_OK, CKR_FUNCTION_FAILED
- * (unreadable, empty, too long, bad scheme; logged without the PIN).
+ * (unreadable, group- or world-readable file, empty, too long, bad scheme;
+ * logged without the PIN).
  */
 CK_RV dep11_config_read_pin(const char *source, char *pin, size_t cap, size_t *len);
 

@@ -34,8 +34,13 @@ pin_from_file(const char *source, const char *path, char *pin, size_t cap,
         rv = CKR_FUNCTION_FAILED;
         goto out;
     }
-    if ((st.st_mode & 077) != 0)
-        LOG_WARN("PIN source %s: readable by group or others", source);
+    /* DESIGN section 7: a PIN others may read is a configuration error. */
+    if ((st.st_mode & 077) != 0) {
+        LOG_ERROR("PIN source %s: mode %04o lets group or others read it "
+                  "(chmod 600)", source, (unsigned)(st.st_mode & 07777));
+        rv = CKR_FUNCTION_FAILED;
+        goto out;
+    }
     while (!done && (got = read(fd, buf, sizeof buf)) != 0) {
         if (got < 0 && errno == EINTR)
             continue;

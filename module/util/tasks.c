@@ -35,6 +35,10 @@ struct group {
     struct slot slot[DEP11_TASKS_MAX];
 };
 
+/* Set (atomic) while the application's C_Initialize said
+ * CKF_LIBRARY_CANT_CREATE_OS_THREADS: no task thread is started then. */
+static int no_threads;
+
 /* Abandoned threads, to be joined (util/lock.h: leaf lock). */
 static dep11_mutex_t reap_lock = DEP11_MUTEX_INIT;
 static pthread_t *reap;
@@ -151,6 +155,14 @@ static struct group *group_new(void)
     return g;
 }
 
+/**
+ * dep11_tasks_set_no_threads - see tasks.h.
+ */
+void dep11_tasks_set_no_threads(int yes)
+{
+    __atomic_store_n(&no_threads, yes ? 1 : 0, __ATOMIC_RELEASE);
+}
+
 /* Starts the threads of @g's first @n slots; returns how many started. */
 static int start_all(struct group *g, int n)
 {
@@ -160,6 +172,11 @@ static int start_all(struct group *g, int n)
         struct slot *sl = &g->slot[i];
 
         sl->state = DEP11_TASK_NOT_STARTED;
+        if (__atomic_load_n(&no_threads, __ATOMIC_ACQUIRE)) {
+            LOG_FAIL(CKR_NEED_TO_CREATE_THREADS, "task %d not started: the application "
+                     "said CKF_LIBRARY_CANT_CREATE_OS_THREADS", i);
+            continue;
+        }
         if (!may_start()) {
             LOG_FAIL(CKR_FUNCTION_CANCELED, "task %d not started: %d abandoned tasks still "
                      "wait for the HSM", i, DEP11_TASKS_ABANDONED_MAX);

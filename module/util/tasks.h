@@ -54,6 +54,11 @@ void dep11_tasks_drain(void);
  */
 void dep11_tasks_forget(void);
 
+/* @yes: the application's C_Initialize said CKF_LIBRARY_CANT_CREATE_OS_THREADS;
+ * from now on no task thread is started (a task is DEP11_TASK_NOT_STARTED).
+ * core/module.c refuses that flag with a profile that needs threads. */
+void dep11_tasks_set_no_threads(int yes);
+
 /* Abandoned task threads not yet joined (for tests and logs). */
 unsigned dep11_tasks_abandoned(void);
 

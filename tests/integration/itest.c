@@ -414,6 +414,25 @@ CK_RV itest_destroy_private(struct itest *t, CK_SESSION_HANDLE s, const char *la
     return itest_customer(t, "destroy", target, NULL);
 }
 
+int itest_revoke_direct(const struct itest *t, const char *token, const char *label)
+{
+    const char *mod = getenv("SOFTHSM_MODULE");
+    char pin[128], cmd[2048];
+    int n = 0;
+
+    if (mod == NULL || mod[0] == '\0')
+        mod = "/usr/lib/softhsm/libsofthsm2.so";
+    if (itest_read_file(t, "user.pin", pin, sizeof pin) <= 0)
+        return -1;
+    n = snprintf(cmd, sizeof cmd,
+                 "ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD= pkcs11-tool --module '%s' "
+                 "--token-label '%s' --login --pin '%s' --delete-object --type privkey "
+                 "--label '%s' >/dev/null 2>&1", mod, token, pin, label);
+    if (n < 0 || (size_t)n >= sizeof cmd)
+        return -1;
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int itest_group_setup(void **state)
 {
     struct itest_fx *fx = calloc(1, sizeof *fx);

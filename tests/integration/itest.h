@@ -124,6 +124,11 @@ CK_RV itest_customer(const struct itest *t, const char *action, const char *targ
  * (itest_customer; @s is not used: revoking is never done through dep11). */
 CK_RV itest_destroy_private(struct itest *t, CK_SESSION_HANDLE s, const char *label);
 
+/* Revokes as the customer does, with its own tools and not through dep11:
+ * pkcs11-tool on SoftHSM ($SOFTHSM_MODULE) deletes the private key
+ * labelled @label on token @token (user PIN from user.pin). 0 or -1. */
+int itest_revoke_direct(const struct itest *t, const char *token, const char *label);
+
 /* The fixture most tests share: a logged-in R/W session on "contoso" and the
  * private halves of root1 and root2. */
 struct itest_fx {

@@ -20,6 +20,10 @@
  *       decrypt-off (CKA_DECRYPT of a private key), count (by = how many
  *       such objects), decrypt (by = CKA_DECRYPT). Prints "rv=0x<hex>
  *       by=<n>".
+ *   itool provision MODULE TOKEN PIN-FILE RSA-BITS
+ *       log in as user on an empty token and create dep11's provider keys
+ *       with dep11-tool's templates (tools/provider_tmpl.h): the fallback of
+ *       setup-tokens.sh for `dep11-tool provider init`.
  * Exit 0 when the command ran (the printed rv carries the verdict), 2 on a
  * usage or set-up error.
  */
@@ -29,6 +33,7 @@
 #include <string.h>
 
 #include "dep11.h"
+#include "provider_tmpl.h"
 
 static int read_small(const char *path, unsigned char *buf, size_t cap, size_t *len)
 {
@@ -296,6 +301,38 @@ static int do_customer(CK_FUNCTION_LIST_PTR f, const char *token, const char *pi
     return 0;
 }
 
+static int do_provision(CK_FUNCTION_LIST_PTR f, const char *token, const char *pinfile,
+                        const char *bits)
+{
+    CK_SESSION_HANDLE s = 0;
+    CK_OBJECT_HANDLE h = 0, a = 0, b = 0;
+    CK_ULONG n = 0;
+    char pin[256];
+    size_t k = 0;
+    CK_RV rv = CKR_OK;
+
+    if (read_pin(pinfile, pin, sizeof pin) != 0 || open_token(f, token, &s) != CKR_OK ||
+        f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
+        fprintf(stderr, "itool: cannot log in as user on %s\n", token);
+        return 2;
+    }
+    if (f->C_FindObjectsInit(s, NULL, 0) != CKR_OK || f->C_FindObjects(s, &h, 1, &n) != CKR_OK ||
+        f->C_FindObjectsFinal(s) != CKR_OK || n != 0) {
+        fprintf(stderr, "itool: %s is not empty\n", token);
+        return 2;
+    }
+    for (k = 0; rv == CKR_OK && k < K_COUNT; k++)
+        rv = provider_key_create(f, s, k, strtoul(bits, NULL, 10), &a, &b);
+    if (rv != CKR_OK) {
+        fprintf(stderr, "itool: creating %s: 0x%lx\n", pkeys[k - 1].label, rv);
+        return 2;
+    }
+    f->C_Logout(s);
+    f->C_CloseSession(s);
+    f->C_Finalize(NULL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     CK_FUNCTION_LIST_PTR f = NULL;
@@ -320,9 +357,15 @@ int main(int argc, char **argv)
             return 2;
         return do_customer(f, argv[3], argv[4], argv[5], argv[6]);
     }
+    if (argc == 6 && strcmp(argv[1], "provision") == 0) {
+        if ((f = load(argv[2])) == NULL)
+            return 2;
+        return do_provision(f, argv[3], argv[4], argv[5]);
+    }
     fprintf(stderr, "usage: itool register MODULE TOKEN SO-PIN-FILE LABEL\n"
                     "       itool customer MODULE TOKEN PIN-FILE ACTION KIND:LABEL\n"
                     "       itool unwrap MODULE TOKEN PIN-FILE BLOB-FILE REQUESTER\n"
-                    "       itool purge MODULE TOKEN PIN-FILE BLOB-FILE\n");
+                    "       itool purge MODULE TOKEN PIN-FILE BLOB-FILE\n"
+                    "       itool provision MODULE TOKEN PIN-FILE RSA-BITS\n");
     return 2;
 }

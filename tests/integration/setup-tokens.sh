@@ -7,10 +7,15 @@
 #                            unregistered: RSA-2048 pair (id 03), not registered
 #                            extractable:  RSA-2048 pair (id 04), private half extractable,
 #                                          registered (so only its extractability refuses it)
-#   token "fabrikam"         a second customer token, same PINs, no keys
-#   token "dep11-provider"   dep11's own token (PIN in DIR/provider.pin)
+#   token "fabrikam"         a second customer token (a second tenant), same PINs;
+#                            froot1, froot2: RSA-2048 pairs (ids 21, 22), registered
+#                            (none with ITEST_FABRIKAM_ROOTS=0)
+#   token "dep11-provider"   dep11's own token (PIN in DIR/provider.pin), provisioned
+#                            with `dep11-tool provider init` (not with
+#                            ITEST_NO_PROVISION=1: an empty provider token)
 #   DIR/dep11.conf           the consumer config (system-requests = deny)
-#   DIR/dep11-system.conf    a worker's config (system and recovery requests allowed)
+#   DIR/dep11-system.conf    a worker's config (system and recovery requests allowed,
+#                            audit log DIR/audit-system.jsonl)
 #   DIR/dep11-any.conf       trusted-roots = any
 # Registration (DESIGN section 2, "Registered roots") uses
 # $abs_top_builddir/tools/dep11-tool when it is built, else the test helper
@@ -96,6 +101,23 @@ register root1
 register root2
 register extractable
 
+# --- fabrikam: a second tenant with its own registered roots (the tenant
+# binding tests, test_tenants / test_replay). ITEST_FABRIKAM_ROOTS=0 leaves
+# fabrikam empty (pkcs11-tool --test compares it with and without dep11).
+if [ "${ITEST_FABRIKAM_ROOTS:-1}" != 0 ]; then
+    for n in 1 2; do
+        run pkcs11-tool --module "$SOFTHSM_MODULE" --token-label fabrikam --login --pin 1234 \
+            --keypairgen --key-type rsa:2048 --label "froot$n" --id "2$n" --usage-decrypt
+        if [ -x "$abs_top_builddir/tools/dep11-tool" ] && [ -z "${ITEST_NO_DEP11_TOOL:-}" ]; then
+            run "$abs_top_builddir/tools/dep11-tool" --module "$SOFTHSM_MODULE" \
+                --token-label fabrikam keys register --so-pin-source "file:$dir/so.pin" \
+                --key-label "froot$n"
+        else
+            run "$ITEST_TOOL" register "$SOFTHSM_MODULE" fabrikam "$dir/so.pin" "froot$n"
+        fi
+    done
+fi
+
 profile="$abs_top_srcdir/hsm-profiles/softhsm2.conf"
 write_conf() {
     local file=$1; shift
@@ -108,7 +130,30 @@ write_conf() {
     } >"$dir/$file"
 }
 write_conf dep11.conf "system-requests = deny"
-write_conf dep11-system.conf "system-requests = allow" "recovery-requests = allow"
+# SYSTEM and RECOVERY requests need an audit log (DESIGN section 5).
+write_conf dep11-system.conf "system-requests = allow" "recovery-requests = allow" \
+    "audit-log = $dir/audit-system.jsonl"
 write_conf dep11-any.conf "system-requests = deny" "trusted-roots = any"
+
+# Provision the provider token the documented way (DESIGN section 2,
+# "Provisioning"; dep11 never creates provider keys): dep11-tool provider
+# init with the world's config, through SoftHSM's own module; else itool
+# with the same key templates (tools/provider_tmpl.h).
+provision() {
+    local tool="$abs_top_builddir/tools/dep11-tool"
+    local bits
+    if [ -x "$tool" ] && [ -z "${ITEST_NO_DEP11_TOOL:-}" ]; then
+        run "$tool" --module "$SOFTHSM_MODULE" provider init --config "$dir/dep11.conf"
+    elif [ -x "$ITEST_TOOL" ]; then
+        bits=$(sed -n 's/^provider-rsa-bits *= *\([0-9]*\).*/\1/p' "$profile")
+        run "$ITEST_TOOL" provision "$SOFTHSM_MODULE" dep11-provider "$dir/provider.pin" "${bits:-3072}"
+    else
+        echo "setup-tokens.sh: neither dep11-tool nor $ITEST_TOOL is built" >&2
+        exit 1
+    fi
+}
+if [ -z "${ITEST_NO_PROVISION:-}" ]; then
+    provision
+fi
 
 echo "setup-tokens.sh: world ready in $dir"

@@ -34,7 +34,8 @@ for mode in all recovery-only hedged timeout override; do
         sed -i "s|^${k%% *} *=.*|$k|" "$prof"
         grep -q "^$k\$" "$prof"
     done
-    sed "s|^profile *=.*|profile = $ITEST_WORLD/matrix-profile.conf|" \
+    sed -e "s|^profile *=.*|profile = $ITEST_WORLD/matrix-profile.conf|" \
+        -e '/^audit-log *=/d' \
         "$ITEST_WORLD/dep11-system.conf" >"$ITEST_WORLD/dep11-matrix.conf"
     echo "audit-log = $ITEST_WORLD/audit.jsonl" >>"$ITEST_WORLD/dep11-matrix.conf"
     : >"$ITEST_WORLD/faults"

@@ -14,7 +14,8 @@ verifier="$abs_top_srcdir/scripts/dep11-audit-verify"
 conf() {
     local name=$1 base=$2
     shift 2
-    { cat "$ITEST_WORLD/$base"; printf '%s\n' "$@"; } >"$ITEST_WORLD/$name"
+    # the base's own audit-log (dep11-system.conf has one) gives way to ours
+    { grep -v '^audit-log *=' "$ITEST_WORLD/$base"; printf '%s\n' "$@"; } >"$ITEST_WORLD/$name"
 }
 
 verify_log() {

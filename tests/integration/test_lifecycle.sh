@@ -124,4 +124,7 @@ itest_run test_lifecycle refresh || status=1
 
 itest_world lifecycle-roll
 itest_run test_lifecycle roll || status=1
+
+itest_world lifecycle-onboard
+itest_run test_lifecycle onboard || status=1
 exit $status

@@ -77,17 +77,41 @@ elif mode == "swap":
     lines[2], lines[3] = lines[3], lines[2]
 elif mode == "cut":
     del lines[-1]
+# Field changes with the chain recomputed: only the field checks catch them.
+import hashlib, re
+fields = {
+    "tenant": (1, rb'"tenant":"[0-9a-f]*"', b'"tenant":"not-hex"'),
+    "result": (1, rb'"result":"CKR_OK"', b'"result":"ok"'),
+    "served": (2, rb'"result":"CKR_OK"', b'"result":"CKR_DEP11_TENANT_MISMATCH"'),
+    "pid": (1, rb'"pid":[0-9]+', b'"pid":0'),
+    "order": (1, rb'"token":("[^"]*"),"host":("[^"]*")', rb'"host":\2,"token":\1'),
+}
+if mode in fields:
+    i, pat, rep = fields[mode]
+    lines[i], n = re.subn(pat, rep, lines[i], count=1)
+    assert n == 1, mode
+    prev = "0" * 64
+    for k in range(len(lines)):
+        lines[k] = re.sub(rb'"prev":"[0-9a-f]{64}"}$', b'"prev":"' + prev.encode() + b'"}',
+                          lines[k])
+        prev = hashlib.sha256(lines[k]).hexdigest()
 data = b"\n".join(lines) + b"\n"
 if mode == "partial":
     data += b'{"event":"policy-unwrap"'
 open(dst, "wb").write(data)
 PYEOF
 }
-for m in byte version remove removefirst insert swap partial; do
+for m in byte version remove removefirst insert swap partial tenant result served pid order; do
     alter "$m" "$W/audit-$m.log"
     both 1 "altered log ($m) is rejected" audit "$W/audit-$m.log"
     has stdout 'BROKEN: line [0-9]+'
 done
+alter served "$W/a.log"; t 1 "a refusal naming a root: named" -- "$TOOL" audit verify "$W/a.log"
+has stdout 'line 3: .*a refusal names a served_by'
+alter order "$W/a.log"; t 1 "fixed fields out of order: named" -- "$TOOL" audit verify "$W/a.log"
+has stdout 'line 2: .*fixed fields missing or out of order'
+grep -q '"tenant":"[0-9a-f]\{32\}","token":"[^"]\+","host":"[^"]\+","pid":[1-9][0-9]*,"result":"CKR_OK"' "$LOG" ||
+    fail "the log's lines lack tenant, token, host, pid, result"
 alter byte "$W/a.log"; t 1 "byte: line 2 or 3 named" -- "$TOOL" audit verify "$W/a.log"
 has stdout 'BROKEN: line (2|3): (changed|malformed)'
 alter remove "$W/a.log"; t 1 "remove: named" -- "$TOOL" audit verify "$W/a.log"

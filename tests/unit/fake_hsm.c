@@ -5,6 +5,8 @@
  * Answers follow SoftHSM's (DESIGN section 8): a bad OAEP copy or GCM tag is
  * CKR_GENERAL_ERROR, a missing key CKR_OBJECT_HANDLE_INVALID.
  */
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +47,7 @@ static EVP_PKEY *next_key(unsigned bits)
 struct fake_hsm *fake_hsm_reset(void)
 {
     memset(&fake, 0, sizeof(fake));
+    fake_hsm_state_reset();
     memset(fake_used, 0, sizeof(fake_used));
     dep11_hsm_own_sessions_forget();
     fake.next_session = 100;
@@ -352,21 +355,29 @@ CK_RV dep11_provider_mac(const uint8_t *data, size_t len, uint8_t mac[32])
     return CKR_OK;
 }
 
-CK_RV dep11_provider_root(int n, struct dep11_hsm_rsa *out)
+void fake_hsm_provision(struct fake_hsm *h)
 {
     EVP_PKEY *k = NULL;
 
+    for (int n = 0; n < 2; n++) {
+        if (h->provider_created[n])
+            continue;
+        k = next_key(2048);
+        assert(k != NULL);
+        init_rsa(&h->provider[n], k, n == 0 ? "dep11-provider-1" : "dep11-provider-2");
+        h->provider_created[n] = 1;
+    }
+}
+
+CK_RV dep11_provider_root(int n, struct dep11_hsm_rsa *out)
+{
     if (n < 1 || n > 2)
         return CKR_ARGUMENTS_BAD;
+    fake.provider_root_calls++;
     if (fake.provider_root_rv != CKR_OK)
         return fake.provider_root_rv;
-    if (!fake.provider_created[n - 1]) {
-        if ((k = next_key(2048)) == NULL)
-            return CKR_DEVICE_MEMORY;
-        init_rsa(&fake.provider[n - 1], k, n == 1 ? "dep11-provider-1" : "dep11-provider-2");
-        fake.provider_created[n - 1] = 1;
-        fake.provider_roots_created++;
-    }
+    if (!fake.provider_created[n - 1])
+        return CKR_KEY_HANDLE_INVALID;  /* not provisioned: never created here */
     return fill_rsa(&fake.provider[n - 1], out);
 }
 
@@ -532,5 +543,90 @@ CK_RV dep11_provider_tombstone_find(const uint8_t policy_id[16], uint8_t *value,
     if (policy_id == NULL || present == NULL)
         return CKR_ARGUMENTS_BAD;
     *present = 0;
+    return CKR_OK;
+}
+
+/* Consumer token identities and provider state records (hsm/provider_state.h):
+ * the token of slot N is "fake token N"; records live in a small table. */
+#define FAKE_STATE_MAX 64
+static struct {
+    int used;
+    uint8_t tag[16];
+    struct dep11_tag_state st;
+} fake_state[FAKE_STATE_MAX];
+
+void fake_hsm_state_reset(void)
+{
+    memset(fake_state, 0, sizeof fake_state);
+}
+
+CK_RV dep11_hsm_token_ident(CK_SLOT_ID slot, uint8_t ident[DEP11_TOKEN_IDENT_LEN])
+{
+    char serial[DEP11_TOKEN_SERIAL_LEN + 1];
+
+    memset(ident, ' ', DEP11_TOKEN_IDENT_LEN);
+    memcpy(ident, "fake", 4);
+    dep11_hsm_token_serial(slot, serial);
+    memcpy(ident + 48, serial, strlen(serial));
+    return CKR_OK;
+}
+
+void dep11_hsm_token_serial(CK_SLOT_ID slot, char out[DEP11_TOKEN_SERIAL_LEN + 1])
+{
+    snprintf(out, DEP11_TOKEN_SERIAL_LEN + 1, "fake%lu", (unsigned long)slot);
+}
+
+static struct dep11_tag_state *state_of(const uint8_t tag[16], int create)
+{
+    int free_slot = -1;
+
+    for (int i = 0; i < FAKE_STATE_MAX; i++) {
+        if (fake_state[i].used && memcmp(fake_state[i].tag, tag, 16) == 0)
+            return &fake_state[i].st;
+        if (!fake_state[i].used && free_slot < 0)
+            free_slot = i;
+    }
+    if (!create || free_slot < 0)
+        return NULL;
+    fake_state[free_slot].used = 1;
+    memcpy(fake_state[free_slot].tag, tag, 16);
+    return &fake_state[free_slot].st;
+}
+
+CK_RV dep11_provider_state_get(const uint8_t tag[16], struct dep11_tag_state *st)
+{
+    const struct dep11_tag_state *s = state_of(tag, 0);
+
+    memset(st, 0, sizeof *st);
+    if (s != NULL)
+        *st = *s;
+    return CKR_OK;
+}
+
+CK_RV dep11_provider_state_bind(const uint8_t tag[16], const uint8_t binding[DEP11_BINDING_LEN],
+                                struct dep11_tag_state *st)
+{
+    struct dep11_tag_state *s = state_of(tag, 1);
+
+    if (s == NULL)
+        return CKR_DEVICE_MEMORY;
+    if (!s->bound) {
+        s->bound = 1;
+        memcpy(s->binding, binding, DEP11_BINDING_LEN);
+    }
+    *st = *s;
+    return CKR_OK;
+}
+
+CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number)
+{
+    struct dep11_tag_state *s = state_of(tag, 1);
+
+    if (fake.state_commit_rv != CKR_OK)
+        return fake.state_commit_rv;
+    if (s == NULL)
+        return CKR_DEVICE_MEMORY;
+    if (s->number < number)
+        s->number = number;
     return CKR_OK;
 }

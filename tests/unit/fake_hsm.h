@@ -13,6 +13,7 @@
 
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "hsm/provider_state.h"
 
 #define FAKE_RSA_MAX 12
 #define FAKE_AVAIL_MAX 32
@@ -41,15 +42,16 @@ struct fake_avail {
 struct fake_hsm {
     struct fake_rsa rsa[FAKE_RSA_MAX];     /* the customer token */
     struct fake_rsa provider[2];           /* provider roots 1 and 2 */
-    int provider_created[2];
+    int provider_created[2];               /* provisioned (fake_hsm_provision) */
     struct fake_avail avail[FAKE_AVAIL_MAX];
     /* knobs: CKR_OK = behave */
     CK_RV worker_open_rv, find_rv, registered_rv, mac_rv;
     CK_RV provider_root_rv, avail_key_rv, avail_seal_rv, avail_open_rv;
+    CK_RV state_commit_rv;                 /* provider_state.h commits */
     /* counters */
     unsigned sessions_open;                /* worker sessions not yet closed */
     unsigned sessions_total;
-    unsigned provider_roots_created, avail_created, avail_opens, mac_calls;
+    unsigned provider_root_calls, avail_created, avail_opens, mac_calls;
     CK_SESSION_HANDLE next_session;
     CK_OBJECT_HANDLE next_handle;
 };
@@ -57,6 +59,12 @@ struct fake_hsm {
 /* A fresh fake (previous state dropped). Keys come from a per-process cache
  * of generated RSA keys, so tests stay fast. */
 struct fake_hsm *fake_hsm_reset(void);
+
+/* Provisions the fake provider token: provider roots 1 and 2 exist from now
+ * on (as `dep11-tool provider init` makes them; the module never creates
+ * them: dep11_provider_root on an unprovisioned fake is
+ * CKR_KEY_HANDLE_INVALID). The MAC key is a fixed software key. */
+void fake_hsm_provision(struct fake_hsm *h);
 
 /* Drops the fake's state and frees the key cache (group teardown). */
 void fake_hsm_release(void);
@@ -79,5 +87,8 @@ void fake_hsm_avail_destroy_all(struct fake_hsm *h, const uint8_t tag[16]);
 /* RSA-OAEP encryption to root @handle's public key (tests craft copies). */
 int fake_hsm_oaep_encrypt(struct fake_hsm *h, CK_OBJECT_HANDLE handle, const uint8_t *pt,
                           size_t pt_len, uint8_t *ct, size_t *ct_len);
+
+/* Drops every binding and commit record of the double. */
+void fake_hsm_state_reset(void);
 
 #endif

@@ -48,6 +48,8 @@ struct log {
 };
 
 static const uint8_t PID[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+static const uint8_t TENANT[16] = { 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,
+                                    0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff };
 
 static int setup(void **state)
 {
@@ -79,7 +81,8 @@ static int teardown(void **state)
 static struct dep11_audit_event ev(const char *event, CK_ULONG requester, CK_ULONG served,
                                    const char *reason, const char *extra)
 {
-    struct dep11_audit_event e = { event, PID, 3, requester, served, reason, extra };
+    struct dep11_audit_event e = { event, PID, 3, requester, served, reason, extra,
+                                   NULL, NULL, CKR_OK };
     return e;
 }
 
@@ -192,10 +195,16 @@ static void test_format(void **state)
                                     DEP11_ROOT_AVAILABILITY, "denied", "\"cache\":\"hit\"");
     struct tm tm;
     struct log l;
-    char expect[512];
+    char expect[1024];
     time_t t0 = time(NULL), t = 0;
     long at = 0;
 
+    char host[256], tail[512];
+
+    e.tenant = TENANT;
+    e.token = "serial \"7\"";
+    e.result = CKR_DEP11_TENANT_MISMATCH;
+    assert_int_equal(gethostname(host, sizeof host), 0);
     assert_int_equal(dep11_audit_open(fx->path), CKR_OK);
     assert_int_equal(dep11_audit_write(&e), CKR_OK);
     e = ev("policy-wrap", 0, 0, NULL, NULL);
@@ -215,13 +224,18 @@ static void test_format(void **state)
     snprintf(expect, sizeof(expect),
              "{\"event\":\"policy-unwrap\",\"time\":\"%.20s\",\"policy_id\":"
              "\"000102030405060708090a0b0c0d0e0f\",\"version\":3,\"requester\":\"system\","
-             "\"served_by\":\"availability\",\"reason\":\"denied\",\"cache\":\"hit\","
-             "\"seq\":1,\"prev\":\"%064d\"}", l.line[0] + at, 0);
+             "\"served_by\":\"availability\",\"reason\":\"denied\","
+             "\"tenant\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"token\":\"serial \\\"7\\\"\","
+             "\"host\":\"%s\",\"pid\":%ld,\"result\":\"CKR_DEP11_TENANT_MISMATCH\","
+             "\"cache\":\"hit\",\"seq\":1,\"prev\":\"%064d\"}", l.line[0] + at, host,
+             (long)getpid(), 0);
     assert_int_equal(l.line_len[0], strlen(expect));
     assert_memory_equal(l.line[0], expect, strlen(expect));
     /* No policy, no requester, no server: empty strings, not absent fields. */
-    assert_true(find_in(&l, 1, "\"policy_id\":\"\",\"version\":3,\"requester\":\"\","
-                               "\"served_by\":\"\",\"reason\":\"\",\"seq\":2,") > 0);
+    snprintf(tail, sizeof tail, "\"policy_id\":\"\",\"version\":3,\"requester\":\"\","
+             "\"served_by\":\"\",\"reason\":\"\",\"tenant\":\"\",\"token\":\"\",\"host\":\"%s\","
+             "\"pid\":%ld,\"result\":\"CKR_OK\",\"seq\":2,", host, (long)getpid());
+    assert_true(find_in(&l, 1, tail) > 0);
     log_free(&l);
     check_chain(fx->path, 2);
 }

@@ -40,6 +40,8 @@
 struct dep11_object {
     struct dep11_key key;
     uint8_t value[DEP11_KEY_LEN];
+    int dead;       /* the table dropped it (a test sets it) */
+    int refs;       /* references handed out by resolve, not yet released */
 };
 
 struct world {
@@ -55,7 +57,12 @@ const struct dep11_config *dep11_core_config(void) { return &fake->cfg; }
 int dep11_provider_is_slot(CK_SLOT_ID slot) { (void)slot; return 0; }
 void dep11_objects_destroy_session(uint64_t serial) { (void)serial; }
 void dep11_objects_destroy_slot(CK_SLOT_ID slot) { (void)slot; }
-void dep11_object_release(struct dep11_object *obj) { (void)obj; }
+void dep11_object_release(struct dep11_object *obj)
+{
+    if (obj != NULL)
+        obj->refs--;
+}
+int dep11_object_dead(const struct dep11_object *obj) { return obj == NULL || obj->dead; }
 const struct dep11_key *dep11_object_key(const struct dep11_object *obj) { return &obj->key; }
 
 CK_RV dep11_object_resolve(struct dep11_session *s, CK_OBJECT_HANDLE h,
@@ -66,6 +73,7 @@ CK_RV dep11_object_resolve(struct dep11_session *s, CK_OBJECT_HANDLE h,
     *backend = CK_INVALID_HANDLE;
     if (h >= 1 && h <= SITE) {
         *obj = &fake->objs[h - 1];
+        (*obj)->refs++;
         return CKR_OK;
     }
     if (h == BACKEND_KEY) {
@@ -540,12 +548,147 @@ static void test_steady_state_allocates_nothing(void **state)
     assert_int_equal(__atomic_load_n(&n_allocs, __ATOMIC_RELAXED) - before, 0);
 }
 
+/* Every reference resolve handed out has been released. */
+static void assert_no_refs(const struct fx *x)
+{
+    for (int i = 0; i < SITE; i++)
+        assert_int_equal(x->w.objs[i].refs, 0);
+}
+
+/* Starts an op of @mech_kind (0 CKM_DEP11_AEAD, 1 CHUNK_AEAD, 2 AES_GCM) in
+ * @encrypt's direction; returns its key's handle. A multi-part op (@step
+ * not 0) gets one update first. */
+static CK_OBJECT_HANDLE start_op(struct fx *x, int mech_kind, int encrypt, int step,
+                                 struct job *j)
+{
+    CK_ULONG n = OUT_MAX;
+
+    memset(j, 0, sizeof(*j));
+    j->key = 1;
+    j->m = (CK_MECHANISM){ CKM_DEP11_AEAD, NULL, 0 };
+    if (mech_kind == 1) {
+        j->key = SITE;
+        j->m = (CK_MECHANISM){ CKM_DEP11_CHUNK_AEAD, &j->cp, sizeof j->cp };
+    } else if (mech_kind == 2) {
+        j->key = 2;
+        j->gp = (CK_GCM_PARAMS){ j->iv, 12, 96, NULL, 0, 128 };
+        j->m = (CK_MECHANISM){ CKM_AES_GCM, &j->gp, sizeof j->gp };
+    }
+    assert_int_equal((encrypt ? dep11_core_EncryptInit : dep11_core_DecryptInit)(
+                         x->s, &j->m, j->key), CKR_OK);
+    if (step != 0)
+        assert_int_equal((encrypt ? dep11_core_EncryptUpdate : dep11_core_DecryptUpdate)(
+                             x->s, x->in, 40, x->out, &n), CKR_OK);
+    return j->key;
+}
+
+/* The next call of @step (0 one-shot, 1 update, 2 final) in @encrypt's
+ * direction; with @untouched, x->out must stay as it was. */
+static CK_RV step_call(struct fx *x, int encrypt, int step, int untouched)
+{
+    CK_ULONG n = OUT_MAX;
+    uint8_t before[OUT_MAX];
+    CK_RV rv;
+
+    memset(x->out, 0xEE, OUT_MAX);
+    memcpy(before, x->out, OUT_MAX);
+    if (step == 0)
+        rv = (encrypt ? dep11_core_Encrypt : dep11_core_Decrypt)(x->s, x->in, 64, x->out, &n);
+    else if (step == 1)
+        rv = (encrypt ? dep11_core_EncryptUpdate : dep11_core_DecryptUpdate)(x->s, x->in, 64,
+                                                                            x->out, &n);
+    else
+        rv = (encrypt ? dep11_core_EncryptFinal : dep11_core_DecryptFinal)(x->s, x->out, &n);
+    if (untouched)
+        assert_memory_equal(x->out, before, OUT_MAX);
+    return rv;
+}
+
+/* DESIGN section 2: an operation on a module key ends with the key. When
+ * the object table drops the key (C_DestroyObject, its session closed) of a
+ * running op, the op's next call - one-shot, update or final, encrypt or
+ * decrypt, CKM_DEP11_AEAD, CKM_DEP11_CHUNK_AEAD or CKM_AES_GCM - is
+ * CKR_KEY_HANDLE_INVALID with nothing written, the op is over (the backend
+ * answers the call after), and the op's reference to the key is released.
+ * After C_Logout (which drops the token's keys) the answer is
+ * CKR_USER_NOT_LOGGED_IN. */
+static void test_dead_key_ends_op(void **state)
+{
+    struct fx *x = *state;
+    struct job j;
+
+    assert_int_equal(RAND_bytes(x->in, MSG_MAX), 1);
+    for (int kind = 0; kind < 3; kind++) {
+        for (int enc = 0; enc <= 1; enc++) {
+            for (int step = 0; step < 3; step++) {
+                CK_OBJECT_HANDLE k = start_op(x, kind, enc, step, &j);
+
+                x->w.objs[k - 1].dead = 1;
+                assert_int_equal(step_call(x, enc, step, 1), CKR_KEY_HANDLE_INVALID);
+                assert_int_equal(step_call(x, enc, step, 1), CKR_OPERATION_NOT_INITIALIZED);
+                x->w.objs[k - 1].dead = 0;
+                assert_no_refs(x);
+                /* the session goes on: the next op on a live key runs */
+                start_op(x, kind, enc, 0, &j);
+                assert_int_equal(step_call(x, enc, 0, 0), enc ? CKR_OK : CKR_ENCRYPTED_DATA_INVALID);
+                assert_no_refs(x);
+            }
+        }
+    }
+    /* C_Logout: the token's keys die with it; the running op's next call
+     * says why. */
+    for (int enc = 0; enc <= 1; enc++) {
+        for (int step = 0; step < 3; step++) {
+            CK_OBJECT_HANDLE k = start_op(x, step % 3, enc, step, &j);
+
+            assert_int_equal(dep11_core_Logout(x->s), CKR_OK);
+            x->w.objs[k - 1].dead = 1;
+            assert_int_equal(step_call(x, enc, step, 1), CKR_USER_NOT_LOGGED_IN);
+            assert_int_equal(step_call(x, enc, step, 1), CKR_OPERATION_NOT_INITIALIZED);
+            x->w.objs[k - 1].dead = 0;
+            assert_no_refs(x);
+            assert_int_equal(dep11_core_Login(x->s, CKU_USER, (CK_UTF8CHAR_PTR)"1234", 4),
+                             CKR_OK);
+        }
+    }
+}
+
+/* A running op holds its key's reference until it ends, and no longer: a
+ * finished op, an op ended by a short-buffer-free error, and a session
+ * closed with an op running each leave no reference behind. */
+static void test_op_key_reference(void **state)
+{
+    struct fx *x = *state;
+    struct job j;
+    CK_ULONG n = OUT_MAX;
+
+    start_op(x, 0, 1, 1, &j);
+    assert_int_equal(x->w.objs[0].refs, 1);
+    n = OUT_MAX;
+    assert_int_equal(dep11_core_EncryptFinal(x->s, x->out, &n), CKR_OK);
+    assert_no_refs(x);
+    start_op(x, 1, 0, 0, &j);
+    assert_int_equal(x->w.objs[SITE - 1].refs, 1);
+    /* a second Init while running is refused and takes no reference */
+    assert_int_equal(dep11_core_DecryptInit(x->s, &j.m, SITE), CKR_OPERATION_ACTIVE);
+    assert_int_equal(x->w.objs[SITE - 1].refs, 1);
+    n = OUT_MAX;
+    assert_int_equal(dep11_core_Decrypt(x->s, x->in, 10, x->out, &n),
+                     CKR_ENCRYPTED_DATA_LEN_RANGE);
+    assert_no_refs(x);
+    start_op(x, 2, 0, 1, &j);
+    assert_int_equal(dep11_core_CloseSession(x->s), CKR_OK);
+    assert_no_refs(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_frees, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steady_state_allocates_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_key_ends_op, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_op_key_reference, setup, teardown),
     };
 
     /* before OpenSSL allocates anything: count its allocations too */

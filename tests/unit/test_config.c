@@ -186,7 +186,8 @@ test_full_config(void **state)
         "recovery-requests = allow\n"
         "caller-iv = allow\n"
         "trusted-roots = any\n"
-        "receipt-public-key = /var/lib/dep11/receipts.pem\n",
+        "receipt-public-key = /var/lib/dep11/receipts.pem\n"
+        "unbound-policies = bind-on-unwrap\n",
         "module = " SOFTHSM "\n"
         "oaep-hash = sha1\n"
         "aes-key-wrap-pad-mechanism = 0x210B\n"
@@ -214,6 +215,7 @@ test_full_config(void **state)
     assert_int_equal(c->recovery_requests, 1);
     assert_int_equal(c->caller_iv, 1);
     assert_int_equal(c->trusted_roots_any, 1);
+    assert_int_equal(c->bind_unbound, 1);
     assert_string_equal(c->receipt_public_key, "/var/lib/dep11/receipts.pem");
     assert_string_equal(c->profile.module, SOFTHSM);
     assert_int_equal(c->profile.oaep_hash, CKM_SHA_1);
@@ -241,6 +243,7 @@ check_defaults(const struct dep11_config *c)
     assert_int_equal(c->recovery_requests, 0);
     assert_int_equal(c->caller_iv, 0);
     assert_int_equal(c->trusted_roots_any, 0);
+    assert_int_equal(c->bind_unbound, 0);
     assert_int_equal(c->profile.oaep_hash, CKM_SHA256);
     assert_int_equal(c->profile.aes_wrap_pad_mech, 0x210A);
     assert_int_equal(c->profile.root_unwrap_decrypt, 1);
@@ -281,7 +284,8 @@ test_explicit_defaults(void **state)
         "recovery-requests = deny\n"
         "caller-iv = deny\n"
         "trusted-roots = require\n"
-        "receipt-public-key =\n",
+        "receipt-public-key =\n"
+        "unbound-policies = refuse\n",
         GOOD_PROFILE
         "oaep-hash = sha256\n"
         "aes-key-wrap-pad-mechanism = 8458\n"
@@ -374,6 +378,8 @@ static const struct bad_case bad_cases[] = {
       "caller-iv: 'Allow' is not allow or deny", NULL },
     { "trusted-roots", BASE "trusted-roots = allow\n", NULL, 0, 4,
       "trusted-roots: 'allow' is not any or require", NULL },
+    { "unbound-policies", BASE "unbound-policies = bind\n", NULL, 0, 4,
+      "unbound-policies: 'bind' is not bind-on-unwrap or refuse", NULL },
     { "label too long",
       "profile = prof\nprovider-token = 0123456789abcdef0123456789abcdefX\n"
       "provider-pin = env:X\n", NULL, 0, 2, "1 to 32 bytes", NULL },
@@ -477,6 +483,18 @@ static const struct bad_case bad_cases[] = {
     { "fault code too large", BASE,
       GOOD_PROFILE "fault-denied = 0x1ffffffffffffffffff\n", 1, 2,
       "fault-denied: expected return codes", NULL },
+    /* DESIGN section 5: SYSTEM or RECOVERY requests need an audit log. */
+    { "system-requests without audit-log", BASE "system-requests = allow\n", NULL,
+      0, 4, "system-requests = allow needs an audit-log", NULL },
+    { "recovery-requests without audit-log", BASE "cache-seconds = 1\n"
+      "recovery-requests = allow\n", NULL, 0, 5,
+      "recovery-requests = allow needs an audit-log", NULL },
+    { "both requests without audit-log", BASE "recovery-requests = allow\n"
+      "system-requests = allow\n", NULL, 0, 4,
+      "recovery-requests = allow needs an audit-log", NULL },
+    { "system allowed, recovery denied, no audit-log", BASE
+      "recovery-requests = deny\nsystem-requests = allow\n", NULL, 0, 5,
+      "system-requests = allow needs an audit-log", NULL },
     /* Valid values this version does not act on: refused, not ignored. */
     { "root-unwrap unwrap", BASE, GOOD_PROFILE "root-unwrap = unwrap\n", 1, 2,
       "root-unwrap: not supported by this version", NULL },
@@ -848,6 +866,77 @@ test_pin_bad_source(void **state)
     free(got);
 }
 
+/* SYSTEM / RECOVERY allowed with an audit log, or denied without one:
+ * both load. */
+static void
+test_requests_audit(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(load(fx, BASE "system-requests = allow\n"
+                          "recovery-requests = allow\naudit-log = /var/log/a.jsonl\n",
+                          GOOD_PROFILE), CKR_OK);
+    assert_int_equal(fx->cfg.system_requests, 1);
+    assert_int_equal(fx->cfg.recovery_requests, 1);
+    assert_int_equal(load(fx, BASE "audit-log = a.jsonl\nrecovery-requests = allow\n",
+                          GOOD_PROFILE), CKR_OK);
+    assert_int_equal(load(fx, BASE "system-requests = deny\n"
+                          "recovery-requests = deny\n", GOOD_PROFILE), CKR_OK);
+    assert_int_equal(fx->cfg.audit_log[0], '\0');
+}
+
+/* The profile records the line of its "module" key (for the refusal of a
+ * profile whose module is dep11 itself). */
+static void
+test_profile_module_line(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(load(fx, BASE, "# a profile\nretries = 2\n\n" GOOD_PROFILE),
+                     CKR_OK);
+    assert_int_equal(fx->cfg.profile.module_line, 4);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE), CKR_OK);
+    assert_int_equal(fx->cfg.profile.module_line, 1);
+}
+
+/* A PIN file the group or others may read is refused (DESIGN section 7):
+ * CKR_FUNCTION_FAILED, one ERROR line naming the file, the PIN cleansed and
+ * never logged; 0600 and 0400 are read. */
+static void
+test_pin_file_mode(void **state)
+{
+    struct fx *fx = *state;
+    static const mode_t bad[] = { 0640, 0604, 0660, 0644, 0610, 0601, 0620, 0602 };
+    char pin[32], src[300], path[256];
+    size_t len = 99;
+    char *got = NULL;
+
+    put(fx, "pin", "mode-pin-77\n");
+    snprintf(path, sizeof path, "%s/pin", fx->dir);
+    snprintf(src, sizeof src, "file:%s", path);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(chmod(path, bad[i]), 0);
+        mark_log(fx);
+        memset(pin, 'Q', sizeof pin);
+        len = 99;
+        assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len),
+                         CKR_FUNCTION_FAILED);
+        assert_int_equal(len, 0);
+        assert_zero(pin, sizeof pin);
+        got = log_since(fx);
+        assert_int_equal(count(got, " ERROR "), 1);
+        assert_non_null(strstr(got, path));
+        assert_non_null(strstr(got, "group or others"));
+        assert_null(strstr(got, "mode-pin-77"));
+        free(got);
+    }
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len), CKR_OK);
+    assert_string_equal(pin, "mode-pin-77");
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len), CKR_OK);
+}
+
 /* A relative file: source in the config is read from beside the config. */
 static void
 test_pin_relative_to_config(void **state)
@@ -891,6 +980,9 @@ main(void)
         T(test_pin_env),
         T(test_pin_bad_source),
         T(test_pin_relative_to_config),
+        T(test_pin_file_mode),
+        T(test_requests_audit),
+        T(test_profile_module_line),
     };
 #undef T
 

@@ -388,6 +388,70 @@ struct gcm40 {
     CK_ULONG ulTagBits;
 };
 
+/* DESIGN section 3: AAD above 64 KiB is CKR_MECHANISM_PARAM_INVALID, for
+ * CKM_DEP11_AEAD and for CKM_AES_GCM on module keys, checked before any
+ * allocation (a length near the top of the range with a short buffer is
+ * refused by that code, neither copied nor CKR_HOST_MEMORY); 64 KiB itself
+ * seals and opens. Also through a parked op (dep11_aead_reinit). */
+static void test_aad_bound(void **state)
+{
+    struct fx *f = *state;
+    const CK_ULONG max = 64 * 1024;
+    static const CK_ULONG huge[] = { 64 * 1024 + 1, 1UL << 31, ~(CK_ULONG)0 - 64, ~(CK_ULONG)0 };
+    uint8_t *aad = calloc(1, max + 1), iv[12], ct[64 + 28], back[64 + 28];
+    CK_DEP11_AEAD_PARAMS p = { aad, max + 1 };
+    CK_MECHANISM m = { CKM_DEP11_AEAD, &p, sizeof(p) };
+    CK_GCM_PARAMS g = { iv, 12, 96, aad, max + 1, 128 };
+    CK_MECHANISM mg = { CKM_AES_GCM, &g, sizeof(g) };
+    struct dep11_aead_op *op = NULL;
+    CK_ULONG l = sizeof(ct), lb = sizeof(back);
+
+    assert_non_null(aad);
+    memset(iv, 7, sizeof(iv));
+    for (int enc = 0; enc <= 1; enc++) {
+        assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, enc, &m, &op),
+                         CKR_MECHANISM_PARAM_INVALID);
+        assert_null(op);
+        assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 0, &mg, &op),
+                         CKR_MECHANISM_PARAM_INVALID);
+        assert_null(op);
+    }
+    p.pAAD = iv; /* a 12-byte buffer: a copy of the length given would overrun it */
+    g.pAAD = iv;
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        p.ulAADLen = huge[i];
+        g.aad_len = huge[i];
+        assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 1, &m, &op),
+                         CKR_MECHANISM_PARAM_INVALID);
+        assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 0, &mg, &op),
+                         CKR_MECHANISM_PARAM_INVALID);
+        assert_null(op);
+    }
+    /* exactly 64 KiB: sealed and opened, also through a parked op */
+    p.pAAD = aad;
+    p.ulAADLen = max;
+    memset(aad, 0x5a, max);
+    assert_int_equal(oneshot(f, f->mailbox, 1, &m, f->pt, 64, ct, &l), CKR_OK);
+    assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 0, &m, &op), CKR_OK);
+    assert_int_equal(dep11_aead_oneshot(op, ct, l, back, &lb), CKR_OK);
+    assert_memory_equal(back, f->pt, 64);
+    p.ulAADLen = max + 1;
+    assert_int_equal(dep11_aead_reinit(f->cfg, f->mailbox, 0, &m, op),
+                     CKR_MECHANISM_PARAM_INVALID);
+    assert_false(dep11_aead_active(op));
+    g.pAAD = aad;
+    g.aad_len = max + 1;
+    assert_int_equal(dep11_aead_reinit(f->cfg, f->mailbox, 0, &mg, op),
+                     CKR_MECHANISM_PARAM_INVALID);
+    p.ulAADLen = max;
+    lb = sizeof(back);
+    assert_int_equal(dep11_aead_reinit(f->cfg, f->mailbox, 0, &m, op), CKR_OK);
+    assert_int_equal(dep11_aead_oneshot(op, ct, l, back, &lb), CKR_OK);
+    assert_memory_equal(back, f->pt, 64);
+    dep11_aead_free(op);
+    free(aad);
+}
+
 static void test_aes_gcm(void **state)
 {
     struct fx *f = *state;
@@ -484,6 +548,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_buffer_limit_and_inplace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunk_aead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aad_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aes_gcm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caller_iv, setup, teardown),
     };

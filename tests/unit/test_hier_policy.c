@@ -42,6 +42,7 @@ static int setup(void **state)
     f->call.cfg = f->cfg;
     f->r1 = fake_hsm_add_root(f->hsm, 2048, "root-1");
     f->r2 = fake_hsm_add_root(f->hsm, 2048, "root-2");
+    fake_hsm_provision(f->hsm); /* the provider roots: provisioned, never made on use */
     assert_int_not_equal(f->r1, CK_INVALID_HANDLE);
     assert_int_not_equal(f->r2, CK_INVALID_HANDLE);
     *state = f;
@@ -153,7 +154,7 @@ static void test_customer_roundtrip(void **state)
     assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(f->len, need);
     assert_int_equal(f->hsm->avail_created, 1);
-    assert_int_equal(f->hsm->provider_roots_created, 0);
+    assert_int_equal(f->hsm->provider_root_calls, 0);
     assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_true(u->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
                 u->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
@@ -196,6 +197,20 @@ static void test_sha1_profile(void **state)
     dep11_key_free(k);
 }
 
+/* An unprovisioned provider token: provider-managed wraps fail, and nothing
+ * is created on first use (the module only finds provider keys). */
+static void test_provider_unprovisioned(void **state)
+{
+    struct fx *f = *state;
+    struct dep11_key *k = new_policy(DEP11_POLICY_MULTI_WORKLOAD);
+
+    f->hsm->provider_created[0] = f->hsm->provider_created[1] = 0;
+    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_KEY_HANDLE_INVALID);
+    assert_true(f->hsm->provider_root_calls > 0);
+    assert_false(f->hsm->provider_created[0] || f->hsm->provider_created[1]);
+    dep11_key_free(k);
+}
+
 static void test_provider_roundtrip(void **state)
 {
     struct fx *f = *state;
@@ -207,11 +222,11 @@ static void test_provider_roundtrip(void **state)
     assert_int_equal(dep11_policy_wrap(&f->call, k, 0, 0, 0, f->blob, &f->len),
                      CKR_BUFFER_TOO_SMALL);
     assert_int_equal(f->len, bound);
-    assert_int_equal(f->hsm->provider_roots_created, 0);
+    assert_int_equal(f->hsm->provider_root_calls, 0);
     assert_int_equal(f->hsm->avail_created, 0);
     assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
     assert_true(f->len <= bound);
-    assert_int_equal(f->hsm->provider_roots_created, 2);
+    assert_int_equal(f->hsm->provider_root_calls, 2);
     assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     check_policy_fields(u, k, 1, DEP11_MANAGED_PROVIDER, DEP11_ROOT_PROVIDER);
     dep11_key_free(u);
@@ -261,11 +276,17 @@ static void test_version_and_refresh(void **state)
     assert_true(u2->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
                 u2->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
     assert_memory_equal(u2->value, k->value, 32);
-    /* the old blob no longer unwraps for a user: its roots are revoked */
+    /* v2 is committed: the old blob is superseded for every requester,
+     * before any root is tried */
     dep11_key_free(u1);
     u1 = NULL;
+    f->hsm->rsa[0].priv_present = 1;
+    unsigned before = f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts;
     assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_USER, old, old_len, &u1),
-                     CKR_DEP11_ROOT_KEYS_REVOKED);
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_SYSTEM, old, old_len, &u1),
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    assert_int_equal(f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts, before);
     assert_null(u1);
     /* v2 -> v3 */
     assert_int_equal(wrap(f, u2, r3, r4, 0), CKR_OK);
@@ -694,21 +715,34 @@ static void test_roll(void **state)
     dep11_key_free(u);
     u = NULL;
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
+    /* the roll of an unwrapped v1 key: v2 under a fresh availability key;
+     * the old key stays until v2 is committed */
+    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(wrap(f, u, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
+    dep11_key_free(u);
+    u = NULL;
     assert_int_equal(f->hsm->avail_created, 3);
-    assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 1);
+    assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 2);
     assert_int_equal(dep11_policy_blob_parse(f->blob, f->len, &b), CKR_OK);
+    assert_int_equal(b.hdr.version, 2);
     assert_memory_not_equal(b.copies[2].key_id, v1_id, DEP11_AVAIL_ID_LEN);
     assert_memory_equal(b.copies[2].key_id, k->policy_id, 16); /* tagged with the policy */
-    /* both roots revoked: the new blob serves SYSTEM, the old one is purged */
+    /* both roots revoked: before the commit v1 still serves SYSTEM */
     f->hsm->rsa[0].priv_present = 0;
     f->hsm->rsa[1].priv_present = 0;
+    assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_SYSTEM, v1, v1_len, &u),
+                     CKR_OK);
+    assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
+    dep11_key_free(u);
+    u = NULL;
+    /* v2's first unwrap commits it: the old key goes, v1 is superseded */
     assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     u = NULL;
+    assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 1);
     assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_SYSTEM, v1, v1_len, &u),
-                     CKR_DEP11_POLICY_PURGED);
+                     CKR_DEP11_BLOB_SUPERSEDED);
     assert_null(u);
     dep11_key_free(k);
 }
@@ -753,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_customer_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sha1_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provider_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_provider_unprovisioned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_and_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_availability_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requester_rules, setup, teardown),

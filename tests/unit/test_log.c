@@ -267,7 +267,11 @@ test_rv_names_dep11(void **state)
                         "CKR_DEP11_POLICY_PURGED");
     assert_string_equal(dep11_rv_name(CKR_DEP11_POLICY_LIMIT),
                         "CKR_DEP11_POLICY_LIMIT");
-    assert_string_equal(dep11_rv_name(DEP11_CKR(5)), "CKR_0x8de11005");
+    assert_string_equal(dep11_rv_name(CKR_DEP11_TENANT_MISMATCH),
+                        "CKR_DEP11_TENANT_MISMATCH");
+    assert_string_equal(dep11_rv_name(CKR_DEP11_BLOB_SUPERSEDED),
+                        "CKR_DEP11_BLOB_SUPERSEDED");
+    assert_string_equal(dep11_rv_name(DEP11_CKR(7)), "CKR_0x8de11007");
 }
 
 /* All 94 standard codes below CKR_VENDOR_DEFINED in p11-kit's pkcs11.h

@@ -1,8 +1,10 @@
 /*
  * test_provider.c - module/hsm against throwaway SoftHSM tokens: the provider
- * token's keys (MAC, roots, availability keys and their attributes), the
- * race-safe creation across processes, RSA roots on a customer token, and
- * the fault module (faults, retries, handles in dep11's reserved range).
+ * token's keys (MAC, roots, availability keys and their attributes; the
+ * provider keys provisioned first with dep11-tool's templates, since the
+ * module never creates them), an unprovisioned or ambiguous provider token
+ * refused at open, RSA roots on a customer token, and the fault module
+ * (faults, retries, handles in dep11's reserved range).
  * Skips (77) without SOFTHSM_MODULE or softhsm2-util.
  */
 #define _GNU_SOURCE
@@ -28,6 +30,7 @@
 #include "hsm/classify.h"
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "provider_tmpl.h"          /* tools/: dep11-tool's key templates */
 
 struct fx {
     char dir[64];
@@ -104,6 +107,8 @@ static void fill_config(struct fx *fx, const char *module)
     snprintf(c->provider_pin, sizeof c->provider_pin, "file:%s/pin", fx->dir);
 }
 
+static void provision(const char *label);
+
 static int group_common(void **state, int faultmod)
 {
     const char *mod = getenv("SOFTHSM_MODULE");
@@ -124,8 +129,10 @@ static int group_common(void **state, int faultmod)
     } else {
         fill_config(fx, mod);
     }
-    if (dep11_hsm_load(&fx->cfg.profile) != CKR_OK ||
-        dep11_provider_open(&fx->cfg) != CKR_OK)
+    if (dep11_hsm_load(&fx->cfg.profile) != CKR_OK)
+        return -1;
+    provision("dep11-provider");
+    if (dep11_provider_open(&fx->cfg) != CKR_OK)
         return -1;
     *state = fx;
     return 0;
@@ -189,6 +196,22 @@ static CK_SESSION_HANDLE session_on(const char *label, long user)
     return s;
 }
 
+/* Provisions @label as `dep11-tool provider init` does (its templates;
+ * 2048-bit roots to keep the test fast): the module never creates them. */
+static void provision(const char *label)
+{
+    CK_SESSION_HANDLE s = session_on(label, CKU_USER);
+    CK_OBJECT_HANDLE a = 0, b = 0;
+    size_t k = 0;
+
+    for (k = 0; k < K_COUNT; k++)
+        assert_int_equal(provider_key_create(dep11_hsm(), s, k, 2048, &a, &b), CKR_OK);
+    assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
+}
+
+/* Every object on @label (a user session, so private ones too). */
+static size_t count_objects(const char *label);
+
 static size_t find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n,
                    CK_OBJECT_HANDLE *out, size_t cap)
 {
@@ -199,6 +222,16 @@ static size_t find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n,
     assert_int_equal(f->C_FindObjects(s, out, cap, &got), CKR_OK);
     assert_int_equal(f->C_FindObjectsFinal(s), CKR_OK);
     return got;
+}
+
+static size_t count_objects(const char *label)
+{
+    CK_SESSION_HANDLE s = session_on(label, CKU_USER);
+    CK_OBJECT_HANDLE all[64];
+    size_t n = find(s, NULL, 0, all, 64);
+
+    assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
+    return n;
 }
 
 /* Handles of keys whose label starts with @prefix and of class @cls. */
@@ -373,13 +406,13 @@ static void test_attributes(void **state)
     assert_int_equal(dep11_provider_root(1, &r), CKR_OK);
     assert_int_equal(dep11_provider_avail_key(tag, 0, id), CKR_OK);
     s = session_on("dep11-provider", -1);   /* dep11's login is the app's */
-    assert_int_equal(find_prefixed(s, CKO_SECRET_KEY, "dep11-mac-", h, 8), 1);
+    assert_int_equal(find_prefixed(s, CKO_SECRET_KEY, DEP11_PROVIDER_LABEL_MAC, h, 8), 1);
     check_bools(s, h[0], mac, sizeof mac / sizeof mac[0]);
     assert_int_equal(dep11_hsm()->C_GetAttributeValue(s, h[0], &va, 1), CKR_ATTRIBUTE_SENSITIVE);
     assert_true(dep11_provider_owns_object(h[0]));
-    assert_int_equal(find_prefixed(s, CKO_PRIVATE_KEY, "dep11-root-1-", h, 8), 1);
+    assert_int_equal(find_prefixed(s, CKO_PRIVATE_KEY, DEP11_PROVIDER_LABEL_ROOT1, h, 8), 1);
     check_bools(s, h[0], priv, sizeof priv / sizeof priv[0]);
-    assert_int_equal(find_prefixed(s, CKO_PUBLIC_KEY, "dep11-root-1-", h, 8), 1);
+    assert_int_equal(find_prefixed(s, CKO_PUBLIC_KEY, DEP11_PROVIDER_LABEL_ROOT1, h, 8), 1);
     check_bools(s, h[0], pub, sizeof pub / sizeof pub[0]);
     assert_int_equal(find_prefixed(s, CKO_SECRET_KEY, "dep11-avail-1111", h, 8), 1);
     check_bools(s, h[0], avail, sizeof avail / sizeof avail[0]);
@@ -575,82 +608,114 @@ static void test_customer_rsa(void **state)
     assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
 }
 
-/* ---- race-safe creation across processes ---- */
+/* ---- provisioning: the module finds, never creates ---- */
 
-static void race_child(struct fx *fx, int go_fd, int out_fd, int ready_fd)
+/* Opens @token as the provider (after closing the group's): the code. */
+static CK_RV open_as(struct fx *fx, const char *token)
 {
     struct dep11_config cfg = fx->cfg;
-    uint8_t mac[32];
-    char c = 0;
 
-    snprintf(cfg.provider_token, sizeof cfg.provider_token, "dep11-race");
-    dep11_provider_forget();
-    if (dep11_hsm_reload_after_fork(&cfg.profile) != CKR_OK ||
-        dep11_provider_open(&cfg) != CKR_OK)
-        _exit(2);
-    if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 1)
-        _exit(3);
-    if (dep11_provider_mac((const uint8_t *)"race", 4, mac) != CKR_OK)
-        _exit(4);
-    if (write(out_fd, mac, 32) != 32)
-        _exit(5);
     dep11_provider_close();
-    dep11_hsm_unload();
-    _exit(0);
+    snprintf(cfg.provider_token, sizeof cfg.provider_token, "%s", token);
+    return dep11_provider_open(&cfg);
 }
 
-static void test_race(void **state)
+/* An empty provider token: refused, and still empty; a partly provisioned
+ * one (a key missing, a pair's public half missing) and one with a key
+ * twice: refused, and nothing created; provisioned: opens. */
+static void test_unprovisioned(void **state)
 {
     struct fx *fx = *state;
-    int go[2], out[2], ready[2], st = 0, i = 0;
-    char c = 0;
-    pid_t pid[2];
-    uint8_t mac[2][32], m[32];
-    CK_OBJECT_HANDLE h[8];
+    CK_OBJECT_HANDLE h[8], a = 0, b = 0;
     CK_SESSION_HANDLE s;
+    uint8_t mac[32];
+    size_t n = 0;
 
-    /* SoftHSM's file object store is not coherent between processes that
-     * write at the same moment (a process that writes the token generation
-     * second never re-reads the token; objects show up half written), so on
-     * SoftHSM this race loses now and then (about 1 run in 6 here); opt in. */
-    if (getenv("DEP11_TEST_PROCESS_RACE") == NULL) {
-        skip();
-        return;
-    }
-    assert_int_equal(pipe(go), 0);
-    assert_int_equal(pipe(out), 0);
-    assert_int_equal(pipe(ready), 0);
-    /* the children open one after the other (SoftHSM's file store is not
-     * reliable when processes initialize at the same moment), then race */
-    for (i = 0; i < 2; i++) {
-        pid[i] = fork();
-        assert_true(pid[i] >= 0);
-        if (pid[i] == 0)
-            race_child(fx, go[0], out[1], ready[1]);
-        assert_int_equal(read(ready[0], &c, 1), 1);
-    }
-    /* both are open: release them together */
-    assert_int_equal(write(go[1], "gg", 2), 2);
-    for (i = 0; i < 2; i++) {
-        assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
-        assert_true(WIFEXITED(st));
-        assert_int_equal(WEXITSTATUS(st), 0);
-    }
-    assert_int_equal(read(out[0], mac[0], 32), 32);
-    assert_int_equal(read(out[0], mac[1], 32), 32);
-    assert_memory_equal(mac[0], mac[1], 32);
-    close(go[0]); close(go[1]); close(out[0]); close(out[1]);
-    close(ready[0]); close(ready[1]);
-    /* one MAC key remains on the race token */
+    assert_int_equal(count_objects("dep11-race"), 0);
+    assert_int_equal(open_as(fx, "dep11-race"), CKR_FUNCTION_FAILED);
+    assert_false(dep11_provider_is_slot(slot_of("dep11-race")));
+    assert_int_equal(dep11_provider_mac((const uint8_t *)"x", 1, mac),
+                     CKR_CRYPTOKI_NOT_INITIALIZED);
+    assert_int_equal(count_objects("dep11-race"), 0);
+    /* everything but the MAC key */
     s = session_on("dep11-race", CKU_USER);
-    assert_int_equal(find_prefixed(s, CKO_SECRET_KEY, "dep11-mac-", h, 8), 1);
+    assert_int_equal(provider_key_create(dep11_hsm(), s, K_ROOT1, 2048, &a, &b), CKR_OK);
+    assert_int_equal(provider_key_create(dep11_hsm(), s, K_ROOT2, 2048, &a, &b), CKR_OK);
+    assert_int_equal(provider_key_create(dep11_hsm(), s, K_SIGN, 2048, &a, &b), CKR_OK);
     assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
-    /* the parent's backend and provider still work after the children */
-    assert_int_equal(dep11_provider_mac((const uint8_t *)"race", 4, m), CKR_OK);
-    assert_memory_not_equal(m, mac[0], 32);   /* another token's MAC key */
+    assert_int_equal(open_as(fx, "dep11-race"), CKR_FUNCTION_FAILED);
+    assert_int_equal(count_objects("dep11-race"), 6);
+    /* the MAC key twice */
+    s = session_on("dep11-race", CKU_USER);
+    assert_int_equal(provider_key_create(dep11_hsm(), s, K_MAC, 0, &a, &b), CKR_OK);
+    assert_int_equal(provider_key_create(dep11_hsm(), s, K_MAC, 0, &a, &b), CKR_OK);
+    assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
+    assert_int_equal(open_as(fx, "pkcs11:token=dep11-race"), CKR_FUNCTION_FAILED);
+    assert_int_equal(count_objects("dep11-race"), 8);
+    /* (dep11's close logged the application out: a new session) */
+    s = session_on("dep11-race", CKU_USER);
+    assert_int_equal(find_prefixed(s, CKO_SECRET_KEY, DEP11_PROVIDER_LABEL_MAC, h, 8), 2);
+    assert_int_equal(dep11_hsm()->C_DestroyObject(s, h[1]), CKR_OK);
+    /* root 2 without its public half */
+    n = find_prefixed(s, CKO_PUBLIC_KEY, DEP11_PROVIDER_LABEL_ROOT2, h, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(dep11_hsm()->C_DestroyObject(s, h[0]), CKR_OK);
+    assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
+    assert_int_equal(open_as(fx, "dep11-race"), CKR_FUNCTION_FAILED);
+    assert_int_equal(count_objects("dep11-race"), 6);
+    /* complete again: opens, and the keys work */
+    s = session_on("dep11-race", CKU_USER);
+    n = find_prefixed(s, CKO_PRIVATE_KEY, DEP11_PROVIDER_LABEL_ROOT2, h, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(dep11_hsm()->C_DestroyObject(s, h[0]), CKR_OK);
+    assert_int_equal(provider_key_create(dep11_hsm(), s, K_ROOT2, 2048, &a, &b), CKR_OK);
+    assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
+    assert_int_equal(open_as(fx, "dep11-race"), CKR_OK);
+    assert_int_equal(dep11_provider_mac((const uint8_t *)"x", 1, mac), CKR_OK);
+    assert_int_equal(count_objects("dep11-race"), 7);
+    dep11_provider_close();
+    assert_int_equal(dep11_provider_open(&fx->cfg), CKR_OK);
 }
 
-/* Two threads of one process: the same key, one key. */
+/* A provider-token setting that matches two tokens is refused. */
+static void test_ambiguous(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(open_as(fx, "pkcs11:manufacturer=SoftHSM%20project"),
+                     CKR_FUNCTION_FAILED);
+    assert_false(dep11_provider_is_slot(slot_of("dep11-provider")));
+    assert_int_equal(open_as(fx, "pkcs11:token=dep11-provider"), CKR_OK);
+    dep11_provider_close();
+    assert_int_equal(dep11_provider_open(&fx->cfg), CKR_OK);
+}
+
+/* The provider label, blank padded or not; other labels are not it. */
+static void test_is_label(void **state)
+{
+    CK_UTF8CHAR l[32];
+
+    (void)state;
+    memset(l, ' ', sizeof l);
+    memcpy(l, "dep11-provider", 14);
+    assert_true(dep11_provider_is_label(l));
+    memset(l + 14, 0, sizeof l - 14);
+    assert_true(dep11_provider_is_label(l));
+    memset(l, ' ', sizeof l);
+    memcpy(l, "dep11-provider2", 15);
+    assert_false(dep11_provider_is_label(l));
+    memset(l, ' ', sizeof l);
+    memcpy(l, "dep11-provide", 13);
+    assert_false(dep11_provider_is_label(l));
+    assert_false(dep11_provider_is_label(NULL));
+    dep11_provider_close();
+    memset(l, ' ', sizeof l);
+    memcpy(l, "dep11-provider", 14);
+    assert_false(dep11_provider_is_label(l));  /* not open */
+    assert_int_equal(dep11_provider_open(&((struct fx *)*state)->cfg), CKR_OK);
+}
+
+/* Threads of one process: the same key, and nothing created. */
 static void *mac_thread(void *arg)
 {
     return (void *)(intptr_t)dep11_provider_mac((const uint8_t *)"t", 1, arg);
@@ -659,24 +724,14 @@ static void *mac_thread(void *arg)
 static void test_threads(void **state)
 {
     struct fx *fx = *state;
-    struct dep11_config cfg = fx->cfg;
     pthread_t t[4];
     uint8_t mac[4][32];
     void *rv = NULL;
-    CK_OBJECT_HANDLE h[8];
-    CK_SESSION_HANDLE s;
-    size_t n = 0;
+    size_t before = count_objects("dep11-provider");
     int i = 0;
 
-    /* a fresh token for this test: the race token without its MAC key */
-    s = session_on("dep11-race", CKU_USER);
-    n = find_prefixed(s, CKO_SECRET_KEY, "dep11-mac-", h, 8);
-    for (i = 0; i < (int)n; i++)
-        assert_int_equal(dep11_hsm()->C_DestroyObject(s, h[i]), CKR_OK);
-    assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
     dep11_provider_close();
-    snprintf(cfg.provider_token, sizeof cfg.provider_token, "pkcs11:token=dep11-race");
-    assert_int_equal(dep11_provider_open(&cfg), CKR_OK);
+    assert_int_equal(dep11_provider_open(&fx->cfg), CKR_OK);
     for (i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&t[i], NULL, mac_thread, mac[i]), 0);
     for (i = 0; i < 4; i++) {
@@ -684,11 +739,7 @@ static void test_threads(void **state)
         assert_int_equal((CK_RV)(intptr_t)rv, CKR_OK);
         assert_memory_equal(mac[i], mac[0], 32);
     }
-    s = session_on("dep11-race", CKU_USER);
-    assert_int_equal(find_prefixed(s, CKO_SECRET_KEY, "dep11-mac-", h, 8), 1);
-    assert_int_equal(dep11_hsm()->C_CloseSession(s), CKR_OK);
-    dep11_provider_close();
-    assert_int_equal(dep11_provider_open(&fx->cfg), CKR_OK);
+    assert_int_equal(count_objects("dep11-provider"), before);
 }
 
 static void test_open_errors(void **state)
@@ -766,7 +817,9 @@ int main(void)
         cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_avail),
         cmocka_unit_test(test_customer_rsa),
-        cmocka_unit_test(test_race),
+        cmocka_unit_test(test_unprovisioned),
+        cmocka_unit_test(test_ambiguous),
+        cmocka_unit_test(test_is_label),
         cmocka_unit_test(test_threads),
     };
     const struct CMUnitTest faulted[] = {

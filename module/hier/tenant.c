@@ -1,0 +1,108 @@
+/*
+ * tenant.c - tenant binding and committed versions (tenant.h).
+ */
+#include <string.h>
+
+#include "hier/cache.h"
+#include "hier/tenant.h"
+#include "hsm/provider.h"
+#include "util/log.h"
+
+/* The binding @ps->st.binding against the caller's token and @tenant. */
+static CK_RV compare(const struct dep11_policy_state *ps, const uint8_t tenant[DEP11_ID_LEN])
+{
+    CK_RV rv = CKR_DEP11_TENANT_MISMATCH;
+
+    if (!ps->st.bound)
+        return CKR_OK;
+    if (memcmp(ps->st.binding, ps->ident, DEP11_TOKEN_IDENT_LEN) != 0) {
+        LOG_FAIL(rv, "policy is bound to another token than this session's (serial %s)",
+                 ps->serial);
+        return rv;
+    }
+    if (memcmp(ps->st.binding + DEP11_TOKEN_IDENT_LEN, tenant, DEP11_ID_LEN) != 0) {
+        LOG_FAIL(rv, "policy is bound to another tenant id on this token");
+        return rv;
+    }
+    return CKR_OK;
+}
+
+/* The caller's token identity and serial. */
+static CK_RV identify(const struct dep11_call *c, struct dep11_policy_state *ps)
+{
+    CK_RV rv = dep11_hsm_token_ident(c->slot, ps->ident);
+
+    if (rv == CKR_OK)
+        dep11_hsm_token_serial(c->slot, ps->serial);
+    return rv;
+}
+
+/**
+ * dep11_tenant_check - see tenant.h. @c [in] the caller's slot; @policy_id,
+ * @tenant [in] from the authenticated blob or the policy key; @ps [out].
+ */
+CK_RV dep11_tenant_check(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
+                         const uint8_t tenant[DEP11_ID_LEN], struct dep11_policy_state *ps)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    memset(ps, 0, sizeof *ps);
+    rv = identify(c, ps);
+    if (rv == CKR_OK)
+        rv = dep11_provider_state_get(policy_id, &ps->st);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "tenant binding look-up");
+        return rv;
+    }
+    return compare(ps, tenant);
+}
+
+/** dep11_tenant_bind - see tenant.h. Arguments as dep11_tenant_check. */
+CK_RV dep11_tenant_bind(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
+                        const uint8_t tenant[DEP11_ID_LEN], struct dep11_policy_state *ps)
+{
+    uint8_t binding[DEP11_BINDING_LEN];
+    CK_RV rv = dep11_tenant_check(c, policy_id, tenant, ps);
+
+    if (rv != CKR_OK || ps->st.bound)
+        return rv;
+    memcpy(binding, ps->ident, DEP11_TOKEN_IDENT_LEN);
+    memcpy(binding + DEP11_TOKEN_IDENT_LEN, tenant, DEP11_ID_LEN);
+    rv = dep11_provider_state_bind(policy_id, binding, &ps->st);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "writing the tenant binding");
+        return rv;
+    }
+    if (!ps->st.bound) {
+        rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "tenant binding not found after writing it");
+        return rv;
+    }
+    return compare(ps, tenant);
+}
+
+/** dep11_policy_commit - see tenant.h. */
+CK_RV dep11_policy_commit(const uint8_t policy_id[DEP11_ID_LEN], CK_ULONG version,
+                          const uint8_t *keep, size_t keep_len)
+{
+    unsigned destroyed = 0;
+    CK_RV rv = dep11_provider_state_commit(policy_id, (uint64_t)version);
+
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "commit record of version %lu not written", (unsigned long)version);
+        return rv;
+    }
+    dep11_cache_flush(policy_id);
+    if (keep != NULL)
+        rv = dep11_provider_avail_destroy(policy_id, keep, keep_len, &destroyed);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "version %lu committed, but the availability keys of older versions "
+                     "were not all destroyed (the next commit or a purge does it)",
+                 (unsigned long)version);
+        return rv;
+    }
+    if (destroyed > 0)
+        LOG_INFO("version %lu committed: %u older availability key(s) destroyed",
+                 (unsigned long)version, destroyed);
+    return CKR_OK;
+}

@@ -1,0 +1,324 @@
+/*
+ * test_provider_state.c - module/hsm/provider_state.c over an in-memory
+ * PKCS#11 double of the provider token (objects with CKA_CLASS, CKA_TOKEN,
+ * CKA_APPLICATION, CKA_LABEL, CKA_VALUE; find by template): binding records
+ * (write once, the smallest of racing ones wins), commit records (the
+ * maximum counts, lower ones pruned, a lower number writes nothing), records
+ * of other shapes ignored, a retried run, and consumer token identities.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "hsm/backend.h"
+#include "hsm/provider_int.h"
+#include "hsm/provider_state.h"
+
+#define OBJS 32
+#define VAL 160
+
+static struct obj {
+    int used;
+    char app[64], label[64];
+    uint8_t value[VAL];
+    size_t value_len;
+} objs[OBJS];
+static unsigned creates, destroys, finds, runs_twice;
+static CK_RV create_rv;
+static CK_FUNCTION_LIST list;
+
+/* ---- the PKCS#11 double ---- */
+
+static CK_RV fake_create(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                         CK_OBJECT_HANDLE_PTR h)
+{
+    (void)s;
+    if (create_rv != CKR_OK)
+        return create_rv;
+    for (CK_ULONG i = 0; i < OBJS; i++) {
+        if (objs[i].used)
+            continue;
+        memset(&objs[i], 0, sizeof objs[i]);
+        objs[i].used = 1;
+        for (CK_ULONG k = 0; k < n; k++) {
+            if (t[k].type == CKA_APPLICATION)
+                memcpy(objs[i].app, t[k].pValue, t[k].ulValueLen);
+            else if (t[k].type == CKA_LABEL)
+                memcpy(objs[i].label, t[k].pValue, t[k].ulValueLen);
+            else if (t[k].type == CKA_VALUE) {
+                memcpy(objs[i].value, t[k].pValue, t[k].ulValueLen);
+                objs[i].value_len = t[k].ulValueLen;
+            }
+        }
+        *h = i + 1;
+        creates++;
+        return CKR_OK;
+    }
+    return CKR_DEVICE_MEMORY;
+}
+
+static CK_RV fake_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    struct obj *o = h >= 1 && h <= OBJS && objs[h - 1].used ? &objs[h - 1] : NULL;
+    CK_RV rv = CKR_OK;
+
+    (void)s;
+    if (o == NULL)
+        return CKR_OBJECT_HANDLE_INVALID;
+    for (CK_ULONG k = 0; k < n; k++) {
+        const void *src = t[k].type == CKA_LABEL ? (const void *)o->label : o->value;
+        size_t len = t[k].type == CKA_LABEL ? strlen(o->label) : o->value_len;
+
+        if (t[k].pValue != NULL && t[k].ulValueLen < len) {
+            t[k].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            rv = CKR_BUFFER_TOO_SMALL;
+            continue;
+        }
+        if (t[k].pValue != NULL)
+            memcpy(t[k].pValue, src, len);
+        t[k].ulValueLen = len;
+    }
+    return rv;
+}
+
+static CK_RV fake_destroy(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
+{
+    (void)s;
+    if (h < 1 || h > OBJS || !objs[h - 1].used)
+        return CKR_OBJECT_HANDLE_INVALID;
+    objs[h - 1].used = 0;
+    destroys++;
+    return CKR_OK;
+}
+
+static CK_RV fake_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR ti)
+{
+    memset(ti, ' ', sizeof *ti);
+    memcpy(ti->manufacturerID, "SoftHSM project", 15);
+    memcpy(ti->model, "SoftHSM v2", 10);
+    snprintf((char *)ti->serialNumber, 16, "serial%lu", (unsigned long)slot);
+    ti->serialNumber[strlen((char *)ti->serialNumber)] = ' ';
+    return slot == 99 ? CKR_SLOT_ID_INVALID : CKR_OK;
+}
+
+CK_FUNCTION_LIST *dep11_hsm(void)
+{
+    return &list;
+}
+
+/* The find of provider.c: the template's CKA_APPLICATION (the only
+ * attribute provider_state.c searches by besides class and token). */
+CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE **out,
+                      size_t *count)
+{
+    const char *app = NULL;
+    size_t app_len = 0, c = 0;
+
+    (void)s;
+    finds++;
+    for (CK_ULONG k = 0; k < n; k++)
+        if (t[k].type == CKA_APPLICATION) {
+            app = t[k].pValue;
+            app_len = t[k].ulValueLen;
+        }
+    assert_non_null(app);
+    *out = calloc(OBJS, sizeof **out);
+    assert_non_null(*out);
+    for (size_t i = 0; i < OBJS; i++)
+        if (objs[i].used && strlen(objs[i].app) == app_len && memcmp(objs[i].app, app, app_len) == 0)
+            (*out)[c++] = i + 1;
+    *count = c;
+    return CKR_OK;
+}
+
+CK_RV dep11_prov_note(CK_OBJECT_HANDLE h)
+{
+    (void)h;
+    return CKR_OK;
+}
+
+/* Runs @fn; with runs_twice, twice (as a retry after a lost session). */
+CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg)
+{
+    CK_RV rv = fn(1, arg);
+
+    if (runs_twice)
+        rv = fn(1, arg);
+    return rv;
+}
+
+/* ---- helpers ---- */
+
+static const uint8_t TAG[16] = "policy-id-000001";
+#define APP "dep11-state-706f6c6963792d69642d303030303031"
+#define BIND "dep11-bind-706f6c6963792d69642d303030303031"
+#define COMMIT "dep11-commit-706f6c6963792d69642d303030303031"
+
+static int reset(void **state)
+{
+    (void)state;
+    memset(objs, 0, sizeof objs);
+    creates = destroys = finds = runs_twice = 0;
+    create_rv = CKR_OK;
+    memset(&list, 0, sizeof list);
+    list.C_CreateObject = fake_create;
+    list.C_GetAttributeValue = fake_get;
+    list.C_DestroyObject = fake_destroy;
+    list.C_GetTokenInfo = fake_token_info;
+    return 0;
+}
+
+static void put(const char *app, const char *label, const uint8_t *v, size_t len)
+{
+    CK_ATTRIBUTE t[] = { { CKA_APPLICATION, (void *)app, strlen(app) },
+                         { CKA_LABEL, (void *)label, strlen(label) },
+                         { CKA_VALUE, (void *)v, len } };
+    CK_OBJECT_HANDLE h = 0;
+
+    assert_int_equal(fake_create(1, t, 3, &h), CKR_OK);
+}
+
+static void put_commit(uint64_t v)
+{
+    uint8_t b[8];
+
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    put(APP, COMMIT, b, 8);
+}
+
+static unsigned count_label(const char *label)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < OBJS; i++)
+        n += objs[i].used && strcmp(objs[i].label, label) == 0;
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void test_empty(void **state)
+{
+    struct dep11_tag_state st;
+
+    (void)state;
+    memset(&st, 0xff, sizeof st);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(st.bound, 0);
+    assert_int_equal(st.number, 0);
+    assert_int_equal(finds, 1); /* one search */
+    assert_int_equal(dep11_provider_state_get(NULL, &st), CKR_ARGUMENTS_BAD);
+}
+
+static void test_bind(void **state)
+{
+    struct dep11_tag_state st;
+    uint8_t a[DEP11_BINDING_LEN], b[DEP11_BINDING_LEN];
+
+    (void)state;
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    assert_int_equal(dep11_provider_state_bind(TAG, b, &st), CKR_OK);
+    assert_int_equal(st.bound, 1);
+    assert_memory_equal(st.binding, b, sizeof b);
+    assert_int_equal(count_label(BIND), 1);
+    /* create-only: a second bind keeps the first */
+    assert_int_equal(dep11_provider_state_bind(TAG, a, &st), CKR_OK);
+    assert_memory_equal(st.binding, b, sizeof b);
+    assert_int_equal(creates, 1);
+    /* two racing processes both wrote: everyone picks the smallest */
+    put(APP, BIND, a, sizeof a);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_memory_equal(st.binding, a, sizeof a);
+    /* a write that fails is the backend's answer */
+    reset(NULL);
+    create_rv = CKR_DEVICE_ERROR;
+    assert_int_equal(dep11_provider_state_bind(TAG, a, &st), CKR_DEVICE_ERROR);
+    assert_int_equal(dep11_provider_state_bind(TAG, NULL, &st), CKR_ARGUMENTS_BAD);
+}
+
+static void test_commit(void **state)
+{
+    struct dep11_tag_state st;
+
+    (void)state;
+    assert_int_equal(dep11_provider_state_commit(TAG, 2), CKR_OK);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(st.number, 2);
+    /* a lower or equal number writes nothing, the number never falls */
+    assert_int_equal(dep11_provider_state_commit(TAG, 1), CKR_OK);
+    assert_int_equal(dep11_provider_state_commit(TAG, 2), CKR_OK);
+    assert_int_equal(creates, 1);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(st.number, 2);
+    /* a higher one: written, lower records pruned (a racing writer's 3 too) */
+    put_commit(3);
+    assert_int_equal(dep11_provider_state_commit(TAG, 0x100000005ULL), CKR_OK);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(st.number, 0x100000005ULL);
+    assert_int_equal(count_label(COMMIT), 1);
+    /* a retried run (lost session) collects afresh and leaks nothing */
+    runs_twice = 1;
+    assert_int_equal(dep11_provider_state_commit(TAG, 7 + 0x100000000ULL), CKR_OK);
+    assert_int_equal(count_label(COMMIT), 1);
+    create_rv = CKR_DEVICE_ERROR;
+    assert_int_equal(dep11_provider_state_commit(TAG, 0x200000000ULL), CKR_DEVICE_ERROR);
+}
+
+/* Records of another shape, another tag, or another label are not ours. */
+static void test_foreign_records(void **state)
+{
+    struct dep11_tag_state st;
+    uint8_t v[DEP11_BINDING_LEN + 1], c9[8] = { 0, 0, 0, 0, 0, 0, 0, 9 };
+
+    (void)state;
+    memset(v, 'v', sizeof v);
+    put(APP, BIND, v, sizeof v);              /* too long for a binding */
+    put(APP, COMMIT, v, 7);                   /* too short for a number */
+    put(APP, "dep11-bind-other", v, DEP11_BINDING_LEN);
+    put("dep11-state-other", COMMIT, c9, 8);  /* another tag */
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(st.bound, 0);
+    assert_int_equal(st.number, 0);
+}
+
+static void test_token_ident(void **state)
+{
+    uint8_t id[DEP11_TOKEN_IDENT_LEN];
+    char serial[DEP11_TOKEN_SERIAL_LEN + 1];
+
+    (void)state;
+    dep11_hsm_token_serial(5, serial);
+    assert_string_equal(serial, "");
+    assert_int_equal(dep11_hsm_token_ident(5, id), CKR_OK);
+    assert_memory_equal(id, "SoftHSM project", 15);
+    assert_memory_equal(id + 32, "SoftHSM v2", 10);
+    assert_memory_equal(id + 48, "serial5", 7);
+    dep11_hsm_token_serial(5, serial);
+    assert_string_equal(serial, "serial5");   /* blanks trimmed */
+    assert_int_equal(dep11_hsm_token_ident(99, id), CKR_SLOT_ID_INVALID);
+    assert_int_equal(dep11_hsm_token_ident(6, NULL), CKR_ARGUMENTS_BAD);
+    for (CK_SLOT_ID s = 100; s < 200; s++) /* more slots than remembered */
+        assert_int_equal(dep11_hsm_token_ident(s, id), CKR_OK);
+    dep11_hsm_token_serial(199, serial);
+    assert_string_equal(serial, "serial199");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_empty, reset),
+        cmocka_unit_test_setup(test_bind, reset),
+        cmocka_unit_test_setup(test_commit, reset),
+        cmocka_unit_test_setup(test_foreign_records, reset),
+        cmocka_unit_test_setup(test_token_ident, reset),
+    };
+
+    return cmocka_run_group_tests_name("provider_state", tests, NULL, NULL);
+}

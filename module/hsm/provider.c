@@ -43,116 +43,6 @@ static struct {
     char pin_src[DEP11_CONF_PATH_MAX];
 } pool = { .lock = DEP11_MUTEX_INIT, .cond = PTHREAD_COND_INITIALIZER };
 
-/*
- * ---- provider-object handles ----
- * Why recording what we see is enough: SoftHSM (HandleManager) issues an
- * object handle only when it creates an object or when C_FindObjectsInit
- * matches it, numbers handles from one counter that never reuses a value,
- * and never issues a provider object's handle to a search on another token.
- * Consumers cannot search the provider token (its slot and sessions are
- * refused), so every handle of a provider object in this process came from
- * one of our creations or searches; our searches are always drained (a
- * match issued at Init is recorded even if it would not have been fetched).
- * For HSMs whose handles exist without being issued (static handles), open
- * also enumerates every object of the token with an empty template.
- * Handles of destroyed objects stay in the set: they are never reused.
- * Open addressing, linear probing; 0 marks an empty slot.
- */
-static dep11_mutex_t owned_lock = DEP11_MUTEX_INIT;
-static CK_OBJECT_HANDLE *owned;
-static size_t owned_n, owned_cap;       /* owned_cap: power of two or 0 */
-
-static size_t owned_slot(const CK_OBJECT_HANDLE *tab, size_t cap, CK_OBJECT_HANDLE h)
-{
-    size_t i = (size_t)((uint64_t)h * 0x9E3779B97F4A7C15ULL >> 7) & (cap - 1);
-
-    while (tab[i] != 0 && tab[i] != h)
-        i = (i + 1) & (cap - 1);
-    return i;
-}
-
-static CK_RV owned_grow(void)
-{
-    size_t cap = owned_cap ? owned_cap * 2 : 64, i = 0;
-    CK_OBJECT_HANDLE *tab = calloc(cap, sizeof *tab);
-
-    if (tab == NULL)
-        return CKR_HOST_MEMORY;
-    for (i = 0; i < owned_cap; i++)
-        if (owned[i] != 0)
-            tab[owned_slot(tab, cap, owned[i])] = owned[i];
-    free(owned);
-    owned = tab;
-    owned_cap = cap;
-    return CKR_OK;
-}
-
-CK_RV dep11_prov_note(CK_OBJECT_HANDLE h)
-{
-    CK_RV rv = CKR_OK;
-    size_t i = 0;
-
-    if (h == CK_INVALID_HANDLE)
-        return CKR_OK;
-    /* ---- locked: owned_lock (leaf) ---- */
-    dep11_lock(&owned_lock);
-    if ((owned_n + 1) * 2 > owned_cap)
-        rv = owned_grow();
-    if (rv == CKR_OK) {
-        i = owned_slot(owned, owned_cap, h);
-        if (owned[i] == 0) {
-            owned[i] = h;
-            owned_n++;
-        }
-    } else {
-        LOG_ERROR("cannot record provider object %lu: out of memory", (unsigned long)h);
-    }
-    dep11_unlock(&owned_lock);
-    return rv;
-}
-
-/**
- * Does @h name a provider-token object this process holds a handle of?
- * 1/0. Lock-protected lookup, no HSM call.
- */
-int dep11_provider_owns_object(CK_OBJECT_HANDLE h)
-{
-    int r = 0;
-
-    if (h == CK_INVALID_HANDLE)
-        return 0;
-    dep11_lock(&owned_lock);
-    if (owned_cap != 0)
-        r = owned[owned_slot(owned, owned_cap, h)] == h;
-    dep11_unlock(&owned_lock);
-    return r;
-}
-
-static void owned_clear(void)
-{
-    dep11_lock(&owned_lock);
-    free(owned);
-    owned = NULL;
-    owned_n = owned_cap = 0;
-    dep11_unlock(&owned_lock);
-}
-
-CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                      CK_OBJECT_HANDLE **out, size_t *count)
-{
-    CK_RV rv = dep11_hsm_find_all(s, tmpl, n, out, count);
-    size_t i = 0;
-
-    for (i = 0; rv == CKR_OK && i < *count; i++)
-        rv = dep11_prov_note((*out)[i]);
-    if (rv != CKR_OK) {
-        free(*out);
-        *out = NULL;
-        *count = 0;
-    }
-    return rv;
-}
-
 /* ---- token and login ---- */
 
 static int label_matches(const CK_TOKEN_INFO *ti, const char *label)
@@ -372,18 +262,6 @@ CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg)
 
 /* ---- open / close ---- */
 
-/* Records every object of the token (see "provider-object handles"). */
-static CK_RV enumerate_all(CK_SESSION_HANDLE s, void *arg)
-{
-    CK_OBJECT_HANDLE *all = NULL;
-    size_t n = 0;
-    CK_RV rv = dep11_prov_find(s, NULL, 0, &all, &n);
-
-    (void)arg;
-    free(all);
-    return rv;
-}
-
 static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot,
                         const CK_UTF8CHAR label[32])
 {
@@ -455,8 +333,6 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
         if (rv == CKR_OK)
             rv = login(s);
     }
-    if (rv == CKR_OK)
-        rv = dep11_prov_run(enumerate_all, NULL);
     /* Provisioned? (DESIGN section 2: dep11 never creates provider keys.) */
     if (rv == CKR_OK)
         rv = dep11_prov_keys_check(cfg->provider_token);
@@ -472,7 +348,7 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
 /**
  * Logs dep11 out of the provider token and closes the pool's free sessions
  * (sessions still borrowed are closed when given back). Forgets cached key
- * handles and the owned-object set. Safe when not open.
+ * handles. Safe when not open.
  */
 void dep11_provider_close(void)
 {
@@ -502,19 +378,17 @@ void dep11_provider_close(void)
     pool.anchor = CK_INVALID_HANDLE;
     free(v);
     dep11_prov_keys_reset();
-    owned_clear();
 }
 
 /**
- * In a forked child: forget the parent's provider sessions, cached handles
- * and owned handles without any HSM call (the sessions are the parent's),
+ * In a forked child: forget the parent's provider sessions and cached
+ * handles without any HSM call (the sessions are the parent's),
  * and re-create the locks (another thread may have held one at fork time).
  */
 void dep11_provider_forget(void)
 {
     (void)pthread_mutex_init(&pool.lock, NULL);
     (void)pthread_cond_init(&pool.cond, NULL);
-    (void)pthread_mutex_init(&owned_lock, NULL);
     free(pool.free);
     pool.free = NULL;
     pool.nfree = 0;
@@ -522,7 +396,6 @@ void dep11_provider_forget(void)
     pool.open = 0;
     pool.anchor = CK_INVALID_HANDLE;
     dep11_prov_keys_reset();
-    owned_clear();
 }
 
 /** Is @slot the (open) provider token's slot? 1/0. */

@@ -44,10 +44,6 @@ int dep11_provider_is_slot(CK_SLOT_ID slot);
  * both sides. 0 when the provider is not open. */
 int dep11_provider_is_label(const CK_UTF8CHAR *label);
 
-/* Does @h name an object of the provider token (as far as this process has
- * handles for them)? Consumers get CKR_OBJECT_HANDLE_INVALID for those. */
-int dep11_provider_owns_object(CK_OBJECT_HANDLE h);
-
 /* HMAC-SHA256 of @data with the provider MAC key (provisioned, found by
  * label). CKR_OK or a backend code. */
 CK_RV dep11_provider_mac(const uint8_t *data, size_t len, uint8_t mac[32]);

@@ -60,7 +60,7 @@ static CK_RV list_keys(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
 
     memset(l, 0, sizeof *l);
     avail_label(label, tag);
-    rv = dep11_prov_find(s, t, 3, &found, &n);
+    rv = dep11_hsm_find_all(s, t, 3, &found, &n);
     if (rv != CKR_OK || n == 0)
         goto out;
     l->h = calloc(n, sizeof *l->h);
@@ -138,7 +138,6 @@ static CK_RV create_avail(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
         LOG_ERROR("creating availability key %s: %s", label, dep11_rv_name(rv));
         return rv;
     }
-    (void)dep11_prov_note(*h);
     return CKR_OK;
 }
 
@@ -214,7 +213,7 @@ static CK_RV find_by_id(CK_SESSION_HANDLE s, const uint8_t *id, size_t id_len,
                          { CKA_ID, (void *)id, id_len } };
     CK_OBJECT_HANDLE *found = NULL;
     size_t n = 0;
-    CK_RV rv = dep11_prov_find(s, t, 3, &found, &n);
+    CK_RV rv = dep11_hsm_find_all(s, t, 3, &found, &n);
 
     if (rv == CKR_OK && n == 0) {
         rv = CKR_KEY_HANDLE_INVALID;

@@ -1,5 +1,5 @@
 /*
- * provider_int.h - what provider.c (token, session pool, owned handles)
+ * provider_int.h - what provider.c (token, session pool)
  * gives provider_keys.c (the keys on the token). Private to module/hsm.
  */
 #ifndef DEP11_HSM_PROVIDER_INT_H
@@ -17,14 +17,6 @@ typedef CK_RV (*dep11_prov_fn)(CK_SESSION_HANDLE s, void *arg);
  * "backoff-ms"). Returns @fn's code; CKR_CRYPTOKI_NOT_INITIALIZED when the
  * provider is not open; pool and login codes. */
 CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg);
-
-/* dep11_hsm_find_all on a provider session, recording every handle found
- * as a provider object. */
-CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                      CK_OBJECT_HANDLE **out, size_t *count);
-
-/* Records @h as a provider-token object (CKR_OK or CKR_HOST_MEMORY). */
-CK_RV dep11_prov_note(CK_OBJECT_HANDLE h);
 
 /* Finds the provider keys (include/dep11-provider.h) and caches their
  * handles. Each must be on the token exactly once (a pair with its public

@@ -82,7 +82,7 @@ static CK_RV find_labelled(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, CK_KEY_TYPE
     CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
                          { CKA_LABEL, (void *)label, strlen(label) } };
     CK_OBJECT_HANDLE *all = NULL;
-    CK_RV rv = dep11_prov_find(s, t, 3, &all, n);
+    CK_RV rv = dep11_hsm_find_all(s, t, 3, &all, n);
 
     *h = rv == CKR_OK && *n > 0 ? all[0] : 0;
     free(all);

@@ -47,7 +47,7 @@ static CK_RV tomb_search(CK_SESSION_HANDLE s, const uint8_t id[16], CK_OBJECT_HA
                             { CKA_LABEL, label, TOMB_LABEL_LEN } };
 
     tomb_label(label, id);
-    return dep11_prov_find(s, tmpl, sizeof tmpl / sizeof tmpl[0], found, n);
+    return dep11_hsm_find_all(s, tmpl, sizeof tmpl / sizeof tmpl[0], found, n);
 }
 
 struct tomb_arg {
@@ -191,8 +191,6 @@ static CK_RV tomb_write_fn(CK_SESSION_HANDLE s, void *arg)
         if (rv != CKR_FUNCTION_FAILED)
             break;
     }
-    if (rv == CKR_OK)
-        rv = dep11_prov_note(h);
     return rv;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hsm/backend.h"
+#include "hsm/internal.h"
 #include "hsm/provider_int.h"
 #include "hsm/provider_state.h"
 #include "util/lock.h"
@@ -180,7 +181,7 @@ static CK_RV collect(CK_SESSION_HANDLE s, struct state_arg *a, int keep_commits)
     a->old = NULL;
     a->oldn = NULL;
     a->nold = 0;
-    rv = dep11_prov_find(s, tmpl, 3, &found, &n);
+    rv = dep11_hsm_find_all(s, tmpl, 3, &found, &n);
     if (rv == CKR_OK && keep_commits && n > 0) {
         a->old = calloc(n, sizeof *a->old);
         a->oldn = calloc(n, sizeof *a->oldn);
@@ -216,8 +217,6 @@ static CK_RV create(CK_SESSION_HANDLE s, const uint8_t tag[16], const char *pref
         if (rv != CKR_FUNCTION_FAILED)
             break;
     }
-    if (rv == CKR_OK)
-        rv = dep11_prov_note(h);
     return rv;
 }
 

@@ -340,12 +340,6 @@ int dep11_provider_is_slot(CK_SLOT_ID slot)
     return slot == 99;
 }
 
-int dep11_provider_owns_object(CK_OBJECT_HANDLE h)
-{
-    return (fake.provider_created[0] && h == fake.provider[0].priv) ||
-           (fake.provider_created[1] && h == fake.provider[1].priv);
-}
-
 CK_RV dep11_provider_mac(const uint8_t *data, size_t len, uint8_t mac[32])
 {
     fake.mac_calls++;

@@ -111,10 +111,10 @@ CK_FUNCTION_LIST *dep11_hsm(void)
     return &list;
 }
 
-/* The find of provider.c: the template's CKA_APPLICATION (the only
+/* The find of hsm/rsa.c: the template's CKA_APPLICATION (the only
  * attribute provider_state.c searches by besides class and token). */
-CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE **out,
-                      size_t *count)
+CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE **out,
+                         size_t *count)
 {
     const char *app = NULL;
     size_t app_len = 0, c = 0;
@@ -133,12 +133,6 @@ CK_RV dep11_prov_find(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJEC
         if (objs[i].used && strlen(objs[i].app) == app_len && memcmp(objs[i].app, app, app_len) == 0)
             (*out)[c++] = i + 1;
     *count = c;
-    return CKR_OK;
-}
-
-CK_RV dep11_prov_note(CK_OBJECT_HANDLE h)
-{
-    (void)h;
     return CKR_OK;
 }
 

@@ -25,6 +25,20 @@ export DEP11_CONF="$W/dep11.conf"
 OUT="$W/out"
 mkdir -p "$OUT"
 UP="file:$W/user.pin"
+
+# pkcs11-tool on libdep11.so: an ASan build of the module needs the ASan
+# runtime preloaded in the uninstrumented pkcs11-tool (as common.sh does).
+asan_rt=$(ldd "$DEP11_MODULE" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
+p11dep11() {
+    if [ -n "$asan_rt" ]; then
+        LD_PRELOAD="$asan_rt" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" \
+            pkcs11-tool --module "$DEP11_MODULE" "$@"
+    else
+        pkcs11-tool --module "$DEP11_MODULE" "$@"
+    fi
+}
+
 D=(--module "$DEP11_MODULE" --token-label contoso --pin-source "$UP")
 
 fails=0 checks=0

@@ -11,19 +11,6 @@ export ITEST_NO_PROVISION
 . "$(dirname "$0")/test_tool_lib.sh"
 unset ITEST_NO_PROVISION
 
-# pkcs11-tool on libdep11.so: an ASan build of the module needs the ASan
-# runtime preloaded in the uninstrumented pkcs11-tool (as common.sh does).
-asan_rt=$(ldd "$DEP11_MODULE" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
-p11dep11() {
-    if [ -n "$asan_rt" ]; then
-        LD_PRELOAD="$asan_rt" \
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" \
-            pkcs11-tool --module "$DEP11_MODULE" "$@"
-    else
-        pkcs11-tool --module "$DEP11_MODULE" "$@"
-    fi
-}
-
 PPIN=$(head -n1 "$W/provider.pin")
 S=(--module "$SOFTHSM_MODULE")
 P=(--module "$SOFTHSM_MODULE" --token-label dep11-provider --login --pin "$PPIN")

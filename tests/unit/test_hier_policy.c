@@ -17,85 +17,7 @@
 #include "crypto/crypto.h"
 #include "util/secmem.h"
 #include "fake_hsm.h"
-
-struct fx {
-    struct fake_hsm *hsm;
-    struct dep11_config *cfg;
-    struct dep11_call call;
-    CK_OBJECT_HANDLE r1, r2;
-    uint8_t blob[DEP11_POLICY_BLOB_MAX];
-    CK_ULONG len;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    f->hsm = fake_hsm_reset();
-    f->cfg = calloc(1, sizeof(*f->cfg));
-    assert_non_null(f->cfg);
-    f->cfg->profile.oaep_hash = CKM_SHA256;
-    f->cfg->system_requests = 1;
-    f->cfg->recovery_requests = 1;
-    f->call.slot = 1;
-    f->call.cfg = f->cfg;
-    f->r1 = fake_hsm_add_root(f->hsm, 2048, "root-1");
-    f->r2 = fake_hsm_add_root(f->hsm, 2048, "root-2");
-    fake_hsm_provision(f->hsm); /* the provider roots: provisioned, never made on use */
-    assert_int_not_equal(f->r1, CK_INVALID_HANDLE);
-    assert_int_not_equal(f->r2, CK_INVALID_HANDLE);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    assert_int_equal(f->hsm->sessions_open, 0); /* every worker session closed */
-    free(f->cfg);
-    free(f);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fake_hsm_release();
-    return 0;
-}
-
-static struct dep11_key *new_policy(CK_ULONG type)
-{
-    struct dep11_keygen_req req;
-    struct dep11_key *k = NULL;
-
-    memset(&req, 0, sizeof(req));
-    req.role = DEP11_ROLE_POLICY;
-    req.policy_type = type;
-    req.has_tenant = 1;
-    memset(req.tenant, 0xab, sizeof(req.tenant));
-    memcpy(req.geo, "NAM", 3);
-    req.geo_len = 3;
-    memcpy(req.label, "Contoso mailboxes", 17);
-    req.label_len = 17;
-    assert_int_equal(dep11_key_generate(&req, &k), CKR_OK);
-    return k;
-}
-
-/* Wraps @k into f->blob under (r1, r2). */
-static CK_RV wrap(struct fx *f, const struct dep11_key *k, CK_OBJECT_HANDLE r1,
-                  CK_OBJECT_HANDLE r2, CK_FLAGS flags)
-{
-    f->len = sizeof(f->blob);
-    return dep11_policy_wrap(&f->call, k, r1, r2, flags, f->blob, &f->len);
-}
-
-static CK_RV unwrap(struct fx *f, CK_ULONG requester, struct dep11_key **out)
-{
-    return dep11_policy_unwrap(&f->call, CK_INVALID_HANDLE, requester, f->blob, f->len, out);
-}
+#include "policy_fx.h"
 
 /* Re-MACs f->blob after a test changed it (as only the provider could). */
 static void remac(struct fx *f)
@@ -140,7 +62,7 @@ static void check_policy_fields(const struct dep11_key *got, const struct dep11_
 static void test_customer_roundtrip(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
     CK_ULONG need = 0;
 
     assert_int_equal(dep11_policy_wrap(&f->call, k, f->r1, f->r2, 0, NULL, &need), CKR_OK);
@@ -151,11 +73,11 @@ static void test_customer_roundtrip(void **state)
     assert_int_equal(f->len, need);
     assert_int_equal(f->hsm->avail_created, 0); /* nothing created */
     assert_int_equal(f->hsm->mac_calls, 0);
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(f->len, need);
     assert_int_equal(f->hsm->avail_created, 1);
     assert_int_equal(f->hsm->provider_root_calls, 0);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_true(u->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
                 u->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
     check_policy_fields(u, k, 1, DEP11_MANAGED_CUSTOMER, u->unwrapped_by);
@@ -164,7 +86,7 @@ static void test_customer_roundtrip(void **state)
     /* both orders happen: over 40 unwraps each root serves at least once */
     int served[3] = { 0 };
     for (int i = 0; i < 40; i++) {
-        assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+        assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
         served[u->unwrapped_by]++;
         dep11_key_free(u);
     }
@@ -181,19 +103,19 @@ static void test_customer_roundtrip(void **state)
 static void test_sha1_profile(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_FILES), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_FILES), *u = NULL;
     struct dep11_policy_blob b;
 
     f->cfg->profile.oaep_hash = CKM_SHA_1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(dep11_policy_blob_parse(f->blob, f->len, &b), CKR_OK);
     assert_int_equal(b.copies[1].alg, DEP11_ALG_RSA_OAEP_SHA1);
     f->cfg->profile.oaep_hash = CKM_SHA256; /* the recorded hash wins at unwrap */
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_memory_equal(u->value, k->value, 32);
     dep11_key_free(u);
     f->cfg->profile.oaep_hash = CKM_MD5;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_FUNCTION_FAILED);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_FUNCTION_FAILED);
     dep11_key_free(k);
 }
 
@@ -202,10 +124,10 @@ static void test_sha1_profile(void **state)
 static void test_provider_unprovisioned(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MULTI_WORKLOAD);
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MULTI_WORKLOAD);
 
     f->hsm->provider_created[0] = f->hsm->provider_created[1] = 0;
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_KEY_HANDLE_INVALID);
+    assert_int_equal(pfx_wrap(f, k, 0, 0, 0), CKR_KEY_HANDLE_INVALID);
     assert_true(f->hsm->provider_root_calls > 0);
     assert_false(f->hsm->provider_created[0] || f->hsm->provider_created[1]);
     dep11_key_free(k);
@@ -214,7 +136,7 @@ static void test_provider_unprovisioned(void **state)
 static void test_provider_roundtrip(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MULTI_WORKLOAD), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MULTI_WORKLOAD), *u = NULL;
     CK_ULONG bound = 0;
 
     assert_int_equal(dep11_policy_wrap(&f->call, k, 0, 0, 0, NULL, &bound), CKR_OK);
@@ -224,27 +146,27 @@ static void test_provider_roundtrip(void **state)
     assert_int_equal(f->len, bound);
     assert_int_equal(f->hsm->provider_root_calls, 0);
     assert_int_equal(f->hsm->avail_created, 0);
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, 0, 0, 0), CKR_OK);
     assert_true(f->len <= bound);
     assert_int_equal(f->hsm->provider_root_calls, 2);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     check_policy_fields(u, k, 1, DEP11_MANAGED_PROVIDER, DEP11_ROOT_PROVIDER);
     dep11_key_free(u);
     /* the same availability rules */
     f->hsm->provider[0].decrypt_rv = CKR_DEVICE_ERROR;
     f->hsm->provider[1].decrypt_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     assert_memory_equal(u->value, k->value, 32);
     dep11_key_free(u);
     f->hsm->provider[0].decrypt_rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
     f->hsm->provider[1].decrypt_rv = CKR_OBJECT_HANDLE_INVALID;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     f->hsm->provider[1].decrypt_rv = CKR_OK;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_PROVIDER);
     dep11_key_free(u);
     dep11_key_free(k);
@@ -253,25 +175,25 @@ static void test_provider_roundtrip(void **state)
 static void test_version_and_refresh(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u1 = NULL, *u2 = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u1 = NULL, *u2 = NULL;
     CK_OBJECT_HANDLE r3 = fake_hsm_add_root(f->hsm, 2048, "root-3");
     CK_OBJECT_HANDLE r4 = fake_hsm_add_root(f->hsm, 3072, "root-4");
     CK_DEP11_POLICY_INFO info;
     uint8_t old[DEP11_POLICY_BLOB_MAX];
     CK_ULONG old_len = 0;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     memcpy(old, f->blob, f->len);
     old_len = f->len;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u1), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u1), CKR_OK);
     assert_int_equal(u1->version, 1);
     /* refresh onto new roots (one of 3072 bits, public handle): version 2 */
-    assert_int_equal(wrap(f, u1, r3, r4 + 1, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, u1, r3, r4 + 1, 0), CKR_OK);
     assert_int_equal(dep11_policy_info(f->blob, f->len, &info), CKR_OK);
     assert_int_equal(info.ulVersion, 2);
     f->hsm->rsa[0].priv_present = 0; /* the old roots go */
     f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u2), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u2), CKR_OK);
     assert_int_equal(u2->version, 2);
     assert_true(u2->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
                 u2->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
@@ -289,7 +211,7 @@ static void test_version_and_refresh(void **state)
     assert_int_equal(f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts, before);
     assert_null(u1);
     /* v2 -> v3 */
-    assert_int_equal(wrap(f, u2, r3, r4, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, u2, r3, r4, 0), CKR_OK);
     assert_int_equal(dep11_policy_info(f->blob, f->len, &info), CKR_OK);
     assert_int_equal(info.ulVersion, 3);
     dep11_key_free(u2);
@@ -379,19 +301,19 @@ static void test_availability_table(void **state)
 
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         const struct table_row *t = &table[i];
-        struct dep11_key *k = new_policy(t->type), *u = NULL;
+        struct dep11_key *k = pfx_new_policy(t->type), *u = NULL;
         unsigned opens = 0;
 
         set_answer(&f->hsm->rsa[0], OK_);
         set_answer(&f->hsm->rsa[1], OK_);
         f->cfg->profile.files_fallback_recovery_only = t->files_recovery_only;
-        assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+        assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
         set_answer(&f->hsm->rsa[0], t->a1);
         set_answer(&f->hsm->rsa[1], t->a2);
         if (t->avail_gone)
             fake_hsm_avail_destroy_all(f->hsm, k->policy_id);
         opens = f->hsm->avail_opens;
-        CK_RV rv = unwrap(f, t->requester, &u);
+        CK_RV rv = pfx_unwrap(f, t->requester, &u);
         if (rv != t->rv)
             fail_msg("row %zu: got 0x%lx, want 0x%lx", i, (unsigned long)rv,
                      (unsigned long)t->rv);
@@ -413,26 +335,26 @@ static void test_availability_table(void **state)
 static void test_requester_rules(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
-    assert_int_equal(unwrap(f, 0, &u), CKR_MECHANISM_PARAM_INVALID);
-    assert_int_equal(unwrap(f, 4, &u), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, 0, &u), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_unwrap(f, 4, &u), CKR_MECHANISM_PARAM_INVALID);
     f->cfg->system_requests = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_MECHANISM_PARAM_INVALID);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_OK); /* separate switch */
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_OK); /* separate switch */
     dep11_key_free(u);
     u = NULL;
     f->cfg->system_requests = 1;
     f->cfg->recovery_requests = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_MECHANISM_PARAM_INVALID);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     dep11_key_free(u);
     u = NULL;
     /* refused before any HSM work */
     unsigned macs = f->hsm->mac_calls;
     f->cfg->system_requests = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_MECHANISM_PARAM_INVALID);
     assert_int_equal(f->hsm->mac_calls, macs);
     assert_null(u);
     dep11_key_free(k);
@@ -441,22 +363,22 @@ static void test_requester_rules(void **state)
 static void test_abort(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     for (int i = 0; i < 10; i++) { /* whichever root comes first */
         f->hsm->rsa[i % 2].decrypt_rv = CKR_USER_NOT_LOGGED_IN;
         f->hsm->rsa[(i + 1) % 2].decrypt_rv = CKR_DEVICE_ERROR;
-        assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_USER_NOT_LOGGED_IN);
+        assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_USER_NOT_LOGGED_IN);
         assert_null(u);
     }
     assert_int_equal(f->hsm->avail_opens, 0);
     f->hsm->rsa[0].decrypt_rv = CKR_OK;
     f->hsm->rsa[1].decrypt_rv = CKR_OK;
     f->hsm->find_rv = CKR_USER_NOT_LOGGED_IN;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_USER_NOT_LOGGED_IN);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_USER_NOT_LOGGED_IN);
     f->hsm->find_rv = CKR_DEVICE_REMOVED; /* a look-up failure is transient */
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     dep11_key_free(k);
@@ -465,12 +387,12 @@ static void test_abort(void **state)
 static void test_invalid_copies(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
     size_t n1 = 0, n2 = 0, o1 = 0, o2 = 0;
     uint8_t good[DEP11_POLICY_BLOB_MAX], other[32], ct[512];
     size_t ct_len = sizeof(ct);
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     memcpy(good, f->blob, f->len);
     o1 = copy_offset(f, DEP11_COPY_CUSTOMER_1, &n1);
     o2 = copy_offset(f, DEP11_COPY_CUSTOMER_2, &n2);
@@ -478,26 +400,26 @@ static void test_invalid_copies(void **state)
     f->blob[o1 + n1 / 2] ^= 0x10;
     remac(f);
     for (int i = 0; i < 6; i++) {
-        assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+        assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
         assert_int_equal(u->unwrapped_by, DEP11_ROOT_CUSTOMER_2);
         dep11_key_free(u);
     }
     /* copy 1 corrupt, root 2 transient: transient row */
     f->hsm->rsa[1].decrypt_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     /* copy 1 corrupt, root 2 denied: denied row */
     f->hsm->rsa[1].decrypt_rv = CKR_KEY_HANDLE_INVALID;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
     f->hsm->rsa[1].decrypt_rv = CKR_OK;
     /* both corrupt: invalid, never transient, whatever the requester */
     f->blob[o2 + 3] ^= 0x01;
     remac(f);
     unsigned opens = f->hsm->avail_opens;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_WRAPPED_KEY_INVALID);
     assert_int_equal(f->hsm->avail_opens, opens);
     /* valid OAEP copies of another key: the check value catches them */
     memcpy(f->blob, good, f->len);
@@ -509,13 +431,13 @@ static void test_invalid_copies(void **state)
     assert_true(fake_hsm_oaep_encrypt(f->hsm, f->r2, other, 32, ct, &ct_len));
     memcpy(f->blob + o2, ct, n2);
     remac(f);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
     /* a 31-byte value is no policy key either */
     ct_len = sizeof(ct);
     assert_true(fake_hsm_oaep_encrypt(f->hsm, f->r1, k->value, 31, ct, &ct_len));
     memcpy(f->blob + o1, ct, n1);
     remac(f);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
     assert_null(u);
     /* a corrupt availability copy with both roots transient */
     memcpy(f->blob, good, f->len);
@@ -524,11 +446,11 @@ static void test_invalid_copies(void **state)
     remac(f);
     f->hsm->rsa[0].decrypt_rv = CKR_DEVICE_ERROR;
     f->hsm->rsa[1].decrypt_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
     /* an availability key that answers transiently */
     memcpy(f->blob, good, f->len);
     f->hsm->avail_open_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_UNAVAILABLE);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_UNAVAILABLE);
     assert_null(u);
     dep11_key_free(k);
 }
@@ -536,36 +458,36 @@ static void test_invalid_copies(void **state)
 static void test_mac(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MULTI_WORKLOAD), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MULTI_WORKLOAD), *u = NULL;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     for (size_t i = 0; i < f->len; i++) {
         f->blob[i] ^= 0x04;
-        assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
+        assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_WRAPPED_KEY_INVALID);
         f->blob[i] ^= 0x04;
     }
     assert_int_equal(f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts, 0);
     assert_int_equal(f->hsm->avail_opens, 0);
     f->len--;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
     f->len++;
     /* a provider error is returned as is */
     f->hsm->mac_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEVICE_ERROR);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEVICE_ERROR);
     f->hsm->mac_rv = CKR_OK;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     dep11_key_free(u);
     u = NULL;
     /* the blob of another policy with this blob's copies does not verify */
-    struct dep11_key *k2 = new_policy(DEP11_POLICY_MULTI_WORKLOAD);
+    struct dep11_key *k2 = pfx_new_policy(DEP11_POLICY_MULTI_WORKLOAD);
     uint8_t first[DEP11_POLICY_BLOB_MAX];
     CK_ULONG first_len = f->len;
     size_t n = 0, o = copy_offset(f, DEP11_COPY_CUSTOMER_1, &n);
     memcpy(first, f->blob, f->len);
-    assert_int_equal(wrap(f, k2, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k2, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(f->len, first_len);
     memcpy(f->blob + o, first + o, n);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_WRAPPED_KEY_INVALID);
     assert_null(u);
     dep11_key_free(k2);
     dep11_key_free(k);
@@ -574,49 +496,49 @@ static void test_mac(void **state)
 static void test_root_checks(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX);
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX);
     struct dep11_key *mbx = NULL;
     struct dep11_keygen_req req;
     CK_OBJECT_HANDLE small = fake_hsm_add_root(f->hsm, 1024, "small");
     struct fake_rsa *a = fake_hsm_root(f->hsm, f->r1);
 
     a->registered = 0;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
     f->cfg->trusted_roots_any = 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     f->cfg->trusted_roots_any = 0;
     a->registered = 1;
     a->extractable = CK_TRUE;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
     a->extractable = CK_FALSE;
     fake_hsm_root(f->hsm, f->r2)->sensitive = CK_FALSE;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
     fake_hsm_root(f->hsm, f->r2)->sensitive = CK_TRUE;
     f->cfg->trusted_roots_any = 1; /* the size rule holds even for experiments */
-    assert_int_equal(wrap(f, k, small, f->r2, 0), CKR_WRAPPING_KEY_SIZE_RANGE);
-    assert_int_equal(wrap(f, k, f->r1, small + 1, 0), CKR_WRAPPING_KEY_SIZE_RANGE);
+    assert_int_equal(pfx_wrap(f, k, small, f->r2, 0), CKR_WRAPPING_KEY_SIZE_RANGE);
+    assert_int_equal(pfx_wrap(f, k, f->r1, small + 1, 0), CKR_WRAPPING_KEY_SIZE_RANGE);
     f->cfg->trusted_roots_any = 0;
     /* the same key twice (private and public handle) */
-    assert_int_equal(wrap(f, k, f->r1, f->r1 + 1, 0), CKR_MECHANISM_PARAM_INVALID);
-    assert_int_equal(wrap(f, k, f->r2, f->r2, 0), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r1 + 1, 0), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r2, f->r2, 0), CKR_MECHANISM_PARAM_INVALID);
     /* one root missing */
-    assert_int_equal(wrap(f, k, f->r1, 0, 0), CKR_MECHANISM_PARAM_INVALID);
-    assert_int_equal(wrap(f, k, 0, f->r2, 0), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r1, 0, 0), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_wrap(f, k, 0, f->r2, 0), CKR_MECHANISM_PARAM_INVALID);
     /* handles that are no root */
-    assert_int_equal(wrap(f, k, 4242, f->r2, 0), CKR_WRAPPING_KEY_HANDLE_INVALID);
-    assert_int_equal(wrap(f, k, f->r1, 4242, 0), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_wrap(f, k, 4242, f->r2, 0), CKR_WRAPPING_KEY_HANDLE_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r1, 4242, 0), CKR_MECHANISM_PARAM_INVALID);
     a->priv_present = 0; /* a public key without its private half */
-    assert_int_equal(wrap(f, k, f->r1 + 1, f->r2, 0), CKR_WRAPPING_KEY_HANDLE_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r1 + 1, f->r2, 0), CKR_WRAPPING_KEY_HANDLE_INVALID);
     a->priv_present = 1;
     /* flags and the wrapped key's role */
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 2), CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 2), CKR_MECHANISM_PARAM_INVALID);
     memset(&req, 0, sizeof(req));
     req.role = DEP11_ROLE_MAILBOX;
     assert_int_equal(dep11_key_generate(&req, &mbx), CKR_OK);
-    assert_int_equal(wrap(f, mbx, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(pfx_wrap(f, mbx, f->r1, f->r2, 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
     /* worker sessions fail: the backend's code */
     f->hsm->worker_open_rv = CKR_SLOT_ID_INVALID;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_SLOT_ID_INVALID);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_SLOT_ID_INVALID);
     f->hsm->worker_open_rv = CKR_OK;
     /* only the one good wrap above created an availability key */
     assert_int_equal(f->hsm->avail_created, 1);
@@ -624,7 +546,7 @@ static void test_root_checks(void **state)
     /* on a failure after the output was started, the output is cleansed */
     f->hsm->mac_rv = CKR_DEVICE_ERROR;
     memset(f->blob, 0x77, sizeof(f->blob));
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_DEVICE_ERROR);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_DEVICE_ERROR);
     for (size_t i = 0; i < 200; i++)
         assert_int_not_equal(f->blob[i], 0x77);
     dep11_key_free(mbx);
@@ -634,10 +556,10 @@ static void test_root_checks(void **state)
 static void test_force_root(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
     CK_OBJECT_HANDLE r3 = fake_hsm_add_root(f->hsm, 2048, "root-3");
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     for (int i = 0; i < 8; i++) {
         assert_int_equal(dep11_policy_unwrap(&f->call, f->r2 + 1, DEP11_REQUESTER_USER,
                                              f->blob, f->len, &u), CKR_OK);
@@ -656,7 +578,7 @@ static void test_force_root(void **state)
                                          &u), CKR_DEP11_ROOT_KEYS_REVOKED);
     assert_null(u);
     /* provider-managed blobs take no unwrapping key */
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, 0, 0, 0), CKR_OK);
     assert_int_equal(dep11_policy_unwrap(&f->call, f->r1, DEP11_REQUESTER_USER, f->blob, f->len,
                                          &u), CKR_UNWRAPPING_KEY_HANDLE_INVALID);
     dep11_key_free(k);
@@ -665,14 +587,14 @@ static void test_force_root(void **state)
 static void test_hint_moved(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     /* the roots' CKA_IDs changed (re-imported): found by identity */
     memcpy(f->hsm->rsa[0].ckaid, "root-2", 6);
     memcpy(f->hsm->rsa[1].ckaid, "zzzz-9", 6);
     f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_CUSTOMER_1);
     dep11_key_free(u);
     dep11_key_free(k);
@@ -681,11 +603,11 @@ static void test_hint_moved(void **state)
 static void test_roll(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
     uint8_t v1[DEP11_POLICY_BLOB_MAX], v1_id[DEP11_AVAIL_ID_LEN];
     CK_ULONG v1_len = 0;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     memcpy(v1, f->blob, f->len);
     v1_len = f->len;
     struct dep11_policy_blob b;
@@ -693,7 +615,7 @@ static void test_roll(void **state)
     assert_int_equal(b.copies[2].kind, DEP11_COPY_AVAILABILITY);
     memcpy(v1_id, b.copies[2].key_id, DEP11_AVAIL_ID_LEN);
     /* a plain re-wrap keeps the availability key */
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(f->hsm->avail_created, 1);
     /* a size query with the roll flag creates nothing */
     CK_ULONG need = 0;
@@ -703,22 +625,22 @@ static void test_roll(void **state)
     /* a roll that fails after making its fresh key drops it: the token
      * is as it was, and the v1 blob keeps its availability key */
     f->hsm->avail_seal_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_DEVICE_ERROR);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_DEVICE_ERROR);
     f->hsm->avail_seal_rv = CKR_OK;
     assert_int_equal(f->hsm->avail_created, 2);
     assert_int_equal(fake_hsm_avail_count(f->hsm, k->policy_id), 1);
     memcpy(f->blob, v1, v1_len);
     f->len = v1_len;
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     u = NULL;
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
     /* the roll of an unwrapped v1 key: v2 under a fresh availability key;
      * the old key stays until v2 is committed */
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
-    assert_int_equal(wrap(f, u, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_wrap(f, u, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY), CKR_OK);
     dep11_key_free(u);
     u = NULL;
     assert_int_equal(f->hsm->avail_created, 3);
@@ -736,7 +658,7 @@ static void test_roll(void **state)
     dep11_key_free(u);
     u = NULL;
     /* v2's first unwrap commits it: the old key goes, v1 is superseded */
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     u = NULL;
@@ -750,11 +672,11 @@ static void test_roll(void **state)
 static void test_policy_info(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_FILES);
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_FILES);
     CK_DEP11_POLICY_INFO info;
     uint8_t label[64], geo[16];
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(dep11_policy_info(f->blob, f->len, &info), CKR_OK);
     assert_memory_equal(info.policyId, k->policy_id, 16);
     assert_memory_equal(info.tenantId, k->tenant, 16);
@@ -775,7 +697,7 @@ static void test_policy_info(void **state)
     assert_int_equal(dep11_policy_info(f->blob, f->len, &info), CKR_WRAPPED_KEY_INVALID);
     assert_int_equal(dep11_policy_info(f->blob, 10, &info), CKR_WRAPPED_KEY_INVALID);
     f->blob[0] ^= 1;
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, 0, 0, 0), CKR_OK);
     assert_int_equal(dep11_policy_info(f->blob, f->len, &info), CKR_OK);
     assert_int_equal(info.ulManagedBy, DEP11_MANAGED_PROVIDER);
     dep11_key_free(k);
@@ -784,23 +706,23 @@ static void test_policy_info(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_customer_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sha1_profile, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_provider_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_provider_unprovisioned, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_version_and_refresh, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_availability_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_requester_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_copies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mac, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_root_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_force_root, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hint_moved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roll, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_policy_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_customer_roundtrip, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_sha1_profile, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_provider_roundtrip, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_provider_unprovisioned, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_version_and_refresh, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_availability_table, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_requester_rules, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_abort, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_copies, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_mac, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_root_checks, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_force_root, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_hint_moved, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_roll, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_policy_info, pfx_setup, pfx_teardown),
     };
 
     dep11_secmem_init();
-    return cmocka_run_group_tests(tests, NULL, group_teardown);
+    return cmocka_run_group_tests(tests, NULL, pfx_group_teardown);
 }

@@ -18,85 +18,7 @@
 #include "crypto/crypto.h"
 #include "util/secmem.h"
 #include "fake_hsm.h"
-
-struct fx {
-    struct fake_hsm *hsm;
-    struct dep11_config *cfg;
-    struct dep11_call call;
-    CK_OBJECT_HANDLE r1, r2;
-    uint8_t blob[DEP11_POLICY_BLOB_MAX];
-    CK_ULONG len;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    f->hsm = fake_hsm_reset();
-    fake_hsm_provision(f->hsm); /* the provider roots: provisioned, never made on use */
-    f->cfg = calloc(1, sizeof(*f->cfg));
-    assert_non_null(f->cfg);
-    f->cfg->profile.oaep_hash = CKM_SHA256;
-    f->cfg->system_requests = 1;
-    f->cfg->recovery_requests = 1;
-    f->call.slot = 1;
-    f->call.cfg = f->cfg;
-    f->r1 = fake_hsm_add_root(f->hsm, 2048, "root-1");
-    f->r2 = fake_hsm_add_root(f->hsm, 2048, "root-2");
-    assert_int_not_equal(f->r1, CK_INVALID_HANDLE);
-    assert_int_not_equal(f->r2, CK_INVALID_HANDLE);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-
-    assert_int_equal(f->hsm->sessions_open, 0); /* every worker session closed */
-    free(f->cfg);
-    free(f);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fake_hsm_release();
-    return 0;
-}
-
-static struct dep11_key *new_policy(CK_ULONG type)
-{
-    struct dep11_keygen_req req;
-    struct dep11_key *k = NULL;
-
-    memset(&req, 0, sizeof(req));
-    req.role = DEP11_ROLE_POLICY;
-    req.policy_type = type;
-    req.has_tenant = 1;
-    memset(req.tenant, 0xab, sizeof(req.tenant));
-    memcpy(req.geo, "NAM", 3);
-    req.geo_len = 3;
-    memcpy(req.label, "Contoso mailboxes", 17);
-    req.label_len = 17;
-    assert_int_equal(dep11_key_generate(&req, &k), CKR_OK);
-    return k;
-}
-
-/* Wraps @k into f->blob under (r1, r2). */
-static CK_RV wrap(struct fx *f, const struct dep11_key *k, CK_OBJECT_HANDLE r1,
-                  CK_OBJECT_HANDLE r2, CK_FLAGS flags)
-{
-    f->len = sizeof(f->blob);
-    return dep11_policy_wrap(&f->call, k, r1, r2, flags, f->blob, &f->len);
-}
-
-static CK_RV unwrap(struct fx *f, CK_ULONG requester, struct dep11_key **out)
-{
-    return dep11_policy_unwrap(&f->call, CK_INVALID_HANDLE, requester, f->blob, f->len, out);
-}
+#include "policy_fx.h"
 
 /* Tenant binding (DESIGN section 2): the first wrap binds the policy to
  * the session's token and the tenant id; any other token is refused before
@@ -105,35 +27,35 @@ static CK_RV unwrap(struct fx *f, CK_ULONG requester, struct dep11_key **out)
 static void test_tenant_binding(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
     const CK_ULONG req[] = { DEP11_REQUESTER_USER, DEP11_REQUESTER_SYSTEM,
                              DEP11_REQUESTER_RECOVERY };
     unsigned created = 0;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     f->call.slot = 2;
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(unwrap(f, req[i], &u), CKR_DEP11_TENANT_MISMATCH);
+        assert_int_equal(pfx_unwrap(f, req[i], &u), CKR_DEP11_TENANT_MISMATCH);
         assert_null(u);
     }
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0; /* revoked: same answer */
     for (int i = 0; i < 3; i++)
-        assert_int_equal(unwrap(f, req[i], &u), CKR_DEP11_TENANT_MISMATCH);
+        assert_int_equal(pfx_unwrap(f, req[i], &u), CKR_DEP11_TENANT_MISMATCH);
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
     assert_int_equal(f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts, 0);
     assert_int_equal(f->hsm->avail_opens, 0);
     created = f->hsm->avail_created;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY),
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, DEP11_WRAP_ROLL_AVAILABILITY),
                      CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_wrap(f, k, 0, 0, 0), CKR_DEP11_TENANT_MISMATCH);
     assert_int_equal(f->hsm->avail_created, created);
     /* Another tenant id on the bound token. */
     f->call.slot = 1;
     k->tenant[0] ^= 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_DEP11_TENANT_MISMATCH);
     k->tenant[0] ^= 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     dep11_key_free(u);
     dep11_key_free(k);
 }
@@ -144,34 +66,34 @@ static void test_tenant_binding(void **state)
 static void test_unbound_policy(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
 
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, 0, 0, 0), CKR_OK);
     fake_hsm_state_reset();
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_TENANT_MISMATCH);
     assert_int_equal(f->hsm->provider[0].decrypts + f->hsm->provider[1].decrypts, 0);
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     fake_hsm_state_reset();
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_true(u->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
                 u->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
     dep11_key_free(u);
     u = NULL;
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_RECOVERY, &u), CKR_DEP11_TENANT_MISMATCH);
     assert_int_equal(f->hsm->avail_opens, 0);
     assert_null(u);
     /* The next wrap on this token binds it: the fallback is back. */
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     f->call.slot = 2;
     u = NULL;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
     dep11_key_free(k);
 }
 
@@ -182,41 +104,41 @@ static void test_unbound_policy(void **state)
 static void test_unbound_migration(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
 
-    assert_int_equal(wrap(f, k, 0, 0, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, 0, 0, 0), CKR_OK);
     fake_hsm_state_reset();
     f->cfg->bind_unbound = 1;
     f->call.slot = 2;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_PROVIDER);
     dep11_key_free(u);
     u = NULL;
     f->call.slot = 1;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
     assert_null(u);
     f->call.slot = 2;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     dep11_key_free(u);
     u = NULL;
     /* Once bound, a wrap from the other token is refused. A customer-managed
      * policy whose roots are gone: the availability key serves SYSTEM and
      * binds the token that asked. */
     f->call.slot = 1;
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_DEP11_TENANT_MISMATCH);
     dep11_key_free(k);
-    k = new_policy(DEP11_POLICY_MAILBOX);
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    k = pfx_new_policy(DEP11_POLICY_MAILBOX);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     fake_hsm_state_reset();
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
     assert_int_equal(u->unwrapped_by, DEP11_ROOT_AVAILABILITY);
     dep11_key_free(u);
     u = NULL;
     f->call.slot = 2;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_DEP11_TENANT_MISMATCH);
     assert_null(u);
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
     dep11_key_free(k);
@@ -226,14 +148,14 @@ static void test_unbound_migration(void **state)
 static void test_commit_failure(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
 
-    assert_int_equal(wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     f->hsm->state_commit_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEVICE_ERROR);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEVICE_ERROR);
     assert_null(u);
     f->hsm->state_commit_rv = CKR_OK;
-    assert_int_equal(unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
     assert_int_equal(u->version, 1);
     dep11_key_free(u);
     dep11_key_free(k);
@@ -243,11 +165,11 @@ static void test_commit_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tenant_binding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unbound_policy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unbound_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_binding, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_unbound_policy, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_unbound_migration, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_failure, pfx_setup, pfx_teardown),
     };
 
-    return cmocka_run_group_tests_name("hier tenant", tests, NULL, group_teardown);
+    return cmocka_run_group_tests_name("hier tenant", tests, NULL, pfx_group_teardown);
 }

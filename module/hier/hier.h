@@ -33,6 +33,11 @@ struct dep11_key {
     CK_ULONG version;             /* policy: version of the blob it came from; 0 = fresh */
     CK_ULONG managed_by;          /* policy: DEP11_MANAGED_*; 0 = not yet wrapped */
     CK_ULONG unwrapped_by;        /* DEP11_ROOT_*; 0 = not unwrapped */
+    /* policy keys from a customer-managed blob: the identities (SHA-256 of
+     * the public key's DER) of its customer roots, so that a re-wrap can
+     * check that the customer has not revoked them (policy_wrap.c) */
+    uint8_t root_ids[2][32];
+    int nroot_ids;
     int has_owner;
     uint8_t owner[DEP11_ID_LEN];  /* children: CKA_DEP11_OWNER */
     int has_file;                 /* chunk keys: the file and index derived for */

@@ -35,6 +35,7 @@ struct unwrap {
     CK_ULONG served_by;    /* DEP11_ROOT_* */
     const char *reason;    /* "transient"/"denied" when the availability key served */
     int unbound;           /* no tenant binding: only a customer root may serve */
+    uint8_t digest[DEP11_SHA256_LEN]; /* SHA-256 of the blob: its commit identity */
 };
 
 static const char *requester_name(CK_ULONG r)
@@ -303,6 +304,12 @@ static CK_RV make_key(struct unwrap *u, struct dep11_key **out)
     k->managed_by = h->managed_by;
     k->unwrapped_by = u->served_by;
     k->local = CK_FALSE;
+    for (int i = 0; i < 2 && h->managed_by == DEP11_MANAGED_CUSTOMER; i++) {
+        const struct dep11_wrapped_copy *cp = u->roots[i] >= 0 ? &u->b.copies[u->roots[i]] : NULL;
+
+        if (cp != NULL && cp->key_id_len == sizeof k->root_ids[0])
+            memcpy(k->root_ids[k->nroot_ids++], cp->key_id, sizeof k->root_ids[0]);
+    }
     *out = k;
     return CKR_OK;
 }
@@ -468,6 +475,11 @@ static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
         rv = CKR_DEP11_BLOB_SUPERSEDED;
         LOG_FAIL(rv, "blob version %lu, committed version %llu", (unsigned long)u->b.hdr.version,
                  (unsigned long long)ps->st.number);
+    } else if (rv == CKR_OK && u->b.hdr.version == ps->st.number &&
+               !dep11_ct_equal(u->digest, ps->st.digest, sizeof u->digest)) {
+        rv = CKR_DEP11_BLOB_SUPERSEDED;
+        LOG_FAIL(rv, "another blob of version %lu is the committed one",
+                 (unsigned long)u->b.hdr.version);
     }
     return rv;
 }
@@ -496,7 +508,7 @@ static CK_RV decide(struct unwrap *u, CK_OBJECT_HANDLE force_root, struct dep11_
     if (rv == CKR_OK && u->unbound && u->c->cfg->bind_unbound)
         rv = dep11_tenant_bind(u->c, u->b.hdr.policy_id, u->b.hdr.tenant, &ps);
     if (rv == CKR_OK && u->b.hdr.version > ps.st.number)
-        rv = dep11_policy_commit(u->b.hdr.policy_id, u->b.hdr.version,
+        rv = dep11_policy_commit(u->b.hdr.policy_id, u->b.hdr.version, u->digest,
                                  u->avail >= 0 ? u->b.copies[u->avail].key_id : NULL,
                                  u->avail >= 0 ? u->b.copies[u->avail].key_id_len : 0);
     if (rv == CKR_OK)
@@ -565,6 +577,8 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
         rv = dep11_policy_blob_parse(blob, len, &u.b);
     if (rv == CKR_OK)
         rv = verify_blob(blob, &u);
+    if (rv == CKR_OK)
+        rv = dep11_sha256(blob, len, u.digest);
     if (rv != CKR_OK)
         goto out;
     rv = decide(&u, force_root, out);

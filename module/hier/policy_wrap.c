@@ -384,8 +384,10 @@ static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct 
     return CKR_OK;
 }
 
-/* The audit line of a wrap refused for its tenant binding. */
-static void audit_mismatch(const struct dep11_key *p, CK_FLAGS flags, const struct wrap *w)
+/* The audit line of a wrap refused before anything was created (tenant
+ * binding, superseded key, revoked roots) with its @result. */
+static void audit_refusal(const struct dep11_key *p, CK_FLAGS flags, const struct wrap *w,
+                          CK_RV result)
 {
     struct dep11_audit_event e;
 
@@ -395,7 +397,7 @@ static void audit_mismatch(const struct dep11_key *p, CK_FLAGS flags, const stru
     e.version = w->hdr.version;
     e.tenant = p->tenant;
     e.token = w->ps.serial;
-    e.result = CKR_DEP11_TENANT_MISMATCH;
+    e.result = result;
     (void)dep11_audit_write(&e);
 }
 
@@ -431,7 +433,7 @@ static CK_RV seal_blob(const struct dep11_call *c, const struct dep11_key *polic
     if (!w->ps.st.bound) {
         rv = dep11_tenant_bind(c, policy->policy_id, policy->tenant, &w->ps);
         if (rv == CKR_DEP11_TENANT_MISMATCH)
-            audit_mismatch(policy, flags, w);
+            audit_refusal(policy, flags, w, CKR_DEP11_TENANT_MISMATCH);
         if (rv != CKR_OK)
             return rv;
     }
@@ -461,7 +463,34 @@ static CK_RV check_tenant(const struct dep11_call *c, const struct dep11_key *p,
     CK_RV rv = dep11_tenant_check(c, p->policy_id, p->tenant, &w->ps);
 
     if (rv == CKR_DEP11_TENANT_MISMATCH)
-        audit_mismatch(p, flags, w);
+        audit_refusal(p, flags, w, rv);
+    return rv;
+}
+
+/* A re-wrap starts from the policy as it stands (after check_tenant):
+ * a key unwrapped from a blob older than the committed version, or a
+ * freshly generated one once a blob of it is committed, is superseded (a
+ * kept handle must not mint a blob that outlives the customer's newer one), and a key that came from customer roots is
+ * re-wrapped only while one of them is still on the token with
+ * CKA_DECRYPT on: once the customer has revoked, no re-wrap (an
+ * off-boarding above all) may make the policy readable again. Refusals
+ * are audited; nothing is created. */
+static CK_RV check_current(const struct dep11_call *c, const struct dep11_key *p,
+                           CK_FLAGS flags, struct wrap *w)
+{
+    CK_RV rv = CKR_OK;
+
+    if (p->version == 0 && w->ps.st.number == 0)
+        return CKR_OK; /* a fresh policy, no blob of it committed yet */
+    if ((uint64_t)p->version < w->ps.st.number) {
+        rv = CKR_DEP11_BLOB_SUPERSEDED;
+        LOG_FAIL(rv, "policy key of version %lu, committed version %llu",
+                 (unsigned long)p->version, (unsigned long long)w->ps.st.number);
+    } else if (p->managed_by == DEP11_MANAGED_CUSTOMER) {
+        rv = dep11_policy_roots_live(c, p);
+    }
+    if (rv == CKR_DEP11_BLOB_SUPERSEDED || rv == CKR_DEP11_ROOT_KEYS_REVOKED)
+        audit_refusal(p, flags, w, rv);
     return rv;
 }
 
@@ -479,7 +508,11 @@ static CK_RV check_tenant(const struct dep11_call *c, const struct dep11_key *p,
  * CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_KEY_NOT_WRAPPABLE,
  * CKR_MECHANISM_PARAM_INVALID, CKR_WRAPPING_KEY_HANDLE_INVALID,
  * CKR_WRAPPING_KEY_SIZE_RANGE, CKR_DEP11_TENANT_MISMATCH (the policy is
- * bound to another token or tenant: nothing created), CKR_FUNCTION_FAILED (the audit log is
+ * bound to another token or tenant: nothing created),
+ * CKR_DEP11_BLOB_SUPERSEDED (the key came from a blob older than the
+ * committed version), CKR_DEP11_ROOT_KEYS_REVOKED (the key came from
+ * customer roots that are no longer on the token with CKA_DECRYPT on),
+ * CKR_DEP11_ROOT_KEYS_UNAVAILABLE (that cannot be told), CKR_FUNCTION_FAILED (the audit log is
  * configured but the line could not be written: no blob is returned and a
  * roll destroys nothing), backend codes. @out is cleansed on error.
  */
@@ -510,6 +543,8 @@ CK_RV dep11_policy_wrap(const struct dep11_call *c, const struct dep11_key *poli
     if (rv != CKR_OK || done)
         goto out; /* a size query or a short buffer creates nothing */
     rv = check_tenant(c, policy, flags, w);
+    if (rv == CKR_OK)
+        rv = check_current(c, policy, flags, w);
     if (rv != CKR_OK)
         goto out;
     if (!w->customer) {

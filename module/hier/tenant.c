@@ -3,10 +3,17 @@
  */
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "hier/cache.h"
 #include "hier/tenant.h"
+#include "crypto/crypto.h"
 #include "hsm/provider.h"
+#include "hsm/rsa.h"
 #include "util/log.h"
+#include "util/secmem.h"
+
+#define LIVE_CANDIDATES 64 /* RSA private keys listed per token */
 
 /* The binding @ps->st.binding against the caller's token and @tenant. */
 static CK_RV compare(const struct dep11_policy_state *ps, const uint8_t tenant[DEP11_ID_LEN])
@@ -83,11 +90,18 @@ CK_RV dep11_tenant_bind(const struct dep11_call *c, const uint8_t policy_id[DEP1
 
 /** dep11_policy_commit - see tenant.h. */
 CK_RV dep11_policy_commit(const uint8_t policy_id[DEP11_ID_LEN], CK_ULONG version,
-                          const uint8_t *keep, size_t keep_len)
+                          const uint8_t digest[DEP11_COMMIT_DIGEST_LEN], const uint8_t *keep,
+                          size_t keep_len)
 {
     unsigned destroyed = 0;
-    CK_RV rv = dep11_provider_state_commit(policy_id, (uint64_t)version);
+    CK_RV rv = dep11_provider_state_commit(policy_id, (uint64_t)version, digest);
 
+    if (rv == CKR_FUNCTION_REJECTED) {
+        rv = CKR_DEP11_BLOB_SUPERSEDED;
+        LOG_FAIL(rv, "another blob of version %lu or later was committed first",
+                 (unsigned long)version);
+        return rv;
+    }
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "commit record of version %lu not written", (unsigned long)version);
         return rv;
@@ -105,4 +119,50 @@ CK_RV dep11_policy_commit(const uint8_t policy_id[DEP11_ID_LEN], CK_ULONG versio
         LOG_INFO("version %lu committed: %u older availability key(s) destroyed",
                  (unsigned long)version, destroyed);
     return CKR_OK;
+}
+
+/* Is candidate @k one of @p's roots, with CKA_DECRYPT on? */
+static int live_root(const struct dep11_key *p, const struct dep11_hsm_rsa *k)
+{
+    uint8_t id[DEP11_SHA256_LEN];
+
+    if (!k->can_decrypt ||
+        dep11_rsa_identity(k->modulus, k->mod_len, k->exponent, k->exp_len, id) != CKR_OK)
+        return 0;
+    for (int i = 0; i < p->nroot_ids && i < 2; i++)
+        if (memcmp(id, p->root_ids[i], sizeof id) == 0)
+            return 1;
+    return 0;
+}
+
+/** dep11_policy_roots_live - see tenant.h. */
+CK_RV dep11_policy_roots_live(const struct dep11_call *c, const struct dep11_key *p)
+{
+    struct dep11_hsm_rsa *cand = calloc(LIVE_CANDIDATES, sizeof *cand);
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    size_t n = 0;
+    int live = 0;
+    CK_RV rv = cand == NULL ? CKR_HOST_MEMORY : dep11_hsm_worker_open(c->slot, &s);
+
+    if (rv == CKR_OK) {
+        rv = dep11_hsm_rsa_find(s, NULL, 0, cand, LIVE_CANDIDATES, &n);
+        dep11_hsm_worker_close(s);
+    }
+    for (size_t i = 0; rv == CKR_OK && i < n && i < LIVE_CANDIDATES && !live; i++)
+        live = live_root(p, &cand[i]);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "cannot list the customer's root keys");
+    } else if (!live && n >= LIVE_CANDIDATES) {
+        rv = CKR_DEP11_ROOT_KEYS_UNAVAILABLE;
+        LOG_FAIL(rv, "more than %d RSA private keys on the token: revocation not ruled out",
+                 LIVE_CANDIDATES);
+    } else if (!live) {
+        rv = CKR_DEP11_ROOT_KEYS_REVOKED;
+        LOG_FAIL(rv, "the customer has revoked the policy's roots: no re-wrap");
+    }
+    if (cand != NULL) {
+        dep11_cleanse(cand, LIVE_CANDIDATES * sizeof *cand);
+        free(cand);
+    }
+    return rv;
 }

@@ -32,14 +32,25 @@ CK_RV dep11_tenant_check(const struct dep11_call *c, const uint8_t policy_id[DEP
 CK_RV dep11_tenant_bind(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
                         const uint8_t tenant[DEP11_ID_LEN], struct dep11_policy_state *ps);
 
-/* Commits @version of the policy (it unwrapped successfully and is newer
- * than the committed one): the commit record, then every availability key
- * of the policy but @keep (@keep_len bytes, NULL: none kept) is destroyed
- * and this process's cache entries of the policy are flushed. CKR_OK;
+/* Commits @version of the policy, the blob whose SHA-256 is @digest (it
+ * unwrapped successfully and is newer than the committed one): the commit
+ * record, then every availability key of the policy but @keep (@keep_len
+ * bytes, NULL: none kept) is destroyed and this process's cache entries of
+ * the policy are flushed. CKR_OK; CKR_DEP11_BLOB_SUPERSEDED when another
+ * blob of this or a later version was committed first (a racing process);
  * backend codes: the record could not be written, or a key could not be
  * destroyed (the version stays committed: older blobs are superseded
  * whatever keys remain); the caller withholds the key either way. */
 CK_RV dep11_policy_commit(const uint8_t policy_id[DEP11_ID_LEN], CK_ULONG version,
-                          const uint8_t *keep, size_t keep_len);
+                          const uint8_t digest[DEP11_COMMIT_DIGEST_LEN], const uint8_t *keep,
+                          size_t keep_len);
+
+/* Has the customer left a root of policy key @p in place? CKR_OK when a
+ * private key with one of p->root_ids is on the caller's token with
+ * CKA_DECRYPT on (what DESIGN section 5 calls not "denied");
+ * CKR_DEP11_ROOT_KEYS_REVOKED when neither is (logged);
+ * CKR_DEP11_ROOT_KEYS_UNAVAILABLE when the token lists too many RSA keys to
+ * prove it either way; worker-session and backend codes. */
+CK_RV dep11_policy_roots_live(const struct dep11_call *c, const struct dep11_key *p);
 
 #endif

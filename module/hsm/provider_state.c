@@ -18,7 +18,8 @@
 #define BIND_PREFIX "dep11-bind-"
 #define COMMIT_PREFIX "dep11-commit-"
 #define NAME_MAX_LEN 48          /* longest prefix + 32 hex digits */
-#define COMMIT_LEN 8             /* big-endian number */
+#define NUMBER_LEN 8             /* big-endian number */
+#define COMMIT_LEN (NUMBER_LEN + DEP11_COMMIT_DIGEST_LEN)
 #define VALUE_CAP 128
 #define SLOTS 32                 /* remembered token serials */
 
@@ -115,6 +116,7 @@ struct state_arg {
     struct dep11_tag_state *st;
     const uint8_t *bind;         /* bind: the value to write */
     uint64_t number;             /* commit: the number to write */
+    const uint8_t *digest;       /* commit: its digest */
     CK_OBJECT_HANDLE *old;       /* commit records (their numbers in oldn) */
     uint64_t *oldn;
     size_t nold;
@@ -148,10 +150,14 @@ static CK_RV read_record(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct state_a
             memcpy(a->st->binding, value, DEP11_BINDING_LEN);
         a->st->bound = 1;
     } else if (strcmp(label, commit) == 0 && t[1].ulValueLen == COMMIT_LEN) {
-        for (int i = 0; i < COMMIT_LEN; i++)
+        for (int i = 0; i < NUMBER_LEN; i++)
             v = v << 8 | value[i];
-        if (v > a->st->number)
+        if (v > a->st->number ||
+            (v == a->st->number &&
+             memcmp(value + NUMBER_LEN, a->st->digest, DEP11_COMMIT_DIGEST_LEN) < 0)) {
             a->st->number = v;
+            memcpy(a->st->digest, value + NUMBER_LEN, DEP11_COMMIT_DIGEST_LEN);
+        }
         if (a->old != NULL) {
             a->old[a->nold] = h;
             a->oldn[a->nold++] = v;
@@ -240,8 +246,17 @@ static CK_RV bind_fn(CK_SESSION_HANDLE s, void *arg)
     return rv;
 }
 
-/* Writes the commit record unless the number is there already, then drops
- * the records below it (never the largest: the number only rises). */
+/* Is (number, digest) of @a the state in force? */
+static int in_force(const struct state_arg *a)
+{
+    return a->st->number == a->number &&
+           memcmp(a->st->digest, a->digest, DEP11_COMMIT_DIGEST_LEN) == 0;
+}
+
+/* Writes the commit record unless a record of that number is there, reads
+ * again (a racing writer of the same number: the smaller digest wins),
+ * then drops the records below it (never the largest: the number only
+ * rises). */
 static CK_RV commit_fn(CK_SESSION_HANDLE s, void *arg)
 {
     struct state_arg *a = arg;
@@ -249,9 +264,17 @@ static CK_RV commit_fn(CK_SESSION_HANDLE s, void *arg)
     CK_RV rv = collect(s, a, 1);
 
     if (rv == CKR_OK && a->st->number < a->number) {
-        for (int i = 0; i < COMMIT_LEN; i++)
-            v[i] = (uint8_t)(a->number >> (8 * (COMMIT_LEN - 1 - i)));
+        for (int i = 0; i < NUMBER_LEN; i++)
+            v[i] = (uint8_t)(a->number >> (8 * (NUMBER_LEN - 1 - i)));
+        memcpy(v + NUMBER_LEN, a->digest, DEP11_COMMIT_DIGEST_LEN);
         rv = create(s, a->tag, COMMIT_PREFIX, v, COMMIT_LEN);
+        if (rv == CKR_OK)
+            rv = collect(s, a, 1);
+    }
+    if (rv == CKR_OK && !in_force(a)) {
+        rv = CKR_FUNCTION_REJECTED;
+        LOG_FAIL(rv, "another record is in force (number %llu)",
+                 (unsigned long long)a->st->number);
     }
     for (size_t i = 0; rv == CKR_OK && i < a->nold; i++)
         if (a->oldn[i] < a->number) /* best effort: a leftover is harmless */
@@ -300,10 +323,15 @@ CK_RV dep11_provider_state_bind(const uint8_t tag[16], const uint8_t binding[DEP
 }
 
 /** See provider_state.h. */
-CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number)
+CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number,
+                                  const uint8_t digest[DEP11_COMMIT_DIGEST_LEN])
 {
     struct dep11_tag_state st;
-    struct state_arg a = { .tag = tag, .st = &st, .number = number };
+    struct state_arg a = { .tag = tag, .st = &st, .number = number, .digest = digest };
 
+    if (digest == NULL) {
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "NULL digest");
+        return CKR_ARGUMENTS_BAD;
+    }
     return run(commit_fn, &a, "commit");
 }

@@ -29,6 +29,9 @@ hsm/provider_purge.c|memcmp(a, b, al < bl ? al : bl)|ordering tombstone labels (
 hsm/provider_state.c|memcmp(a, b, DEP11_BINDING_LEN)|ordering tenant binding records (token identity, tenant id: public)
 hier/tenant.c|memcmp(ps->st.binding, ps->ident|tenant binding against the token identity (C_GetTokenInfo: public)
 hier/tenant.c|memcmp(ps->st.binding + DEP11_TOKEN_IDENT_LEN, tenant|tenant id against the binding (public header field)
+hier/tenant.c|memcmp(id, p->root_ids[i], sizeof id)|root identity (SHA-256 of a public key)
+hsm/provider_state.c|memcmp(value + NUMBER_LEN, a->st->digest|ordering commit records by blob digest (a hash of a public blob)
+hsm/provider_state.c|memcmp(a->st->digest, a->digest|commit record against the blob digest (a hash of a public blob)
 core/attr.c|memcmp(a->pValue, v->ptr, v->len)|template attribute match (find/template check)
 core/attr.c|memcmp(dst, a->pValue, a->ulValueLen)|template consistency of caller-given attributes
 crypto/hash.c|CRYPTO_memcmp(a, b, n)|the constant-time primitive itself

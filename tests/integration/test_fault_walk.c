@@ -59,6 +59,7 @@ struct walk {
     struct itest_fx *fx;
     CK_FUNCTION_LIST_PTR sh;          /* SoftHSM, loaded directly (same instance) */
     CK_OBJECT_HANDLE pol, site, mb, be; /* long-lived keys of the fixture */
+    CK_OBJECT_HANDLE pol2;            /* pblob's policy (one blob per policy version) */
     CK_OBJECT_HANDLE tmp;             /* a fresh key an operation consumes */
     struct itest_blob cblob, pblob, child, ct;
     char trace[1200], faults[1200];
@@ -710,11 +711,12 @@ static int walk_setup(void **state)
     itest_path(fx->t, "faults", w->faults, sizeof w->faults);
     snprintf(w->trace, sizeof w->trace, "%s", getenv("DEP11_FAULT_TRACE"));
     if (itest_keygen(fx->t, fx->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &w->pol) != CKR_OK ||
+        itest_keygen(fx->t, fx->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &w->pol2) != CKR_OK ||
         itest_keygen(fx->t, fx->s, DEP11_ROLE_SITE, 0, &w->site) != CKR_OK ||
         itest_keygen(fx->t, fx->s, DEP11_ROLE_MAILBOX, 0, &w->mb) != CKR_OK ||
         fx->t->f->C_GenerateKey(fx->s, &aes, tmpl, 4, &w->be) != CKR_OK ||
         itest_policy_wrap(fx->t, fx->s, w->pol, fx->r1, fx->r2, 0, &w->cblob) != CKR_OK ||
-        itest_policy_wrap(fx->t, fx->s, w->pol, 0, 0, 0, &w->pblob) != CKR_OK ||
+        itest_policy_wrap(fx->t, fx->s, w->pol2, 0, 0, 0, &w->pblob) != CKR_OK ||
         walk_commit(fx, &w->cblob) != CKR_OK || walk_commit(fx, &w->pblob) != CKR_OK ||
         itest_child_wrap(fx->t, fx->s, w->pol, w->mb, owner, &w->child) != CKR_OK ||
         itest_aead(fx->t, fx->s, 1, w->mb, (CK_BYTE *)"a", 1, msg, sizeof msg, &w->ct) !=

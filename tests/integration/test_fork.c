@@ -27,7 +27,7 @@ static const CK_BYTE owner[16] = "fork-test-owner1";
 static const CK_BYTE msg[32] = "sealed across a fork, both ways";
 
 struct parent {
-    CK_OBJECT_HANDLE pol, mb;
+    CK_OBJECT_HANDLE pol, pol2, mb;   /* pblob holds pol2: one blob per policy version */
     struct itest_blob pblob, cblob, child, ct;
 };
 
@@ -36,7 +36,7 @@ static int child_main(struct itest_fx *fx, const struct parent *p, int pipefd)
 {
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_SESSION_INFO si;
-    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, mb = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, cpol = CK_INVALID_HANDLE, mb = CK_INVALID_HANDLE;
     CK_ULONG n = 8, by = 0;
     CK_SLOT_ID slots[8];
     struct itest_blob pt = { 0 }, ct = { 0 };
@@ -65,9 +65,10 @@ static int child_main(struct itest_fx *fx, const struct parent *p, int pipefd)
     if (itest_get_ulong(fx->t, s, pol, CKA_DEP11_UNWRAPPED_BY, &by) != CKR_OK ||
         (by != DEP11_ROOT_CUSTOMER_1 && by != DEP11_ROOT_CUSTOMER_2))
         return 9;
+    cpol = pol;
     if (itest_policy_unwrap(fx->t, s, &p->pblob, DEP11_REQUESTER_USER, &pol) != CKR_OK)
         return 10;
-    if (itest_child_unwrap(fx->t, s, pol, &p->child, owner, &mb) != CKR_OK)
+    if (itest_child_unwrap(fx->t, s, cpol, &p->child, owner, &mb) != CKR_OK)
         return 11;
     if (itest_aead(fx->t, s, 0, mb, NULL, 0, p->ct.p, p->ct.len, &pt) != CKR_OK ||
         pt.len != sizeof msg || memcmp(pt.p, msg, sizeof msg) != 0)
@@ -100,7 +101,9 @@ static void test_fork(void **state)
                      CKR_OK);
     assert_int_equal(itest_keygen(fx->t, fx->s, DEP11_ROLE_MAILBOX, 0, &p.mb), CKR_OK);
     assert_int_equal(itest_policy_wrap(fx->t, fx->s, p.pol, fx->r1, fx->r2, 0, &p.cblob), CKR_OK);
-    assert_int_equal(itest_policy_wrap(fx->t, fx->s, p.pol, 0, 0, 0, &p.pblob), CKR_OK);
+    assert_int_equal(itest_keygen(fx->t, fx->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &p.pol2),
+                     CKR_OK);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, p.pol2, 0, 0, 0, &p.pblob), CKR_OK);
     assert_int_equal(itest_child_wrap(fx->t, fx->s, p.pol, p.mb, owner, &p.child), CKR_OK);
     assert_int_equal(itest_aead(fx->t, fx->s, 1, p.mb, NULL, 0, msg, sizeof msg, &p.ct), CKR_OK);
     assert_int_equal(pipe(fds), 0);

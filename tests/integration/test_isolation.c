@@ -33,11 +33,13 @@ static CK_SLOT_ID provider_slot(void)
  * keys, MAC key, availability key) and a customer-managed one. */
 static void exercise(struct itest_fx *fx, struct itest_blob *prov, struct itest_blob *cust)
 {
-    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, pol2 = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
 
+    /* two policies: one blob per policy version */
     assert_int_equal(itest_keygen(fx->t, fx->s, DEP11_ROLE_POLICY, 1, &pol), CKR_OK);
+    assert_int_equal(itest_keygen(fx->t, fx->s, DEP11_ROLE_POLICY, 1, &pol2), CKR_OK);
     assert_int_equal(itest_policy_wrap(fx->t, fx->s, pol, 0, 0, 0, prov), CKR_OK);
-    assert_int_equal(itest_policy_wrap(fx->t, fx->s, pol, fx->r1, fx->r2, 0, cust), CKR_OK);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, pol2, fx->r1, fx->r2, 0, cust), CKR_OK);
     assert_int_equal(itest_policy_unwrap(fx->t, fx->s, prov, 1, &h), CKR_OK);
     assert_int_equal(fx->t->x->DEP11_FlushCache(NULL), CKR_OK);
     assert_int_equal(itest_policy_unwrap(fx->t, fx->s, cust, 1, &h), CKR_OK);

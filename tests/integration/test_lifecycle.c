@@ -174,6 +174,7 @@ static void refused_bad_calls(struct itest_fx *fx, struct world *w)
     CK_BYTE buf[DEP11_RECEIPT_MAX_TEST];
     CK_ULONG len = sizeof buf;
     CK_SESSION_HANDLE other = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE;
     struct itest_blob bad = { malloc(w->blob.len), w->blob.len }, prov = { 0 };
 
     assert_non_null(bad.p);
@@ -190,10 +191,14 @@ static void refused_bad_calls(struct itest_fx *fx, struct world *w)
     assert_int_equal(F->C_Logout(other), CKR_OK);
     assert_int_equal(purge(fx, other, &w->blob, buf, &len), CKR_USER_NOT_LOGGED_IN);
     assert_int_equal(F->C_CloseSession(other), CKR_OK);
-    /* A provider-managed policy has no customer keys to revoke. */
-    assert_int_equal(itest_policy_wrap(fx->t, fx->s, w->pol, CK_INVALID_HANDLE,
+    /* A provider-managed policy has no customer keys to revoke (a policy
+     * of its own: w's fresh key wraps nothing once w's blob is committed). */
+    assert_int_equal(itest_keygen(fx->t, fx->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol),
+                     CKR_OK);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, pol, CK_INVALID_HANDLE,
                                        CK_INVALID_HANDLE, 0, &prov), CKR_OK);
     assert_int_equal(purge(fx, fx->s, &prov, buf, &len), CKR_FUNCTION_REJECTED);
+    assert_int_equal(F->C_DestroyObject(fx->s, pol), CKR_OK);
     itest_blob_free(&prov);
     itest_blob_free(&bad);
 }
@@ -558,6 +563,58 @@ static void test_refresh(void **state)
     world_free(&w);
 }
 
+/* No re-wrap undoes a revocation (the outside tester's attack): a policy
+ * key held from before the customer turned CKA_DECRYPT off on both roots,
+ * or destroyed them, neither off-boards nor rolls; the fresh key and a key
+ * of an older version mint nothing once a newer blob is committed; and
+ * the revoked policy can still be purged. */
+static void test_revoked_rewrap(void **state)
+{
+    struct itest_fx *fx = *state;
+    struct world w;
+    struct itest_blob out = { 0 }, v2 = { 0 };
+    CK_OBJECT_HANDLE h1 = CK_INVALID_HANDLE, h2 = CK_INVALID_HANDLE;
+    CK_ULONG by = 0, len = DEP11_RECEIPT_MAX_TEST;
+    CK_BYTE buf[DEP11_RECEIPT_MAX_TEST];
+
+    make_world(fx, &w, "v1.blob");
+    assert_int_equal(unwrap(fx, &w.blob, DEP11_REQUESTER_USER, &h1, &by), CKR_OK);
+    /* the fresh key once v1 is committed: nothing */
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, w.pol, 0, 0, 0, &out),
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    /* v1 -> v2 (availability roll) committed: the v1 key is stale */
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, h1, fx->r1, fx->r2,
+                                       DEP11_WRAP_ROLL_AVAILABILITY, &v2), CKR_OK);
+    assert_int_equal(itest_write_blob(fx->t, "v2.blob", &v2), 0);
+    assert_int_equal(unwrap(fx, &v2, DEP11_REQUESTER_USER, &h2, &by), CKR_OK);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, h1, 0, 0, 0, &out),
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    /* CKA_DECRYPT off on both roots (the customer's own tools) */
+    assert_int_equal(itest_customer(fx->t, "decrypt-off", "priv:root1", NULL), CKR_OK);
+    assert_int_equal(itest_customer(fx->t, "decrypt-off", "priv:root2", NULL), CKR_OK);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, h2, 0, 0, 0, &out),
+                     CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, h2, 0, 0, DEP11_WRAP_ROLL_AVAILABILITY,
+                                       &out), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(other_process(fx, "dep11.conf", "v1.blob", DEP11_REQUESTER_USER, &by),
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    /* one root back on: the customer allows it again */
+    assert_int_equal(itest_customer(fx->t, "decrypt-on", "priv:root2", NULL), CKR_OK);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, h2, 0, 0, 0, &out), CKR_OK);
+    itest_blob_free(&out);
+    /* destroyed: no re-wrap, and the purge goes through */
+    revoke(fx, "root1");
+    revoke(fx, "root2");
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, h2, 0, 0, 0, &out),
+                     CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(unwrap(fx, &v2, DEP11_REQUESTER_USER, &h1, &by), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_int_equal(purge(fx, fx->s, &v2, buf, &len), CKR_OK);
+    assert_int_equal(other_process(fx, "dep11-system.conf", "v2.blob", DEP11_REQUESTER_SYSTEM,
+                                   &by), CKR_DEP11_POLICY_PURGED);
+    itest_blob_free(&v2);
+    world_free(&w);
+}
+
 /* Availability roll: v1 (key A) -> v2 (key B); A goes at v2's commit. */
 static void test_roll(void **state)
 {
@@ -605,6 +662,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest refresh_t[] = { T(test_refresh) };
     const struct CMUnitTest roll_t[] = { T(test_roll) };
     const struct CMUnitTest onboard_t[] = { T(test_onboard) };
+    const struct CMUnitTest revoked_t[] = { T(test_revoked_rewrap) };
 #undef T
     if (strcmp(which, "purge") == 0)
         return cmocka_run_group_tests_name("lifecycle: purge", purge_t, itest_group_setup,
@@ -620,6 +678,9 @@ int main(int argc, char **argv)
                                            itest_group_setup, itest_group_teardown);
     if (strcmp(which, "onboard") == 0)
         return cmocka_run_group_tests_name("lifecycle: onboarding", onboard_t,
+                                           itest_group_setup, itest_group_teardown);
+    if (strcmp(which, "revoked-rewrap") == 0)
+        return cmocka_run_group_tests_name("lifecycle: no re-wrap after revocation", revoked_t,
                                            itest_group_setup, itest_group_teardown);
     return 2;
 }

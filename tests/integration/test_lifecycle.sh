@@ -127,4 +127,7 @@ itest_run test_lifecycle roll || status=1
 
 itest_world lifecycle-onboard
 itest_run test_lifecycle onboard || status=1
+
+itest_world lifecycle-revoked-rewrap
+itest_run test_lifecycle revoked-rewrap || status=1
 exit $status

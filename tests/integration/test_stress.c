@@ -285,7 +285,7 @@ static void stress(void **state, int os_locking)
     struct itest *t = *state;
     CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
     struct shared g;
-    CK_OBJECT_HANDLE r1 = CK_INVALID_HANDLE, r2 = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE r1 = CK_INVALID_HANDLE, r2 = CK_INVALID_HANDLE, pol2 = CK_INVALID_HANDLE;
     const char *env = getenv("DEP11_STRESS_SECONDS");
     double seconds = env != NULL ? atof(env) : 2.0;
     static const int counts[] = { 2, 4, 8, 16 };
@@ -301,7 +301,10 @@ static void stress(void **state, int os_locking)
                      CKR_OK);
     assert_int_equal(itest_keygen(t, g.sh[1], DEP11_ROLE_SITE, 0, &g.site), CKR_OK);
     assert_int_equal(itest_policy_wrap(t, g.sh[0], g.pol, r1, r2, 0, &g.cblob), CKR_OK);
-    assert_int_equal(itest_policy_wrap(t, g.sh[0], g.pol, 0, 0, 0, &g.pblob), CKR_OK);
+    /* the provider-managed blob is another policy's: one blob per version */
+    assert_int_equal(itest_keygen(t, g.sh[0], DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol2),
+                     CKR_OK);
+    assert_int_equal(itest_policy_wrap(t, g.sh[0], pol2, 0, 0, 0, &g.pblob), CKR_OK);
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         round_of(&g, counts[i], seconds);
         printf("stress %s: %2d threads: %lu operations in %.1f s, %lu errors\n",

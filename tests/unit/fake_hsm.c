@@ -612,7 +612,18 @@ CK_RV dep11_provider_state_bind(const uint8_t tag[16], const uint8_t binding[DEP
     return CKR_OK;
 }
 
-CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number)
+void fake_hsm_state_uncommit(const uint8_t tag[16])
+{
+    struct dep11_tag_state *s = state_of(tag, 0);
+
+    if (s != NULL) {
+        s->number = 0;
+        memset(s->digest, 0, sizeof s->digest);
+    }
+}
+
+CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number,
+                                  const uint8_t digest[DEP11_COMMIT_DIGEST_LEN])
 {
     struct dep11_tag_state *s = state_of(tag, 1);
 
@@ -620,7 +631,10 @@ CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number)
         return fake.state_commit_rv;
     if (s == NULL)
         return CKR_DEVICE_MEMORY;
-    if (s->number < number)
+    if (s->number < number) {
         s->number = number;
-    return CKR_OK;
+        memcpy(s->digest, digest, DEP11_COMMIT_DIGEST_LEN);
+    }
+    return s->number == number && memcmp(s->digest, digest, DEP11_COMMIT_DIGEST_LEN) == 0
+               ? CKR_OK : CKR_FUNCTION_REJECTED;
 }

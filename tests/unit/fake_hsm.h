@@ -90,5 +90,8 @@ int fake_hsm_oaep_encrypt(struct fake_hsm *h, CK_OBJECT_HANDLE handle, const uin
 
 /* Drops every binding and commit record of the double. */
 void fake_hsm_state_reset(void);
+/* Forgets the committed version of @tag (its binding stays): lets a test
+ * wrap one fresh policy key again and again. */
+void fake_hsm_state_uncommit(const uint8_t tag[16]);
 
 #endif

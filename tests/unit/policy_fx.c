@@ -73,6 +73,8 @@ CK_RV pfx_wrap(struct fx *f, const struct dep11_key *k, CK_OBJECT_HANDLE r1,
                CK_OBJECT_HANDLE r2, CK_FLAGS flags)
 {
     f->len = sizeof(f->blob);
+    if (k->version == 0)
+        fake_hsm_state_uncommit(k->policy_id); /* see policy_fx.h */
     return dep11_policy_wrap(&f->call, k, r1, r2, flags, f->blob, &f->len);
 }
 

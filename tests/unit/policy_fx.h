@@ -27,7 +27,11 @@ int pfx_teardown(void **state);
 int pfx_group_teardown(void **state);
 /* A fresh MAILBOX/MULTI_WORKLOAD/FILES policy key of tenant ab..ab, geo NAM. */
 struct dep11_key *pfx_new_policy(CK_ULONG type);
-/* Wraps @k into f->blob under (r1, r2), or provider-managed with 0, 0. */
+/* Wraps @k into f->blob under (r1, r2), or provider-managed with 0, 0.
+ * A fresh key (version 0) wraps as a new policy each time: the committed
+ * version of its policy is forgotten first (dep11 itself refuses a fresh
+ * key once a blob of its policy is committed; test_hier_tenant checks
+ * that with dep11_policy_wrap directly). */
 CK_RV pfx_wrap(struct fx *f, const struct dep11_key *k, CK_OBJECT_HANDLE r1,
                CK_OBJECT_HANDLE r2, CK_FLAGS flags);
 /* Unwraps f->blob as @requester, no forced root. */

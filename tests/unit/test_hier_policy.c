@@ -413,7 +413,9 @@ static void test_invalid_copies(void **state)
     f->hsm->rsa[1].decrypt_rv = CKR_KEY_HANDLE_INVALID;
     assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
     f->hsm->rsa[1].decrypt_rv = CKR_OK;
-    /* both corrupt: invalid, never transient, whatever the requester */
+    /* both corrupt: invalid, never transient, whatever the requester (the
+     * variants below are new blobs of version 1: forget the committed one) */
+    fake_hsm_state_uncommit(k->policy_id);
     f->blob[o2 + 3] ^= 0x01;
     remac(f);
     unsigned opens = f->hsm->avail_opens;

@@ -144,6 +144,58 @@ static void test_unbound_migration(void **state)
     dep11_key_free(k);
 }
 
+/* Wraps @k into @blob directly (no fixture help: the committed version
+ * stays as dep11 keeps it). */
+static CK_RV wrap_direct(struct fx *f, const struct dep11_key *k, CK_OBJECT_HANDLE r1,
+                         CK_OBJECT_HANDLE r2, uint8_t *blob, CK_ULONG *len)
+{
+    *len = DEP11_POLICY_BLOB_MAX;
+    return dep11_policy_wrap(&f->call, k, r1, r2, 0, blob, len);
+}
+
+/* One blob per version, and no re-wrap undoes a revocation: two v1 blobs
+ * of one fresh key (the first to unwrap is committed, the other is
+ * superseded); the fresh key once v1 is committed, and a v1 key once v2
+ * is, wrap nothing; a key from customer roots re-wraps only while one of
+ * them is on the token with CKA_DECRYPT on. */
+static void test_rewrap_rules(void **state)
+{
+    struct fx *f = *state;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *v1 = NULL, *v2 = NULL;
+    uint8_t *a = calloc(3, DEP11_POLICY_BLOB_MAX), *b = a + DEP11_POLICY_BLOB_MAX,
+            *c = b + DEP11_POLICY_BLOB_MAX;
+    CK_ULONG alen = 0, blen = 0, clen = 0;
+
+    assert_non_null(a);
+    assert_int_equal(wrap_direct(f, k, f->r1, f->r2, a, &alen), CKR_OK);
+    assert_int_equal(wrap_direct(f, k, 0, 0, b, &blen), CKR_OK); /* not committed yet */
+    assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_USER, a, alen, &v1),
+                     CKR_OK);
+    assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_USER, b, blen, &v2),
+                     CKR_DEP11_BLOB_SUPERSEDED);
+    assert_int_equal(f->hsm->provider[0].decrypts + f->hsm->provider[1].decrypts, 0);
+    assert_int_equal(wrap_direct(f, k, 0, 0, c, &clen), CKR_DEP11_BLOB_SUPERSEDED);
+    /* v1 -> v2 committed: the v1 key is stale */
+    assert_int_equal(wrap_direct(f, v1, f->r1, f->r2, b, &blen), CKR_OK);
+    assert_int_equal(dep11_policy_unwrap(&f->call, 0, DEP11_REQUESTER_USER, b, blen, &v2),
+                     CKR_OK);
+    assert_int_equal(wrap_direct(f, v1, 0, 0, c, &clen), CKR_DEP11_BLOB_SUPERSEDED);
+    /* the customer turns CKA_DECRYPT off on both roots, then destroys them:
+     * the v2 key held from before re-wraps to nothing */
+    f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_FALSE;
+    assert_int_equal(wrap_direct(f, v2, 0, 0, c, &clen), CKR_DEP11_ROOT_KEYS_REVOKED);
+    f->hsm->rsa[1].can_decrypt = CK_TRUE; /* one root back: the re-wrap works */
+    assert_int_equal(wrap_direct(f, v2, 0, 0, c, &clen), CKR_OK);
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
+    assert_int_equal(wrap_direct(f, v2, 0, 0, c, &clen), CKR_DEP11_ROOT_KEYS_REVOKED);
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 1;
+    f->hsm->rsa[0].can_decrypt = CK_TRUE;
+    dep11_key_free(v2);
+    dep11_key_free(v1);
+    dep11_key_free(k);
+    free(a);
+}
+
 /* A commit record that cannot be written withholds the key. */
 static void test_commit_failure(void **state)
 {
@@ -168,6 +220,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tenant_binding, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_unbound_policy, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_unbound_migration, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_rewrap_rules, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, pfx_setup, pfx_teardown),
     };
 

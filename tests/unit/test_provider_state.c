@@ -177,13 +177,22 @@ static void put(const char *app, const char *label, const uint8_t *v, size_t len
     assert_int_equal(fake_create(1, t, 3, &h), CKR_OK);
 }
 
-static void put_commit(uint64_t v)
+/* A commit record another process wrote: number @v, digest @d (NULL: zeros). */
+static void put_commit_digest(uint64_t v, const uint8_t *d)
 {
-    uint8_t b[8];
+    uint8_t b[8 + DEP11_COMMIT_DIGEST_LEN];
 
+    memset(b, 0, sizeof b);
     for (int i = 0; i < 8; i++)
         b[i] = (uint8_t)(v >> (56 - 8 * i));
-    put(APP, COMMIT, b, 8);
+    if (d != NULL)
+        memcpy(b + 8, d, DEP11_COMMIT_DIGEST_LEN);
+    put(APP, COMMIT, b, sizeof b);
+}
+
+static void put_commit(uint64_t v)
+{
+    put_commit_digest(v, NULL);
 }
 
 static unsigned count_label(const char *label)
@@ -240,29 +249,59 @@ static void test_bind(void **state)
 static void test_commit(void **state)
 {
     struct dep11_tag_state st;
+    uint8_t d1[DEP11_COMMIT_DIGEST_LEN], d2[DEP11_COMMIT_DIGEST_LEN];
 
     (void)state;
-    assert_int_equal(dep11_provider_state_commit(TAG, 2), CKR_OK);
+    memset(d1, 0x11, sizeof d1);
+    memset(d2, 0x22, sizeof d2);
+    assert_int_equal(dep11_provider_state_commit(TAG, 2, d2), CKR_OK);
     assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
     assert_int_equal(st.number, 2);
-    /* a lower or equal number writes nothing, the number never falls */
-    assert_int_equal(dep11_provider_state_commit(TAG, 1), CKR_OK);
-    assert_int_equal(dep11_provider_state_commit(TAG, 2), CKR_OK);
+    assert_memory_equal(st.digest, d2, sizeof d2);
+    /* the same record again: nothing written; a lower number or another
+     * blob of the same number is refused and writes nothing */
+    assert_int_equal(dep11_provider_state_commit(TAG, 2, d2), CKR_OK);
+    assert_int_equal(dep11_provider_state_commit(TAG, 1, d1), CKR_FUNCTION_REJECTED);
+    assert_int_equal(dep11_provider_state_commit(TAG, 2, d1), CKR_FUNCTION_REJECTED);
     assert_int_equal(creates, 1);
     assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
     assert_int_equal(st.number, 2);
+    assert_memory_equal(st.digest, d2, sizeof d2);
     /* a higher one: written, lower records pruned (a racing writer's 3 too) */
     put_commit(3);
-    assert_int_equal(dep11_provider_state_commit(TAG, 0x100000005ULL), CKR_OK);
+    assert_int_equal(dep11_provider_state_commit(TAG, 0x100000005ULL, d1), CKR_OK);
     assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
     assert_int_equal(st.number, 0x100000005ULL);
     assert_int_equal(count_label(COMMIT), 1);
     /* a retried run (lost session) collects afresh and leaks nothing */
     runs_twice = 1;
-    assert_int_equal(dep11_provider_state_commit(TAG, 7 + 0x100000000ULL), CKR_OK);
+    assert_int_equal(dep11_provider_state_commit(TAG, 7 + 0x100000000ULL, d1), CKR_OK);
     assert_int_equal(count_label(COMMIT), 1);
     create_rv = CKR_DEVICE_ERROR;
-    assert_int_equal(dep11_provider_state_commit(TAG, 0x200000000ULL), CKR_DEVICE_ERROR);
+    assert_int_equal(dep11_provider_state_commit(TAG, 0x200000000ULL, d1), CKR_DEVICE_ERROR);
+    assert_int_equal(dep11_provider_state_commit(TAG, 1, NULL), CKR_ARGUMENTS_BAD);
+}
+
+/* Two processes commit two blobs of one number at once: both records
+ * exist, every reader picks the smaller digest, and the writer of the
+ * other one is told it lost. */
+static void test_commit_race(void **state)
+{
+    struct dep11_tag_state st;
+    uint8_t small[DEP11_COMMIT_DIGEST_LEN], big[DEP11_COMMIT_DIGEST_LEN];
+
+    (void)state;
+    memset(small, 0x01, sizeof small);
+    memset(big, 0xf0, sizeof big);
+    put_commit_digest(4, small);      /* the racing process's record */
+    assert_int_equal(dep11_provider_state_commit(TAG, 4, big), CKR_FUNCTION_REJECTED);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_memory_equal(st.digest, small, sizeof small);
+    put_commit_digest(5, big);
+    assert_int_equal(dep11_provider_state_commit(TAG, 5, small), CKR_FUNCTION_REJECTED);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(st.number, 5);
+    assert_memory_equal(st.digest, big, sizeof big);
 }
 
 /* Records of another shape, another tag, or another label are not ours. */
@@ -275,6 +314,7 @@ static void test_foreign_records(void **state)
     memset(v, 'v', sizeof v);
     put(APP, BIND, v, sizeof v);              /* too long for a binding */
     put(APP, COMMIT, v, 7);                   /* too short for a number */
+    put(APP, COMMIT, v, 8);                   /* a number without its digest */
     put(APP, "dep11-bind-other", v, DEP11_BINDING_LEN);
     put("dep11-state-other", COMMIT, c9, 8);  /* another tag */
     assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
@@ -310,6 +350,7 @@ int main(void)
         cmocka_unit_test_setup(test_empty, reset),
         cmocka_unit_test_setup(test_bind, reset),
         cmocka_unit_test_setup(test_commit, reset),
+        cmocka_unit_test_setup(test_commit_race, reset),
         cmocka_unit_test_setup(test_foreign_records, reset),
         cmocka_unit_test_setup(test_token_ident, reset),
     };

@@ -197,6 +197,11 @@ CK_RV itest_policy_wrap(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE p
     if (out->p == NULL)
         return CKR_HOST_MEMORY;
     rv = t->f->C_WrapKey(s, &m, r1, pol, out->p, &len);
+    if (rv != CKR_OK) { /* a refusal after the size query: no blob */
+        free(out->p);
+        out->p = NULL;
+        len = 0;
+    }
     out->len = len;
     return rv;
 }

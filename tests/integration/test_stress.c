@@ -286,6 +286,7 @@ static void stress(void **state, int os_locking)
     CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
     struct shared g;
     CK_OBJECT_HANDLE r1 = CK_INVALID_HANDLE, r2 = CK_INVALID_HANDLE, pol2 = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     const char *env = getenv("DEP11_STRESS_SECONDS");
     double seconds = env != NULL ? atof(env) : 2.0;
     static const int counts[] = { 2, 4, 8, 16 };
@@ -305,6 +306,16 @@ static void stress(void **state, int os_locking)
     assert_int_equal(itest_keygen(t, g.sh[0], DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol2),
                      CKR_OK);
     assert_int_equal(itest_policy_wrap(t, g.sh[0], pol2, 0, 0, 0, &g.pblob), CKR_OK);
+    /* Commit both blobs before the threads start (as a service stores and
+     * commits a blob before it serves it): the rounds then write nothing to
+     * the provider token, whose SoftHSM file store answers a read racing a
+     * write in the same process with CKR_GENERAL_ERROR now and then. */
+    assert_int_equal(itest_policy_unwrap(t, g.sh[0], &g.cblob, DEP11_REQUESTER_USER, &h),
+                     CKR_OK);
+    assert_int_equal(t->f->C_DestroyObject(g.sh[0], h), CKR_OK);
+    assert_int_equal(itest_policy_unwrap(t, g.sh[0], &g.pblob, DEP11_REQUESTER_USER, &h),
+                     CKR_OK);
+    assert_int_equal(t->f->C_DestroyObject(g.sh[0], h), CKR_OK);
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         round_of(&g, counts[i], seconds);
         printf("stress %s: %2d threads: %lu operations in %.1f s, %lu errors\n",

@@ -118,7 +118,7 @@ CK_RV dep11_core_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
     CK_RV rv = consumer_slot(slotID);
 
-    return rv != CKR_OK ? rv : dep11_hsm()->C_GetTokenInfo(slotID, pInfo);
+    return rv != CKR_OK ? rv : dep11_hsm_get_token_info(slotID, pInfo);
 }
 
 /**

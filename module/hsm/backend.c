@@ -26,6 +26,8 @@ static struct dep11_profile backend_profile;
 /* CKF_LIBRARY_CANT_CREATE_OS_THREADS when the application said so: the
  * backend runs in its process and is told the same. */
 static CK_FLAGS backend_extra_flags;
+/* Serializes C_GetTokenInfo (see backend.h); a leaf lock. */
+static dep11_mutex_t token_info_lock = DEP11_MUTEX_INIT;
 
 static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
 {
@@ -256,6 +258,23 @@ CK_FUNCTION_LIST *dep11_hsm(void)
 const struct dep11_profile *dep11_hsm_profile(void)
 {
     return backend_fl != NULL ? &backend_profile : NULL;
+}
+
+/**
+ * See backend.h. @slot [in]; @info [out]. CKR_CRYPTOKI_NOT_INITIALIZED when
+ * no backend is loaded, else the backend's result.
+ */
+CK_RV dep11_hsm_get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+    CK_FUNCTION_LIST *fl = backend_fl;
+    CK_RV rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+
+    if (fl == NULL)
+        return rv;
+    dep11_lock(&token_info_lock);
+    rv = fl->C_GetTokenInfo(slot, info);
+    dep11_unlock(&token_info_lock);
+    return rv;
 }
 
 /**

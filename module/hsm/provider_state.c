@@ -68,7 +68,7 @@ CK_RV dep11_hsm_token_ident(CK_SLOT_ID slot, uint8_t ident[DEP11_TOKEN_IDENT_LEN
         return rv;
     }
     memset(&ti, 0, sizeof ti);
-    rv = dep11_hsm()->C_GetTokenInfo(slot, &ti);
+    rv = dep11_hsm_get_token_info(slot, &ti);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "C_GetTokenInfo of slot %lu", (unsigned long)slot);
         return rv;

@@ -13,6 +13,7 @@
  *      (util/audit.c), the list of abandoned task threads and each task
  *      group's lock (util/tasks.c); nothing is taken under them but the
  *      log lock
+ *      and the backend's C_GetTokenInfo lock (hsm/backend.c)
  *   8. log lock            (util/log.c)
  * The data path (AEAD on a module key) takes only the per-session lock.
  */

@@ -111,6 +111,11 @@ CK_FUNCTION_LIST *dep11_hsm(void)
     return &list;
 }
 
+CK_RV dep11_hsm_get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+    return list.C_GetTokenInfo(slot, info);
+}
+
 /* The find of hsm/rsa.c: the template's CKA_APPLICATION (the only
  * attribute provider_state.c searches by besides class and token). */
 CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE **out,

@@ -1,7 +1,7 @@
 /*
  * test_avail_matrix.c - DESIGN section 5's availability table through the
  * module, every cell of it, with the customer HSM's answers injected for
- * real by the fault shim (tests/tools/faultmod.c) between dep11 and SoftHSM.
+ * real by the fault shim (tests/faultshim/faultmod.c) between dep11 and SoftHSM.
  *
  * One MAILBOX, one MULTI_WORKLOAD and one FILES policy, each wrapped under
  * root1 and root2 with a child under it. For every policy type, every

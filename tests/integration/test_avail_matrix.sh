@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # test_avail_matrix.sh: DESIGN section 5's availability table, every cell
-# (test_avail_matrix.c), over the fault shim (tests/tools/faultmod.c), once
+# (test_avail_matrix.c), over the fault shim (tests/faultshim/faultmod.c), once
 # for each profile mode: files-fallback = all, files-fallback = recovery-only,
 # hedged-unwrap = yes, call-timeout-ms = ITEST_TIMEOUT_MS, three codes moved
 # by fault-transient / fault-denied / fault-invalid; each in a fresh
 # world, since the test destroys the roots and purges at its end. The config
 # is the worker's (SYSTEM and RECOVERY allowed) with an audit log.
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
-shim="$abs_top_builddir/tests/tools/.libs/libdep11-faultmod.so"
+shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
 if [ ! -f "$shim" ]; then
     echo "SKIP: the fault shim $shim is not built"
     exit 77

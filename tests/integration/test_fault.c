@@ -1,6 +1,6 @@
 /*
  * test_fault.c - integration tests through the fault-injecting shim
- * (tests/tools/faultmod.c) that sits between dep11 and SoftHSM:
+ * (tests/faultshim/faultmod.c) that sits between dep11 and SoftHSM:
  *   test_fault handles    DEP11_FAULT_HANDLE_OFFSET=1: every backend handle
  *                         falls into dep11's reserved range; dep11 must
  *                         translate them and keep them apart from its own

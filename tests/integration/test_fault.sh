@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# test_fault.sh: dep11 over the fault-injecting shim (tests/tools), with a
+# test_fault.sh: dep11 over the fault-injecting shim (tests/faultshim), with a
 # profile written here whose module is the shim (the timeout scenario sets a
 # per-call time-out (ITEST_TIMEOUT_MS), the hedged one hedged-unwrap = yes; both keep
 # an audit log).
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
-shim="$abs_top_builddir/tests/tools/.libs/libdep11-faultmod.so"
+shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
 if [ ! -f "$shim" ]; then
     echo "SKIP: the fault shim $shim is not built"
     exit 77

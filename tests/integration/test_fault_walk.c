@@ -1,7 +1,7 @@
 /*
  * test_fault_walk.c - walks every backend call dep11 makes, for every dep11
  * operation, through every fault class (DESIGN sections 2 and 5), with the
- * fault-injecting shim (tests/tools/faultmod.c) between dep11 and SoftHSM.
+ * fault-injecting shim (tests/faultshim/faultmod.c) between dep11 and SoftHSM.
  *
  * For each operation: one clean run with $DEP11_FAULT_TRACE lists the backend
  * calls it makes (function, token, occurrence); then for each such call and

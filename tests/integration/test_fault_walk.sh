@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test_fault_walk.sh: the fault walk (test_fault_walk.c) over the fault shim
-# (tests/tools/faultmod.c) with call tracing on; a profile written here makes
+# (tests/faultshim/faultmod.c) with call tracing on; a profile written here makes
 # the shim dep11's backend module.
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
-shim="$abs_top_builddir/tests/tools/.libs/libdep11-faultmod.so"
+shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
 if [ ! -f "$shim" ]; then
     echo "SKIP: the fault shim $shim is not built"
     exit 77

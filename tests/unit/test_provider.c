@@ -120,7 +120,7 @@ static int group_common(void **state, int faultmod)
         return -1;
     fx->faultmod = faultmod;
     if (faultmod) {
-        snprintf(path, sizeof path, "%s/tests/tools/.libs/libdep11-faultmod.so",
+        snprintf(path, sizeof path, "%s/tests/faultshim/.libs/libdep11-faultmod.so",
                  top != NULL ? top : ".");
         setenv("DEP11_FAULT_MODULE", mod, 1);
         setenv("DEP11_FAULT_FILE", fx->faults, 1);

@@ -62,6 +62,29 @@ CK_RV dep11_gcm_update(struct dep11_gcm *g, const uint8_t *in, size_t len, uint8
 CK_RV dep11_gcm_finish_seal(struct dep11_gcm *g, uint8_t tag[16]);
 CK_RV dep11_gcm_finish_open(struct dep11_gcm *g, const uint8_t *tag, size_t tag_len);
 
+/* --- encodings of public values (encode.c) --------------------------------- */
+#define DEP11_BASE64_LEN(n) (4 * (((n) + 2) / 3) + 1) /* with the NUL */
+#define DEP11_P256_POINT_LEN 65   /* uncompressed: 04 || X || Y */
+#define DEP11_P256_SPKI_LEN 91    /* DER SubjectPublicKeyInfo of a P-256 key */
+#define DEP11_P256_SIG_LEN 64     /* CKM_ECDSA output: r || s */
+#define DEP11_P256_SIG_DER_MAX 72 /* DER ECDSA-Sig-Value */
+/* Standard base64 with padding, one line, NUL-ended; @cap >= DEP11_BASE64_LEN(n). */
+CK_RV dep11_base64(const uint8_t *in, size_t n, char *out, size_t cap);
+/* The DER SPKI of an uncompressed P-256 point. */
+CK_RV dep11_p256_spki(const uint8_t point[DEP11_P256_POINT_LEN],
+                      uint8_t spki[DEP11_P256_SPKI_LEN]);
+/* PKCS#11's r || s as a DER ECDSA-Sig-Value; *@len gets its length. */
+CK_RV dep11_ecdsa_p256_der(const uint8_t rs[DEP11_P256_SIG_LEN],
+                           uint8_t der[DEP11_P256_SIG_DER_MAX], size_t *len);
+/* PEM text ("-----BEGIN @name-----", lines of 64) of @der, NUL-ended, in
+ * @out of @cap bytes; *@len gets its length without the NUL. */
+CK_RV dep11_pem_encode(const char *name, const uint8_t *der, size_t n, char *out, size_t cap,
+                       size_t *len);
+/* 1 when @text holds a PEM block labelled @name with the bytes @der (line
+ * breaks and text around it aside), else 0. */
+int dep11_pem_holds(const char *text, size_t n, const char *name, const uint8_t *der,
+                    size_t der_len);
+
 /* --- RSA public-key side ------------------------------------------------- */
 /* DER SubjectPublicKeyInfo of (modulus, exponent), both big-endian.
  * *@der is allocated with OPENSSL_malloc; free with OPENSSL_free. */
@@ -70,6 +93,9 @@ CK_RV dep11_rsa_spki(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
 /* A root's identity: SHA-256 of its DER SPKI. */
 CK_RV dep11_rsa_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
                          size_t exp_len, uint8_t id[DEP11_SHA256_LEN]);
+/* Is @id the identity of the key (@mod, @exp)? 1 yes, 0 no (or malformed). */
+int dep11_rsa_has_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                           size_t exp_len, const uint8_t *id, size_t id_len);
 /* RSA-OAEP encryption, MGF1 with the same hash, empty label.
  * @hash is CKM_SHA_1 or CKM_SHA256. @ct must hold the modulus length;
  * *@ct_len gets it. */

@@ -3,6 +3,8 @@
  * identity (SHA-256 of that DER), and RSA-OAEP encryption to it. Only public
  * values come through here; private-key operations happen in the HSM.
  */
+#include <string.h>
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
@@ -154,6 +156,21 @@ CK_RV dep11_rsa_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
 out:
     OPENSSL_free(der);
     return rv;
+}
+
+/**
+ * dep11_rsa_has_identity - is @id (@id_len bytes) the identity of the RSA
+ * public key (@mod, @exp)? 1 yes; 0 no, or the key is malformed.
+ */
+int dep11_rsa_has_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                           size_t exp_len, const uint8_t *id, size_t id_len)
+{
+    uint8_t mine[DEP11_SHA256_LEN];
+
+    if (id == NULL || id_len != sizeof mine ||
+        dep11_rsa_identity(mod, mod_len, exp, exp_len, mine) != CKR_OK)
+        return 0;
+    return memcmp(mine, id, sizeof mine) == 0;
 }
 
 static CK_RV oaep_md(CK_MECHANISM_TYPE hash, const EVP_MD **md, size_t *hlen)

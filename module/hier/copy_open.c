@@ -26,17 +26,6 @@ static const char *kind_name(enum dep11_open_kind k)
            : k == DEP11_OPEN_PROVIDER ? "provider copy" : "availability copy";
 }
 
-/* See copy_open.h. */
-int dep11_rsa_has_identity(const struct dep11_hsm_rsa *k, const uint8_t *id, size_t id_len)
-{
-    uint8_t mine[DEP11_SHA256_LEN];
-
-    if (id_len != sizeof(mine) ||
-        dep11_rsa_identity(k->modulus, k->mod_len, k->exponent, k->exp_len, mine) != CKR_OK)
-        return 0;
-    return memcmp(mine, id, sizeof(mine)) == 0;
-}
-
 /* A decrypted value is the policy key only if it is 32 bytes and its key
  * check value matches the header: else this copy is invalid. */
 static enum dep11_fault accept_value(struct dep11_copy_open *o, const uint8_t *pt,
@@ -77,7 +66,8 @@ static CK_RV find_root(CK_SESSION_HANDLE s, const struct dep11_wrapped_copy *cp,
         if (rv != CKR_OK)
             return rv;
         for (size_t i = 0; i < n && i < CANDIDATES_MAX; i++)
-            if (dep11_rsa_has_identity(&cand[i], cp->key_id, cp->key_id_len)) {
+            if (dep11_rsa_has_identity(cand[i].modulus, cand[i].mod_len, cand[i].exponent,
+                                       cand[i].exp_len, cp->key_id, cp->key_id_len)) {
                 *out = cand[i];
                 *found = 1;
                 return CKR_OK;
@@ -176,7 +166,8 @@ static enum dep11_fault open_provider_side(struct dep11_copy_open *o)
                                        o->copy.data, o->copy.data_len, pt, &pt_len);
     } else if (rv == CKR_OK) {
         rv = dep11_provider_root(o->provider_root, &root);
-        if (rv == CKR_OK && !dep11_rsa_has_identity(&root, o->copy.key_id, o->copy.key_id_len)) {
+        if (rv == CKR_OK && !dep11_rsa_has_identity(root.modulus, root.mod_len, root.exponent,
+                                                  root.exp_len, o->copy.key_id, o->copy.key_id_len)) {
             rv = CKR_KEY_HANDLE_INVALID;
             LOG_FAIL(rv, "provider root %d is not the blob's: denied", o->provider_root);
         } else if (rv == CKR_OK) {

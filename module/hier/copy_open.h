@@ -55,8 +55,6 @@ CK_RV dep11_copy_open_new(const struct dep11_policy_blob *b, size_t index,
 /* Cleanses and frees @o (NULL is a no-op). */
 void dep11_copy_open_free(struct dep11_copy_open *o);
 
-/* Does RSA key @k have identity @id (SHA-256 of its SubjectPublicKeyInfo)? */
-int dep11_rsa_has_identity(const struct dep11_hsm_rsa *k, const uint8_t *id, size_t id_len);
 
 /**
  * dep11_copy_open_run - runs the opens @o[0..@n) (n <= 4) as the profile

@@ -21,6 +21,7 @@
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
 #include "util/audit.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -132,8 +133,9 @@ static CK_RV forced_copy(struct unwrap *u, CK_OBJECT_HANDLE force_root,
     }
     for (int i = 0; i < 2; i++)
         if (u->roots[i] >= 0 &&
-            dep11_rsa_has_identity(key, u->b.copies[u->roots[i]].key_id,
-                         u->b.copies[u->roots[i]].key_id_len)) {
+            dep11_rsa_has_identity(key->modulus, key->mod_len, key->exponent, key->exp_len,
+                                   u->b.copies[u->roots[i]].key_id,
+                                   u->b.copies[u->roots[i]].key_id_len)) {
             *which = i;
             return CKR_OK;
         }
@@ -272,8 +274,7 @@ static CK_RV fall_back(struct unwrap *u, enum dep11_fault f)
         return rv;
     u->served_by = DEP11_ROOT_AVAILABILITY;
     u->reason = f == DEP11_FAULT_TRANSIENT ? "transient" : "denied";
-    for (size_t i = 0; i < DEP11_ID_LEN; i++)
-        snprintf(id + 2 * i, 3, "%02x", u->b.hdr.policy_id[i]);
+    dep11_hex_encode(u->b.hdr.policy_id, DEP11_ID_LEN, id);
     LOG_INFO("availability-use: policy %s version %lu requester %s reason %s", id,
              (unsigned long)u->b.hdr.version, requester_name(u->requester),
              f == DEP11_FAULT_TRANSIENT ? "transient" : "denied");

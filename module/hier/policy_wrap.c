@@ -18,6 +18,7 @@
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
 #include "util/audit.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -330,17 +331,6 @@ static CK_RV check_args(const struct dep11_call *c, const struct dep11_key *poli
     return CKR_OK;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Which lifecycle step a wrap is (DESIGN section 6): a fresh policy, an
  * off-boarding (customer-managed re-wrapped provider-managed), an
  * availability roll, or a refresh (any other re-wrap: version > 1). */
@@ -364,9 +354,9 @@ static CK_RV audit_wrap(const struct dep11_key *p, CK_FLAGS flags, const struct 
     char r1[2 * DEP11_SHA256_LEN + 1], r2[2 * DEP11_SHA256_LEN + 1];
     char avail[2 * DEP11_AVAIL_ID_LEN + 1], extra[320];
 
-    hex(w->copies[0].key_id, DEP11_SHA256_LEN, r1);
-    hex(w->copies[1].key_id, DEP11_SHA256_LEN, r2);
-    hex(w->avail_id, DEP11_AVAIL_ID_LEN, avail);
+    dep11_hex_encode(w->copies[0].key_id, DEP11_SHA256_LEN, r1);
+    dep11_hex_encode(w->copies[1].key_id, DEP11_SHA256_LEN, r2);
+    dep11_hex_encode(w->avail_id, DEP11_AVAIL_ID_LEN, avail);
     snprintf(extra, sizeof(extra),
              "\"managed_by\":\"%s\",\"roots\":[\"%s\",\"%s\"],\"availability_key\":\"%s\"",
              w->customer ? "customer" : "provider", r1, r2, avail);

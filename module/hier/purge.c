@@ -1,21 +1,17 @@
 /*
  * purge.c - DEP11_PurgePolicy (DESIGN sections 3 and 6): proof that no
  * customer key unwraps the policy any more, the tombstone, the destruction
- * of its availability keys and the signed destruction receipt
- * (docs/RECEIPTS.md); the PEM file of the receipt signing key. (The
- * tombstone check of every unwrap is in policy_unwrap.c.)
+ * of its availability keys, and the signed destruction receipt it hands
+ * out (docs/RECEIPTS.md; its bytes are made by receipt.c). (The tombstone
+ * check of every unwrap is in policy_unwrap.c.)
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "hier/hier.h"
 #include "hier/cache.h"
+#include "hier/receipt.h"
 #include "hier/tenant.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
@@ -24,22 +20,13 @@
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
 #include "util/audit.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
 _Static_assert(DEP11_RECEIPT_MAX <= DEP11_TOMBSTONE_MAX, "a tombstone holds a receipt");
 
 #define CANDIDATES_MAX 256     /* RSA keys examined per look-up (more: refused) */
-#define SPKI_LEN 91            /* DER SubjectPublicKeyInfo of a P-256 key */
-#define SIG_DER_MAX 72         /* DER ECDSA-Sig-Value of P-256 */
-#define PEM_MAX 256
-
-/* DER prefix of a P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1,
- * BIT STRING of 66 bytes with no unused bits); the 65-byte point follows. */
-static const uint8_t spki_prefix[SPKI_LEN - DEP11_EC_POINT_LEN] = {
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-};
 
 /* What became of a wrapping key (the receipt's "fate"). */
 enum fate { FATE_REVOKED, FATE_DECRYPT_OFF, FATE_INVALID, FATE_DESTROYED };
@@ -56,95 +43,8 @@ struct purge {
     uint8_t blob_digest[DEP11_SHA256_LEN];
     char receipt[DEP11_RECEIPT_MAX + 1];
     size_t len;
-    int overflow;
     struct dep11_policy_state ps;   /* binding, committed version, our token */
 };
-
-/* ---- small encoders ---- */
-
-static void put(struct purge *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct purge *p, const char *fmt, ...)
-{
-    va_list ap;
-    int n = 0;
-
-    if (p->overflow)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(p->receipt + p->len, sizeof p->receipt - p->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof p->receipt - p->len)
-        p->overflow = 1;
-    else
-        p->len += (size_t)n;
-}
-
-static void put_hex(struct purge *p, const uint8_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        put(p, "%02x", v[i]);
-}
-
-/* Standard base64 with padding into @out (4 * ceil(n / 3) + 1 bytes). */
-static void base64(char *out, const uint8_t *in, size_t n)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0, o = 0;
-
-    for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = a[v >> 18];
-        out[o++] = a[(v >> 12) & 63];
-        out[o++] = a[(v >> 6) & 63];
-        out[o++] = a[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-        out[o++] = a[v >> 18];
-        out[o++] = a[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? a[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-}
-
-/* One INTEGER of a DER ECDSA-Sig-Value from a 32-byte big-endian value. */
-static size_t der_int(uint8_t *out, const uint8_t *v)
-{
-    size_t i = 0, n = 0;
-
-    while (i < 31 && v[i] == 0)
-        i++;
-    out[n++] = 0x02;
-    out[n++] = (uint8_t)(32 - i + (v[i] & 0x80 ? 1 : 0));
-    if (v[i] & 0x80)
-        out[n++] = 0x00;
-    memcpy(out + n, v + i, 32 - i);
-    return n + 32 - i;
-}
-
-/* PKCS#11's r || s as a DER ECDSA-Sig-Value (what RECEIPTS.md specifies). */
-static size_t sig_to_der(uint8_t out[SIG_DER_MAX], const uint8_t rs[DEP11_EC_SIG_LEN])
-{
-    uint8_t body[SIG_DER_MAX];
-    size_t n = der_int(body, rs);
-
-    n += der_int(body + n, rs + 32);
-    out[0] = 0x30;
-    out[1] = (uint8_t)n;        /* at most 70: the short form */
-    memcpy(out + 2, body, n);
-    return n + 2;
-}
-
-/* The signing key's DER SPKI. */
-static CK_RV signing_spki(uint8_t spki[SPKI_LEN])
-{
-    CK_RV rv = dep11_provider_sign_public(spki + sizeof spki_prefix);
-
-    if (rv == CKR_OK)
-        memcpy(spki, spki_prefix, sizeof spki_prefix);
-    return rv;
-}
 
 /* ---- the blob ---- */
 
@@ -204,22 +104,19 @@ static CK_RV check_blob(struct purge *p, const uint8_t *blob, CK_ULONG len)
 static CK_RV check_token(struct purge *p, CK_SESSION_HANDLE s)
 {
     struct dep11_hsm_rsa *pub = calloc(CANDIDATES_MAX, sizeof *pub);
-    uint8_t id[DEP11_SHA256_LEN];
     size_t n = 0;
     CK_RV rv = pub == NULL ? CKR_HOST_MEMORY : CKR_OK;
 
     if (rv == CKR_OK)
         rv = dep11_hsm_rsa_public_list(s, !p->c->cfg->trusted_roots_any, pub, CANDIDATES_MAX,
                                        &n);
-    for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-        if (dep11_rsa_identity(pub[i].modulus, pub[i].mod_len, pub[i].exponent,
-                               pub[i].exp_len, id) != CKR_OK)
-            continue;
+    for (size_t i = 0; rv == CKR_OK && i < n; i++)
         for (int r = 0; r < 2; r++)
-            if (p->roots[r] >= 0 && p->b.copies[p->roots[r]].key_id_len == sizeof id &&
-                memcmp(p->b.copies[p->roots[r]].key_id, id, sizeof id) == 0)
+            if (p->roots[r] >= 0 &&
+                dep11_rsa_has_identity(pub[i].modulus, pub[i].mod_len, pub[i].exponent,
+                                       pub[i].exp_len, p->b.copies[p->roots[r]].key_id,
+                                       p->b.copies[p->roots[r]].key_id_len))
                 goto out;
-    }
     if (rv == CKR_OK) {
         rv = CKR_FUNCTION_REJECTED;
         LOG_ERROR("purge refused: no registered root of this policy on the session's token");
@@ -264,7 +161,6 @@ static enum dep11_fault try_decrypt(struct purge *p, CK_SESSION_HANDLE s,
 static CK_RV try_copy(struct purge *p, CK_SESSION_HANDLE s, const struct dep11_wrapped_copy *cp,
                       struct dep11_hsm_rsa *cand, enum dep11_fault *f, int *found)
 {
-    uint8_t id[DEP11_SHA256_LEN];
     size_t n = 0;
     CK_RV rv = CKR_OK;
 
@@ -272,9 +168,8 @@ static CK_RV try_copy(struct purge *p, CK_SESSION_HANDLE s, const struct dep11_w
         rv = dep11_hsm_rsa_find(s, pass == 0 ? cp->hint : NULL, pass == 0 ? cp->hint_len : 0,
                                 cand, CANDIDATES_MAX, &n);
         for (size_t i = 0; rv == CKR_OK && i < n && i < CANDIDATES_MAX; i++) {
-            if (dep11_rsa_identity(cand[i].modulus, cand[i].mod_len, cand[i].exponent,
-                                   cand[i].exp_len, id) != CKR_OK ||
-                cp->key_id_len != sizeof id || memcmp(id, cp->key_id, sizeof id) != 0)
+            if (!dep11_rsa_has_identity(cand[i].modulus, cand[i].mod_len, cand[i].exponent,
+                                        cand[i].exp_len, cp->key_id, cp->key_id_len))
                 continue;
             *found = 1;
             *f = try_decrypt(p, s, &cand[i], cp);
@@ -346,90 +241,23 @@ static CK_RV check_customer(struct purge *p, int refusal)
 
 /* ---- the receipt ---- */
 
-static const char *type_name(uint8_t t)
-{
-    return t == DEP11_POLICY_MAILBOX ? "mailbox"
-           : t == DEP11_POLICY_MULTI_WORKLOAD ? "multi-workload"
-           : t == DEP11_POLICY_FILES ? "files" : "unknown";
-}
-
-static void put_key(struct purge *p, const char *copy, const char *id_type,
-                    const struct dep11_wrapped_copy *cp, enum fate f, int *first)
-{
-    put(p, "%s{\"copy\":\"%s\",\"id_type\":\"%s\",\"identity\":\"", *first ? "" : ",",
-        copy, id_type);
-    *first = 0;
-    put_hex(p, cp->key_id, cp->key_id_len);
-    put(p, "\",\"hint\":\"");
-    put_hex(p, cp->hint, cp->hint_len);
-    put(p, "\",\"fate\":\"%s\"}", fate_name[f]);
-}
-
-/* Everything up to and including the ',' before "signature": the bytes
- * the signature covers (docs/RECEIPTS.md). */
-static CK_RV put_body(struct purge *p, const uint8_t spki[SPKI_LEN])
-{
-    char b64[4 * ((SPKI_LEN + 2) / 3) + 1], when[32];
-    uint8_t spki_hash[DEP11_SHA256_LEN];
-    struct tm tm;
-    time_t now = time(NULL);
-    const struct dep11_policy_header *h = &p->b.hdr;
-    int first = 1;
-    CK_RV rv = dep11_sha256(spki, SPKI_LEN, spki_hash);
-
-    if (rv != CKR_OK)
-        return rv;
-    if (gmtime_r(&now, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        return CKR_FUNCTION_FAILED;
-    put(p, "{\"receipt\":\"dep11-purge\",\"receipt_version\":1,\"policy_id\":\"");
-    put_hex(p, h->policy_id, sizeof h->policy_id);
-    put(p, "\",\"policy_type\":\"%s\",\"tenant\":\"", type_name(h->policy_type));
-    put_hex(p, h->tenant, sizeof h->tenant);
-    put(p, "\",\"blob_version\":%lu,\"blob_sha256\":\"", (unsigned long)h->version);
-    put_hex(p, p->blob_digest, sizeof p->blob_digest);
-    put(p, "\",\"time\":\"%s\",\"keys\":[", when);
-    for (int r = 0; r < 2; r++)
-        if (p->roots[r] >= 0)
-            put_key(p, r == 0 ? "customer-1" : "customer-2", "spki-sha256",
-                    &p->b.copies[p->roots[r]], p->fate[r], &first);
-    if (p->avail >= 0)
-        put_key(p, "availability", "cka-id", &p->b.copies[p->avail], FATE_DESTROYED, &first);
-    base64(b64, spki, SPKI_LEN);
-    put(p, "],\"signing_key\":{\"spki\":\"%s\",\"sha256\":\"", b64);
-    put_hex(p, spki_hash, sizeof spki_hash);
-    put(p, "\"},");
-    return CKR_OK;
-}
-
-/* The whole receipt in p->receipt, signed in the HSM. */
+/* The signed receipt of this purge in p->receipt (receipt.c encodes). */
 static CK_RV make_receipt(struct purge *p)
 {
-    uint8_t spki[SPKI_LEN], digest[DEP11_SHA256_LEN], rs[DEP11_EC_SIG_LEN];
-    uint8_t der[SIG_DER_MAX];
-    char b64[4 * ((SIG_DER_MAX + 2) / 3) + 1];
-    size_t der_len = 0;
-    CK_RV rv = signing_spki(spki);
+    struct dep11_receipt_key keys[3];
+    struct dep11_receipt_in in = { .hdr = &p->b.hdr, .blob_sha256 = p->blob_digest,
+                                   .keys = keys };
 
-    if (rv == CKR_OK)
-        rv = put_body(p, spki);
-    if (rv == CKR_OK && p->overflow)
-        rv = CKR_GENERAL_ERROR;
-    if (rv == CKR_OK)
-        rv = dep11_sha256((const uint8_t *)p->receipt, p->len, digest);
-    if (rv == CKR_OK)
-        rv = dep11_provider_sign(digest, rs);
-    if (rv != CKR_OK) {
-        LOG_FAIL(rv, "receipt body or signature");
-        return rv;
-    }
-    der_len = sig_to_der(der, rs);
-    base64(b64, der, der_len);
-    put(p, "\"signature\":\"%s\"}", b64);
-    if (p->overflow) {
-        LOG_FAIL(CKR_GENERAL_ERROR, "receipt longer than %d bytes", DEP11_RECEIPT_MAX);
-        return CKR_GENERAL_ERROR;
-    }
-    return CKR_OK;
+    for (int r = 0; r < 2; r++)
+        if (p->roots[r] >= 0)
+            keys[in.nkeys++] = (struct dep11_receipt_key){
+                .copy = r == 0 ? "customer-1" : "customer-2", .id_type = "spki-sha256",
+                .cp = &p->b.copies[p->roots[r]], .fate = fate_name[p->fate[r]] };
+    if (p->avail >= 0)
+        keys[in.nkeys++] = (struct dep11_receipt_key){
+            .copy = "availability", .id_type = "cka-id", .cp = &p->b.copies[p->avail],
+            .fate = fate_name[FATE_DESTROYED] };
+    return dep11_receipt_make(&in, p->receipt, sizeof p->receipt, &p->len);
 }
 
 /* ---- the purge ---- */
@@ -445,21 +273,17 @@ static CK_RV destroy_availability(const struct purge *p, unsigned *destroyed)
 
 static void audit_purge(const struct purge *p, unsigned destroyed, int repeated)
 {
-    char extra[160];
+    char extra[160], hex[2 * DEP11_SHA256_LEN + 1];
     uint8_t h[DEP11_SHA256_LEN];
-    size_t n = 0;
     struct dep11_audit_event e = { .event = "purge", .policy_id = p->b.hdr.policy_id,
                                    .version = p->b.hdr.version, .extra_json = extra,
                                    .tenant = p->b.hdr.tenant, .token = p->ps.serial };
 
     if (dep11_sha256((const uint8_t *)p->receipt, p->len, h) != CKR_OK)
         memset(h, 0, sizeof h);
-    n = (size_t)snprintf(extra, sizeof extra, "\"repeated\":%s,\"availability_destroyed\":%u,"
-                         "\"receipt_sha256\":\"", repeated ? "true" : "false", destroyed);
-    for (size_t i = 0; i < sizeof h && n + 3 < sizeof extra; i++)
-        n += (size_t)snprintf(extra + n, sizeof extra - n, "%02x", h[i]);
-    if (n + 2 <= sizeof extra)
-        memcpy(extra + n, "\"", 2);
+    (void)snprintf(extra, sizeof extra, "\"repeated\":%s,\"availability_destroyed\":%u,"
+                   "\"receipt_sha256\":\"%s\"", repeated ? "true" : "false", destroyed,
+                   dep11_hex_encode(h, sizeof h, hex));
     (void)dep11_audit_write(&e);
 }
 
@@ -598,142 +422,5 @@ CK_RV dep11_policy_purge(const struct dep11_call *c, const uint8_t *blob, CK_ULO
     }
 out:
     free(p);
-    return rv;
-}
-
-/* The PEM text of @spki. */
-static size_t pem(char *out, size_t cap, const uint8_t spki[SPKI_LEN])
-{
-    char b64[4 * ((SPKI_LEN + 2) / 3) + 1];
-    size_t n = 0, len = 0;
-
-    base64(b64, spki, SPKI_LEN);
-    len = strlen(b64);
-    n = (size_t)snprintf(out, cap, "-----BEGIN PUBLIC KEY-----\n");
-    for (size_t i = 0; i < len && n < cap; i += 64)
-        n += (size_t)snprintf(out + n, cap - n, "%.64s\n", b64 + i);
-    if (n < cap)
-        n += (size_t)snprintf(out + n, cap - n, "-----END PUBLIC KEY-----\n");
-    return n < cap ? n : 0;
-}
-
-#define PEM_FILE_MAX 65536     /* a receipt-public-key file larger than this is not ours */
-
-/* What the file at @path holds: 1 the PEM of the key whose base64 is @b64
- * (blanks and line breaks aside), 0 something else, -1 absent (ENOENT),
- * -2 unreadable (logged). */
-static int file_holds(const char *path, const char *b64)
-{
-    static const char begin[] = "-----BEGIN PUBLIC KEY-----", end[] = "-----END PUBLIC KEY-----";
-    char *buf = malloc(PEM_FILE_MAX + 1), *body = NULL, *stop = NULL;
-    size_t got = 0, o = 0;
-    FILE *fp = NULL;
-    int r = 0;
-
-    if (buf == NULL)
-        return -2;
-    fp = fopen(path, "rbe");
-    if (fp == NULL) {
-        r = errno == ENOENT ? -1 : -2;
-        if (r == -2)
-            LOG_ERROR("receipt-public-key: cannot read %s: %s", path, strerror(errno));
-        free(buf);
-        return r;
-    }
-    got = fread(buf, 1, PEM_FILE_MAX, fp);
-    fclose(fp);
-    buf[got] = '\0';
-    body = strstr(buf, begin);
-    stop = body != NULL ? strstr(body, end) : NULL;
-    if (stop != NULL && strlen(buf) == got) {
-        /* squeeze the body's blanks out, in place */
-        for (body += sizeof begin - 1; body < stop; body++)
-            if (*body != '\n' && *body != '\r' && *body != ' ' && *body != '\t')
-                buf[o++] = *body;
-        buf[o] = '\0';
-        r = strcmp(buf, b64) == 0;
-    }
-    free(buf);
-    return r;
-}
-
-/* Creates @path holding @text, never replacing a file: the text goes to a
- * temporary file that is then linked to @path (EEXIST: another process was
- * first; *@raced is set and nothing is written). */
-static CK_RV write_new(const char *path, const char *text, size_t n, int *raced)
-{
-    char tmp[DEP11_CONF_PATH_MAX + 32];
-    int fd = -1, ok = 0, err = 0;
-
-    *raced = 0;
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= sizeof tmp)
-        return CKR_FUNCTION_FAILED;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
-        ok = close(fd) == 0 && ok;
-        ok = ok && link(tmp, path) == 0;
-        err = errno;
-        (void)unlink(tmp);
-    } else {
-        err = errno;
-    }
-    if (!ok && err == EEXIST) {
-        *raced = 1;
-        return CKR_OK;
-    }
-    if (!ok) {
-        LOG_ERROR("receipt-public-key: cannot write %s: %s", path, strerror(err));
-        return CKR_FUNCTION_FAILED;
-    }
-    return CKR_OK;
-}
-
-/**
- * dep11_purge_write_public_key - the config's receipt-public-key @path and
- * the receipt signing key (DESIGN section 2, "Provisioning"): an absent file
- * is written (PEM SubjectPublicKeyInfo, mode 0644); a file holding that key
- * is left untouched; a file holding anything else is a configuration error
- * (customers pin that key) and is never overwritten. CKR_OK;
- * CKR_ARGUMENTS_BAD; CKR_FUNCTION_FAILED (another key, unreadable or
- * unwritable: one line names the file); provider backend codes.
- */
-CK_RV dep11_purge_write_public_key(const char *path)
-{
-    uint8_t spki[SPKI_LEN];
-    char text[PEM_MAX], b64[4 * ((SPKI_LEN + 2) / 3) + 1];
-    size_t n = 0;
-    int held = 0, raced = 0;
-    CK_RV rv = CKR_ARGUMENTS_BAD;
-
-    if (path == NULL || path[0] == '\0') {
-        LOG_FAIL(rv, "no path");
-        return rv;
-    }
-    rv = signing_spki(spki);
-    if (rv != CKR_OK)
-        return rv;
-    n = pem(text, sizeof text, spki);
-    if (n == 0)
-        return CKR_GENERAL_ERROR;
-    base64(b64, spki, SPKI_LEN);
-    held = file_holds(path, b64);
-    if (held == -1) {
-        rv = write_new(path, text, n, &raced);
-        if (rv != CKR_OK)
-            return rv;
-        if (!raced) {
-            LOG_INFO("receipt signing key written to %s", path);
-            return CKR_OK;
-        }
-        held = file_holds(path, b64);   /* another process wrote it first */
-    }
-    if (held == 1)
-        return CKR_OK;
-    rv = CKR_FUNCTION_FAILED;
-    if (held == 0)
-        LOG_ERROR("receipt-public-key %s holds another key than the provider token's "
-                  "receipt signing key: not overwritten (customers pin that key); fix "
-                  "the config or the provider token", path);
     return rv;
 }

@@ -20,6 +20,7 @@
 
 #include "dep11.h"
 #include "util/audit.h"
+#include "util/hex.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -96,17 +97,6 @@ static void put_member(struct line *l, const char *name, const char *value)
     put_raw(l, ",", 1);
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static const char *requester_name(CK_ULONG r)
 {
     return r == 0 ? "" : r == DEP11_REQUESTER_USER ? "user"
@@ -169,7 +159,7 @@ static void format_body(struct line *l, const struct dep11_audit_event *e)
     struct tm tm;
 
     if (e->policy_id != NULL)
-        hex(e->policy_id, DEP11_ID_LEN, id);
+        dep11_hex_encode(e->policy_id, DEP11_ID_LEN, id);
     when[0] = '\0';
     if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL)
         (void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -184,7 +174,7 @@ static void format_body(struct line *l, const struct dep11_audit_event *e)
     put_member(l, "reason", e->reason != NULL ? e->reason : "");
     tenant[0] = '\0';
     if (e->tenant != NULL)
-        hex(e->tenant, DEP11_ID_LEN, tenant);
+        dep11_hex_encode(e->tenant, DEP11_ID_LEN, tenant);
     put_member(l, "tenant", tenant);
     put_member(l, "token", e->token != NULL ? e->token : "");
     if (gethostname(host, sizeof host - 1) != 0)
@@ -352,7 +342,7 @@ static CK_RV write_locked(const struct dep11_audit_event *e, struct line *l)
     rv = last_line_hash(audit_fd, st.st_size, prev, &seq);
     if (rv != CKR_OK)
         goto out;
-    hex(prev, HASH_LEN, prev_hex);
+    dep11_hex_encode(prev, HASH_LEN, prev_hex);
     format_body(l, e);
     snprintf(num, sizeof(num), "\"seq\":%llu,", (unsigned long long)seq + 1);
     put(l, num);

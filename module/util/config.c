@@ -18,6 +18,7 @@
 #include <p11-kit/uri.h>
 
 #include "util/config.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -480,32 +481,6 @@ parse_line(struct parse *ps, char *line)
     return set_value(ps, &ps->defs[i], val);
 }
 
-/* Reads the rest of @f into a growing buffer (at most FILE_MAX_LEN + 1
- * bytes: one more than allowed tells the caller it is too long). */
-static CK_RV
-read_stream(FILE *f, char **buf, size_t *n)
-{
-    size_t cap = 0;
-    char *grown = NULL;
-
-    *buf = NULL;
-    *n = 0;
-    do {
-        if (*n == cap) {
-            cap = cap == 0 ? 4096 : 2 * cap;
-            if (cap > FILE_MAX_LEN + 1)
-                cap = FILE_MAX_LEN + 1;
-            if ((grown = realloc(*buf, cap + 1)) == NULL) {
-                LOG_FAIL(CKR_HOST_MEMORY, "config buffer");
-                return CKR_HOST_MEMORY;
-            }
-            *buf = grown;
-        }
-        *n += fread(*buf + *n, 1, cap - *n, f);
-    } while (*n == cap && cap <= FILE_MAX_LEN && !feof(f) && !ferror(f));
-    return CKR_OK;
-}
-
 /* Reads all of @path (at most FILE_MAX_LEN) into a NUL-terminated buffer. */
 static CK_RV
 read_all(const char *path, char **data, size_t *len)
@@ -520,9 +495,11 @@ read_all(const char *path, char **data, size_t *len)
         rv = fail(path, 0, "cannot open: %s", strerror(errno));
         goto out;
     }
-    rv = read_stream(f, &buf, &n);
-    if (rv != CKR_OK)
+    if (dep11_file_read_stream(f, FILE_MAX_LEN, &buf, &n) != 0) {
+        rv = CKR_HOST_MEMORY;
+        LOG_FAIL(rv, "config buffer");
         goto out;
+    }
     if (ferror(f)) {
         rv = fail(path, 0, "cannot read: %s", strerror(errno));
         goto out;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "util/file.h"
@@ -27,6 +28,30 @@ int dep11_file_read(const char *path, char *buf, size_t cap, size_t *len)
     }
     buf[got] = '\0';
     *len = got;
+    return 0;
+}
+
+int dep11_file_read_stream(FILE *f, size_t max, char **buf, size_t *n)
+{
+    size_t cap = 0;
+    char *grown = NULL;
+
+    *buf = NULL;
+    *n = 0;
+    do {
+        if (*n == cap) {
+            cap = cap == 0 ? 4096 : 2 * cap;
+            if (cap > max + 1)
+                cap = max + 1;
+            if ((grown = realloc(*buf, cap + 1)) == NULL) {
+                free(*buf);
+                *buf = NULL;
+                return -1;
+            }
+            *buf = grown;
+        }
+        *n += fread(*buf + *n, 1, cap - *n, f);
+    } while (*n == cap && cap <= max && !feof(f) && !ferror(f));
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /*
  * test_encode.c - unit tests of the encoders the purge receipt is made of:
- * util/hex.c, util/file.c and crypto/encode.c (base64, P-256 SPKI, DER
- * ECDSA-Sig-Value, PEM). Expected bytes come from RFC 4648 and from
+ * util/hex.c, util/file.c (the config reads through it too) and
+ * crypto/encode.c (base64, P-256 SPKI, DER ECDSA-Sig-Value, PEM). Expected bytes come from RFC 4648 and from
  * OpenSSL's own encoders (i2d_PUBKEY, PEM_write_bio_PUBKEY, ECDSA_do_sign),
  * so a hand-made encoder that drifts from them fails here.
  */
@@ -206,6 +206,30 @@ static void test_file(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* The bounded stream read: up to @max, one byte more says "too long". */
+static void test_file_read_stream(void **state)
+{
+    char data[10000];
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = NULL;
+
+    (void)state;
+    memset(data, 'a', sizeof data);
+    data[5000] = 'b';
+    f = fmemopen(data, sizeof data, "r");
+    assert_non_null(f);
+    assert_int_equal(dep11_file_read_stream(f, 20000, &buf, &n), 0);
+    assert_int_equal(n, sizeof data);
+    assert_memory_equal(buf, data, sizeof data);
+    free(buf);
+    rewind(f);
+    assert_int_equal(dep11_file_read_stream(f, 4096, &buf, &n), 0);
+    assert_int_equal(n, 4097);
+    free(buf);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_ecdsa_der_integers),
         cmocka_unit_test(test_pem),
         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_file_read_stream),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

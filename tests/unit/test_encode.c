@@ -1,9 +1,10 @@
 /*
  * test_encode.c - unit tests of the encoders the purge receipt is made of:
  * util/hex.c, util/file.c (the config reads through it too) and
- * crypto/encode.c (base64, P-256 SPKI, DER ECDSA-Sig-Value, PEM). Expected bytes come from RFC 4648 and from
- * OpenSSL's own encoders (i2d_PUBKEY, PEM_write_bio_PUBKEY, ECDSA_do_sign),
- * so a hand-made encoder that drifts from them fails here.
+ * crypto/encode.c (base64, P-256 SPKI, DER ECDSA-Sig-Value, PEM). Expected
+ * bytes come from RFC 4648 and from OpenSSL's own encoders (i2d_PUBKEY,
+ * PEM_write_bio_PUBKEY, EVP_DigestSign), so an encoder that drifts from
+ * them fails here.
  */
 #include <stdarg.h>
 #include <stddef.h>

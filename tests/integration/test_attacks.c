@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "itest.h"
+#include "../gcm_params.h"
 
 #define F (fx->t->f)
 #define CKM_AES_KEY_WRAP_PAD_SOFTHSM 0x210AUL
@@ -417,7 +418,7 @@ static void test_provider_token(void **state)
         CK_BBOOL no = CK_FALSE;
         CK_ATTRIBUTE off = { CKA_DECRYPT, &no, sizeof no };
         CK_BYTE iv[12] = { 0 };
-        CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
+        CK_GCM_PARAMS gp = gcm_params(iv, sizeof iv, NULL, 0, 128);
         CK_MECHANISM gcm = { CKM_AES_GCM, &gp, sizeof gp };
         CK_ULONG size = 0;
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "itest.h"
+#include "../gcm_params.h"
 
 #define F (fx->t->f)
 #define MIB (1024UL * 1024UL)
@@ -23,16 +24,6 @@
 static const CK_BYTE OWNER[16] = "site-owner-00001";
 static const CK_BYTE FILE_A[16] = "file-id-AAAAAAAA";
 static const CK_BYTE FILE_B[16] = "file-id-BBBBBBBB";
-
-/* The 48-byte CK_GCM_PARAMS of PKCS#11 3.0 (with ulIvBits). */
-struct gcm48 {
-    CK_BYTE_PTR pIv;
-    CK_ULONG ulIvLen;
-    CK_ULONG ulIvBits;
-    CK_BYTE_PTR pAAD;
-    CK_ULONG ulAADLen;
-    CK_ULONG ulTagBits;
-};
 
 static CK_OBJECT_HANDLE gen(struct itest_fx *fx, CK_ULONG role, CK_ULONG ptype)
 {

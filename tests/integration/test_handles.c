@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "itest.h"
+#include "../gcm_params.h"
 
 #define F (fx->t->f)
 #define ROUNDS 6            /* per run; test_handles.sh runs the race 3 times */
@@ -69,7 +70,7 @@ static CK_RV probe_object(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, int fn,
     CK_ATTRIBUTE label = { CKA_LABEL, "probe", 5 };
     CK_MECHANISM hmac = { CKM_SHA256_HMAC, NULL, 0 };
     CK_BYTE iv[12] = { 0 };
-    CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
+    CK_GCM_PARAMS gp = gcm_params(iv, sizeof iv, NULL, 0, 128);
     CK_MECHANISM gcm = { CKM_AES_GCM, &gp, sizeof gp };
     CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
     CK_ULONG size = 0;
@@ -401,7 +402,7 @@ static void works_here_only(struct itest_fx *fx, CK_SESSION_HANDLE fab, CK_OBJEC
 {
     CK_ULONG cls = 0;
     CK_BYTE iv[12] = { 0 };
-    CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
+    CK_GCM_PARAMS gp = gcm_params(iv, sizeof iv, NULL, 0, 128);
     CK_MECHANISM gcm = { CKM_AES_GCM, &gp, sizeof gp };
     CK_BYTE pt[16] = { 0 }, ct[64];
     CK_ULONG ctlen = sizeof ct;

@@ -14,30 +14,12 @@
 
 #include "itest.h"
 #include "core/handle.h"
+#include "../gcm_params.h"
 
 #define F (fx->t->f)
 
 static const CK_BYTE OWNER_A[16] = "mailbox-owner-A";
 static const CK_BYTE OWNER_B[16] = "mailbox-owner-B";
-
-/* The 40-byte CK_GCM_PARAMS of PKCS#11 2.40 (no ulIvBits). */
-struct gcm40 {
-    CK_BYTE_PTR pIv;
-    CK_ULONG ulIvLen;
-    CK_BYTE_PTR pAAD;
-    CK_ULONG ulAADLen;
-    CK_ULONG ulTagBits;
-};
-
-/* The 48-byte one of PKCS#11 3.0 (with ulIvBits). */
-struct gcm48 {
-    CK_BYTE_PTR pIv;
-    CK_ULONG ulIvLen;
-    CK_ULONG ulIvBits;
-    CK_BYTE_PTR pAAD;
-    CK_ULONG ulAADLen;
-    CK_ULONG ulTagBits;
-};
 
 static CK_OBJECT_HANDLE gen(struct itest_fx *fx, CK_ULONG role, CK_ULONG ptype)
 {

@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "itest.h"
+#include "../gcm_params.h"
 
 #define F (fx->t->f)
 #define MSG 64
@@ -76,7 +77,7 @@ static void mech_of(enum kind k, struct mech *m)
         m->m = (CK_MECHANISM){ CKM_DEP11_CHUNK_AEAD, &m->cp, sizeof m->cp };
     } else if (k == K_GCM) {
         memset(m->iv, 0x42, sizeof m->iv);
-        m->gp = (CK_GCM_PARAMS){ m->iv, sizeof m->iv, 96, NULL, 0, 128 };
+        m->gp = gcm_params(m->iv, sizeof m->iv, NULL, 0, 128);
         m->m = (CK_MECHANISM){ CKM_AES_GCM, &m->gp, sizeof m->gp };
     }
 }
@@ -254,7 +255,7 @@ static void test_aad_bound(void **state)
     CK_BYTE *aad = calloc(1, max + 1), iv[12], pt[MSG], out[OUT];
     CK_DEP11_AEAD_PARAMS p = { aad, max + 1 };
     CK_MECHANISM m = { CKM_DEP11_AEAD, &p, sizeof p };
-    CK_GCM_PARAMS g = { iv, sizeof iv, 96, aad, max + 1, 128 };
+    CK_GCM_PARAMS g = gcm_params(iv, sizeof iv, aad, max + 1, 128);
     CK_MECHANISM mg = { CKM_AES_GCM, &g, sizeof g };
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
     struct itest_blob ct = { NULL, 0 }, back = { NULL, 0 };

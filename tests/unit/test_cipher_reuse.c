@@ -26,6 +26,7 @@
 #include "crypto/suite1.h"
 #include "hsm/backend.h"
 #include "hsm/provider.h"
+#include "../gcm_params.h"
 
 #define N_MAILBOX 3
 #define SITE (N_MAILBOX + 1)     /* object handle of the site key */
@@ -571,7 +572,7 @@ static CK_OBJECT_HANDLE start_op(struct fx *x, int mech_kind, int encrypt, int s
         j->m = (CK_MECHANISM){ CKM_DEP11_CHUNK_AEAD, &j->cp, sizeof j->cp };
     } else if (mech_kind == 2) {
         j->key = 2;
-        j->gp = (CK_GCM_PARAMS){ j->iv, 12, 96, NULL, 0, 128 };
+        j->gp = gcm_params(j->iv, 12, NULL, 0, 128);
         j->m = (CK_MECHANISM){ CKM_AES_GCM, &j->gp, sizeof j->gp };
     }
     assert_int_equal((encrypt ? dep11_core_EncryptInit : dep11_core_DecryptInit)(

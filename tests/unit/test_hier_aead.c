@@ -15,6 +15,7 @@
 #include "crypto/crypto.h"
 #include "crypto/suite1.h"
 #include "util/secmem.h"
+#include "../gcm_params.h"
 
 #define PT_LEN 1000
 
@@ -379,15 +380,6 @@ static void test_chunk_aead(void **state)
                      CKR_KEY_FUNCTION_NOT_PERMITTED);
 }
 
-/* CK_GCM_PARAMS without ulIvBits (the 40-byte layout). */
-struct gcm40 {
-    CK_BYTE_PTR pIv;
-    CK_ULONG ulIvLen;
-    CK_BYTE_PTR pAAD;
-    CK_ULONG ulAADLen;
-    CK_ULONG ulTagBits;
-};
-
 /* DESIGN section 3: AAD above 64 KiB is CKR_MECHANISM_PARAM_INVALID, for
  * CKM_DEP11_AEAD and for CKM_AES_GCM on module keys, checked before any
  * allocation (a length near the top of the range with a short buffer is
@@ -401,7 +393,7 @@ static void test_aad_bound(void **state)
     uint8_t *aad = calloc(1, max + 1), iv[12], ct[64 + 28], back[64 + 28];
     CK_DEP11_AEAD_PARAMS p = { aad, max + 1 };
     CK_MECHANISM m = { CKM_DEP11_AEAD, &p, sizeof(p) };
-    CK_GCM_PARAMS g = { iv, 12, 96, aad, max + 1, 128 };
+    CK_GCM_PARAMS g = gcm_params(iv, 12, aad, max + 1, 128);
     CK_MECHANISM mg = { CKM_AES_GCM, &g, sizeof(g) };
     struct dep11_aead_op *op = NULL;
     CK_ULONG l = sizeof(ct), lb = sizeof(back);
@@ -465,7 +457,7 @@ static void test_aes_gcm(void **state)
     assert_int_equal(sizeof(g40), 40);
     assert_int_equal(oneshot(f, f->mailbox, 1, &f->mech, f->pt, 200, ct, &l), CKR_OK);
     memcpy(iv, ct, 12);
-    g48 = (CK_GCM_PARAMS){ iv, 12, 96, f->aad, sizeof(f->aad), 128 };
+    g48 = gcm_params(iv, 12, f->aad, sizeof(f->aad), 128);
     assert_int_equal(oneshot(f, f->mailbox, 0, &m, ct + 12, 216, back, &lb), CKR_OK);
     assert_int_equal(lb, 200);
     assert_memory_equal(back, f->pt, 200);
@@ -511,7 +503,7 @@ static void test_caller_iv(void **state)
 {
     struct fx *f = *state;
     uint8_t iv[12], ct[100 + 16], back[100 + 28], full[100 + 28];
-    CK_GCM_PARAMS g = { iv, 12, 96, f->aad, sizeof(f->aad), 96 };
+    CK_GCM_PARAMS g = gcm_params(iv, 12, f->aad, sizeof(f->aad), 96);
     CK_MECHANISM m = { CKM_AES_GCM, &g, sizeof(g) };
     CK_ULONG l = sizeof(ct), lb = sizeof(back);
 

@@ -21,6 +21,7 @@
 
 #include "../integration/itest.h"
 #include "wp.h"
+#include "../gcm_params.h"
 
 #define F (fx->t->f)
 #define CKM_AES_KWP_SOFTHSM 0x210AUL   /* hsm-profiles/softhsm2.conf */
@@ -300,12 +301,7 @@ static CK_RV gcm_decrypt(struct itest_fx *fx, CK_OBJECT_HANDLE k, const struct w
     assert_true(iv != NULL && aad != NULL && ct != NULL && tag != NULL && in != NULL);
     memcpy(in, ct, cl);
     memcpy(in + cl, tag, tl);
-    p.iv_ptr = iv;
-    p.iv_len = ivl;
-    p.iv_bits = ivl * 8;
-    p.aad_ptr = al ? aad : NULL;
-    p.aad_len = al;
-    p.tag_bits = tl * 8;
+    p = gcm_params(iv, ivl, al ? aad : NULL, al, tl * 8);
     rv = F->C_DecryptInit(fx->s, &m, k);
     if (rv == CKR_OK)
         rv = F->C_Decrypt(fx->s, in, cl + tl, out, ol);

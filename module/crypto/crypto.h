@@ -63,11 +63,12 @@ CK_RV dep11_gcm_finish_seal(struct dep11_gcm *g, uint8_t tag[16]);
 CK_RV dep11_gcm_finish_open(struct dep11_gcm *g, const uint8_t *tag, size_t tag_len);
 
 /* --- encodings of public values (encode.c) --------------------------------- */
-#define DEP11_BASE64_LEN(n) (4 * (((n) + 2) / 3) + 1) /* with the NUL */
 #define DEP11_P256_POINT_LEN 65   /* uncompressed: 04 || X || Y */
 #define DEP11_P256_SPKI_LEN 91    /* DER SubjectPublicKeyInfo of a P-256 key */
 #define DEP11_P256_SIG_LEN 64     /* CKM_ECDSA output: r || s */
 #define DEP11_P256_SIG_DER_MAX 72 /* DER ECDSA-Sig-Value */
+/* The base64 of @n bytes with its NUL. */
+#define DEP11_BASE64_LEN(n) (4 * (((n) + 2) / 3) + 1)
 /* Standard base64 with padding, one line, NUL-ended; @cap >= DEP11_BASE64_LEN(n). */
 CK_RV dep11_base64(const uint8_t *in, size_t n, char *out, size_t cap);
 /* The DER SPKI of an uncompressed P-256 point. */

@@ -166,8 +166,9 @@ static enum dep11_fault open_provider_side(struct dep11_copy_open *o)
                                        o->copy.data, o->copy.data_len, pt, &pt_len);
     } else if (rv == CKR_OK) {
         rv = dep11_provider_root(o->provider_root, &root);
-        if (rv == CKR_OK && !dep11_rsa_has_identity(root.modulus, root.mod_len, root.exponent,
-                                                  root.exp_len, o->copy.key_id, o->copy.key_id_len)) {
+        if (rv == CKR_OK &&
+            !dep11_rsa_has_identity(root.modulus, root.mod_len, root.exponent, root.exp_len,
+                                    o->copy.key_id, o->copy.key_id_len)) {
             rv = CKR_KEY_HANDLE_INVALID;
             LOG_FAIL(rv, "provider root %d is not the blob's: denied", o->provider_root);
         } else if (rv == CKR_OK) {

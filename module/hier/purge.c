@@ -26,7 +26,7 @@
 
 _Static_assert(DEP11_RECEIPT_MAX <= DEP11_TOMBSTONE_MAX, "a tombstone holds a receipt");
 
-#define CANDIDATES_MAX 256     /* RSA keys examined per look-up (more: refused) */
+#define CANDIDATES_MAX 256 /* RSA keys examined per look-up (more: refused) */
 
 /* What became of a wrapping key (the receipt's "fate"). */
 enum fate { FATE_REVOKED, FATE_DECRYPT_OFF, FATE_INVALID, FATE_DESTROYED };
@@ -245,18 +245,22 @@ static CK_RV check_customer(struct purge *p, int refusal)
 static CK_RV make_receipt(struct purge *p)
 {
     struct dep11_receipt_key keys[3];
-    struct dep11_receipt_in in = { .hdr = &p->b.hdr, .blob_sha256 = p->blob_digest,
+    struct dep11_receipt_in in = { .hdr = &p->b.hdr,
+                                   .blob_sha256 = p->blob_digest,
                                    .keys = keys };
 
     for (int r = 0; r < 2; r++)
         if (p->roots[r] >= 0)
-            keys[in.nkeys++] = (struct dep11_receipt_key){
-                .copy = r == 0 ? "customer-1" : "customer-2", .id_type = "spki-sha256",
-                .cp = &p->b.copies[p->roots[r]], .fate = fate_name[p->fate[r]] };
+            keys[in.nkeys++] =
+                (struct dep11_receipt_key){ .copy = r == 0 ? "customer-1" : "customer-2",
+                                            .id_type = "spki-sha256",
+                                            .cp = &p->b.copies[p->roots[r]],
+                                            .fate = fate_name[p->fate[r]] };
     if (p->avail >= 0)
-        keys[in.nkeys++] = (struct dep11_receipt_key){
-            .copy = "availability", .id_type = "cka-id", .cp = &p->b.copies[p->avail],
-            .fate = fate_name[FATE_DESTROYED] };
+        keys[in.nkeys++] = (struct dep11_receipt_key){ .copy = "availability",
+                                                       .id_type = "cka-id",
+                                                       .cp = &p->b.copies[p->avail],
+                                                       .fate = fate_name[FATE_DESTROYED] };
     return dep11_receipt_make(&in, p->receipt, sizeof p->receipt, &p->len);
 }
 
@@ -281,9 +285,10 @@ static void audit_purge(const struct purge *p, unsigned destroyed, int repeated)
 
     if (dep11_sha256((const uint8_t *)p->receipt, p->len, h) != CKR_OK)
         memset(h, 0, sizeof h);
-    (void)snprintf(extra, sizeof extra, "\"repeated\":%s,\"availability_destroyed\":%u,"
-                   "\"receipt_sha256\":\"%s\"", repeated ? "true" : "false", destroyed,
-                   dep11_hex_encode(h, sizeof h, hex));
+    (void)snprintf(extra, sizeof extra,
+                   "\"repeated\":%s,\"availability_destroyed\":%u,"
+                   "\"receipt_sha256\":\"%s\"",
+                   repeated ? "true" : "false", destroyed, dep11_hex_encode(h, sizeof h, hex));
     (void)dep11_audit_write(&e);
 }
 

@@ -72,9 +72,10 @@ static CK_RV signing_spki(uint8_t spki[DEP11_P256_SPKI_LEN])
 
 static const char *type_name(uint8_t t)
 {
-    return t == DEP11_POLICY_MAILBOX ? "mailbox"
+    return t == DEP11_POLICY_MAILBOX          ? "mailbox"
            : t == DEP11_POLICY_MULTI_WORKLOAD ? "multi-workload"
-           : t == DEP11_POLICY_FILES ? "files" : "unknown";
+           : t == DEP11_POLICY_FILES          ? "files"
+                                              : "unknown";
 }
 
 static void put_key(struct text *t, const struct dep11_receipt_key *k, int first)
@@ -103,7 +104,8 @@ static CK_RV put_body(struct text *t, const struct dep11_receipt_in *in,
         rv = dep11_base64(spki, DEP11_P256_SPKI_LEN, b64, sizeof b64);
     if (rv != CKR_OK)
         return rv;
-    if (gmtime_r(&now, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (gmtime_r(&now, &tm) == NULL ||
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         return CKR_FUNCTION_FAILED;
     put(t, "{\"receipt\":\"dep11-purge\",\"receipt_version\":1,\"policy_id\":\"");
     put_hex(t, h->policy_id, sizeof h->policy_id);
@@ -244,6 +246,7 @@ CK_RV dep11_purge_write_public_key(const char *path)
     if (held == 0)
         LOG_ERROR("receipt-public-key %s holds another key than the provider token's "
                   "receipt signing key: not overwritten (customers pin that key); fix "
-                  "the config or the provider token", path);
+                  "the config or the provider token",
+                  path);
     return rv;
 }

@@ -14,16 +14,16 @@
 
 /* One entry of the receipt's "keys". */
 struct dep11_receipt_key {
-    const char *copy;      /* "customer-1", "customer-2", "availability" */
-    const char *id_type;   /* "spki-sha256", "cka-id" */
+    const char *copy;    /* "customer-1", "customer-2", "availability" */
+    const char *id_type; /* "spki-sha256", "cka-id" */
     const struct dep11_wrapped_copy *cp;
-    const char *fate;      /* "revoked-by-customer", ..., "destroyed" */
+    const char *fate; /* "revoked-by-customer", ..., "destroyed" */
 };
 
 /* What a receipt states. */
 struct dep11_receipt_in {
     const struct dep11_policy_header *hdr;
-    const uint8_t *blob_sha256;           /* DEP11_SHA256_LEN bytes */
+    const uint8_t *blob_sha256; /* DEP11_SHA256_LEN bytes */
     const struct dep11_receipt_key *keys;
     size_t nkeys;
 };

@@ -40,8 +40,8 @@ static void test_hex(void **state)
 /* RFC 4648 section 10. */
 static void test_base64_rfc4648(void **state)
 {
-    static const char *const want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                        "Zm9vYmFy" };
+    static const char *const want[] = { "",         "Zg==",     "Zm8=",    "Zm9v",
+                                        "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
     char out[16];
 
     (void)state;
@@ -71,8 +71,8 @@ static void test_p256_spki(void **state)
     int n = 0;
 
     (void)state;
-    assert_int_equal(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key", point, sizeof point,
-                                                     &plen), 1);
+    assert_int_equal(
+        EVP_PKEY_get_octet_string_param(k, "encoded-pub-key", point, sizeof point, &plen), 1);
     assert_int_equal(plen, sizeof point);
     assert_int_equal(dep11_p256_spki(point, spki), CKR_OK);
     n = i2d_PUBKEY(k, &der);
@@ -128,8 +128,8 @@ static void test_ecdsa_der_integers(void **state)
     size_t len = 0;
 
     (void)state;
-    memset(rs, 0xff, 32);  /* r: 32 bytes, high bit */
-    rs[63] = 0x05;         /* s: 5 */
+    memset(rs, 0xff, 32); /* r: 32 bytes, high bit */
+    rs[63] = 0x05;        /* s: 5 */
     assert_int_equal(dep11_ecdsa_p256_der(rs, der, &len), CKR_OK);
     assert_int_equal(len, 2 + 2 + 33 + 3);
     assert_int_equal(der[0], 0x30);

@@ -1,7 +1,8 @@
 /*
  * test_config.c - unit tests of module/util/config.c: a full config and
  * profile, the defaults, comment and whitespace syntax, profile lookup, every
- * error class (one ERROR line naming file:line), PIN sources.
+ * error class (one ERROR line naming file:line), table-driven. PIN sources:
+ * test_pin.c.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -22,135 +23,12 @@
 #include "util/config.h"
 #include "util/log.h"
 
-#define BASE "profile = prof\n" \
-             "provider-token = dep11-provider\n" \
-             "provider-pin = env:DEP11_TEST_PIN\n"
-#define GOOD_PROFILE "module = /usr/lib/softhsm/libsofthsm2.so\n"
-#define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
-
-struct fx {
-    char dir[64];          /* mkdtemp: every file of the test lives here */
-    char conf[128];        /* dir/dep11.conf */
-    char prof[128];        /* dir/prof.conf */
-    const char *log;       /* DEP11_DEBUG_FILE (set by main) */
-    off_t logoff;          /* log size before the call under test */
-    struct dep11_config cfg;
-};
-
-static int
-setup(void **state)
-{
-    struct fx *fx = calloc(1, sizeof *fx);
-
-    if (fx == NULL)
-        return -1;
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/dep11-test-config-XXXXXX");
-    if (mkdtemp(fx->dir) == NULL)
-        return -1;
-    snprintf(fx->conf, sizeof fx->conf, "%s/dep11.conf", fx->dir);
-    snprintf(fx->prof, sizeof fx->prof, "%s/prof.conf", fx->dir);
-    fx->log = getenv("DEP11_DEBUG_FILE");
-    if (fx->log == NULL)
-        return -1;
-    *state = fx;
-    return 0;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *fx = *state;
-
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-/* Writes @len bytes of @data to dir/@name (mode 0600). */
-static void
-put_bytes(const struct fx *fx, const char *name, const char *data, size_t len)
-{
-    char path[256];
-    int fd = -1;
-
-    snprintf(path, sizeof path, "%s/%s", fx->dir, name);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
-
-static void
-put(const struct fx *fx, const char *name, const char *text)
-{
-    put_bytes(fx, name, text, strlen(text));
-}
-
-static void
-mark_log(struct fx *fx)
-{
-    struct stat st;
-
-    fx->logoff = stat(fx->log, &st) == 0 ? st.st_size : 0;
-}
-
-/* What was logged since mark_log(); caller frees. */
-static char *
-log_since(const struct fx *fx)
-{
-    FILE *f = fopen(fx->log, "r");
-    char *buf = NULL;
-    long end = 0;
-
-    if (f == NULL)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    end = ftell(f);
-    buf = calloc(1, (size_t)(end - fx->logoff) + 1);
-    assert_non_null(buf);
-    fseek(f, fx->logoff, SEEK_SET);
-    assert_int_equal(fread(buf, 1, (size_t)(end - fx->logoff), f),
-                     (size_t)(end - fx->logoff));
-    fclose(f);
-    return buf;
-}
-
-/* Writes @conf (and @prof unless NULL) and loads the config. */
-static CK_RV
-load(struct fx *fx, const char *conf, const char *prof)
-{
-    put(fx, "dep11.conf", conf);
-    if (prof != NULL)
-        put(fx, "prof.conf", prof);
-    mark_log(fx);
-    memset(&fx->cfg, 0xA5, sizeof fx->cfg);
-    return dep11_config_load(fx->conf, &fx->cfg);
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-    int n = 0;
-
-    for (; (hay = strstr(hay, needle)) != NULL; hay++)
-        n++;
-    return n;
-}
+#include "config_fx.h"
 
 /* The last load failed with one ERROR line "file:line: ...reason...", the
  * output is zeroed, and @secret (if any) was never logged. */
-static void
-check_failed(const struct fx *fx, CK_RV rv, const char *file, unsigned line,
-             const char *reason, const char *secret, const char *name)
+static void check_failed(const struct fx *fx, CK_RV rv, const char *file, unsigned line,
+                         const char *reason, const char *secret, const char *name)
 {
     static const struct dep11_config zero;
     char where[300];
@@ -158,108 +36,130 @@ check_failed(const struct fx *fx, CK_RV rv, const char *file, unsigned line,
     const char *err = strstr(got, " ERROR ");
 
     snprintf(where, sizeof where, ": %s:%u: ", file, line);
-    if (rv != CKR_FUNCTION_FAILED || count(got, " ERROR ") != 1 ||
-        strstr(err, where) == NULL || strstr(err, reason) == NULL ||
-        (secret != NULL && strstr(got, secret) != NULL))
+    if (rv != CKR_FUNCTION_FAILED || count(got, " ERROR ") != 1 || strstr(err, where) == NULL ||
+        strstr(err, reason) == NULL || (secret != NULL && strstr(got, secret) != NULL))
         fail_msg("case '%s': rv 0x%lx, want '%s' and '%s' in one ERROR line; "
-                 "log:\n%s", name, (unsigned long)rv, where, reason, got);
+                 "log:\n%s",
+                 name, (unsigned long)rv, where, reason, got);
     assert_memory_equal(&fx->cfg, &zero, sizeof zero);
     free(got);
 }
 
-static void
-test_full_config(void **state)
+/* The scalar keys: a value test_full_config sets and what it reads as, the
+ * default spelled out and the default itself. One table for the full
+ * config, the defaults and the defaults spelled out. */
+enum ftype { F_INT, F_UNSIGNED, F_ULONG };
+
+struct scalar_key {
+    const char *key;
+    int in_profile;
+    size_t off; /* in struct dep11_config */
+    enum ftype type;
+    const char *set;
+    unsigned long set_to;
+    const char *dflt;
+    unsigned long dflt_to;
+};
+
+#define C(f) offsetof(struct dep11_config, f)
+#define P(f) offsetof(struct dep11_config, profile.f)
+static const struct scalar_key scalars[] = {
+    { "cache-seconds", 0, C(cache_seconds), F_UNSIGNED, "60", 60, "300", 300 },
+    { "cache-entries", 0, C(cache_entries), F_UNSIGNED, "77", 77, "1024", 1024 },
+    { "system-requests", 0, C(system_requests), F_INT, "allow", 1, "deny", 0 },
+    { "recovery-requests", 0, C(recovery_requests), F_INT, "allow", 1, "deny", 0 },
+    { "caller-iv", 0, C(caller_iv), F_INT, "allow", 1, "deny", 0 },
+    { "trusted-roots", 0, C(trusted_roots_any), F_INT, "any", 1, "require", 0 },
+    { "unbound-policies", 0, C(bind_unbound), F_INT, "bind-on-unwrap", 1, "refuse", 0 },
+    { "oaep-hash", 1, P(oaep_hash), F_ULONG, "sha1", CKM_SHA_1, "sha256", CKM_SHA256 },
+    { "aes-key-wrap-pad-mechanism", 1, P(aes_wrap_pad_mech), F_ULONG, "0x210B", 0x210B, "8458",
+      0x210A },
+    /* only the defaults of these three are supported (see bad_cases) */
+    { "root-unwrap", 1, P(root_unwrap_decrypt), F_INT, "decrypt", 1, "decrypt", 1 },
+    { "gcm-iv", 1, P(gcm_iv_from_module), F_INT, "module", 1, "module", 1 },
+    { "availability-key", 1, P(availability_rsa), F_INT, "aes", 0, "aes", 0 },
+    { "max-sessions", 1, P(max_sessions), F_UNSIGNED, "16", 16, "8", 8 },
+    { "call-timeout-ms", 1, P(call_timeout_ms), F_UNSIGNED, "2500", 2500, "0", 0 },
+    { "retries", 1, P(retries), F_UNSIGNED, "3", 3, "1", 1 },
+    { "backoff-ms", 1, P(backoff_ms), F_UNSIGNED, "100", 100, "0", 0 },
+    { "files-fallback", 1, P(files_fallback_recovery_only), F_INT, "recovery-only", 1, "all",
+      0 },
+    { "hedged-unwrap", 1, P(hedged), F_INT, "yes", 1, "no", 0 },
+    { "provider-rsa-bits", 1, P(provider_rsa_bits), F_ULONG, "4096", 4096, "3072", 3072 },
+};
+#undef C
+#undef P
+#define NSCALARS (sizeof scalars / sizeof scalars[0])
+
+static unsigned long field(const struct dep11_config *c, const struct scalar_key *k)
+{
+    const char *p = (const char *)c + k->off;
+
+    if (k->type == F_INT)
+        return (unsigned long)*(const int *)(const void *)p;
+    if (k->type == F_UNSIGNED)
+        return *(const unsigned *)(const void *)p;
+    return *(const CK_ULONG *)(const void *)p;
+}
+
+/* Appends "key = value" of every scalar (@set: the set values, else the
+ * defaults spelled out) to @conf or @prof. */
+static void append_scalars(char *conf, char *prof, size_t cap, int set)
+{
+    for (size_t i = 0; i < NSCALARS; i++) {
+        char *to = scalars[i].in_profile ? prof : conf;
+        size_t n = strlen(to);
+
+        snprintf(to + n, cap - n, "%s = %s\n", scalars[i].key,
+                 set ? scalars[i].set : scalars[i].dflt);
+    }
+}
+
+static void check_scalars(const struct dep11_config *c, int set)
+{
+    for (size_t i = 0; i < NSCALARS; i++) {
+        unsigned long want = set ? scalars[i].set_to : scalars[i].dflt_to;
+
+        if (field(c, &scalars[i]) != want)
+            fail_msg("%s: read %lu, want %lu", scalars[i].key, field(c, &scalars[i]), want);
+    }
+}
+
+static void check_defaults(const struct dep11_config *c)
+{
+    assert_string_equal(c->audit_log, "");
+    assert_string_equal(c->receipt_public_key, "");
+    check_scalars(c, 0);
+}
+
+static void test_full_config(void **state)
 {
     struct fx *fx = *state;
     const struct dep11_config *c = &fx->cfg;
+    char conf[2048] = "# dep11 test config\n"
+                      "profile = prof   # trailing comment\n"
+                      "provider-token = pkcs11:token=dep11-provider;serial=0123\n"
+                      "provider-pin = file:pin.txt\n"
+                      "audit-log = logs/audit.jsonl\n"
+                      "receipt-public-key = /var/lib/dep11/receipts.pem\n";
+    char prof[2048] = "module = " SOFTHSM "\n";
     char want[256];
 
-    assert_int_equal(load(fx,
-        "# dep11 test config\n"
-        "profile = prof   # trailing comment\n"
-        "provider-token = pkcs11:token=dep11-provider;serial=0123\n"
-        "provider-pin = file:pin.txt\n"
-        "audit-log = logs/audit.jsonl\n"
-        "cache-seconds = 60\n"
-        "cache-entries = 77\n"
-        "system-requests = allow\n"
-        "recovery-requests = allow\n"
-        "caller-iv = allow\n"
-        "trusted-roots = any\n"
-        "receipt-public-key = /var/lib/dep11/receipts.pem\n"
-        "unbound-policies = bind-on-unwrap\n",
-        "module = " SOFTHSM "\n"
-        "oaep-hash = sha1\n"
-        "aes-key-wrap-pad-mechanism = 0x210B\n"
-        "root-unwrap = decrypt\n"
-        "gcm-iv = module\n"
-        "max-sessions = 16\n"
-        "call-timeout-ms = 2500\n"
-        "retries = 3\n"
-        "backoff-ms = 100\n"
-        "availability-key = aes\n"
-        "files-fallback = recovery-only\n"
-        "hedged-unwrap = yes\n"
-        "provider-rsa-bits = 4096\n"), CKR_OK);
+    append_scalars(conf, prof, sizeof conf, 1);
+    assert_int_equal(load(fx, conf, prof), CKR_OK);
     assert_string_equal(c->path, fx->conf);
     assert_string_equal(c->profile.path, fx->prof);
-    assert_string_equal(c->provider_token,
-                        "pkcs11:token=dep11-provider;serial=0123");
+    assert_string_equal(c->provider_token, "pkcs11:token=dep11-provider;serial=0123");
     snprintf(want, sizeof want, "file:%s/pin.txt", fx->dir);
     assert_string_equal(c->provider_pin, want);
     snprintf(want, sizeof want, "%s/logs/audit.jsonl", fx->dir);
     assert_string_equal(c->audit_log, want);
-    assert_int_equal(c->cache_seconds, 60);
-    assert_int_equal(c->cache_entries, 77);
-    assert_int_equal(c->system_requests, 1);
-    assert_int_equal(c->recovery_requests, 1);
-    assert_int_equal(c->caller_iv, 1);
-    assert_int_equal(c->trusted_roots_any, 1);
-    assert_int_equal(c->bind_unbound, 1);
     assert_string_equal(c->receipt_public_key, "/var/lib/dep11/receipts.pem");
     assert_string_equal(c->profile.module, SOFTHSM);
-    assert_int_equal(c->profile.oaep_hash, CKM_SHA_1);
-    assert_int_equal(c->profile.aes_wrap_pad_mech, 0x210B);
-    assert_int_equal(c->profile.root_unwrap_decrypt, 1);
-    assert_int_equal(c->profile.gcm_iv_from_module, 1);
-    assert_int_equal(c->profile.max_sessions, 16);
-    assert_int_equal(c->profile.call_timeout_ms, 2500);
-    assert_int_equal(c->profile.retries, 3);
-    assert_int_equal(c->profile.backoff_ms, 100);
-    assert_int_equal(c->profile.availability_rsa, 0);
-    assert_int_equal(c->profile.files_fallback_recovery_only, 1);
-    assert_int_equal(c->profile.hedged, 1);
-    assert_int_equal(c->profile.provider_rsa_bits, 4096);
+    check_scalars(c, 1);
 }
 
-static void
-check_defaults(const struct dep11_config *c)
-{
-    assert_string_equal(c->audit_log, "");
-    assert_string_equal(c->receipt_public_key, "");
-    assert_int_equal(c->cache_seconds, 300);
-    assert_int_equal(c->cache_entries, 1024);
-    assert_int_equal(c->system_requests, 0);
-    assert_int_equal(c->recovery_requests, 0);
-    assert_int_equal(c->caller_iv, 0);
-    assert_int_equal(c->trusted_roots_any, 0);
-    assert_int_equal(c->bind_unbound, 0);
-    assert_int_equal(c->profile.oaep_hash, CKM_SHA256);
-    assert_int_equal(c->profile.aes_wrap_pad_mech, 0x210A);
-    assert_int_equal(c->profile.root_unwrap_decrypt, 1);
-    assert_int_equal(c->profile.gcm_iv_from_module, 1);
-    assert_int_equal(c->profile.max_sessions, 8);
-    assert_int_equal(c->profile.call_timeout_ms, 0);
-    assert_int_equal(c->profile.retries, 1);
-    assert_int_equal(c->profile.backoff_ms, 0);
-    assert_int_equal(c->profile.availability_rsa, 0);
-    assert_int_equal(c->profile.files_fallback_recovery_only, 0);
-    assert_int_equal(c->profile.hedged, 0);
-    assert_int_equal(c->profile.provider_rsa_bits, 3072);
-}
-
-static void
-test_defaults(void **state)
+static void test_defaults(void **state)
 {
     struct fx *fx = *state;
 
@@ -271,39 +171,17 @@ test_defaults(void **state)
 }
 
 /* Spelling out each default gives the same result as leaving it out. */
-static void
-test_explicit_defaults(void **state)
+static void test_explicit_defaults(void **state)
 {
     struct fx *fx = *state;
+    char conf[2048] = BASE "audit-log =\nreceipt-public-key =\n", prof[2048] = GOOD_PROFILE;
 
-    assert_int_equal(load(fx, BASE
-        "audit-log =\n"
-        "cache-seconds = 300\n"
-        "cache-entries = 1024\n"
-        "system-requests = deny\n"
-        "recovery-requests = deny\n"
-        "caller-iv = deny\n"
-        "trusted-roots = require\n"
-        "receipt-public-key =\n"
-        "unbound-policies = refuse\n",
-        GOOD_PROFILE
-        "oaep-hash = sha256\n"
-        "aes-key-wrap-pad-mechanism = 8458\n"
-        "root-unwrap = decrypt\n"
-        "gcm-iv = module\n"
-        "max-sessions = 8\n"
-        "call-timeout-ms = 0\n"
-        "retries = 1\n"
-        "backoff-ms = 0\n"
-        "availability-key = aes\n"
-        "files-fallback = all\n"
-        "hedged-unwrap = no\n"
-        "provider-rsa-bits = 3072\n"), CKR_OK);
+    append_scalars(conf, prof, sizeof conf, 0);
+    assert_int_equal(load(fx, conf, prof), CKR_OK);
     check_defaults(&fx->cfg);
 }
 
-static void
-test_syntax(void **state)
+static void test_syntax(void **state)
 {
     struct fx *fx = *state;
 
@@ -334,178 +212,198 @@ struct bad_case {
     const char *secret;    /* must not appear in the log */
 };
 
+/* A config error, and a profile error (the config is BASE). */
+/* clang-format off */
+#define IN_CONF(name, conf, line, reason) { name, conf, NULL, 0, line, reason, NULL }
+#define IN_PROF(name, prof, line, reason) { name, BASE, prof, 1, line, reason, NULL }
+/* clang-format on */
 static const struct bad_case bad_cases[] = {
-    { "unknown key", BASE "colour = blue\n", NULL, 0, 4,
-      "unknown key 'colour'", NULL },
-    { "duplicate key", BASE "cache-seconds = 1\n\ncache-seconds = 2\n", NULL,
-      0, 6, "duplicate key 'cache-seconds' (first set on line 4)", NULL },
-    { "duplicate required key", BASE "profile = prof\n", NULL, 0, 4,
-      "duplicate key 'profile'", NULL },
-    { "missing profile", "provider-token = t\nprovider-pin = env:X\n", NULL,
-      0, 2, "missing required key 'profile'", NULL },
-    { "missing provider-token", "profile = prof\n# c\nprovider-pin = env:X\n",
-      NULL, 0, 3, "missing required key 'provider-token'", NULL },
-    { "missing provider-pin", "profile = prof\nprovider-token = t\n", NULL, 0,
-      2, "missing required key 'provider-pin'", NULL },
-    { "no equals sign", BASE "cache-seconds 5\n", NULL, 0, 4,
-      "expected 'key = value'", NULL },
-    { "no key", BASE " = 5\n", NULL, 0, 4, "missing key", NULL },
-    { "cache-seconds word", BASE "cache-seconds = abc\n", NULL, 0, 4,
-      "cache-seconds: 'abc' is not a decimal number", NULL },
-    { "cache-seconds negative", BASE "cache-seconds = -1\n", NULL, 0, 4,
-      "is not a decimal number", NULL },
-    { "cache-seconds empty", BASE "cache-seconds =\n", NULL, 0, 4,
-      "is not a decimal number", NULL },
-    { "cache-seconds two words", BASE "cache-seconds = 1 0\n", NULL, 0, 4,
-      "is not a decimal number", NULL },
-    { "cache-seconds glued comment", BASE "cache-seconds = 5#x\n", NULL, 0, 4,
-      "is not a decimal number", NULL },
-    { "cache-seconds hex", BASE "cache-seconds = 0x10\n", NULL, 0, 4,
-      "is not a decimal number", NULL },
-    { "cache-seconds too large", BASE "cache-seconds = 86401\n", NULL, 0, 4,
-      "cache-seconds: '86401' is out of range 0..86400", NULL },
-    { "cache-seconds overflow", BASE "cache-seconds = 99999999999999999999999\n",
-      NULL, 0, 4, "is out of range", NULL },
-    { "cache-entries too large", BASE "cache-entries = 1048577\n", NULL, 0, 4,
-      "cache-entries: '1048577' is out of range", NULL },
-    { "cache-entries word", BASE "cache-entries = many\n", NULL, 0, 4,
-      "is not a decimal number", NULL },
-    { "system-requests", BASE "system-requests = maybe\n", NULL, 0, 4,
-      "system-requests: 'maybe' is not allow or deny", NULL },
-    { "recovery-requests", BASE "recovery-requests = yes\n", NULL, 0, 4,
-      "recovery-requests: 'yes' is not allow or deny", NULL },
-    { "caller-iv case", BASE "caller-iv = Allow\n", NULL, 0, 4,
-      "caller-iv: 'Allow' is not allow or deny", NULL },
-    { "trusted-roots", BASE "trusted-roots = allow\n", NULL, 0, 4,
-      "trusted-roots: 'allow' is not any or require", NULL },
-    { "unbound-policies", BASE "unbound-policies = bind\n", NULL, 0, 4,
-      "unbound-policies: 'bind' is not bind-on-unwrap or refuse", NULL },
-    { "label too long",
-      "profile = prof\nprovider-token = 0123456789abcdef0123456789abcdefX\n"
-      "provider-pin = env:X\n", NULL, 0, 2, "1 to 32 bytes", NULL },
-    { "empty label", "profile = prof\nprovider-token =\nprovider-pin = env:X\n",
-      NULL, 0, 2, "1 to 32 bytes", NULL },
-    { "bad URI", "profile = prof\nprovider-token = pkcs11:token=%zz\n"
-      "provider-pin = env:X\n", NULL, 0, 2, "bad PKCS#11 URI", NULL },
-    { "URI without token", "profile = prof\nprovider-token = pkcs11:\n"
-      "provider-pin = env:X\n", NULL, 0, 2, "must name a token", NULL },
-    { "URI names an object",
-      "profile = prof\nprovider-token = pkcs11:token=a;object=b\n"
-      "provider-pin = env:X\n", NULL, 0, 2, "must name a token", NULL },
-    { "URI names a slot",
-      "profile = prof\nprovider-token = pkcs11:slot-id=1\n"
-      "provider-pin = env:X\n", NULL, 0, 2, "must name a token", NULL },
+    IN_CONF("unknown key", BASE "colour = blue\n", 4, "unknown key 'colour'"),
+    IN_CONF("duplicate key", BASE "cache-seconds = 1\n\ncache-seconds = 2\n", 6,
+            "duplicate key 'cache-seconds' (first set on line 4)"),
+    IN_CONF("duplicate required key", BASE "profile = prof\n", 4, "duplicate key 'profile'"),
+    IN_CONF("missing profile", "provider-token = t\nprovider-pin = env:X\n", 2,
+            "missing required key 'profile'"),
+    IN_CONF("missing provider-token", "profile = prof\n# c\nprovider-pin = env:X\n", 3,
+            "missing required key 'provider-token'"),
+    IN_CONF("missing provider-pin", "profile = prof\nprovider-token = t\n", 2,
+            "missing required key 'provider-pin'"),
+    IN_CONF("no equals sign", BASE "cache-seconds 5\n", 4, "expected 'key = value'"),
+    IN_CONF("no key", BASE " = 5\n", 4, "missing key"),
+    IN_CONF("cache-seconds word", BASE "cache-seconds = abc\n", 4,
+            "cache-seconds: 'abc' is not a decimal number"),
+    IN_CONF("cache-seconds negative", BASE "cache-seconds = -1\n", 4,
+            "is not a decimal number"),
+    IN_CONF("cache-seconds empty", BASE "cache-seconds =\n", 4, "is not a decimal number"),
+    IN_CONF("cache-seconds two words", BASE "cache-seconds = 1 0\n", 4,
+            "is not a decimal number"),
+    IN_CONF("cache-seconds glued comment", BASE "cache-seconds = 5#x\n", 4,
+            "is not a decimal number"),
+    IN_CONF("cache-seconds hex", BASE "cache-seconds = 0x10\n", 4, "is not a decimal number"),
+    IN_CONF("cache-seconds too large", BASE "cache-seconds = 86401\n", 4,
+            "cache-seconds: '86401' is out of range 0..86400"),
+    IN_CONF("cache-seconds overflow", BASE "cache-seconds = 99999999999999999999999\n", 4,
+            "is out of range"),
+    IN_CONF("cache-entries too large", BASE "cache-entries = 1048577\n", 4,
+            "cache-entries: '1048577' is out of range"),
+    IN_CONF("cache-entries word", BASE "cache-entries = many\n", 4, "is not a decimal number"),
+    IN_CONF("system-requests", BASE "system-requests = maybe\n", 4,
+            "system-requests: 'maybe' is not allow or deny"),
+    IN_CONF("recovery-requests", BASE "recovery-requests = yes\n", 4,
+            "recovery-requests: 'yes' is not allow or deny"),
+    IN_CONF("caller-iv case", BASE "caller-iv = Allow\n", 4,
+            "caller-iv: 'Allow' is not allow or deny"),
+    IN_CONF("trusted-roots", BASE "trusted-roots = allow\n", 4,
+            "trusted-roots: 'allow' is not any or require"),
+    IN_CONF("unbound-policies", BASE "unbound-policies = bind\n", 4,
+            "unbound-policies: 'bind' is not bind-on-unwrap or refuse"),
+    IN_CONF("label too long",
+            "profile = prof\nprovider-token = 0123456789abcdef0123456789abcdefX\n"
+            "provider-pin = env:X\n",
+            2, "1 to 32 bytes"),
+    IN_CONF("empty label", "profile = prof\nprovider-token =\nprovider-pin = env:X\n", 2,
+            "1 to 32 bytes"),
+    IN_CONF("bad URI",
+            "profile = prof\nprovider-token = pkcs11:token=%zz\n"
+            "provider-pin = env:X\n",
+            2, "bad PKCS#11 URI"),
+    IN_CONF("URI without token",
+            "profile = prof\nprovider-token = pkcs11:\n"
+            "provider-pin = env:X\n",
+            2, "must name a token"),
+    IN_CONF("URI names an object",
+            "profile = prof\nprovider-token = pkcs11:token=a;object=b\n"
+            "provider-pin = env:X\n",
+            2, "must name a token"),
+    IN_CONF("URI names a slot",
+            "profile = prof\nprovider-token = pkcs11:slot-id=1\n"
+            "provider-pin = env:X\n",
+            2, "must name a token"),
     { "URI with PIN",
       "profile = prof\nprovider-token = pkcs11:token=a?pin-value=987654\n"
-      "provider-pin = env:X\n", NULL, 0, 2, "must not carry a PIN", "987654" },
-    { "PIN itself", "profile = prof\nprovider-token = t\n"
-      "provider-pin = 135791\n", NULL, 0, 3, "must be file:<path> or env:",
-      "135791" },
-    { "PIN unknown scheme", "profile = prof\nprovider-token = t\n"
-      "provider-pin = pin:246802\n", NULL, 0, 3,
-      "must be file:<path> or env:", "246802" },
-    { "PIN env bad name", "profile = prof\nprovider-token = t\n"
-      "provider-pin = env:1X\n", NULL, 0, 3, "needs a variable name", NULL },
-    { "PIN env empty", "profile = prof\nprovider-token = t\n"
-      "provider-pin = env:\n", NULL, 0, 3, "needs a variable name", NULL },
-    { "PIN file empty", "profile = prof\nprovider-token = t\n"
-      "provider-pin = file:\n", NULL, 0, 3, "file: needs a path", NULL },
-    { "profile bare name missing", "provider-token = t\nprovider-pin = env:X\n"
-      "profile = nosuch\n", NULL, 0, 3, "profile 'nosuch' not found", NULL },
-    { "profile path missing", "provider-token = t\nprovider-pin = env:X\n"
-      "profile = ./nosuch.conf\n", NULL, 0, 3, "No such file", NULL },
-    { "profile is a directory", "provider-token = t\nprovider-pin = env:X\n"
-      "profile = /tmp/\n", NULL, 0, 3, "not a regular file", NULL },
-    { "profile empty", "provider-token = t\nprovider-pin = env:X\n"
-      "profile =\n", NULL, 0, 3, "profile: empty value", NULL },
-    { "profile without module", BASE, "# no module\noaep-hash = sha1\n", 1, 2,
-      "missing required key 'module'", NULL },
-    { "profile empty file", BASE, "", 1, 0, "missing required key 'module'",
-      NULL },
-    { "profile empty module", BASE, "module =\n", 1, 1,
-      "module: empty value", NULL },
-    { "profile unknown key", BASE, GOOD_PROFILE "profile = x\n", 1, 2,
-      "unknown key 'profile'", NULL },
-    { "profile duplicate", BASE, GOOD_PROFILE "module = /x.so\n", 1, 2,
-      "duplicate key 'module' (first set on line 1)", NULL },
-    { "oaep-hash", BASE, GOOD_PROFILE "oaep-hash = sha512\n", 1, 2,
-      "oaep-hash: 'sha512' is not sha1 or sha256", NULL },
-    { "wrap mechanism zero", BASE, GOOD_PROFILE
-      "aes-key-wrap-pad-mechanism = 0\n", 1, 2, "non-zero mechanism", NULL },
-    { "wrap mechanism junk", BASE, GOOD_PROFILE
-      "aes-key-wrap-pad-mechanism = 0xZZ\n", 1, 2, "non-zero mechanism",
-      NULL },
-    { "wrap mechanism overflow", BASE, GOOD_PROFILE
-      "aes-key-wrap-pad-mechanism = 0x1ffffffffffffffff\n", 1, 2,
-      "non-zero mechanism", NULL },
-    { "root-unwrap", BASE, GOOD_PROFILE "root-unwrap = both\n", 1, 2,
-      "root-unwrap: 'both' is not decrypt or unwrap", NULL },
-    { "gcm-iv", BASE, GOOD_PROFILE "gcm-iv = random\n", 1, 2,
-      "gcm-iv: 'random' is not module or hsm", NULL },
-    { "max-sessions zero", BASE, GOOD_PROFILE "max-sessions = 0\n", 1, 2,
-      "max-sessions: '0' is out of range 1..1024", NULL },
-    { "max-sessions large", BASE, GOOD_PROFILE "max-sessions = 1025\n", 1, 2,
-      "is out of range 1..1024", NULL },
-    { "call-timeout-ms", BASE, GOOD_PROFILE "call-timeout-ms = 3600001\n", 1,
-      2, "is out of range 0..3600000", NULL },
-    { "retries", BASE, GOOD_PROFILE "retries = 11\n", 1, 2,
-      "is out of range 0..10", NULL },
-    { "backoff-ms", BASE, GOOD_PROFILE "backoff-ms = soon\n", 1, 2,
-      "backoff-ms: 'soon' is not a decimal number", NULL },
-    { "availability-key", BASE, GOOD_PROFILE "availability-key = ec\n", 1, 2,
-      "availability-key: 'ec' is not rsa or aes", NULL },
-    { "files-fallback", BASE, GOOD_PROFILE "files-fallback = none\n", 1, 2,
-      "files-fallback: 'none' is not recovery-only or all", NULL },
-    { "hedged-unwrap", BASE, GOOD_PROFILE "hedged-unwrap = true\n", 1, 2,
-      "hedged-unwrap: 'true' is not yes or no", NULL },
-    { "provider-rsa-bits", BASE, GOOD_PROFILE "provider-rsa-bits = 1024\n", 1,
-      2, "provider-rsa-bits: '1024' is not 2048, 3072 or 4096", NULL },
-    { "profile no equals", BASE, GOOD_PROFILE "\n\nretries\n", 1, 4,
-      "expected 'key = value'", NULL },
-    { "fault-transient junk", BASE, GOOD_PROFILE "fault-transient = 0x30 0x31\n", 1,
-      2, "fault-transient: expected a comma between codes", NULL },
-    { "fault-denied word", BASE, GOOD_PROFILE "fault-denied = CKR_DEVICE_ERROR\n", 1,
-      2, "fault-denied: expected return codes", NULL },
-    { "fault-invalid trailing comma", BASE, GOOD_PROFILE "fault-invalid = 0x30,\n", 1,
-      2, "fault-invalid: a list does not end in a comma", NULL },
-    { "fault-denied 0x", BASE, GOOD_PROFILE "fault-denied = 0x\n", 1, 2,
-      "fault-denied: expected return codes", NULL },
-    { "fault-transient CKR_OK", BASE, GOOD_PROFILE "fault-transient = 0\n", 1, 2,
-      "fault-transient: CKR_OK is not a failure", NULL },
-    { "fault-transient abort", BASE, GOOD_PROFILE "fault-transient = 0x101\n", 1, 2,
-      "CKR_USER_NOT_LOGGED_IN always aborts", NULL },
-    { "fault code twice", BASE,
-      GOOD_PROFILE "fault-denied = 0x30\nfault-transient = 48\n", 1, 3,
-      "fault-transient: a code is listed twice", NULL },
-    { "fault codes too many", BASE,
-      GOOD_PROFILE "fault-denied = 1,2,3,4,5,6,7,8,9\nfault-invalid = 10,11,12,13,14,15,16,"
-                   "17\n", 1, 3, "fault-invalid: more than 16 codes in all", NULL },
-    { "fault code too large", BASE,
-      GOOD_PROFILE "fault-denied = 0x1ffffffffffffffffff\n", 1, 2,
-      "fault-denied: expected return codes", NULL },
+      "provider-pin = env:X\n",
+      NULL, 0, 2, "must not carry a PIN", "987654" },
+    { "PIN itself",
+      "profile = prof\nprovider-token = t\n"
+      "provider-pin = 135791\n",
+      NULL, 0, 3, "must be file:<path> or env:", "135791" },
+    { "PIN unknown scheme",
+      "profile = prof\nprovider-token = t\n"
+      "provider-pin = pin:246802\n",
+      NULL, 0, 3, "must be file:<path> or env:", "246802" },
+    IN_CONF("PIN env bad name",
+            "profile = prof\nprovider-token = t\n"
+            "provider-pin = env:1X\n",
+            3, "needs a variable name"),
+    IN_CONF("PIN env empty",
+            "profile = prof\nprovider-token = t\n"
+            "provider-pin = env:\n",
+            3, "needs a variable name"),
+    IN_CONF("PIN file empty",
+            "profile = prof\nprovider-token = t\n"
+            "provider-pin = file:\n",
+            3, "file: needs a path"),
+    IN_CONF("profile bare name missing",
+            "provider-token = t\nprovider-pin = env:X\n"
+            "profile = nosuch\n",
+            3, "profile 'nosuch' not found"),
+    IN_CONF("profile path missing",
+            "provider-token = t\nprovider-pin = env:X\n"
+            "profile = ./nosuch.conf\n",
+            3, "No such file"),
+    IN_CONF("profile is a directory",
+            "provider-token = t\nprovider-pin = env:X\n"
+            "profile = /tmp/\n",
+            3, "not a regular file"),
+    IN_CONF("profile empty",
+            "provider-token = t\nprovider-pin = env:X\n"
+            "profile =\n",
+            3, "profile: empty value"),
+    IN_PROF("profile without module", "# no module\noaep-hash = sha1\n", 2,
+            "missing required key 'module'"),
+    IN_PROF("profile empty file", "", 0, "missing required key 'module'"),
+    IN_PROF("profile empty module", "module =\n", 1, "module: empty value"),
+    IN_PROF("profile unknown key", GOOD_PROFILE "profile = x\n", 2, "unknown key 'profile'"),
+    IN_PROF("profile duplicate", GOOD_PROFILE "module = /x.so\n", 2,
+            "duplicate key 'module' (first set on line 1)"),
+    IN_PROF("oaep-hash", GOOD_PROFILE "oaep-hash = sha512\n", 2,
+            "oaep-hash: 'sha512' is not sha1 or sha256"),
+    IN_PROF("wrap mechanism zero", GOOD_PROFILE "aes-key-wrap-pad-mechanism = 0\n", 2,
+            "non-zero mechanism"),
+    IN_PROF("wrap mechanism junk", GOOD_PROFILE "aes-key-wrap-pad-mechanism = 0xZZ\n", 2,
+            "non-zero mechanism"),
+    IN_PROF("wrap mechanism overflow",
+            GOOD_PROFILE "aes-key-wrap-pad-mechanism = 0x1ffffffffffffffff\n", 2,
+            "non-zero mechanism"),
+    IN_PROF("root-unwrap", GOOD_PROFILE "root-unwrap = both\n", 2,
+            "root-unwrap: 'both' is not decrypt or unwrap"),
+    IN_PROF("gcm-iv", GOOD_PROFILE "gcm-iv = random\n", 2,
+            "gcm-iv: 'random' is not module or hsm"),
+    IN_PROF("max-sessions zero", GOOD_PROFILE "max-sessions = 0\n", 2,
+            "max-sessions: '0' is out of range 1..1024"),
+    IN_PROF("max-sessions large", GOOD_PROFILE "max-sessions = 1025\n", 2,
+            "is out of range 1..1024"),
+    IN_PROF("call-timeout-ms", GOOD_PROFILE "call-timeout-ms = 3600001\n", 2,
+            "is out of range 0..3600000"),
+    IN_PROF("retries", GOOD_PROFILE "retries = 11\n", 2, "is out of range 0..10"),
+    IN_PROF("backoff-ms", GOOD_PROFILE "backoff-ms = soon\n", 2,
+            "backoff-ms: 'soon' is not a decimal number"),
+    IN_PROF("availability-key", GOOD_PROFILE "availability-key = ec\n", 2,
+            "availability-key: 'ec' is not rsa or aes"),
+    IN_PROF("files-fallback", GOOD_PROFILE "files-fallback = none\n", 2,
+            "files-fallback: 'none' is not recovery-only or all"),
+    IN_PROF("hedged-unwrap", GOOD_PROFILE "hedged-unwrap = true\n", 2,
+            "hedged-unwrap: 'true' is not yes or no"),
+    IN_PROF("provider-rsa-bits", GOOD_PROFILE "provider-rsa-bits = 1024\n", 2,
+            "provider-rsa-bits: '1024' is not 2048, 3072 or 4096"),
+    IN_PROF("profile no equals", GOOD_PROFILE "\n\nretries\n", 4, "expected 'key = value'"),
+    IN_PROF("fault-transient junk", GOOD_PROFILE "fault-transient = 0x30 0x31\n", 2,
+            "fault-transient: expected a comma between codes"),
+    IN_PROF("fault-denied word", GOOD_PROFILE "fault-denied = CKR_DEVICE_ERROR\n", 2,
+            "fault-denied: expected return codes"),
+    IN_PROF("fault-invalid trailing comma", GOOD_PROFILE "fault-invalid = 0x30,\n", 2,
+            "fault-invalid: a list does not end in a comma"),
+    IN_PROF("fault-denied 0x", GOOD_PROFILE "fault-denied = 0x\n", 2,
+            "fault-denied: expected return codes"),
+    IN_PROF("fault-transient CKR_OK", GOOD_PROFILE "fault-transient = 0\n", 2,
+            "fault-transient: CKR_OK is not a failure"),
+    IN_PROF("fault-transient abort", GOOD_PROFILE "fault-transient = 0x101\n", 2,
+            "CKR_USER_NOT_LOGGED_IN always aborts"),
+    IN_PROF("fault code twice", GOOD_PROFILE "fault-denied = 0x30\nfault-transient = 48\n", 3,
+            "fault-transient: a code is listed twice"),
+    IN_PROF("fault codes too many",
+            GOOD_PROFILE
+            "fault-denied = 1,2,3,4,5,6,7,8,9\nfault-invalid = 10,11,12,13,14,15,16,"
+            "17\n",
+            3, "fault-invalid: more than 16 codes in all"),
+    IN_PROF("fault code too large", GOOD_PROFILE "fault-denied = 0x1ffffffffffffffffff\n", 2,
+            "fault-denied: expected return codes"),
     /* DESIGN section 5: SYSTEM or RECOVERY requests need an audit log. */
-    { "system-requests without audit-log", BASE "system-requests = allow\n", NULL,
-      0, 4, "system-requests = allow needs an audit-log", NULL },
-    { "recovery-requests without audit-log", BASE "cache-seconds = 1\n"
-      "recovery-requests = allow\n", NULL, 0, 5,
-      "recovery-requests = allow needs an audit-log", NULL },
-    { "both requests without audit-log", BASE "recovery-requests = allow\n"
-      "system-requests = allow\n", NULL, 0, 4,
-      "recovery-requests = allow needs an audit-log", NULL },
-    { "system allowed, recovery denied, no audit-log", BASE
-      "recovery-requests = deny\nsystem-requests = allow\n", NULL, 0, 5,
-      "system-requests = allow needs an audit-log", NULL },
+    IN_CONF("system-requests without audit-log", BASE "system-requests = allow\n", 4,
+            "system-requests = allow needs an audit-log"),
+    IN_CONF("recovery-requests without audit-log",
+            BASE "cache-seconds = 1\n"
+                 "recovery-requests = allow\n",
+            5, "recovery-requests = allow needs an audit-log"),
+    IN_CONF("both requests without audit-log",
+            BASE "recovery-requests = allow\n"
+                 "system-requests = allow\n",
+            4, "recovery-requests = allow needs an audit-log"),
+    IN_CONF("system allowed, recovery denied, no audit-log",
+            BASE "recovery-requests = deny\nsystem-requests = allow\n", 5,
+            "system-requests = allow needs an audit-log"),
     /* Valid values this version does not act on: refused, not ignored. */
-    { "root-unwrap unwrap", BASE, GOOD_PROFILE "root-unwrap = unwrap\n", 1, 2,
-      "root-unwrap: not supported by this version", NULL },
-    { "gcm-iv hsm", BASE, GOOD_PROFILE "\ngcm-iv = hsm\n", 1, 3,
-      "gcm-iv: not supported by this version", NULL },
-    { "availability-key rsa", BASE, GOOD_PROFILE "availability-key = rsa\n", 1,
-      2, "availability-key: not supported by this version", NULL },
+    IN_PROF("root-unwrap unwrap", GOOD_PROFILE "root-unwrap = unwrap\n", 2,
+            "root-unwrap: not supported by this version"),
+    IN_PROF("gcm-iv hsm", GOOD_PROFILE "\ngcm-iv = hsm\n", 3,
+            "gcm-iv: not supported by this version"),
+    IN_PROF("availability-key rsa", GOOD_PROFILE "availability-key = rsa\n", 2,
+            "availability-key: not supported by this version"),
 };
+#undef IN_CONF
+#undef IN_PROF
 
-static void
-test_bad_values(void **state)
+static void test_bad_values(void **state)
 {
     struct fx *fx = *state;
     size_t i = 0;
@@ -521,8 +419,7 @@ test_bad_values(void **state)
 
 /* fault-denied / -transient / -invalid: the codes, in order, each with
  * its class; an empty value moves nothing. */
-static void
-test_fault_codes(void **state)
+static void test_fault_codes(void **state)
 {
     struct fx *fx = *state;
     const struct dep11_profile *p = &fx->cfg.profile;
@@ -542,8 +439,7 @@ test_fault_codes(void **state)
 
 /* A file of exactly 1 MiB (comment lines after the keys, last key at the
  * very end) loads, read in growing steps; one byte more is refused. */
-static void
-test_file_size(void **state)
+static void test_file_size(void **state)
 {
     struct fx *fx = *state;
     const size_t max = 1u << 20;
@@ -571,8 +467,7 @@ test_file_size(void **state)
     free(text);
 }
 
-static void
-test_line_length(void **state)
+static void test_line_length(void **state)
 {
     struct fx *fx = *state;
     char *text = malloc(8192);
@@ -604,8 +499,7 @@ test_line_length(void **state)
     free(text);
 }
 
-static void
-test_nul_byte(void **state)
+static void test_nul_byte(void **state)
 {
     struct fx *fx = *state;
     static const char conf[] = BASE "cache-seconds = 1\0 0\n";
@@ -618,8 +512,7 @@ test_nul_byte(void **state)
                  "NUL byte", NULL, "NUL");
 }
 
-static void
-test_missing_file(void **state)
+static void test_missing_file(void **state)
 {
     struct fx *fx = *state;
 
@@ -631,8 +524,7 @@ test_missing_file(void **state)
     assert_int_equal(dep11_config_load(fx->conf, NULL), CKR_ARGUMENTS_BAD);
 }
 
-static void
-test_profile_lookup(void **state)
+static void test_profile_lookup(void **state)
 {
     struct fx *fx = *state;
     char path[256];
@@ -672,8 +564,7 @@ test_profile_lookup(void **state)
 }
 
 /* The profile shipped in hsm-profiles/ parses and says what SoftHSM needs. */
-static void
-test_shipped_softhsm_profile(void **state)
+static void test_shipped_softhsm_profile(void **state)
 {
     struct fx *fx = *state;
     const char *top = getenv("abs_top_srcdir");
@@ -697,8 +588,7 @@ test_shipped_softhsm_profile(void **state)
     assert_true(p->max_sessions >= 1);
 }
 
-static void
-test_default_path(void **state)
+static void test_default_path(void **state)
 {
     const char *old = getenv("DEP11_CONF");
     char *saved = old != NULL ? strdup(old) : NULL;
@@ -715,161 +605,9 @@ test_default_path(void **state)
     free(saved);
 }
 
-static void
-assert_zero(const char *p, size_t n)
-{
-    size_t i = 0;
-
-    for (i = 0; i < n; i++)
-        assert_int_equal(p[i], 0);
-}
-
-/* read_pin of dir/@file with @cap: CKR and the PIN read. */
-static CK_RV
-pin_file(const struct fx *fx, const char *content, size_t cap, char *pin,
-         size_t *len)
-{
-    char src[256];
-
-    put(fx, "pin", content);
-    snprintf(src, sizeof src, "file:%s/pin", fx->dir);
-    memset(pin, 'Q', cap);
-    return dep11_config_read_pin(src, pin, cap, len);
-}
-
-static void
-test_pin_file(void **state)
-{
-    struct fx *fx = *state;
-    char pin[64];
-    size_t len = 99;
-    char *got = NULL;
-
-    mark_log(fx);
-    assert_int_equal(pin_file(fx, "1234\n", sizeof pin, pin, &len), CKR_OK);
-    assert_string_equal(pin, "1234");
-    assert_int_equal(len, 4);
-    assert_int_equal(pin_file(fx, "s3cr\xc3\xa9t\r\nsecond line\n", sizeof pin,
-                              pin, &len), CKR_OK);
-    assert_string_equal(pin, "s3cr\xc3\xa9t");
-    assert_int_equal(len, 7);
-    assert_int_equal(pin_file(fx, "no-newline", sizeof pin, pin, &len), CKR_OK);
-    assert_string_equal(pin, "no-newline");
-    /* cap 8 holds 7 bytes and the NUL. */
-    assert_int_equal(pin_file(fx, "7777777\n", 8, pin, &len), CKR_OK);
-    assert_int_equal(len, 7);
-    got = log_since(fx);
-    assert_null(strstr(got, "1234"));
-    assert_null(strstr(got, "s3cr"));
-    assert_null(strstr(got, "no-newline"));
-    assert_int_equal(count(got, " ERROR "), 0);
-    free(got);
-}
-
-static void
-test_pin_file_bad(void **state)
-{
-    struct fx *fx = *state;
-    char pin[64];
-    size_t len = 99;
-    char src[256];
-    char *got = NULL;
-
-    mark_log(fx);
-    assert_int_equal(pin_file(fx, "", sizeof pin, pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_int_equal(len, 0);
-    assert_int_equal(pin_file(fx, "\n1234\n", sizeof pin, pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_int_equal(pin_file(fx, "\r\n", sizeof pin, pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_int_equal(pin_file(fx, "88888888\n", 8, pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_zero(pin, 8);   /* the partial PIN is cleansed */
-    assert_int_equal(len, 0);
-    snprintf(src, sizeof src, "file:%s/absent", fx->dir);
-    assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    got = log_since(fx);
-    assert_int_equal(count(got, " ERROR "), 5);
-    assert_non_null(strstr(got, "empty PIN"));
-    assert_non_null(strstr(got, "longer than 7 bytes"));
-    assert_non_null(strstr(got, "absent: cannot open"));
-    assert_null(strstr(got, "1234"));
-    assert_null(strstr(got, "8888"));
-    free(got);
-}
-
-static void
-test_pin_env(void **state)
-{
-    struct fx *fx = *state;
-    char pin[16];
-    size_t len = 0;
-    char *got = NULL;
-
-    mark_log(fx);
-    setenv("DEP11_TEST_PIN", "env-pin-42", 1);
-    assert_int_equal(dep11_config_read_pin("env:DEP11_TEST_PIN", pin,
-                                           sizeof pin, &len), CKR_OK);
-    assert_string_equal(pin, "env-pin-42");
-    assert_int_equal(len, 10);
-    setenv("DEP11_TEST_PIN", "0123456789abcdef", 1);   /* 16 > cap - 1 */
-    assert_int_equal(dep11_config_read_pin("env:DEP11_TEST_PIN", pin,
-                                           sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_zero(pin, sizeof pin);
-    setenv("DEP11_TEST_PIN", "", 1);
-    assert_int_equal(dep11_config_read_pin("env:DEP11_TEST_PIN", pin,
-                                           sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    unsetenv("DEP11_TEST_PIN");
-    assert_int_equal(dep11_config_read_pin("env:DEP11_TEST_PIN", pin,
-                                           sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    got = log_since(fx);
-    assert_int_equal(count(got, " ERROR "), 3);
-    assert_non_null(strstr(got, "variable not set"));
-    assert_null(strstr(got, "env-pin-42"));
-    assert_null(strstr(got, "0123456789abcdef"));
-    free(got);
-}
-
-static void
-test_pin_bad_source(void **state)
-{
-    struct fx *fx = *state;
-    char pin[16];
-    size_t len = 0;
-    char *got = NULL;
-
-    mark_log(fx);
-    assert_int_equal(dep11_config_read_pin("314159", pin, sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_int_equal(dep11_config_read_pin("file:", pin, sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_int_equal(dep11_config_read_pin("env:", pin, sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_int_equal(dep11_config_read_pin("File:/x", pin, sizeof pin, &len),
-                     CKR_FUNCTION_FAILED);
-    assert_int_equal(dep11_config_read_pin(NULL, pin, sizeof pin, &len),
-                     CKR_ARGUMENTS_BAD);
-    assert_int_equal(dep11_config_read_pin("env:X", NULL, sizeof pin, &len),
-                     CKR_ARGUMENTS_BAD);
-    assert_int_equal(dep11_config_read_pin("env:X", pin, 1, &len),
-                     CKR_ARGUMENTS_BAD);
-    assert_int_equal(dep11_config_read_pin("env:X", pin, sizeof pin, NULL),
-                     CKR_ARGUMENTS_BAD);
-    got = log_since(fx);
-    assert_null(strstr(got, "314159"));
-    assert_int_equal(count(got, "must be file:<path> or env:<VARIABLE>"), 4);
-    free(got);
-}
-
 /* SYSTEM / RECOVERY allowed with an audit log, or denied without one:
  * both load. */
-static void
-test_requests_audit(void **state)
+static void test_requests_audit(void **state)
 {
     struct fx *fx = *state;
 
@@ -887,8 +625,7 @@ test_requests_audit(void **state)
 
 /* The profile records the line of its "module" key (for the refusal of a
  * profile whose module is dep11 itself). */
-static void
-test_profile_module_line(void **state)
+static void test_profile_module_line(void **state)
 {
     struct fx *fx = *state;
 
@@ -899,102 +636,17 @@ test_profile_module_line(void **state)
     assert_int_equal(fx->cfg.profile.module_line, 1);
 }
 
-/* A PIN file the group or others may read is refused (DESIGN section 7):
- * CKR_FUNCTION_FAILED, one ERROR line naming the file, the PIN cleansed and
- * never logged; 0600 and 0400 are read. */
-static void
-test_pin_file_mode(void **state)
+int main(void)
 {
-    struct fx *fx = *state;
-    static const mode_t bad[] = { 0640, 0604, 0660, 0644, 0610, 0601, 0620, 0602 };
-    char pin[32], src[300], path[256];
-    size_t len = 99;
-    char *got = NULL;
-
-    put(fx, "pin", "mode-pin-77\n");
-    snprintf(path, sizeof path, "%s/pin", fx->dir);
-    snprintf(src, sizeof src, "file:%s", path);
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(chmod(path, bad[i]), 0);
-        mark_log(fx);
-        memset(pin, 'Q', sizeof pin);
-        len = 99;
-        assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len),
-                         CKR_FUNCTION_FAILED);
-        assert_int_equal(len, 0);
-        assert_zero(pin, sizeof pin);
-        got = log_since(fx);
-        assert_int_equal(count(got, " ERROR "), 1);
-        assert_non_null(strstr(got, path));
-        assert_non_null(strstr(got, "group or others"));
-        assert_null(strstr(got, "mode-pin-77"));
-        free(got);
-    }
-    assert_int_equal(chmod(path, 0400), 0);
-    assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len), CKR_OK);
-    assert_string_equal(pin, "mode-pin-77");
-    assert_int_equal(chmod(path, 0600), 0);
-    assert_int_equal(dep11_config_read_pin(src, pin, sizeof pin, &len), CKR_OK);
-}
-
-/* A relative file: source in the config is read from beside the config. */
-static void
-test_pin_relative_to_config(void **state)
-{
-    struct fx *fx = *state;
-    char pin[32];
-    size_t len = 0;
-
-    put(fx, "pin.txt", "rel-pin\n");
-    assert_int_equal(load(fx, "profile = prof\nprovider-token = t\n"
-                          "provider-pin = file:pin.txt\n", GOOD_PROFILE),
-                     CKR_OK);
-    assert_int_equal(dep11_config_read_pin(fx->cfg.provider_pin, pin,
-                                           sizeof pin, &len), CKR_OK);
-    assert_string_equal(pin, "rel-pin");
-}
-
-int
-main(void)
-{
-    char dir[] = "/tmp/dep11-test-config-log-XXXXXX";
-    char path[sizeof dir + 16];
-    int rc = 0;
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_full_config),
-        T(test_defaults),
-        T(test_explicit_defaults),
-        T(test_syntax),
-        T(test_fault_codes),
-        T(test_bad_values),
-        T(test_line_length),
-        T(test_file_size),
-        T(test_nul_byte),
-        T(test_missing_file),
-        T(test_profile_lookup),
-        T(test_shipped_softhsm_profile),
-        T(test_default_path),
-        T(test_pin_file),
-        T(test_pin_file_bad),
-        T(test_pin_env),
-        T(test_pin_bad_source),
-        T(test_pin_relative_to_config),
-        T(test_pin_file_mode),
-        T(test_requests_audit),
-        T(test_profile_module_line),
+        T(test_full_config),  T(test_defaults),       T(test_explicit_defaults),
+        T(test_syntax),       T(test_fault_codes),    T(test_bad_values),
+        T(test_line_length),  T(test_file_size),      T(test_nul_byte),
+        T(test_missing_file), T(test_profile_lookup), T(test_shipped_softhsm_profile),
+        T(test_default_path), T(test_requests_audit), T(test_profile_module_line),
     };
 #undef T
 
-    if (mkdtemp(dir) == NULL)
-        return 99;
-    snprintf(path, sizeof path, "%s/log", dir);
-    /* Read once by log.c: capture everything, debug lines included, so the
-     * tests also prove no PIN reaches any level. */
-    setenv("DEP11_DEBUG", "4", 1);
-    setenv("DEP11_DEBUG_FILE", path, 1);
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    unlink(path);
-    rmdir(dir);
-    return rc;
+    return run_config_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -10,6 +10,7 @@
 #include "core/core.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "util/log.h"
 
 /*
@@ -135,7 +136,7 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
         goto out;
     }
     if (encrypt) {
-        rv = dep11_hsm()->C_EncryptInit(dep11_session_backend(s), mech, bk);
+        rv = dep11_hsm_EncryptInit(dep11_session_backend(s), mech, bk);
         goto out;
     }
     /* A raw RSA signature is a decryption: roots decrypt only for dep11. */
@@ -148,7 +149,7 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
         }
     }
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DecryptInit(dep11_session_backend(s), mech, bk);
+        rv = dep11_hsm_DecryptInit(dep11_session_backend(s), mech, bk);
 out:
     if (obj != NULL)
         dep11_object_release(obj);
@@ -233,21 +234,20 @@ static CK_RV forward_step(struct dep11_session *s, int encrypt, enum step step,
                           CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                           CK_ULONG_PTR out_len)
 {
-    CK_FUNCTION_LIST *f = dep11_hsm();
     CK_SESSION_HANDLE h = dep11_session_backend(s);
 
     if (encrypt) {
         if (step == STEP_ONESHOT)
-            return f->C_Encrypt(h, in, in_len, out, out_len);
+            return dep11_hsm_Encrypt(h, in, in_len, out, out_len);
         if (step == STEP_UPDATE)
-            return f->C_EncryptUpdate(h, in, in_len, out, out_len);
-        return f->C_EncryptFinal(h, out, out_len);
+            return dep11_hsm_EncryptUpdate(h, in, in_len, out, out_len);
+        return dep11_hsm_EncryptFinal(h, out, out_len);
     }
     if (step == STEP_ONESHOT)
-        return f->C_Decrypt(h, in, in_len, out, out_len);
+        return dep11_hsm_Decrypt(h, in, in_len, out, out_len);
     if (step == STEP_UPDATE)
-        return f->C_DecryptUpdate(h, in, in_len, out, out_len);
-    return f->C_DecryptFinal(h, out, out_len);
+        return dep11_hsm_DecryptUpdate(h, in, in_len, out, out_len);
+    return dep11_hsm_DecryptFinal(h, out, out_len);
 }
 
 /* One step of encrypt or decrypt: the module's op if one is active on the

@@ -9,6 +9,7 @@
 #include "core/core.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "util/log.h"
 
 /* Is @m one of dep11's vendor mechanisms? */
@@ -180,7 +181,7 @@ CK_RV dep11_core_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
     }
     if ((rv = backend_template(pTemplate, ulCount)) != CKR_OK)
         goto out;
-    rv = dep11_hsm()->C_GenerateKey(dep11_session_backend(s), pMechanism,
+    rv = dep11_hsm_GenerateKey(dep11_session_backend(s), pMechanism,
                                     pTemplate, ulCount, &bh);
     rv = out_handle(s, rv, bh, pTemplate, ulCount, phKey);
 out:
@@ -217,7 +218,7 @@ CK_RV dep11_core_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pM
         rv = backend_template(pPrivateKeyTemplate, ulPrivateKeyAttributeCount);
     if (rv != CKR_OK)
         goto out;
-    rv = dep11_hsm()->C_GenerateKeyPair(
+    rv = dep11_hsm_GenerateKeyPair(
         dep11_session_backend(s), pMechanism, pPublicKeyTemplate,
         ulPublicKeyAttributeCount, pPrivateKeyTemplate,
         ulPrivateKeyAttributeCount, &pub, &priv);
@@ -368,7 +369,7 @@ static CK_RV wrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                          0, &bk);
     if (rv != CKR_OK)
         return rv;
-    return dep11_hsm()->C_WrapKey(dep11_session_backend(s), mech, bw, bk, out,
+    return dep11_hsm_WrapKey(dep11_session_backend(s), mech, bw, bk, out,
                                   out_len);
 }
 
@@ -479,7 +480,7 @@ static CK_RV unwrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
         rv = backend_template(t, n);
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_UnwrapKey(dep11_session_backend(s), mech, bu, blob, len,
+    rv = dep11_hsm_UnwrapKey(dep11_session_backend(s), mech, bu, blob, len,
                                   t, n, &bk);
     return out_handle(s, rv, bk, t, n, out);
 }
@@ -568,7 +569,7 @@ static CK_RV derive_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
         rv = backend_template(t, n);
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_DeriveKey(dep11_session_backend(s), mech, bb, t, n, &bk);
+    rv = dep11_hsm_DeriveKey(dep11_session_backend(s), mech, bb, t, n, &bk);
     return out_handle(s, rv, bk, t, n, out);
 }
 

@@ -9,6 +9,7 @@
 #include "core/internal.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "hsm/provider.h"
 #include "util/log.h"
 
@@ -77,7 +78,7 @@ CK_RV dep11_core_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
     for (int tries = 0; tries < 4; tries++) {
         free(all);
         all = NULL;
-        rv = dep11_hsm()->C_GetSlotList(tokenPresent, NULL, &n);
+        rv = dep11_hsm_GetSlotList(tokenPresent, NULL, &n);
         if (rv != CKR_OK)
             goto out;
         all = calloc(n + 1, sizeof *all);
@@ -86,7 +87,7 @@ CK_RV dep11_core_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
             LOG_FAIL(rv, "%lu slots", n);
             goto out;
         }
-        rv = dep11_hsm()->C_GetSlotList(tokenPresent, all, &n);
+        rv = dep11_hsm_GetSlotList(tokenPresent, all, &n);
         if (rv != CKR_BUFFER_TOO_SMALL)
             break;
     }
@@ -108,7 +109,7 @@ CK_RV dep11_core_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 {
     CK_RV rv = consumer_slot(slotID);
 
-    return rv != CKR_OK ? rv : dep11_hsm()->C_GetSlotInfo(slotID, pInfo);
+    return rv != CKR_OK ? rv : dep11_hsm_GetSlotInfo(slotID, pInfo);
 }
 
 /**
@@ -118,7 +119,7 @@ CK_RV dep11_core_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
     CK_RV rv = consumer_slot(slotID);
 
-    return rv != CKR_OK ? rv : dep11_hsm_get_token_info(slotID, pInfo);
+    return rv != CKR_OK ? rv : dep11_hsm_GetTokenInfo(slotID, pInfo);
 }
 
 /**
@@ -139,7 +140,7 @@ CK_RV dep11_core_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList
         LOG_FAIL(CKR_ARGUMENTS_BAD, "pulCount is NULL");
         return CKR_ARGUMENTS_BAD;
     }
-    rv = dep11_hsm()->C_GetMechanismList(slotID, NULL, &n);
+    rv = dep11_hsm_GetMechanismList(slotID, NULL, &n);
     if (rv != CKR_OK)
         goto out;
     if (n > (CK_ULONG)-1 / sizeof *all - N_DEP11_MECHS) {
@@ -153,7 +154,7 @@ CK_RV dep11_core_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList
         LOG_FAIL(rv, "%lu mechanisms", n);
         goto out;
     }
-    rv = dep11_hsm()->C_GetMechanismList(slotID, all, &n);
+    rv = dep11_hsm_GetMechanismList(slotID, all, &n);
     if (rv != CKR_OK)
         goto out;
     for (size_t i = 0; i < N_DEP11_MECHS; i++)
@@ -184,12 +185,12 @@ CK_RV dep11_core_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
             LOG_FAIL(CKR_ARGUMENTS_BAD, "pInfo is NULL");
             return CKR_ARGUMENTS_BAD;
         }
-        rv = dep11_hsm()->C_GetMechanismList(slotID, NULL, &n);
+        rv = dep11_hsm_GetMechanismList(slotID, NULL, &n);
         if (rv == CKR_OK)
             *pInfo = dep11_mechs[i].info;
         return rv;
     }
-    return dep11_hsm()->C_GetMechanismInfo(slotID, type, pInfo);
+    return dep11_hsm_GetMechanismInfo(slotID, type, pInfo);
 }
 
 /**
@@ -209,7 +210,7 @@ CK_RV dep11_core_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulP
         LOG_ERROR("C_InitToken on slot %lu with the provider token's label refused",
                   (unsigned long)slotID);
     }
-    return rv != CKR_OK ? rv : dep11_hsm()->C_InitToken(slotID, pPin, ulPinLen, pLabel);
+    return rv != CKR_OK ? rv : dep11_hsm_InitToken(slotID, pPin, ulPinLen, pLabel);
 }
 
 /**
@@ -230,7 +231,7 @@ CK_RV dep11_core_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_
         return CKR_ARGUMENTS_BAD;
     }
     do {
-        rv = dep11_hsm()->C_WaitForSlotEvent(flags, &slot, NULL);
+        rv = dep11_hsm_WaitForSlotEvent(flags, &slot, NULL);
     } while (rv == CKR_OK && dep11_provider_is_slot(slot) &&
              (rv = dep11_core_check_init()) == CKR_OK);
     if (rv == CKR_OK)

@@ -72,7 +72,7 @@ static CK_RV list_keys(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
     for (i = 0; i < n; i++) {
         CK_ATTRIBUTE a = { CKA_ID, l->id[l->n], DEP11_AVAIL_ID_LEN };
 
-        rv = dep11_hsm()->C_GetAttributeValue(s, found[i], &a, 1);
+        rv = dep11_hsm_GetAttributeValue(s, found[i], &a, 1);
         /* A key whose CKA_ID has another shape is not ours: skipped. Any
          * other failure (device, session, login) is the backend's answer:
          * a key we could not read is not a key that is gone. */
@@ -133,7 +133,7 @@ static CK_RV create_avail(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
         LOG_FAIL(rv, "RAND_bytes");
         return rv;
     }
-    rv = dep11_hsm()->C_GenerateKey(s, &m, tmpl, sizeof tmpl / sizeof tmpl[0], h);
+    rv = dep11_hsm_GenerateKey(s, &m, tmpl, sizeof tmpl / sizeof tmpl[0], h);
     if (rv != CKR_OK) {
         LOG_ERROR("creating availability key %s: %s", label, dep11_rv_name(rv));
         return rv;
@@ -176,7 +176,7 @@ static CK_RV avail_key_fn(CK_SESSION_HANDLE s, void *arg)
 
         memcpy(a->id, l.id[b], DEP11_AVAIL_ID_LEN);
         if (mh != 0 && l.h[b] != mh)
-            (void)dep11_hsm()->C_DestroyObject(s, mh);
+            (void)dep11_hsm_DestroyObject(s, mh);
     }
     list_free(&l);
     return rv;
@@ -251,13 +251,13 @@ static CK_RV gcm_fn(CK_SESSION_HANDLE s, void *arg)
     if (rv != CKR_OK)
         return rv;
     if (a->seal) {
-        rv = dep11_hsm()->C_EncryptInit(s, &m, h);
+        rv = dep11_hsm_EncryptInit(s, &m, h);
         if (rv == CKR_OK)
-            rv = dep11_hsm()->C_Encrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
+            rv = dep11_hsm_Encrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
     } else {
-        rv = dep11_hsm()->C_DecryptInit(s, &m, h);
+        rv = dep11_hsm_DecryptInit(s, &m, h);
         if (rv == CKR_OK)
-            rv = dep11_hsm()->C_Decrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
+            rv = dep11_hsm_Decrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
     }
     if (rv == CKR_OK)
         a->out_len = len;
@@ -406,7 +406,7 @@ static CK_RV destroy_fn(CK_SESSION_HANDLE s, void *arg)
         if (a->keep != NULL && a->keep_len == DEP11_AVAIL_ID_LEN &&
             memcmp(l.id[i], a->keep, DEP11_AVAIL_ID_LEN) == 0)
             continue;
-        rv = dep11_hsm()->C_DestroyObject(s, l.h[i]);
+        rv = dep11_hsm_DestroyObject(s, l.h[i]);
         if (rv == CKR_OBJECT_HANDLE_INVALID)
             rv = CKR_OK;            /* someone else destroyed it first */
         else if (rv == CKR_OK)
@@ -448,7 +448,7 @@ static CK_RV drop_fn(CK_SESSION_HANDLE s, void *arg)
     if (rv == CKR_KEY_HANDLE_INVALID)
         return CKR_OK; /* gone already */
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DestroyObject(s, h);
+        rv = dep11_hsm_DestroyObject(s, h);
     return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_OK : rv;
 }
 

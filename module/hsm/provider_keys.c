@@ -272,10 +272,10 @@ static CK_RV mac_fn(CK_SESSION_HANDLE s, void *arg)
     struct mac_arg *a = k->arg;
     CK_MECHANISM m = { CKM_SHA256_HMAC, NULL, 0 };
     CK_ULONG len = 32;
-    CK_RV rv = dep11_hsm()->C_SignInit(s, &m, k->key);
+    CK_RV rv = dep11_hsm_SignInit(s, &m, k->key);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_Sign(s, (CK_BYTE_PTR)a->data, a->len, a->mac, &len);
+        rv = dep11_hsm_Sign(s, (CK_BYTE_PTR)a->data, a->len, a->mac, &len);
     if (rv == CKR_OK && len != 32)
         rv = CKR_GENERAL_ERROR;
     return rv;

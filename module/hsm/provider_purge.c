@@ -64,7 +64,7 @@ struct tomb_arg {
 static CK_RV read_value(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, uint8_t **out, size_t *len)
 {
     CK_ATTRIBUTE a = { CKA_VALUE, NULL, 0 };
-    CK_RV rv = dep11_hsm()->C_GetAttributeValue(s, h, &a, 1);
+    CK_RV rv = dep11_hsm_GetAttributeValue(s, h, &a, 1);
 
     *out = NULL;
     if (rv != CKR_OK)
@@ -76,7 +76,7 @@ static CK_RV read_value(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, uint8_t **out, 
     a.pValue = malloc(a.ulValueLen);
     if (a.pValue == NULL)
         return CKR_HOST_MEMORY;
-    rv = dep11_hsm()->C_GetAttributeValue(s, h, &a, 1);
+    rv = dep11_hsm_GetAttributeValue(s, h, &a, 1);
     if (rv != CKR_OK) {
         free(a.pValue);
         return rv;
@@ -187,7 +187,7 @@ static CK_RV tomb_write_fn(CK_SESSION_HANDLE s, void *arg)
     /* Twice on CKR_FUNCTION_FAILED: SoftHSM's file store answers that now
      * and then when two processes write the token at once. */
     for (int i = 0; i < 2; i++) {
-        rv = dep11_hsm()->C_CreateObject(s, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
+        rv = dep11_hsm_CreateObject(s, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
         if (rv != CKR_FUNCTION_FAILED)
             break;
     }
@@ -242,7 +242,7 @@ static CK_RV point_fn(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HAND
         LOG_FAIL(rv, "signing key has no public half");
         return rv;
     }
-    rv = dep11_hsm()->C_GetAttributeValue(s, pub, &a, 1);
+    rv = dep11_hsm_GetAttributeValue(s, pub, &a, 1);
     if (rv != CKR_OK)
         return rv;
     /* PKCS#11 says DER OCTET STRING; some HSMs give the raw point. */
@@ -291,11 +291,11 @@ static CK_RV sign_fn(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDL
     struct sign_arg *a = arg;
     CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
     CK_ULONG len = DEP11_EC_SIG_LEN;
-    CK_RV rv = dep11_hsm()->C_SignInit(s, &m, priv);
+    CK_RV rv = dep11_hsm_SignInit(s, &m, priv);
 
     (void)pub;
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_Sign(s, (CK_BYTE_PTR)a->digest, 32, a->sig, &len);
+        rv = dep11_hsm_Sign(s, (CK_BYTE_PTR)a->digest, 32, a->sig, &len);
     if (rv == CKR_OK && len != DEP11_EC_SIG_LEN) {
         rv = CKR_GENERAL_ERROR;
         LOG_FAIL(rv, "ECDSA signature of %lu bytes", (unsigned long)len);
@@ -333,7 +333,7 @@ static CK_RV read_public(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct dep11_h
     CK_RV rv = CKR_GENERAL_ERROR;
 
     memset(k, 0, sizeof *k);
-    rv = dep11_hsm()->C_GetAttributeValue(s, h, a, 2);
+    rv = dep11_hsm_GetAttributeValue(s, h, a, 2);
     if (rv != CKR_OK)
         return rv;
     k->mod_len = a[0].ulValueLen;

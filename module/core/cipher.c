@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/mech.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
@@ -50,11 +51,12 @@ static CK_RV start_module_op(struct dep11_session *s, int encrypt,
     struct dep11_aead_op *op = NULL, *spare = NULL;
     struct dep11_object *old_key = NULL;
     const struct dep11_key *key = dep11_object_key(obj);
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
     int busy = 0;
 
     *taken = 0;
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
     op = take_parked(s, encrypt);
     if (op != NULL)
@@ -88,10 +90,13 @@ static CK_RV start_module_op(struct dep11_session *s, int encrypt,
     return rv;
 }
 
-/* The mechanisms that only run on module-side keys. */
+/* The mechanisms that only run on module-side keys: dep11's that encrypt
+ * or decrypt (core/mech.c). */
 static int module_only_mech(CK_MECHANISM_TYPE m)
 {
-    return m == CKM_DEP11_AEAD || m == CKM_DEP11_CHUNK_AEAD;
+    const struct dep11_mech *d = dep11_mech_find(m);
+
+    return d != NULL && (d->info.flags & (CKF_ENCRYPT | CKF_DECRYPT)) != 0;
 }
 
 /* Shared by C_EncryptInit and C_DecryptInit. */
@@ -101,9 +106,10 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
     struct dep11_session *s = NULL;
     struct dep11_object *obj = NULL;
     CK_OBJECT_HANDLE bk = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     rv = CKR_ARGUMENTS_BAD;
     if (mech == NULL) {
@@ -131,7 +137,7 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
         goto out;
     }
     rv = CKR_MECHANISM_INVALID;
-    if (mech->mechanism >= CKM_DEP11_KEY_GEN && mech->mechanism <= CKM_DEP11_AEAD) {
+    if (dep11_mech_refuses(mech->mechanism, encrypt ? CKF_ENCRYPT : CKF_DECRYPT)) {
         LOG_FAIL(rv, "mechanism 0x%lx does not encrypt or decrypt", mech->mechanism);
         goto out;
     }
@@ -199,7 +205,7 @@ static CK_RV module_step(struct running *r, enum step step, CK_BYTE_PTR in,
                          CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len,
                          struct dep11_object **drop, int *dead)
 {
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
     int keep;
 
     if (dep11_object_dead(*r->key)) {
@@ -259,10 +265,11 @@ static CK_RV crypt_step(CK_SESSION_HANDLE hSession, int encrypt, enum step step,
     struct dep11_session *s = NULL;
     struct dep11_object *drop = NULL;
     struct running r;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
     int handled = 0, dead = 0;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     dep11_session_lock(s);
     /* LOCKED: session operation state; hier runs here without the HSM */

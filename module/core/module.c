@@ -169,7 +169,8 @@ static CK_RV start(int forked, int no_threads)
         LOG_FAIL(rv, "config %s", path != NULL ? path : "(none)");
         goto out;
     }
-    if ((rv = check_threads(no_threads)) != CKR_OK)
+    rv = check_threads(no_threads);
+    if (rv != CKR_OK)
         goto out;
     /* No audit log that cannot be opened: nothing may happen unaudited. */
     rv = dep11_audit_open(cfg.audit_log);

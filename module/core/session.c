@@ -468,7 +468,7 @@ CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
         LOG_FAIL(rv, "a module-side operation is active");
     } else {
         rv = dep11_hsm_GetOperationState(s->handle, pOperationState,
-                                              pulOperationStateLen);
+                                         pulOperationStateLen);
     }
     dep11_unlock(&s->lock);
     dep11_session_release(s);
@@ -512,12 +512,14 @@ CK_RV dep11_core_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
 
     if (rv != CKR_OK)
         return rv;
-    if ((rv = state_key(s, hEncryptionKey, &enc)) != CKR_OK ||
-        (rv = state_key(s, hAuthenticationKey, &auth)) != CKR_OK)
+    rv = state_key(s, hEncryptionKey, &enc);
+    if (rv == CKR_OK)
+        rv = state_key(s, hAuthenticationKey, &auth);
+    if (rv != CKR_OK)
         goto out;
     dep11_lock(&s->lock);
     rv = dep11_hsm_SetOperationState(s->handle, pOperationState, ulOperationStateLen,
-                                          enc, auth);
+                                     enc, auth);
     if (rv == CKR_OK) {
         dep11_aead_free(s->enc);
         dep11_aead_free(s->dec);

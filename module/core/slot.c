@@ -7,27 +7,15 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/mech.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "hsm/provider.h"
 #include "util/log.h"
 
-/* The dep11 mechanisms and what C_GetMechanismInfo says of them. */
-static const struct {
-    CK_MECHANISM_TYPE type;
-    CK_MECHANISM_INFO info;
-} dep11_mechs[] = {
-    { CKM_DEP11_KEY_GEN,          { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_GENERATE } },
-    { CKM_DEP11_POLICY_WRAP,      { 2048, 4096, CKF_WRAP } },
-    { CKM_DEP11_POLICY_UNWRAP,    { 2048, 4096, CKF_UNWRAP } },
-    { CKM_DEP11_CHILD_WRAP,       { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_WRAP } },
-    { CKM_DEP11_CHILD_UNWRAP,     { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_UNWRAP } },
-    { CKM_DEP11_CHUNK_KEY_DERIVE, { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_DERIVE } },
-    { CKM_DEP11_CHUNK_AEAD,       { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_ENCRYPT | CKF_DECRYPT } },
-    { CKM_DEP11_AEAD,             { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_ENCRYPT | CKF_DECRYPT } },
-};
-#define N_DEP11_MECHS (sizeof dep11_mechs / sizeof dep11_mechs[0])
+/* The dep11 mechanisms and their infos: the table of core/mech.c. */
+#define N_DEP11_MECHS dep11_mechs_n
 
 /* CKR_OK for a consumer slot; CKR_SLOT_ID_INVALID for the provider's. */
 static CK_RV consumer_slot(CK_SLOT_ID slot)
@@ -174,23 +162,22 @@ CK_RV dep11_core_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
                                   CK_MECHANISM_INFO_PTR pInfo)
 {
     CK_RV rv = consumer_slot(slotID);
+    const struct dep11_mech *mech = NULL;
     CK_ULONG n = 0;
 
     if (rv != CKR_OK)
         return rv;
-    for (size_t i = 0; i < N_DEP11_MECHS; i++) {
-        if (dep11_mechs[i].type != type)
-            continue;
-        if (pInfo == NULL) {
-            LOG_FAIL(CKR_ARGUMENTS_BAD, "pInfo is NULL");
-            return CKR_ARGUMENTS_BAD;
-        }
-        rv = dep11_hsm_GetMechanismList(slotID, NULL, &n);
-        if (rv == CKR_OK)
-            *pInfo = dep11_mechs[i].info;
-        return rv;
+    mech = dep11_mech_find(type);
+    if (mech == NULL)
+        return dep11_hsm_GetMechanismInfo(slotID, type, pInfo);
+    if (pInfo == NULL) {
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "pInfo is NULL");
+        return CKR_ARGUMENTS_BAD;
     }
-    return dep11_hsm_GetMechanismInfo(slotID, type, pInfo);
+    rv = dep11_hsm_GetMechanismList(slotID, NULL, &n);
+    if (rv == CKR_OK)
+        *pInfo = mech->info;
+    return rv;
 }
 
 /**

@@ -31,7 +31,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile);
 CK_FUNCTION_LIST *dep11_hsm(void);
 
 /* The profile the backend was loaded with (owned by backend.c); NULL when
- * not loaded. rsa.c and provider.c read retries/backoff-ms from it. */
+ * not loaded. retry.c reads retries/backoff-ms from it. */
 const struct dep11_profile *dep11_hsm_profile(void);
 
 /* Did the application initialize the backend itself (CKR_CRYPTOKI_ALREADY_

@@ -173,7 +173,7 @@ static CK_RV take(CK_SESSION_HANDLE *out)
     dep11_unlock(&pool.lock);
     /* ---- unlocked: open a new session ---- */
     rv = dep11_hsm_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                                    NULL, NULL, &h);
+                               NULL, NULL, &h);
     if (rv == CKR_OK) {
         rv = dep11_hsm_own_session_add(h, slot);
         if (rv != CKR_OK)
@@ -232,7 +232,7 @@ static void give(CK_SESSION_HANDLE s, int drop, int lost)
     free(dead);
 }
 
-CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg)
+CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
 {
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     struct dep11_hsm_retry r;
@@ -326,7 +326,7 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
      * and SoftHSM drops every object handle of the token, so a pool that
      * closes a failed session must never close the last one. */
     rv = dep11_hsm_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                                    NULL, NULL, &s);
+                               NULL, NULL, &s);
     if (rv == CKR_OK) {
         pool.anchor = s;
         rv = dep11_hsm_own_session_add(s, slot);
@@ -335,7 +335,7 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
     }
     /* Provisioned? (DESIGN section 2: dep11 never creates provider keys.) */
     if (rv == CKR_OK)
-        rv = dep11_prov_keys_check(cfg->provider_token);
+        rv = dep11_provider_keys_check(cfg->provider_token);
     if (rv != CKR_OK) {
         dep11_provider_close();
         return rv;
@@ -377,7 +377,7 @@ void dep11_provider_close(void)
     }
     pool.anchor = CK_INVALID_HANDLE;
     free(v);
-    dep11_prov_keys_reset();
+    dep11_provider_keys_reset();
 }
 
 /**
@@ -395,7 +395,7 @@ void dep11_provider_forget(void)
     pool.nopen = 0;
     pool.open = 0;
     pool.anchor = CK_INVALID_HANDLE;
-    dep11_prov_keys_reset();
+    dep11_provider_keys_reset();
 }
 
 /** Is @slot the (open) provider token's slot? 1/0. */

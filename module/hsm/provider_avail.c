@@ -197,7 +197,7 @@ CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_prov_run(avail_key_fn, &a);
+    rv = dep11_provider_run(avail_key_fn, &a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "availability key (fresh=%d)", fresh);
     return rv;
@@ -307,7 +307,7 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
     a.iv = out;
     a.out = out + GCM_IV;
     a.out_len = need - GCM_IV;
-    rv = dep11_prov_run(gcm_fn, &a);
+    rv = dep11_provider_run(gcm_fn, &a);
     if (rv == CKR_OK && a.out_len != pt_len + GCM_TAG) {
         rv = CKR_GENERAL_ERROR;
         LOG_FAIL(rv, "HSM returned %lu bytes of GCM output", (unsigned long)a.out_len);
@@ -370,7 +370,7 @@ CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
         LOG_FAIL(rv, "plaintext buffer");
         goto out;
     }
-    rv = dep11_prov_run(gcm_fn, &a);
+    rv = dep11_provider_run(gcm_fn, &a);
     if (rv == CKR_OK && a.out_len != need) {
         rv = CKR_GENERAL_ERROR;
         LOG_FAIL(rv, "HSM returned %lu plaintext bytes", (unsigned long)a.out_len);
@@ -432,7 +432,7 @@ CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_prov_run(destroy_fn, &a);
+    rv = dep11_provider_run(destroy_fn, &a);
     if (destroyed != NULL)
         *destroyed = a.count;
     if (rv != CKR_OK)
@@ -461,7 +461,7 @@ CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN])
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_prov_run(drop_fn, (void *)key_id);
+    rv = dep11_provider_run(drop_fn, (void *)key_id);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "dropping a fresh availability key");
     return rv;

@@ -287,7 +287,7 @@ static CK_RV commit_fn(CK_SESSION_HANDLE s, void *arg)
     return rv;
 }
 
-static CK_RV run(dep11_prov_fn fn, struct state_arg *a, const char *what)
+static CK_RV run(dep11_provider_fn fn, struct state_arg *a, const char *what)
 {
     CK_RV rv = CKR_ARGUMENTS_BAD;
 
@@ -295,7 +295,7 @@ static CK_RV run(dep11_prov_fn fn, struct state_arg *a, const char *what)
         LOG_FAIL(rv, "NULL argument");
         return rv;
     }
-    rv = dep11_prov_run(fn, a);
+    rv = dep11_provider_run(fn, a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "provider state %s", what);
     return rv;

@@ -1,7 +1,8 @@
 /*
  * rsa.c - RSA root keys on a customer token, through worker sessions of
- * dep11's own: resolving a key object to its private half, the registration
- * check, listing, and RSA-OAEP decryption with one retry on session loss.
+ * dep11's own (own_sessions.c): resolving a key object to its private half,
+ * the registration check, listing, and RSA-OAEP decryption, retried on
+ * session loss as the retry policy allows (retry.c).
  * Never reads CKA_VALUE or a private component.
  */
 #include <stdlib.h>

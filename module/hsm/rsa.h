@@ -63,4 +63,11 @@ CK_RV dep11_hsm_rsa_decrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                             CK_MECHANISM_TYPE hash, const uint8_t *ct,
                             size_t ct_len, uint8_t *pt, size_t *pt_len);
 
+/* The RSA public keys on the token of session @s (@trusted_only: only the
+ * CKA_TRUSTED=TRUE ones, i.e. registered roots), modulus and exponent into
+ * @out (capacity @cap), *@n of them. (The registration
+ * evidence of a customer token; rsa_public.c.) */
+CK_RV dep11_hsm_rsa_public_list(CK_SESSION_HANDLE s, int trusted_only,
+                                struct dep11_hsm_rsa *out, size_t cap, size_t *n);
+
 #endif

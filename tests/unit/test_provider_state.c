@@ -144,7 +144,7 @@ CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OB
 }
 
 /* Runs @fn; with runs_twice, twice (as a retry after a lost session). */
-CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg)
+CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
 {
     CK_RV rv = fn(1, arg);
 

@@ -1,7 +1,7 @@
 /*
  * provider.h - dep11's own token: provider root keys, the provider MAC key,
- * availability keys (one or more per 16-byte tag, the policy id). Only dep11
- * logs in to it; it is hidden from consumers. Operations take a session from
+ * availability keys (one or more per 16-byte tag; hier uses the policy id).
+ * Only dep11 logs in to it; it is hidden from consumers. Operations take a session from
  * a small pool (no global lock held across an HSM call).
  * Keys are found by CKA_LABEL/CKA_ID, never by stored handles across
  * processes. The provider keys (roots, MAC key, receipt signing key) are
@@ -70,8 +70,8 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
                                 const uint8_t *pt, size_t pt_len,
                                 uint8_t *out, size_t *out_len);
 
-/* The reverse; CKR_KEY_HANDLE_INVALID when the key is gone (destroyed:
- * purged or rolled away); the backend's code for a bad tag (classify it). */
+/* The reverse; CKR_KEY_HANDLE_INVALID when the key is gone (destroyed);
+ * the backend's code for a bad tag (classify it). */
 CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
                                 const uint8_t *aad, size_t aad_len,
                                 const uint8_t *in, size_t in_len,

@@ -1,6 +1,6 @@
 /*
  * provider_avail.c - availability keys on the provider token: AES-256 keys
- * tagged with a policy id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID
+ * tagged with a 16-byte id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID
  * tag || random(8)), AES-256-GCM sealing and opening in the HSM, destruction.
  */
 #include <stdlib.h>

@@ -14,16 +14,39 @@
 #define DEP11_EXPORT __attribute__((visibility("default")))
 
 /*
+ * Is the debug level on? The log reads DEP11_DEBUG once per process, so the
+ * answer is asked once and kept (-1: not asked yet): a call then costs one
+ * load, not two log calls and a dep11_rv_name() (about a quarter of dep11's
+ * own instructions on a pass-through C_EncryptInit + C_Encrypt).
+ */
+static int trace_state = -1;
+
+static inline int tracing(void)
+{
+    int t = __atomic_load_n(&trace_state, __ATOMIC_RELAXED);
+
+    if (__builtin_expect(t < 0, 0)) {
+        t = dep11_log_enabled(DEP11_LOG_DEBUG);
+        __atomic_store_n(&trace_state, t, __ATOMIC_RELAXED);
+    }
+    return t;
+}
+
+/*
  * DISPATCH(call): the one dispatch helper STYLE allows to return. Traces
  * "in", evaluates @call (a dep11_core_* function), traces "out: CKR_NAME"
  * at debug level and returns the result. The trace names the C_* function.
  */
 #define DISPATCH(call)                                                        \
     do {                                                                      \
-        CK_RV dispatch_rv_;                                                   \
-        LOG_DEBUG("in");                                                      \
+        CK_RV dispatch_rv_ = CKR_GENERAL_ERROR;                               \
+        int dispatch_trace_ = tracing();                                      \
+                                                                              \
+        if (dispatch_trace_)                                                  \
+            LOG_DEBUG("in");                                                  \
         dispatch_rv_ = (call);                                                \
-        LOG_DEBUG("out: %s", dep11_rv_name(dispatch_rv_));                    \
+        if (dispatch_trace_)                                                  \
+            LOG_DEBUG("out: %s", dep11_rv_name(dispatch_rv_));                \
         return dispatch_rv_;                                                  \
     } while (0)
 

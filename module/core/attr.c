@@ -379,7 +379,8 @@ CK_RV dep11_attr_parse_keygen(const CK_ATTRIBUTE *t, CK_ULONG n,
     for (CK_ULONG i = 0; i < n; i++)
         if (keygen_sets(t[i].type) && (rv = keygen_take(&t[i], req, &seen)) != CKR_OK)
             goto out;
-    if ((rv = keygen_roles(req, &seen)) != CKR_OK)
+    rv = keygen_roles(req, &seen);
+    if (rv != CKR_OK)
         goto out;
     /* The key as it will be: a fresh local key with what pass 1 took. */
     memset(&k, 0, sizeof k);

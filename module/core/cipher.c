@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/mech.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "util/log.h"
 
 /*
@@ -49,11 +51,12 @@ static CK_RV start_module_op(struct dep11_session *s, int encrypt,
     struct dep11_aead_op *op = NULL, *spare = NULL;
     struct dep11_object *old_key = NULL;
     const struct dep11_key *key = dep11_object_key(obj);
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
     int busy = 0;
 
     *taken = 0;
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
     op = take_parked(s, encrypt);
     if (op != NULL)
@@ -87,10 +90,13 @@ static CK_RV start_module_op(struct dep11_session *s, int encrypt,
     return rv;
 }
 
-/* The mechanisms that only run on module-side keys. */
+/* The mechanisms that only run on module-side keys: dep11's that encrypt
+ * or decrypt (core/mech.c). */
 static int module_only_mech(CK_MECHANISM_TYPE m)
 {
-    return m == CKM_DEP11_AEAD || m == CKM_DEP11_CHUNK_AEAD;
+    const struct dep11_mech *d = dep11_mech_find(m);
+
+    return d != NULL && (d->info.flags & (CKF_ENCRYPT | CKF_DECRYPT)) != 0;
 }
 
 /* Shared by C_EncryptInit and C_DecryptInit. */
@@ -100,9 +106,10 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
     struct dep11_session *s = NULL;
     struct dep11_object *obj = NULL;
     CK_OBJECT_HANDLE bk = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     rv = CKR_ARGUMENTS_BAD;
     if (mech == NULL) {
@@ -130,12 +137,12 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
         goto out;
     }
     rv = CKR_MECHANISM_INVALID;
-    if (mech->mechanism >= CKM_DEP11_KEY_GEN && mech->mechanism <= CKM_DEP11_AEAD) {
+    if (dep11_mech_refuses(mech->mechanism, encrypt ? CKF_ENCRYPT : CKF_DECRYPT)) {
         LOG_FAIL(rv, "mechanism 0x%lx does not encrypt or decrypt", mech->mechanism);
         goto out;
     }
     if (encrypt) {
-        rv = dep11_hsm()->C_EncryptInit(dep11_session_backend(s), mech, bk);
+        rv = dep11_hsm_EncryptInit(dep11_session_backend(s), mech, bk);
         goto out;
     }
     /* A raw RSA signature is a decryption: roots decrypt only for dep11. */
@@ -148,7 +155,7 @@ static CK_RV crypt_init(CK_SESSION_HANDLE hSession, int encrypt,
         }
     }
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DecryptInit(dep11_session_backend(s), mech, bk);
+        rv = dep11_hsm_DecryptInit(dep11_session_backend(s), mech, bk);
 out:
     if (obj != NULL)
         dep11_object_release(obj);
@@ -198,7 +205,7 @@ static CK_RV module_step(struct running *r, enum step step, CK_BYTE_PTR in,
                          CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len,
                          struct dep11_object **drop, int *dead)
 {
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
     int keep;
 
     if (dep11_object_dead(*r->key)) {
@@ -233,21 +240,20 @@ static CK_RV forward_step(struct dep11_session *s, int encrypt, enum step step,
                           CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                           CK_ULONG_PTR out_len)
 {
-    CK_FUNCTION_LIST *f = dep11_hsm();
     CK_SESSION_HANDLE h = dep11_session_backend(s);
 
     if (encrypt) {
         if (step == STEP_ONESHOT)
-            return f->C_Encrypt(h, in, in_len, out, out_len);
+            return dep11_hsm_Encrypt(h, in, in_len, out, out_len);
         if (step == STEP_UPDATE)
-            return f->C_EncryptUpdate(h, in, in_len, out, out_len);
-        return f->C_EncryptFinal(h, out, out_len);
+            return dep11_hsm_EncryptUpdate(h, in, in_len, out, out_len);
+        return dep11_hsm_EncryptFinal(h, out, out_len);
     }
     if (step == STEP_ONESHOT)
-        return f->C_Decrypt(h, in, in_len, out, out_len);
+        return dep11_hsm_Decrypt(h, in, in_len, out, out_len);
     if (step == STEP_UPDATE)
-        return f->C_DecryptUpdate(h, in, in_len, out, out_len);
-    return f->C_DecryptFinal(h, out, out_len);
+        return dep11_hsm_DecryptUpdate(h, in, in_len, out, out_len);
+    return dep11_hsm_DecryptFinal(h, out, out_len);
 }
 
 /* One step of encrypt or decrypt: the module's op if one is active on the
@@ -259,10 +265,11 @@ static CK_RV crypt_step(CK_SESSION_HANDLE hSession, int encrypt, enum step step,
     struct dep11_session *s = NULL;
     struct dep11_object *drop = NULL;
     struct running r;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
     int handled = 0, dead = 0;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     dep11_session_lock(s);
     /* LOCKED: session operation state; hier runs here without the HSM */

@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "util/log.h"
 
 static void find_clear(struct dep11_find *f)
@@ -54,7 +55,7 @@ CK_RV dep11_core_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pT
         goto unlock;
     }
     if (!dep11_attr_has_vendor(pTemplate, ulCount)) {
-        rv = dep11_hsm()->C_FindObjectsInit(s->handle, pTemplate, ulCount);
+        rv = dep11_hsm_FindObjectsInit(s->handle, pTemplate, ulCount);
         if (rv != CKR_OK)
             goto unlock;
         f->backend_open = f->backend_active = 1;
@@ -84,7 +85,7 @@ static CK_RV find_batch(struct dep11_session *s, CK_OBJECT_HANDLE *out, CK_ULONG
     *n = 0;
     *from_backend = f->backend_active;
     if (f->backend_active) {
-        rv = dep11_hsm()->C_FindObjects(s->handle, out, max, n);
+        rv = dep11_hsm_FindObjects(s->handle, out, max, n);
         if (rv == CKR_OK && *n > max) {
             rv = CKR_GENERAL_ERROR;
             LOG_FAIL(rv, "backend returned %lu handles for %lu", *n, max);
@@ -191,7 +192,7 @@ CK_RV dep11_core_FindObjectsFinal(CK_SESSION_HANDLE hSession)
         backend = f->backend_open;
         find_clear(f);
         if (backend)
-            rv = dep11_hsm()->C_FindObjectsFinal(s->handle);
+            rv = dep11_hsm_FindObjectsFinal(s->handle);
     }
     dep11_unlock(&s->lock);
     dep11_session_release(s);

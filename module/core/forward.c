@@ -7,6 +7,7 @@
 #include "core/internal.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "util/log.h"
 
 /* What a key handle given to an *Init call means for the backend: *@b gets
@@ -54,7 +55,7 @@ CK_RV dep11_core_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechan
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DigestInit(s->handle, pMechanism);
+        rv = dep11_hsm_DigestInit(s->handle, pMechanism);
     dep11_session_release(s);
     return rv;
 }
@@ -66,7 +67,7 @@ CK_RV dep11_core_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG 
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_Digest(s->handle, pData, ulDataLen, pDigest, pulDigestLen);
+        rv = dep11_hsm_Digest(s->handle, pData, ulDataLen, pDigest, pulDigestLen);
     dep11_session_release(s);
     return rv;
 }
@@ -78,7 +79,7 @@ CK_RV dep11_core_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DigestUpdate(s->handle, pPart, ulPartLen);
+        rv = dep11_hsm_DigestUpdate(s->handle, pPart, ulPartLen);
     dep11_session_release(s);
     return rv;
 }
@@ -90,7 +91,7 @@ CK_RV dep11_core_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DigestFinal(s->handle, pDigest, pulDigestLen);
+        rv = dep11_hsm_DigestFinal(s->handle, pDigest, pulDigestLen);
     dep11_session_release(s);
     return rv;
 }
@@ -102,7 +103,7 @@ CK_RV dep11_core_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ul
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_Sign(s->handle, pData, ulDataLen, pSignature, pulSignatureLen);
+        rv = dep11_hsm_Sign(s->handle, pData, ulDataLen, pSignature, pulSignatureLen);
     dep11_session_release(s);
     return rv;
 }
@@ -114,7 +115,7 @@ CK_RV dep11_core_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_SignUpdate(s->handle, pPart, ulPartLen);
+        rv = dep11_hsm_SignUpdate(s->handle, pPart, ulPartLen);
     dep11_session_release(s);
     return rv;
 }
@@ -126,7 +127,7 @@ CK_RV dep11_core_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_SignFinal(s->handle, pSignature, pulSignatureLen);
+        rv = dep11_hsm_SignFinal(s->handle, pSignature, pulSignatureLen);
     dep11_session_release(s);
     return rv;
 }
@@ -139,7 +140,7 @@ CK_RV dep11_core_SignRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_SignRecover(s->handle, pData, ulDataLen, pSignature, pulSignatureLen);
+        rv = dep11_hsm_SignRecover(s->handle, pData, ulDataLen, pSignature, pulSignatureLen);
     dep11_session_release(s);
     return rv;
 }
@@ -151,7 +152,7 @@ CK_RV dep11_core_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG 
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_Verify(s->handle, pData, ulDataLen, pSignature, ulSignatureLen);
+        rv = dep11_hsm_Verify(s->handle, pData, ulDataLen, pSignature, ulSignatureLen);
     dep11_session_release(s);
     return rv;
 }
@@ -163,7 +164,7 @@ CK_RV dep11_core_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_VerifyUpdate(s->handle, pPart, ulPartLen);
+        rv = dep11_hsm_VerifyUpdate(s->handle, pPart, ulPartLen);
     dep11_session_release(s);
     return rv;
 }
@@ -175,7 +176,7 @@ CK_RV dep11_core_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_VerifyFinal(s->handle, pSignature, ulSignatureLen);
+        rv = dep11_hsm_VerifyFinal(s->handle, pSignature, ulSignatureLen);
     dep11_session_release(s);
     return rv;
 }
@@ -188,7 +189,7 @@ CK_RV dep11_core_VerifyRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignatur
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_VerifyRecover(s->handle, pSignature, ulSignatureLen, pData, pulDataLen);
+        rv = dep11_hsm_VerifyRecover(s->handle, pSignature, ulSignatureLen, pData, pulDataLen);
     dep11_session_release(s);
     return rv;
 }
@@ -201,7 +202,7 @@ CK_RV dep11_core_DigestEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPa
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DigestEncryptUpdate(s->handle, pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen);
+        rv = dep11_hsm_DigestEncryptUpdate(s->handle, pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen);
     dep11_session_release(s);
     return rv;
 }
@@ -214,7 +215,7 @@ CK_RV dep11_core_DecryptDigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEn
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DecryptDigestUpdate(s->handle, pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen);
+        rv = dep11_hsm_DecryptDigestUpdate(s->handle, pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen);
     dep11_session_release(s);
     return rv;
 }
@@ -227,7 +228,7 @@ CK_RV dep11_core_SignEncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_SignEncryptUpdate(s->handle, pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen);
+        rv = dep11_hsm_SignEncryptUpdate(s->handle, pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen);
     dep11_session_release(s);
     return rv;
 }
@@ -240,7 +241,7 @@ CK_RV dep11_core_DecryptVerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEn
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DecryptVerifyUpdate(s->handle, pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen);
+        rv = dep11_hsm_DecryptVerifyUpdate(s->handle, pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen);
     dep11_session_release(s);
     return rv;
 }
@@ -252,7 +253,7 @@ CK_RV dep11_core_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed,
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_SeedRandom(s->handle, pSeed, ulSeedLen);
+        rv = dep11_hsm_SeedRandom(s->handle, pSeed, ulSeedLen);
     dep11_session_release(s);
     return rv;
 }
@@ -264,7 +265,7 @@ CK_RV dep11_core_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomD
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_GenerateRandom(s->handle, pRandomData, ulRandomLen);
+        rv = dep11_hsm_GenerateRandom(s->handle, pRandomData, ulRandomLen);
     dep11_session_release(s);
     return rv;
 }
@@ -285,7 +286,7 @@ CK_RV dep11_core_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanis
     if (rv == CKR_OK)
         rv = backend_key(s, hKey, CKR_KEY_FUNCTION_NOT_PERMITTED, 1, &b);
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_SignInit(s->handle, pMechanism, b);
+        rv = dep11_hsm_SignInit(s->handle, pMechanism, b);
     dep11_session_release(s);
     return rv;
 }
@@ -300,7 +301,7 @@ CK_RV dep11_core_SignRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pM
     if (rv == CKR_OK)
         rv = backend_key(s, hKey, CKR_KEY_FUNCTION_NOT_PERMITTED, 1, &b);
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_SignRecoverInit(s->handle, pMechanism, b);
+        rv = dep11_hsm_SignRecoverInit(s->handle, pMechanism, b);
     dep11_session_release(s);
     return rv;
 }
@@ -315,7 +316,7 @@ CK_RV dep11_core_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechan
     if (rv == CKR_OK)
         rv = backend_key(s, hKey, CKR_KEY_FUNCTION_NOT_PERMITTED, 0, &b);
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_VerifyInit(s->handle, pMechanism, b);
+        rv = dep11_hsm_VerifyInit(s->handle, pMechanism, b);
     dep11_session_release(s);
     return rv;
 }
@@ -330,7 +331,7 @@ CK_RV dep11_core_VerifyRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR 
     if (rv == CKR_OK)
         rv = backend_key(s, hKey, CKR_KEY_FUNCTION_NOT_PERMITTED, 0, &b);
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_VerifyRecoverInit(s->handle, pMechanism, b);
+        rv = dep11_hsm_VerifyRecoverInit(s->handle, pMechanism, b);
     dep11_session_release(s);
     return rv;
 }
@@ -344,7 +345,7 @@ CK_RV dep11_core_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey)
     if (rv == CKR_OK)
         rv = backend_key(s, hKey, CKR_KEY_INDIGESTIBLE, 0, &b);
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DigestKey(s->handle, b);
+        rv = dep11_hsm_DigestKey(s->handle, b);
     dep11_session_release(s);
     return rv;
 }

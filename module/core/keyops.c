@@ -7,15 +7,11 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/mech.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "util/log.h"
-
-/* Is @m one of dep11's vendor mechanisms? */
-static int is_dep11_mech(CK_MECHANISM_TYPE m)
-{
-    return m >= CKM_DEP11_KEY_GEN && m <= CKM_DEP11_AEAD;
-}
 
 /*
  * Checks that @mech carries a parameter of exactly @size bytes (or none,
@@ -140,16 +136,20 @@ static CK_RV generate_dep11(struct dep11_session *s, CK_MECHANISM_PTR mech,
 {
     struct dep11_keygen_req req;
     struct dep11_key *key = NULL;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
     memset(&req, 0, sizeof req);
-    if ((rv = check_param(mech, 0, 1)) != CKR_OK)
+    rv = check_param(mech, 0, 1);
+    if (rv != CKR_OK)
         return rv;
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
-    if ((rv = dep11_attr_parse_keygen(t, n, &req)) != CKR_OK)
+    rv = dep11_attr_parse_keygen(t, n, &req);
+    if (rv != CKR_OK)
         return rv;
-    if ((rv = dep11_key_generate(&req, &key)) != CKR_OK)
+    rv = dep11_key_generate(&req, &key);
+    if (rv != CKR_OK)
         return rv;
     return dep11_object_add(s, key, out);
 }
@@ -160,9 +160,10 @@ CK_RV dep11_core_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
 {
     struct dep11_session *s = NULL;
     CK_OBJECT_HANDLE bh = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     rv = CKR_ARGUMENTS_BAD;
     if (pMechanism == NULL || phKey == NULL || (ulCount > 0 && pTemplate == NULL)) {
@@ -174,14 +175,15 @@ CK_RV dep11_core_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMecha
         goto out;
     }
     rv = CKR_MECHANISM_INVALID;
-    if (is_dep11_mech(pMechanism->mechanism)) {
+    if (dep11_mech_refuses(pMechanism->mechanism, CKF_GENERATE)) {
         LOG_FAIL(rv, "mechanism 0x%lx does not generate keys", pMechanism->mechanism);
         goto out;
     }
-    if ((rv = backend_template(pTemplate, ulCount)) != CKR_OK)
+    rv = backend_template(pTemplate, ulCount);
+    if (rv != CKR_OK)
         goto out;
-    rv = dep11_hsm()->C_GenerateKey(dep11_session_backend(s), pMechanism,
-                                    pTemplate, ulCount, &bh);
+    rv = dep11_hsm_GenerateKey(dep11_session_backend(s), pMechanism,
+                               pTemplate, ulCount, &bh);
     rv = out_handle(s, rv, bh, pTemplate, ulCount, phKey);
 out:
     dep11_session_release(s);
@@ -198,9 +200,10 @@ CK_RV dep11_core_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pM
 {
     struct dep11_session *s = NULL;
     CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     rv = CKR_ARGUMENTS_BAD;
     if (pMechanism == NULL || phPublicKey == NULL || phPrivateKey == NULL) {
@@ -208,7 +211,7 @@ CK_RV dep11_core_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pM
         goto out;
     }
     rv = CKR_MECHANISM_INVALID;
-    if (is_dep11_mech(pMechanism->mechanism)) {
+    if (dep11_mech_refuses(pMechanism->mechanism, CKF_GENERATE_KEY_PAIR)) {
         LOG_FAIL(rv, "mechanism 0x%lx does not generate key pairs", pMechanism->mechanism);
         goto out;
     }
@@ -217,10 +220,10 @@ CK_RV dep11_core_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pM
         rv = backend_template(pPrivateKeyTemplate, ulPrivateKeyAttributeCount);
     if (rv != CKR_OK)
         goto out;
-    rv = dep11_hsm()->C_GenerateKeyPair(
-        dep11_session_backend(s), pMechanism, pPublicKeyTemplate,
-        ulPublicKeyAttributeCount, pPrivateKeyTemplate,
-        ulPrivateKeyAttributeCount, &pub, &priv);
+    rv = dep11_hsm_GenerateKeyPair(
+                                   dep11_session_backend(s), pMechanism, pPublicKeyTemplate,
+                                   ulPublicKeyAttributeCount, pPrivateKeyTemplate,
+                                   ulPrivateKeyAttributeCount, &pub, &priv);
     if (rv == CKR_OK)
         rv = out_handle(s, rv, pub, pPublicKeyTemplate, ulPublicKeyAttributeCount,
                         phPublicKey);
@@ -256,7 +259,7 @@ static CK_RV root_handle(struct dep11_session *s, CK_OBJECT_HANDLE h, CK_RV bad,
                          CK_OBJECT_HANDLE *backend)
 {
     struct dep11_object *obj = NULL;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
     *backend = CK_INVALID_HANDLE;
     if (h == CK_INVALID_HANDLE)
@@ -282,9 +285,10 @@ static CK_RV wrap_policy(struct dep11_session *s, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE r1 = CK_INVALID_HANDLE, r2 = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE second = CK_INVALID_HANDLE;
     CK_FLAGS flags = 0;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = check_param(mech, sizeof *p, 1)) != CKR_OK)
+    rv = check_param(mech, sizeof *p, 1);
+    if (rv != CKR_OK)
         return rv;
     p = mech->pParameter;
     if (p != NULL) {
@@ -296,10 +300,13 @@ static CK_RV wrap_policy(struct dep11_session *s, CK_MECHANISM_PTR mech,
                  "customer-managed needs two roots, provider-managed none");
         return CKR_MECHANISM_PARAM_INVALID;
     }
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
-    if ((rv = root_handle(s, hRoot1, CKR_WRAPPING_KEY_HANDLE_INVALID, &r1)) != CKR_OK ||
-        (rv = root_handle(s, second, CKR_MECHANISM_PARAM_INVALID, &r2)) != CKR_OK)
+    rv = root_handle(s, hRoot1, CKR_WRAPPING_KEY_HANDLE_INVALID, &r1);
+    if (rv == CKR_OK)
+        rv = root_handle(s, second, CKR_MECHANISM_PARAM_INVALID, &r2);
+    if (rv != CKR_OK)
         return rv;
     rv = wrapped_module_key(s, hKey, DEP11_USE_WRAPPED_BY_POLICY_WRAP, &obj);
     if (rv == CKR_OK) {
@@ -320,12 +327,14 @@ static CK_RV wrap_child(struct dep11_session *s, CK_MECHANISM_PTR mech,
     const CK_DEP11_CHILD_PARAMS *p = NULL;
     struct dep11_object *pol = NULL, *child = NULL;
     CK_OBJECT_HANDLE bh = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = check_param(mech, sizeof *p, 0)) != CKR_OK)
+    rv = check_param(mech, sizeof *p, 0);
+    if (rv != CKR_OK)
         return rv;
     p = mech->pParameter;
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
     rv = resolve_as(s, hPolicy, CKR_WRAPPING_KEY_HANDLE_INVALID, &pol, &bh);
     if (rv != CKR_OK)
@@ -357,7 +366,7 @@ static CK_RV wrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                            CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
     CK_OBJECT_HANDLE bw = CK_INVALID_HANDLE, bk = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
     rv = backend_key(s, hWrapping, CKR_WRAPPING_KEY_HANDLE_INVALID,
                      CKR_KEY_FUNCTION_NOT_PERMITTED,
@@ -368,8 +377,8 @@ static CK_RV wrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                          0, &bk);
     if (rv != CKR_OK)
         return rv;
-    return dep11_hsm()->C_WrapKey(dep11_session_backend(s), mech, bw, bk, out,
-                                  out_len);
+    return dep11_hsm_WrapKey(dep11_session_backend(s), mech, bw, bk, out,
+                             out_len);
 }
 
 CK_RV dep11_core_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -377,9 +386,10 @@ CK_RV dep11_core_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism
                          CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
 {
     struct dep11_session *s = NULL;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     if (pMechanism == NULL || pulWrappedKeyLen == NULL) {
         rv = CKR_ARGUMENTS_BAD;
@@ -390,7 +400,7 @@ CK_RV dep11_core_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism
     } else if (pMechanism->mechanism == CKM_DEP11_CHILD_WRAP) {
         rv = wrap_child(s, pMechanism, hWrappingKey, hKey, pWrappedKey,
                         pulWrappedKeyLen);
-    } else if (is_dep11_mech(pMechanism->mechanism)) {
+    } else if (dep11_mech_refuses(pMechanism->mechanism, CKF_WRAP)) {
         rv = CKR_MECHANISM_INVALID;
         LOG_FAIL(rv, "mechanism 0x%lx does not wrap", pMechanism->mechanism);
     } else {
@@ -410,14 +420,16 @@ static CK_RV unwrap_policy(struct dep11_session *s, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE root = CK_INVALID_HANDLE;
     struct dep11_key *key = NULL;
     struct dep11_call call;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = check_param(mech, sizeof *p, 1)) != CKR_OK)
+    rv = check_param(mech, sizeof *p, 1);
+    if (rv != CKR_OK)
         return rv;
     p = mech->pParameter;
     if (p != NULL)
         requester = p->ulRequester;
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
     rv = root_handle(s, hRoot, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &root);
     if (rv != CKR_OK)
@@ -438,12 +450,14 @@ static CK_RV unwrap_child(struct dep11_session *s, CK_MECHANISM_PTR mech,
     struct dep11_object *pol = NULL;
     struct dep11_key *key = NULL;
     CK_OBJECT_HANDLE bh = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = check_param(mech, sizeof *p, 0)) != CKR_OK)
+    rv = check_param(mech, sizeof *p, 0);
+    if (rv != CKR_OK)
         return rv;
     p = mech->pParameter;
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
     rv = resolve_as(s, hPolicy, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &pol, &bh);
     if (rv != CKR_OK)
@@ -470,7 +484,7 @@ static CK_RV unwrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                              CK_OBJECT_HANDLE_PTR out)
 {
     CK_OBJECT_HANDLE bu = CK_INVALID_HANDLE, bk = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
     rv = backend_key(s, hUnwrap, CKR_UNWRAPPING_KEY_HANDLE_INVALID,
                      CKR_KEY_FUNCTION_NOT_PERMITTED,
@@ -479,8 +493,8 @@ static CK_RV unwrap_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
         rv = backend_template(t, n);
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_UnwrapKey(dep11_session_backend(s), mech, bu, blob, len,
-                                  t, n, &bk);
+    rv = dep11_hsm_UnwrapKey(dep11_session_backend(s), mech, bu, blob, len,
+                             t, n, &bk);
     return out_handle(s, rv, bk, t, n, out);
 }
 
@@ -491,9 +505,10 @@ CK_RV dep11_core_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
 {
     struct dep11_session *s = NULL;
     CK_MECHANISM_TYPE m;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     if (pMechanism == NULL || pWrappedKey == NULL || phKey == NULL ||
         (ulAttributeCount > 0 && pTemplate == NULL)) {
@@ -508,7 +523,7 @@ CK_RV dep11_core_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
     } else if (m == CKM_DEP11_CHILD_UNWRAP) {
         rv = unwrap_child(s, pMechanism, hUnwrappingKey, pWrappedKey,
                           ulWrappedKeyLen, pTemplate, ulAttributeCount, phKey);
-    } else if (is_dep11_mech(m)) {
+    } else if (dep11_mech_refuses(m, CKF_UNWRAP)) {
         rv = CKR_MECHANISM_INVALID;
         LOG_FAIL(rv, "mechanism 0x%lx does not unwrap", m);
     } else {
@@ -528,14 +543,17 @@ static CK_RV derive_chunk(struct dep11_session *s, CK_MECHANISM_PTR mech,
     struct dep11_object *site = NULL;
     struct dep11_key *key = NULL;
     CK_OBJECT_HANDLE bh = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = check_param(mech, sizeof *p, 0)) != CKR_OK)
+    rv = check_param(mech, sizeof *p, 0);
+    if (rv != CKR_OK)
         return rv;
     p = mech->pParameter;
-    if ((rv = dep11_session_require_user(s)) != CKR_OK)
+    rv = dep11_session_require_user(s);
+    if (rv != CKR_OK)
         return rv;
-    if ((rv = resolve_as(s, hBase, CKR_KEY_HANDLE_INVALID, &site, &bh)) != CKR_OK)
+    rv = resolve_as(s, hBase, CKR_KEY_HANDLE_INVALID, &site, &bh);
+    if (rv != CKR_OK)
         return rv;
     rv = CKR_KEY_TYPE_INCONSISTENT;
     if (site == NULL) {
@@ -558,7 +576,7 @@ static CK_RV derive_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
                              CK_ULONG n, CK_OBJECT_HANDLE_PTR out)
 {
     CK_OBJECT_HANDLE bb = CK_INVALID_HANDLE, bk = CK_INVALID_HANDLE;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
     rv = backend_key(s, hBase, CKR_KEY_HANDLE_INVALID,
                      CKR_KEY_FUNCTION_NOT_PERMITTED,
@@ -568,7 +586,7 @@ static CK_RV derive_standard(struct dep11_session *s, CK_MECHANISM_PTR mech,
         rv = backend_template(t, n);
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_DeriveKey(dep11_session_backend(s), mech, bb, t, n, &bk);
+    rv = dep11_hsm_DeriveKey(dep11_session_backend(s), mech, bb, t, n, &bk);
     return out_handle(s, rv, bk, t, n, out);
 }
 
@@ -577,9 +595,10 @@ CK_RV dep11_core_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
                            CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
 {
     struct dep11_session *s = NULL;
-    CK_RV rv;
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if ((rv = dep11_session_acquire(hSession, &s)) != CKR_OK)
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
         return rv;
     if (pMechanism == NULL || phKey == NULL ||
         (ulAttributeCount > 0 && pTemplate == NULL)) {
@@ -588,7 +607,7 @@ CK_RV dep11_core_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
     } else if (pMechanism->mechanism == CKM_DEP11_CHUNK_KEY_DERIVE) {
         rv = derive_chunk(s, pMechanism, hBaseKey, pTemplate, ulAttributeCount,
                           phKey);
-    } else if (is_dep11_mech(pMechanism->mechanism)) {
+    } else if (dep11_mech_refuses(pMechanism->mechanism, CKF_DERIVE)) {
         rv = CKR_MECHANISM_INVALID;
         LOG_FAIL(rv, "mechanism 0x%lx does not derive", pMechanism->mechanism);
     } else {

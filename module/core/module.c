@@ -169,7 +169,8 @@ static CK_RV start(int forked, int no_threads)
         LOG_FAIL(rv, "config %s", path != NULL ? path : "(none)");
         goto out;
     }
-    if ((rv = check_threads(no_threads)) != CKR_OK)
+    rv = check_threads(no_threads);
+    if (rv != CKR_OK)
         goto out;
     /* No audit log that cannot be opened: nothing may happen unaudited. */
     rv = dep11_audit_open(cfg.audit_log);
@@ -211,13 +212,40 @@ out:
     return rv;
 }
 
+/*
+ * C_Initialize answers only the codes PKCS#11 lists for it. Another code
+ * from the start (the provider token's CKR_PIN_INCORRECT or
+ * CKR_TOKEN_NOT_PRESENT, a backend's device error) becomes
+ * CKR_FUNCTION_FAILED; the line that logged the cause stays the one error
+ * line, this one is at debug level.
+ */
+static CK_RV initialize_code(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_OK:
+    case CKR_ARGUMENTS_BAD:
+    case CKR_CANT_LOCK:
+    case CKR_CRYPTOKI_ALREADY_INITIALIZED:
+    case CKR_FUNCTION_FAILED:
+    case CKR_GENERAL_ERROR:
+    case CKR_HOST_MEMORY:
+    case CKR_NEED_TO_CREATE_THREADS:
+        return rv;
+    default:
+        LOG_FAIL(rv, "not a C_Initialize code: answered as CKR_FUNCTION_FAILED");
+        return CKR_FUNCTION_FAILED;
+    }
+}
+
 /**
  * dep11_core_Initialize - C_Initialize (DESIGN section 7). @pInitArgs: NULL
  * or a CK_C_INITIALIZE_ARGS. CKR_OK; CKR_ARGUMENTS_BAD;
  * CKR_CRYPTOKI_ALREADY_INITIALIZED (in this process); CKR_FUNCTION_FAILED
  * (bad config: logged with file and line); CKR_NEED_TO_CREATE_THREADS
  * (CKF_LIBRARY_CANT_CREATE_OS_THREADS with a profile that needs threads);
- * CKR_HOST_MEMORY; backend and provider-token codes.
+ * CKR_HOST_MEMORY; CKR_FUNCTION_FAILED also for every other failure of the
+ * backend or the provider token (a wrong provider PIN, a provider-token
+ * setting that matches no token or two), after one log line.
  */
 CK_RV dep11_core_Initialize(CK_VOID_PTR pInitArgs)
 {
@@ -236,7 +264,7 @@ CK_RV dep11_core_Initialize(CK_VOID_PTR pInitArgs)
         int forked = __atomic_load_n(&initialized, __ATOMIC_ACQUIRE);
         if (forked)
             drop_parent_state();
-        rv = start(forked, no_threads);
+        rv = initialize_code(start(forked, no_threads));
     }
     dep11_unlock(&state_lock);
     return rv;

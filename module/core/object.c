@@ -14,6 +14,7 @@
 #include "core/ops.h"
 #include "core/ulmap.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "hsm/rsa.h"
 #include "util/log.h"
 
@@ -393,7 +394,7 @@ static CK_OBJECT_CLASS rsa_key_class(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE b)
         { CKA_KEY_TYPE, &type, sizeof type },
     };
 
-    if (dep11_hsm()->C_GetAttributeValue(hs, b, t, 2) != CKR_OK ||
+    if (dep11_hsm_GetAttributeValue(hs, b, t, 2) != CKR_OK ||
         (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY) || type != CKK_RSA)
         return 0;
     return cls;
@@ -420,10 +421,10 @@ static CK_RV refuse_root_change(struct dep11_session *s, CK_OBJECT_HANDLE b,
     CK_SESSION_INFO info;
     int yes = 0;
 
-    if (rsa_key_class(s->handle, b) == 0)
+    if (rsa_key_class(dep11_session_backend(s), b) == 0)
         return CKR_OK; /* a data object, an AES key: one read, no more */
     memset(&info, 0, sizeof info);
-    rv = dep11_hsm()->C_GetSessionInfo(s->handle, &info);
+    rv = dep11_hsm_GetSessionInfo(dep11_session_backend(s), &info);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "%s of 0x%lx: no session state", what, h);
         return rv;
@@ -479,7 +480,7 @@ static CK_RV new_backend_object(struct dep11_session *s, CK_OBJECT_HANDLE b,
     CK_RV rv = dep11_object_from_backend(s, b, session_object, out);
 
     if (rv != CKR_OK)
-        (void)dep11_hsm()->C_DestroyObject(dep11_session_backend(s), b);
+        (void)dep11_hsm_DestroyObject(dep11_session_backend(s), b);
     return rv;
 }
 
@@ -507,7 +508,7 @@ CK_RV dep11_core_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemp
         LOG_FAIL(rv, "dep11 attributes are set by dep11 mechanisms only");
         goto out;
     }
-    rv = dep11_hsm()->C_CreateObject(s->handle, pTemplate, ulCount, &b);
+    rv = dep11_hsm_CreateObject(dep11_session_backend(s), pTemplate, ulCount, &b);
     if (rv == CKR_OK)
         rv = new_backend_object(s, b, dep11_template_session_object(pTemplate, ulCount),
                                 phObject);
@@ -523,7 +524,7 @@ static int copy_is_session_object(struct dep11_session *s, CK_OBJECT_HANDLE nb)
     CK_BBOOL token = CK_FALSE;
     CK_ATTRIBUTE t = { CKA_TOKEN, &token, sizeof token };
 
-    if (dep11_hsm()->C_GetAttributeValue(s->handle, nb, &t, 1) != CKR_OK)
+    if (dep11_hsm_GetAttributeValue(dep11_session_backend(s), nb, &t, 1) != CKR_OK)
         return 1;
     return token == CK_FALSE;
 }
@@ -554,10 +555,13 @@ CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject
     } else if (dep11_attr_has_vendor(pTemplate, ulCount)) {
         rv = CKR_TEMPLATE_INCONSISTENT;
         LOG_FAIL(rv, "dep11 attributes are set by dep11 mechanisms only");
-    } else if ((rv = refuse_root_change(s, b, hObject, "C_CopyObject")) == CKR_OK) {
-        rv = dep11_hsm()->C_CopyObject(s->handle, b, pTemplate, ulCount, &nb);
-        if (rv == CKR_OK)
-            rv = new_backend_object(s, nb, copy_is_session_object(s, nb), phNewObject);
+    } else {
+        rv = refuse_root_change(s, b, hObject, "C_CopyObject");
+        if (rv == CKR_OK) {
+            rv = dep11_hsm_CopyObject(dep11_session_backend(s), b, pTemplate, ulCount, &nb);
+            if (rv == CKR_OK)
+                rv = new_backend_object(s, nb, copy_is_session_object(s, nb), phNewObject);
+        }
     }
     close_object(s, o);
     return rv;
@@ -583,11 +587,14 @@ CK_RV dep11_core_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObj
         rv = object_unlink(o) ? CKR_OK : CKR_OBJECT_HANDLE_INVALID;
         if (rv != CKR_OK)
             LOG_FAIL(rv, "object 0x%lx destroyed meanwhile", hObject);
-    } else if ((rv = refuse_root_change(s, b, hObject, "C_DestroyObject")) == CKR_OK) {
-        rv = dep11_hsm()->C_DestroyObject(s->handle, b);
-        /* Gone (or already gone): the handle names nothing of the consumer's. */
-        if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID)
-            dep11_allow_del(s->slot, b);
+    } else {
+        rv = refuse_root_change(s, b, hObject, "C_DestroyObject");
+        if (rv == CKR_OK) {
+            rv = dep11_hsm_DestroyObject(dep11_session_backend(s), b);
+            /* Gone (or already gone): the handle names nothing of the consumer's. */
+            if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID)
+                dep11_allow_del(s->slot, b);
+        }
     }
     close_object(s, o);
     return rv;
@@ -614,7 +621,7 @@ CK_RV dep11_core_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObj
         rv = CKR_INFORMATION_SENSITIVE;
         LOG_FAIL(rv, "size of module-side key 0x%lx", hObject);
     } else {
-        rv = dep11_hsm()->C_GetObjectSize(s->handle, b, pulSize);
+        rv = dep11_hsm_GetObjectSize(dep11_session_backend(s), b, pulSize);
     }
     close_object(s, o);
     return rv;
@@ -640,7 +647,7 @@ CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
         rv = dep11_attr_get(o->key, pTemplate, ulCount);
         dep11_unlock(&obj_lock);
     } else {
-        rv = dep11_hsm()->C_GetAttributeValue(s->handle, b, pTemplate, ulCount);
+        rv = dep11_hsm_GetAttributeValue(dep11_session_backend(s), b, pTemplate, ulCount);
     }
     close_object(s, o);
     return rv;
@@ -666,8 +673,11 @@ CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
         dep11_lock(&obj_lock);
         rv = dep11_attr_set(o->key, pTemplate, ulCount);
         dep11_unlock(&obj_lock);
-    } else if ((rv = refuse_root_change(s, b, hObject, "C_SetAttributeValue")) == CKR_OK) {
-        rv = dep11_hsm()->C_SetAttributeValue(s->handle, b, pTemplate, ulCount);
+    } else {
+        rv = refuse_root_change(s, b, hObject, "C_SetAttributeValue");
+        if (rv == CKR_OK) {
+            rv = dep11_hsm_SetAttributeValue(dep11_session_backend(s), b, pTemplate, ulCount);
+        }
     }
     close_object(s, o);
     return rv;

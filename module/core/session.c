@@ -11,6 +11,7 @@
 #include "core/ops.h"
 #include "core/ulmap.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "hsm/provider.h"
 #include "util/log.h"
 
@@ -202,11 +203,11 @@ CK_RV dep11_core_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApp
     }
     /* --- control_lock --- */
     dep11_lock(&control_lock);
-    rv = dep11_hsm()->C_OpenSession(slotID, flags, NULL, NULL, &h);
+    rv = dep11_hsm_OpenSession(slotID, flags, NULL, NULL, &h);
     if (rv == CKR_OK) {
         rv = session_add(h, slotID);
         if (rv != CKR_OK)
-            (void)dep11_hsm()->C_CloseSession(h);
+            (void)dep11_hsm_CloseSession(h);
     }
     dep11_unlock(&control_lock);
     if (rv == CKR_OK)
@@ -242,9 +243,9 @@ static CK_RV session_close(CK_SESSION_HANDLE h)
         /* dep11's own worker sessions may keep the token open: end the login
          * explicitly so that the next consumer session starts logged out. */
         if (was_logged_in)
-            (void)dep11_hsm()->C_Logout(h);
+            (void)dep11_hsm_Logout(h);
     }
-    rv = dep11_hsm()->C_CloseSession(h);
+    rv = dep11_hsm_CloseSession(h);
     if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
         rv = CKR_OK; /* gone below as well */
     dep11_session_release(s);
@@ -288,7 +289,7 @@ CK_RV dep11_core_CloseAllSessions(CK_SLOT_ID slotID)
         LOG_FAIL(rv, "slot %lu is dep11's own", slotID);
         return rv;
     }
-    rv = dep11_hsm()->C_GetSlotInfo(slotID, &info);
+    rv = dep11_hsm_GetSlotInfo(slotID, &info);
     if (rv != CKR_OK)
         return rv;
     dep11_lock(&control_lock);
@@ -356,7 +357,7 @@ CK_RV dep11_core_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR 
 
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_GetSessionInfo(s->handle, pInfo);
+    rv = dep11_hsm_GetSessionInfo(s->handle, pInfo);
     dep11_session_release(s);
     return rv;
 }
@@ -375,7 +376,7 @@ CK_RV dep11_core_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
     if (rv != CKR_OK)
         return rv;
     dep11_lock(&control_lock);
-    rv = dep11_hsm()->C_Login(s->handle, userType, pPin, ulPinLen);
+    rv = dep11_hsm_Login(s->handle, userType, pPin, ulPinLen);
     if ((rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) &&
         (userType == CKU_USER || userType == CKU_SO)) {
         dep11_lock(&table_lock);
@@ -404,7 +405,7 @@ CK_RV dep11_core_Logout(CK_SESSION_HANDLE hSession)
     if (rv != CKR_OK)
         return rv;
     dep11_lock(&control_lock);
-    rv = dep11_hsm()->C_Logout(s->handle);
+    rv = dep11_hsm_Logout(s->handle);
     if (rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN) {
         dep11_lock(&table_lock);
         l = slot_state(s->slot, 0);
@@ -428,7 +429,7 @@ CK_RV dep11_core_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_UL
 
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_InitPIN(s->handle, pPin, ulPinLen);
+    rv = dep11_hsm_InitPIN(s->handle, pPin, ulPinLen);
     dep11_session_release(s);
     return rv;
 }
@@ -444,7 +445,7 @@ CK_RV dep11_core_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin,
 
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_SetPIN(s->handle, pOldPin, ulOldLen, pNewPin, ulNewLen);
+    rv = dep11_hsm_SetPIN(s->handle, pOldPin, ulOldLen, pNewPin, ulNewLen);
     dep11_session_release(s);
     return rv;
 }
@@ -466,8 +467,8 @@ CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
         rv = CKR_STATE_UNSAVEABLE;
         LOG_FAIL(rv, "a module-side operation is active");
     } else {
-        rv = dep11_hsm()->C_GetOperationState(s->handle, pOperationState,
-                                              pulOperationStateLen);
+        rv = dep11_hsm_GetOperationState(s->handle, pOperationState,
+                                         pulOperationStateLen);
     }
     dep11_unlock(&s->lock);
     dep11_session_release(s);
@@ -511,12 +512,14 @@ CK_RV dep11_core_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
 
     if (rv != CKR_OK)
         return rv;
-    if ((rv = state_key(s, hEncryptionKey, &enc)) != CKR_OK ||
-        (rv = state_key(s, hAuthenticationKey, &auth)) != CKR_OK)
+    rv = state_key(s, hEncryptionKey, &enc);
+    if (rv == CKR_OK)
+        rv = state_key(s, hAuthenticationKey, &auth);
+    if (rv != CKR_OK)
         goto out;
     dep11_lock(&s->lock);
-    rv = dep11_hsm()->C_SetOperationState(s->handle, pOperationState, ulOperationStateLen,
-                                          enc, auth);
+    rv = dep11_hsm_SetOperationState(s->handle, pOperationState, ulOperationStateLen,
+                                     enc, auth);
     if (rv == CKR_OK) {
         dep11_aead_free(s->enc);
         dep11_aead_free(s->dec);
@@ -543,7 +546,7 @@ CK_RV dep11_core_GetFunctionStatus(CK_SESSION_HANDLE hSession)
 
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_GetFunctionStatus(s->handle);
+    rv = dep11_hsm_GetFunctionStatus(s->handle);
     dep11_session_release(s);
     return rv;
 }
@@ -558,7 +561,7 @@ CK_RV dep11_core_CancelFunction(CK_SESSION_HANDLE hSession)
 
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm()->C_CancelFunction(s->handle);
+    rv = dep11_hsm_CancelFunction(s->handle);
     dep11_session_release(s);
     return rv;
 }

@@ -7,26 +7,15 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/mech.h"
 #include "core/ops.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "hsm/provider.h"
 #include "util/log.h"
 
-/* The dep11 mechanisms and what C_GetMechanismInfo says of them. */
-static const struct {
-    CK_MECHANISM_TYPE type;
-    CK_MECHANISM_INFO info;
-} dep11_mechs[] = {
-    { CKM_DEP11_KEY_GEN,          { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_GENERATE } },
-    { CKM_DEP11_POLICY_WRAP,      { 2048, 4096, CKF_WRAP } },
-    { CKM_DEP11_POLICY_UNWRAP,    { 2048, 4096, CKF_UNWRAP } },
-    { CKM_DEP11_CHILD_WRAP,       { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_WRAP } },
-    { CKM_DEP11_CHILD_UNWRAP,     { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_UNWRAP } },
-    { CKM_DEP11_CHUNK_KEY_DERIVE, { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_DERIVE } },
-    { CKM_DEP11_CHUNK_AEAD,       { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_ENCRYPT | CKF_DECRYPT } },
-    { CKM_DEP11_AEAD,             { DEP11_KEY_LEN, DEP11_KEY_LEN, CKF_ENCRYPT | CKF_DECRYPT } },
-};
-#define N_DEP11_MECHS (sizeof dep11_mechs / sizeof dep11_mechs[0])
+/* The dep11 mechanisms and their infos: the table of core/mech.c. */
+#define N_DEP11_MECHS dep11_mechs_n
 
 /* CKR_OK for a consumer slot; CKR_SLOT_ID_INVALID for the provider's. */
 static CK_RV consumer_slot(CK_SLOT_ID slot)
@@ -77,7 +66,7 @@ CK_RV dep11_core_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
     for (int tries = 0; tries < 4; tries++) {
         free(all);
         all = NULL;
-        rv = dep11_hsm()->C_GetSlotList(tokenPresent, NULL, &n);
+        rv = dep11_hsm_GetSlotList(tokenPresent, NULL, &n);
         if (rv != CKR_OK)
             goto out;
         all = calloc(n + 1, sizeof *all);
@@ -86,7 +75,7 @@ CK_RV dep11_core_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
             LOG_FAIL(rv, "%lu slots", n);
             goto out;
         }
-        rv = dep11_hsm()->C_GetSlotList(tokenPresent, all, &n);
+        rv = dep11_hsm_GetSlotList(tokenPresent, all, &n);
         if (rv != CKR_BUFFER_TOO_SMALL)
             break;
     }
@@ -108,7 +97,7 @@ CK_RV dep11_core_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 {
     CK_RV rv = consumer_slot(slotID);
 
-    return rv != CKR_OK ? rv : dep11_hsm()->C_GetSlotInfo(slotID, pInfo);
+    return rv != CKR_OK ? rv : dep11_hsm_GetSlotInfo(slotID, pInfo);
 }
 
 /**
@@ -118,7 +107,7 @@ CK_RV dep11_core_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
     CK_RV rv = consumer_slot(slotID);
 
-    return rv != CKR_OK ? rv : dep11_hsm_get_token_info(slotID, pInfo);
+    return rv != CKR_OK ? rv : dep11_hsm_GetTokenInfo(slotID, pInfo);
 }
 
 /**
@@ -139,7 +128,7 @@ CK_RV dep11_core_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList
         LOG_FAIL(CKR_ARGUMENTS_BAD, "pulCount is NULL");
         return CKR_ARGUMENTS_BAD;
     }
-    rv = dep11_hsm()->C_GetMechanismList(slotID, NULL, &n);
+    rv = dep11_hsm_GetMechanismList(slotID, NULL, &n);
     if (rv != CKR_OK)
         goto out;
     if (n > (CK_ULONG)-1 / sizeof *all - N_DEP11_MECHS) {
@@ -153,7 +142,7 @@ CK_RV dep11_core_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pList
         LOG_FAIL(rv, "%lu mechanisms", n);
         goto out;
     }
-    rv = dep11_hsm()->C_GetMechanismList(slotID, all, &n);
+    rv = dep11_hsm_GetMechanismList(slotID, all, &n);
     if (rv != CKR_OK)
         goto out;
     for (size_t i = 0; i < N_DEP11_MECHS; i++)
@@ -173,23 +162,22 @@ CK_RV dep11_core_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
                                   CK_MECHANISM_INFO_PTR pInfo)
 {
     CK_RV rv = consumer_slot(slotID);
+    const struct dep11_mech *mech = NULL;
     CK_ULONG n = 0;
 
     if (rv != CKR_OK)
         return rv;
-    for (size_t i = 0; i < N_DEP11_MECHS; i++) {
-        if (dep11_mechs[i].type != type)
-            continue;
-        if (pInfo == NULL) {
-            LOG_FAIL(CKR_ARGUMENTS_BAD, "pInfo is NULL");
-            return CKR_ARGUMENTS_BAD;
-        }
-        rv = dep11_hsm()->C_GetMechanismList(slotID, NULL, &n);
-        if (rv == CKR_OK)
-            *pInfo = dep11_mechs[i].info;
-        return rv;
+    mech = dep11_mech_find(type);
+    if (mech == NULL)
+        return dep11_hsm_GetMechanismInfo(slotID, type, pInfo);
+    if (pInfo == NULL) {
+        LOG_FAIL(CKR_ARGUMENTS_BAD, "pInfo is NULL");
+        return CKR_ARGUMENTS_BAD;
     }
-    return dep11_hsm()->C_GetMechanismInfo(slotID, type, pInfo);
+    rv = dep11_hsm_GetMechanismList(slotID, NULL, &n);
+    if (rv == CKR_OK)
+        *pInfo = mech->info;
+    return rv;
 }
 
 /**
@@ -209,7 +197,7 @@ CK_RV dep11_core_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulP
         LOG_ERROR("C_InitToken on slot %lu with the provider token's label refused",
                   (unsigned long)slotID);
     }
-    return rv != CKR_OK ? rv : dep11_hsm()->C_InitToken(slotID, pPin, ulPinLen, pLabel);
+    return rv != CKR_OK ? rv : dep11_hsm_InitToken(slotID, pPin, ulPinLen, pLabel);
 }
 
 /**
@@ -230,7 +218,7 @@ CK_RV dep11_core_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_
         return CKR_ARGUMENTS_BAD;
     }
     do {
-        rv = dep11_hsm()->C_WaitForSlotEvent(flags, &slot, NULL);
+        rv = dep11_hsm_WaitForSlotEvent(flags, &slot, NULL);
     } while (rv == CKR_OK && dep11_provider_is_slot(slot) &&
              (rv = dep11_core_check_init()) == CKR_OK);
     if (rv == CKR_OK)

@@ -11,14 +11,14 @@
 #include <p11-kit/p11-kit.h>
 
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "hsm/classify.h"
 #include "hsm/rsa.h"
 #include "util/lock.h"
 #include "util/log.h"
 
-/* The loaded backend. Written at load/unload (which the core layer runs under
- * its module state lock); read without a lock on every down-call. */
-static CK_FUNCTION_LIST *backend_fl;
+/* The loaded backend is dep11_hsm_backend (hsm/call.h), written here at
+ * load/unload only (which the core layer runs under its module state lock). */
 /* Did our C_Initialize get CKR_CRYPTOKI_ALREADY_INITIALIZED? Then the
  * application initialized the same module directly and owns finalization. */
 static int backend_shared;
@@ -26,8 +26,6 @@ static struct dep11_profile backend_profile;
 /* CKF_LIBRARY_CANT_CREATE_OS_THREADS when the application said so: the
  * backend runs in its process and is told the same. */
 static CK_FLAGS backend_extra_flags;
-/* Serializes C_GetTokenInfo (see backend.h); a leaf lock. */
-static dep11_mutex_t token_info_lock = DEP11_MUTEX_INIT;
 
 static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
 {
@@ -118,7 +116,7 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
     /* The profile's changes to the classification table, before any call
      * is classified. */
     dep11_hsm_classify_set(profile->fault_override, profile->fault_overrides);
-    if (backend_fl != NULL) {
+    if (dep11_hsm_backend != NULL) {
         rv = CKR_OK;
         goto out;
     }
@@ -143,7 +141,8 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
         goto out;
     backend_profile = *profile;
     backend_shared = shared;
-    backend_fl = fl;
+    dep11_hsm_backend = fl;
+    dep11_hsm_tracing = dep11_log_enabled(DEP11_LOG_DEBUG);
     fl = NULL;
     LOG_DEBUG("backend %s loaded (%s)", profile->module,
               shared ? "shared initialization" : "initialized by dep11");
@@ -172,11 +171,11 @@ void dep11_hsm_set_no_threads(int no_threads)
  */
 void dep11_hsm_unload(void)
 {
-    CK_FUNCTION_LIST *fl = backend_fl;
+    CK_FUNCTION_LIST *fl = dep11_hsm_backend;
 
     if (fl == NULL)
         return;
-    backend_fl = NULL;
+    dep11_hsm_backend = NULL;
     dep11_hsm_own_sessions_forget();
     if (!backend_shared) {
         CK_RV rv = fl->C_Finalize(NULL);
@@ -209,7 +208,7 @@ void dep11_hsm_unload(void)
  */
 CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
 {
-    CK_FUNCTION_LIST *fl = backend_fl;
+    CK_FUNCTION_LIST *fl = dep11_hsm_backend;
     int shared = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
@@ -221,7 +220,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
     if (profile != NULL && strcmp(profile->module, backend_profile.module) != 0) {
         /* A different module: the parent's stays as it is (not finalized:
          * the parent owns it); load the new one. */
-        backend_fl = NULL;
+        dep11_hsm_backend = NULL;
         backend_shared = 0;
         rv = dep11_hsm_load(profile);
         goto out;
@@ -230,7 +229,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
         (void)fl->C_Finalize(NULL);
     rv = init_backend(fl, &shared);
     if (rv != CKR_OK) {
-        backend_fl = NULL;
+        dep11_hsm_backend = NULL;
         goto out;
     }
     /* Remains shared if it was; a child cannot take ownership. */
@@ -248,7 +247,7 @@ out:
  */
 CK_FUNCTION_LIST *dep11_hsm(void)
 {
-    return backend_fl;
+    return dep11_hsm_backend;
 }
 
 /**
@@ -257,24 +256,7 @@ CK_FUNCTION_LIST *dep11_hsm(void)
  */
 const struct dep11_profile *dep11_hsm_profile(void)
 {
-    return backend_fl != NULL ? &backend_profile : NULL;
-}
-
-/**
- * See backend.h. @slot [in]; @info [out]. CKR_CRYPTOKI_NOT_INITIALIZED when
- * no backend is loaded, else the backend's result.
- */
-CK_RV dep11_hsm_get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
-{
-    CK_FUNCTION_LIST *fl = backend_fl;
-    CK_RV rv = CKR_CRYPTOKI_NOT_INITIALIZED;
-
-    if (fl == NULL)
-        return rv;
-    dep11_lock(&token_info_lock);
-    rv = fl->C_GetTokenInfo(slot, info);
-    dep11_unlock(&token_info_lock);
-    return rv;
+    return dep11_hsm_backend != NULL ? &backend_profile : NULL;
 }
 
 /**
@@ -283,5 +265,5 @@ CK_RV dep11_hsm_get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
  */
 int dep11_hsm_is_shared(void)
 {
-    return backend_fl != NULL && backend_shared;
+    return dep11_hsm_backend != NULL && backend_shared;
 }

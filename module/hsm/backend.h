@@ -18,11 +18,6 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile);
  * the backend at the next load, beside CKF_OS_LOCKING_OK. */
 void dep11_hsm_set_no_threads(int no_threads);
 
-/* The backend's C_GetTokenInfo, one caller at a time: SoftHSM 2.6 fills
- * utcTime with gmtime(), whose buffer all threads share (ThreadSanitizer
- * saw two dep11 threads race in it). Not a data-path call. */
-CK_RV dep11_hsm_get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info);
-
 /* C_Finalize on the backend and release it. Safe when not loaded. */
 void dep11_hsm_unload(void);
 
@@ -30,11 +25,13 @@ void dep11_hsm_unload(void);
  * it (its sessions belong to the parent), then load again. */
 CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile);
 
-/* The backend's function list; NULL when not loaded. */
+/* The backend's function list; NULL when not loaded. Calls go through the
+ * wrappers of hsm/call.h; module code outside module/hsm uses this only to
+ * ask whether a backend is loaded. */
 CK_FUNCTION_LIST *dep11_hsm(void);
 
 /* The profile the backend was loaded with (owned by backend.c); NULL when
- * not loaded. rsa.c and provider.c read retries/backoff-ms from it. */
+ * not loaded. retry.c reads retries/backoff-ms from it. */
 const struct dep11_profile *dep11_hsm_profile(void);
 
 /* Did the application initialize the backend itself (CKR_CRYPTOKI_ALREADY_

@@ -49,7 +49,7 @@ enum dep11_fault dep11_hsm_classify(CK_RV rv)
     case CKR_USER_NOT_LOGGED_IN:
         return DEP11_FAULT_ABORT;
     /* Device or session trouble (a lost session here means the one reopen
-     * and retry in rsa.c / provider.c failed as well). */
+     * and retries of hsm/retry.c failed as well). */
     case CKR_DEVICE_ERROR:
     case CKR_DEVICE_MEMORY:
     case CKR_DEVICE_REMOVED:

@@ -1,13 +1,15 @@
 /*
- * internal.h - helpers shared by the files of module/hsm only (rsa.c,
- * provider.c, provider_keys.c): draining object searches, session-loss
- * codes, pauses. Not part of the layer's interface.
+ * internal.h - helpers shared by the files of module/hsm only: draining
+ * object searches (find.c), session-loss codes, pauses and the retry policy
+ * (retry.h). Not part of the layer's interface.
  */
 #ifndef DEP11_HSM_INTERNAL_H
 #define DEP11_HSM_INTERNAL_H
 
 #include <stddef.h>
 #include <p11-kit/pkcs11.h>
+#include "hsm/call.h"
+#include "hsm/retry.h"
 
 /* Runs C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal on @s with @tmpl
  * and drains the search completely (SoftHSM issues a handle for every match
@@ -16,11 +18,5 @@
  * CKR_OK; CKR_HOST_MEMORY; CKR_CRYPTOKI_NOT_INITIALIZED; backend codes. */
 CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
                          CK_OBJECT_HANDLE **out, size_t *count);
-
-/* Is @rv the loss of a session (CKR_SESSION_HANDLE_INVALID / _CLOSED)? */
-int dep11_hsm_session_lost(CK_RV rv);
-
-/* Sleeps @ms milliseconds (0: returns at once). */
-void dep11_hsm_sleep_ms(unsigned ms);
 
 #endif

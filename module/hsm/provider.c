@@ -62,7 +62,6 @@ static int label_matches(const CK_TOKEN_INFO *ti, const char *label)
  * token must be one token, distinct from every customer token. */
 static CK_RV find_slot(const char *spec, CK_SLOT_ID *slot, CK_UTF8CHAR label[32])
 {
-    CK_FUNCTION_LIST *f = dep11_hsm();
     P11KitUri *uri = NULL;
     CK_SLOT_ID *slots = NULL;
     CK_ULONG n = 0, i = 0, matches = 0;
@@ -77,7 +76,7 @@ static CK_RV find_slot(const char *spec, CK_SLOT_ID *slot, CK_UTF8CHAR label[32]
             goto out;
         }
     }
-    rv = f->C_GetSlotList(CK_TRUE, NULL, &n);
+    rv = dep11_hsm_GetSlotList(CK_TRUE, NULL, &n);
     if (rv != CKR_OK || n == 0)
         goto none;
     slots = calloc(n, sizeof *slots);
@@ -85,11 +84,11 @@ static CK_RV find_slot(const char *spec, CK_SLOT_ID *slot, CK_UTF8CHAR label[32]
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    rv = f->C_GetSlotList(CK_TRUE, slots, &n);
+    rv = dep11_hsm_GetSlotList(CK_TRUE, slots, &n);
     if (rv != CKR_OK)
         goto none;
     for (i = 0; i < n; i++) {
-        if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+        if (dep11_hsm_GetTokenInfo(slots[i], &ti) != CKR_OK)
             continue;
         if (uri != NULL ? p11_kit_uri_match_token_info(uri, &ti) == 1
                         : label_matches(&ti, spec)) {
@@ -135,7 +134,7 @@ static CK_RV login(CK_SESSION_HANDLE s)
     rv = dep11_config_read_pin(pool.pin_src, pin, PIN_MAX, &len);
     if (rv != CKR_OK)
         goto out;
-    rv = dep11_hsm()->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
+    rv = dep11_hsm_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
     if (rv == CKR_USER_ALREADY_LOGGED_IN)
         rv = CKR_OK;
     if (rv != CKR_OK)
@@ -173,12 +172,12 @@ static CK_RV take(CK_SESSION_HANDLE *out)
     slot = pool.slot;
     dep11_unlock(&pool.lock);
     /* ---- unlocked: open a new session ---- */
-    rv = dep11_hsm()->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                                    NULL, NULL, &h);
+    rv = dep11_hsm_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                               NULL, NULL, &h);
     if (rv == CKR_OK) {
         rv = dep11_hsm_own_session_add(h, slot);
         if (rv != CKR_OK)
-            (void)dep11_hsm()->C_CloseSession(h);
+            (void)dep11_hsm_CloseSession(h);
     }
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "opening a provider session");
@@ -198,7 +197,7 @@ static void close_sessions(CK_SESSION_HANDLE *v, size_t n)
 
     for (i = 0; i < n; i++) {
         dep11_hsm_own_session_del(v[i]);
-        (void)dep11_hsm()->C_CloseSession(v[i]);
+        (void)dep11_hsm_CloseSession(v[i]);
     }
 }
 
@@ -233,18 +232,19 @@ static void give(CK_SESSION_HANDLE s, int drop, int lost)
     free(dead);
 }
 
-CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg)
+CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
 {
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    unsigned tries = pool.retries;
+    struct dep11_hsm_retry r;
     CK_RV rv = take(&s);
 
     if (rv != CKR_OK)
         return rv;
     rv = fn(s, arg);
-    while (tries-- > 0 && (dep11_hsm_session_lost(rv) || rv == CKR_USER_NOT_LOGGED_IN)) {
+    dep11_hsm_retry_start(&r, pool.retries, pool.backoff_ms,
+                          DEP11_HSM_RETRY_SESSION_LOST | DEP11_HSM_RETRY_LOGGED_OUT);
+    while (dep11_hsm_retry_again(&r, rv)) {
         LOG_INFO("provider session %lu: %s; retrying", (unsigned long)s, dep11_rv_name(rv));
-        dep11_hsm_sleep_ms(pool.backoff_ms);
         if (dep11_hsm_session_lost(rv)) {
             give(s, 1, 1);
             rv = take(&s);
@@ -325,8 +325,8 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
      * the last session of an application on a token closes, the login ends
      * and SoftHSM drops every object handle of the token, so a pool that
      * closes a failed session must never close the last one. */
-    rv = dep11_hsm()->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                                    NULL, NULL, &s);
+    rv = dep11_hsm_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                               NULL, NULL, &s);
     if (rv == CKR_OK) {
         pool.anchor = s;
         rv = dep11_hsm_own_session_add(s, slot);
@@ -335,7 +335,7 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
     }
     /* Provisioned? (DESIGN section 2: dep11 never creates provider keys.) */
     if (rv == CKR_OK)
-        rv = dep11_prov_keys_check(cfg->provider_token);
+        rv = dep11_provider_keys_check(cfg->provider_token);
     if (rv != CKR_OK) {
         dep11_provider_close();
         return rv;
@@ -370,14 +370,14 @@ void dep11_provider_close(void)
     dep11_unlock(&pool.lock);
     if (dep11_hsm() != NULL) {
         if (pool.anchor != CK_INVALID_HANDLE)
-            (void)dep11_hsm()->C_Logout(pool.anchor);
+            (void)dep11_hsm_Logout(pool.anchor);
         close_sessions(v, n);
         if (pool.anchor != CK_INVALID_HANDLE)
             close_sessions(&pool.anchor, 1);
     }
     pool.anchor = CK_INVALID_HANDLE;
     free(v);
-    dep11_prov_keys_reset();
+    dep11_provider_keys_reset();
 }
 
 /**
@@ -395,7 +395,7 @@ void dep11_provider_forget(void)
     pool.nopen = 0;
     pool.open = 0;
     pool.anchor = CK_INVALID_HANDLE;
-    dep11_prov_keys_reset();
+    dep11_provider_keys_reset();
 }
 
 /** Is @slot the (open) provider token's slot? 1/0. */

@@ -1,7 +1,7 @@
 /*
  * provider.h - dep11's own token: provider root keys, the provider MAC key,
- * availability keys (one or more per 16-byte tag, the policy id). Only dep11
- * logs in to it; it is hidden from consumers. Operations take a session from
+ * availability keys (one or more per 16-byte tag; hier uses the policy id).
+ * Only dep11 logs in to it; it is hidden from consumers. Operations take a session from
  * a small pool (no global lock held across an HSM call).
  * Keys are found by CKA_LABEL/CKA_ID, never by stored handles across
  * processes. The provider keys (roots, MAC key, receipt signing key) are
@@ -70,8 +70,8 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
                                 const uint8_t *pt, size_t pt_len,
                                 uint8_t *out, size_t *out_len);
 
-/* The reverse; CKR_KEY_HANDLE_INVALID when the key is gone (destroyed:
- * purged or rolled away); the backend's code for a bad tag (classify it). */
+/* The reverse; CKR_KEY_HANDLE_INVALID when the key is gone (destroyed);
+ * the backend's code for a bad tag (classify it). */
 CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
                                 const uint8_t *aad, size_t aad_len,
                                 const uint8_t *in, size_t in_len,
@@ -87,23 +87,24 @@ CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
  * it is gone, also when it was gone already; backend codes. */
 CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN]);
 
-/* --- purge support (provider_purge.c) ------------------------------------ */
+/* --- tombstones (provider_tombstone.c) and the receipt signing key
+ *     (provider_sign.c) ------------------------------------------------ */
 #define DEP11_TOMBSTONE_MAX 4096  /* largest receipt a tombstone holds */
 #define DEP11_EC_POINT_LEN 65     /* uncompressed P-256 point: 04 || X || Y */
 #define DEP11_EC_SIG_LEN 64       /* CKM_ECDSA output on P-256: r || s */
 
-/* The purge tombstone of @policy_id: a CKO_DATA token object on the provider
+/* The tombstone for id @id: a CKO_DATA token object on the provider
  * token (CKA_APPLICATION "dep11", CKA_LABEL "dep11-tombstone-<hex id>",
  * CKA_MODIFIABLE=FALSE, CKA_VALUE = the signed receipt). With @value NULL
  * only *@present is filled (one search); else the receipt is copied to
  * @value (capacity in *@value_len, length out; CKR_BUFFER_TOO_SMALL).
- * Should two purges have raced, every process picks the same receipt. */
-CK_RV dep11_provider_tombstone_find(const uint8_t policy_id[16], uint8_t *value,
+ * Should two writers have raced, every process picks the same value. */
+CK_RV dep11_provider_tombstone_find(const uint8_t id[16], uint8_t *value,
                                     size_t *value_len, int *present);
 
-/* Writes the tombstone of @policy_id holding @receipt, unless one exists
+/* Writes the tombstone for id @id holding @receipt, unless one exists
  * (then nothing is written: CKR_OK). */
-CK_RV dep11_provider_tombstone_write(const uint8_t policy_id[16], const uint8_t *receipt,
+CK_RV dep11_provider_tombstone_write(const uint8_t id[16], const uint8_t *receipt,
                                      size_t len);
 
 /* The public point of the receipt signing key (ECDSA P-256 on the provider
@@ -114,12 +115,5 @@ CK_RV dep11_provider_sign_public(uint8_t point[DEP11_EC_POINT_LEN]);
 /* CKM_ECDSA with the receipt signing key over @digest (a SHA-256 the caller
  * computed): @sig gets r || s. */
 CK_RV dep11_provider_sign(const uint8_t digest[32], uint8_t sig[DEP11_EC_SIG_LEN]);
-
-/* The RSA public keys on the token of session @s (@trusted_only: only the
- * CKA_TRUSTED=TRUE ones, i.e. registered roots), modulus and exponent into
- * @out (capacity @cap), *@n of them. (Purge uses it to tell that the
- * session's token is the one where the policy's roots were registered.) */
-CK_RV dep11_hsm_rsa_public_list(CK_SESSION_HANDLE s, int trusted_only,
-                                struct dep11_hsm_rsa *out, size_t cap, size_t *n);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * provider_avail.c - availability keys on the provider token: AES-256 keys
- * tagged with a policy id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID
+ * tagged with a 16-byte id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID
  * tag || random(8)), AES-256-GCM sealing and opening in the HSM, destruction.
  */
 #include <stdlib.h>
@@ -72,7 +72,7 @@ static CK_RV list_keys(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
     for (i = 0; i < n; i++) {
         CK_ATTRIBUTE a = { CKA_ID, l->id[l->n], DEP11_AVAIL_ID_LEN };
 
-        rv = dep11_hsm()->C_GetAttributeValue(s, found[i], &a, 1);
+        rv = dep11_hsm_GetAttributeValue(s, found[i], &a, 1);
         /* A key whose CKA_ID has another shape is not ours: skipped. Any
          * other failure (device, session, login) is the backend's answer:
          * a key we could not read is not a key that is gone. */
@@ -133,7 +133,7 @@ static CK_RV create_avail(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
         LOG_FAIL(rv, "RAND_bytes");
         return rv;
     }
-    rv = dep11_hsm()->C_GenerateKey(s, &m, tmpl, sizeof tmpl / sizeof tmpl[0], h);
+    rv = dep11_hsm_GenerateKey(s, &m, tmpl, sizeof tmpl / sizeof tmpl[0], h);
     if (rv != CKR_OK) {
         LOG_ERROR("creating availability key %s: %s", label, dep11_rv_name(rv));
         return rv;
@@ -176,7 +176,7 @@ static CK_RV avail_key_fn(CK_SESSION_HANDLE s, void *arg)
 
         memcpy(a->id, l.id[b], DEP11_AVAIL_ID_LEN);
         if (mh != 0 && l.h[b] != mh)
-            (void)dep11_hsm()->C_DestroyObject(s, mh);
+            (void)dep11_hsm_DestroyObject(s, mh);
     }
     list_free(&l);
     return rv;
@@ -197,7 +197,7 @@ CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_prov_run(avail_key_fn, &a);
+    rv = dep11_provider_run(avail_key_fn, &a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "availability key (fresh=%d)", fresh);
     return rv;
@@ -251,13 +251,13 @@ static CK_RV gcm_fn(CK_SESSION_HANDLE s, void *arg)
     if (rv != CKR_OK)
         return rv;
     if (a->seal) {
-        rv = dep11_hsm()->C_EncryptInit(s, &m, h);
+        rv = dep11_hsm_EncryptInit(s, &m, h);
         if (rv == CKR_OK)
-            rv = dep11_hsm()->C_Encrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
+            rv = dep11_hsm_Encrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
     } else {
-        rv = dep11_hsm()->C_DecryptInit(s, &m, h);
+        rv = dep11_hsm_DecryptInit(s, &m, h);
         if (rv == CKR_OK)
-            rv = dep11_hsm()->C_Decrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
+            rv = dep11_hsm_Decrypt(s, (CK_BYTE_PTR)a->in, a->in_len, a->out, &len);
     }
     if (rv == CKR_OK)
         a->out_len = len;
@@ -307,7 +307,7 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
     a.iv = out;
     a.out = out + GCM_IV;
     a.out_len = need - GCM_IV;
-    rv = dep11_prov_run(gcm_fn, &a);
+    rv = dep11_provider_run(gcm_fn, &a);
     if (rv == CKR_OK && a.out_len != pt_len + GCM_TAG) {
         rv = CKR_GENERAL_ERROR;
         LOG_FAIL(rv, "HSM returned %lu bytes of GCM output", (unsigned long)a.out_len);
@@ -370,7 +370,7 @@ CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
         LOG_FAIL(rv, "plaintext buffer");
         goto out;
     }
-    rv = dep11_prov_run(gcm_fn, &a);
+    rv = dep11_provider_run(gcm_fn, &a);
     if (rv == CKR_OK && a.out_len != need) {
         rv = CKR_GENERAL_ERROR;
         LOG_FAIL(rv, "HSM returned %lu plaintext bytes", (unsigned long)a.out_len);
@@ -406,7 +406,7 @@ static CK_RV destroy_fn(CK_SESSION_HANDLE s, void *arg)
         if (a->keep != NULL && a->keep_len == DEP11_AVAIL_ID_LEN &&
             memcmp(l.id[i], a->keep, DEP11_AVAIL_ID_LEN) == 0)
             continue;
-        rv = dep11_hsm()->C_DestroyObject(s, l.h[i]);
+        rv = dep11_hsm_DestroyObject(s, l.h[i]);
         if (rv == CKR_OBJECT_HANDLE_INVALID)
             rv = CKR_OK;            /* someone else destroyed it first */
         else if (rv == CKR_OK)
@@ -432,7 +432,7 @@ CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_prov_run(destroy_fn, &a);
+    rv = dep11_provider_run(destroy_fn, &a);
     if (destroyed != NULL)
         *destroyed = a.count;
     if (rv != CKR_OK)
@@ -448,7 +448,7 @@ static CK_RV drop_fn(CK_SESSION_HANDLE s, void *arg)
     if (rv == CKR_KEY_HANDLE_INVALID)
         return CKR_OK; /* gone already */
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_DestroyObject(s, h);
+        rv = dep11_hsm_DestroyObject(s, h);
     return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_OK : rv;
 }
 
@@ -461,7 +461,7 @@ CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN])
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_prov_run(drop_fn, (void *)key_id);
+    rv = dep11_provider_run(drop_fn, (void *)key_id);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "dropping a fresh availability key");
     return rv;

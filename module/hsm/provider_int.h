@@ -9,31 +9,31 @@
 #include <p11-kit/pkcs11.h>
 
 /* One operation on a provider session. */
-typedef CK_RV (*dep11_prov_fn)(CK_SESSION_HANDLE s, void *arg);
+typedef CK_RV (*dep11_provider_fn)(CK_SESSION_HANDLE s, void *arg);
 
 /* Takes a pool session, runs @fn(s, @arg), gives the session back. When @fn
  * answers CKR_SESSION_HANDLE_INVALID / CKR_SESSION_CLOSED (reopen, re-login)
  * or CKR_USER_NOT_LOGGED_IN (re-login), retries (profile "retries", pausing
  * "backoff-ms"). Returns @fn's code; CKR_CRYPTOKI_NOT_INITIALIZED when the
  * provider is not open; pool and login codes. */
-CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg);
+CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg);
 
 /* Finds the provider keys (include/dep11-provider.h) and caches their
  * handles. Each must be on the token exactly once (a pair with its public
  * half): else CKR_FUNCTION_FAILED and one log line naming @token (the
  * provider-token setting) and `dep11-tool provider init`. Creates nothing. */
-CK_RV dep11_prov_keys_check(const char *token);
+CK_RV dep11_provider_keys_check(const char *token);
 
 /* Drops provider_keys.c's cached handles (close, forget). */
-void dep11_prov_keys_reset(void);
+void dep11_provider_keys_reset(void);
 
 /* One operation with the provider's receipt signing key pair. */
-typedef CK_RV (*dep11_prov_pair_fn)(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+typedef CK_RV (*dep11_provider_pair_fn)(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                                     CK_OBJECT_HANDLE pub, void *arg);
 
 /* Runs @fn(s, priv, pub, @arg) with the receipt signing key (ECDSA P-256,
  * private half CKA_SIGN only; found by label, provider_keys.c). Returns
  * @fn's code, or the look-up's. */
-CK_RV dep11_prov_with_sign_key(dep11_prov_pair_fn fn, void *arg);
+CK_RV dep11_provider_with_sign_key(dep11_provider_pair_fn fn, void *arg);
 
 #endif

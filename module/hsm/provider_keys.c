@@ -43,7 +43,7 @@ static struct {
     CK_OBJECT_HANDLE pub;   /* public key of a pair (0 for the MAC key) */
 } cache[P_COUNT];
 
-void dep11_prov_keys_reset(void)
+void dep11_provider_keys_reset(void)
 {
     (void)pthread_mutex_init(&cache_lock, NULL);
     memset(cache, 0, sizeof cache);
@@ -170,7 +170,7 @@ static CK_RV check_fn(CK_SESSION_HANDLE s, void *arg)
  * line. Fills the handle cache. CKR_OK; CKR_FUNCTION_FAILED (a key missing
  * or there twice: one line names the token and the command); backend codes.
  */
-CK_RV dep11_prov_keys_check(const char *token)
+CK_RV dep11_provider_keys_check(const char *token)
 {
     struct check_arg a;
     CK_RV rv = CKR_GENERAL_ERROR;
@@ -178,7 +178,7 @@ CK_RV dep11_prov_keys_check(const char *token)
 
     memset(&a, 0, sizeof a);
     a.token = token;
-    rv = dep11_prov_run(check_fn, &a);
+    rv = dep11_provider_run(check_fn, &a);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "looking for the provider keys");
         return rv;
@@ -216,7 +216,7 @@ static CK_RV ensure(enum purpose p, CK_OBJECT_HANDLE *h)
         return CKR_OK;
     memset(&a, 0, sizeof a);
     a.p = p;
-    rv = dep11_prov_run(find_fn, &a);
+    rv = dep11_provider_run(find_fn, &a);
     if (rv != CKR_OK)
         return rv;
     if (a.f.n != 1 || a.f.npub != (size_t)keydef[p].pair) {
@@ -237,13 +237,13 @@ struct keyed {
     void *arg;
 };
 
-static CK_RV with_key(enum purpose p, dep11_prov_fn fn, struct keyed *k)
+static CK_RV with_key(enum purpose p, dep11_provider_fn fn, struct keyed *k)
 {
     CK_RV rv = ensure(p, &k->key);
     int again = 1;
 
     while (rv == CKR_OK) {
-        rv = dep11_prov_run(fn, k);
+        rv = dep11_provider_run(fn, k);
         if (!again || (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_KEY_HANDLE_INVALID))
             break;
         again = 0;
@@ -272,10 +272,10 @@ static CK_RV mac_fn(CK_SESSION_HANDLE s, void *arg)
     struct mac_arg *a = k->arg;
     CK_MECHANISM m = { CKM_SHA256_HMAC, NULL, 0 };
     CK_ULONG len = 32;
-    CK_RV rv = dep11_hsm()->C_SignInit(s, &m, k->key);
+    CK_RV rv = dep11_hsm_SignInit(s, &m, k->key);
 
     if (rv == CKR_OK)
-        rv = dep11_hsm()->C_Sign(s, (CK_BYTE_PTR)a->data, a->len, a->mac, &len);
+        rv = dep11_hsm_Sign(s, (CK_BYTE_PTR)a->data, a->len, a->mac, &len);
     if (rv == CKR_OK && len != 32)
         rv = CKR_GENERAL_ERROR;
     return rv;
@@ -372,7 +372,7 @@ CK_RV dep11_provider_root_decrypt(int n, CK_MECHANISM_TYPE hash, const uint8_t *
 /* ---- the receipt signing key ---- */
 
 struct pair_arg {
-    dep11_prov_pair_fn fn;
+    dep11_provider_pair_fn fn;
     void *arg;
 };
 
@@ -394,7 +394,7 @@ static CK_RV pair_fn(CK_SESSION_HANDLE s, void *arg)
  * private and public handles (the public one 0 if it could not be found);
  * a stale handle is re-found once. Returns @fn's code or the look-up's.
  */
-CK_RV dep11_prov_with_sign_key(dep11_prov_pair_fn fn, void *arg)
+CK_RV dep11_provider_with_sign_key(dep11_provider_pair_fn fn, void *arg)
 {
     struct pair_arg a = { fn, arg };
     struct keyed k = { 0, &a };

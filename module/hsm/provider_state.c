@@ -68,7 +68,7 @@ CK_RV dep11_hsm_token_ident(CK_SLOT_ID slot, uint8_t ident[DEP11_TOKEN_IDENT_LEN
         return rv;
     }
     memset(&ti, 0, sizeof ti);
-    rv = dep11_hsm_get_token_info(slot, &ti);
+    rv = dep11_hsm_GetTokenInfo(slot, &ti);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "C_GetTokenInfo of slot %lu", (unsigned long)slot);
         return rv;
@@ -136,7 +136,7 @@ static CK_RV read_record(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct state_a
     char label[NAME_MAX_LEN + 1];
     uint8_t value[VALUE_CAP];
     CK_ATTRIBUTE t[] = { { CKA_LABEL, label, NAME_MAX_LEN }, { CKA_VALUE, value, VALUE_CAP } };
-    CK_RV rv = dep11_hsm()->C_GetAttributeValue(s, h, t, 2);
+    CK_RV rv = dep11_hsm_GetAttributeValue(s, h, t, 2);
     uint64_t v = 0;
 
     if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
@@ -219,7 +219,7 @@ static CK_RV create(CK_SESSION_HANDLE s, const uint8_t tag[16], const char *pref
     tmpl[4].ulValueLen = name(app, APP_PREFIX, tag);
     tmpl[5].ulValueLen = name(label, prefix, tag);
     for (int i = 0; i < 2; i++) {
-        rv = dep11_hsm()->C_CreateObject(s, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
+        rv = dep11_hsm_CreateObject(s, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
         if (rv != CKR_FUNCTION_FAILED)
             break;
     }
@@ -278,7 +278,7 @@ static CK_RV commit_fn(CK_SESSION_HANDLE s, void *arg)
     }
     for (size_t i = 0; rv == CKR_OK && i < a->nold; i++)
         if (a->oldn[i] < a->number) /* best effort: a leftover is harmless */
-            (void)dep11_hsm()->C_DestroyObject(s, a->old[i]);
+            (void)dep11_hsm_DestroyObject(s, a->old[i]);
     free(a->old);
     free(a->oldn);
     a->old = NULL;
@@ -287,7 +287,7 @@ static CK_RV commit_fn(CK_SESSION_HANDLE s, void *arg)
     return rv;
 }
 
-static CK_RV run(dep11_prov_fn fn, struct state_arg *a, const char *what)
+static CK_RV run(dep11_provider_fn fn, struct state_arg *a, const char *what)
 {
     CK_RV rv = CKR_ARGUMENTS_BAD;
 
@@ -295,7 +295,7 @@ static CK_RV run(dep11_prov_fn fn, struct state_arg *a, const char *what)
         LOG_FAIL(rv, "NULL argument");
         return rv;
     }
-    rv = dep11_prov_run(fn, a);
+    rv = dep11_provider_run(fn, a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "provider state %s", what);
     return rv;

@@ -1,13 +1,12 @@
 /*
  * rsa.c - RSA root keys on a customer token, through worker sessions of
- * dep11's own: resolving a key object to its private half, the registration
- * check, listing, and RSA-OAEP decryption with one retry on session loss.
+ * dep11's own (own_sessions.c): resolving a key object to its private half,
+ * the registration check, listing, and RSA-OAEP decryption, retried on
+ * session loss as the retry policy allows (retry.c).
  * Never reads CKA_VALUE or a private component.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hsm/backend.h"
 #include "hsm/internal.h"
@@ -15,213 +14,6 @@
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/secmem.h"
-
-/* ---- the registry of dep11's own sessions (workers and provider pool) ---- */
-
-struct own_session {
-    CK_SESSION_HANDLE h;
-    CK_SLOT_ID slot;
-};
-
-static dep11_mutex_t reg_lock = DEP11_MUTEX_INIT;
-static struct own_session *reg;
-static size_t reg_n, reg_cap;
-
-/**
- * Records @h (on @slot) as a session of dep11's own.
- * Returns CKR_OK or CKR_HOST_MEMORY.
- */
-CK_RV dep11_hsm_own_session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
-{
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    /* ---- locked: reg_lock (leaf; no HSM call) ---- */
-    dep11_lock(&reg_lock);
-    if (reg_n == reg_cap) {
-        size_t cap = reg_cap ? reg_cap * 2 : 16;
-        struct own_session *p = realloc(reg, cap * sizeof *p);
-
-        if (p == NULL) {
-            rv = CKR_HOST_MEMORY;
-            LOG_FAIL(rv, "session registry");
-            goto out;
-        }
-        reg = p;
-        reg_cap = cap;
-    }
-    reg[reg_n].h = h;
-    reg[reg_n].slot = slot;
-    reg_n++;
-    rv = CKR_OK;
-out:
-    dep11_unlock(&reg_lock);
-    return rv;
-}
-
-/** Removes @h from the registry (no-op if absent). */
-void dep11_hsm_own_session_del(CK_SESSION_HANDLE h)
-{
-    size_t i = 0;
-
-    dep11_lock(&reg_lock);
-    for (i = 0; i < reg_n; i++) {
-        if (reg[i].h == h) {
-            reg[i] = reg[--reg_n];
-            break;
-        }
-    }
-    dep11_unlock(&reg_lock);
-}
-
-/**
- * The slot of own session @h in *@slot.
- * Returns CKR_OK or CKR_SESSION_HANDLE_INVALID (not one of ours).
- */
-CK_RV dep11_hsm_own_session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
-{
-    CK_RV rv = CKR_SESSION_HANDLE_INVALID;
-    size_t i = 0;
-
-    dep11_lock(&reg_lock);
-    for (i = 0; i < reg_n; i++) {
-        if (reg[i].h == h) {
-            *slot = reg[i].slot;
-            rv = CKR_OK;
-            break;
-        }
-    }
-    dep11_unlock(&reg_lock);
-    return rv;
-}
-
-/** Empties the registry without closing anything (unload, forked child). */
-void dep11_hsm_own_sessions_forget(void)
-{
-    dep11_lock(&reg_lock);
-    free(reg);
-    reg = NULL;
-    reg_n = reg_cap = 0;
-    dep11_unlock(&reg_lock);
-}
-
-/** Is @h a session dep11 opened for itself (worker or provider)? 1/0. */
-int dep11_hsm_is_own_session(CK_SESSION_HANDLE h)
-{
-    CK_SLOT_ID slot = 0;
-
-    return h != CK_INVALID_HANDLE && dep11_hsm_own_session_slot(h, &slot) == CKR_OK;
-}
-
-/* ---- shared helpers (internal.h) ---- */
-
-int dep11_hsm_session_lost(CK_RV rv)
-{
-    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED;
-}
-
-void dep11_hsm_sleep_ms(unsigned ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-    while (ms != 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                         CK_OBJECT_HANDLE **out, size_t *count)
-{
-    CK_FUNCTION_LIST *f = dep11_hsm();
-    CK_OBJECT_HANDLE batch[32];
-    CK_OBJECT_HANDLE *all = NULL, *p = NULL;
-    CK_ULONG got = 0;
-    size_t total = 0;
-    CK_RV rv = CKR_GENERAL_ERROR, rv2 = CKR_OK;
-
-    *out = NULL;
-    *count = 0;
-    if (f == NULL) {
-        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
-        LOG_FAIL(rv, "backend not loaded");
-        return rv;
-    }
-    rv = f->C_FindObjectsInit(s, tmpl, n);
-    if (rv != CKR_OK) {
-        LOG_FAIL(rv, "C_FindObjectsInit on session %lu", (unsigned long)s);
-        return rv;
-    }
-    for (;;) {
-        rv = f->C_FindObjects(s, batch, 32, &got);
-        if (rv != CKR_OK || got == 0)
-            break;
-        p = realloc(all, (total + got) * sizeof *all);
-        if (p == NULL) {
-            rv = CKR_HOST_MEMORY;
-            break;
-        }
-        all = p;
-        memcpy(all + total, batch, got * sizeof *batch);
-        total += got;
-    }
-    /* Always end the search, whatever happened. */
-    rv2 = f->C_FindObjectsFinal(s);
-    if (rv == CKR_OK)
-        rv = rv2;
-    if (rv != CKR_OK) {
-        LOG_FAIL(rv, "object search on session %lu", (unsigned long)s);
-        free(all);
-        return rv;
-    }
-    *out = all;
-    *count = total;
-    return CKR_OK;
-}
-
-/* ---- worker sessions ---- */
-
-/**
- * Opens a R/O serial session of dep11's own on @slot and records it.
- * @out [out] the handle. CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED; CKR_HOST_MEMORY;
- * the backend's C_OpenSession code.
- */
-CK_RV dep11_hsm_worker_open(CK_SLOT_ID slot, CK_SESSION_HANDLE *out)
-{
-    CK_FUNCTION_LIST *f = dep11_hsm();
-    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    if (out == NULL)
-        return CKR_ARGUMENTS_BAD;
-    *out = CK_INVALID_HANDLE;
-    if (f == NULL) {
-        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
-        LOG_FAIL(rv, "backend not loaded");
-        return rv;
-    }
-    rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
-    if (rv != CKR_OK) {
-        LOG_FAIL(rv, "worker session on slot %lu", (unsigned long)slot);
-        return rv;
-    }
-    rv = dep11_hsm_own_session_add(h, slot);
-    if (rv != CKR_OK) {
-        (void)f->C_CloseSession(h);
-        return rv;
-    }
-    *out = h;
-    return CKR_OK;
-}
-
-/** Closes worker session @s (forgets it first). Safe on CK_INVALID_HANDLE. */
-void dep11_hsm_worker_close(CK_SESSION_HANDLE s)
-{
-    CK_FUNCTION_LIST *f = dep11_hsm();
-
-    if (s == CK_INVALID_HANDLE)
-        return;
-    dep11_hsm_own_session_del(s);
-    if (f != NULL)
-        (void)f->C_CloseSession(s);
-}
 
 /* ---- key attributes ---- */
 
@@ -237,7 +29,6 @@ static CK_RV map_handle_rv(CK_RV rv)
 static CK_RV fill_private(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                           struct dep11_hsm_rsa *out)
 {
-    CK_FUNCTION_LIST *f = dep11_hsm();
     CK_BBOOL sens = CK_FALSE, extr = CK_TRUE, dec = CK_FALSE;
     CK_ATTRIBUTE t[] = {
         { CKA_MODULUS, out->modulus, sizeof out->modulus },
@@ -247,7 +38,7 @@ static CK_RV fill_private(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
         { CKA_EXTRACTABLE, &extr, sizeof extr },
         { CKA_DECRYPT, &dec, sizeof dec },
     };
-    CK_RV rv = f->C_GetAttributeValue(s, priv, t, sizeof t / sizeof t[0]);
+    CK_RV rv = dep11_hsm_GetAttributeValue(s, priv, t, sizeof t / sizeof t[0]);
 
     if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
         rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL) {
@@ -308,7 +99,6 @@ static CK_RV find_private_by_modulus(CK_SESSION_HANDLE s, const uint8_t *mod,
 CK_RV dep11_hsm_rsa_resolve(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                             struct dep11_hsm_rsa *out)
 {
-    CK_FUNCTION_LIST *f = dep11_hsm();
     CK_OBJECT_CLASS cls = 0;
     CK_KEY_TYPE kt = 0;
     uint8_t mod[DEP11_HSM_RSA_MOD_MAX];
@@ -327,9 +117,9 @@ CK_RV dep11_hsm_rsa_resolve(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
     }
     memset(out, 0, sizeof *out);
     out->priv = CK_INVALID_HANDLE;
-    if (f == NULL)
+    if (dep11_hsm() == NULL)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
-    rv = f->C_GetAttributeValue(s, h, t, 3);
+    rv = dep11_hsm_GetAttributeValue(s, h, t, 3);
     if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL ||
         (rv == CKR_OK && (kt != CKK_RSA ||
                           (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY)))) {
@@ -355,7 +145,7 @@ CK_RV dep11_hsm_rsa_resolve(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
         /* A private key without CKA_PUBLIC_EXPONENT: take the public one's. */
         CK_ATTRIBUTE e = { CKA_PUBLIC_EXPONENT, out->exponent, sizeof out->exponent };
 
-        if (f->C_GetAttributeValue(s, h, &e, 1) == CKR_OK)
+        if (dep11_hsm_GetAttributeValue(s, h, &e, 1) == CKR_OK)
             out->exp_len = e.ulValueLen;
     }
     if (rv == CKR_OK && out->exp_len == 0) {
@@ -413,7 +203,6 @@ CK_RV dep11_hsm_rsa_registered(CK_SESSION_HANDLE s, const struct dep11_hsm_rsa *
  */
 CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, int *yes)
 {
-    CK_FUNCTION_LIST *f = dep11_hsm();
     struct dep11_hsm_rsa k;
     CK_ATTRIBUTE t = { CKA_MODULUS, k.modulus, sizeof k.modulus };
     CK_RV rv = CKR_GENERAL_ERROR;
@@ -424,10 +213,10 @@ CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, 
         return rv;
     }
     *yes = 0;
-    if (f == NULL)
+    if (dep11_hsm() == NULL)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     memset(&k, 0, sizeof k);
-    rv = f->C_GetAttributeValue(s, h, &t, 1);
+    rv = dep11_hsm_GetAttributeValue(s, h, &t, 1);
     if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
         rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && t.ulValueLen == 0))
         return CKR_OK; /* no modulus dep11 could use: no root of dep11's */
@@ -501,22 +290,21 @@ static CK_RV decrypt_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                           CK_RSA_PKCS_OAEP_PARAMS *p, const uint8_t *ct,
                           size_t ct_len, uint8_t *buf, CK_ULONG *len)
 {
-    CK_FUNCTION_LIST *f = dep11_hsm();
     CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, p, sizeof *p };
-    CK_RV rv = f->C_DecryptInit(s, &m, priv);
+    CK_RV rv = dep11_hsm_DecryptInit(s, &m, priv);
 
     if (rv != CKR_OK)
         return rv;
-    return f->C_Decrypt(s, (CK_BYTE_PTR)ct, ct_len, buf, len);
+    return dep11_hsm_Decrypt(s, (CK_BYTE_PTR)ct, ct_len, buf, len);
 }
 
-/* After a lost session: a fresh worker on @s's slot, @tries times. */
+/* After a lost session: a fresh worker on @s's slot, as the retry policy
+ * allows (the profile's retries and backoff-ms). */
 static CK_RV decrypt_retry(CK_SESSION_HANDLE s, CK_RV lost, CK_OBJECT_HANDLE priv,
                            CK_RSA_PKCS_OAEP_PARAMS *p, const uint8_t *ct,
                            size_t ct_len, uint8_t *buf, CK_ULONG *len)
 {
-    const struct dep11_profile *prof = dep11_hsm_profile();
-    unsigned tries = prof != NULL ? prof->retries : 1;
+    struct dep11_hsm_retry r;
     CK_SLOT_ID slot = 0;
     CK_SESSION_HANDLE w = CK_INVALID_HANDLE;
     CK_ULONG cap = *len;
@@ -524,8 +312,8 @@ static CK_RV decrypt_retry(CK_SESSION_HANDLE s, CK_RV lost, CK_OBJECT_HANDLE pri
 
     if (dep11_hsm_own_session_slot(s, &slot) != CKR_OK)
         return lost;            /* not ours: we do not know its slot */
-    while (tries-- > 0 && dep11_hsm_session_lost(rv)) {
-        dep11_hsm_sleep_ms(prof != NULL ? prof->backoff_ms : 0);
+    dep11_hsm_retry_start_profile(&r, DEP11_HSM_RETRY_SESSION_LOST);
+    while (dep11_hsm_retry_again(&r, rv)) {
         rv = dep11_hsm_worker_open(slot, &w);
         if (rv != CKR_OK)
             break;

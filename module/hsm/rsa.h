@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <p11-kit/pkcs11.h>
+#include "hsm/own_sessions.h" /* worker sessions */
 
 #define DEP11_HSM_RSA_MOD_MAX 512
 #define DEP11_HSM_CKAID_MAX 64
@@ -26,24 +27,6 @@ struct dep11_hsm_rsa {
     CK_BBOOL extractable;       /* CKA_EXTRACTABLE of the private key */
     CK_BBOOL can_decrypt;       /* CKA_DECRYPT of the private key */
 };
-
-/* Opens a session of dep11's own on @slot (R/O, serial). Login state is the
- * application's, so it sees what the consumer's logged-in session sees.
- * The handle is recorded so that consumers can never use it. */
-CK_RV dep11_hsm_worker_open(CK_SLOT_ID slot, CK_SESSION_HANDLE *out);
-void dep11_hsm_worker_close(CK_SESSION_HANDLE s);
-
-/* Is @h a session dep11 opened for itself (worker or provider)? */
-int dep11_hsm_is_own_session(CK_SESSION_HANDLE h);
-
-/* The registry behind dep11_hsm_is_own_session (rsa.c): provider.c records
- * its pool sessions here too. _add returns CKR_OK or CKR_HOST_MEMORY. */
-CK_RV dep11_hsm_own_session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot);
-void dep11_hsm_own_session_del(CK_SESSION_HANDLE h);
-/* The slot of own session @h; CKR_SESSION_HANDLE_INVALID if not ours. */
-CK_RV dep11_hsm_own_session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot);
-/* Empties the registry without closing anything (unload, forked child). */
-void dep11_hsm_own_sessions_forget(void);
 
 /* Resolves @h (an RSA private or public key object) to the RSA private key
  * with the same modulus on the session's token; fills @out.
@@ -79,5 +62,12 @@ CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_l
 CK_RV dep11_hsm_rsa_decrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                             CK_MECHANISM_TYPE hash, const uint8_t *ct,
                             size_t ct_len, uint8_t *pt, size_t *pt_len);
+
+/* The RSA public keys on the token of session @s (@trusted_only: only the
+ * CKA_TRUSTED=TRUE ones, i.e. registered roots), modulus and exponent into
+ * @out (capacity @cap), *@n of them. (The registration
+ * evidence of a customer token; rsa_public.c.) */
+CK_RV dep11_hsm_rsa_public_list(CK_SESSION_HANDLE s, int trusted_only,
+                                struct dep11_hsm_rsa *out, size_t cap, size_t *n);
 
 #endif

@@ -1,21 +1,34 @@
 /*
- * lock.h - the module's locks. Lock order (never take an earlier one while
- * holding a later one):
- *   1. module state lock   (core/module.c: init/finalize, global tables)
- *   2. session table lock  (core/session.c: handle -> session lookups)
- *   3. object table lock   (core/object.c: module-side objects)
- *   4. per-session lock    (operation state of one session)
- *   5. provider create lock (hsm/provider_keys.c: held across the HSM calls
- *      that create provider keys, so one thread of a process creates them)
- *   6. provider pool lock  (hsm/provider.c: dep11's own sessions; never held
- *      across an HSM call)
- *   7. leaf locks: the policy-key cache (hier/cache.c), the audit log
- *      (util/audit.c), the list of abandoned task threads and each task
- *      group's lock (util/tasks.c); nothing is taken under them but the
- *      log lock
- *      and the backend's C_GetTokenInfo lock (hsm/backend.c)
- *   8. log lock            (util/log.c)
- * The data path (AEAD on a module key) takes only the per-session lock.
+ * lock.h - the module's locks, every one of them, in lock order (never take
+ * an earlier one while holding a later one):
+ *   1.  module state lock    (core/module.c state_lock: init/finalize,
+ *                             global tables)
+ *   1b. session control lock (core/session.c control_lock: open, close,
+ *                             login, logout; held across those backend calls
+ *                             so that "last session closed" and a login
+ *                             cannot interleave)
+ *   2.  session table lock   (core/session.c table_lock: handle -> session
+ *                             lookups; held only for lookups)
+ *   3.  object table lock    (core/object.c obj_lock: module-side objects)
+ *   4.  per-session lock     (struct dep11_session.lock, core/internal.h:
+ *                             operation state of one session)
+ *   6.  provider pool lock   (hsm/provider.c pool.lock: dep11's own sessions;
+ *                             never held across an HSM call)
+ *   7.  leaf locks: nothing is taken under them but the log lock
+ *       - each allow-list shard's lock    (core/allow.c)
+ *       - the provider key-handle cache   (hsm/provider_keys.c cache_lock)
+ *       - the token serial table          (hsm/provider_state.c serial_lock)
+ *       - the own-session registry        (hsm/own_sessions.c reg_lock)
+ *       - the backend's C_GetTokenInfo    (hsm/call.c token_info_lock; held
+ *                                          across that one backend call)
+ *       - the policy-key cache            (hier/cache.c)
+ *       - the audit log                   (util/audit.c audit_lock)
+ *       - the list of abandoned task threads and each task group's lock
+ *                                         (util/tasks.c)
+ *   8.  log lock             (util/log.c log_mutex)
+ * (5, the provider create lock, is gone: dep11 never creates provider keys.)
+ * The data path (AEAD on a module key) takes only the per-session lock; a
+ * backend call through hsm/call.h takes none.
  */
 #ifndef DEP11_UTIL_LOCK_H
 #define DEP11_UTIL_LOCK_H

@@ -24,7 +24,7 @@ hsm/provider_avail.c|memcmp(l->id[l->n], tag, TAG_LEN)|CKA_ID tag (policy id) of
 hsm/provider_avail.c|memcmp(l->id[i], l->id[best]|ordering availability key ids (public)
 hsm/provider_avail.c|memcmp(l.id[i], a->keep|availability key id to keep (public)
 hsm/provider.c|memcmp(want, ti->label|token label
-hsm/provider_purge.c|memcmp(a, b, al < bl ? al : bl)|ordering tombstone labels (public)
+hsm/provider_tombstone.c|memcmp(a, b, al < bl ? al : bl)|ordering tombstone values (public)
 hsm/provider_state.c|memcmp(a, b, DEP11_BINDING_LEN)|ordering tenant binding records (token identity, tenant id: public)
 hier/tenant.c|memcmp(ps->st.binding, ps->ident|tenant binding against the token identity (C_GetTokenInfo: public)
 hier/tenant.c|memcmp(ps->st.binding + DEP11_TOKEN_IDENT_LEN, tenant|tenant id against the binding (public header field)

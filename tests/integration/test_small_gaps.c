@@ -530,6 +530,23 @@ static void test_pin_file_mode(void **state)
     assert_int_equal(c.rv, CKR_OK);
 }
 
+/* The provider token refused at C_Initialize (issue 14 item 7): a wrong
+ * provider PIN is CKR_FUNCTION_FAILED (C_Initialize may not answer
+ * CKR_PIN_INCORRECT), one line naming the login; a provider-token URI that
+ * matches two tokens is CKR_FUNCTION_FAILED, one line, not the first. */
+static void test_provider_token_refused(void **state)
+{
+    struct itest_fx *fx = *state;
+    struct child c;
+
+    run_child(fx->t, "dep11-pin-wrong.conf", "os", &c);
+    assert_refused(&c, "dep11-pin-wrong.conf", CKR_FUNCTION_FAILED,
+                   "login to the provider token failed", "CKR_PIN_INCORRECT");
+    run_child(fx->t, "dep11-provider-two.conf", "os", &c);
+    assert_refused(&c, "dep11-provider-two.conf", CKR_FUNCTION_FAILED,
+                   "pkcs11:manufacturer=SoftHSM%20project matches", "tokens");
+}
+
 /* system-requests = allow or recovery-requests = allow without audit-log:
  * CKR_FUNCTION_FAILED, one line naming the config file and the line. */
 static void test_requests_need_audit(void **state)
@@ -586,6 +603,7 @@ int main(int argc, char **argv)
         T(test_op_ends_with_key),      T(test_destroy_races_op),      T(test_aad_bound),
         T(test_profile_module_is_dep11), T(test_pin_file_mode),
         T(test_requests_need_audit),   T(test_cant_create_threads),
+        T(test_provider_token_refused),
     };
 #undef T
 

@@ -38,6 +38,15 @@ for v in group:640 world:604 ok:600; do
         "s|^provider-pin *=.*|provider-pin = file:$W/provider-${v%%:*}.pin|"
 done
 
+# d2. The provider token: a wrong PIN (0600), a URI that matches two tokens
+# (every SoftHSM token has this manufacturer).
+printf 'wrong-provider-pin\n' >"$W/provider-wrong.pin"
+chmod 600 "$W/provider-wrong.pin"
+derive dep11-pin-wrong.conf "s|^provider-pin *=.*|provider-pin = file:$W/provider-wrong.pin|"
+derive dep11-provider-two.conf \
+    "s|^provider-token *=.*|provider-token = pkcs11:manufacturer=SoftHSM%20project|"
+grep -q '^provider-token = pkcs11:manufacturer=' "$W/dep11-provider-two.conf"
+
 # e. SYSTEM / RECOVERY requests allowed without an audit log.
 derive dep11-sys-noaudit.conf '/^audit-log *=/d; s|^system-requests *=.*|system-requests = allow|'
 grep -q '^system-requests = allow$' "$W/dep11-sys-noaudit.conf"

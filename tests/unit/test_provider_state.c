@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "hsm/provider_int.h"
 #include "hsm/provider_state.h"
 
@@ -111,12 +112,13 @@ CK_FUNCTION_LIST *dep11_hsm(void)
     return &list;
 }
 
-CK_RV dep11_hsm_get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+/* hsm/call.c's wrappers call through the loaded backend: this double. */
+__attribute__((constructor)) static void load_double(void)
 {
-    return list.C_GetTokenInfo(slot, info);
+    dep11_hsm_backend = &list;
 }
 
-/* The find of hsm/rsa.c: the template's CKA_APPLICATION (the only
+/* The find of hsm/find.c: the template's CKA_APPLICATION (the only
  * attribute provider_state.c searches by besides class and token). */
 CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE **out,
                          size_t *count)
@@ -142,7 +144,7 @@ CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OB
 }
 
 /* Runs @fn; with runs_twice, twice (as a retry after a lost session). */
-CK_RV dep11_prov_run(dep11_prov_fn fn, void *arg)
+CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
 {
     CK_RV rv = fn(1, arg);
 

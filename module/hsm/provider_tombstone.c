@@ -1,9 +1,7 @@
 /*
- * provider_purge.c - what a policy purge needs from the backend: purge
- * tombstones on the provider token (data objects holding the signed receipt),
- * the receipt signing key (ECDSA P-256 in the HSM; provisioned by dep11-tool,
- * found by provider_keys.c)
- * and the RSA public keys of a customer token (the registration evidence).
+ * provider_tombstone.c - tombstones on the provider token: for an id X, a
+ * data object that holds a value once and for good (the caller's signed
+ * receipt), found again by every process.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +17,6 @@
 #define TOMB_LABEL_LEN (sizeof TOMB_PREFIX - 1 + 2 * 16)
 #define APP "dep11"
 
-/* ---- tombstones ---- */
-
 static void tomb_label(char out[TOMB_LABEL_LEN + 1], const uint8_t id[16])
 {
     static const char d[] = "0123456789abcdef";
@@ -34,7 +30,7 @@ static void tomb_label(char out[TOMB_LABEL_LEN + 1], const uint8_t id[16])
     out[TOMB_LABEL_LEN] = '\0';
 }
 
-/* One search: the tombstones of @id (normally 0 or 1; two concurrent purges
+/* One search: the tombstones of @id (normally 0 or 1; two concurrent writers
  * in two processes may leave two). Handles are recorded as provider objects. */
 static CK_RV tomb_search(CK_SESSION_HANDLE s, const uint8_t id[16], CK_OBJECT_HANDLE **found,
                          size_t *n)
@@ -64,7 +60,7 @@ struct tomb_arg {
 static CK_RV read_value(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, uint8_t **out, size_t *len)
 {
     CK_ATTRIBUTE a = { CKA_VALUE, NULL, 0 };
-    CK_RV rv = dep11_hsm()->C_GetAttributeValue(s, h, &a, 1);
+    CK_RV rv = dep11_hsm_GetAttributeValue(s, h, &a, 1);
 
     *out = NULL;
     if (rv != CKR_OK)
@@ -76,7 +72,7 @@ static CK_RV read_value(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, uint8_t **out, 
     a.pValue = malloc(a.ulValueLen);
     if (a.pValue == NULL)
         return CKR_HOST_MEMORY;
-    rv = dep11_hsm()->C_GetAttributeValue(s, h, &a, 1);
+    rv = dep11_hsm_GetAttributeValue(s, h, &a, 1);
     if (rv != CKR_OK) {
         free(a.pValue);
         return rv;
@@ -95,7 +91,7 @@ static int value_before(const uint8_t *a, size_t al, const uint8_t *b, size_t bl
 }
 
 /* Presence, and with a->value the receipt of the tombstone every process
- * agrees on (the smallest value, should two purges have raced). */
+ * agrees on (the smallest value, should two writers have raced). */
 static CK_RV tomb_find_fn(CK_SESSION_HANDLE s, void *arg)
 {
     struct tomb_arg *a = arg;
@@ -131,29 +127,29 @@ static CK_RV tomb_find_fn(CK_SESSION_HANDLE s, void *arg)
 }
 
 /**
- * See provider.h. @policy_id [in] 16 bytes; @value [out] NULL for a
+ * See provider.h. @id [in] 16 bytes; @value [out] NULL for a
  * presence check (one search), else the stored receipt, capacity in
  * *@value_len; *@value_len [out] its length; *@present [out] 1/0.
  * CKR_OK; CKR_ARGUMENTS_BAD; CKR_BUFFER_TOO_SMALL (*@value_len = length);
  * CKR_HOST_MEMORY; CKR_CRYPTOKI_NOT_INITIALIZED; backend codes.
  */
-CK_RV dep11_provider_tombstone_find(const uint8_t policy_id[16], uint8_t *value,
+CK_RV dep11_provider_tombstone_find(const uint8_t id[16], uint8_t *value,
                                     size_t *value_len, int *present)
 {
     struct tomb_arg a;
     CK_RV rv = CKR_GENERAL_ERROR;
 
     memset(&a, 0, sizeof a);
-    if (policy_id == NULL || present == NULL || (value != NULL && value_len == NULL)) {
+    if (id == NULL || present == NULL || (value != NULL && value_len == NULL)) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
     *present = 0;
-    a.id = policy_id;
+    a.id = id;
     a.value = value;
     a.cap = value != NULL ? *value_len : 0;
-    rv = dep11_prov_run(tomb_find_fn, &a);
+    rv = dep11_provider_run(tomb_find_fn, &a);
     *present = a.present;
     if (value_len != NULL && a.len != 0)
         *value_len = a.len;
@@ -180,14 +176,14 @@ static CK_RV tomb_write_fn(CK_SESSION_HANDLE s, void *arg)
 
     free(found);
     if (rv != CKR_OK || n > 0) {
-        a->present = n > 0;     /* already purged: keep what is there */
+        a->present = n > 0;     /* written already: keep what is there */
         return rv;
     }
     tomb_label(label, a->id);
     /* Twice on CKR_FUNCTION_FAILED: SoftHSM's file store answers that now
      * and then when two processes write the token at once. */
     for (int i = 0; i < 2; i++) {
-        rv = dep11_hsm()->C_CreateObject(s, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
+        rv = dep11_hsm_CreateObject(s, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
         if (rv != CKR_FUNCTION_FAILED)
             break;
     }
@@ -195,19 +191,19 @@ static CK_RV tomb_write_fn(CK_SESSION_HANDLE s, void *arg)
 }
 
 /**
- * See provider.h. @policy_id [in] 16 bytes; @receipt [in] @len bytes (1 to
+ * See provider.h. @id [in] 16 bytes; @receipt [in] @len bytes (1 to
  * DEP11_TOMBSTONE_MAX), stored as the tombstone's CKA_VALUE. When a
  * tombstone exists already nothing is written and CKR_OK is returned.
  * CKR_ARGUMENTS_BAD; CKR_DATA_LEN_RANGE; backend codes.
  */
-CK_RV dep11_provider_tombstone_write(const uint8_t policy_id[16], const uint8_t *receipt,
+CK_RV dep11_provider_tombstone_write(const uint8_t id[16], const uint8_t *receipt,
                                      size_t len)
 {
     struct tomb_arg a;
     CK_RV rv = CKR_GENERAL_ERROR;
 
     memset(&a, 0, sizeof a);
-    if (policy_id == NULL || receipt == NULL) {
+    if (id == NULL || receipt == NULL) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "bad arguments");
         return rv;
@@ -217,161 +213,13 @@ CK_RV dep11_provider_tombstone_write(const uint8_t policy_id[16], const uint8_t 
         LOG_FAIL(rv, "receipt of %zu bytes", len);
         return rv;
     }
-    a.id = policy_id;
+    a.id = id;
     a.write = receipt;
     a.write_len = len;
-    rv = dep11_prov_run(tomb_write_fn, &a);
+    rv = dep11_provider_run(tomb_write_fn, &a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "writing the tombstone");
     else if (a.present)
         LOG_INFO("tombstone exists already: kept");
-    return rv;
-}
-
-/* ---- the receipt signing key ---- */
-
-static CK_RV point_fn(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub,
-                      void *arg)
-{
-    uint8_t *point = arg, buf[DEP11_EC_POINT_LEN + 8];
-    CK_ATTRIBUTE a = { CKA_EC_POINT, buf, sizeof buf };
-    CK_RV rv = CKR_KEY_HANDLE_INVALID;
-
-    (void)priv;
-    if (pub == 0) {
-        LOG_FAIL(rv, "signing key has no public half");
-        return rv;
-    }
-    rv = dep11_hsm()->C_GetAttributeValue(s, pub, &a, 1);
-    if (rv != CKR_OK)
-        return rv;
-    /* PKCS#11 says DER OCTET STRING; some HSMs give the raw point. */
-    if (a.ulValueLen == DEP11_EC_POINT_LEN + 2 && buf[0] == 0x04 &&
-        buf[1] == DEP11_EC_POINT_LEN && buf[2] == 0x04) {
-        memcpy(point, buf + 2, DEP11_EC_POINT_LEN);
-        return CKR_OK;
-    }
-    if (a.ulValueLen == DEP11_EC_POINT_LEN && buf[0] == 0x04) {
-        memcpy(point, buf, DEP11_EC_POINT_LEN);
-        return CKR_OK;
-    }
-    rv = CKR_GENERAL_ERROR;
-    LOG_FAIL(rv, "CKA_EC_POINT of %lu bytes is not an uncompressed P-256 point",
-             (unsigned long)a.ulValueLen);
-    return rv;
-}
-
-/**
- * See provider.h. @point [out] 0x04 || X || Y (65 bytes) of the provisioned
- * key. CKR_ARGUMENTS_BAD; CKR_GENERAL_ERROR (odd point); backend codes.
- */
-CK_RV dep11_provider_sign_public(uint8_t point[DEP11_EC_POINT_LEN])
-{
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    if (point == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
-        LOG_FAIL(rv, "NULL point");
-        return rv;
-    }
-    rv = dep11_prov_with_sign_key(point_fn, point);
-    if (rv != CKR_OK)
-        LOG_FAIL(rv, "receipt signing key");
-    return rv;
-}
-
-struct sign_arg {
-    const uint8_t *digest;
-    uint8_t *sig;
-};
-
-static CK_RV sign_fn(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub,
-                     void *arg)
-{
-    struct sign_arg *a = arg;
-    CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
-    CK_ULONG len = DEP11_EC_SIG_LEN;
-    CK_RV rv = dep11_hsm()->C_SignInit(s, &m, priv);
-
-    (void)pub;
-    if (rv == CKR_OK)
-        rv = dep11_hsm()->C_Sign(s, (CK_BYTE_PTR)a->digest, 32, a->sig, &len);
-    if (rv == CKR_OK && len != DEP11_EC_SIG_LEN) {
-        rv = CKR_GENERAL_ERROR;
-        LOG_FAIL(rv, "ECDSA signature of %lu bytes", (unsigned long)len);
-    }
-    return rv;
-}
-
-/**
- * See provider.h. @digest [in] SHA-256 of the signed bytes (computed by the
- * caller); @sig [out] r || s, 32 bytes each (PKCS#11's CKM_ECDSA output).
- * CKR_ARGUMENTS_BAD; backend codes.
- */
-CK_RV dep11_provider_sign(const uint8_t digest[32], uint8_t sig[DEP11_EC_SIG_LEN])
-{
-    struct sign_arg a = { digest, sig };
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    if (digest == NULL || sig == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
-        LOG_FAIL(rv, "bad arguments");
-        return rv;
-    }
-    rv = dep11_prov_with_sign_key(sign_fn, &a);
-    if (rv != CKR_OK)
-        LOG_FAIL(rv, "receipt signature");
-    return rv;
-}
-
-/* ---- registration evidence on a customer token ---- */
-
-static CK_RV read_public(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct dep11_hsm_rsa *k)
-{
-    CK_ATTRIBUTE a[] = { { CKA_MODULUS, k->modulus, sizeof k->modulus },
-                         { CKA_PUBLIC_EXPONENT, k->exponent, sizeof k->exponent } };
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    memset(k, 0, sizeof *k);
-    rv = dep11_hsm()->C_GetAttributeValue(s, h, a, 2);
-    if (rv != CKR_OK)
-        return rv;
-    k->mod_len = a[0].ulValueLen;
-    k->exp_len = a[1].ulValueLen;
-    return CKR_OK;
-}
-
-/**
- * See provider.h. @s [in] a session on the customer token; @trusted_only 1:
- * only CKA_TRUSTED=TRUE public keys (the registered twins); @out [out]
- * capacity @cap, modulus and exponent filled (priv = CK_INVALID_HANDLE);
- * *@n [out] how many. Keys whose attributes do not fit are skipped.
- * CKR_ARGUMENTS_BAD; CKR_HOST_MEMORY; backend codes.
- */
-CK_RV dep11_hsm_rsa_public_list(CK_SESSION_HANDLE s, int trusted_only,
-                                struct dep11_hsm_rsa *out, size_t cap, size_t *n)
-{
-    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-    CK_KEY_TYPE kt = CKK_RSA;
-    CK_BBOOL t = CK_TRUE;
-    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
-                            { CKA_TRUSTED, &t, 1 } };
-    CK_OBJECT_HANDLE *found = NULL;
-    size_t count = 0, i = 0;
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    if (out == NULL || n == NULL) {
-        rv = CKR_ARGUMENTS_BAD;
-        LOG_FAIL(rv, "bad arguments");
-        return rv;
-    }
-    *n = 0;
-    rv = dep11_hsm_find_all(s, tmpl, trusted_only ? 3 : 2, &found, &count);
-    for (i = 0; rv == CKR_OK && i < count && *n < cap; i++)
-        if (read_public(s, found[i], &out[*n]) == CKR_OK)
-            (*n)++;
-    free(found);
-    if (rv != CKR_OK)
-        LOG_FAIL(rv, "listing RSA public keys");
     return rv;
 }

@@ -1,0 +1,54 @@
+/*
+ * call.c - the out-of-line half of hsm/call.h: the backend pointer, the
+ * missing-function answer, the trace line and the wrappers that carry a
+ * quirk gate.
+ */
+#include "hsm/call.h"
+#include "util/lock.h"
+#include "util/log.h"
+
+CK_FUNCTION_LIST *dep11_hsm_backend;
+int dep11_hsm_tracing;
+
+/* Serializes C_GetTokenInfo (the quirk below); a leaf lock. */
+static dep11_mutex_t token_info_lock = DEP11_MUTEX_INIT;
+
+/** See call.h. */
+CK_RV dep11_hsm_absent(const char *fn, int loaded)
+{
+    CK_RV rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+
+    if (loaded) {
+        rv = CKR_FUNCTION_NOT_SUPPORTED;
+        LOG_FAIL(rv, "the backend's function list has no C_%s", fn);
+    }
+    return rv;
+}
+
+/** See call.h. Never logs an argument. */
+void dep11_hsm_trace(const char *fn, CK_RV rv)
+{
+    LOG_DEBUG("backend C_%s: %s", fn, dep11_rv_name(rv));
+}
+
+/**
+ * C_GetTokenInfo one caller at a time: SoftHSM 2.6 fills utcTime with
+ * gmtime(), whose buffer all threads share (ThreadSanitizer saw two dep11
+ * threads race in it). Not a data-path call.
+ * @slot_id [in]; @info [out]. CKR_CRYPTOKI_NOT_INITIALIZED;
+ * CKR_FUNCTION_NOT_SUPPORTED; the backend's result.
+ */
+CK_RV dep11_hsm_GetTokenInfo(CK_SLOT_ID slot_id, CK_TOKEN_INFO_PTR info)
+{
+    CK_FUNCTION_LIST *const f = dep11_hsm_backend;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (f == NULL || f->C_GetTokenInfo == NULL)
+        return dep11_hsm_absent("GetTokenInfo", f != NULL);
+    dep11_lock(&token_info_lock);
+    rv = f->C_GetTokenInfo(slot_id, info);
+    dep11_unlock(&token_info_lock);
+    if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))
+        dep11_hsm_trace("GetTokenInfo", rv);
+    return rv;
+}

@@ -1,0 +1,64 @@
+/*
+ * call.h - every call dep11 makes into the backend HSM's PKCS#11 module:
+ * dep11_hsm_<Function>(...) for each PKCS#11 2.40 function (the list is
+ * hsm/calls.def), so that nothing outside module/hsm touches the backend's
+ * function list. One place for:
+ *   - the missing-function check: no backend loaded is
+ *     CKR_CRYPTOKI_NOT_INITIALIZED; a NULL pointer in the backend's list is
+ *     CKR_FUNCTION_NOT_SUPPORTED with one debug line naming the function;
+ *   - the quirk gates (DEP11_HSM_QUIRK entries, in call.c): C_GetTokenInfo
+ *     one caller at a time (SoftHSM 2.6 fills utcTime with gmtime(), whose
+ *     buffer all threads share);
+ *   - tracing: with DEP11_DEBUG=4 at load, one debug line per call with the
+ *     function's name and result, never an argument;
+ *   - the retry policy on session loss (dep11_hsm_retry_*, hsm/retry.h),
+ *     used by the callers that own a session they can reopen.
+ * A plain wrapper is inline: one load, two predicted branches and the call
+ * (no lock, no extra call frame), so the data path costs what it did.
+ */
+#ifndef DEP11_HSM_CALL_H
+#define DEP11_HSM_CALL_H
+
+#include <p11-kit/pkcs11.h>
+
+/* The loaded backend's function list, NULL when none. Written by backend.c
+ * at load and unload only (under core's module state lock), read on every
+ * call without a lock, like the application's own handles. */
+extern CK_FUNCTION_LIST *dep11_hsm_backend;
+
+/* 1 when the debug log level was on at load: calls are traced. */
+extern int dep11_hsm_tracing;
+
+/* The answer for a call that cannot be made: CKR_CRYPTOKI_NOT_INITIALIZED
+ * when no backend is loaded (@loaded 0), else CKR_FUNCTION_NOT_SUPPORTED
+ * after one debug line naming C_@fn. */
+CK_RV dep11_hsm_absent(const char *fn, int loaded);
+
+/* One debug line: "backend C_@fn: <result>". */
+void dep11_hsm_trace(const char *fn, CK_RV rv);
+
+#if defined(__GNUC__)
+#define DEP11_HSM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define DEP11_HSM_UNLIKELY(x) (x)
+#endif
+
+#define DEP11_HSM_CALL(name, params, args)                                  \
+    static inline CK_RV dep11_hsm_##name params                             \
+    {                                                                       \
+        CK_FUNCTION_LIST *const f_ = dep11_hsm_backend;                     \
+        CK_RV rv_ = CKR_GENERAL_ERROR;                                      \
+                                                                            \
+        if (DEP11_HSM_UNLIKELY(f_ == NULL || f_->C_##name == NULL))         \
+            return dep11_hsm_absent(#name, f_ != NULL);                     \
+        rv_ = f_->C_##name args;                                            \
+        if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))                          \
+            dep11_hsm_trace(#name, rv_);                                    \
+        return rv_;                                                         \
+    }
+#define DEP11_HSM_QUIRK(name, params, args) CK_RV dep11_hsm_##name params;
+#include "hsm/calls.def"
+#undef DEP11_HSM_CALL
+#undef DEP11_HSM_QUIRK
+
+#endif

@@ -11,6 +11,7 @@
 #include "hsm/internal.h"
 #include "hsm/provider.h"
 #include "hsm/provider_int.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -21,15 +22,8 @@
 
 static void avail_label(char out[LABEL_LEN + 1], const uint8_t tag[TAG_LEN])
 {
-    static const char d[] = "0123456789abcdef";
-    size_t i = 0;
-
     memcpy(out, "dep11-avail-", 12);
-    for (i = 0; i < TAG_LEN; i++) {
-        out[12 + 2 * i] = d[tag[i] >> 4];
-        out[12 + 2 * i + 1] = d[tag[i] & 15];
-    }
-    out[LABEL_LEN] = '\0';
+    dep11_hex_encode(tag, TAG_LEN, out + 12);
 }
 
 /* The availability keys of one tag (by label), with their CKA_IDs. */

@@ -11,6 +11,7 @@
 #include "hsm/internal.h"
 #include "hsm/provider_int.h"
 #include "hsm/provider_state.h"
+#include "util/hex.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -98,15 +99,10 @@ void dep11_hsm_token_serial(CK_SLOT_ID slot, char out[DEP11_TOKEN_SERIAL_LEN + 1
 /* @prefix followed by the tag in hex; returns the length. */
 static size_t name(char out[NAME_MAX_LEN + 1], const char *prefix, const uint8_t tag[16])
 {
-    static const char d[] = "0123456789abcdef";
     size_t p = strlen(prefix);
 
     memcpy(out, prefix, p);
-    for (size_t i = 0; i < 16; i++) {
-        out[p + 2 * i] = d[tag[i] >> 4];
-        out[p + 2 * i + 1] = d[tag[i] & 15];
-    }
-    out[p + 32] = '\0';
+    dep11_hex_encode(tag, 16, out + p);
     return p + 32;
 }
 

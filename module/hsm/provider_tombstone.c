@@ -10,6 +10,7 @@
 #include "hsm/internal.h"
 #include "hsm/provider.h"
 #include "hsm/provider_int.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -19,15 +20,8 @@
 
 static void tomb_label(char out[TOMB_LABEL_LEN + 1], const uint8_t id[16])
 {
-    static const char d[] = "0123456789abcdef";
-    size_t i = 0, p = sizeof TOMB_PREFIX - 1;
-
-    memcpy(out, TOMB_PREFIX, p);
-    for (i = 0; i < 16; i++) {
-        out[p + 2 * i] = d[id[i] >> 4];
-        out[p + 2 * i + 1] = d[id[i] & 15];
-    }
-    out[TOMB_LABEL_LEN] = '\0';
+    memcpy(out, TOMB_PREFIX, sizeof TOMB_PREFIX - 1);
+    dep11_hex_encode(id, 16, out + sizeof TOMB_PREFIX - 1);
 }
 
 /* One search: the tombstones of @id (normally 0 or 1; two concurrent writers

@@ -108,6 +108,14 @@ void dep11_session_release(struct dep11_session *s)
 CK_SLOT_ID dep11_session_slot(const struct dep11_session *s) { return s->slot; }
 CK_SESSION_HANDLE dep11_session_backend(const struct dep11_session *s) { return s->handle; }
 uint64_t dep11_session_serial(const struct dep11_session *s) { return s->serial; }
+void dep11_session_mark_objects(struct dep11_session *s)
+{
+    __atomic_store_n(&s->made_objects, 1, __ATOMIC_RELEASE);
+}
+int dep11_session_made_objects(const struct dep11_session *s)
+{
+    return __atomic_load_n(&s->made_objects, __ATOMIC_ACQUIRE);
+}
 void dep11_session_lock(struct dep11_session *s) { dep11_lock(&s->lock); }
 void dep11_session_unlock(struct dep11_session *s) { dep11_unlock(&s->lock); }
 
@@ -236,7 +244,7 @@ static CK_RV session_close(CK_SESSION_HANDLE h)
         LOG_FAIL(rv, "session 0x%lx", h);
         return rv;
     }
-    dep11_objects_destroy_session(s->serial);
+    dep11_objects_destroy_session(s);
     if (last) {
         dep11_objects_destroy_slot(s->slot);
         /* dep11's own worker sessions may keep the token open: end the login

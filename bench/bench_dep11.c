@@ -202,11 +202,21 @@ static double threads_speedup(const struct dep11_ctx *d)
 }
 
 /* --- the table ---------------------------------------------------------------- */
+/* BENCH_ONLY=WORD runs only the rows whose figure contains WORD (profiling). */
+static int wanted(const char *figure)
+{
+    const char *only = getenv("BENCH_ONLY");
+
+    return only == NULL || strstr(figure, only) != NULL;
+}
+
 static void row_pair(const char *figure, bench_fn a, void *actx, bench_fn b, void *bctx,
                      size_t bytes, const char *target)
 {
     double ra = 0, rb = 0;
 
+    if (!wanted(figure))
+        return;
     bench_pair(a, actx, b, bctx, bytes, &ra, &rb);
     bench_row(figure, ra, rb, "ops/s", target);
 }
@@ -235,6 +245,8 @@ static void rows_unwrap(struct dep11_ctx *d, struct bench_hsm *h)
     double cold = 0, raw = 0, hot = 0;
     char what[64];
 
+    if (!wanted("POLICY_UNWRAP threads"))
+        return;
     bench_pair(dep11_unwrap, d, bench_hsm_oaep, h, 1, &cold, &raw);
     bench_row("cold POLICY_UNWRAP / SoftHSM RSA-3072 OAEP decrypt", cold, raw, "ops/s",
               ">= 0.95");
@@ -256,6 +268,8 @@ static void row_rss_cycles(struct dep11_ctx *d)
     long early = 0, late = 0;
     char what[80];
 
+    if (!wanted("RSS cycles"))
+        return;
     for (i = 0; i < n; i++) {
         if (dep11_derive_destroy(d, i) != 0)
             break;
@@ -272,12 +286,16 @@ static void row_rss_cycles(struct dep11_ctx *d)
  * session) against none, and what one key costs in RSS. */
 static void rows_many_keys(struct dep11_ctx *d)
 {
-    double none = bench_rate(dep11_open_close, d, 0), many = 0;
-    long before = bench_rss(), after = 0;
+    double none = 0, many = 0;
+    long before = 0, after = 0;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     char what[64];
     int i = 0;
 
+    if (!wanted("100,000 live module keys"))
+        return;
+    none = bench_rate(dep11_open_close, d, 0);
+    before = bench_rss();
     for (i = 0; i < KEYS_MANY; i++)
         if (itest_keygen(d->t, d->s, DEP11_ROLE_MAILBOX, 0, &h) != CKR_OK)
             break;

@@ -121,8 +121,13 @@ static int hsm_load(struct bench_hsm *h)
         fprintf(stderr, "bench: BENCH_DIRECT_MODULE (a copy of SoftHSM) does not load\n");
         return -1;
     }
+    /* As dep11 initializes its backend (CKF_OS_LOCKING_OK: SoftHSM then
+     * locks for real, as any threaded consumer of it needs) */
+    CK_C_INITIALIZE_ARGS args = { NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL };
+
     gfl = (CK_RV (*)(CK_FUNCTION_LIST_PTR_PTR))dlsym(dl, "C_GetFunctionList");
-    if (gfl == NULL || gfl(&h->f) != CKR_OK || h->f->C_Initialize(NULL) != CKR_OK) {
+    if (gfl == NULL || gfl(&h->f) != CKR_OK ||
+        h->f->C_Initialize(getenv("BENCH_DIRECT_NOLOCK") ? NULL : &args) != CKR_OK) {
         fprintf(stderr, "bench: the SoftHSM copy does not initialize (shared with dep11's?)\n");
         return -1;
     }
@@ -162,6 +167,30 @@ static CK_OBJECT_HANDLE hsm_find(struct bench_hsm *h, CK_OBJECT_CLASS cls, const
     return o;
 }
 
+/* BENCH_DIRECT_WARM=1: the direct copy also holds what dep11's SoftHSM
+ * holds beyond the consumer's session: a session on every token and a
+ * handle for every object on them (SoftHSM's session and handle tables
+ * are walked on every open and close). Shows how much of a figure is
+ * SoftHSM's own state rather than dep11's code. */
+static void hsm_warm(struct bench_hsm *h)
+{
+    CK_SLOT_ID slots[16];
+    CK_ULONG n = 16, got = 0;
+    CK_OBJECT_HANDLE objs[64];
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+
+    if (getenv("BENCH_DIRECT_WARM") == NULL || h->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+        return;
+    for (CK_ULONG i = 0; i < n; i++) {
+        if (h->f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
+            continue;
+        if (h->f->C_FindObjectsInit(s, NULL, 0) == CKR_OK) {
+            (void)h->f->C_FindObjects(s, objs, 64, &got);
+            (void)h->f->C_FindObjectsFinal(s);
+        }
+    }
+}
+
 int bench_hsm_setup(struct bench_hsm *h, const char *token, const char *pin)
 {
     CK_ULONG len = 32;
@@ -189,6 +218,7 @@ int bench_hsm_setup(struct bench_hsm *h, const char *token, const char *pin)
         fprintf(stderr, "bench: no root1 key pair on %s\n", token);
         return -1;
     }
+    hsm_warm(h);
     return 0;
 }
 

@@ -34,7 +34,7 @@ struct dep11_session {
     struct dep11_object *enc_key; /* the key of a running enc (referenced), or NULL */
     struct dep11_object *dec_key; /* the key of a running dec (referenced), or NULL */
     struct dep11_find find;
-    int made_objects;           /* atomic: backend session objects listed */
+    int made;                   /* atomic: DEP11_MADE_* bits */
 };
 
 /* --- session.c ------------------------------------------------------------ */
@@ -48,10 +48,13 @@ void dep11_sessions_fork_lock(void);
 void dep11_sessions_fork_unlock(void);
 /* The session's creator serial (for object ownership). */
 uint64_t dep11_session_serial(const struct dep11_session *s);
-/* Notes that @s made a backend session object (its close then clears its
- * entries from the allow-list; a session that made none skips that walk). */
-void dep11_session_mark_objects(struct dep11_session *s);
-int dep11_session_made_objects(const struct dep11_session *s);
+/* What a session made, so that its close skips the clean-up of what it
+ * never made: a backend session object (listed in the allow-list: a walk
+ * of every shard) or a module-side key (its creator list: obj_lock). */
+#define DEP11_MADE_BACKEND 1
+#define DEP11_MADE_KEYS 2
+void dep11_session_mark(struct dep11_session *s, int made);
+int dep11_session_made(const struct dep11_session *s);
 
 /* --- object.c --------------------------------------------------------------- */
 /* Destroys (cleanses) module-side objects created by session @s (its own

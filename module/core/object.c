@@ -125,6 +125,7 @@ CK_RV dep11_object_add(struct dep11_session *s, struct dep11_key *key, CK_OBJECT
     o->slot = dep11_session_slot(s);
     o->creator = dep11_session_serial(s);
     o->refs = 1;
+    dep11_session_mark(s, DEP11_MADE_KEYS); /* before the key can be seen */
     dep11_lock(&obj_lock);
     o->handle = alloc_handle();
     if (o->handle != CK_INVALID_HANDLE && (rv = creator_link(o)) == CKR_OK) {
@@ -196,7 +197,7 @@ CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backen
         return rv;
     }
     if (session_object)
-        dep11_session_mark_objects(s); /* its close then clears the allow-list */
+        dep11_session_mark(s, DEP11_MADE_BACKEND); /* its close clears the allow-list */
     rv = dep11_allow_add(dep11_session_slot(s), backend,
                          session_object ? dep11_session_serial(s) : 0);
     if (rv == CKR_OK && dep11_handle_in_range(backend)) {
@@ -408,7 +409,12 @@ static int by_slot(const struct dep11_object *o, const void *arg)
 void dep11_objects_destroy_session(const struct dep11_session *s)
 {
     struct dep11_object *o = NULL, *next = NULL;
+    int made = dep11_session_made(s);
 
+    if (made & DEP11_MADE_BACKEND)
+        dep11_allow_drop_creator(dep11_session_serial(s));
+    if (!(made & DEP11_MADE_KEYS))
+        return;
     dep11_lock(&obj_lock);
     o = dep11_ulmap_del(&creators, creator_key(dep11_session_serial(s)));
     for (next = o; next != NULL; next = next->cnext) {
@@ -422,8 +428,6 @@ void dep11_objects_destroy_session(const struct dep11_session *s)
         next = o->cnext;
         object_put_ref(o);
     }
-    if (dep11_session_made_objects(s))
-        dep11_allow_drop_creator(dep11_session_serial(s));
 }
 
 /**

@@ -32,15 +32,72 @@ static struct slot_login *slots;          /* under table_lock */
 static size_t n_slots, cap_slots;
 static uint64_t next_serial = 1;          /* under table_lock */
 
+/* A few freed session structures, their mutexes still initialised, for the
+ * next C_OpenSession (an open/close pair then costs no malloc, free or
+ * mutex set-up). Under table_lock (a session is never released with a
+ * later lock held), which the fork handlers hold across a fork. */
+#define SPARE_MAX 8
+static struct dep11_session *spare[SPARE_MAX];
+static size_t n_spare;
+
 static void session_free(struct dep11_session *s)
 {
+    dep11_mutex_t lock;
+
     dep11_aead_free(s->enc);
     dep11_aead_free(s->dec);
     dep11_object_release(s->enc_key);
     dep11_object_release(s->dec_key);
     free(s->find.module);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    dep11_lock(&table_lock);
+    if (n_spare < SPARE_MAX) {
+        lock = s->lock;
+        memset(s, 0, sizeof *s);
+        s->lock = lock; /* unlocked and unused: kept initialised */
+        spare[n_spare++] = s;
+        s = NULL;
+    }
+    dep11_unlock(&table_lock);
+    if (s != NULL) {
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+    }
+}
+
+/* A zeroed session structure with an initialised lock, or NULL. */
+static struct dep11_session *session_new(void)
+{
+    struct dep11_session *s = NULL;
+
+    dep11_lock(&table_lock);
+    if (n_spare > 0)
+        s = spare[--n_spare];
+    dep11_unlock(&table_lock);
+    if (s != NULL)
+        return s;
+    s = calloc(1, sizeof *s);
+    if (s != NULL && pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+/* Frees the spare structures (C_Finalize, a forked child's re-init). */
+static void spare_fini(void)
+{
+    struct dep11_session *gone[SPARE_MAX];
+    size_t n = 0;
+
+    dep11_lock(&table_lock);
+    n = n_spare;
+    memcpy(gone, spare, n * sizeof *gone);
+    n_spare = 0;
+    dep11_unlock(&table_lock);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_destroy(&gone[i]->lock);
+        free(gone[i]);
+    }
 }
 
 /* The login record of @slot; created when @create. Under table_lock. */
@@ -108,13 +165,14 @@ void dep11_session_release(struct dep11_session *s)
 CK_SLOT_ID dep11_session_slot(const struct dep11_session *s) { return s->slot; }
 CK_SESSION_HANDLE dep11_session_backend(const struct dep11_session *s) { return s->handle; }
 uint64_t dep11_session_serial(const struct dep11_session *s) { return s->serial; }
-void dep11_session_mark_objects(struct dep11_session *s)
+void dep11_session_mark(struct dep11_session *s, int made)
 {
-    __atomic_store_n(&s->made_objects, 1, __ATOMIC_RELEASE);
+    if ((__atomic_load_n(&s->made, __ATOMIC_ACQUIRE) & made) != made)
+        (void)__atomic_fetch_or(&s->made, made, __ATOMIC_ACQ_REL);
 }
-int dep11_session_made_objects(const struct dep11_session *s)
+int dep11_session_made(const struct dep11_session *s)
 {
-    return __atomic_load_n(&s->made_objects, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&s->made, __ATOMIC_ACQUIRE);
 }
 void dep11_session_lock(struct dep11_session *s) { dep11_lock(&s->lock); }
 void dep11_session_unlock(struct dep11_session *s) { dep11_unlock(&s->lock); }
@@ -157,11 +215,10 @@ CK_RV dep11_session_require_user(struct dep11_session *s)
 static CK_RV session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
 {
     CK_RV rv = CKR_HOST_MEMORY;
-    struct dep11_session *s = calloc(1, sizeof *s);
+    struct dep11_session *s = session_new();
     struct slot_login *l = NULL;
 
-    if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
+    if (s == NULL) {
         LOG_FAIL(rv, "session 0x%lx", h);
         return rv;
     }
@@ -337,6 +394,7 @@ void dep11_sessions_fini(void)
         if (old.keys[i] != 0)
             dep11_session_release(old.vals[i]);
     dep11_ulmap_free(&old);
+    spare_fini();
 }
 
 /**

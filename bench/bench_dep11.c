@@ -19,19 +19,20 @@
 #define KEYS_MANY 100000
 #define SMALL 64
 
-struct dep11_ctx {
+struct d11_ctx {
     struct itest *t;
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE s;
-    CK_OBJECT_HANDLE mailbox, site, aes;
+    CK_OBJECT_HANDLE policy, mailbox, site, aes;
     struct itest_blob blob;             /* a policy under root1 and root2 */
+    struct itest_blob child;            /* the mailbox key under the policy */
     CK_DEP11_CHUNK_PARAMS chunk;
     unsigned char *in, *out;
 };
 
-static int dep11_open_close(void *p, size_t n)
+static int d11_open_close(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 
     (void)n;
@@ -41,18 +42,18 @@ static int dep11_open_close(void *p, size_t n)
     return c->t->f->C_CloseSession(s) != CKR_OK;
 }
 
-static int dep11_session_info(void *p, size_t n)
+static int d11_session_info(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     CK_SESSION_INFO info;
 
     (void)n;
     return c->t->f->C_GetSessionInfo(c->s, &info) != CKR_OK;
 }
 
-static int dep11_seal(void *p, size_t n)
+static int d11_seal(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     CK_MECHANISM m = { CKM_DEP11_AEAD, NULL, 0 };
     CK_ULONG out_len = n + DEP11_AEAD_OVERHEAD;
 
@@ -61,9 +62,9 @@ static int dep11_seal(void *p, size_t n)
     return c->t->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
 }
 
-static int dep11_chunk_seal(void *p, size_t n)
+static int d11_chunk_seal(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     CK_MECHANISM m = { CKM_DEP11_CHUNK_AEAD, &c->chunk, sizeof c->chunk };
     CK_ULONG out_len = n + DEP11_AEAD_OVERHEAD;
 
@@ -73,9 +74,9 @@ static int dep11_chunk_seal(void *p, size_t n)
 }
 
 /* Pass-through: CKM_AES_GCM on a backend key, forwarded by dep11. */
-static int dep11_pt_gcm(void *p, size_t n)
+static int d11_pt_gcm(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     unsigned char iv[12];
     CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
     CK_MECHANISM m = { CKM_AES_GCM, &gp, sizeof gp };
@@ -87,9 +88,9 @@ static int dep11_pt_gcm(void *p, size_t n)
 }
 
 /* POLICY_UNWRAP; cold (@n != 0): the policy-key cache flushed first. */
-static int dep11_unwrap(void *p, size_t n)
+static int d11_unwrap(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 
     if (n != 0 && c->t->x->DEP11_FlushCache(NULL) != CKR_OK)
@@ -99,7 +100,20 @@ static int dep11_unwrap(void *p, size_t n)
     return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
 }
 
-static int dep11_derive_destroy(struct dep11_ctx *c, unsigned long i)
+/* CHILD_UNWRAP of the mailbox key under the policy key, then its destroy. */
+static int d11_child_unwrap(void *p, size_t n)
+{
+    static const CK_BYTE owner[16] = "bench-owner-0001";
+    struct d11_ctx *c = p;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+
+    (void)n;
+    if (itest_child_unwrap(c->t, c->s, c->policy, &c->child, owner, &h) != CKR_OK)
+        return 1;
+    return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
+}
+
+static int d11_derive_destroy(struct d11_ctx *c, unsigned long i)
 {
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 
@@ -108,9 +122,10 @@ static int dep11_derive_destroy(struct dep11_ctx *c, unsigned long i)
     return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
 }
 
-static int dep11_setup(struct dep11_ctx *c)
+static int d11_setup(struct d11_ctx *c)
 {
-    CK_OBJECT_HANDLE pol, r1, r2;
+    static const CK_BYTE owner[16] = "bench-owner-0001";
+    CK_OBJECT_HANDLE r1, r2;
     CK_ULONG len = 32;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_MECHANISM kg = { CKM_AES_KEY_GEN, NULL, 0 };
@@ -124,9 +139,10 @@ static int dep11_setup(struct dep11_ctx *c)
         itest_session(c->t, "contoso", 1, &c->s) != CKR_OK ||
         itest_find(c->t, c->s, CKO_PRIVATE_KEY, "root1", &r1) != CKR_OK ||
         itest_find(c->t, c->s, CKO_PRIVATE_KEY, "root2", &r2) != CKR_OK ||
-        itest_keygen(c->t, c->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol) != CKR_OK ||
-        itest_policy_wrap(c->t, c->s, pol, r1, r2, 0, &c->blob) != CKR_OK ||
+        itest_keygen(c->t, c->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &c->policy) != CKR_OK ||
+        itest_policy_wrap(c->t, c->s, c->policy, r1, r2, 0, &c->blob) != CKR_OK ||
         itest_keygen(c->t, c->s, DEP11_ROLE_MAILBOX, 0, &c->mailbox) != CKR_OK ||
+        itest_child_wrap(c->t, c->s, c->policy, c->mailbox, owner, &c->child) != CKR_OK ||
         itest_keygen(c->t, c->s, DEP11_ROLE_SITE, 0, &c->site) != CKR_OK ||
         c->t->f->C_GenerateKey(c->s, &kg, at, 3, &c->aes) != CKR_OK)
         return -1;
@@ -135,7 +151,7 @@ static int dep11_setup(struct dep11_ctx *c)
 
 /* --- threads: one session each, same keys ---------------------------------- */
 struct thread_arg {
-    struct dep11_ctx c;
+    struct d11_ctx c;
     double deadline;
     unsigned long ops;
     int failed;
@@ -147,7 +163,7 @@ static void *thread_main(void *p)
     struct thread_arg *a = p;
 
     while (bench_now() < a->deadline) {
-        if (dep11_seal(&a->c, SMALL) != 0) {
+        if (d11_seal(&a->c, SMALL) != 0) {
             a->failed = 1;
             break;
         }
@@ -158,7 +174,7 @@ static void *thread_main(void *p)
 
 /* CKM_DEP11_AEAD on @nt threads, each on its own session: total ops/s of
  * one round of bench_round_seconds(), or -1. */
-static double threads_round(const struct dep11_ctx *d, int nt)
+static double threads_round(const struct d11_ctx *d, int nt)
 {
     struct thread_arg a[2];
     pthread_t th[2];
@@ -187,7 +203,7 @@ static double threads_round(const struct dep11_ctx *d, int nt)
     return failed ? -1 : total / (bench_now() - start);
 }
 
-static double threads_speedup(const struct dep11_ctx *d)
+static double threads_speedup(const struct d11_ctx *d)
 {
     double one = 0, two = 0;
 
@@ -221,7 +237,7 @@ static void row_pair(const char *figure, bench_fn a, void *actx, bench_fn b, voi
     bench_row(figure, ra, rb, "ops/s", target);
 }
 
-static void rows_data(struct dep11_ctx *d, struct bench_hsm *h, struct bench_ossl *o)
+static void rows_data(struct d11_ctx *d, struct bench_hsm *h, struct bench_ossl *o)
 {
     static const struct { size_t n; const char *name, *target; } chunk[] = {
         { 4096, "CKM_DEP11_CHUNK_AEAD 4 KiB / OpenSSL KBKDF+GCM", ">= 0.90" },
@@ -229,28 +245,31 @@ static void rows_data(struct dep11_ctx *d, struct bench_hsm *h, struct bench_oss
         { 1 << 20, "CKM_DEP11_CHUNK_AEAD 1 MiB / OpenSSL KBKDF+GCM", ">= 0.99" },
     };
 
-    row_pair("C_OpenSession + C_CloseSession / SoftHSM", dep11_open_close, d,
+    row_pair("C_OpenSession + C_CloseSession / SoftHSM", d11_open_close, d,
              bench_hsm_open_close, h, 0, ">= 0.90");
-    row_pair("C_GetSessionInfo / SoftHSM", dep11_session_info, d, bench_hsm_session_info, h, 0,
+    row_pair("C_GetSessionInfo / SoftHSM", d11_session_info, d, bench_hsm_session_info, h, 0,
              ">= 0.95");
-    row_pair("pass-through C_Encrypt AES-GCM 4 KiB / SoftHSM", dep11_pt_gcm, d, bench_hsm_gcm, h,
+    row_pair("pass-through C_Encrypt AES-GCM 4 KiB / SoftHSM", d11_pt_gcm, d, bench_hsm_gcm, h,
              4096, ">= 0.98");
     for (size_t i = 0; i < sizeof chunk / sizeof chunk[0]; i++)
-        row_pair(chunk[i].name, dep11_chunk_seal, d, bench_ossl_chunk_seal, o, chunk[i].n,
+        row_pair(chunk[i].name, d11_chunk_seal, d, bench_ossl_chunk_seal, o, chunk[i].n,
                  chunk[i].target);
+    if (wanted("CHILD_UNWRAP"))
+        bench_row("CKM_DEP11_CHILD_UNWRAP + C_DestroyObject (no direct)",
+                  bench_rate(d11_child_unwrap, d, 0), 0, "ops/s", "-");
 }
 
-static void rows_unwrap(struct dep11_ctx *d, struct bench_hsm *h)
+static void rows_unwrap(struct d11_ctx *d, struct bench_hsm *h)
 {
     double cold = 0, raw = 0, hot = 0;
     char what[64];
 
     if (!wanted("POLICY_UNWRAP threads"))
         return;
-    bench_pair(dep11_unwrap, d, bench_hsm_oaep, h, 1, &cold, &raw);
+    bench_pair(d11_unwrap, d, bench_hsm_oaep, h, 1, &cold, &raw);
     bench_row("cold POLICY_UNWRAP / SoftHSM RSA-3072 OAEP decrypt", cold, raw, "ops/s",
               ">= 0.95");
-    hot = bench_rate(dep11_unwrap, d, 0);
+    hot = bench_rate(d11_unwrap, d, 0);
     snprintf(what, sizeof what, "%.0f vs %.0f ops/s", hot, cold);
     bench_row_ratio("cached POLICY_UNWRAP / cold", hot < 0 || cold <= 0 ? -1 : hot / cold, what,
                     ">= 1780");
@@ -261,7 +280,7 @@ static void rows_unwrap(struct dep11_ctx *d, struct bench_hsm *h)
 
 /* RSS after @cycles chunk-key derive/destroy cycles against after a tenth
  * of them: flat memory is 1.00. */
-static void row_rss_cycles(struct dep11_ctx *d)
+static void row_rss_cycles(struct d11_ctx *d)
 {
     const char *env = getenv("BENCH_CYCLES");
     unsigned long n = env != NULL ? strtoul(env, NULL, 10) : 1000000, i = 0;
@@ -271,7 +290,7 @@ static void row_rss_cycles(struct dep11_ctx *d)
     if (!wanted("RSS cycles"))
         return;
     for (i = 0; i < n; i++) {
-        if (dep11_derive_destroy(d, i) != 0)
+        if (d11_derive_destroy(d, i) != 0)
             break;
         if (i + 1 == n / 10)
             early = bench_rss();
@@ -284,7 +303,7 @@ static void row_rss_cycles(struct dep11_ctx *d)
 
 /* Open + close with KEYS_MANY live module keys (made on the bench's own
  * session) against none, and what one key costs in RSS. */
-static void rows_many_keys(struct dep11_ctx *d)
+static void rows_many_keys(struct d11_ctx *d)
 {
     double none = 0, many = 0;
     long before = 0, after = 0;
@@ -294,13 +313,13 @@ static void rows_many_keys(struct dep11_ctx *d)
 
     if (!wanted("100,000 live module keys"))
         return;
-    none = bench_rate(dep11_open_close, d, 0);
+    none = bench_rate(d11_open_close, d, 0);
     before = bench_rss();
     for (i = 0; i < KEYS_MANY; i++)
         if (itest_keygen(d->t, d->s, DEP11_ROLE_MAILBOX, 0, &h) != CKR_OK)
             break;
     after = bench_rss();
-    many = i < KEYS_MANY ? -1 : bench_rate(dep11_open_close, d, 0);
+    many = i < KEYS_MANY ? -1 : bench_rate(d11_open_close, d, 0);
     bench_row("open + close, 100,000 live module keys / none", many, none, "ops/s", ">= 0.5");
     snprintf(what, sizeof what, "%.0f bytes per key", (double)(after - before) / KEYS_MANY);
     bench_row_ratio("RSS per live module key / 474 bytes", (double)(after - before) / KEYS_MANY / 474,
@@ -309,7 +328,7 @@ static void rows_many_keys(struct dep11_ctx *d)
 
 int main(void)
 {
-    struct dep11_ctx d;
+    struct d11_ctx d;
     struct bench_hsm h;
     struct bench_ossl o;
     unsigned char *in = calloc(1, (1 << 20) + 64), *out = calloc(1, (1 << 20) + 64);
@@ -317,7 +336,7 @@ int main(void)
     memset(&d, 0, sizeof d);
     memset(&h, 0, sizeof h);
     memset(&o, 0, sizeof o);
-    if (in == NULL || out == NULL || dep11_setup(&d) != 0 ||
+    if (in == NULL || out == NULL || d11_setup(&d) != 0 ||
         bench_hsm_setup(&h, "contoso", "1234") != 0 || bench_ossl_setup(&o) != 0) {
         fprintf(stderr, "bench: set-up failed\n");
         return 1;
@@ -339,6 +358,7 @@ int main(void)
     rows_many_keys(&d);
     bench_ossl_free(&o);
     itest_blob_free(&d.blob);
+    itest_blob_free(&d.child);
     itest_finalize(d.t);
     itest_close(d.t);
     free(in);

@@ -83,8 +83,12 @@ void bench_row(const char *figure, double dep11, double direct, const char *unit
         printf("| %-52s | %14s | %14s | %8s | %-8s |\n", figure, "FAILED", "", "", target);
         return;
     }
-    printf("| %-52s | %8.0f %-5s | %8.0f %-5s | %8.3f | %-8s |\n", figure, dep11, unit, direct,
-           unit, direct > 0 ? dep11 / direct : 0, target);
+    if (direct == 0) /* a figure with no direct counterpart */
+        printf("| %-52s | %8.0f %-5s | %14s | %8s | %-8s |\n", figure, dep11, unit, "-", "-",
+               target);
+    else
+        printf("| %-52s | %8.0f %-5s | %8.0f %-5s | %8.3f | %-8s |\n", figure, dep11, unit,
+               direct, unit, dep11 / direct, target);
     fflush(stdout);
 }
 

@@ -87,17 +87,26 @@ static int d11_pt_gcm(void *p, size_t n)
     return c->t->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
 }
 
-/* POLICY_UNWRAP; cold (@n != 0): the policy-key cache flushed first. */
+/* POLICY_UNWRAP (served from the policy-key cache after the first). */
 static int d11_unwrap(void *p, size_t n)
 {
     struct d11_ctx *c = p;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 
-    if (n != 0 && c->t->x->DEP11_FlushCache(NULL) != CKR_OK)
-        return 1;
+    (void)n;
     if (itest_policy_unwrap(c->t, c->s, &c->blob, 0, &h) != CKR_OK)
         return 1;
     return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
+}
+
+/* POLICY_UNWRAP cold: the policy-key cache flushed first. */
+static int d11_unwrap_cold(void *p, size_t n)
+{
+    struct d11_ctx *c = p;
+
+    if (c->t->x->DEP11_FlushCache(NULL) != CKR_OK)
+        return 1;
+    return d11_unwrap(p, n);
 }
 
 /* CHILD_UNWRAP of the mailbox key under the policy key, then its destroy. */
@@ -146,7 +155,9 @@ static int d11_setup(struct d11_ctx *c)
         itest_keygen(c->t, c->s, DEP11_ROLE_SITE, 0, &c->site) != CKR_OK ||
         c->t->f->C_GenerateKey(c->s, &kg, at, 3, &c->aes) != CKR_OK)
         return -1;
-    return 0;
+    /* The first unwrap of a blob commits its version (a write to the
+     * provider token): done here, so that "cold" is a cache miss only. */
+    return d11_unwrap(c, 0) != 0 ? -1 : 0;
 }
 
 /* --- threads: one session each, same keys ---------------------------------- */
@@ -266,7 +277,7 @@ static void rows_unwrap(struct d11_ctx *d, struct bench_hsm *h)
 
     if (!wanted("POLICY_UNWRAP threads"))
         return;
-    bench_pair(d11_unwrap, d, bench_hsm_oaep, h, 1, &cold, &raw);
+    bench_pair(d11_unwrap_cold, d, bench_hsm_oaep, h, 0, &cold, &raw);
     bench_row("cold POLICY_UNWRAP / SoftHSM RSA-3072 OAEP decrypt", cold, raw, "ops/s",
               ">= 0.95");
     hot = bench_rate(d11_unwrap, d, 0);

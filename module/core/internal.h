@@ -22,7 +22,8 @@ struct dep11_find {
 };
 
 /* A session dep11 opened for the consumer. The consumer sees the backend's
- * handle; only handles in the table are accepted. */
+ * handle; only handles in the table are accepted. Freed structures are kept
+ * for reuse (session.c): a new field also goes into session_clear(). */
 struct dep11_session {
     CK_SESSION_HANDLE handle;   /* consumer handle == backend handle */
     CK_SLOT_ID slot;

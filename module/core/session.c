@@ -40,10 +40,23 @@ static uint64_t next_serial = 1;          /* under table_lock */
 static struct dep11_session *spare[SPARE_MAX];
 static size_t n_spare;
 
+/* Every field of @s but its lock back to zero (a mutex is never copied or
+ * overwritten while it lives; a new field of struct dep11_session needs a
+ * line here). */
+static void session_clear(struct dep11_session *s)
+{
+    s->handle = CK_INVALID_HANDLE;
+    s->slot = 0;
+    s->serial = 0;
+    s->refs = 0;
+    s->enc = s->dec = NULL;
+    s->enc_key = s->dec_key = NULL;
+    memset(&s->find, 0, sizeof s->find);
+    s->made = 0;
+}
+
 static void session_free(struct dep11_session *s)
 {
-    dep11_mutex_t lock;
-
     dep11_aead_free(s->enc);
     dep11_aead_free(s->dec);
     dep11_object_release(s->enc_key);
@@ -51,9 +64,7 @@ static void session_free(struct dep11_session *s)
     free(s->find.module);
     dep11_lock(&table_lock);
     if (n_spare < SPARE_MAX) {
-        lock = s->lock;
-        memset(s, 0, sizeof *s);
-        s->lock = lock; /* unlocked and unused: kept initialised */
+        session_clear(s); /* the lock, unlocked and unused, stays initialised */
         spare[n_spare++] = s;
         s = NULL;
     }

@@ -177,7 +177,7 @@ static int id_memo_use(const uint8_t *numbers, uint8_t *id, int store)
     if (pthread_mutex_trylock(&id_lock) != 0)
         return 0;
     for (unsigned i = 0; !store && !hit && i < ID_MEMO; i++)
-        if (id_memo[i].used && memcmp(id_memo[i].numbers, numbers, DEP11_SHA256_LEN) == 0) {
+        if (id_memo[i].used && dep11_ct_equal(id_memo[i].numbers, numbers, DEP11_SHA256_LEN)) {
             memcpy(id, id_memo[i].id, DEP11_SHA256_LEN);
             hit = 1;
         }

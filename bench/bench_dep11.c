@@ -1,101 +1,96 @@
 /*
- * bench_dep11.c - throughput and latency of dep11's data path and policy
- * unwrap, compared in the same run with OpenSSL (EVP AES-256-GCM in this
- * process) and with plain SoftHSM (CKM_AES_GCM and RSA-OAEP through the
- * SoftHSM module loaded directly). Needs a world made by
- * tests/integration/setup-tokens.sh: run it through bench/run-bench.
- * Prints a table; asserts nothing (figures are not tests).
+ * bench_dep11.c - the hot-path table of issue 15 in one run: each figure
+ * through dep11 and directly (plain SoftHSM through a second copy of its
+ * library, or OpenSSL in process), their ratio and the target. Needs a
+ * world made by tests/integration/setup-tokens.sh and a configuration with
+ * the policy-key cache on: run it through bench/run-bench. Figures, not
+ * tests: nothing is asserted (a FAILED cell says a call failed).
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "bench.h"
 #include "itest.h"
 
-#define SECONDS_PER_CASE 1.0
+#define KEYS_MANY 100000
+#define SMALL 64
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* One measured case: calls @fn until SECONDS_PER_CASE have passed. */
-struct bench_case {
-    const char *name;
-    size_t bytes;                       /* per operation; 0 = latency only */
-    int (*fn)(void *ctx, size_t bytes); /* 0 = ok */
-    void *ctx;
-};
-
-static void run_case(const struct bench_case *c)
-{
-    double start = now(), elapsed = 0;
-    unsigned long ops = 0;
-
-    do {
-        if (c->fn(c->ctx, c->bytes) != 0) {
-            printf("%-44s %8s  FAILED\n", c->name, "");
-            return;
-        }
-        ops++;
-        elapsed = now() - start;
-    } while (elapsed < SECONDS_PER_CASE);
-    if (c->bytes > 0)
-        printf("%-44s %8zu  %10.0f ops/s  %9.1f MB/s\n", c->name, c->bytes,
-               ops / elapsed, ops * (double)c->bytes / elapsed / 1e6);
-    else
-        printf("%-44s %8s  %10.0f ops/s  %9.3f ms/op\n", c->name, "-",
-               ops / elapsed, elapsed * 1e3 / ops);
-}
-
-/* --- dep11 ------------------------------------------------------------- */
-struct dep11_ctx {
+struct d11_ctx {
     struct itest *t;
+    CK_SLOT_ID slot;
     CK_SESSION_HANDLE s;
-    CK_OBJECT_HANDLE key;
-    CK_OBJECT_HANDLE aes;       /* a backend AES-256 key made through dep11 */
-    struct itest_blob blob;
+    CK_OBJECT_HANDLE policy, mailbox, site, aes;
+    struct itest_blob blob;             /* a policy under root1 and root2 */
+    struct itest_blob child;            /* the mailbox key under the policy */
+    CK_DEP11_CHUNK_PARAMS chunk;
     unsigned char *in, *out;
 };
 
-static int dep11_seal(void *p, size_t n)
+static int d11_open_close(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+
+    (void)n;
+    if (c->t->f->C_OpenSession(c->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) !=
+        CKR_OK)
+        return 1;
+    return c->t->f->C_CloseSession(s) != CKR_OK;
+}
+
+static int d11_session_info(void *p, size_t n)
+{
+    struct d11_ctx *c = p;
+    CK_SESSION_INFO info;
+
+    (void)n;
+    return c->t->f->C_GetSessionInfo(c->s, &info) != CKR_OK;
+}
+
+static int d11_seal(void *p, size_t n)
+{
+    struct d11_ctx *c = p;
     CK_MECHANISM m = { CKM_DEP11_AEAD, NULL, 0 };
     CK_ULONG out_len = n + DEP11_AEAD_OVERHEAD;
 
-    if (c->t->f->C_EncryptInit(c->s, &m, c->key) != CKR_OK)
+    if (c->t->f->C_EncryptInit(c->s, &m, c->mailbox) != CKR_OK)
+        return 1;
+    return c->t->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
+}
+
+static int d11_chunk_seal(void *p, size_t n)
+{
+    struct d11_ctx *c = p;
+    CK_MECHANISM m = { CKM_DEP11_CHUNK_AEAD, &c->chunk, sizeof c->chunk };
+    CK_ULONG out_len = n + DEP11_AEAD_OVERHEAD;
+
+    if (c->t->f->C_EncryptInit(c->s, &m, c->site) != CKR_OK)
         return 1;
     return c->t->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
 }
 
 /* Pass-through: CKM_AES_GCM on a backend key, forwarded by dep11. */
-static int dep11_pt_seal(void *p, size_t n)
+static int d11_pt_gcm(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     unsigned char iv[12];
     CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
     CK_MECHANISM m = { CKM_AES_GCM, &gp, sizeof gp };
     CK_ULONG out_len = n + 16;
 
-    if (RAND_bytes(iv, sizeof iv) != 1 ||
-        c->t->f->C_EncryptInit(c->s, &m, c->aes) != CKR_OK)
+    if (RAND_bytes(iv, sizeof iv) != 1 || c->t->f->C_EncryptInit(c->s, &m, c->aes) != CKR_OK)
         return 1;
     return c->t->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
 }
 
-static int dep11_unwrap(void *p, size_t n)
+/* POLICY_UNWRAP (served from the policy-key cache after the first). */
+static int d11_unwrap(void *p, size_t n)
 {
-    struct dep11_ctx *c = p;
+    struct d11_ctx *c = p;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 
     (void)n;
@@ -104,237 +99,279 @@ static int dep11_unwrap(void *p, size_t n)
     return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
 }
 
-/* --- threads: one session each, same keys ------------------------------ */
-#define BENCH_THREADS 4
-#define BENCH_SMALL 64
-
-struct thread_arg {
-    struct dep11_ctx c;
-    int (*fn)(void *ctx, size_t bytes);
-    unsigned long ops;
-    int failed;
-    unsigned char in[BENCH_SMALL], out[BENCH_SMALL + 64];
-};
-
-static void *thread_main(void *p)
+/* POLICY_UNWRAP cold: the policy-key cache flushed first. */
+static int d11_unwrap_cold(void *p, size_t n)
 {
-    struct thread_arg *a = p;
-    double start = now();
+    struct d11_ctx *c = p;
 
-    do {
-        if (a->fn(&a->c, BENCH_SMALL) != 0) {
-            a->failed = 1;
-            break;
-        }
-        a->ops++;
-    } while (now() - start < SECONDS_PER_CASE);
-    return NULL;
-}
-
-/* @fn on @nt threads at once, each on its own session of @d's token (the
- * keys are @d's: module-side keys and session objects are visible to every
- * session of the application). Prints the total rate. */
-static void run_threads(const char *name, int (*fn)(void *, size_t),
-                        const struct dep11_ctx *d, int nt)
-{
-    struct thread_arg a[BENCH_THREADS];
-    pthread_t th[BENCH_THREADS];
-    unsigned long total = 0;
-    double start;
-    int i, failed = 0;
-
-    memset(a, 0, sizeof a);
-    for (i = 0; i < nt; i++) {
-        a[i].c = *d;
-        a[i].fn = fn;
-        a[i].c.in = a[i].in;
-        a[i].c.out = a[i].out;
-        if (itest_session(d->t, "contoso", 0, &a[i].c.s) != CKR_OK) {
-            printf("%-44s %8s  FAILED (session)\n", name, "");
-            return;
-        }
-    }
-    start = now();
-    for (i = 0; i < nt; i++)
-        pthread_create(&th[i], NULL, thread_main, &a[i]);
-    for (i = 0; i < nt; i++) {
-        pthread_join(th[i], NULL);
-        total += a[i].ops;
-        failed |= a[i].failed;
-        d->t->f->C_CloseSession(a[i].c.s);
-    }
-    if (failed)
-        printf("%-44s %8s  FAILED\n", name, "");
-    else
-        printf("%-44s %8d  %10.0f ops/s  (%d threads)\n", name, BENCH_SMALL,
-               total / (now() - start), nt);
-}
-
-/* --- OpenSSL ------------------------------------------------------------ */
-struct ossl_ctx {
-    EVP_CIPHER_CTX *ctx;
-    unsigned char key[32];
-    unsigned char *in, *out;
-};
-
-static int ossl_seal(void *p, size_t n)
-{
-    struct ossl_ctx *c = p;
-    unsigned char iv[12], tag[16];
-    int len = 0;
-
-    if (RAND_bytes(iv, sizeof iv) != 1 ||
-        EVP_EncryptInit_ex(c->ctx, EVP_aes_256_gcm(), NULL, c->key, iv) != 1 ||
-        EVP_EncryptUpdate(c->ctx, c->out, &len, c->in, (int)n) != 1 ||
-        EVP_EncryptFinal_ex(c->ctx, c->out + len, &len) != 1)
+    if (c->t->x->DEP11_FlushCache(NULL) != CKR_OK)
         return 1;
-    return EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1;
+    return d11_unwrap(p, n);
 }
 
-/* --- plain SoftHSM ------------------------------------------------------ */
-struct hsm_ctx {
-    CK_FUNCTION_LIST_PTR f;
-    CK_SESSION_HANDLE s;
-    CK_OBJECT_HANDLE aes, rsa_priv;
-    unsigned char ct[512];
-    CK_ULONG ct_len;
-    unsigned char *in, *out;
-};
-
-static int hsm_seal(void *p, size_t n)
+/* CHILD_UNWRAP of the mailbox key under the policy key, then its destroy. */
+static int d11_child_unwrap(void *p, size_t n)
 {
-    struct hsm_ctx *c = p;
-    unsigned char iv[12];
-    CK_GCM_PARAMS gp = { iv, sizeof iv, 96, NULL, 0, 128 };
-    CK_MECHANISM m = { CKM_AES_GCM, &gp, sizeof gp };
-    CK_ULONG out_len = n + 16;
-
-    if (RAND_bytes(iv, sizeof iv) != 1 ||
-        c->f->C_EncryptInit(c->s, &m, c->aes) != CKR_OK)
-        return 1;
-    return c->f->C_Encrypt(c->s, c->in, n, c->out, &out_len) != CKR_OK;
-}
-
-static int hsm_oaep(void *p, size_t n)
-{
-    struct hsm_ctx *c = p;
-    CK_RSA_PKCS_OAEP_PARAMS op = { CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0 };
-    CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, &op, sizeof op };
-    unsigned char pt[512];
-    CK_ULONG pt_len = sizeof pt;
+    static const CK_BYTE owner[16] = "bench-owner-0001";
+    struct d11_ctx *c = p;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 
     (void)n;
-    if (c->f->C_DecryptInit(c->s, &m, c->rsa_priv) != CKR_OK)
+    if (itest_child_unwrap(c->t, c->s, c->policy, &c->child, owner, &h) != CKR_OK)
         return 1;
-    return c->f->C_Decrypt(c->s, c->ct, c->ct_len, pt, &pt_len) != CKR_OK;
+    return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
 }
 
-/* Loads SoftHSM directly, logs in to fabrikam, makes an AES-256 session
- * key and an RSA-3072 session key pair with one OAEP ciphertext. */
-static int hsm_setup(struct hsm_ctx *c, const char *pin)
+static int d11_derive_destroy(struct d11_ctx *c, unsigned long i)
 {
-    CK_RV (*gfl)(CK_FUNCTION_LIST_PTR_PTR);
-    CK_SLOT_ID slots[16];
-    CK_ULONG n = 16, i, bits = 3072, len = 32;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_TOKEN_INFO ti;
-    CK_MECHANISM kg = { CKM_AES_KEY_GEN, NULL, 0 };
-    CK_MECHANISM kpg = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
-    CK_ATTRIBUTE at[] = { { CKA_VALUE_LEN, &len, sizeof len }, { CKA_TOKEN, &no, 1 },
-                          { CKA_ENCRYPT, &yes, 1 } };
-    CK_ATTRIBUTE pub[] = { { CKA_MODULUS_BITS, &bits, sizeof bits }, { CKA_TOKEN, &no, 1 },
-                           { CKA_ENCRYPT, &yes, 1 } };
-    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &no, 1 }, { CKA_DECRYPT, &yes, 1 } };
-    CK_RSA_PKCS_OAEP_PARAMS op = { CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0 };
-    CK_MECHANISM om = { CKM_RSA_PKCS_OAEP, &op, sizeof op };
-    CK_OBJECT_HANDLE rsa_pub;
-    unsigned char pt[32] = { 1 };
-    void *dl = dlopen(getenv("SOFTHSM_MODULE"), RTLD_NOW);
-    CK_RV rv;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 
-    if (dl == NULL || (gfl = (CK_RV (*)(CK_FUNCTION_LIST_PTR_PTR))dlsym(dl, "C_GetFunctionList")) == NULL ||
-        gfl(&c->f) != CKR_OK)
+    if (itest_chunk_derive(c->t, c->s, c->site, c->chunk.fileId, i, &h) != CKR_OK)
         return 1;
-    /* dep11 has initialized the same SoftHSM in this process already. */
-    rv = c->f->C_Initialize(NULL);
-    if ((rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) ||
-        c->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
-        return 1;
-    for (i = 0; i < n; i++)
-        if (c->f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
-            memcmp(ti.label, "fabrikam ", 9) == 0)
-            break;
-    c->ct_len = sizeof c->ct;
-    if (i == n || c->f->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &c->s) != CKR_OK ||
-        c->f->C_Login(c->s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK ||
-        c->f->C_GenerateKey(c->s, &kg, at, 3, &c->aes) != CKR_OK ||
-        c->f->C_GenerateKeyPair(c->s, &kpg, pub, 3, priv, 2, &rsa_pub, &c->rsa_priv) != CKR_OK ||
-        c->f->C_EncryptInit(c->s, &om, rsa_pub) != CKR_OK ||
-        c->f->C_Encrypt(c->s, pt, sizeof pt, c->ct, &c->ct_len) != CKR_OK)
-        return 1;
-    return 0;
+    return c->t->f->C_DestroyObject(c->s, h) != CKR_OK;
 }
 
-/* Opens dep11 on contoso, makes a customer-managed policy under root1/root2
- * and a mailbox key. */
-static int dep11_setup(struct dep11_ctx *c)
+static int d11_setup(struct d11_ctx *c)
 {
-    CK_OBJECT_HANDLE pol, r1, r2;
+    static const CK_BYTE owner[16] = "bench-owner-0001";
+    CK_OBJECT_HANDLE r1, r2;
     CK_ULONG len = 32;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_MECHANISM kg = { CKM_AES_KEY_GEN, NULL, 0 };
     CK_ATTRIBUTE at[] = { { CKA_VALUE_LEN, &len, sizeof len }, { CKA_TOKEN, &no, 1 },
                           { CKA_ENCRYPT, &yes, 1 } };
 
+    memset(&c->chunk, 0x5a, sizeof c->chunk.fileId);
+    c->chunk.ulChunkIndex = 7;
     if ((c->t = itest_open()) == NULL || itest_init(c->t) != CKR_OK ||
+        itest_slot(c->t, "contoso", &c->slot) != CKR_OK ||
         itest_session(c->t, "contoso", 1, &c->s) != CKR_OK ||
         itest_find(c->t, c->s, CKO_PRIVATE_KEY, "root1", &r1) != CKR_OK ||
         itest_find(c->t, c->s, CKO_PRIVATE_KEY, "root2", &r2) != CKR_OK ||
-        itest_keygen(c->t, c->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol) != CKR_OK ||
-        itest_policy_wrap(c->t, c->s, pol, r1, r2, 0, &c->blob) != CKR_OK ||
-        itest_keygen(c->t, c->s, DEP11_ROLE_MAILBOX, 0, &c->key) != CKR_OK ||
+        itest_keygen(c->t, c->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &c->policy) != CKR_OK ||
+        itest_policy_wrap(c->t, c->s, c->policy, r1, r2, 0, &c->blob) != CKR_OK ||
+        itest_keygen(c->t, c->s, DEP11_ROLE_MAILBOX, 0, &c->mailbox) != CKR_OK ||
+        itest_child_wrap(c->t, c->s, c->policy, c->mailbox, owner, &c->child) != CKR_OK ||
+        itest_keygen(c->t, c->s, DEP11_ROLE_SITE, 0, &c->site) != CKR_OK ||
         c->t->f->C_GenerateKey(c->s, &kg, at, 3, &c->aes) != CKR_OK)
-        return 1;
-    return 0;
+        return -1;
+    /* The first unwrap of a blob commits its version (a write to the
+     * provider token): done here, so that "cold" is a cache miss only. */
+    return d11_unwrap(c, 0) != 0 ? -1 : 0;
+}
+
+/* --- threads: one session each, same keys ---------------------------------- */
+struct thread_arg {
+    struct d11_ctx c;
+    double deadline;
+    unsigned long ops;
+    int failed;
+    unsigned char in[SMALL], out[SMALL + 64];
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+
+    while (bench_now() < a->deadline) {
+        if (d11_seal(&a->c, SMALL) != 0) {
+            a->failed = 1;
+            break;
+        }
+        a->ops++;
+    }
+    return NULL;
+}
+
+/* CKM_DEP11_AEAD on @nt threads, each on its own session: total ops/s of
+ * one round of bench_round_seconds(), or -1. */
+static double threads_round(const struct d11_ctx *d, int nt)
+{
+    struct thread_arg a[2];
+    pthread_t th[2];
+    double start = 0, total = 0;
+    int failed = 0;
+
+    memset(a, 0, sizeof a);
+    for (int i = 0; i < nt; i++) {
+        a[i].c = *d;
+        a[i].c.in = a[i].in;
+        a[i].c.out = a[i].out;
+        if (itest_session(d->t, "contoso", 0, &a[i].c.s) != CKR_OK)
+            return -1;
+    }
+    start = bench_now();
+    for (int i = 0; i < nt; i++) {
+        a[i].deadline = start + bench_round_seconds();
+        pthread_create(&th[i], NULL, thread_main, &a[i]);
+    }
+    for (int i = 0; i < nt; i++) {
+        pthread_join(th[i], NULL);
+        total += a[i].ops;
+        failed |= a[i].failed;
+        d->t->f->C_CloseSession(a[i].c.s);
+    }
+    return failed ? -1 : total / (bench_now() - start);
+}
+
+static double threads_speedup(const struct d11_ctx *d)
+{
+    double one = 0, two = 0;
+
+    for (int r = 0; r < bench_rounds(); r++) {
+        double x = threads_round(d, 1), y = threads_round(d, 2);
+        if (x < 0 || y < 0)
+            return -1;
+        one = x > one ? x : one;
+        two = y > two ? y : two;
+    }
+    return two / one;
+}
+
+/* --- the table ---------------------------------------------------------------- */
+/* BENCH_ONLY=WORD runs only the rows whose figure contains WORD (profiling). */
+static int wanted(const char *figure)
+{
+    const char *only = getenv("BENCH_ONLY");
+
+    return only == NULL || strstr(figure, only) != NULL;
+}
+
+static void row_pair(const char *figure, bench_fn a, void *actx, bench_fn b, void *bctx,
+                     size_t bytes, const char *target)
+{
+    double ra = 0, rb = 0;
+
+    if (!wanted(figure))
+        return;
+    bench_pair(a, actx, b, bctx, bytes, &ra, &rb);
+    bench_row(figure, ra, rb, "ops/s", target);
+}
+
+static void rows_data(struct d11_ctx *d, struct bench_hsm *h, struct bench_ossl *o)
+{
+    static const struct { size_t n; const char *name, *target; } chunk[] = {
+        { 4096, "CKM_DEP11_CHUNK_AEAD 4 KiB / OpenSSL KBKDF+GCM", ">= 0.90" },
+        { 65536, "CKM_DEP11_CHUNK_AEAD 64 KiB / OpenSSL KBKDF+GCM", ">= 0.95" },
+        { 1 << 20, "CKM_DEP11_CHUNK_AEAD 1 MiB / OpenSSL KBKDF+GCM", ">= 0.99" },
+    };
+
+    row_pair("C_OpenSession + C_CloseSession / SoftHSM", d11_open_close, d,
+             bench_hsm_open_close, h, 0, ">= 0.90");
+    row_pair("C_GetSessionInfo / SoftHSM", d11_session_info, d, bench_hsm_session_info, h, 0,
+             ">= 0.95");
+    row_pair("pass-through C_Encrypt AES-GCM 4 KiB / SoftHSM", d11_pt_gcm, d, bench_hsm_gcm, h,
+             4096, ">= 0.98");
+    for (size_t i = 0; i < sizeof chunk / sizeof chunk[0]; i++)
+        row_pair(chunk[i].name, d11_chunk_seal, d, bench_ossl_chunk_seal, o, chunk[i].n,
+                 chunk[i].target);
+    if (wanted("CHILD_UNWRAP"))
+        bench_row("CKM_DEP11_CHILD_UNWRAP + C_DestroyObject (no direct)",
+                  bench_rate(d11_child_unwrap, d, 0), 0, "ops/s", "-");
+}
+
+static void rows_unwrap(struct d11_ctx *d, struct bench_hsm *h)
+{
+    double cold = 0, raw = 0, hot = 0;
+    char what[64];
+
+    if (!wanted("POLICY_UNWRAP threads"))
+        return;
+    bench_pair(d11_unwrap_cold, d, bench_hsm_oaep, h, 0, &cold, &raw);
+    bench_row("cold POLICY_UNWRAP / SoftHSM RSA-3072 OAEP decrypt", cold, raw, "ops/s",
+              ">= 0.95");
+    hot = bench_rate(d11_unwrap, d, 0);
+    snprintf(what, sizeof what, "%.0f vs %.0f ops/s", hot, cold);
+    bench_row_ratio("cached POLICY_UNWRAP / cold", hot < 0 || cold <= 0 ? -1 : hot / cold, what,
+                    ">= 1780");
+    snprintf(what, sizeof what, "CKM_DEP11_AEAD %d B", SMALL);
+    bench_row_ratio("2 threads / 1 thread (own sessions, same key)", threads_speedup(d), what,
+                    ">= 1.84");
+}
+
+/* RSS after @cycles chunk-key derive/destroy cycles against after a tenth
+ * of them: flat memory is 1.00. */
+static void row_rss_cycles(struct d11_ctx *d)
+{
+    const char *env = getenv("BENCH_CYCLES");
+    unsigned long n = env != NULL ? strtoul(env, NULL, 10) : 1000000, i = 0;
+    long early = 0, late = 0;
+    char what[80];
+
+    if (!wanted("RSS cycles"))
+        return;
+    for (i = 0; i < n; i++) {
+        if (d11_derive_destroy(d, i) != 0)
+            break;
+        if (i + 1 == n / 10)
+            early = bench_rss();
+    }
+    late = bench_rss();
+    snprintf(what, sizeof what, "%ld KiB after %lu, %ld KiB", late / 1024, n, early / 1024);
+    bench_row_ratio("RSS over derive/destroy cycles (last / first tenth)",
+                    i < n || early <= 0 ? -1 : (double)late / (double)early, what, "1.00");
+}
+
+/* Open + close with KEYS_MANY live module keys (made on the bench's own
+ * session) against none, and what one key costs in RSS. */
+static void rows_many_keys(struct d11_ctx *d)
+{
+    double none = 0, many = 0;
+    long before = 0, after = 0;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    char what[64];
+    int i = 0;
+
+    if (!wanted("100,000 live module keys"))
+        return;
+    none = bench_rate(d11_open_close, d, 0);
+    before = bench_rss();
+    for (i = 0; i < KEYS_MANY; i++)
+        if (itest_keygen(d->t, d->s, DEP11_ROLE_MAILBOX, 0, &h) != CKR_OK)
+            break;
+    after = bench_rss();
+    many = i < KEYS_MANY ? -1 : bench_rate(d11_open_close, d, 0);
+    bench_row("open + close, 100,000 live module keys / none", many, none, "ops/s", ">= 0.5");
+    snprintf(what, sizeof what, "%.0f bytes per key", (double)(after - before) / KEYS_MANY);
+    bench_row_ratio("RSS per live module key / 474 bytes", (double)(after - before) / KEYS_MANY / 474,
+                    what, "<= 1.00");
 }
 
 int main(void)
 {
-    static const size_t sizes[] = { 64, 4096, 1 << 20 };
-    struct dep11_ctx d = { 0 };
-    struct ossl_ctx o = { 0 };
-    struct hsm_ctx h = { 0 };
+    struct d11_ctx d;
+    struct bench_hsm h;
+    struct bench_ossl o;
     unsigned char *in = calloc(1, (1 << 20) + 64), *out = calloc(1, (1 << 20) + 64);
-    char name[64];
-    size_t i;
 
-    if (in == NULL || out == NULL || dep11_setup(&d) != 0 || hsm_setup(&h, "1234") != 0 ||
-        (o.ctx = EVP_CIPHER_CTX_new()) == NULL || RAND_bytes(o.key, 32) != 1) {
+    memset(&d, 0, sizeof d);
+    memset(&h, 0, sizeof h);
+    memset(&o, 0, sizeof o);
+    if (in == NULL || out == NULL || d11_setup(&d) != 0 ||
+        bench_hsm_setup(&h, "contoso", "1234") != 0 || bench_ossl_setup(&o) != 0) {
         fprintf(stderr, "bench: set-up failed\n");
         return 1;
     }
+    memcpy(o.file_id, d.chunk.fileId, 16);
+    o.index = d.chunk.ulChunkIndex;
     d.in = o.in = h.in = in;
     d.out = o.out = h.out = out;
-    printf("%-44s %8s  %s\n", "case", "bytes", "result");
-    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        struct bench_case cases[] = {
-            { "OpenSSL EVP AES-256-GCM seal", sizes[i], ossl_seal, &o },
-            { "dep11 CKM_DEP11_AEAD seal (init+encrypt)", sizes[i], dep11_seal, &d },
-            { "SoftHSM CKM_AES_GCM seal (init+encrypt)", sizes[i], hsm_seal, &h },
-            { "dep11 pass-through CKM_AES_GCM seal", sizes[i], dep11_pt_seal, &d },
-        };
-        for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++)
-            run_case(&cases[j]);
-    }
-    for (int nt = 2; nt <= BENCH_THREADS; nt *= 2) {
-        run_threads("dep11 CKM_DEP11_AEAD seal, threads", dep11_seal, &d, nt);
-        run_threads("dep11 pass-through CKM_AES_GCM seal, threads", dep11_pt_seal, &d, nt);
-    }
-    snprintf(name, sizeof name, "SoftHSM RSA-3072 OAEP decrypt");
-    run_case(&(struct bench_case){ name, 0, hsm_oaep, &h });
-    run_case(&(struct bench_case){ "dep11 POLICY_UNWRAP (cache as configured)", 0,
-                                   dep11_unwrap, &d });
-    EVP_CIPHER_CTX_free(o.ctx);
+    printf("best of %d rounds of %.2f s each, A and B alternating\n\n", bench_rounds(),
+           bench_round_seconds());
+    printf("| %-52s | %14s | %14s | %8s | %-8s |\n", "figure", "through dep11", "direct", "ratio",
+           "target");
+    printf("|%s|%s|%s|%s|%s|\n", "------------------------------------------------------",
+           "----------------", "----------------", "----------", "----------");
+    fflush(stdout);
+    rows_data(&d, &h, &o);
+    rows_unwrap(&d, &h);
+    row_rss_cycles(&d);
+    rows_many_keys(&d);
+    bench_ossl_free(&o);
+    itest_blob_free(&d.blob);
+    itest_blob_free(&d.child);
+    itest_finalize(d.t);
+    itest_close(d.t);
     free(in);
     free(out);
     return 0;

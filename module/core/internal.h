@@ -22,7 +22,8 @@ struct dep11_find {
 };
 
 /* A session dep11 opened for the consumer. The consumer sees the backend's
- * handle; only handles in the table are accepted. */
+ * handle; only handles in the table are accepted. Freed structures are kept
+ * for reuse (session.c): a new field also goes into session_clear(). */
 struct dep11_session {
     CK_SESSION_HANDLE handle;   /* consumer handle == backend handle */
     CK_SLOT_ID slot;
@@ -34,6 +35,7 @@ struct dep11_session {
     struct dep11_object *enc_key; /* the key of a running enc (referenced), or NULL */
     struct dep11_object *dec_key; /* the key of a running dec (referenced), or NULL */
     struct dep11_find find;
+    int made;                   /* atomic: DEP11_MADE_* bits */
 };
 
 /* --- session.c ------------------------------------------------------------ */
@@ -47,11 +49,19 @@ void dep11_sessions_fork_lock(void);
 void dep11_sessions_fork_unlock(void);
 /* The session's creator serial (for object ownership). */
 uint64_t dep11_session_serial(const struct dep11_session *s);
+/* What a session made, so that its close skips the clean-up of what it
+ * never made: a backend session object (listed in the allow-list: a walk
+ * of every shard) or a module-side key (its creator list: obj_lock). */
+#define DEP11_MADE_BACKEND 1
+#define DEP11_MADE_KEYS 2
+void dep11_session_mark(struct dep11_session *s, int made);
+int dep11_session_made(const struct dep11_session *s);
 
 /* --- object.c --------------------------------------------------------------- */
-/* Destroys (cleanses) module-side objects created by session @serial / of
- * @slot / all of them (C_Finalize, fork: also forgets aliases). */
-void dep11_objects_destroy_session(uint64_t serial);
+/* Destroys (cleanses) module-side objects created by session @s (its own
+ * list: O(its keys), not O(all keys)) / of @slot / all of them (C_Finalize,
+ * fork: also forgets aliases). */
+void dep11_objects_destroy_session(const struct dep11_session *s);
 void dep11_objects_destroy_slot(CK_SLOT_ID slot);
 void dep11_objects_fini(void);
 void dep11_objects_fork_lock(void);
@@ -61,6 +71,9 @@ void dep11_objects_fork_unlock(void);
  * CKR_OK; CKR_HOST_MEMORY. */
 CK_RV dep11_objects_snapshot(CK_SLOT_ID slot, const CK_ATTRIBUTE *t, CK_ULONG n,
                              CK_OBJECT_HANDLE **out, CK_ULONG *count);
+/* Objects visited so far by the destroy walks (close, logout, finalize): a
+ * test seam that shows a close visiting only its own session's keys. */
+unsigned long dep11_objects_visits(void);
 /* Is @h still a module-side object of @slot? */
 int dep11_object_alive(CK_OBJECT_HANDLE h, CK_SLOT_ID slot);
 

@@ -22,7 +22,14 @@
 struct dep11_object {
     CK_OBJECT_HANDLE handle;
     struct dep11_key *key;
-    CK_OBJECT_HANDLE backend;   /* alias: the backend's handle */
+    /* A key is on its creator's list (obj_lock), so that C_CloseSession
+     * visits only the keys of the closing session, not every key of the
+     * process; an alias is on none (the union keeps a key at 56 bytes). */
+    union {
+        CK_OBJECT_HANDLE backend;   /* alias: the backend's handle */
+        struct dep11_object *cprev; /* key */
+    };
+    struct dep11_object *cnext;     /* key */
     CK_SLOT_ID slot;            /* key: visible to sessions of this slot */
     uint64_t creator;           /* key: serial of the creating session */
     unsigned refs;              /* key: atomic; the table holds one */
@@ -33,7 +40,50 @@ struct dep11_object {
 static dep11_mutex_t obj_lock = DEP11_MUTEX_INIT;
 static struct dep11_ulmap objects;  /* consumer handle -> struct dep11_object */
 static struct dep11_ulmap aliases;  /* backend handle -> alias object */
+static struct dep11_ulmap creators; /* session serial -> its newest key (list head) */
 static CK_ULONG next_handle;        /* offset into the range */
+/* Objects a close, logout or finalize visited (tests: stays O(keys of the
+ * session) per close). Under obj_lock. */
+static unsigned long visits;
+
+/* The creator-list key of @serial (0 never is one: serials start at 1). */
+static CK_ULONG creator_key(uint64_t serial)
+{
+    return (CK_ULONG)serial;
+}
+
+/* Links key @o at the head of its creator's list. obj_lock held.
+ * CKR_OK; CKR_HOST_MEMORY. */
+static CK_RV creator_link(struct dep11_object *o)
+{
+    struct dep11_object *head = dep11_ulmap_get(&creators, creator_key(o->creator));
+    CK_RV rv = dep11_ulmap_put(&creators, creator_key(o->creator), o);
+
+    if (rv != CKR_OK)
+        return rv;
+    o->cprev = NULL;
+    o->cnext = head;
+    if (head != NULL)
+        head->cprev = o;
+    return CKR_OK;
+}
+
+/* Unlinks key @o from its creator's list. obj_lock held. */
+static void creator_unlink(struct dep11_object *o)
+{
+    if (o->cprev != NULL) {
+        o->cprev->cnext = o->cnext;
+    } else {
+        (void)dep11_ulmap_del(&creators, creator_key(o->creator));
+        /* One member fewer than before the delete: the put cannot grow
+         * the map, so it cannot fail. */
+        if (o->cnext != NULL)
+            (void)dep11_ulmap_put(&creators, creator_key(o->creator), o->cnext);
+    }
+    if (o->cnext != NULL)
+        o->cnext->cprev = o->cprev;
+    o->cprev = o->cnext = NULL;
+}
 
 static void object_put_ref(struct dep11_object *o)
 {
@@ -76,10 +126,14 @@ CK_RV dep11_object_add(struct dep11_session *s, struct dep11_key *key, CK_OBJECT
     o->slot = dep11_session_slot(s);
     o->creator = dep11_session_serial(s);
     o->refs = 1;
+    dep11_session_mark(s, DEP11_MADE_KEYS); /* before the key can be seen */
     dep11_lock(&obj_lock);
     o->handle = alloc_handle();
-    if (o->handle != CK_INVALID_HANDLE)
+    if (o->handle != CK_INVALID_HANDLE && (rv = creator_link(o)) == CKR_OK) {
         rv = dep11_ulmap_put(&objects, o->handle, o);
+        if (rv != CKR_OK)
+            creator_unlink(o);
+    }
     dep11_unlock(&obj_lock);
     if (rv == CKR_OK)
         *out = o->handle;
@@ -143,6 +197,8 @@ CK_RV dep11_object_from_backend(struct dep11_session *s, CK_OBJECT_HANDLE backen
         LOG_FAIL(rv, "the backend made an object with handle CK_INVALID_HANDLE");
         return rv;
     }
+    if (session_object)
+        dep11_session_mark(s, DEP11_MADE_BACKEND); /* its close clears the allow-list */
     rv = dep11_allow_add(dep11_session_slot(s), backend,
                          session_object ? dep11_session_serial(s) : 0);
     if (rv == CKR_OK && dep11_handle_in_range(backend)) {
@@ -290,8 +346,30 @@ CK_RV dep11_objects_snapshot(CK_SLOT_ID slot, const CK_ATTRIBUTE *t, CK_ULONG n,
     return rv;
 }
 
+/* Takes @o out of the table: no new user finds it; it dies when its last
+ * user lets go. obj_lock held. */
+static void drop_locked(struct dep11_object *o)
+{
+    (void)dep11_ulmap_del(&objects, o->handle);
+    if (o->key != NULL)
+        creator_unlink(o);
+    __atomic_store_n(&o->dead, 1, __ATOMIC_RELEASE);
+}
+
+/* Drops the table's references to @gone[0..@n), outside obj_lock. */
+static void put_gone(struct dep11_object **gone, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (gone[i]->key == NULL)
+            free(gone[i]); /* an alias: never referenced */
+        else
+            object_put_ref(gone[i]);
+    }
+}
+
 /* Removes the module-side keys selected by @pick (and, with @all, the
- * aliases), then drops the table's references outside the lock. */
+ * aliases), then drops the table's references outside the lock. Visits
+ * every object: for logout, the last session of a slot and finalize. */
 static void destroy_where(int (*pick)(const struct dep11_object *, const void *),
                           const void *arg, int all)
 {
@@ -305,30 +383,20 @@ static void destroy_where(int (*pick)(const struct dep11_object *, const void *)
         if (objects.keys[i] != 0 && (all || (o->key != NULL && pick(o, arg))))
             gone[n++] = o;
     }
-    for (size_t i = 0; i < n; i++) {
-        (void)dep11_ulmap_del(&objects, gone[i]->handle);
-        __atomic_store_n(&gone[i]->dead, 1, __ATOMIC_RELEASE);
-    }
+    visits += objects.count;
+    for (size_t i = 0; i < n; i++)
+        drop_locked(gone[i]);
     if (all && gone != NULL) {
         dep11_ulmap_free(&objects);
         dep11_ulmap_free(&aliases);
+        dep11_ulmap_free(&creators);
         next_handle = 0;
     }
     dep11_unlock(&obj_lock);
     if (gone == NULL)
         LOG_ERROR("out of memory: module-side keys stay until C_Finalize");
-    for (size_t i = 0; i < n; i++) {
-        if (gone[i]->key == NULL)
-            free(gone[i]); /* an alias: never referenced */
-        else
-            object_put_ref(gone[i]);
-    }
+    put_gone(gone, n);
     free(gone);
-}
-
-static int by_serial(const struct dep11_object *o, const void *arg)
-{
-    return o->creator == *(const uint64_t *)arg;
 }
 
 static int by_slot(const struct dep11_object *o, const void *arg)
@@ -336,12 +404,44 @@ static int by_slot(const struct dep11_object *o, const void *arg)
     return o->slot == *(const CK_SLOT_ID *)arg;
 }
 
-/* C_CloseSession: the session's module-side keys and the session objects
- * it made in the backend (their handles leave the allow-list). */
-void dep11_objects_destroy_session(uint64_t serial)
+/* C_CloseSession: the session's module-side keys (its creator list, taken
+ * whole: no other object is visited, nothing is allocated) and the session
+ * objects it made in the backend (their handles leave the allow-list). */
+void dep11_objects_destroy_session(const struct dep11_session *s)
 {
-    destroy_where(by_serial, &serial, 0);
-    dep11_allow_drop_creator(serial);
+    struct dep11_object *o = NULL, *next = NULL;
+    int made = dep11_session_made(s);
+
+    if (made & DEP11_MADE_BACKEND)
+        dep11_allow_drop_creator(dep11_session_serial(s));
+    if (!(made & DEP11_MADE_KEYS))
+        return;
+    dep11_lock(&obj_lock);
+    o = dep11_ulmap_del(&creators, creator_key(dep11_session_serial(s)));
+    for (next = o; next != NULL; next = next->cnext) {
+        (void)dep11_ulmap_del(&objects, next->handle);
+        __atomic_store_n(&next->dead, 1, __ATOMIC_RELEASE);
+        visits++;
+    }
+    dep11_unlock(&obj_lock);
+    /* Out of the table and the creator map: the list is this call's alone. */
+    for (; o != NULL; o = next) {
+        next = o->cnext;
+        object_put_ref(o);
+    }
+}
+
+/**
+ * dep11_objects_visits - see internal.h.
+ */
+unsigned long dep11_objects_visits(void)
+{
+    unsigned long n = 0;
+
+    dep11_lock(&obj_lock);
+    n = visits;
+    dep11_unlock(&obj_lock);
+    return n;
 }
 
 void dep11_objects_destroy_slot(CK_SLOT_ID slot) { destroy_where(by_slot, &slot, 0); }
@@ -373,8 +473,7 @@ static int object_unlink(struct dep11_object *o)
 
     dep11_lock(&obj_lock);
     if (dep11_ulmap_get(&objects, o->handle) == o) {
-        (void)dep11_ulmap_del(&objects, o->handle);
-        __atomic_store_n(&o->dead, 1, __ATOMIC_RELEASE);
+        drop_locked(o);
         mine = 1;
     }
     dep11_unlock(&obj_lock);

@@ -33,6 +33,29 @@ static struct slot_login *slots;          /* under table_lock */
 static size_t n_slots, cap_slots;
 static uint64_t next_serial = 1;          /* under table_lock */
 
+/* A few freed session structures, their mutexes still initialised, for the
+ * next C_OpenSession (an open/close pair then costs no malloc, free or
+ * mutex set-up). Under table_lock (a session is never released with a
+ * later lock held), which the fork handlers hold across a fork. */
+#define SPARE_MAX 8
+static struct dep11_session *spare[SPARE_MAX];
+static size_t n_spare;
+
+/* Every field of @s but its lock back to zero (a mutex is never copied or
+ * overwritten while it lives; a new field of struct dep11_session needs a
+ * line here). */
+static void session_clear(struct dep11_session *s)
+{
+    s->handle = CK_INVALID_HANDLE;
+    s->slot = 0;
+    s->serial = 0;
+    s->refs = 0;
+    s->enc = s->dec = NULL;
+    s->enc_key = s->dec_key = NULL;
+    memset(&s->find, 0, sizeof s->find);
+    s->made = 0;
+}
+
 static void session_free(struct dep11_session *s)
 {
     dep11_aead_free(s->enc);
@@ -40,8 +63,53 @@ static void session_free(struct dep11_session *s)
     dep11_object_release(s->enc_key);
     dep11_object_release(s->dec_key);
     free(s->find.module);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    dep11_lock(&table_lock);
+    if (n_spare < SPARE_MAX) {
+        session_clear(s); /* the lock, unlocked and unused, stays initialised */
+        spare[n_spare++] = s;
+        s = NULL;
+    }
+    dep11_unlock(&table_lock);
+    if (s != NULL) {
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+    }
+}
+
+/* A zeroed session structure with an initialised lock, or NULL. */
+static struct dep11_session *session_new(void)
+{
+    struct dep11_session *s = NULL;
+
+    dep11_lock(&table_lock);
+    if (n_spare > 0)
+        s = spare[--n_spare];
+    dep11_unlock(&table_lock);
+    if (s != NULL)
+        return s;
+    s = calloc(1, sizeof *s);
+    if (s != NULL && pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+/* Frees the spare structures (C_Finalize, a forked child's re-init). */
+static void spare_fini(void)
+{
+    struct dep11_session *gone[SPARE_MAX];
+    size_t n = 0;
+
+    dep11_lock(&table_lock);
+    n = n_spare;
+    memcpy(gone, spare, n * sizeof *gone);
+    n_spare = 0;
+    dep11_unlock(&table_lock);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_destroy(&gone[i]->lock);
+        free(gone[i]);
+    }
 }
 
 /* The login record of @slot; created when @create. Under table_lock. */
@@ -109,6 +177,15 @@ void dep11_session_release(struct dep11_session *s)
 CK_SLOT_ID dep11_session_slot(const struct dep11_session *s) { return s->slot; }
 CK_SESSION_HANDLE dep11_session_backend(const struct dep11_session *s) { return s->handle; }
 uint64_t dep11_session_serial(const struct dep11_session *s) { return s->serial; }
+void dep11_session_mark(struct dep11_session *s, int made)
+{
+    if ((__atomic_load_n(&s->made, __ATOMIC_ACQUIRE) & made) != made)
+        (void)__atomic_fetch_or(&s->made, made, __ATOMIC_ACQ_REL);
+}
+int dep11_session_made(const struct dep11_session *s)
+{
+    return __atomic_load_n(&s->made, __ATOMIC_ACQUIRE);
+}
 void dep11_session_lock(struct dep11_session *s) { dep11_lock(&s->lock); }
 void dep11_session_unlock(struct dep11_session *s) { dep11_unlock(&s->lock); }
 
@@ -150,11 +227,10 @@ CK_RV dep11_session_require_user(struct dep11_session *s)
 static CK_RV session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
 {
     CK_RV rv = CKR_HOST_MEMORY;
-    struct dep11_session *s = calloc(1, sizeof *s);
+    struct dep11_session *s = session_new();
     struct slot_login *l = NULL;
 
-    if (s == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
+    if (s == NULL) {
         LOG_FAIL(rv, "session 0x%lx", h);
         return rv;
     }
@@ -237,7 +313,7 @@ static CK_RV session_close(CK_SESSION_HANDLE h)
         LOG_FAIL(rv, "session 0x%lx", h);
         return rv;
     }
-    dep11_objects_destroy_session(s->serial);
+    dep11_objects_destroy_session(s);
     if (last) {
         dep11_objects_destroy_slot(s->slot);
         /* dep11's own worker sessions may keep the token open: end the login
@@ -330,6 +406,7 @@ void dep11_sessions_fini(void)
         if (old.keys[i] != 0)
             dep11_session_release(old.vals[i]);
     dep11_ulmap_free(&old);
+    spare_fini();
 }
 
 /**

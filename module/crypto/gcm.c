@@ -28,7 +28,25 @@ struct dep11_gcm {
     int encrypt;
     enum gcm_state state;
     int ready; /* ctx holds the cipher: a start re-keys its provider context */
+    size_t ivlen; /* the IV length the context is set to (while ready) */
 };
+
+/* Sets @g's IV length to @ivlen unless it is that already (setting it is
+ * a parameter look-up by name in OpenSSL: skipped on the hot path, where
+ * every message has the same length). @cipher: NULL once ready. 1 = ok. */
+static int set_ivlen(struct dep11_gcm *g, const EVP_CIPHER *cipher, int enc, size_t ivlen)
+{
+    OSSL_PARAM params[2];
+
+    if (cipher == NULL && g->ivlen == ivlen)
+        return 1;
+    params[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_CipherInit_ex2(g->ctx, cipher, NULL, NULL, enc, params) != 1)
+        return 0;
+    g->ivlen = ivlen;
+    return 1;
+}
 
 /**
  * dep11_gcm_new - allocates a streaming GCM context.
@@ -90,8 +108,6 @@ void dep11_gcm_park(struct dep11_gcm *g)
 {
     static const uint8_t zero[GCM_KEY_LEN];
     uint8_t scratch[1];
-    OSSL_PARAM params[2];
-    size_t ivl = 12;
     int outl = 0;
 
     if (g == NULL)
@@ -99,9 +115,7 @@ void dep11_gcm_park(struct dep11_gcm *g)
     g->state = GCM_IDLE;
     if (!g->ready)
         return; /* never keyed, or reset after a failure */
-    params[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivl);
-    params[1] = OSSL_PARAM_construct_end();
-    if (EVP_CipherInit_ex2(g->ctx, NULL, NULL, NULL, 1, params) != 1 ||
+    if (!set_ivlen(g, NULL, 1, 12) ||
         EVP_CipherInit_ex2(g->ctx, NULL, zero, zero, 1, NULL) != 1 ||
         EVP_CipherUpdate(g->ctx, scratch, &outl, zero, 1) != 1) {
         LOG_WARN("GCM park by re-key failed: context reset instead");
@@ -123,8 +137,6 @@ CK_RV dep11_gcm_start(struct dep11_gcm *g, int encrypt, const uint8_t *key,
 {
     CK_RV rv = CKR_GENERAL_ERROR;
     const struct dep11_algs *algs = NULL;
-    OSSL_PARAM params[2];
-    size_t ivl = iv_len;
     int outl = 0;
 
     if (g == NULL || g->ctx == NULL || key == NULL || iv == NULL ||
@@ -138,13 +150,11 @@ CK_RV dep11_gcm_start(struct dep11_gcm *g, int encrypt, const uint8_t *key,
     rv = dep11_crypto_algs(&algs);
     if (rv != CKR_OK)
         goto out;
-    params[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivl);
-    params[1] = OSSL_PARAM_construct_end();
-    /* The IV length must be set before the IV itself: two init steps. Passing
-     * the cipher again would reset the context and allocate a new provider
-     * context; once it is set, NULL re-keys the one there. */
-    if (EVP_CipherInit_ex2(g->ctx, g->ready ? NULL : algs->gcm, NULL, NULL,
-                           g->encrypt, params) != 1 ||
+    /* The IV length must be set before the IV itself: two init steps (the
+     * first skipped when the length is set already). Passing the cipher
+     * again would reset the context and allocate a new provider context;
+     * once it is set, NULL re-keys the one there. */
+    if (!set_ivlen(g, g->ready ? NULL : algs->gcm, g->encrypt, iv_len) ||
         EVP_CipherInit_ex2(g->ctx, NULL, key, iv, g->encrypt, NULL) != 1) {
         rv = CKR_FUNCTION_FAILED;
         LOG_FAIL(rv, "GCM init failed");

@@ -3,6 +3,7 @@
  * identity (SHA-256 of that DER), and RSA-OAEP encryption to it. Only public
  * values come through here; private-key operations happen in the HSM.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -13,6 +14,7 @@
 
 #include "crypto/crypto.h"
 #include "crypto/fetch.h"
+#include "util/lock.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -133,9 +135,67 @@ out:
     return rv;
 }
 
+/* Identities computed before (public values only): a cold unwrap would
+ * otherwise rebuild an EVP_PKEY and its DER for every candidate root. Keyed
+ * by the SHA-256 of the public numbers as given; round robin. The lock is a
+ * leaf and only tried: a busy lock (or one a fork left held) means no memo. */
+#define ID_MEMO 16
+#define ID_MEMO_IN_MAX 1100 /* 8 + a 4096-bit modulus + an 8-byte exponent */
+static struct {
+    uint8_t numbers[DEP11_SHA256_LEN];
+    uint8_t id[DEP11_SHA256_LEN];
+    int used;
+} id_memo[ID_MEMO];
+static unsigned id_next;
+static dep11_mutex_t id_lock = DEP11_MUTEX_INIT;
+
+/* The memo key of (@mod, @exp): SHA-256 of len32(mod) || mod || len32(exp)
+ * || exp. 0 = ok. */
+static int numbers_digest(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                          size_t exp_len, uint8_t out[DEP11_SHA256_LEN])
+{
+    uint8_t in[ID_MEMO_IN_MAX];
+    size_t n = 0;
+
+    if (mod == NULL || exp == NULL || mod_len + exp_len + 8 > sizeof in)
+        return -1;
+    for (int i = 3; i >= 0; i--)
+        in[n++] = (uint8_t)(mod_len >> (8 * i));
+    memcpy(in + n, mod, mod_len);
+    n += mod_len;
+    for (int i = 3; i >= 0; i--)
+        in[n++] = (uint8_t)(exp_len >> (8 * i));
+    memcpy(in + n, exp, exp_len);
+    n += exp_len;
+    return dep11_sha256(in, n, out) == CKR_OK ? 0 : -1;
+}
+
+/* Looks @numbers up (@store 0) or stores @id under it (@store 1). 1 = hit. */
+static int id_memo_use(const uint8_t *numbers, uint8_t *id, int store)
+{
+    int hit = 0;
+
+    if (pthread_mutex_trylock(&id_lock) != 0)
+        return 0;
+    for (unsigned i = 0; !store && !hit && i < ID_MEMO; i++)
+        if (id_memo[i].used && dep11_ct_equal(id_memo[i].numbers, numbers, DEP11_SHA256_LEN)) {
+            memcpy(id, id_memo[i].id, DEP11_SHA256_LEN);
+            hit = 1;
+        }
+    if (store) {
+        memcpy(id_memo[id_next].numbers, numbers, DEP11_SHA256_LEN);
+        memcpy(id_memo[id_next].id, id, DEP11_SHA256_LEN);
+        id_memo[id_next].used = 1;
+        id_next = (id_next + 1) % ID_MEMO;
+    }
+    dep11_unlock(&id_lock);
+    return hit;
+}
+
 /**
  * dep11_rsa_identity - a root's stable identity: SHA-256 of its DER SPKI.
- * @id [out] 32 bytes. Returns the codes of dep11_rsa_spki().
+ * @id [out] 32 bytes. Returns the codes of dep11_rsa_spki() (a key seen
+ * before is answered from a memo of public values).
  */
 CK_RV dep11_rsa_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
                          size_t exp_len, uint8_t id[DEP11_SHA256_LEN])
@@ -143,16 +203,23 @@ CK_RV dep11_rsa_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
     CK_RV rv = CKR_GENERAL_ERROR;
     uint8_t *der = NULL;
     size_t der_len = 0;
+    uint8_t numbers[DEP11_SHA256_LEN];
+    int memo = 0;
 
     if (id == NULL) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "NULL output");
         goto out;
     }
+    memo = numbers_digest(mod, mod_len, exp, exp_len, numbers) == 0;
+    if (memo && id_memo_use(numbers, id, 0))
+        return CKR_OK;
     rv = dep11_rsa_spki(mod, mod_len, exp, exp_len, &der, &der_len);
     if (rv != CKR_OK)
         goto out;
     rv = dep11_sha256(der, der_len, id);
+    if (rv == CKR_OK && memo)
+        (void)id_memo_use(numbers, id, 1);
 out:
     OPENSSL_free(der);
     return rv;

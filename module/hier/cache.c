@@ -198,26 +198,41 @@ void dep11_cache_shutdown(void)
     (void)dep11_cache_init(0, 0);
 }
 
+/* Is the cache configured at all? (A disabled cache answers a miss
+ * before any allocation.) */
+static int cache_on(void)
+{
+    int on = 0;
+
+    dep11_lock(&cache.lock);
+    on = cache.nbuckets != 0;
+    dep11_unlock(&cache.lock);
+    return on;
+}
+
 /**
  * dep11_cache_get - a fresh deep copy of the live entry for (@digest, @cls).
  * @digest [in] 32 bytes; @cls [in] the requester class; @out [out] the
- * copy, owned by the caller (dep11_key_free). An expired entry is dropped.
- * Returns CKR_OK; CKR_KEY_HANDLE_INVALID (absent, expired, or cache off);
- * CKR_ARGUMENTS_BAD; CKR_HOST_MEMORY.
+ * copy, owned by the caller (dep11_key_free), or NULL on a miss; @res [out]
+ * DEP11_CACHE_HIT or DEP11_CACHE_MISS (absent, expired, or cache off). An
+ * expired entry is dropped.
+ * Returns CKR_OK (hit or miss); CKR_ARGUMENTS_BAD; CKR_HOST_MEMORY.
  */
 CK_RV dep11_cache_get(const uint8_t digest[32], enum dep11_cache_class cls,
-                      struct dep11_key **out)
+                      struct dep11_key **out, enum dep11_cache_result *res)
 {
-    CK_RV rv = CKR_KEY_HANDLE_INVALID;
     struct dep11_key *k = NULL;
     struct entry *e = NULL, *garbage = NULL;
     uint8_t *value = NULL;
 
-    if (digest == NULL || out == NULL) {
+    if (digest == NULL || out == NULL || res == NULL) {
         LOG_FAIL(CKR_ARGUMENTS_BAD, "NULL digest or output");
         return CKR_ARGUMENTS_BAD;
     }
     *out = NULL;
+    *res = DEP11_CACHE_MISS;
+    if (!cache_on())
+        return CKR_OK;
     if (dep11_key_alloc(DEP11_ROLE_POLICY, &k) != CKR_OK)
         return CKR_HOST_MEMORY;
     value = k->value;
@@ -229,18 +244,18 @@ CK_RV dep11_cache_get(const uint8_t digest[32], enum dep11_cache_class cls,
             k->value = value;
             memcpy(value, e->key->value, DEP11_KEY_LEN);
             to_front(e, 1);
-            rv = CKR_OK;
+            *res = DEP11_CACHE_HIT;
         } else {
             unlink_entry(e, &garbage);
         }
     }
     dep11_unlock(&cache.lock);
     free_entries(garbage);
-    if (rv == CKR_OK)
+    if (*res == DEP11_CACHE_HIT)
         *out = k;
     else
         dep11_key_free(k);
-    return rv;
+    return CKR_OK;
 }
 
 /**

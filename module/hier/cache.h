@@ -19,10 +19,15 @@ enum dep11_cache_class { DEP11_CACHE_USER = 1, DEP11_CACHE_SYSTEM = 2 };
 CK_RV dep11_cache_init(unsigned seconds, unsigned entries);
 /* Flushes everything and frees the cache. */
 void dep11_cache_shutdown(void);
+/* The answer of a look-up: a miss is no error (and no refusal code). */
+enum dep11_cache_result { DEP11_CACHE_MISS = 0, DEP11_CACHE_HIT = 1 };
+
 /* A fresh copy of the cached key for (@digest, @cls) that has not expired:
- * CKR_OK and *@out; CKR_KEY_HANDLE_INVALID when absent; CKR_HOST_MEMORY. */
+ * CKR_OK with *@res = DEP11_CACHE_HIT and *@out; CKR_OK with
+ * DEP11_CACHE_MISS and *@out = NULL when absent, expired or the cache is
+ * off; CKR_ARGUMENTS_BAD; CKR_HOST_MEMORY. */
 CK_RV dep11_cache_get(const uint8_t digest[32], enum dep11_cache_class cls,
-                      struct dep11_key **out);
+                      struct dep11_key **out, enum dep11_cache_result *res);
 /* Stores a copy of @key (evicting the oldest entry when full). Best effort. */
 void dep11_cache_put(const uint8_t digest[32], enum dep11_cache_class cls,
                      const struct dep11_key *key);

@@ -418,17 +418,21 @@ static CK_RV cache_digest(CK_SLOT_ID slot, const uint8_t *blob, CK_ULONG len,
 }
 
 /* A cache hit for (@digest, @requester): no HSM call at all (the entry was
- * verified when stored), audited. CKR_OK with *@out; CKR_KEY_HANDLE_INVALID
- * on a miss; CKR_FUNCTION_FAILED when the audit line cannot be written. */
+ * verified when stored), audited. CKR_OK with *@res = DEP11_CACHE_HIT and
+ * *@out; CKR_OK with DEP11_CACHE_MISS (also when the cache cannot copy the
+ * entry out: the unwrap then goes to the roots); CKR_FUNCTION_FAILED when
+ * the audit line of a hit cannot be written. */
 static CK_RV from_cache(CK_SLOT_ID slot, const uint8_t *digest, CK_ULONG requester,
-                        struct dep11_key **out)
+                        struct dep11_key **out, enum dep11_cache_result *res)
 {
-    CK_RV rv = dep11_cache_get(digest, cache_class(requester), out);
+    CK_RV rv = dep11_cache_get(digest, cache_class(requester), out, res);
     char serial[DEP11_TOKEN_SERIAL_LEN + 1];
     struct unwrap_note n;
 
-    if (rv != CKR_OK)
-        return CKR_KEY_HANDLE_INVALID;
+    if (rv != CKR_OK || *res != DEP11_CACHE_HIT) {
+        *res = DEP11_CACHE_MISS;
+        return CKR_OK;
+    }
     dep11_hsm_token_serial(slot, serial); /* remembered: no HSM call */
     memset(&n, 0, sizeof n);
     n.served_by = (*out)->unwrapped_by;
@@ -552,6 +556,7 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
     CK_RV rv = CKR_GENERAL_ERROR;
     struct unwrap u;
     uint8_t digest[DEP11_SHA256_LEN];
+    enum dep11_cache_result res = DEP11_CACHE_MISS;
     int cached = 0;
 
     memset(&u, 0, sizeof(u));
@@ -569,10 +574,9 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
     if (rv == CKR_OK && force_root == CK_INVALID_HANDLE && len <= DEP11_POLICY_BLOB_MAX &&
         cache_digest(c->slot, blob, len, digest) == CKR_OK) {
         cached = 1;
-        rv = from_cache(c->slot, digest, requester, out);
-        if (rv != CKR_KEY_HANDLE_INVALID)
+        rv = from_cache(c->slot, digest, requester, out, &res);
+        if (rv != CKR_OK || res == DEP11_CACHE_HIT)
             goto out;
-        rv = CKR_OK;
     }
     if (rv == CKR_OK)
         rv = dep11_policy_blob_parse(blob, len, &u.b);

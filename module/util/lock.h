@@ -22,13 +22,16 @@
  *       - the backend's C_GetTokenInfo    (hsm/call.c token_info_lock; held
  *                                          across that one backend call)
  *       - the policy-key cache            (hier/cache.c)
+ *       - the root-identity memo          (crypto/rsa.c id_lock; only tried)
  *       - the audit log                   (util/audit.c audit_lock)
  *       - the list of abandoned task threads and each task group's lock
  *                                         (util/tasks.c)
  *   8.  log lock             (util/log.c log_mutex)
  * (5, the provider create lock, is gone: dep11 never creates provider keys.)
- * The data path (AEAD on a module key) takes only the per-session lock; a
- * backend call through hsm/call.h takes none.
+ * The data path (AEAD on a module key) takes the session table lock and the
+ * object table lock each for one look-up (never held across work), then the
+ * per-session lock for the operation; a backend call through hsm/call.h
+ * takes none.
  */
 #ifndef DEP11_UTIL_LOCK_H
 #define DEP11_UTIL_LOCK_H

@@ -34,11 +34,18 @@ const char *dep11_rv_name(CK_RV rv);
 #define LOG_ERROR(...) dep11_log(DEP11_LOG_ERROR, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define LOG_WARN(...)  dep11_log(DEP11_LOG_WARN, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define LOG_INFO(...)  dep11_log(DEP11_LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define LOG_DEBUG(...) dep11_log(DEP11_LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__)
+/* Debug lines are checked for the level before any argument is built: a
+ * call that traces in and out (api/entry.c) costs no formatting when off. */
+#define LOG_DEBUG(...)                                                       \
+    (dep11_log_enabled(DEP11_LOG_DEBUG)                                      \
+         ? dep11_log(DEP11_LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__) \
+         : (void)0)
 
 /* One debug line at the point of failure: "<CKR_NAME>: why". */
 #define LOG_FAIL(rv, fmt, ...)                                               \
-    dep11_log(DEP11_LOG_DEBUG, __FILE__, __LINE__, __func__, "%s: " fmt,     \
-              dep11_rv_name(rv), ##__VA_ARGS__)
+    (dep11_log_enabled(DEP11_LOG_DEBUG)                                      \
+         ? dep11_log(DEP11_LOG_DEBUG, __FILE__, __LINE__, __func__, "%s: " fmt, \
+                     dep11_rv_name(rv), ##__VA_ARGS__)                       \
+         : (void)0)
 
 #endif

@@ -3,7 +3,7 @@
 # Each scenario of test_cache_audit.c runs in a fresh world with its own
 # config (cache-seconds, audit-log); every audit log written is then checked
 # with scripts/dep11-audit-verify. Two processes then write one log at once
-# (one valid chain, no line lost). Last, tests/bench/bench_unwrap prints the
+# (one valid chain, no line lost). Last, bench/bench_unwrap prints the
 # unwrap latency with and without the cache (informational, not asserted).
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
 status=0
@@ -90,8 +90,8 @@ verify_log "$ITEST_AUDIT_LOG"
 conf dep11-bench.conf dep11.conf "cache-seconds = 300"
 conf dep11-bench-audit.conf dep11.conf "cache-seconds = 300" \
     "audit-log = $ITEST_WORLD/bench-audit.jsonl"
-DEP11_CONF="$ITEST_WORLD/dep11-bench-audit.conf" "$abs_top_builddir/tests/bench/bench_unwrap" "audit on" ||
+DEP11_CONF="$ITEST_WORLD/dep11-bench-audit.conf" "$abs_top_builddir/bench/bench_unwrap" "audit on" ||
     echo "(bench failed: not a test failure)"
-DEP11_CONF="$ITEST_WORLD/dep11-bench.conf" "$abs_top_builddir/tests/bench/bench_unwrap" "audit off" ||
+DEP11_CONF="$ITEST_WORLD/dep11-bench.conf" "$abs_top_builddir/bench/bench_unwrap" "audit off" ||
     echo "(bench failed: not a test failure)"
 exit $status

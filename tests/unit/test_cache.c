@@ -99,8 +99,10 @@ static int teardown(void **state)
 static void expect_hit(struct fx *fx, int i, enum dep11_cache_class cls)
 {
     struct dep11_key *got = NULL;
+    enum dep11_cache_result res = DEP11_CACHE_MISS;
 
-    assert_int_equal(dep11_cache_get(fx->d[i], cls, &got), CKR_OK);
+    assert_int_equal(dep11_cache_get(fx->d[i], cls, &got, &res), CKR_OK);
+    assert_int_equal(res, DEP11_CACHE_HIT);
     assert_non_null(got);
     assert_ptr_not_equal(got->value, fx->k[i]->value);
     assert_memory_equal(got->value, fx->k[i]->value, DEP11_KEY_LEN);
@@ -115,8 +117,12 @@ static void expect_hit(struct fx *fx, int i, enum dep11_cache_class cls)
 static void expect_miss(struct fx *fx, int i, enum dep11_cache_class cls)
 {
     struct dep11_key *got = (struct dep11_key *)1;
+    enum dep11_cache_result res = DEP11_CACHE_HIT;
 
-    assert_int_equal(dep11_cache_get(fx->d[i], cls, &got), CKR_KEY_HANDLE_INVALID);
+    /* a miss is an answer, not an error (no refusal code a caller could
+     * pass on or classify) */
+    assert_int_equal(dep11_cache_get(fx->d[i], cls, &got, &res), CKR_OK);
+    assert_int_equal(res, DEP11_CACHE_MISS);
     assert_null(got);
 }
 
@@ -124,6 +130,7 @@ static void test_hit_miss(void **state)
 {
     struct fx *fx = *state;
     struct dep11_key *got = NULL;
+    enum dep11_cache_result res = DEP11_CACHE_MISS;
 
     expect_miss(fx, 0, DEP11_CACHE_USER);
     dep11_cache_put(fx->d[0], DEP11_CACHE_USER, fx->k[0]);
@@ -134,8 +141,11 @@ static void test_hit_miss(void **state)
     memcpy(fx->d[1], fx->d[0], 32);
     fx->d[1][31] ^= 1;
     expect_miss(fx, 1, DEP11_CACHE_USER);
-    assert_int_equal(dep11_cache_get(NULL, DEP11_CACHE_USER, &got), CKR_ARGUMENTS_BAD);
-    assert_int_equal(dep11_cache_get(fx->d[0], DEP11_CACHE_USER, NULL), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_cache_get(NULL, DEP11_CACHE_USER, &got, &res), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_cache_get(fx->d[0], DEP11_CACHE_USER, NULL, &res),
+                     CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_cache_get(fx->d[0], DEP11_CACHE_USER, &got, NULL),
+                     CKR_ARGUMENTS_BAD);
     dep11_cache_put(NULL, DEP11_CACHE_USER, fx->k[0]);       /* ignored */
     dep11_cache_put(fx->d[2], DEP11_CACHE_USER, NULL);       /* ignored */
     expect_miss(fx, 2, DEP11_CACHE_USER);
@@ -160,17 +170,20 @@ static void test_copies_independent(void **state)
 {
     struct fx *fx = *state;
     struct dep11_key *a = NULL, *b = NULL;
+    enum dep11_cache_result res = DEP11_CACHE_MISS;
     uint8_t orig[DEP11_KEY_LEN];
 
     memcpy(orig, fx->k[0]->value, sizeof(orig));
     dep11_cache_put(fx->d[0], DEP11_CACHE_USER, fx->k[0]);
     fx->k[0]->value[0] ^= 0xff;
     fx->k[0]->version = 99;
-    assert_int_equal(dep11_cache_get(fx->d[0], DEP11_CACHE_USER, &a), CKR_OK);
+    assert_int_equal(dep11_cache_get(fx->d[0], DEP11_CACHE_USER, &a, &res), CKR_OK);
+    assert_int_equal(res, DEP11_CACHE_HIT);
     assert_memory_equal(a->value, orig, sizeof(orig));
     assert_int_equal(a->version, 7);
     a->value[1] ^= 0xff;
-    assert_int_equal(dep11_cache_get(fx->d[0], DEP11_CACHE_USER, &b), CKR_OK);
+    assert_int_equal(dep11_cache_get(fx->d[0], DEP11_CACHE_USER, &b, &res), CKR_OK);
+    assert_int_equal(res, DEP11_CACHE_HIT);
     assert_ptr_not_equal(a, b);
     assert_ptr_not_equal(a->value, b->value);
     assert_memory_equal(b->value, orig, sizeof(orig));
@@ -297,6 +310,7 @@ static void *hammer(void *arg)
 {
     struct worker *w = arg;
     struct dep11_key *got = NULL;
+    enum dep11_cache_result res = DEP11_CACHE_MISS;
 
     for (int n = 0; n < 3000; n++) {
         int i = (n * 7 + w->id) % NKEYS;
@@ -305,7 +319,8 @@ static void *hammer(void *arg)
             dep11_cache_put(w->fx->d[i], cls, w->fx->k[i]);
         if (n % 97 == 0)
             dep11_cache_flush(n % 194 ? NULL : w->fx->k[i]->policy_id);
-        if (dep11_cache_get(w->fx->d[i], cls, &got) == CKR_OK) {
+        if (dep11_cache_get(w->fx->d[i], cls, &got, &res) == CKR_OK &&
+            res == DEP11_CACHE_HIT) {
             w->bad |= memcmp(got->value, w->fx->k[i]->value, DEP11_KEY_LEN) != 0;
             dep11_key_free(got);
         }

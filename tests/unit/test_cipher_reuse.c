@@ -57,7 +57,7 @@ static struct world *fake;
 CK_RV dep11_core_check_init(void) { return CKR_OK; }
 const struct dep11_config *dep11_core_config(void) { return &fake->cfg; }
 int dep11_provider_is_slot(CK_SLOT_ID slot) { (void)slot; return 0; }
-void dep11_objects_destroy_session(uint64_t serial) { (void)serial; }
+void dep11_objects_destroy_session(const struct dep11_session *s) { (void)s; }
 void dep11_objects_destroy_slot(CK_SLOT_ID slot) { (void)slot; }
 void dep11_object_release(struct dep11_object *obj)
 {

@@ -424,6 +424,19 @@ static void test_rsa_identity(void **state)
     assert_int_equal(dep11_rsa_identity(padded, f->n_len + 1, f->e, f->e_len, id), CKR_OK);
     assert_memory_not_equal(id, exp, 32);
     assert_int_equal(dep11_rsa_identity(f->n, f->n_len, f->e, 0, id), CKR_ARGUMENTS_BAD);
+    /* answered again (from the memo of identities), after more keys than
+     * the memo holds went through it, each still its own */
+    padded[f->n_len] ^= 2; /* the original modulus again */
+    for (int i = 0; i < 20; i++) {
+        uint8_t other[32];
+        padded[f->n_len] ^= (uint8_t)(2 * (i + 1));
+        assert_int_equal(dep11_rsa_identity(padded, f->n_len + 1, f->e, f->e_len, other),
+                         CKR_OK);
+        assert_memory_not_equal(other, exp, 32);
+        padded[f->n_len] ^= (uint8_t)(2 * (i + 1));
+        assert_int_equal(dep11_rsa_identity(f->n, f->n_len, f->e, f->e_len, id), CKR_OK);
+        assert_memory_equal(id, exp, 32);
+    }
     OPENSSL_free(der);
     OPENSSL_free(ref);
 }

@@ -248,6 +248,52 @@ static void objects_die_with_session_and_logout(void **state)
     assert_int_equal(resolve(f->c, kc, NULL), 1);
 }
 
+/* A close visits its own session's keys only (the creator list), however
+ * many keys other sessions hold: counted through dep11_objects_visits, so
+ * an O(all keys) walk fails here without any timing. Keys destroyed one by
+ * one (head, middle, tail of a list) leave the lists consistent. */
+static void close_visits_only_own_keys(void **state)
+{
+    struct fixture *f = *state;
+    enum { MANY = 2000, ROUNDS = 50 };
+    CK_OBJECT_HANDLE *ka = calloc(MANY, sizeof *ka), kb[3];
+    unsigned long v0 = 0;
+
+    assert_non_null(ka);
+    for (int i = 0; i < MANY; i++)
+        ka[i] = add_key(f->a, DEP11_ROLE_MAILBOX);
+    for (int i = 0; i < 3; i++)
+        kb[i] = add_key(f->b, DEP11_ROLE_SITE);
+    v0 = dep11_objects_visits();
+    for (int r = 0; r < ROUNDS; r++) {
+        CK_SESSION_HANDLE d = open_on(1, 0x110 + (CK_SESSION_HANDLE)r);
+        (void)add_key(d, DEP11_ROLE_WORKLOAD);
+        (void)add_key(d, DEP11_ROLE_WORKLOAD);
+        assert_int_equal(dep11_core_CloseSession(d), CKR_OK);
+    }
+    assert_int_equal(dep11_objects_visits() - v0, 2 * ROUNDS);
+    /* the newest (list head), the oldest (tail) and one between */
+    assert_int_equal(dep11_core_DestroyObject(f->a, ka[MANY - 1]), CKR_OK);
+    assert_int_equal(dep11_core_DestroyObject(f->a, ka[0]), CKR_OK);
+    assert_int_equal(dep11_core_DestroyObject(f->a, ka[MANY / 2]), CKR_OK);
+    assert_int_equal(dep11_core_DestroyObject(f->b, kb[1]), CKR_OK);
+    v0 = dep11_objects_visits();
+    assert_int_equal(dep11_core_CloseSession(f->b), CKR_OK);
+    assert_int_equal(dep11_objects_visits() - v0, 2);
+    assert_int_equal(resolve(f->a, kb[0], NULL), -1);
+    assert_int_equal(resolve(f->a, kb[2], NULL), -1);
+    assert_int_equal(resolve(f->a, ka[1], NULL), 1);
+    assert_int_equal(resolve(f->a, ka[MANY / 2], NULL), -1);
+    /* a's own close takes the rest of its list, all of it */
+    f->b = open_on(1, 0x102);
+    v0 = dep11_objects_visits();
+    assert_int_equal(dep11_core_CloseSession(f->a), CKR_OK);
+    assert_int_equal(dep11_objects_visits() - v0, MANY - 3);
+    for (int i = 0; i < MANY; i++)
+        assert_int_equal(resolve(f->b, ka[i], NULL), -1);
+    free(ka);
+}
+
 static void login_tracking(void **state)
 {
     struct fixture *f = *state;
@@ -480,6 +526,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_objects_leave_with_session, setup, teardown),
         cmocka_unit_test_setup_teardown(roots_are_the_customers, setup, teardown),
         cmocka_unit_test_setup_teardown(objects_die_with_session_and_logout, setup, teardown),
+        cmocka_unit_test_setup_teardown(close_visits_only_own_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(login_tracking, setup, teardown),
         cmocka_unit_test_setup_teardown(session_table, setup, teardown),
         cmocka_unit_test_setup_teardown(close_all_of_one_slot, setup, teardown),

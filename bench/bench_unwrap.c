@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../integration/itest.h"
+#include "itest.h"
 
 #define UNCACHED 40
 #define CACHED 2000

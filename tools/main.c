@@ -1,26 +1,13 @@
 /*
- * main.c - dep11-tool's entry point: common options, the noun-verb command
- * table, help texts, and how failures are reported (message, JSON error
- * object, exit code).
+ * main.c - dep11-tool's entry point: common options, command lookup in the
+ * table of commands.c, and help texts. How failures are reported (message,
+ * JSON error object, exit code) is report.c.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tool.h"
 
-static const struct tool_cmd *const commands[] = {
-    &tool_cmd_keys_register, &tool_cmd_keys_check,
-    &tool_cmd_policy_create, &tool_cmd_policy_show,
-    &tool_cmd_policy_unwrap, &tool_cmd_mailbox_assign,
-    &tool_cmd_data_seal,     &tool_cmd_data_open,
-    &tool_cmd_site_create,   &tool_cmd_site_show,
-    &tool_cmd_file_seal,     &tool_cmd_file_open,
-    &tool_cmd_audit_verify,  &tool_cmd_receipt_verify, /* *_verify.c */
-    &tool_cmd_provider_init, /* provider.c: the HSM's module, not dep11 */
-    TOOL_REG_COMMANDS /* reg.h: registry, lifecycle, store, verify */
-};
-#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static const char common_help[] =
     "Common options (before or after the command):\n"
@@ -52,8 +39,8 @@ static void print_main_help(FILE *fp)
                 "[ARGS]\n\n"
                 "The dep11 admin CLI: a PKCS#11 consumer of libdep11.so.\n\n"
                 "Commands:\n");
-    for (i = 0; i < NCOMMANDS; i++)
-        print_summary(fp, commands[i]);
+    for (i = 0; i < tool_ncommands; i++)
+        print_summary(fp, tool_commands[i]);
     fprintf(fp, "\n%s\nRun 'dep11-tool NOUN VERB --help' for a command.\n",
             common_help);
 }
@@ -61,53 +48,6 @@ static void print_main_help(FILE *fp)
 static void print_cmd_help(const struct tool_cmd *c)
 {
     printf("%s\n\n%s", c->help, common_help);
-}
-
-/*
- * Prints "dep11-tool: CMD: message" on stderr; under --json also a JSON
- * object {"ok":false,"exit":N,"message":...} on stdout. Returns @code.
- */
-int tool_error(struct tool *t, int code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "dep11-tool: %s%s%s\n", t->cmd ? t->cmd : "",
-            t->cmd ? ": " : "", msg);
-    if (t->opt.json) {
-        printf("{\"ok\":false,\"exit\":%d,\"message\":", code);
-        tool_json_str(stdout, msg);
-        printf("}\n");
-    }
-    return code;
-}
-
-/*
- * Reports failed call @what with @rv: its CKR name, value and meaning.
- * Under --json the object also carries "error" (the name) and "rv".
- * Returns TOOL_EXIT_FAIL.
- */
-int tool_fail_rv(struct tool *t, const char *what, CK_RV rv)
-{
-    const char *name = tool_ckr_name(rv);
-    const char *why = tool_ckr_explain(rv);
-
-    fprintf(stderr, "dep11-tool: %s%s%s failed: %s (0x%08lx)%s%s\n",
-            t->cmd ? t->cmd : "", t->cmd ? ": " : "", what, name,
-            (unsigned long)rv, why ? ": " : "", why ? why : "");
-    if (t->opt.json) {
-        printf("{\"ok\":false,\"exit\":%d,\"call\":", TOOL_EXIT_FAIL);
-        tool_json_str(stdout, what);
-        printf(",\"error\":");
-        tool_json_str(stdout, name);
-        printf(",\"rv\":%lu,\"message\":", (unsigned long)rv);
-        tool_json_str(stdout, why ? why : name);
-        printf("}\n");
-    }
-    return TOOL_EXIT_FAIL;
 }
 
 /*
@@ -203,12 +143,12 @@ static const struct tool_cmd *lookup(struct tool *t, const char *noun,
     size_t i = 0;
     int noun_known = 0;
 
-    for (i = 0; i < NCOMMANDS; i++) {
-        if (strcmp(commands[i]->noun, noun) != 0)
+    for (i = 0; i < tool_ncommands; i++) {
+        if (strcmp(tool_commands[i]->noun, noun) != 0)
             continue;
         noun_known = 1;
-        if (verb != NULL && strcmp(commands[i]->verb, verb) == 0)
-            return commands[i];
+        if (verb != NULL && strcmp(tool_commands[i]->verb, verb) == 0)
+            return tool_commands[i];
     }
     if (!noun_known) {
         tool_error(t, TOOL_EXIT_USAGE, "unknown command \"%s\" (see --help)",
@@ -220,10 +160,10 @@ static const struct tool_cmd *lookup(struct tool *t, const char *noun,
                    noun, verb ? " " : "", verb ? verb : "");
     fprintf(verb && !strcmp(verb, "--help") ? stdout : stderr,
             "Verbs of %s:\n", noun);
-    for (i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i]->noun, noun) == 0)
+    for (i = 0; i < tool_ncommands; i++)
+        if (strcmp(tool_commands[i]->noun, noun) == 0)
             print_summary(verb && !strcmp(verb, "--help") ? stdout : stderr,
-                          commands[i]);
+                          tool_commands[i]);
     return NULL;
 }
 

@@ -13,6 +13,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "dep11.h"
+#include "commands.h"
 
 /* Exit codes (documented in --help and dep11-tool.1). */
 #define TOOL_EXIT_OK     0 /* the operation succeeded */
@@ -103,6 +104,8 @@ int tool_parse_no_operands(struct tool *t, const struct tool_cmd *cmd,
                            int (*handle)(struct tool *, int, const char *,
                                          void *),
                            void *ctx);
+
+/* ---- report.c: how failures are reported ---- */
 
 /* Prints "dep11-tool: CMD: message" on stderr (and a JSON error object on
  * stdout under --json); returns @code. */
@@ -225,27 +228,19 @@ void tool_afile_abort(struct tool_afile *f);
 int tool_write_atomic(struct tool *t, const char *path, const void *buf,
                       size_t len, int force);
 
-/* Writes @s as a JSON string literal (quotes included) on @fp. */
+/* ---- report.c (also tool_error and tool_fail_rv above) ---- */
+
+/* Writes @s as a JSON string literal (quotes included) on @fp; bytes that
+ * are not valid UTF-8 are written as \ufffd, so the JSON stays valid. */
 void tool_json_str(FILE *fp, const char *s);
+/* Length (1-4) of the valid UTF-8 sequence at @p (@n > 0 bytes), or 0. */
+size_t tool_utf8_seq(const unsigned char *p, size_t n);
+/* Is NUL-terminated @s valid UTF-8? */
+int tool_utf8_valid(const char *s);
+
+/* ---- util.c, continued ---- */
 /* Copies a blank-padded PKCS#11 text field into a NUL-terminated string. */
 void tool_trim(const CK_UTF8CHAR *in, size_t len, char *out);
-
-/* ---- commands ---- */
-extern const struct tool_cmd tool_cmd_keys_register;
-extern const struct tool_cmd tool_cmd_keys_check;
-extern const struct tool_cmd tool_cmd_policy_create;
-extern const struct tool_cmd tool_cmd_policy_show;
-extern const struct tool_cmd tool_cmd_policy_unwrap;
-extern const struct tool_cmd tool_cmd_mailbox_assign;
-extern const struct tool_cmd tool_cmd_data_seal;
-extern const struct tool_cmd tool_cmd_data_open;
-extern const struct tool_cmd tool_cmd_site_create; /* site.c */
-extern const struct tool_cmd tool_cmd_site_show;
-extern const struct tool_cmd tool_cmd_file_seal;   /* file.c */
-extern const struct tool_cmd tool_cmd_file_open;
-extern const struct tool_cmd tool_cmd_audit_verify;   /* audit_verify.c */
-extern const struct tool_cmd tool_cmd_receipt_verify; /* receipt_verify.c */
-extern const struct tool_cmd tool_cmd_provider_init;  /* provider.c */
 
 /* site.c: loads the module, logs in, checks that @policy is a FILES policy,
  * unwraps it and the site blob @site for @site_id. *@pol and *@key are
@@ -282,8 +277,5 @@ const char *tool_requester_name(CK_ULONG r);
  * @requester). Returns a TOOL_EXIT_ code and *@h. */
 int tool_unwrap_policy(struct tool *t, const char *path, CK_ULONG requester,
                        CK_OBJECT_HANDLE *h);
-
-/* The policy registry, the child-blob store and their commands. */
-#include "reg.h"
 
 #endif

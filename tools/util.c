@@ -479,22 +479,6 @@ int tool_write_atomic(struct tool *t, const char *path, const void *buf,
     return tool_afile_commit(t, &f);
 }
 
-/* Writes @s as a JSON string literal on @fp (control bytes escaped). */
-void tool_json_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
-    }
-    fputc('"', fp);
-}
-
 /* Copies a blank-padded field of @len bytes into @out (@len + 1 bytes),
  * without the trailing blanks. */
 void tool_trim(const CK_UTF8CHAR *in, size_t len, char *out)

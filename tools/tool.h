@@ -44,6 +44,7 @@ struct tool {
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE session;  /* CK_INVALID_HANDLE when none */
     int logged_in;              /* we logged in and must log out */
+    char *uri_pin_source;       /* pin-source of the --token URI (malloc'd) */
 };
 
 /* A command: "noun verb". run() returns a TOOL_EXIT_* code. */
@@ -171,9 +172,11 @@ CK_RV tool_get_ulong(struct tool *t, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
  * *@h, or an exit code after printing why (none, several, call failed). */
 int tool_find_root(struct tool *t, const char *label, CK_OBJECT_HANDLE *h);
 
-/* ---- util.c ---- */
+/* ---- pin.c ---- */
 
-/* Reads a PIN from "file:PATH" (first line) or "env:VAR" into a malloc'd
+/* Reads a PIN from "file:PATH" (first line) or "env:VAR"; for a NULL
+ * @source from the --token URI's pin-source (a file others cannot read),
+ * else a prompt without echo when stdin is a terminal. Into a malloc'd
  * buffer (cleanse with tool_free_pin). Returns TOOL_EXIT_OK or _USAGE
  * (message printed). */
 int tool_read_pin(struct tool *t, const char *source, char **pin, size_t *len);
@@ -181,6 +184,8 @@ void tool_free_pin(char *pin, size_t len);
 /* Checks the syntax of a PIN source given to option @opt (NULL is fine).
  * Returns TOOL_EXIT_OK or TOOL_EXIT_USAGE (message printed). */
 int tool_check_pin_source(struct tool *t, const char *source, const char *opt);
+
+/* ---- util.c ---- */
 
 /* Hex of @len bytes into @out (2*len+1 bytes). */
 void tool_hex(const unsigned char *in, size_t len, char *out);

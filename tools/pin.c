@@ -102,11 +102,13 @@ static int pin_from_tty(struct tool *t, char *pin, size_t *len)
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ICANON;
-    fprintf(stderr, "PIN for the token: ");
-    fflush(stderr);
+    /* Echo off before the prompt (as getpass): TCSAFLUSH drops typed-ahead
+     * input, which must not include an answer to the prompt. */
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
         return tool_error(t, TOOL_EXIT_USAGE, "cannot turn echo off: %s",
                           strerror(errno));
+    fprintf(stderr, "PIN for the token: ");
+    fflush(stderr);
     rc = pin_from_fd(t, STDIN_FILENO, "the terminal", pin, len);
     (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     fputc('\n', stderr);

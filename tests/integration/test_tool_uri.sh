@@ -85,7 +85,15 @@ if want_prompt not in seen:
 os.write(fd, answer + b"\n")
 while more():
     pass
-_, st = os.waitpid(pid, 0)
+for _ in range(300):  # the tool ends once it has answered; a hang is killed
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    _, st = os.waitpid(pid, 0)
+    print("hung after the answer; killed")
 after = seen.split(want_prompt, 1)[1]
 print("exit", os.waitstatus_to_exitcode(st))
 sys.stdout.write(after.decode("utf-8", "replace"))

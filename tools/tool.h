@@ -56,7 +56,7 @@ struct tool_cmd {
     const char *help;
 };
 
-/* ---- main.c: option handling shared by every command ---- */
+/* ---- opts.c: option handling shared by every command ---- */
 
 /* getopt_long ids of the common options; commands use ids from 1000 up. */
 enum {
@@ -74,6 +74,9 @@ enum {
     {"module", 1, NULL, OPT_MODULE}, {"token-label", 1, NULL, OPT_TOKEN_LABEL}, \
     {"token", 1, NULL, OPT_TOKEN_URI}, {"pin-source", 1, NULL, OPT_PIN_SOURCE}, \
     {"json", 0, NULL, OPT_JSON}, {"help", 0, NULL, OPT_HELP}
+
+/* Prints the help of the common options (and the exit codes) on @fp. */
+void tool_common_help(FILE *fp);
 
 /*
  * Handles a common option returned by getopt_long.

@@ -85,6 +85,10 @@ extern "C" {
 #define DEP11_AEAD_OVERHEAD (DEP11_NONCE_LEN + DEP11_TAG_LEN)
 #define DEP11_GEO_MAX       16
 #define DEP11_LABEL_MAX     64
+#define DEP11_AAD_MAX       (64UL * 1024) /* caller AAD of CKM_DEP11_AEAD, CHUNK_AEAD */
+/* The most a multi-part CKM_DEP11_AEAD / CKM_DEP11_CHUNK_AEAD decrypt
+ * buffers (plaintext bytes; the tag is checked before any is released). */
+#define DEP11_MULTIPART_MAX (64UL * 1024 * 1024)
 
 typedef struct CK_DEP11_POLICY_WRAP_PARAMS {
     CK_OBJECT_HANDLE hSecondRootKey;
@@ -108,6 +112,37 @@ typedef struct CK_DEP11_AEAD_PARAMS {
     CK_BYTE_PTR pAAD;
     CK_ULONG ulAADLen;
 } CK_DEP11_AEAD_PARAMS;
+
+/*
+ * The flat parameter forms (issue 14): no pointer, so that bindings which
+ * pass a mechanism parameter as raw bytes (PyKCS11, Go, Java) can give AAD.
+ * The header is followed directly by ulAADLen AAD bytes, and ulParameterLen
+ * must be exactly sizeof(header) + ulAADLen. The module tells the forms
+ * apart by the length: exactly sizeof(CK_DEP11_AEAD_PARAMS) (resp.
+ * sizeof(CK_DEP11_CHUNK_PARAMS)) is the pointer (resp. classic) form, any
+ * other length is the flat form, whose ulVersion must be
+ * DEP11_AEAD_FLAT_VERSION and ulFlags 0. AAD above DEP11_AAD_MAX, a short
+ * or long parameter, a wrong version or flags are CKR_MECHANISM_PARAM_INVALID.
+ * For CKM_DEP11_CHUNK_AEAD the caller's AAD follows the chunk AAD (file id
+ * and index, which stay bound); without it the output is the classic one.
+ * Layout (CK_ULONG in the platform's size and byte order, as every
+ * PKCS#11 structure): see docs/FORMATS.md "Flat AEAD parameters".
+ */
+#define DEP11_AEAD_FLAT_VERSION 1UL
+
+typedef struct CK_DEP11_AEAD_FLAT_PARAMS {
+    CK_ULONG ulVersion;   /* DEP11_AEAD_FLAT_VERSION */
+    CK_ULONG ulFlags;     /* 0 */
+    CK_ULONG ulAADLen;    /* the AAD bytes that follow this header */
+} CK_DEP11_AEAD_FLAT_PARAMS;
+
+typedef struct CK_DEP11_CHUNK_FLAT_PARAMS {
+    CK_BYTE fileId[16];
+    CK_ULONG ulChunkIndex;
+    CK_ULONG ulVersion;   /* DEP11_AEAD_FLAT_VERSION */
+    CK_ULONG ulFlags;     /* 0 */
+    CK_ULONG ulAADLen;    /* the AAD bytes that follow this header */
+} CK_DEP11_CHUNK_FLAT_PARAMS;
 
 typedef struct CK_DEP11_POLICY_INFO {
     CK_BYTE policyId[16];

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "reg.h"
 #include "tool.h"
 
 #define PIECE (1024 * 1024) /* seal streams its input in pieces of 1 MiB */

@@ -15,7 +15,7 @@
 #define HDR_LEN 28                     /* magic .. chunk size */
 #define OVERHEAD 28                    /* nonce (12) + tag (16) per chunk */
 #define CHUNK_DEFAULT (4UL << 20)      /* 4 MiB */
-#define CHUNK_MAX (64UL << 20)         /* 64 MiB: the module's multi-part bound */
+#define CHUNK_MAX DEP11_MULTIPART_MAX  /* the module's multi-part bound */
 #define FINAL_BIT 0x80000000UL         /* index of the last chunk: i | FINAL_BIT */
 static const unsigned char FILE_MAGIC[4] = { 0x44, 0x31, 0x31, 0x46 }; /* D11F */
 

@@ -384,6 +384,13 @@ struct key_state {
     unsigned long bits;
 };
 
+/* Fit to be a root: registered (a twin public key on the token), sensitive
+ * and not extractable. The table and --json both read this. */
+static int key_fit(const struct key_state *s)
+{
+    return s->registered && s->sensitive == 1 && s->extractable == 0;
+}
+
 static const char *yes_no(int v)
 {
     return v < 0 ? "?" : v ? "yes" : "no";
@@ -395,7 +402,7 @@ static void check_line(struct tool *t, const struct rsa_key *k,
 {
     char id[2 * 64 + 1] = "";
     const char *label = k->label ? (char *)k->label : "";
-    int fit = s->sensitive == 1 && s->extractable == 0;
+    int fit = key_fit(s);
 
     if (k->id != NULL && k->id_len <= 64)
         tool_hex(k->id, k->id_len, id);
@@ -496,7 +503,7 @@ static int check_all(struct tool *t, CK_OBJECT_HANDLE *found, CK_ULONG n,
         if (rv != CKR_OK)
             break;
         check_line(t, &one.k[0], &s, i == 0);
-        if (s.registered && !(s.sensitive == 1 && s.extractable == 0))
+        if (s.registered && !key_fit(&s))
             unfit++;
         key_list_free(&one);
     }
@@ -558,6 +565,8 @@ const struct tool_cmd tool_cmd_keys_check = {
     "CKA_ID, bits, sensitive, extractable, decrypt allowed, and registered\n"
     "(a trusted public twin with the same modulus exists, see keys register).\n"
     "ROOT is \"fit\" for a registered key that is sensitive and not\n"
-    "extractable, \"UNFIT\" otherwise. A key with decrypt off is revoked.\n"
+    "extractable, \"UNFIT\" otherwise, \"-\" for an unregistered key (under\n"
+    "--json \"fit\" is true only for a fit registered key). A key with\n"
+    "decrypt off is revoked.\n"
     "Exit 1 when a registered key is unfit.",
 };

@@ -1,40 +1,12 @@
 /*
- * main.c - dep11-tool's entry point: common options, the noun-verb command
- * table, help texts, and how failures are reported (message, JSON error
- * object, exit code).
+ * main.c - dep11-tool's entry point: the common options before the noun,
+ * command lookup in the table of commands.c, and the tool's help. The
+ * options of a command are parsed by opts.c, failures reported by report.c.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tool.h"
-
-static const struct tool_cmd *const commands[] = {
-    &tool_cmd_keys_register, &tool_cmd_keys_check,
-    &tool_cmd_policy_create, &tool_cmd_policy_show,
-    &tool_cmd_policy_unwrap, &tool_cmd_mailbox_assign,
-    &tool_cmd_data_seal,     &tool_cmd_data_open,
-    &tool_cmd_site_create,   &tool_cmd_site_show,
-    &tool_cmd_file_seal,     &tool_cmd_file_open,
-    &tool_cmd_audit_verify,  &tool_cmd_receipt_verify, /* *_verify.c */
-    &tool_cmd_provider_init, /* provider.c: the HSM's module, not dep11 */
-    TOOL_REG_COMMANDS /* reg.h: registry, lifecycle, store, verify */
-};
-#define NCOMMANDS (sizeof commands / sizeof commands[0])
-
-static const char common_help[] =
-    "Common options (before or after the command):\n"
-    "  --module PATH          PKCS#11 module (default: $DEP11_MODULE, else\n"
-    "                         the installed libdep11.so)\n"
-    "  --token-label LABEL    the token to use (default: the only token)\n"
-    "  --token URI            the token as a PKCS#11 URI (pkcs11:token=...)\n"
-    "  --pin-source SRC       user PIN from file:PATH (first line) or env:VAR;\n"
-    "                         a PIN is never accepted on the command line\n"
-    "  --json                 machine-readable output (one JSON object)\n"
-    "  --help                 help for the tool or the command\n"
-    "Exit codes: 0 ok; 1 operation failed (the CKR_ code and its meaning are\n"
-    "printed); 2 usage error (options, PIN source, input files); 3 the module\n"
-    "could not be loaded or initialized.\n";
 
 static void print_summary(FILE *fp, const struct tool_cmd *c)
 {
@@ -52,144 +24,11 @@ static void print_main_help(FILE *fp)
                 "[ARGS]\n\n"
                 "The dep11 admin CLI: a PKCS#11 consumer of libdep11.so.\n\n"
                 "Commands:\n");
-    for (i = 0; i < NCOMMANDS; i++)
-        print_summary(fp, commands[i]);
-    fprintf(fp, "\n%s\nRun 'dep11-tool NOUN VERB --help' for a command.\n",
-            common_help);
-}
-
-static void print_cmd_help(const struct tool_cmd *c)
-{
-    printf("%s\n\n%s", c->help, common_help);
-}
-
-/*
- * Prints "dep11-tool: CMD: message" on stderr; under --json also a JSON
- * object {"ok":false,"exit":N,"message":...} on stdout. Returns @code.
- */
-int tool_error(struct tool *t, int code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "dep11-tool: %s%s%s\n", t->cmd ? t->cmd : "",
-            t->cmd ? ": " : "", msg);
-    if (t->opt.json) {
-        printf("{\"ok\":false,\"exit\":%d,\"message\":", code);
-        tool_json_str(stdout, msg);
-        printf("}\n");
-    }
-    return code;
-}
-
-/*
- * Reports failed call @what with @rv: its CKR name, value and meaning.
- * Under --json the object also carries "error" (the name) and "rv".
- * Returns TOOL_EXIT_FAIL.
- */
-int tool_fail_rv(struct tool *t, const char *what, CK_RV rv)
-{
-    const char *name = tool_ckr_name(rv);
-    const char *why = tool_ckr_explain(rv);
-
-    fprintf(stderr, "dep11-tool: %s%s%s failed: %s (0x%08lx)%s%s\n",
-            t->cmd ? t->cmd : "", t->cmd ? ": " : "", what, name,
-            (unsigned long)rv, why ? ": " : "", why ? why : "");
-    if (t->opt.json) {
-        printf("{\"ok\":false,\"exit\":%d,\"call\":", TOOL_EXIT_FAIL);
-        tool_json_str(stdout, what);
-        printf(",\"error\":");
-        tool_json_str(stdout, name);
-        printf(",\"rv\":%lu,\"message\":", (unsigned long)rv);
-        tool_json_str(stdout, why ? why : name);
-        printf("}\n");
-    }
-    return TOOL_EXIT_FAIL;
-}
-
-/*
- * Applies common option @c with argument @arg to @t. Returns 1 if @c was
- * one, -1 for --help, 0 otherwise.
- */
-int tool_common_opt(struct tool *t, int c, const char *arg)
-{
-    switch (c) {
-    case OPT_MODULE: t->opt.module = arg; return 1;
-    case OPT_TOKEN_LABEL: t->opt.token_label = arg; return 1;
-    case OPT_TOKEN_URI: t->opt.token_uri = arg; return 1;
-    case OPT_PIN_SOURCE: t->opt.pin_source = arg; return 1;
-    case OPT_JSON: t->opt.json = 1; return 1;
-    case OPT_HELP: return -1;
-    default: return 0;
-    }
-}
-
-/* Checks the common options once all are parsed. */
-static int check_common(struct tool *t)
-{
-    if (t->opt.token_label != NULL && t->opt.token_uri != NULL)
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "give --token-label or --token, not both");
-    if (t->opt.token_uri != NULL && strncmp(t->opt.token_uri, "pkcs11:", 7))
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "--token takes a PKCS#11 URI (pkcs11:token=...); "
-                          "use --token-label for a label");
-    return tool_check_pin_source(t, t->opt.pin_source, "--pin-source");
-}
-
-/*
- * Parses the options of command @cmd (see tool.h). @argv[0] is the verb.
- */
-int tool_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
-               char **argv, const struct option *longopts,
-               int (*handle)(struct tool *, int, const char *, void *),
-               void *ctx, int *optind_out)
-{
-    int c = 0, r = 0;
-
-    optind = 0; /* 0, not 1: glibc re-initializes its ordering state */
-    opterr = 0;
-    /* Options and operands may mix after the verb (GNU permutation). */
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == '?' || c == ':')
-            return tool_error(t, TOOL_EXIT_USAGE,
-                              "unknown option or missing argument: %s "
-                              "(see --help)", argv[optind - 1]);
-        r = tool_common_opt(t, c, optarg);
-        if (r < 0) {
-            print_cmd_help(cmd);
-            return -1;
-        }
-        if (r == 0 && handle(t, c, optarg, ctx) != 0)
-            return TOOL_EXIT_USAGE;
-    }
-    *optind_out = optind;
-    return check_common(t);
-}
-
-/*
- * tool_parse for a command that takes no operands (see tool.h): an operand
- * left over is a usage error.
- */
-int tool_parse_no_operands(struct tool *t, const struct tool_cmd *cmd,
-                           int argc, char **argv,
-                           const struct option *longopts,
-                           int (*handle)(struct tool *, int, const char *,
-                                         void *),
-                           void *ctx)
-{
-    int rc = 0, first = 0;
-
-    rc = tool_parse(t, cmd, argc, argv, longopts, handle, ctx, &first);
-    if (rc != 0)
-        return rc;
-    if (first != argc)
-        return tool_error(t, TOOL_EXIT_USAGE, "unexpected argument %s",
-                          argv[first]);
-    return 0;
+    for (i = 0; i < tool_ncommands; i++)
+        print_summary(fp, tool_commands[i]);
+    fputc('\n', fp);
+    tool_common_help(fp);
+    fprintf(fp, "\nRun 'dep11-tool NOUN VERB --help' for a command.\n");
 }
 
 static const struct option main_longopts[] = {
@@ -203,12 +42,12 @@ static const struct tool_cmd *lookup(struct tool *t, const char *noun,
     size_t i = 0;
     int noun_known = 0;
 
-    for (i = 0; i < NCOMMANDS; i++) {
-        if (strcmp(commands[i]->noun, noun) != 0)
+    for (i = 0; i < tool_ncommands; i++) {
+        if (strcmp(tool_commands[i]->noun, noun) != 0)
             continue;
         noun_known = 1;
-        if (verb != NULL && strcmp(commands[i]->verb, verb) == 0)
-            return commands[i];
+        if (verb != NULL && strcmp(tool_commands[i]->verb, verb) == 0)
+            return tool_commands[i];
     }
     if (!noun_known) {
         tool_error(t, TOOL_EXIT_USAGE, "unknown command \"%s\" (see --help)",
@@ -220,10 +59,10 @@ static const struct tool_cmd *lookup(struct tool *t, const char *noun,
                    noun, verb ? " " : "", verb ? verb : "");
     fprintf(verb && !strcmp(verb, "--help") ? stdout : stderr,
             "Verbs of %s:\n", noun);
-    for (i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i]->noun, noun) == 0)
+    for (i = 0; i < tool_ncommands; i++)
+        if (strcmp(tool_commands[i]->noun, noun) == 0)
             print_summary(verb && !strcmp(verb, "--help") ? stdout : stderr,
-                          commands[i]);
+                          tool_commands[i]);
     return NULL;
 }
 

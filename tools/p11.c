@@ -79,13 +79,26 @@ int tool_load(struct tool *t)
     return TOOL_EXIT_OK;
 }
 
-/* Does the token in @slot match the --token-label / --token selection? */
-static int token_matches(struct tool *t, P11KitUri *uri, CK_TOKEN_INFO *ti)
+/* Does the token in @slot match the --token-label / --token selection?
+ * With a URI: its slot part (slot-id, slot-description, ...) and its token
+ * part; the module part was matched once (select_token); object and query
+ * attributes do not select a token (as with p11tool). */
+static int token_matches(struct tool *t, P11KitUri *uri, CK_SLOT_ID slot,
+                         CK_TOKEN_INFO *ti)
 {
     char label[sizeof ti->label + 1];
+    CK_SLOT_INFO si;
+    CK_SLOT_ID want = CK_UNAVAILABLE_INFORMATION;
 
-    if (uri != NULL)
+    if (uri != NULL) {
+        want = p11_kit_uri_get_slot_id(uri);
+        if (want != (CK_SLOT_ID)-1 && want != slot)
+            return 0;
+        if (t->p11->C_GetSlotInfo(slot, &si) != CKR_OK ||
+            p11_kit_uri_match_slot_info(uri, &si) != 1)
+            return 0;
         return p11_kit_uri_match_token_info(uri, ti) == 1;
+    }
     if (!(ti->flags & CKF_TOKEN_INITIALIZED))
         return 0; /* SoftHSM's spare slot holds an uninitialized token */
     if (t->opt.token_label != NULL) {
@@ -107,7 +120,7 @@ static int pick_slot(struct tool *t, P11KitUri *uri, CK_SLOT_ID *slots,
         rv = t->p11->C_GetTokenInfo(slots[i], &ti);
         if (rv != CKR_OK)
             continue; /* a token removed meanwhile is simply not a match */
-        if (token_matches(t, uri, &ti)) {
+        if (token_matches(t, uri, slots[i], &ti)) {
             if (found++ == 0)
                 t->slot = slots[i];
         }
@@ -128,6 +141,41 @@ static int pick_slot(struct tool *t, P11KitUri *uri, CK_SLOT_ID *slots,
                       t->opt.token_uri ? t->opt.token_uri : t->opt.token_label);
 }
 
+/*
+ * Parses --token with p11-kit (any PKCS#11 URI: object, module and query
+ * attributes allowed). A pin-value is refused (a PIN never appears on the
+ * command line); a pin-source is kept for the login. *@match is 0 when the
+ * module part (library-description, ...) does not match this module.
+ */
+static int parse_uri(struct tool *t, P11KitUri **out, int *match)
+{
+    P11KitUri *uri = p11_kit_uri_new();
+    CK_INFO info;
+    const char *src = NULL;
+    int urc = 0;
+
+    *out = NULL;
+    if (uri == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    urc = p11_kit_uri_parse(t->opt.token_uri, P11_KIT_URI_FOR_ANY, uri);
+    if (urc != P11_KIT_URI_OK) {
+        p11_kit_uri_free(uri);
+        return tool_error(t, TOOL_EXIT_USAGE, "bad --token URI %s: %s",
+                          t->opt.token_uri, p11_kit_uri_message(urc));
+    }
+    *out = uri;
+    if (p11_kit_uri_get_pin_value(uri) != NULL)
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "--token: pin-value is refused (a PIN never appears "
+                          "on the command line); use pin-source=file:PATH");
+    src = p11_kit_uri_get_pin_source(uri);
+    if (src != NULL && (t->uri_pin_source = strdup(src)) == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    *match = t->p11->C_GetInfo(&info) == CKR_OK &&
+             p11_kit_uri_match_module_info(uri, &info) == 1;
+    return TOOL_EXIT_OK;
+}
+
 /* Sets t->slot from the token selection. Returns a TOOL_EXIT_ code. */
 static int select_token(struct tool *t)
 {
@@ -135,19 +183,11 @@ static int select_token(struct tool *t)
     CK_SLOT_ID *slots = NULL;
     CK_ULONG n = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
-    int rc = TOOL_EXIT_FAIL, urc = 0;
+    int rc = TOOL_EXIT_FAIL, module_match = 1;
 
-    if (t->opt.token_uri != NULL) {
-        uri = p11_kit_uri_new();
-        if (uri == NULL)
-            return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-        urc = p11_kit_uri_parse(t->opt.token_uri, P11_KIT_URI_FOR_TOKEN, uri);
-        if (urc != P11_KIT_URI_OK) {
-            rc = tool_error(t, TOOL_EXIT_USAGE, "bad --token URI %s: %s",
-                            t->opt.token_uri, p11_kit_uri_message(urc));
-            goto out;
-        }
-    }
+    if (t->opt.token_uri != NULL &&
+        (rc = parse_uri(t, &uri, &module_match)) != TOOL_EXIT_OK)
+        goto out;
     rv = t->p11->C_GetSlotList(CK_TRUE, NULL, &n);
     if (rv == CKR_OK && n > 0) {
         slots = calloc(n, sizeof *slots);
@@ -161,7 +201,7 @@ static int select_token(struct tool *t)
         rc = tool_fail_rv(t, "C_GetSlotList", rv);
         goto out;
     }
-    rc = pick_slot(t, uri, slots, n);
+    rc = pick_slot(t, uri, slots, module_match ? n : 0);
 out:
     free(slots);
     if (uri != NULL)
@@ -258,6 +298,8 @@ void tool_close(struct tool *t)
     /* No dlclose: a module may leave threads or atexit handlers behind, and
      * leak reports of an unloaded module cannot be symbolized. */
     t->dl = NULL;
+    free(t->uri_pin_source);
+    t->uri_pin_source = NULL;
     t->p11 = NULL;
     t->dep11 = NULL;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "reg.h"
 #include "tool.h"
 
 static const char *const requesters[] = { NULL, "user", "system", "recovery" };

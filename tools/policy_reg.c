@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reg.h"
 #include "tool.h"
 
 /* Formats Unix time @s as "2025-01-31T12:00:00Z" ("-" for 0) into @out. */

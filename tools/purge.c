@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reg.h"
 #include "tool.h"
 
 struct purge_opts {

@@ -2,10 +2,13 @@
  * reg.h - dep11-tool's control plane: the policy registry on the customer
  * token (registry.c), the child-blob store on disk (store.c), and the
  * commands built on them (policy_reg.c, lifecycle.c, store_cmd.c), and the
- * offline verifiers (audit_verify.c, receipt_verify.c). Included by tool.h.
+ * offline verifiers (audit_verify.c, receipt_verify.c). Included by the
+ * files that use them, after tool.h (which it includes).
  */
 #ifndef DEP11_TOOL_REG_H
 #define DEP11_TOOL_REG_H
+
+#include "tool.h"
 
 /* Registry states of a policy. */
 #define TOOL_STATE_ACTIVE 0
@@ -144,31 +147,5 @@ int tool_store_child(struct tool *t, const char *dir,
 int tool_store_assign(struct tool *t, const char *dir, const char *policy,
                       const char *owner, const char *owners_file,
                       CK_ULONG requester);
-
-/* ---- commands of the control plane ---- */
-extern const struct tool_cmd tool_cmd_policy_list;
-extern const struct tool_cmd tool_cmd_policy_enable;
-extern const struct tool_cmd tool_cmd_policy_disable;
-extern const struct tool_cmd tool_cmd_policy_assign_tenant;
-extern const struct tool_cmd tool_cmd_policy_unassign_tenant;
-extern const struct tool_cmd tool_cmd_policy_refresh;
-extern const struct tool_cmd tool_cmd_policy_roll_availability;
-extern const struct tool_cmd tool_cmd_policy_offboard;
-extern const struct tool_cmd tool_cmd_policy_purge;
-extern const struct tool_cmd tool_cmd_mailbox_show;
-extern const struct tool_cmd tool_cmd_store_rewrap;
-extern const struct tool_cmd tool_cmd_store_inventory;
-extern const struct tool_cmd tool_cmd_store_verify;
-extern const struct tool_cmd tool_cmd_audit_verify;
-extern const struct tool_cmd tool_cmd_receipt_verify;
-
-/* The entries of these commands in main.c's table (trailing comma). */
-#define TOOL_REG_COMMANDS                                                    \
-    &tool_cmd_policy_list, &tool_cmd_policy_enable, &tool_cmd_policy_disable, \
-    &tool_cmd_policy_assign_tenant, &tool_cmd_policy_unassign_tenant,        \
-    &tool_cmd_policy_refresh, &tool_cmd_policy_roll_availability,            \
-    &tool_cmd_policy_offboard, &tool_cmd_policy_purge,                     \
-    &tool_cmd_mailbox_show, &tool_cmd_store_rewrap,                          \
-    &tool_cmd_store_inventory, &tool_cmd_store_verify,
 
 #endif

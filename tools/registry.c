@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "reg.h"
 #include "tool.h"
 
 #define REC_MAGIC "dep11-registry 1\n"

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reg.h"
 #include "tool.h"
 
 #define ENTRY_MAGIC "dep11-store 1\n"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "reg.h"
 #include "tool.h"
 
 /* A new mailbox key for @owner under @to: KEY_GEN, CHILD_WRAP, blob, entry. */

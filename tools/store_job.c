@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "reg.h"
 #include "tool.h"
 
 /* Drops every cached policy key. */

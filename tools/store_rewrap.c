@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reg.h"
 #include "tool.h"
 
 #define JOURNAL_MAGIC "dep11-rewrap 1"

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reg.h"
 #include "tool.h"
 
 struct view_opts {

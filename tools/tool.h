@@ -13,6 +13,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "dep11.h"
+#include "commands.h"
 
 /* Exit codes (documented in --help and dep11-tool.1). */
 #define TOOL_EXIT_OK     0 /* the operation succeeded */
@@ -43,6 +44,7 @@ struct tool {
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE session;  /* CK_INVALID_HANDLE when none */
     int logged_in;              /* we logged in and must log out */
+    char *uri_pin_source;       /* pin-source of the --token URI (malloc'd) */
 };
 
 /* A command: "noun verb". run() returns a TOOL_EXIT_* code. */
@@ -54,7 +56,7 @@ struct tool_cmd {
     const char *help;
 };
 
-/* ---- main.c: option handling shared by every command ---- */
+/* ---- opts.c: option handling shared by every command ---- */
 
 /* getopt_long ids of the common options; commands use ids from 1000 up. */
 enum {
@@ -72,6 +74,9 @@ enum {
     {"module", 1, NULL, OPT_MODULE}, {"token-label", 1, NULL, OPT_TOKEN_LABEL}, \
     {"token", 1, NULL, OPT_TOKEN_URI}, {"pin-source", 1, NULL, OPT_PIN_SOURCE}, \
     {"json", 0, NULL, OPT_JSON}, {"help", 0, NULL, OPT_HELP}
+
+/* Prints the help of the common options (and the exit codes) on @fp. */
+void tool_common_help(FILE *fp);
 
 /*
  * Handles a common option returned by getopt_long.
@@ -103,6 +108,8 @@ int tool_parse_no_operands(struct tool *t, const struct tool_cmd *cmd,
                            int (*handle)(struct tool *, int, const char *,
                                          void *),
                            void *ctx);
+
+/* ---- report.c: how failures are reported ---- */
 
 /* Prints "dep11-tool: CMD: message" on stderr (and a JSON error object on
  * stdout under --json); returns @code. */
@@ -168,9 +175,11 @@ CK_RV tool_get_ulong(struct tool *t, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
  * *@h, or an exit code after printing why (none, several, call failed). */
 int tool_find_root(struct tool *t, const char *label, CK_OBJECT_HANDLE *h);
 
-/* ---- util.c ---- */
+/* ---- pin.c ---- */
 
-/* Reads a PIN from "file:PATH" (first line) or "env:VAR" into a malloc'd
+/* Reads a PIN from "file:PATH" (first line) or "env:VAR"; for a NULL
+ * @source from the --token URI's pin-source (a file others cannot read),
+ * else a prompt without echo when stdin is a terminal. Into a malloc'd
  * buffer (cleanse with tool_free_pin). Returns TOOL_EXIT_OK or _USAGE
  * (message printed). */
 int tool_read_pin(struct tool *t, const char *source, char **pin, size_t *len);
@@ -178,6 +187,8 @@ void tool_free_pin(char *pin, size_t len);
 /* Checks the syntax of a PIN source given to option @opt (NULL is fine).
  * Returns TOOL_EXIT_OK or TOOL_EXIT_USAGE (message printed). */
 int tool_check_pin_source(struct tool *t, const char *source, const char *opt);
+
+/* ---- util.c ---- */
 
 /* Hex of @len bytes into @out (2*len+1 bytes). */
 void tool_hex(const unsigned char *in, size_t len, char *out);
@@ -225,27 +236,19 @@ void tool_afile_abort(struct tool_afile *f);
 int tool_write_atomic(struct tool *t, const char *path, const void *buf,
                       size_t len, int force);
 
-/* Writes @s as a JSON string literal (quotes included) on @fp. */
+/* ---- report.c (also tool_error and tool_fail_rv above) ---- */
+
+/* Writes @s as a JSON string literal (quotes included) on @fp; bytes that
+ * are not valid UTF-8 are written as \ufffd, so the JSON stays valid. */
 void tool_json_str(FILE *fp, const char *s);
+/* Length (1-4) of the valid UTF-8 sequence at @p (@n > 0 bytes), or 0. */
+size_t tool_utf8_seq(const unsigned char *p, size_t n);
+/* Is NUL-terminated @s valid UTF-8? */
+int tool_utf8_valid(const char *s);
+
+/* ---- util.c, continued ---- */
 /* Copies a blank-padded PKCS#11 text field into a NUL-terminated string. */
 void tool_trim(const CK_UTF8CHAR *in, size_t len, char *out);
-
-/* ---- commands ---- */
-extern const struct tool_cmd tool_cmd_keys_register;
-extern const struct tool_cmd tool_cmd_keys_check;
-extern const struct tool_cmd tool_cmd_policy_create;
-extern const struct tool_cmd tool_cmd_policy_show;
-extern const struct tool_cmd tool_cmd_policy_unwrap;
-extern const struct tool_cmd tool_cmd_mailbox_assign;
-extern const struct tool_cmd tool_cmd_data_seal;
-extern const struct tool_cmd tool_cmd_data_open;
-extern const struct tool_cmd tool_cmd_site_create; /* site.c */
-extern const struct tool_cmd tool_cmd_site_show;
-extern const struct tool_cmd tool_cmd_file_seal;   /* file.c */
-extern const struct tool_cmd tool_cmd_file_open;
-extern const struct tool_cmd tool_cmd_audit_verify;   /* audit_verify.c */
-extern const struct tool_cmd tool_cmd_receipt_verify; /* receipt_verify.c */
-extern const struct tool_cmd tool_cmd_provider_init;  /* provider.c */
 
 /* site.c: loads the module, logs in, checks that @policy is a FILES policy,
  * unwraps it and the site blob @site for @site_id. *@pol and *@key are
@@ -282,8 +285,5 @@ const char *tool_requester_name(CK_ULONG r);
  * @requester). Returns a TOOL_EXIT_ code and *@h. */
 int tool_unwrap_policy(struct tool *t, const char *path, CK_ULONG requester,
                        CK_OBJECT_HANDLE *h);
-
-/* The policy registry, the child-blob store and their commands. */
-#include "reg.h"
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * util.c - small helpers of dep11-tool: PIN sources, hex and UUIDs, owner
- * ids, whole-file reads, SHA-256 in hex, atomic file writes (temp + fsync +
- * rename) and JSON string output.
+ * util.c - small helpers of dep11-tool: hex and UUIDs, owner ids,
+ * whole-file reads, SHA-256 in hex, atomic file writes (temp + fsync +
+ * rename). PINs are pin.c, JSON strings report.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* asprintf */
@@ -20,102 +20,6 @@
 #include <openssl/sha.h>
 
 #include "tool.h"
-
-#define PIN_MAX 256
-
-/* Reads the first line of @path (at most PIN_MAX bytes) into @pin. */
-static int pin_from_file(struct tool *t, const char *path, char *pin,
-                         size_t *len)
-{
-    FILE *fp = fopen(path, "r");
-    size_t n = 0;
-
-    if (fp == NULL)
-        return tool_error(t, TOOL_EXIT_USAGE, "cannot read PIN file %s: %s",
-                          path, strerror(errno));
-    n = fread(pin, 1, PIN_MAX, fp);
-    fclose(fp);
-    /* The PIN ends at the first newline; a file without one is all PIN. */
-    for (*len = 0; *len < n && pin[*len] != '\n' && pin[*len] != '\r';)
-        (*len)++;
-    if (*len == PIN_MAX)
-        return tool_error(t, TOOL_EXIT_USAGE, "PIN file %s: PIN too long",
-                          path);
-    return TOOL_EXIT_OK;
-}
-
-/*
- * Reads a PIN from @source: "file:PATH" (the first line) or "env:VAR".
- * Anything else is refused: a PIN never appears on the command line.
- * *@pin is a malloc'd NUL-terminated buffer; free it with tool_free_pin.
- * Returns TOOL_EXIT_OK, or TOOL_EXIT_USAGE after printing why.
- */
-int tool_read_pin(struct tool *t, const char *source, char **pin, size_t *len)
-{
-    char *buf = NULL;
-    int rc = TOOL_EXIT_USAGE;
-
-    *pin = NULL;
-    *len = 0;
-    if (source == NULL)
-        return tool_error(t, TOOL_EXIT_USAGE,
-                          "this command needs --pin-source file:PATH|env:VAR");
-    buf = calloc(1, PIN_MAX + 1);
-    if (buf == NULL)
-        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-    if (strncmp(source, "file:", 5) == 0 && source[5] != '\0') {
-        rc = pin_from_file(t, source + 5, buf, len);
-    } else if (strncmp(source, "env:", 4) == 0 && source[4] != '\0') {
-        const char *v = getenv(source + 4);
-        if (v == NULL)
-            rc = tool_error(t, TOOL_EXIT_USAGE,
-                            "PIN variable %s is not set", source + 4);
-        else if ((*len = strlen(v)) >= PIN_MAX)
-            rc = tool_error(t, TOOL_EXIT_USAGE, "PIN variable too long");
-        else {
-            memcpy(buf, v, *len);
-            rc = TOOL_EXIT_OK;
-        }
-    } else {
-        rc = tool_error(t, TOOL_EXIT_USAGE,
-                        "PIN source must be file:PATH or env:VAR "
-                        "(never the PIN itself)");
-    }
-    if (rc == TOOL_EXIT_OK && *len == 0)
-        rc = tool_error(t, TOOL_EXIT_USAGE, "the PIN source %s is empty",
-                        source);
-    if (rc != TOOL_EXIT_OK) {
-        tool_free_pin(buf, PIN_MAX + 1);
-        *len = 0;
-        return rc;
-    }
-    buf[*len] = '\0';
-    *pin = buf;
-    return TOOL_EXIT_OK;
-}
-
-/* Is @source of the form file:PATH or env:VAR? If not, prints why (naming
- * option @opt) and returns TOOL_EXIT_USAGE; else TOOL_EXIT_OK. */
-int tool_check_pin_source(struct tool *t, const char *source, const char *opt)
-{
-    if (source == NULL || (strncmp(source, "file:", 5) == 0 && source[5]) ||
-        (strncmp(source, "env:", 4) == 0 && source[4]))
-        return TOOL_EXIT_OK;
-    return tool_error(t, TOOL_EXIT_USAGE,
-                      "%s must be file:PATH or env:VAR (never the PIN itself)",
-                      opt);
-}
-
-/* Cleanses and frees a PIN from tool_read_pin (@len is ignored: the whole
- * buffer is cleansed). NULL is a no-op. */
-void tool_free_pin(char *pin, size_t len)
-{
-    (void)len;
-    if (pin == NULL)
-        return;
-    OPENSSL_cleanse(pin, PIN_MAX + 1);
-    free(pin);
-}
 
 /* Hex of @len bytes of @in into @out (2 * @len + 1 bytes, NUL-terminated). */
 void tool_hex(const unsigned char *in, size_t len, char *out)
@@ -477,22 +381,6 @@ int tool_write_atomic(struct tool *t, const char *path, const void *buf,
         return -1;
     }
     return tool_afile_commit(t, &f);
-}
-
-/* Writes @s as a JSON string literal on @fp (control bytes escaped). */
-void tool_json_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
-    }
-    fputc('"', fp);
 }
 
 /* Copies a blank-padded field of @len bytes into @out (@len + 1 bytes),

@@ -235,6 +235,24 @@ static int utf8_valid(const uint8_t *p, size_t len)
     return 1;
 }
 
+/* A text attribute (geo, label): UTF-8 without NUL (the tool prints it, a
+ * JSON consumer parses it, a C consumer stops at a NUL), else
+ * CKR_ATTRIBUTE_VALUE_INVALID. */
+static CK_RV check_text(const char *name, const uint8_t *p, size_t len)
+{
+    CK_RV rv = CKR_ATTRIBUTE_VALUE_INVALID;
+
+    if (memchr(p, 0, len) != NULL) {
+        LOG_FAIL(rv, "%s holds a NUL byte", name);
+        return rv;
+    }
+    if (!utf8_valid(p, len)) {
+        LOG_FAIL(rv, "%s is not UTF-8", name);
+        return rv;
+    }
+    return CKR_OK;
+}
+
 /* A byte attribute of at most @max bytes (exactly @max when @exact);
  * a repeat with another value is CKR_TEMPLATE_INCONSISTENT. */
 static CK_RV take_bytes(const CK_ATTRIBUTE *a, size_t max, int exact, int *seen,
@@ -323,13 +341,10 @@ static CK_RV keygen_take(const CK_ATTRIBUTE *a, struct dep11_keygen_req *req,
         return rv;
     case CKA_DEP11_GEO:
         rv = take_bytes(a, DEP11_GEO_MAX, 0, &seen->geo, req->geo, &req->geo_len);
-        if (rv == CKR_OK && !utf8_valid(req->geo, req->geo_len)) {
-            rv = CKR_ATTRIBUTE_VALUE_INVALID;
-            LOG_FAIL(rv, "CKA_DEP11_GEO is not UTF-8");
-        }
-        return rv;
+        return rv == CKR_OK ? check_text("CKA_DEP11_GEO", req->geo, req->geo_len) : rv;
     case CKA_LABEL:
-        return take_bytes(a, DEP11_LABEL_MAX, 0, &seen->label, req->label, &req->label_len);
+        rv = take_bytes(a, DEP11_LABEL_MAX, 0, &seen->label, req->label, &req->label_len);
+        return rv == CKR_OK ? check_text("CKA_LABEL", req->label, req->label_len) : rv;
     case CKA_ID:
         return take_bytes(a, sizeof req->ckaid, 0, &seen->id, req->ckaid, &req->ckaid_len);
     default:

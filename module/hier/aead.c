@@ -4,6 +4,7 @@
  * inside the op) and standard CKM_AES_GCM, one-shot and multi-part. Decrypt
  * releases no plaintext before the tag verifies.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ enum aead_kind {
 /* DESIGN section 3: AAD above 64 KiB is CKR_MECHANISM_PARAM_INVALID (for
  * CKM_DEP11_AEAD, and for CKM_AES_GCM on module keys), refused before any
  * allocation. */
-#define AAD_MAX (64 * 1024)
+#define AAD_MAX DEP11_AAD_MAX
 
 /* A decrypt buffer up to this size stays with a parked op (cleansed). */
 #define BUF_KEEP_MAX (64 * 1024)
@@ -79,9 +80,11 @@ static int overlaps(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     return a != NULL && b != NULL && an != 0 && bn != 0 && a < b + bn && b < a + an;
 }
 
-/* Copies the AAD at init: NULL pointer with a length, and more than
- * AAD_MAX bytes, are refused. */
-static CK_RV copy_aad(struct dep11_aead_op *op, const uint8_t *aad, CK_ULONG len)
+/* Copies the AAD at init: @head (the chunk AAD, @hlen bytes, or none) then
+ * the caller's @aad. A NULL pointer with a length, and more than AAD_MAX
+ * caller bytes, are refused. */
+static CK_RV copy_aad(struct dep11_aead_op *op, const uint8_t *head, size_t hlen,
+                      const uint8_t *aad, CK_ULONG len)
 {
     CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
 
@@ -90,60 +93,113 @@ static CK_RV copy_aad(struct dep11_aead_op *op, const uint8_t *aad, CK_ULONG len
         return rv;
     }
     if (len > AAD_MAX) {
-        LOG_FAIL(rv, "AAD of %lu bytes (at most %d)", (unsigned long)len, AAD_MAX);
+        LOG_FAIL(rv, "AAD of %lu bytes (at most %lu)", (unsigned long)len, (unsigned long)AAD_MAX);
         return rv;
     }
-    if (len == 0)
+    if (hlen + len == 0)
         return CKR_OK;
-    if (len > op->aad_cap) { /* a parked op's buffer is cleansed already */
+    if (hlen + len > op->aad_cap) { /* a parked op's buffer is cleansed already */
         free(op->aad);
         op->aad_cap = 0;
-        if ((op->aad = malloc(len)) == NULL) {
+        if ((op->aad = malloc(hlen + len)) == NULL) {
             rv = CKR_HOST_MEMORY;
-            LOG_FAIL(rv, "AAD copy of %lu bytes", (unsigned long)len);
+            LOG_FAIL(rv, "AAD copy of %lu bytes", (unsigned long)(hlen + len));
             return rv;
         }
-        op->aad_cap = len;
+        op->aad_cap = hlen + len;
     }
-    memcpy(op->aad, aad, len);
-    op->aad_len = len;
+    if (hlen != 0)
+        memcpy(op->aad, head, hlen);
+    if (len != 0)
+        memcpy(op->aad + hlen, aad, len);
+    op->aad_len = hlen + len;
     return CKR_OK;
 }
 
-/* CK_DEP11_AEAD_PARAMS or no parameter. */
+/* The flat forms are told apart from the pointer forms by their length. */
+_Static_assert(sizeof(CK_DEP11_AEAD_FLAT_PARAMS) != sizeof(CK_DEP11_AEAD_PARAMS),
+               "flat and pointer AEAD parameters must differ in size");
+_Static_assert(sizeof(CK_DEP11_CHUNK_FLAT_PARAMS) != sizeof(CK_DEP11_CHUNK_PARAMS),
+               "flat and classic chunk parameters must differ in size");
+_Static_assert(offsetof(CK_DEP11_AEAD_FLAT_PARAMS, ulVersion) ==
+                   sizeof(CK_DEP11_AEAD_FLAT_PARAMS) - 3 * sizeof(CK_ULONG) &&
+               offsetof(CK_DEP11_CHUNK_FLAT_PARAMS, ulVersion) ==
+                   sizeof(CK_DEP11_CHUNK_FLAT_PARAMS) - 3 * sizeof(CK_ULONG) &&
+               offsetof(CK_DEP11_CHUNK_FLAT_PARAMS, ulChunkIndex) ==
+                   offsetof(CK_DEP11_CHUNK_PARAMS, ulChunkIndex),
+               "a flat header ends in version, flags, AAD length");
+
+/* A flat parameter (include/dep11.h): @hdr header bytes, of which the last
+ * three CK_ULONGs are version, flags and AAD length, then exactly that many
+ * AAD bytes. *@aad points into the parameter. */
+static CK_RV flat_aad(const CK_MECHANISM *m, size_t hdr, const uint8_t **aad, CK_ULONG *aad_len)
+{
+    CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
+    CK_ULONG tail[3];
+
+    if (m->pParameter == NULL || m->ulParameterLen < hdr) {
+        LOG_FAIL(rv, "AEAD parameter of %lu bytes", (unsigned long)m->ulParameterLen);
+        return rv;
+    }
+    memcpy(tail, (const uint8_t *)m->pParameter + hdr - sizeof(tail), sizeof(tail));
+    if (tail[0] != DEP11_AEAD_FLAT_VERSION || tail[1] != 0) {
+        LOG_FAIL(rv, "flat AEAD parameter version %lu flags 0x%lx", (unsigned long)tail[0],
+                 (unsigned long)tail[1]);
+        return rv;
+    }
+    if (tail[2] > AAD_MAX || m->ulParameterLen - hdr != tail[2]) {
+        LOG_FAIL(rv, "flat AEAD parameter of %lu bytes with %lu AAD bytes",
+                 (unsigned long)m->ulParameterLen, (unsigned long)tail[2]);
+        return rv;
+    }
+    *aad = (const uint8_t *)m->pParameter + hdr;
+    *aad_len = tail[2];
+    return CKR_OK;
+}
+
+/* CK_DEP11_AEAD_PARAMS, its flat form, or no parameter. */
 static CK_RV params_dep11(struct dep11_aead_op *op, const CK_MECHANISM *m)
 {
+    CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
     CK_DEP11_AEAD_PARAMS p;
+    const uint8_t *aad = NULL;
+    CK_ULONG len = 0;
 
     if (m->pParameter == NULL && m->ulParameterLen == 0)
         return CKR_OK;
-    if (m->pParameter == NULL || m->ulParameterLen != sizeof(p)) {
-        LOG_FAIL(CKR_MECHANISM_PARAM_INVALID, "AEAD parameter of %lu bytes",
-                 (unsigned long)m->ulParameterLen);
-        return CKR_MECHANISM_PARAM_INVALID;
+    if (m->pParameter != NULL && m->ulParameterLen == sizeof(p)) {
+        memcpy(&p, m->pParameter, sizeof(p));
+        return copy_aad(op, NULL, 0, p.pAAD, p.ulAADLen);
     }
-    memcpy(&p, m->pParameter, sizeof(p));
-    return copy_aad(op, p.pAAD, p.ulAADLen);
+    rv = flat_aad(m, sizeof(CK_DEP11_AEAD_FLAT_PARAMS), &aad, &len);
+    if (rv != CKR_OK)
+        return rv;
+    return copy_aad(op, NULL, 0, aad, len);
 }
 
-/* CK_DEP11_CHUNK_PARAMS: derive the chunk key and its AAD. */
+/* CK_DEP11_CHUNK_PARAMS or its flat form: derive the chunk key; the AAD is
+ * the chunk AAD, then the caller's (flat form). */
 static CK_RV params_chunk(struct dep11_aead_op *op, const struct dep11_key *site,
                           const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
     CK_DEP11_CHUNK_PARAMS p;
     uint8_t aad[DEP11_CHUNK_AAD_LEN];
+    const uint8_t *extra = NULL;
+    CK_ULONG extra_len = 0;
 
     if (m->pParameter == NULL || m->ulParameterLen != sizeof(p)) {
-        LOG_FAIL(rv, "chunk parameter of %lu bytes", (unsigned long)m->ulParameterLen);
-        return rv;
+        rv = flat_aad(m, sizeof(CK_DEP11_CHUNK_FLAT_PARAMS), &extra, &extra_len);
+        if (rv != CKR_OK)
+            return rv;
     }
+    /* Both forms begin with fileId and ulChunkIndex at the same offsets. */
     memcpy(&p, m->pParameter, sizeof(p));
     rv = dep11_suite1_chunk_key(site->value, p.fileId, (uint64_t)p.ulChunkIndex, op->key);
     if (rv != CKR_OK)
         return rv;
     dep11_suite1_chunk_aad(p.fileId, (uint64_t)p.ulChunkIndex, aad);
-    return copy_aad(op, aad, sizeof(aad));
+    return copy_aad(op, aad, sizeof(aad), extra, extra_len);
 }
 
 /* CK_GCM_PARAMS, 48 bytes (with ulIvBits) or 40 (without). */
@@ -177,7 +233,7 @@ static CK_RV params_gcm(struct dep11_aead_op *op, const CK_MECHANISM *m)
     memcpy(op->iv, p.pIv, p.ulIvLen);
     op->iv_len = p.ulIvLen;
     op->tag_len = p.ulTagBits / 8;
-    return copy_aad(op, p.pAAD, p.ulAADLen);
+    return copy_aad(op, NULL, 0, p.pAAD, p.ulAADLen);
 }
 
 /* Role and caller-IV rules for @mech on @key. */

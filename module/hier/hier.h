@@ -152,7 +152,7 @@ CK_RV dep11_chunk_derive(const struct dep11_key *site, const uint8_t file_id[DEP
  * Encrypt output: nonce(12) || ciphertext || tag(16). Decrypt releases no
  * plaintext before the tag is verified (multi-part buffers to Final, at most
  * DEP11_AEAD_MAX_BUFFERED bytes, else CKR_ENCRYPTED_DATA_LEN_RANGE). */
-#define DEP11_AEAD_MAX_BUFFERED (64UL * 1024 * 1024 + DEP11_AEAD_OVERHEAD)
+#define DEP11_AEAD_MAX_BUFFERED (DEP11_MULTIPART_MAX + DEP11_AEAD_OVERHEAD)
 struct dep11_aead_op;
 
 /* CKR_MECHANISM_PARAM_INVALID (bad parameter length or content);

@@ -123,6 +123,9 @@ static void keygen_value_invalid(void **state)
     CK_ULONG four_bools = 1;
     char geo17[17], label65[65];
     const uint8_t not_utf8[] = { 'E', 0xC0, 0x80 };
+    const uint8_t geo_nul[] = { 'E', 'U', 0, 'X' };
+    const uint8_t geo_utf8[] = { 'M', 0xC3, 0xBC, 'n' }; /* "Mün" */
+    const uint8_t latin1[] = { 'M', 0xFC, 'n' };
     CK_ATTRIBUTE policy[] = { ULONG_ATTR(CKA_DEP11_ROLE, role_policy),
                               ULONG_ATTR(CKA_DEP11_POLICY_TYPE, type_files),
                               ATTR(CKA_DEP11_TENANT, tenant, 16), ATTR(CKA_DEP11_GEO, geo17, 17) };
@@ -137,9 +140,21 @@ static void keygen_value_invalid(void **state)
     assert_int_equal(parse(policy, 4), CKR_OK);
     policy[3] = (CK_ATTRIBUTE)ATTR(CKA_DEP11_GEO, not_utf8, sizeof not_utf8);
     assert_int_equal(parse(policy, 4), CKR_ATTRIBUTE_VALUE_INVALID);
+    policy[3] = (CK_ATTRIBUTE)ATTR(CKA_DEP11_GEO, geo_nul, sizeof geo_nul);
+    assert_int_equal(parse(policy, 4), CKR_ATTRIBUTE_VALUE_INVALID);
+    policy[3] = (CK_ATTRIBUTE)ATTR(CKA_DEP11_GEO, geo_utf8, sizeof geo_utf8);
+    assert_int_equal(parse(policy, 4), CKR_OK);
     policy[3] = (CK_ATTRIBUTE)ATTR(CKA_LABEL, label65, 65);
     assert_int_equal(parse(policy, 4), CKR_ATTRIBUTE_VALUE_INVALID);
     policy[3].ulValueLen = 64;
+    assert_int_equal(parse(policy, 4), CKR_OK);
+    policy[3] = (CK_ATTRIBUTE)ATTR(CKA_LABEL, not_utf8, sizeof not_utf8);
+    assert_int_equal(parse(policy, 4), CKR_ATTRIBUTE_VALUE_INVALID);
+    policy[3] = (CK_ATTRIBUTE)ATTR(CKA_LABEL, latin1, sizeof latin1);
+    assert_int_equal(parse(policy, 4), CKR_ATTRIBUTE_VALUE_INVALID);
+    policy[3] = (CK_ATTRIBUTE)ATTR(CKA_LABEL, geo_nul, sizeof geo_nul);
+    assert_int_equal(parse(policy, 4), CKR_ATTRIBUTE_VALUE_INVALID);
+    policy[3] = (CK_ATTRIBUTE)ATTR(CKA_LABEL, geo_utf8, sizeof geo_utf8);
     assert_int_equal(parse(policy, 4), CKR_OK);
     policy[2].ulValueLen = 15; /* tenant is 16 bytes */
     assert_int_equal(parse(policy, 4), CKR_ATTRIBUTE_VALUE_INVALID);

@@ -380,6 +380,149 @@ static void test_chunk_aead(void **state)
                      CKR_KEY_FUNCTION_NOT_PERMITTED);
 }
 
+/* A flat parameter (include/dep11.h) in @buf: @hdr header bytes ending in
+ * version, flags and AAD length, then @aad_len bytes of @aad. Returns the
+ * parameter length. */
+static CK_ULONG flat(uint8_t *buf, size_t hdr, CK_ULONG version, CK_ULONG flags,
+                     const uint8_t *aad, CK_ULONG aad_len)
+{
+    CK_ULONG tail[3] = { version, flags, aad_len };
+
+    memcpy(buf + hdr - sizeof(tail), tail, sizeof(tail));
+    if (aad_len != 0)
+        memcpy(buf + hdr, aad, aad_len);
+    return (CK_ULONG)(hdr + aad_len);
+}
+
+/* CKM_DEP11_AEAD's flat form: the same output as the pointer form (either
+ * opens the other's), AAD bound, exact lengths, version and flags checked. */
+static void test_flat_aead(void **state)
+{
+    struct fx *f = *state;
+    const size_t hdr = sizeof(CK_DEP11_AEAD_FLAT_PARAMS), max = 64 * 1024;
+    uint8_t *buf = calloc(1, hdr + max + 2), *big = calloc(1, max + 1);
+    uint8_t ct[PT_LEN + 28], back[PT_LEN + 28];
+    CK_MECHANISM m = { CKM_DEP11_AEAD, buf, 0 }, none = { CKM_DEP11_AEAD, NULL, 0 };
+    CK_ULONG l = sizeof(ct), lb = sizeof(back);
+    struct dep11_aead_op *op = NULL;
+
+    assert_non_null(buf);
+    assert_non_null(big);
+    assert_int_not_equal(hdr, sizeof(CK_DEP11_AEAD_PARAMS));
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 0, f->aad, sizeof(f->aad));
+    assert_int_equal(oneshot(f, f->mailbox, 1, &m, f->pt, PT_LEN, ct, &l), CKR_OK);
+    assert_int_equal(multipart(f, f->mailbox, 0, &f->mech, ct, l, 100, back, &lb), CKR_OK);
+    assert_int_equal(lb, PT_LEN);
+    assert_memory_equal(back, f->pt, PT_LEN);
+    l = sizeof(ct);
+    lb = sizeof(back);
+    assert_int_equal(oneshot(f, f->mailbox, 1, &f->mech, f->pt, 50, ct, &l), CKR_OK);
+    assert_int_equal(multipart(f, f->mailbox, 0, &m, ct, l, 7, back, &lb), CKR_OK);
+    assert_memory_equal(back, f->pt, 50);
+    /* another AAD does not open it; an empty flat AAD is the no-parameter form */
+    buf[hdr] ^= 1;
+    lb = sizeof(back);
+    assert_int_equal(oneshot(f, f->mailbox, 0, &m, ct, l, back, &lb), CKR_ENCRYPTED_DATA_INVALID);
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 0, NULL, 0);
+    l = sizeof(ct);
+    lb = sizeof(back);
+    assert_int_equal(oneshot(f, f->mailbox, 1, &m, f->pt, 30, ct, &l), CKR_OK);
+    assert_int_equal(oneshot(f, f->mailbox, 0, &none, ct, l, back, &lb), CKR_OK);
+    /* malformed: a byte short or long, header cut, version, flags, AAD bound */
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 0, f->aad, sizeof(f->aad));
+    for (int d = -1; d <= 1; d += 2) {
+        CK_MECHANISM bad = { CKM_DEP11_AEAD, buf, m.ulParameterLen + (CK_ULONG)d };
+        assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 1, &bad, &op), CKR_MECHANISM_PARAM_INVALID);
+        assert_null(op);
+    }
+    for (CK_ULONG cut = 1; cut < hdr; cut++) {
+        CK_MECHANISM bad = { CKM_DEP11_AEAD, buf, cut };
+        if (cut != sizeof(CK_DEP11_AEAD_PARAMS))
+            assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 1, &bad, &op),
+                             CKR_MECHANISM_PARAM_INVALID);
+        assert_null(op);
+    }
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION + 1, 0, f->aad, sizeof(f->aad));
+    assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 1, f->aad, sizeof(f->aad));
+    assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 0, big, max + 1);
+    assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    memcpy(buf + hdr - sizeof(CK_ULONG), &(CK_ULONG){ ~(CK_ULONG)0 }, sizeof(CK_ULONG));
+    m.ulParameterLen = hdr + 20; /* an AAD length that wraps hdr + len */
+    assert_int_equal(dep11_aead_init(f->cfg, f->mailbox, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    assert_null(op);
+    /* exactly 64 KiB */
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 0, big, max);
+    l = sizeof(ct);
+    assert_int_equal(oneshot(f, f->mailbox, 1, &m, f->pt, 10, ct, &l), CKR_OK);
+    free(big);
+    free(buf);
+}
+
+/* CKM_DEP11_CHUNK_AEAD's flat form: without AAD the classic output; with
+ * AAD, the chunk AAD then the caller's under the chunk key. */
+static void test_flat_chunk(void **state)
+{
+    struct fx *f = *state;
+    const size_t hdr = sizeof(CK_DEP11_CHUNK_FLAT_PARAMS);
+    uint8_t buf[sizeof(CK_DEP11_CHUNK_FLAT_PARAMS) + 32], both[DEP11_CHUNK_AAD_LEN + 20];
+    uint8_t ct[300 + 28], back[300 + 28];
+    CK_DEP11_CHUNK_PARAMS cp;
+    CK_MECHANISM m = { CKM_DEP11_CHUNK_AEAD, buf, 0 }, classic = { CKM_DEP11_CHUNK_AEAD, &cp, sizeof(cp) };
+    CK_DEP11_AEAD_PARAMS ap = { both, sizeof(both) };
+    CK_MECHANISM am = { CKM_DEP11_AEAD, &ap, sizeof(ap) };
+    struct dep11_key *chunk = NULL;
+    struct dep11_aead_op *op = NULL;
+    CK_ULONG l = sizeof(ct), lb = sizeof(back);
+
+    memset(cp.fileId, 0x33, sizeof(cp.fileId));
+    cp.ulChunkIndex = 9;
+    memset(buf, 0, sizeof(buf));
+    memcpy(buf, &cp, sizeof(cp));
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 0, NULL, 0);
+    assert_int_equal(oneshot(f, f->site, 1, &classic, f->pt, 300, ct, &l), CKR_OK);
+    assert_int_equal(multipart(f, f->site, 0, &m, ct, l, 64, back, &lb), CKR_OK);
+    assert_memory_equal(back, f->pt, 300);
+    /* caller AAD: the classic form no longer opens it, the chunk key with
+     * chunk AAD || caller AAD does */
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 0, f->aad, sizeof(f->aad));
+    l = sizeof(ct);
+    assert_int_equal(oneshot(f, f->site, 1, &m, f->pt, 300, ct, &l), CKR_OK);
+    lb = sizeof(back);
+    assert_int_equal(oneshot(f, f->site, 0, &classic, ct, l, back, &lb), CKR_ENCRYPTED_DATA_INVALID);
+    assert_int_equal(dep11_chunk_derive(f->site, cp.fileId, 9, &chunk), CKR_OK);
+    dep11_suite1_chunk_aad(cp.fileId, 9, both);
+    memcpy(both + DEP11_CHUNK_AAD_LEN, f->aad, sizeof(f->aad));
+    lb = sizeof(back);
+    assert_int_equal(oneshot(f, chunk, 0, &am, ct, l, back, &lb), CKR_OK);
+    assert_memory_equal(back, f->pt, 300);
+    dep11_key_free(chunk);
+    lb = sizeof(back);
+    assert_int_equal(oneshot(f, f->site, 0, &m, ct, l, back, &lb), CKR_OK);
+    /* malformed */
+    m.ulParameterLen--;
+    assert_int_equal(dep11_aead_init(f->cfg, f->site, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    m.ulParameterLen += 2;
+    assert_int_equal(dep11_aead_init(f->cfg, f->site, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    m.ulParameterLen = flat(buf, hdr, 0, 0, f->aad, sizeof(f->aad));
+    assert_int_equal(dep11_aead_init(f->cfg, f->site, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    m.ulParameterLen = flat(buf, hdr, DEP11_AEAD_FLAT_VERSION, 2, f->aad, sizeof(f->aad));
+    assert_int_equal(dep11_aead_init(f->cfg, f->site, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    m.ulParameterLen = hdr - 1;
+    assert_int_equal(dep11_aead_init(f->cfg, f->site, 1, &m, &op), CKR_MECHANISM_PARAM_INVALID);
+    assert_null(op);
+}
+
+/* CK_GCM_PARAMS without ulIvBits (the 40-byte layout). */
+struct gcm40 {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_BYTE_PTR pAAD;
+    CK_ULONG ulAADLen;
+    CK_ULONG ulTagBits;
+};
+
 /* DESIGN section 3: AAD above 64 KiB is CKR_MECHANISM_PARAM_INVALID, for
  * CKM_DEP11_AEAD and for CKM_AES_GCM on module keys, checked before any
  * allocation (a length near the top of the range with a short buffer is
@@ -540,6 +683,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_buffer_limit_and_inplace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunk_aead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flat_aead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flat_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aad_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aes_gcm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caller_iv, setup, teardown),

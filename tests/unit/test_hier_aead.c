@@ -514,15 +514,6 @@ static void test_flat_chunk(void **state)
     assert_null(op);
 }
 
-/* CK_GCM_PARAMS without ulIvBits (the 40-byte layout). */
-struct gcm40 {
-    CK_BYTE_PTR pIv;
-    CK_ULONG ulIvLen;
-    CK_BYTE_PTR pAAD;
-    CK_ULONG ulAADLen;
-    CK_ULONG ulTagBits;
-};
-
 /* DESIGN section 3: AAD above 64 KiB is CKR_MECHANISM_PARAM_INVALID, for
  * CKM_DEP11_AEAD and for CKM_AES_GCM on module keys, checked before any
  * allocation (a length near the top of the range with a short buffer is

@@ -20,16 +20,14 @@ static const char *const migrations[] = {
     "CREATE TABLE owners (owner BLOB NOT NULL PRIMARY KEY, kind TEXT NOT "
     "NULL, assigned BLOB NOT NULL, wrapped BLOB NOT NULL, version BIGINT NOT "
     "NULL, blob BLOB NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT "
-    "NULL);"
+    "NULL) WITHOUT ROWID;"
     "CREATE INDEX owners_inv ON owners (assigned, wrapped, version, kind);"
-    "CREATE INDEX owners_wrapped ON owners (wrapped);"
     "CREATE TABLE jobs (id INTEGER PRIMARY KEY, target BLOB NOT NULL, "
     "version BIGINT NOT NULL, from_pol BLOB, state INTEGER NOT NULL, "
     "created BIGINT NOT NULL, total BIGINT NOT NULL);"
     "CREATE TABLE job_items (job BIGINT NOT NULL REFERENCES jobs (id), "
     "owner BLOB NOT NULL, state INTEGER NOT NULL, worker TEXT, lease_until "
-    "BIGINT, PRIMARY KEY (job, owner));"
-    "CREATE INDEX job_items_state ON job_items (job, state, lease_until);",
+    "BIGINT, PRIMARY KEY (job, owner)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -199,8 +197,10 @@ static int sq_open(struct tool *t, const char *target, int flags,
         (void)sqlite3_busy_timeout(d->h, 30000);
     if (rc == TOOL_EXIT_OK && !d->rdonly)
         rc = sq_exec(t, d, "PRAGMA journal_mode=WAL");
-    if (rc == TOOL_EXIT_OK)
-        rc = sq_exec(t, d, "PRAGMA synchronous=NORMAL");
+    if (rc == TOOL_EXIT_OK) /* WAL: durable at commit against a crash of
+                                the process; a checkpoint syncs the file */
+        rc = sq_exec(t, d, "PRAGMA synchronous=NORMAL; PRAGMA cache_size="
+                     "-262144; PRAGMA mmap_size=1073741824");
     if (rc == TOOL_EXIT_OK)
         rc = check_schema(t, d, flags);
     if (rc != TOOL_EXIT_OK) {

@@ -21,6 +21,8 @@ struct sq_db {
     sqlite3 *h;
     int rdonly;
     sqlite3_stmt *st[SQ_N];
+    long long cursor_job;        /* the job the claim cursor walks */
+    unsigned char cursor[16];    /* the last owner this handle claimed */
 };
 
 long long sq_now(void);

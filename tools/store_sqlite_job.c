@@ -107,44 +107,78 @@ int sq_job_open(struct tool *t, struct store_db *db,
     return rc == TOOL_EXIT_OK ? rc : undo(d, rc);
 }
 
+/* Sets the cursor just past @id (16-byte big-endian + 1). */
+static void cursor_past(struct sq_db *d, const unsigned char *id)
+{
+    int i = 15;
+
+    if (memcmp(id, d->cursor, 16) < 0)
+        return;
+    memcpy(d->cursor, id, 16);
+    while (i >= 0 && ++d->cursor[i] == 0)
+        i--;
+    if (i < 0) /* past the last possible owner */
+        memset(d->cursor, 0xff, 16);
+}
+
 /* Claims items matching @s (bound: 1 worker, 2 lease, 3 job, 4 limit, 5
- * now): appends their owners to @ids. */
+ * now, 6 cursor): appends their owners to @ids; moves the cursor. */
 static int claim_step(struct tool *t, struct sq_db *d, sqlite3_stmt *s,
                       unsigned char *ids, size_t *n)
 {
-    int st = 0;
+    unsigned char last[16];
+    int st = 0, any = 0;
 
-    while ((st = sqlite3_step(s)) == SQLITE_ROW)
-        if (sqlite3_column_bytes(s, 0) == 16)
-            memcpy(ids + 16 * (*n)++, sqlite3_column_blob(s, 0), 16);
+    memset(last, 0, sizeof last);
+    while ((st = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) != 16)
+            continue;
+        memcpy(ids + 16 * *n, sqlite3_column_blob(s, 0), 16);
+        if (!any || memcmp(ids + 16 * *n, last, 16) > 0)
+            memcpy(last, ids + 16 * *n, 16);
+        any = 1;
+        (*n)++;
+    }
     sqlite3_reset(s);
+    if (any)
+        cursor_past(d, last);
     return st == SQLITE_DONE ? TOOL_EXIT_OK : sq_fail(t, d, "claim items");
 }
 
+/* Pending items are claimed in owner order from this connection's cursor
+ * (a walk of the primary key, no index on state to keep up); once none is
+ * left, claimed items whose lease has expired. */
 static int claim_ids(struct tool *t, struct sq_db *d,
                      const struct store_job *job, const char *worker,
                      size_t max, int lease_s, unsigned char *ids, size_t *n)
 {
     static const char *const sql[2] = {
         "UPDATE job_items SET state = 1, worker = ?1, lease_until = ?2 WHERE "
-        "rowid IN (SELECT rowid FROM job_items WHERE job = ?3 AND state = 0 "
-        "LIMIT ?4) AND ?5 IS NOT NULL RETURNING owner",
+        "job = ?3 AND owner IN (SELECT owner FROM job_items WHERE job = ?3 "
+        "AND owner >= ?6 AND state = 0 ORDER BY owner LIMIT ?4) AND ?5 IS NOT "
+        "NULL RETURNING owner",
         "UPDATE job_items SET state = 1, worker = ?1, lease_until = ?2 WHERE "
-        "rowid IN (SELECT rowid FROM job_items WHERE job = ?3 AND state = 1 "
-        "AND lease_until < ?5 LIMIT ?4) RETURNING owner",
+        "job = ?3 AND owner IN (SELECT owner FROM job_items WHERE job = ?3 "
+        "AND state = 1 AND lease_until < ?5 AND ?6 IS NOT NULL LIMIT ?4) "
+        "RETURNING owner",
     };
     int i = 0, rc = TOOL_EXIT_OK;
     sqlite3_stmt *s = NULL;
 
-    for (i = 0; i < 2 && rc == TOOL_EXIT_OK && *n < max; i++) {
+    if (d->cursor_job != job->id) {
+        memset(d->cursor, 0, 16);
+        d->cursor_job = job->id;
+    }
+    for (i = 0; i < 2 && rc == TOOL_EXIT_OK && *n == 0; i++) {
         s = sq_stmt(t, d, i ? SQ_ITEM_EXPIRED : SQ_ITEM_CLAIM, sql[i]);
         if (s == NULL)
             return TOOL_EXIT_FAIL;
         sqlite3_bind_text(s, 1, worker, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, sq_now() + lease_s);
         sqlite3_bind_int64(s, 3, job->id);
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)(max - *n));
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)max);
         sqlite3_bind_int64(s, 5, sq_now());
+        sqlite3_bind_blob(s, 6, d->cursor, 16, SQLITE_TRANSIENT);
         rc = claim_step(t, d, s, ids, n);
     }
     return rc;

@@ -195,14 +195,14 @@ static int sq_open(struct tool *t, const char *target, int flags,
         rc = sq_fail(t, d, "open");
     if (rc == TOOL_EXIT_OK)
         (void)sqlite3_busy_timeout(d->h, 30000);
+    if (rc == TOOL_EXIT_OK) /* nothing is written before this check */
+        rc = check_schema(t, d, flags);
     if (rc == TOOL_EXIT_OK && !d->rdonly)
         rc = sq_exec(t, d, "PRAGMA journal_mode=WAL");
     if (rc == TOOL_EXIT_OK) /* WAL: durable at commit against a crash of
                                 the process; a checkpoint syncs the file */
         rc = sq_exec(t, d, "PRAGMA synchronous=NORMAL; PRAGMA cache_size="
                      "-262144; PRAGMA mmap_size=1073741824");
-    if (rc == TOOL_EXIT_OK)
-        rc = check_schema(t, d, flags);
     if (rc != TOOL_EXIT_OK) {
         store_sqlite_ops.close(&d->base);
         return rc;

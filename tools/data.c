@@ -69,11 +69,11 @@ static int data_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
         return rc;
     if (o->store != NULL && o->mailbox != NULL)
         return tool_error(t, TOOL_EXIT_USAGE, "give --mailbox FILE or "
-                          "--store DIR, not both");
+                          "--store STORE, not both");
     if (o->store != NULL) /* the store names the blob and its policy */
-        need = strchr(need, 'i') ? "oif" : o->owners ? "p" : "po";
+        need = strchr(need, 'i') ? "oif" : o->owners ? "" : "o";
     else if (o->owners != NULL)
-        return tool_error(t, TOOL_EXIT_USAGE, "--owners needs --store DIR");
+        return tool_error(t, TOOL_EXIT_USAGE, "--owners needs --store STORE");
     if (o->owners != NULL && o->owner == NULL)
         return 0;
     if ((strchr(need, 'p') && !o->policy) || (strchr(need, 'm') && !o->mailbox)
@@ -172,13 +172,17 @@ const struct tool_cmd tool_cmd_mailbox_assign = {
     "create a mailbox key under a policy and write its blob",
     "Usage: dep11-tool mailbox assign --policy FILE|NAME --owner ID --out FILE\n"
     "         [--requester user|system|recovery] [--force]\n"
-    "       dep11-tool mailbox assign --store DIR --policy NAME\n"
+    "       dep11-tool mailbox assign --store STORE [--policy NAME]\n"
     "         (--owner ID | --owners FILE) [--requester ...]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
-    "With --store the key goes into the child-blob store under the active\n"
-    "registered policy NAME (--owners: one owner a line); an owner already\n"
-    "there is only re-assigned, its key re-wrapped on access (mailbox show)\n"
-    "or by store rewrap. Without --store:\n"
+    "With --store the key goes into the child-blob store (docs/STORE.md: an\n"
+    "SQLite file, created on first use, or a postgresql:// URI) under the\n"
+    "active registered policy NAME (--owners: one owner a line, committed\n"
+    "1000 at a time); an owner already there is only re-assigned, its key\n"
+    "re-wrapped on access (mailbox show, data seal/open) or by store rewrap.\n"
+    "Without --policy: the tenant's assigned multi-workload policy, else the\n"
+    "provider-managed mailbox policy \"dep11-default-mailbox\", registered\n"
+    "on first use. Without --store:\n"
     "Unwraps the policy blob, generates a mailbox key (C_GenerateKey\n"
     "CKM_DEP11_KEY_GEN) and wraps it under the policy key for the owner\n"
     "(C_WrapKey CKM_DEP11_CHILD_WRAP). The child blob is written atomically\n"
@@ -350,9 +354,11 @@ const struct tool_cmd tool_cmd_data_seal = {
     "data", "seal", data_seal,
     "encrypt a file with a mailbox key",
     "Usage: dep11-tool data seal (--policy FILE|NAME --mailbox FILE |\n"
-    "         --store DIR) --owner ID\n"
+    "         --store STORE) --owner ID\n"
     "         --in FILE --out FILE [--requester user|system|recovery]\n"
     "         [--force] --pin-source file:PATH|env:VAR\n\n"
+    "With --store the owner's child comes from the store; a child whose\n"
+    "assignment changed is re-wrapped first (the seeds' re-wrap on access).\n"
     "Unwraps the policy blob, unwraps the mailbox key blob for the owner\n"
     "(C_UnwrapKey CKM_DEP11_CHILD_UNWRAP) and encrypts --in with\n"
     "CKM_DEP11_AEAD (AES-256-GCM, module-chosen 96-bit nonce): the output is\n"
@@ -417,7 +423,7 @@ const struct tool_cmd tool_cmd_data_open = {
     "data", "open", data_open,
     "decrypt a file sealed with data seal",
     "Usage: dep11-tool data open (--policy FILE|NAME --mailbox FILE |\n"
-    "         --store DIR) --owner ID\n"
+    "         --store STORE) --owner ID\n"
     "         --in FILE --out FILE [--requester user|system|recovery]\n"
     "         [--force] --pin-source file:PATH|env:VAR\n\n"
     "Unwraps the policy and the mailbox key as data seal does and decrypts\n"

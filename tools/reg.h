@@ -66,6 +66,10 @@ int tool_unwrap_blob(struct tool *t, const unsigned char *blob, size_t len,
 int tool_wrap_policy(struct tool *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE r1,
                      CK_OBJECT_HANDLE r2, CK_FLAGS flags, unsigned char **blob,
                      CK_ULONG *len);
+/* Creates and registers a provider-managed policy, printing nothing (the
+ * store's default policy). policy.c */
+int tool_policy_create_provider(struct tool *t, CK_ULONG type,
+                                const unsigned char *tenant, const char *name);
 /* Prints a record (table or JSON, with its blob's header). policy_reg.c */
 int tool_print_rec(struct tool *t, const struct tool_rec *r);
 

@@ -71,9 +71,7 @@ static size_t rewrap_batch(struct rw_worker *w, const struct tool_cached *to,
                            struct store_row *rows, size_t n)
 {
     size_t i = 0, k = 0;
-    int js = w->t.opt.json; /* per-child errors: stderr only */
 
-    w->t.opt.json = 0;
     for (i = 0; i < n; i++) {
         if (tool_rewrap_row(&w->t, &w->cache, &rows[i], to) != TOOL_EXIT_OK) {
             store_row_clear(&rows[i]);
@@ -85,7 +83,6 @@ static size_t rewrap_batch(struct rw_worker *w, const struct tool_cached *to,
         }
         k++;
     }
-    w->t.opt.json = js;
     return k;
 }
 
@@ -126,6 +123,16 @@ static int worker_round(struct rw_worker *w, const struct tool_cached *to,
     return rc;
 }
 
+static int is_broken(struct rw_job *j)
+{
+    int b = 0;
+
+    rw_lock(j);
+    b = j->broken;
+    rw_unlock(j);
+    return b;
+}
+
 static void *worker_main(void *arg)
 {
     struct rw_worker *w = arg;
@@ -133,7 +140,7 @@ static void *worker_main(void *arg)
     int more = 1, rc = TOOL_EXIT_OK;
 
     rc = tool_cache_get(&w->t, &w->cache, w->j->to_id, &to);
-    while (rc == TOOL_EXIT_OK && more && !w->j->broken)
+    while (rc == TOOL_EXIT_OK && more && !is_broken(w->j))
         rc = worker_round(w, to, &more);
     if (rc != TOOL_EXIT_OK) {
         rw_lock(w->j);
@@ -159,6 +166,7 @@ static int worker_init(struct rw_job *j, struct rw_worker *w, int i)
     snprintf(w->name, sizeof w->name, "%s:%ld:%d", host, (long)getpid(), i);
     w->j = j;
     w->t = *t;
+    w->t.opt.json = 0; /* a worker's errors go to stderr; main prints JSON */
     w->cache.requester = j->requester;
     rv = t->p11->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
                                &w->t.session);

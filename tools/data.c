@@ -17,12 +17,13 @@ struct data_opts {
     const char *policy, *mailbox, *owner, *in, *out, *store, *owners;
     CK_ULONG requester;
     int force;
+    size_t batch;
     unsigned char owner_id[16];
 };
 
 enum {
     OPT_POLICY = 1000, OPT_MAILBOX, OPT_OWNER, OPT_IN, OPT_OUT, OPT_FORCE,
-    OPT_REQUESTER, OPT_STORE, OPT_OWNERS,
+    OPT_REQUESTER, OPT_STORE, OPT_OWNERS, OPT_BATCH,
 };
 
 static const struct option data_longopts[] = {
@@ -30,13 +31,15 @@ static const struct option data_longopts[] = {
     {"owner", 1, NULL, OPT_OWNER}, {"in", 1, NULL, OPT_IN},
     {"out", 1, NULL, OPT_OUT}, {"force", 0, NULL, OPT_FORCE},
     {"requester", 1, NULL, OPT_REQUESTER}, {"store", 1, NULL, OPT_STORE},
-    {"owners", 1, NULL, OPT_OWNERS}, TOOL_COMMON_LONGOPTS,
+    {"owners", 1, NULL, OPT_OWNERS}, {"batch", 1, NULL, OPT_BATCH},
+    TOOL_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
 static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
 {
     struct data_opts *o = ctx;
+    char *end = NULL;
 
     switch (c) {
     case OPT_POLICY: o->policy = arg; return 0;
@@ -47,6 +50,11 @@ static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_FORCE: o->force = 1; return 0;
     case OPT_STORE: o->store = arg; return 0;
     case OPT_OWNERS: o->owners = arg; return 0;
+    case OPT_BATCH:
+        o->batch = strtoul(arg, &end, 10);
+        if (*arg >= '1' && *arg <= '9' && !*end && o->batch <= 1000000)
+            return 0;
+        return tool_error(t, TOOL_EXIT_USAGE, "--batch is 1 to 1000000");
     case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
@@ -64,6 +72,7 @@ static int data_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
 
     memset(o, 0, sizeof *o);
     o->requester = DEP11_REQUESTER_USER;
+    o->batch = TOOL_ASSIGN_BATCH;
     rc = tool_parse_no_operands(t, cmd, argc, argv, data_longopts, data_opt, o);
     if (rc != 0)
         return rc;
@@ -143,7 +152,7 @@ static int mailbox_assign(struct tool *t, int argc, char **argv)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     if (o.store != NULL)
         return tool_store_assign(t, o.store, o.policy, o.owner, o.owners,
-                                 o.requester);
+                                 o.batch, o.requester);
     rc = open_policy(t, &o, &pol);
     if (rc != TOOL_EXIT_OK)
         goto out;
@@ -173,13 +182,14 @@ const struct tool_cmd tool_cmd_mailbox_assign = {
     "Usage: dep11-tool mailbox assign --policy FILE|NAME --owner ID --out FILE\n"
     "         [--requester user|system|recovery] [--force]\n"
     "       dep11-tool mailbox assign --store STORE [--policy NAME]\n"
-    "         (--owner ID | --owners FILE) [--requester ...]\n"
+    "         (--owner ID | --owners FILE [--batch N]) [--requester ...]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
     "With --store the key goes into the child-blob store (docs/STORE.md: an\n"
     "SQLite file, created on first use, or a postgresql:// URI) under the\n"
     "active registered policy NAME (--owners: one owner a line, committed\n"
-    "1000 at a time); an owner already there is only re-assigned, its key\n"
-    "re-wrapped on access (mailbox show, data seal/open) or by store rewrap.\n"
+    "N at a time, default 10000); an owner already there is only\n"
+    "re-assigned, its key re-wrapped on access (mailbox show, data\n"
+    "seal/open) or by store rewrap.\n"
     "Without --policy: the tenant's assigned multi-workload policy, else the\n"
     "provider-managed mailbox policy \"dep11-default-mailbox\", registered\n"
     "on first use. Without --store:\n"

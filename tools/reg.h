@@ -117,10 +117,12 @@ int tool_store_touch(struct tool *t, struct store_db *db,
 int tool_store_child(struct tool *t, const char *store,
                      const unsigned char *owner, CK_ULONG requester,
                      CK_OBJECT_HANDLE *pol, unsigned char **blob, size_t *len);
-/* mailbox assign --store (store_cmd.c); @owners_file: one owner a line. */
-int tool_store_assign(struct tool *t, const char *dir, const char *policy,
+/* mailbox assign --store (store_cmd.c); @owners_file: one owner a line,
+ * @batch owners per transaction; @policy NULL: the default. */
+#define TOOL_ASSIGN_BATCH 10000
+int tool_store_assign(struct tool *t, const char *store, const char *policy,
                       const char *owner, const char *owners_file,
-                      CK_ULONG requester);
+                      size_t batch, CK_ULONG requester);
 
 /* ---- commands of the control plane ---- */
 extern const struct tool_cmd tool_cmd_policy_list;

@@ -9,7 +9,6 @@
 
 #include "tool.h"
 
-#define ASSIGN_BATCH 1000 /* owners per transaction of a bulk assign */
 /* The provider-managed mailbox policy of owners assigned none. */
 #define TOOL_DEFAULT_POLICY "dep11-default-mailbox"
 
@@ -82,11 +81,11 @@ static int batch_end(struct tool *t, struct store_db *db, int rc)
 }
 
 /* Assigns every owner listed in @path (one a line; blank lines skipped),
- * ASSIGN_BATCH owners per transaction: a batch commits whole or not at
- * all, and a re-run finds the committed ones "unchanged". */
+ * @batch owners per transaction: a batch commits whole or not at all, and
+ * a re-run finds the committed ones "unchanged". */
 static int assign_file(struct tool *t, struct store_db *db,
                        const struct tool_cached *to, const char *path,
-                       size_t counts[AS_N])
+                       size_t batch, size_t counts[AS_N])
 {
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     char line[1024];
@@ -105,7 +104,7 @@ static int assign_file(struct tool *t, struct store_db *db,
             rc = assign_one(t, db, to, line, &what);
         if (rc == TOOL_EXIT_OK)
             c[what]++;
-        if (rc == TOOL_EXIT_OK && ++in_batch == ASSIGN_BATCH) {
+        if (rc == TOOL_EXIT_OK && ++in_batch == batch) {
             open = 0;
             in_batch = 0;
             rc = batch_end(t, db, rc);
@@ -211,7 +210,7 @@ static int target_policy(struct tool *t, struct tool_keycache *c,
  */
 int tool_store_assign(struct tool *t, const char *store, const char *policy,
                       const char *owner, const char *owners_file,
-                      CK_ULONG requester)
+                      size_t batch, CK_ULONG requester)
 {
     struct tool_keycache *c = calloc(1, sizeof *c);
     struct tool_cached *to = NULL;
@@ -233,7 +232,7 @@ int tool_store_assign(struct tool *t, const char *store, const char *policy,
         counts[what] += rc == TOOL_EXIT_OK;
     }
     if (rc == TOOL_EXIT_OK && owners_file != NULL)
-        rc = assign_file(t, db, to, owners_file, counts);
+        rc = assign_file(t, db, to, owners_file, batch, counts);
     if (rc == TOOL_EXIT_OK && t->opt.json)
         printf("{\"ok\":true,\"policy\":\"%s\",\"created\":%zu,"
                "\"reassigned\":%zu,\"unchanged\":%zu}\n", to->name,

@@ -17,17 +17,17 @@
 static const char *const migrations[] = {
     "CREATE TABLE store_version (version INTEGER NOT NULL);"
     "INSERT INTO store_version VALUES (0);"
-    "CREATE TABLE owners (owner BLOB NOT NULL PRIMARY KEY, kind TEXT NOT "
-    "NULL, assigned BLOB NOT NULL, wrapped BLOB NOT NULL, version BIGINT NOT "
-    "NULL, blob BLOB NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT "
-    "NULL) WITHOUT ROWID;"
+    "CREATE TABLE owners (id INTEGER PRIMARY KEY, owner BLOB NOT NULL "
+    "UNIQUE, kind TEXT NOT NULL, assigned BLOB NOT NULL, wrapped BLOB NOT "
+    "NULL, version BIGINT NOT NULL, blob BLOB NOT NULL, created BIGINT NOT "
+    "NULL, updated BIGINT NOT NULL);"
     "CREATE INDEX owners_inv ON owners (assigned, wrapped, version, kind);"
     "CREATE TABLE jobs (id INTEGER PRIMARY KEY, target BLOB NOT NULL, "
     "version BIGINT NOT NULL, from_pol BLOB, state INTEGER NOT NULL, "
     "created BIGINT NOT NULL, total BIGINT NOT NULL);"
     "CREATE TABLE job_items (job BIGINT NOT NULL REFERENCES jobs (id), "
-    "owner BLOB NOT NULL, state INTEGER NOT NULL, worker TEXT, lease_until "
-    "BIGINT, PRIMARY KEY (job, owner)) WITHOUT ROWID;",
+    "oid BIGINT NOT NULL, state INTEGER NOT NULL, worker TEXT, lease_until "
+    "BIGINT, PRIMARY KEY (job, oid)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -202,7 +202,7 @@ static int sq_open(struct tool *t, const char *target, int flags,
     if (rc == TOOL_EXIT_OK) /* WAL: durable at commit against a crash of
                                 the process; a checkpoint syncs the file */
         rc = sq_exec(t, d, "PRAGMA synchronous=NORMAL; PRAGMA cache_size="
-                     "-262144; PRAGMA mmap_size=1073741824");
+                     "-262144");
     if (rc != TOOL_EXIT_OK) {
         store_sqlite_ops.close(&d->base);
         return rc;
@@ -278,8 +278,6 @@ int sq_row(sqlite3_stmt *s, int with_blob, struct store_row *r)
     r->blob_len = (size_t)n;
     return 0;
 }
-
-#define ROW_COLS "owner, kind, assigned, wrapped, version, created, updated"
 
 int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
                int with_blob, struct store_row *r, int *found)

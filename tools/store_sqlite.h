@@ -13,8 +13,11 @@
 enum {
     SQ_GET, SQ_GET_BLOB, SQ_PUT, SQ_ASSIGN, SQ_INV, SQ_JOB_FIND,
     SQ_ITEM_CLAIM, SQ_ITEM_EXPIRED, SQ_ITEM_DONE, SQ_OWNER_MOVE,
-    SQ_PROGRESS, SQ_N
+    SQ_PROGRESS, SQ_GET_ID, SQ_N
 };
+
+/* The columns sq_row() reads, in its order (then the blob). */
+#define ROW_COLS "owner, kind, assigned, wrapped, version, created, updated"
 
 struct sq_db {
     struct store_db base;
@@ -22,7 +25,7 @@ struct sq_db {
     int rdonly;
     sqlite3_stmt *st[SQ_N];
     long long cursor_job;        /* the job the claim cursor walks */
-    unsigned char cursor[16];    /* the last owner this handle claimed */
+    long long cursor;            /* the next owner row id to claim from */
 };
 
 long long sq_now(void);

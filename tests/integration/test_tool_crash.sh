@@ -18,7 +18,7 @@ N=${TOOL_CRASH_OWNERS:-4000}        # owners of the rewrap store
 M=${TOOL_CRASH_ASSIGN:-8000}        # owners of each bulk assign
 TRIALS=${TOOL_CRASH_TRIALS:-20}
 BUDGET=${TOOL_CRASH_SECONDS:-60}
-BATCH=1000                          # ASSIGN_BATCH of tools/store_cmd.c
+BATCH=1000                          # mailbox assign --batch
 TEN=0b5e2a6c-7c1d-4f51-9a0e-3d7b1c2e4f60
 C=("$TOOL" "${D[@]}")
 command -v sqlite3 >/dev/null || { echo "SKIP: no sqlite3 shell"; exit 77; }
@@ -105,7 +105,7 @@ kill_one() {
 assign_trial() {
     local d n s2="$SD/assign.$trial.db"
     d=$(delay "$full_as" "$scale_as")
-    kill_one "$d" "${C[@]}" mailbox assign --store "$s2" --policy A --owners "$OUT/bulk"
+    kill_one "$d" "${C[@]}" mailbox assign --store "$s2" --policy A --owners "$OUT/bulk" --batch "$BATCH"
     scale_as=$(rescale "$scale_as" "$rc")
     checks=$((checks + 1))
     if [ ! -e "$s2" ]; then
@@ -115,7 +115,7 @@ assign_trial() {
         return
     fi
     echo "ok: trial $trial: bulk assign, SIGKILL after ${d}s (exit $rc), $n owners: whole batches"
-    t 0 "trial $trial: the assign re-run completes" -- "${C[@]}" --json mailbox assign --store "$s2" --policy A --owners "$OUT/bulk"
+    t 0 "trial $trial: the assign re-run completes" -- "${C[@]}" --json mailbox assign --store "$s2" --policy A --owners "$OUT/bulk" --batch "$BATCH"
     json 'j["created"] == '"$((M - n))"' and j["unchanged"] == '"$n"
     S2=$s2
 }

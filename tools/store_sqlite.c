@@ -279,24 +279,14 @@ int sq_row(sqlite3_stmt *s, int with_blob, struct store_row *r)
     return 0;
 }
 
-int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
-               int with_blob, struct store_row *r, int *found)
+/* Steps the bound statement @s for at most one row into @r (*@found),
+ * then resets it. */
+int sq_step_row(struct tool *t, struct sq_db *d, sqlite3_stmt *s,
+                int with_blob, struct store_row *r, int *found)
 {
-    sqlite3_stmt *s = with_blob ?
-        sq_stmt(t, d, SQ_GET_BLOB, "SELECT " ROW_COLS ", blob FROM owners "
-                "WHERE owner = ?") :
-        sq_stmt(t, d, SQ_GET, "SELECT " ROW_COLS " FROM owners WHERE "
-                "owner = ?");
-    unsigned char id[16];
-    int rc = TOOL_EXIT_OK, st = 0;
+    int rc = TOOL_EXIT_OK, st = sqlite3_step(s);
 
-    memcpy(id, owner, 16); /* @owner may point into @r */
-    memset(r, 0, sizeof *r);
     *found = 0;
-    if (s == NULL)
-        return TOOL_EXIT_FAIL;
-    sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
-    st = sqlite3_step(s);
     if (st == SQLITE_ROW && sq_row(s, with_blob, r) != 0) {
         store_row_clear(r);
         rc = tool_error(t, TOOL_EXIT_FAIL, "store %s: the row of an owner "
@@ -306,9 +296,30 @@ int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
     } else if (st != SQLITE_DONE) {
         rc = sq_fail(t, d, "read an owner");
     }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
+               int with_blob, struct store_row *r, int *found)
+{
+    sqlite3_stmt *s = with_blob ?
+        sq_stmt(t, d, SQ_GET_BLOB, "SELECT " ROW_COLS ", blob FROM owners "
+                "WHERE owner = ?") :
+        sq_stmt(t, d, SQ_GET, "SELECT " ROW_COLS " FROM owners WHERE "
+                "owner = ?");
+    unsigned char id[16];
+    int rc = TOOL_EXIT_OK;
+
+    memcpy(id, owner, 16); /* @owner may point into @r */
+    memset(r, 0, sizeof *r);
+    *found = 0;
+    if (s == NULL)
+        return TOOL_EXIT_FAIL;
+    sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
+    rc = sq_step_row(t, d, s, with_blob, r, found);
     if (!*found)
         memcpy(r->owner, id, 16);
-    sqlite3_reset(s);
     return rc;
 }
 

@@ -34,6 +34,8 @@ sqlite3_stmt *sq_stmt(struct tool *t, struct sq_db *d, int i,
                       const char *sql);
 int sq_exec(struct tool *t, struct sq_db *d, const char *sql);
 int sq_row(sqlite3_stmt *s, int with_blob, struct store_row *r);
+int sq_step_row(struct tool *t, struct sq_db *d, sqlite3_stmt *s,
+                int with_blob, struct store_row *r, int *found);
 int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
                int with_blob, struct store_row *r, int *found);
 int sq_put_row(struct tool *t, struct sq_db *d, const struct store_row *r);

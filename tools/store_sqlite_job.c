@@ -179,24 +179,12 @@ static int row_by_id(struct tool *t, struct sq_db *d, long long id,
 {
     sqlite3_stmt *s = sq_stmt(t, d, SQ_GET_ID, "SELECT " ROW_COLS ", blob "
                               "FROM owners WHERE id = ?");
-    int st = 0, rc = TOOL_EXIT_OK;
 
     *found = 0;
     if (s == NULL)
         return TOOL_EXIT_FAIL;
     sqlite3_bind_int64(s, 1, id);
-    st = sqlite3_step(s);
-    if (st == SQLITE_ROW && sq_row(s, 1, r) != 0) {
-        store_row_clear(r);
-        rc = tool_error(t, TOOL_EXIT_FAIL, "store %s: the row of an owner "
-                        "is damaged", d->base.target);
-    } else if (st == SQLITE_ROW) {
-        *found = 1;
-    } else if (st != SQLITE_DONE) {
-        rc = sq_fail(t, d, "read an owner");
-    }
-    sqlite3_reset(s);
-    return rc;
+    return sq_step_row(t, d, s, 1, r, found);
 }
 
 /* Reads the rows of the claimed @ids into @rows; an owner that is gone has

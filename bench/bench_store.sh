@@ -48,7 +48,7 @@ r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print("%.2f %.2f" % (time.monotonic() - t, r.ru_utime + r.ru_stime))
 PY
 }
-rate() { echo "$N / $1" | bc -l | xargs printf '%.0f'; }
+rate() { python3 -c 'import sys; print("%.0f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$N" "$1"; }
 
 read -r a ac < <(secs "${C[@]}" --json mailbox assign --store "$S" --policy A --owners "$W/owners")
 grep -q "\"created\":$N" "$W/last" || { echo "assign failed: $(cat "$W/last")" >&2; exit 1; }

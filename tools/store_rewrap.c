@@ -241,9 +241,11 @@ static int run_workers(struct rw_job *j, const struct rw_opts *o,
                        size_t base)
 {
     struct rw_worker *w = calloc((size_t)o->workers, sizeof *w);
-    int i = 0, rc = w ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+    int i = 0, rc = TOOL_EXIT_OK;
     int bar = !j->t->opt.json && isatty(STDERR_FILENO);
 
+    if (w == NULL)
+        return tool_error(j->t, TOOL_EXIT_FAIL, "out of memory");
     for (i = 0; rc == TOOL_EXIT_OK && i < o->workers; i++) {
         rc = worker_init(j, &w[i], i);
         if (rc == TOOL_EXIT_OK &&
@@ -263,7 +265,7 @@ static int run_workers(struct rw_job *j, const struct rw_opts *o,
     }
     watch(j, w, o->workers, bar && rc == TOOL_EXIT_OK, to->name, total, base,
           now());
-    for (i = 0; w != NULL && i < o->workers; i++) {
+    for (i = 0; i < o->workers; i++) {
         if (w[i].started && w[i].rc != TOOL_EXIT_OK && rc == TOOL_EXIT_OK)
             rc = w[i].rc;
         if (w[i].db != NULL) /* the children that failed: back to pending */
@@ -327,12 +329,13 @@ static int job_policies(struct tool *t, const struct rw_opts *o,
 
 /*
  * SQLite: one rewrap at a time per store (an flock on STORE.rewrap, which
- * the kernel drops when the process dies, even by kill -9); whatever a
- * killed run had claimed is then free to take at once. *@fd: close it.
+ * the kernel drops when the process dies, even by kill -9), taken before
+ * the job is opened; whatever a killed run had claimed is then free to
+ * take at once (job_release STORE_WORKER_ANY, after job_open). *@fd: close
+ * it.
  */
 static int single_runner(struct tool *t, struct store_db *db,
-                         const struct store_job *job, const char *store,
-                         int *fd)
+                         const char *store, int *fd)
 {
     char *path = NULL;
 
@@ -346,7 +349,7 @@ static int single_runner(struct tool *t, struct store_db *db,
     if (*fd < 0 || flock(*fd, LOCK_EX | LOCK_NB) != 0)
         return tool_error(t, TOOL_EXIT_FAIL, "the store %s is busy (another "
                           "store rewrap runs on it)", store);
-    return db->ops->job_release(t, db, job, STORE_WORKER_ANY);
+    return TOOL_EXIT_OK;
 }
 
 static void summary(struct tool *t, const struct rw_job *j,
@@ -422,9 +425,11 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     if (rc == TOOL_EXIT_OK)
         rc = job_policies(t, &o, c, &to, &spec);
     if (rc == TOOL_EXIT_OK)
-        rc = db->ops->job_open(t, db, &spec, &j.job);
+        rc = single_runner(t, db, o.store, &lock);
     if (rc == TOOL_EXIT_OK)
-        rc = single_runner(t, db, &j.job, o.store, &lock);
+        rc = db->ops->job_open(t, db, &spec, &j.job);
+    if (rc == TOOL_EXIT_OK && lock >= 0)
+        rc = db->ops->job_release(t, db, &j.job, STORE_WORKER_ANY);
     j.t = t;
     j.store = o.store;
     j.requester = o.requester;

@@ -37,6 +37,7 @@ struct rw_job {
     size_t moved, failed, lost;
     int broken;               /* a worker hit a store error */
     int finished, nstarted;   /* workers done / started */
+    int done;                 /* job_finish said the job is done */
 };
 
 struct rw_worker {
@@ -430,20 +431,14 @@ static int job_run(struct rw_job *j, const struct rw_opts *o,
                    struct store_db *db, const struct tool_cached *to)
 {
     struct store_progress p;
-    struct sigaction sa;
     double t0 = now();
     int rc = db->ops->job_progress(j->t, db, &j->job, &p), done = 0;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGTERM, &sa, NULL);
 
     if (rc == TOOL_EXIT_OK)
         rc = run_workers(j, o, to, p.total, p.done);
     if (rc == TOOL_EXIT_OK)
         rc = db->ops->job_finish(j->t, db, &j->job, &done);
+    j->done = done;
     if (rc == TOOL_EXIT_OK)
         summary(j->t, j, to, p.total, p.done, done, now() - t0);
     if (rc == TOOL_EXIT_OK && j->failed && !j->t->opt.json)
@@ -469,12 +464,18 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     struct tool_cached *to = NULL;
     struct store_db *db = NULL;
     struct rw_job j;
+    struct sigaction sa;
     int rc = 0, first = 0, lock = -1;
 
     memset(&j, 0, sizeof j);
     memset(&spec, 0, sizeof spec);
+    memset(&sa, 0, sizeof sa);
     if (c == NULL)
         return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    sa.sa_handler = on_stop; /* from here on: stop after the batch */
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
     rc = tool_parse(t, &tool_cmd_store_rewrap, argc, argv, lo, rw_opt, &o,
                     &first);
     if (rc == 0 && (first != argc || o.store == NULL || o.to == NULL))
@@ -502,7 +503,7 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     pthread_mutex_init(&j.lock, NULL);
     if (rc == TOOL_EXIT_OK)
         rc = job_run(&j, &o, db, to);
-    if (rc == TOOL_EXIT_OK && rw_stop)
+    if (rc == TOOL_EXIT_OK && rw_stop && !j.done)
         rc = tool_error(t, TOOL_EXIT_FAIL, "interrupted: the job is not "
                         "finished (re-run to resume)");
     pthread_mutex_destroy(&j.lock);

@@ -141,6 +141,25 @@ while [ "$trial" -lt "$TRIALS" ] && [ $((SECONDS - start)) -lt "$BUDGET" ]; do
 done
 [ "$trial" -ge "$TRIALS" ] || echo "time budget reached after $trial trials"
 
+# SIGTERM (an orderly stop): the workers finish their batch and give back
+# what they hold; the run says it is interrupted.
+"${C[@]}" store rewrap --store "$S" --to A >"$OUT/stdout" 2>"$OUT/stderr" &
+pid=$!
+sleep "$(delay "$full_rw" 1.0)"
+kill -TERM "$pid" 2>/dev/null
+rc=0; wait "$pid" || rc=$?
+checks=$((checks + 1))
+if [ "$rc" = 1 ]; then
+    has stderr 'interrupted: the job is not finished'
+    [ "$(sqlite3 "$S" "SELECT count(*) FROM job_items WHERE state = 1")" = 0 ] ||
+        fail "SIGTERM left claimed items"
+    echo "ok: SIGTERM: interrupted, no claim left"
+elif [ "$rc" = 0 ]; then
+    echo "ok: SIGTERM came after the end of the job"
+else
+    fail "SIGTERM: exit $rc"
+fi
+
 [ -n "$S2" ] || fail "no bulk assign trial ran"
 t 0 "every blob of the last bulk assign unwraps under A" -- "${C[@]}" --json store verify --store "$S2" --policy A
 json 'j["ok"] and j["unwrapped"] == '"$M"

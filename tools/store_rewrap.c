@@ -301,9 +301,9 @@ static int run_workers(struct rw_job *j, const struct rw_opts *o,
             rw_lock(j);
             j->nstarted++;
             rw_unlock(j);
-        }
-        else if (rc == TOOL_EXIT_OK)
+        } else if (rc == TOOL_EXIT_OK) {
             rc = tool_error(j->t, TOOL_EXIT_FAIL, "cannot start a worker");
+        }
     }
     if (rc != TOOL_EXIT_OK) {
         rw_lock(j);

@@ -21,6 +21,10 @@
 
 #define BYTEAOID 17
 
+#ifndef STORE_WORKER_ANY
+#define STORE_WORKER_ANY "*"
+#endif
+
 /* Serialises job creation: concurrent workers get the same job. */
 #define PG_JOB_LOCK "SELECT pg_advisory_xact_lock(4919131854524871474)"
 
@@ -232,6 +236,10 @@ int pg_job_release(struct tool *t, struct store_db *d,
     struct pga a = {0};
 
     pga_i64(&a, job->id);
+    if (worker != NULL && strcmp(worker, STORE_WORKER_ANY) == 0)
+        return pg_cmd(t, (struct pg_db *)d, "UPDATE job_items SET state = 0, "
+                      "worker = NULL, lease_until = NULL WHERE job = $1 AND "
+                      "state = 1", &a, "release every batch", NULL);
     if (worker != NULL) {
         pga_text(&a, worker);
         return pg_cmd(t, (struct pg_db *)d, "UPDATE job_items SET state = 0, "

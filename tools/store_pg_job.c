@@ -115,81 +115,102 @@ out:
     return pg_tx_end(t, db, own, rc);
 }
 
-int pg_job_claim(struct tool *t, struct store_db *d,
-                 const struct store_job *job, const char *worker, size_t max,
-                 int lease_s, struct store_row **rows, size_t *n)
+/* Claims in index order (job, state, lease_until): a scan never walks the
+ * items already done. %s: the state condition. */
+#define CLAIM_SQL \
+    "WITH c AS (SELECT owner FROM job_items WHERE job = $1 AND %s " \
+    " ORDER BY job, state, lease_until LIMIT $3 FOR UPDATE SKIP LOCKED), " \
+    "u AS (UPDATE job_items i SET state = 1, worker = $4, " \
+    " lease_until = $5 FROM c WHERE i.job = $1 AND " \
+    " i.owner = c.owner RETURNING i.owner) " \
+    "SELECT " OWNER_COLS ", blob FROM owners " \
+    "WHERE owner IN (SELECT owner FROM u) ORDER BY owner"
+
+/* One claim statement: up to @max - *@n items (@expired: claimed ones whose
+ * lease ran out, else pending ones), their rows appended to @out. */
+static int claim_step(struct tool *t, struct pg_db *db, long long job,
+                      const char *worker, size_t max, long long lease_until,
+                      int expired, struct store_row *out, size_t *n)
 {
-    struct pg_db *db = (struct pg_db *)d;
     struct pga a = {0};
     PGresult *r = NULL;
-    struct store_row *out = NULL;
-    long long now = (long long)time(NULL);
-    int k = 0, rc = TOOL_EXIT_FAIL;
+    char sql[600];
+    int rc = TOOL_EXIT_FAIL;
 
-    *rows = NULL;
-    *n = 0;
-    pga_i64(&a, job->id);
-    pga_i64(&a, now);
-    pga_i64(&a, (long long)max);
+    snprintf(sql, sizeof sql, CLAIM_SQL, expired
+             ? "state = 1 AND lease_until < $2" : "state = 0 AND $2 > 0");
+    pga_i64(&a, job);
+    pga_i64(&a, (long long)time(NULL));
+    pga_i64(&a, (long long)(max - *n));
     pga_text(&a, worker);
-    pga_i64(&a, now + (lease_s > 0 ? lease_s : 1));
-    r = pg_run(t, db,
-               "WITH c AS (SELECT owner FROM job_items WHERE job = $1 AND "
-               " (state = 0 OR (state = 1 AND lease_until < $2)) "
-               " LIMIT $3 FOR UPDATE SKIP LOCKED), "
-               "u AS (UPDATE job_items i SET state = 1, worker = $4, "
-               " lease_until = $5 FROM c WHERE i.job = $1 AND "
-               " i.owner = c.owner RETURNING i.owner) "
-               "SELECT " OWNER_COLS ", blob FROM owners "
-               "WHERE owner IN (SELECT owner FROM u) ORDER BY owner",
-               &a, PGRES_TUPLES_OK, "claim a batch");
+    pga_i64(&a, lease_until);
+    r = pg_run(t, db, sql, &a, PGRES_TUPLES_OK, "claim a batch");
     if (r == NULL)
         return TOOL_EXIT_FAIL;
-    k = PQntuples(r);
-    out = calloc(k ? (size_t)k : 1, sizeof *out);
-    if (out == NULL) {
-        rc = tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-        goto out;
-    }
-    for (int i = 0; i < k; i++) {
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
         struct store_row o;
         if (pg_row(r, i, 1, &o) != 0) {
             tool_error(t, TOOL_EXIT_FAIL, "PostgreSQL store %s: a damaged "
                        "owner row", db->base.target);
             goto out;
         }
-        out[i] = o;
-        out[i].blob = malloc(o.blob_len ? o.blob_len : 1);
-        if (out[i].blob == NULL) {
+        out[*n] = o;
+        out[*n].blob = malloc(o.blob_len ? o.blob_len : 1);
+        if (out[*n].blob == NULL) {
             tool_error(t, TOOL_EXIT_FAIL, "out of memory");
             goto out;
         }
-        memcpy(out[i].blob, o.blob, o.blob_len);
-        *n = (size_t)i + 1;
+        memcpy(out[*n].blob, o.blob, o.blob_len);
+        (*n)++;
     }
-    *rows = out;
-    out = NULL;
     rc = TOOL_EXIT_OK;
 out:
-    if (out != NULL) {
-        store_rows_free(out, *n);
-        *n = 0;
-    }
     PQclear(r);
     return rc;
 }
 
-/* The item of @o done and its owner row written, if @worker holds it. */
-static int complete_one(struct tool *t, struct pg_db *db, long long job,
-                        const char *worker, const struct store_row *o,
-                        long long now, size_t *accepted)
+int pg_job_claim(struct tool *t, struct store_db *d,
+                 const struct store_job *job, const char *worker, size_t max,
+                 int lease_s, struct store_row **rows, size_t *n)
+{
+    struct pg_db *db = (struct pg_db *)d;
+    struct store_row *out = NULL;
+    long long until = (long long)time(NULL) + (lease_s > 0 ? lease_s : 1);
+    int rc = TOOL_EXIT_FAIL;
+
+    *rows = NULL;
+    *n = 0;
+    if (max == 0)
+        return TOOL_EXIT_OK;
+    out = calloc(max, sizeof *out);
+    if (out == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    /* A dead worker's batch first, then pending items. */
+    rc = claim_step(t, db, job->id, worker, max, until, 1, out, n);
+    if (rc == TOOL_EXIT_OK && *n < max)
+        rc = claim_step(t, db, job->id, worker, max, until, 0, out, n);
+    if (rc != TOOL_EXIT_OK) {
+        store_rows_free(out, *n);
+        *n = 0;
+        return rc;
+    }
+    *rows = out;
+    return TOOL_EXIT_OK;
+}
+
+#define COMPLETE_SQL \
+    "WITH d AS (UPDATE job_items SET state = 2 WHERE job = $1 " \
+    " AND owner = $2 AND state = 1 AND worker = $3 RETURNING owner) " \
+    "UPDATE owners SET assigned = $4, wrapped = $5, version = $6, " \
+    "blob = $7, updated = $8 WHERE owner = (SELECT owner FROM d)"
+
+/* Queues the completion of @o: its item done and its owner row written,
+ * if @worker still holds the item. */
+static int complete_send(struct pg_db *db, long long job, const char *worker,
+                         const struct store_row *o, long long now)
 {
     struct pga a = {0};
-    long long n = 0;
 
-    if (o->blob == NULL || o->blob_len == 0)
-        return tool_error(t, TOOL_EXIT_FAIL, "internal: a re-wrapped child "
-                          "without a blob");
     pga_i64(&a, job);
     pga_id(&a, o->owner);
     pga_text(&a, worker);
@@ -198,16 +219,76 @@ static int complete_one(struct tool *t, struct pg_db *db, long long job,
     pga_i64(&a, (long long)o->version);
     pga_bytes(&a, o->blob, o->blob_len);
     pga_i64(&a, now);
-    if (pg_cmd(t, db,
-               "WITH d AS (UPDATE job_items SET state = 2 WHERE job = $1 "
-               " AND owner = $2 AND state = 1 AND worker = $3 "
-               " RETURNING owner) "
-               "UPDATE owners SET assigned = $4, wrapped = $5, version = $6, "
-               "blob = $7, updated = $8 WHERE owner = (SELECT owner FROM d)",
-               &a, "complete a batch", &n) != TOOL_EXIT_OK)
-        return TOOL_EXIT_FAIL;
-    *accepted += (size_t)n;
-    return TOOL_EXIT_OK;
+    return PQsendQueryParams(db->conn, COMPLETE_SQL, a.n, a.types, a.vals,
+                             a.lens, a.fmts, 1) ? 0 : -1;
+}
+
+/* Reads the results of one queued statement: 0 when it succeeded (rows
+ * it changed added to *@got, or its status checked against @tag), else -1
+ * with the first error kept in @msg. */
+static int complete_recv(struct pg_db *db, const char *tag, size_t *got,
+                         char *msg, size_t cap)
+{
+    PGresult *r = NULL;
+    int rc = 0;
+
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK || (tag && strcmp(PQcmdStatus(r), tag))) {
+            if (rc == 0 && msg[0] == '\0')
+                snprintf(msg, cap, "%s", st == PGRES_COMMAND_OK
+                         ? "the batch was rolled back"
+                         : PQresultErrorMessage(r));
+            rc = -1;
+        } else if (got != NULL) {
+            *got += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* The whole batch in one round trip (libpq pipeline mode): BEGIN, one
+ * statement per row, COMMIT, sync. Any error aborts the transaction. */
+static int complete_pipeline(struct pg_db *db, long long job,
+                             const char *worker, const struct store_row *rows,
+                             size_t n, int own, size_t *got, char *msg,
+                             size_t cap)
+{
+    long long now = (long long)time(NULL);
+    int rc = 0;
+    size_t sent = 0;
+    PGresult *r = NULL;
+
+    if (!PQenterPipelineMode(db->conn))
+        return -1;
+    if (own && !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL,
+                                  NULL, 1))
+        rc = -1;
+    for (; rc == 0 && sent < n; sent++)
+        rc = complete_send(db, job, worker, &rows[sent], now);
+    if (rc == 0 && own && !PQsendQueryParams(db->conn, "COMMIT", 0, NULL,
+                                             NULL, NULL, NULL, 1))
+        rc = -1;
+    if (!PQpipelineSync(db->conn))
+        rc = -1;
+    if (rc != 0)
+        snprintf(msg, cap, "%s", PQerrorMessage(db->conn));
+    if (own && complete_recv(db, NULL, NULL, msg, cap) != 0)
+        rc = -1;
+    for (size_t i = 0; i < sent; i++)
+        if (complete_recv(db, NULL, got, msg, cap) != 0)
+            rc = -1;
+    if (own && sent == n && complete_recv(db, "COMMIT", NULL, msg, cap) != 0)
+        rc = -1;
+    /* Up to the sync point, then out of pipeline mode. */
+    while ((r = PQgetResult(db->conn)) != NULL &&
+           PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+        PQclear(r);
+    PQclear(r);
+    if (!PQexitPipelineMode(db->conn))
+        rc = -1;
+    return rc;
 }
 
 int pg_job_complete(struct tool *t, struct store_db *d,
@@ -215,19 +296,31 @@ int pg_job_complete(struct tool *t, struct store_db *d,
                     const struct store_row *rows, size_t n, size_t *accepted)
 {
     struct pg_db *db = (struct pg_db *)d;
-    long long now = (long long)time(NULL);
+    char msg[512] = "";
     size_t got = 0;
-    int rc = TOOL_EXIT_OK, own = 0;
+    int own = !db->in_tx;
 
     *accepted = 0;
-    if (pg_tx_begin(t, db, &own) != TOOL_EXIT_OK)
-        return TOOL_EXIT_FAIL;
-    for (size_t i = 0; i < n && rc == TOOL_EXIT_OK; i++)
-        rc = complete_one(t, db, job->id, worker, &rows[i], now, &got);
-    rc = pg_tx_end(t, db, own, rc);
-    if (rc == TOOL_EXIT_OK)
-        *accepted = got;
-    return rc;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].blob == NULL || rows[i].blob_len == 0)
+            return tool_error(t, TOOL_EXIT_FAIL, "internal: a re-wrapped "
+                              "child without a blob");
+    if (n == 0)
+        return TOOL_EXIT_OK;
+    if (complete_pipeline(db, job->id, worker, rows, n, own, &got, msg,
+                          sizeof msg) != 0) {
+        /* A failed explicit transaction stays open: end it. */
+        if (own && PQtransactionStatus(db->conn) == PQTRANS_INERROR)
+            PQclear(PQexec(db->conn, "ROLLBACK"));
+        for (char *p = msg; *p; p++)
+            if (*p == '\n' || *p == '\t')
+                *p = ' ';
+        return tool_error(t, TOOL_EXIT_FAIL, "PostgreSQL store %s: complete "
+                          "a batch: %s (nothing of it written)",
+                          db->base.target, msg);
+    }
+    *accepted = got;
+    return TOOL_EXIT_OK;
 }
 
 int pg_job_release(struct tool *t, struct store_db *d,

@@ -142,7 +142,7 @@ pg_start() {
 }
 
 pg_psql() {
-    psql -X -q -v ON_ERROR_STOP=1 -At "$PG_URI" "$@"
+    PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -At "$PG_URI" "$@"
 }
 
 # pg_stop: stops the server (immediate: a throwaway has nothing to keep),

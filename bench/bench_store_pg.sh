@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# bench/bench_store_pg.sh [BUILD-DIR]: the shared re-wrap job on PostgreSQL,
+# 1 worker process against 2, on a throwaway server (pg_server.sh). Figures,
+# not a test (never part of make check). Target: 2 workers >= 1.6x one.
+#
+#   BENCH_N=20000   children per run
+#   BENCH_MODE=drv  store_pg_drv workers: the backend alone (claim, complete;
+#                   the "re-wrap" is a byte append, no HSM)
+#   BENCH_MODE=tool dep11-tool store rewrap --threads 1 workers on a SoftHSM
+#                   world: CHILD_UNWRAP + CHILD_WRAP through libdep11.so
+#   BENCH_BATCH=100 children per claim
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+N=${BENCH_N:-20000} MODE=${BENCH_MODE:-drv} BATCH=${BENCH_BATCH:-100}
+export abs_top_srcdir="$top" abs_top_builddir="$build"
+targets=(tests/integration/store_pg_drv)
+[ "$MODE" != tool ] || targets+=(tools/dep11-tool libdep11.la tests/integration/itool)
+make -C "$build" -j2 "${targets[@]}" >/dev/null || exit 1
+DRV="$build/tests/integration/store_pg_drv"
+# shellcheck source=tests/integration/pg_server.sh
+. "$top/tests/integration/pg_server.sh"
+PG_DIR="$build/bench/pg" pg_start bench_store_pg || exit 1
+
+now() { date +%s.%N; }
+reset() {
+    pg_psql -c 'DROP TABLE IF EXISTS job_items, jobs, owners, store_version'
+}
+
+if [ "$MODE" = tool ]; then
+    # shellcheck source=bench/bench_store_pg_tool.sh
+    . "$top/bench/bench_store_pg_tool.sh"
+else
+    seed() { "$DRV" "$PG_URI" seed "$N" >/dev/null; }
+    worker() { "$DRV" "$PG_URI" work "w$1" "$BATCH" 60 >/dev/null; }
+fi
+
+# run K: seeds N children, runs K workers at once, prints children/s.
+run() {
+    local k=$1 t0 t1 pids=() rc=0
+    reset
+    seed || { echo "seed failed" >&2; exit 1; }
+    t0=$(now)
+    for i in $(seq 1 "$k"); do
+        worker "$i" & pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    t1=$(now)
+    [ $rc -eq 0 ] || { echo "a worker failed" >&2; exit 1; }
+    awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / (b - a) }'
+}
+
+echo "bench_store_pg: mode $MODE, $N children, batch $BATCH, $(nproc) cores"
+r1=$(run 1); echo "1 worker : $r1 children/s"
+r2=$(run 2); echo "2 workers: $r2 children/s"
+awk -v a="$r1" -v b="$r2" 'BEGIN { r = b / a;
+    printf "speed-up  : %.2fx (target >= 1.6x) %s\n", r, (r >= 1.6) ? "ok" : "MISSED" }'

@@ -69,48 +69,9 @@ int tool_wrap_policy(struct tool *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE r1,
 /* Prints a record (table or JSON, with its blob's header). policy_reg.c */
 int tool_print_rec(struct tool *t, const struct tool_rec *r);
 
-/* ---- the child-blob store (store.c) ----
- * DIR/owners/<owner-hex>             the owner's index entry (text):
- *                                    kind, assigned policy id, the policy id
- *                                    and version its blob is wrapped under,
- *                                    the previous policy id (for clean-up)
- * DIR/blobs/<policy-id-hex>/<owner-hex>.blob   the child blob
- * DIR/rewrap.journal                 the owners a bulk re-wrap has finished
- * Every file is written atomically (temp, fsync, rename, fsync dir). */
-struct tool_entry {
-    unsigned char owner[16];
-    char kind[16];               /* "mailbox", "site", ... */
-    unsigned char assigned[16];  /* the policy the owner is assigned to */
-    unsigned char wrapped[16];   /* the policy its blob is wrapped under */
-    unsigned char prev[16];      /* the policy before (all zero: none) */
-    unsigned long version;       /* the policy version at wrap time */
-};
-
-/* Creates DIR/owners and DIR/blobs if needed. 0 or -1 (message printed). */
-int tool_store_init(struct tool *t, const char *dir);
-/* Reads the entry of @owner. 0, 1 when absent, -1 on error (printed). */
-int tool_store_get(struct tool *t, const char *dir, const unsigned char *owner,
-                   struct tool_entry *e);
-/* Writes the entry atomically. 0 or -1 (printed). */
-int tool_store_put(struct tool *t, const char *dir, const struct tool_entry *e);
-/* Path of the blob of @owner under policy @pid (malloc'd). */
-char *tool_store_blob_path(const char *dir, const unsigned char *pid,
-                           const unsigned char *owner);
-/* Reads the child blob of entry @e. 0 or -1 (printed). */
-int tool_store_read_blob(struct tool *t, const char *dir,
-                         const struct tool_entry *e, unsigned char **blob,
-                         size_t *len);
-/* Writes a child blob for @owner under @pid atomically (replacing). */
-int tool_store_write_blob(struct tool *t, const char *dir,
-                          const unsigned char *pid, const unsigned char *owner,
-                          const unsigned char *blob, size_t len);
-/* Lists the owners of the store (malloc'd array of 16-byte ids). */
-int tool_store_list(struct tool *t, const char *dir, unsigned char **owners,
-                    size_t *n);
-/* Writes @len bytes to @path atomically (temp in the same directory, fsync,
- * rename over, fsync dir). 0 or -1 (printed). */
-int tool_store_atomic(struct tool *t, const char *path, const void *buf,
-                      size_t len);
+/* ---- the child-blob store: store_db.h (SQLite, PostgreSQL, and the old
+ * directory format read-only), docs/STORE.md ---- */
+#include "store_db.h"
 
 /* ---- moving children between policies (store_job.c) ---- */
 #define TOOL_CACHE_MAX 64
@@ -130,14 +91,26 @@ struct tool_keycache {
 void tool_cache_free(struct tool *t, struct tool_keycache *c);
 int tool_cache_get(struct tool *t, struct tool_keycache *c,
                    const unsigned char *pid, struct tool_cached **out);
-int tool_entry_done(const struct tool_entry *e, const struct tool_cached *to);
-int tool_store_move(struct tool *t, const char *dir, struct tool_keycache *c,
-                    struct tool_entry *e, const struct tool_cached *to);
-void tool_store_tidy(const char *dir, const struct tool_entry *e);
-int tool_store_lock(struct tool *t, const char *dir, int *fd);
-/* For data seal/open --store: unwraps the policy the owner's blob is under
- * (*@pol, destroy it after) and reads the blob. TOOL_EXIT_ code. */
-int tool_store_child(struct tool *t, const char *dir,
+/* Is row @r already where a move to @to would put it? */
+int tool_row_done(const struct store_row *r, const struct tool_cached *to);
+/* Re-wraps the blob of @r (under r->wrapped, key from @c) under @to, in
+ * memory: r->blob replaced, r->assigned = r->wrapped = to, its version.
+ * CHILD_UNWRAP + CHILD_WRAP only (t->session). TOOL_EXIT_ code. */
+int tool_rewrap_row(struct tool *t, struct tool_keycache *c,
+                    struct store_row *r, const struct tool_cached *to);
+/* tool_rewrap_row, then the row written (one transaction). */
+int tool_store_move(struct tool *t, struct store_db *db,
+                    struct tool_keycache *c, struct store_row *r,
+                    const struct tool_cached *to);
+/* The access rule: a row whose assignment changed is moved now. *@from
+ * gets the old policy's name when it moved. @db opened for writing. */
+int tool_store_touch(struct tool *t, struct store_db *db,
+                     struct tool_keycache *c, struct store_row *r,
+                     char *from, size_t from_len);
+/* For data seal/open --store: re-wraps on access, unwraps the policy the
+ * owner's blob is under (*@pol, destroy it after) and reads the blob.
+ * TOOL_EXIT_ code. */
+int tool_store_child(struct tool *t, const char *store,
                      const unsigned char *owner, CK_ULONG requester,
                      CK_OBJECT_HANDLE *pol, unsigned char **blob, size_t *len);
 /* mailbox assign --store (store_cmd.c); @owners_file: one owner a line. */
@@ -159,6 +132,7 @@ extern const struct tool_cmd tool_cmd_mailbox_show;
 extern const struct tool_cmd tool_cmd_store_rewrap;
 extern const struct tool_cmd tool_cmd_store_inventory;
 extern const struct tool_cmd tool_cmd_store_verify;
+extern const struct tool_cmd tool_cmd_store_import;
 extern const struct tool_cmd tool_cmd_audit_verify;
 extern const struct tool_cmd tool_cmd_receipt_verify;
 
@@ -169,6 +143,6 @@ extern const struct tool_cmd tool_cmd_receipt_verify;
     &tool_cmd_policy_refresh, &tool_cmd_policy_roll_availability,            \
     &tool_cmd_policy_offboard, &tool_cmd_policy_purge,                     \
     &tool_cmd_mailbox_show, &tool_cmd_store_rewrap,                          \
-    &tool_cmd_store_inventory, &tool_cmd_store_verify,
+    &tool_cmd_store_inventory, &tool_cmd_store_verify, &tool_cmd_store_import,
 
 #endif

@@ -1,8 +1,10 @@
 /*
- * store.c - the child-blob store of the data plane: a directory with one
- * index entry per owner (which policy it is assigned to, which policy and
- * version its blob is wrapped under) and one file per child blob, every file
- * written atomically (temporary file, fsync, rename, fsync of the directory).
+ * store.c - the old directory format of the child-blob store, read-only
+ * (backend "dir" of store_db.h): one index entry per owner in DIR/owners
+ * and one file per child blob in DIR/blobs/<policy>/<owner>.blob. Commands
+ * that only read (store inventory, store verify, mailbox show --no-rewrap,
+ * data open) still read it; everything that writes points to
+ * "dep11-tool store import --from DIR", which converts it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* asprintf */
@@ -19,107 +21,9 @@
 
 #define ENTRY_MAGIC "dep11-store 1\n"
 
-static int mkdir_p(struct tool *t, const char *path)
-{
-    if (mkdir(path, 0700) == 0 || errno == EEXIST)
-        return 0;
-    tool_error(t, TOOL_EXIT_FAIL, "cannot create %s: %s", path,
-               strerror(errno));
-    return -1;
-}
-
-/* Creates DIR, DIR/owners and DIR/blobs. Returns 0 or -1 (printed). */
-int tool_store_init(struct tool *t, const char *dir)
-{
-    char *p = NULL;
-    int rc = mkdir_p(t, dir);
-
-    if (rc == 0 && asprintf(&p, "%s/owners", dir) > 0) {
-        rc = mkdir_p(t, p);
-        free(p);
-    }
-    if (rc == 0 && asprintf(&p, "%s/blobs", dir) > 0) {
-        rc = mkdir_p(t, p);
-        free(p);
-    }
-    return rc;
-}
-
-/* fsyncs directory @path. */
-static int sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY);
-    int rc = -1;
-
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/*
- * Writes @len bytes to @path atomically: "<path>.tmp.<pid>" (mode 0600),
- * fsync, rename over @path, fsync of the directory. A crash leaves either
- * the old file or the new one, never a mix; a leftover temporary file is
- * removed by the next store rewrap. Returns 0 or -1 (printed).
- */
-int tool_store_atomic(struct tool *t, const char *path, const void *buf,
-                      size_t len)
-{
-    char *tmp = NULL, *dir = NULL, *slash = NULL;
-    int fd = -1, rc = -1;
-
-    if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-        return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "cannot write %s: %s", tmp,
-                   strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "cannot rename %s: %s", tmp,
-                   strerror(errno));
-        goto out;
-    }
-    dir = strdup(path);
-    slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash != NULL)
-        *slash = '\0';
-    if (dir == NULL || sync_dir(slash ? dir : ".") != 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "cannot sync the directory of %s",
-                   path);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        (void)unlink(tmp);
-    free(tmp);
-    free(dir);
-    return rc;
-}
+struct dir_db {
+    struct store_db base;
+};
 
 static char *entry_path(const char *dir, const unsigned char *owner)
 {
@@ -130,7 +34,7 @@ static char *entry_path(const char *dir, const unsigned char *owner)
 }
 
 /* Path of the blob of @owner under policy @pid (malloc'd; NULL on OOM). */
-char *tool_store_blob_path(const char *dir, const unsigned char *pid,
+static char *blob_path(const char *dir, const unsigned char *pid,
                            const unsigned char *owner)
 {
     char ph[33], oh[33], *p = NULL;
@@ -141,7 +45,7 @@ char *tool_store_blob_path(const char *dir, const unsigned char *pid,
 }
 
 /* Parses the entry text @txt into @e. 0 or -1. */
-static int entry_decode(char *txt, struct tool_entry *e)
+static int entry_decode(char *txt, struct store_row *e)
 {
     char *line = NULL, *next = NULL, *eq = NULL;
     int have = 0;
@@ -162,7 +66,7 @@ static int entry_decode(char *txt, struct tool_entry *e)
             have |= 2;
         else if (!strcmp(line, "wrapped") && !tool_unhex(eq, e->wrapped, 16))
             have |= 4;
-        else if (!strcmp(line, "prev") && !tool_unhex(eq, e->prev, 16))
+        else if (!strcmp(line, "prev"))
             continue;
         else if (!strcmp(line, "version"))
             e->version = strtoul(eq, NULL, 10);
@@ -172,113 +76,51 @@ static int entry_decode(char *txt, struct tool_entry *e)
     return have == 7 ? 0 : -1;
 }
 
-/*
- * Reads the index entry of @owner. Returns 0, 1 when the owner has none,
- * or -1 (message printed: unreadable or damaged entry).
- */
-int tool_store_get(struct tool *t, const char *dir, const unsigned char *owner,
-                   struct tool_entry *e)
+
+/* Reads the entry (and with @with_blob, the blob) of @owner. */
+static int dir_get(struct tool *t, struct store_db *db,
+                   const unsigned char *owner, int with_blob,
+                   struct store_row *r, int *found)
 {
-    char *path = entry_path(dir, owner);
-    char buf[512];
+    const char *dir = db->target;
+    char *path = NULL, buf[512];
     unsigned char id[16];
     ssize_t n = 0;
-    int fd = -1;
+    int fd = -1, rc = TOOL_EXIT_OK;
 
-    memcpy(id, owner, 16); /* @owner may point into @e */
-    owner = id;
-    memset(e, 0, sizeof *e);
-    memcpy(e->owner, owner, 16);
-    if (path == NULL) {
-        tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-        return -1;
-    }
+    memcpy(id, owner, 16); /* @owner may point into @r */
+    memset(r, 0, sizeof *r);
+    memcpy(r->owner, id, 16);
+    *found = 0;
+    if ((path = entry_path(dir, id)) == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         free(path);
-        return 1;
+        return TOOL_EXIT_OK;
     }
     n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
     if (fd >= 0)
         close(fd);
     if (n >= 0)
         buf[n] = '\0';
-    if (n < 0 || (size_t)n == sizeof buf - 1 || entry_decode(buf, e) != 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "store entry %s is unreadable or "
-                   "damaged", path);
-        free(path);
-        return -1;
-    }
-    memcpy(e->owner, owner, 16);
+    if (n < 0 || (size_t)n == sizeof buf - 1 || entry_decode(buf, r) != 0)
+        rc = tool_error(t, TOOL_EXIT_FAIL, "store entry %s is unreadable or "
+                        "damaged", path);
+    memcpy(r->owner, id, 16);
     free(path);
-    return 0;
-}
-
-/* Writes the entry @e atomically. Returns 0 or -1 (printed). */
-int tool_store_put(struct tool *t, const char *dir, const struct tool_entry *e)
-{
-    static const unsigned char zero[16];
-    char a[33], w[33], p[33], buf[512];
-    char *path = entry_path(dir, e->owner);
-    int n = 0, rc = -1;
-
-    if (path == NULL)
-        return -1;
-    tool_hex(e->assigned, 16, a);
-    tool_hex(e->wrapped, 16, w);
-    tool_hex(e->prev, 16, p);
-    n = snprintf(buf, sizeof buf, "%skind=%s\nassigned=%s\nwrapped=%s\n"
-                 "%s%s%sversion=%lu\n", ENTRY_MAGIC, e->kind, a, w,
-                 memcmp(e->prev, zero, 16) ? "prev=" : "",
-                 memcmp(e->prev, zero, 16) ? p : "",
-                 memcmp(e->prev, zero, 16) ? "\n" : "", e->version);
-    if (n > 0 && (size_t)n < sizeof buf)
-        rc = tool_store_atomic(t, path, buf, (size_t)n);
+    path = rc == TOOL_EXIT_OK && with_blob ?
+           blob_path(dir, r->wrapped, id) : NULL;
+    if (path != NULL &&
+        tool_read_file(t, path, TOOL_BLOB_MAX, &r->blob, &r->blob_len) != 0)
+        rc = TOOL_EXIT_FAIL;
+    if (rc == TOOL_EXIT_OK && with_blob && r->blob_len == 0)
+        rc = tool_error(t, TOOL_EXIT_FAIL, "store blob %s is missing or "
+                        "empty", path ? path : "?");
     free(path);
-    return rc;
-}
-
-/* Reads the blob of entry @e (under e->wrapped). 0 or -1 (printed). */
-int tool_store_read_blob(struct tool *t, const char *dir,
-                         const struct tool_entry *e, unsigned char **blob,
-                         size_t *len)
-{
-    char *path = tool_store_blob_path(dir, e->wrapped, e->owner);
-    int rc = -1;
-
-    *blob = NULL;
-    *len = 0;
-    if (path != NULL)
-        rc = tool_read_file(t, path, TOOL_BLOB_MAX, blob, len);
-    if (rc == 0 && *len == 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "store blob %s is empty", path);
-        free(*blob);
-        *blob = NULL;
-        rc = -1;
-    }
-    free(path);
-    return rc;
-}
-
-/* Writes the child blob of @owner under @pid atomically (replacing it).
- * Returns 0 or -1 (printed). */
-int tool_store_write_blob(struct tool *t, const char *dir,
-                          const unsigned char *pid, const unsigned char *owner,
-                          const unsigned char *blob, size_t len)
-{
-    char ph[33], *sub = NULL, *path = NULL;
-    int rc = -1;
-
-    tool_hex(pid, 16, ph);
-    if (asprintf(&sub, "%s/blobs/%s", dir, ph) < 0)
-        return -1;
-    if (mkdir_p(t, sub) == 0) {
-        path = tool_store_blob_path(dir, pid, owner);
-        if (path != NULL)
-            rc = tool_store_atomic(t, path, blob, len);
-    }
-    free(path);
-    free(sub);
+    if (rc != TOOL_EXIT_OK)
+        store_row_clear(r);
+    *found = rc == TOOL_EXIT_OK;
     return rc;
 }
 
@@ -292,13 +134,14 @@ static int is_hex32(const char *s)
     return s[32] == '\0';
 }
 
-/*
- * Lists the owners with an index entry: *@owners is a malloc'd array of
- * @n 16-byte ids (caller frees). Temporary files are not owners.
- * Returns 0 or -1 (printed).
- */
-int tool_store_list(struct tool *t, const char *dir, unsigned char **owners,
-                    size_t *n)
+static int cmp16(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+/* The owners with an index entry, sorted (*@owners malloc'd). */
+static int dir_owners(struct tool *t, const char *dir, unsigned char **owners,
+                      size_t *n)
 {
     char *path = NULL;
     DIR *d = NULL;
@@ -309,35 +152,153 @@ int tool_store_list(struct tool *t, const char *dir, unsigned char **owners,
     *owners = NULL;
     *n = 0;
     if (asprintf(&path, "%s/owners", dir) < 0)
-        return -1;
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
     d = opendir(path);
-    if (d == NULL) {
-        tool_error(t, TOOL_EXIT_USAGE, "%s is not a dep11 store (%s: %s)",
-                   dir, path, strerror(errno));
-        free(path);
-        return -1;
-    }
     free(path);
+    if (d == NULL)
+        return tool_error(t, TOOL_EXIT_USAGE, "%s is not a dep11 store",
+                          dir);
     while ((de = readdir(d)) != NULL) {
         if (!is_hex32(de->d_name))
             continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 1024;
-            grown = realloc(all, cap * 16);
-            if (grown == NULL)
+            if ((grown = realloc(all, cap * 16)) == NULL)
                 break;
             all = grown;
         }
-        (void)tool_unhex(de->d_name, all + 16 * *n, 16);
-        (*n)++;
+        (void)tool_unhex(de->d_name, all + 16 * (*n)++, 16);
     }
     closedir(d);
     if (de != NULL) {
         free(all);
         *n = 0;
-        tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-        return -1;
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
     }
+    qsort(all, *n, 16, cmp16);
     *owners = all;
-    return 0;
+    return TOOL_EXIT_OK;
 }
+
+static int dir_list(struct tool *t, struct store_db *db,
+                    const unsigned char *policy, int with_blob,
+                    store_row_cb cb, void *ctx)
+{
+    unsigned char *owners = NULL;
+    struct store_row r;
+    size_t n = 0, i = 0;
+    int rc = dir_owners(t, db->target, &owners, &n), found = 0;
+
+    for (i = 0; i < n && rc == TOOL_EXIT_OK; i++) {
+        rc = dir_get(t, db, owners + 16 * i, with_blob, &r, &found);
+        if (rc == TOOL_EXIT_OK && found &&
+            (policy == NULL || !memcmp(r.wrapped, policy, 16) ||
+             !memcmp(r.assigned, policy, 16)))
+            rc = cb(ctx, &r);
+        store_row_clear(&r);
+    }
+    free(owners);
+    return rc;
+}
+
+struct inv_ctx {
+    struct tool *t;
+    struct store_count *c;
+    size_t n, cap;
+};
+
+static int inv_add(void *ctx, const struct store_row *r)
+{
+    struct inv_ctx *v = ctx;
+    struct store_count *grown = NULL;
+    size_t i = 0;
+
+    for (i = 0; i < v->n; i++)
+        if (!memcmp(v->c[i].assigned, r->assigned, 16) &&
+            !memcmp(v->c[i].wrapped, r->wrapped, 16) &&
+            v->c[i].version == r->version && !strcmp(v->c[i].kind, r->kind))
+            break;
+    if (i == v->n && v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 16;
+        if ((grown = realloc(v->c, v->cap * sizeof *grown)) == NULL)
+            return tool_error(v->t, TOOL_EXIT_FAIL, "out of memory");
+        v->c = grown;
+    }
+    if (i == v->n) {
+        memset(&v->c[i], 0, sizeof v->c[i]);
+        memcpy(v->c[i].assigned, r->assigned, 16);
+        memcpy(v->c[i].wrapped, r->wrapped, 16);
+        v->c[i].version = r->version;
+        strcpy(v->c[i].kind, r->kind);
+        v->n++;
+    }
+    v->c[i].n++;
+    return TOOL_EXIT_OK;
+}
+
+static int dir_inventory(struct tool *t, struct store_db *db,
+                         struct store_count **out, size_t *n)
+{
+    struct inv_ctx v = { t, NULL, 0, 0 };
+    int rc = dir_list(t, db, NULL, 0, inv_add, &v);
+
+    if (rc != TOOL_EXIT_OK) {
+        free(v.c);
+        v.c = NULL;
+        v.n = 0;
+    }
+    *out = v.c;
+    *n = v.n;
+    return rc;
+}
+
+static int dir_open(struct tool *t, const char *target, int flags,
+                    struct store_db **out)
+{
+    struct dir_db *d = NULL;
+    struct stat st;
+    char *p = NULL;
+
+    *out = NULL;
+    if (flags != STORE_OPEN_RDONLY)
+        return tool_error(t, TOOL_EXIT_USAGE, "%s is a store of the old "
+                          "directory format, which is read-only: convert it "
+                          "with dep11-tool store import --from %s --store "
+                          "FILE", target, target);
+    if (asprintf(&p, "%s/owners", target) < 0)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        free(p);
+        return tool_error(t, TOOL_EXIT_USAGE, "%s is a directory, not a "
+                          "dep11 store", target);
+    }
+    free(p);
+    d = calloc(1, sizeof *d);
+    if (d == NULL || (d->base.target = strdup(target)) == NULL) {
+        free(d);
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    }
+    d->base.ops = &store_dir_ops;
+    *out = &d->base;
+    return TOOL_EXIT_OK;
+}
+
+static void dir_close(struct store_db *db)
+{
+    if (db != NULL)
+        free(db->target);
+    free(db);
+}
+
+static int dir_version(struct tool *t, struct store_db *db, int *v)
+{
+    (void)t;
+    (void)db;
+    *v = 0; /* before any schema */
+    return TOOL_EXIT_OK;
+}
+
+const struct store_ops store_dir_ops = {
+    "dir", dir_open, dir_close, dir_version, NULL, NULL, NULL, dir_get, NULL,
+    NULL, dir_inventory, dir_list, NULL, NULL, NULL, NULL, NULL, NULL,
+};

@@ -93,6 +93,9 @@ struct store_progress {
  * call. */
 typedef int (*store_row_cb)(void *ctx, const struct store_row *r);
 
+/* job_release(): every claimed item, whoever holds it. */
+#define STORE_WORKER_ANY "*"
+
 struct store_db;
 
 struct store_ops {
@@ -167,7 +170,8 @@ struct store_ops {
                         const struct store_row *rows, size_t n,
                         size_t *accepted);
     /* Returns the items @worker holds to pending (@worker NULL: every
-     * claimed item whose lease has expired). */
+     * claimed item whose lease has expired; STORE_WORKER_ANY: every
+     * claimed item, for a caller that knows no other worker lives). */
     int (*job_release)(struct tool *t, struct store_db *db,
                        const struct store_job *job, const char *worker);
     int (*job_progress)(struct tool *t, struct store_db *db,
@@ -185,12 +189,17 @@ struct store_db {
 };
 
 extern const struct store_ops store_sqlite_ops;
+/* The old directory format (store.c): read-only; open() refuses any flag
+ * but STORE_OPEN_RDONLY and points to "store import"; its write and job
+ * calls are NULL. */
+extern const struct store_ops store_dir_ops;
 #ifdef HAVE_LIBPQ
 extern const struct store_ops store_pg_ops;
 #endif
 
 /* The backend of @target: "postgresql://" or "postgres://" -> PostgreSQL
- * (TOOL_EXIT_USAGE when built without libpq), else SQLite. */
+ * (NULL when built without libpq), a directory -> the old format
+ * (store_dir_ops), else SQLite. */
 const struct store_ops *store_backend(const char *target);
 /* store_backend(@target)->open(...). */
 int store_open(struct tool *t, const char *target, int flags,

@@ -1,18 +1,12 @@
 /*
  * store_job.c - moving child blobs between policies: a per-run cache of
  * unwrapped policy keys (looked up in the registry by policy id), the
- * crash-safe move of one owner (new blob beside, entry, then the old blob
- * removed), and the store lock.
+ * re-wrap of one row in memory, its move in one transaction, and the
+ * re-wrap on access.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1 /* asprintf */
-#endif
-#include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "tool.h"
 
@@ -68,108 +62,113 @@ int tool_cache_get(struct tool *t, struct tool_keycache *c,
     return TOOL_EXIT_OK;
 }
 
-/* Removes the blob of @owner under @pid if it exists (a stale copy). */
-static void drop_blob(const char *dir, const unsigned char *pid,
-                      const unsigned char *owner)
+/* Is row @r already where a move to @to would put it? */
+int tool_row_done(const struct store_row *r, const struct tool_cached *to)
 {
-    char *path = tool_store_blob_path(dir, pid, owner);
-
-    if (path != NULL)
-        (void)unlink(path);
-    free(path);
-}
-
-/* Is entry @e already where a move to @to (version @v) would put it? */
-int tool_entry_done(const struct tool_entry *e, const struct tool_cached *to)
-{
-    return memcmp(e->wrapped, to->id, 16) == 0 &&
-           memcmp(e->assigned, to->id, 16) == 0 && e->version == to->version;
+    return memcmp(r->wrapped, to->id, 16) == 0 &&
+           memcmp(r->assigned, to->id, 16) == 0 && r->version == to->version;
 }
 
 /*
- * Re-wraps the child of entry @e under policy @to: the blob is unwrapped
- * under the policy it is wrapped under (from @c), wrapped under @to, written
- * as DIR/blobs/<to>/<owner>.blob (atomically), the entry is rewritten
- * (assigned = wrapped = @to, prev = the old policy), and only then is the
- * old blob removed. A crash at any point leaves the old blob with the old
- * entry, or the new blob with the new entry (and perhaps a stale old blob,
- * which the next move removes through prev). Returns a TOOL_EXIT_ code.
+ * Re-wraps the child of row @r under policy @to, in memory: the blob is
+ * unwrapped under the policy it is wrapped under (from @c), wrapped under
+ * @to (the child key itself does not change), and the row says assigned =
+ * wrapped = @to at its version. Nothing is written. Returns a TOOL_EXIT_
+ * code; on failure @r is unchanged.
  */
-int tool_store_move(struct tool *t, const char *dir, struct tool_keycache *c,
-                    struct tool_entry *e, const struct tool_cached *to)
+int tool_rewrap_row(struct tool *t, struct tool_keycache *c,
+                    struct store_row *r, const struct tool_cached *to)
 {
     struct tool_cached *from = NULL;
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-    unsigned char *old = NULL, *blob = NULL;
-    size_t old_len = 0;
+    unsigned char *blob = NULL;
     CK_ULONG len = 0;
-    struct tool_entry n = *e;
-    int rc = tool_cache_get(t, c, e->wrapped, &from);
+    int rc = tool_cache_get(t, c, r->wrapped, &from);
 
-    if (rc == TOOL_EXIT_OK && tool_store_read_blob(t, dir, e, &old,
-                                                   &old_len) != 0)
-        rc = TOOL_EXIT_FAIL;
+    if (rc == TOOL_EXIT_OK && r->blob == NULL)
+        rc = tool_error(t, TOOL_EXIT_FAIL, "store: a row without its blob");
     if (rc == TOOL_EXIT_OK)
-        rc = tool_child_unwrap(t, from->h, e->owner, old, old_len, "child",
-                               &key);
+        rc = tool_child_unwrap(t, from->h, r->owner, r->blob, r->blob_len,
+                               "child", &key);
     if (rc == TOOL_EXIT_OK)
-        rc = tool_child_wrap(t, to->h, e->owner, key, "child", &blob, &len);
-    if (rc == TOOL_EXIT_OK &&
-        tool_store_write_blob(t, dir, to->id, e->owner, blob, len) != 0)
-        rc = TOOL_EXIT_FAIL;
-    if (rc == TOOL_EXIT_OK) {
-        memcpy(n.assigned, to->id, 16);
-        memcpy(n.wrapped, to->id, 16);
-        if (memcmp(e->wrapped, to->id, 16) != 0)
-            memcpy(n.prev, e->wrapped, 16);
-        n.version = to->version;
-        if (tool_store_put(t, dir, &n) != 0)
-            rc = TOOL_EXIT_FAIL;
-    }
-    if (rc == TOOL_EXIT_OK) {
-        if (memcmp(e->wrapped, to->id, 16) != 0)
-            drop_blob(dir, e->wrapped, e->owner);
-        *e = n;
-    }
+        rc = tool_child_wrap(t, to->h, r->owner, key, "child", &blob, &len);
     tool_destroy(t, key);
-    free(old);
-    free(blob);
-    return rc;
-}
-
-/* Removes the blob a crashed move left under e->prev (if any). */
-void tool_store_tidy(const char *dir, const struct tool_entry *e)
-{
-    static const unsigned char zero[16];
-
-    if (memcmp(e->prev, zero, 16) != 0 && memcmp(e->prev, e->wrapped, 16))
-        drop_blob(dir, e->prev, e->owner);
+    if (rc != TOOL_EXIT_OK)
+        return rc;
+    store_row_clear(r);
+    r->blob = blob;
+    r->blob_len = len;
+    memcpy(r->assigned, to->id, 16);
+    memcpy(r->wrapped, to->id, 16);
+    r->version = to->version;
+    return TOOL_EXIT_OK;
 }
 
 /*
- * Takes the store's exclusive lock (DIR/lock, flock): one writer at a time;
- * the kernel drops it when the process dies, even by kill -9. *@fd is the
- * lock (close it to release). Returns 0 or -1 (printed).
+ * Moves row @r (read with its blob) under @to: tool_rewrap_row, then the
+ * row is written in one transaction, so a crash leaves the old row or the
+ * new one, never a mix. Returns a TOOL_EXIT_ code.
  */
-int tool_store_lock(struct tool *t, const char *dir, int *fd)
+int tool_store_move(struct tool *t, struct store_db *db,
+                    struct tool_keycache *c, struct store_row *r,
+                    const struct tool_cached *to)
 {
-    char *path = NULL;
+    struct store_row n = *r;
+    int rc = TOOL_EXIT_OK;
 
-    *fd = -1;
-    if (tool_store_init(t, dir) != 0)
-        return -1;
-    if (asprintf(&path, "%s/lock", dir) < 0)
-        return -1;
-    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    free(path);
-    if (*fd < 0 || flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "the store %s is busy (another "
-                   "dep11-tool holds its lock): %s", dir,
-                   strerror(errno));
-        if (*fd >= 0)
-            close(*fd);
-        *fd = -1;
-        return -1;
+    n.blob = NULL;
+    if (r->blob != NULL && (n.blob = malloc(r->blob_len)) == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    if (n.blob != NULL)
+        memcpy(n.blob, r->blob, r->blob_len);
+    rc = tool_rewrap_row(t, c, &n, to);
+    if (rc == TOOL_EXIT_OK)
+        rc = db->ops->put(t, db, &n);
+    if (rc == TOOL_EXIT_OK) {
+        store_row_clear(r);
+        *r = n;
+    } else {
+        store_row_clear(&n);
     }
-    return 0;
+    return rc;
+}
+
+/*
+ * The seeds' rule "rewraps the mailbox ... as long as a user or a system
+ * operation accesses the mailbox data": when @r's assignment changed, the
+ * row is re-read inside a transaction (a bulk job may have moved it
+ * meanwhile) and moved under the assigned policy. *@from (when not NULL)
+ * gets the name of the policy it moved from, else "". TOOL_EXIT_ code.
+ */
+int tool_store_touch(struct tool *t, struct store_db *db,
+                     struct tool_keycache *c, struct store_row *r,
+                     char *from, size_t from_len)
+{
+    struct tool_cached *to = NULL, *src = NULL;
+    int rc = TOOL_EXIT_OK, found = 0;
+
+    if (from != NULL && from_len > 0)
+        from[0] = '\0';
+    if (memcmp(r->assigned, r->wrapped, 16) == 0)
+        return TOOL_EXIT_OK;
+    rc = db->ops->begin(t, db);
+    if (rc == TOOL_EXIT_OK) {
+        store_row_clear(r);
+        rc = db->ops->get(t, db, r->owner, 1, r, &found);
+    }
+    if (rc == TOOL_EXIT_OK && found && memcmp(r->assigned, r->wrapped, 16)) {
+        rc = tool_cache_get(t, c, r->wrapped, &src);
+        if (rc == TOOL_EXIT_OK && from != NULL)
+            snprintf(from, from_len, "%s", src->name);
+        if (rc == TOOL_EXIT_OK)
+            rc = tool_cache_get(t, c, r->assigned, &to);
+        if (rc == TOOL_EXIT_OK)
+            rc = tool_store_move(t, db, c, r, to);
+    }
+    if (rc == TOOL_EXIT_OK)
+        return db->ops->commit(t, db);
+    (void)db->ops->rollback(t, db);
+    if (from != NULL && from_len > 0)
+        from[0] = '\0';
+    return rc;
 }

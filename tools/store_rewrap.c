@@ -1,35 +1,50 @@
 /*
- * store_rewrap.c - "store rewrap": the bulk re-wrap of every child of a
- * store under one policy, with a progress bar on a terminal, resumable
- * after a crash or kill -9 (a journal of finished owners; every move is
- * crash-safe on its own, see tool_store_move).
+ * store_rewrap.c - "store rewrap": the bulk re-wrap of a store's children
+ * under one policy, as a job of the store (store_db.h): a pool of worker
+ * threads, each with its own PKCS#11 session, store handle and cache of
+ * policy keys, claims batches, re-wraps them (CHILD_UNWRAP, CHILD_WRAP under
+ * the cached policy keys) and completes each batch in one transaction. A
+ * killed run is resumed by the next (the job and its done items are in the
+ * store); on a terminal a progress bar shows count, rate and ETA.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* asprintf */
 #endif
-#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tool.h"
 
-#define JOURNAL_MAGIC "dep11-rewrap 1"
+#define RW_BATCH 500     /* children claimed at once */
+#define RW_LEASE 120     /* seconds a claim holds before others take it */
+#define RW_MAX_WORKERS 16
 
-struct job {
-    const char *dir;
-    struct tool_keycache *cache;
-    struct tool_cached *to;
-    unsigned char from[16];
-    int has_from;
-    unsigned char *done;   /* sorted owners the journal lists */
-    size_t ndone;
-    int journal;           /* fd, O_APPEND */
-    size_t total, seen, moved, already, journaled, skipped, failed;
-    double t0, last_draw;
-    int bar;               /* draw a progress bar on stderr */
+struct rw_job {
+    struct tool *t;
+    const char *store;
+    struct store_job job;
+    unsigned char to_id[16];
+    CK_ULONG requester;
+    int serialize;            /* SQLite: one writer at a time in-process */
+    pthread_mutex_t lock;     /* the counters; the store when serialize */
+    size_t moved, failed, lost;
+    int broken;               /* a worker hit a store error */
+    int finished, nstarted;   /* workers done / started */
+};
+
+struct rw_worker {
+    struct rw_job *j;
+    struct tool t;            /* a copy of the run's tool, own session */
+    struct store_db *db;
+    struct tool_keycache cache;
+    char name[96];
+    pthread_t th;
+    int started, rc;
 };
 
 static double now(void)
@@ -40,227 +55,244 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int cmp16(const void *a, const void *b)
+static void rw_lock(struct rw_job *j)
 {
-    return memcmp(a, b, 16);
+    pthread_mutex_lock(&j->lock);
 }
 
-/* Reads the journal: if it belongs to this job (same target and version),
- * loads its owners; otherwise starts a new one. Opens it for appending. */
-static int journal_open(struct tool *t, struct job *j)
+static void rw_unlock(struct rw_job *j)
 {
-    char *path = NULL, head[128], id[33];
-    unsigned char *buf = NULL;
-    size_t len = 0, off = 0, hl = 0;
-    int rc = -1;
+    pthread_mutex_unlock(&j->lock);
+}
 
-    tool_hex(j->to->id, 16, id);
-    snprintf(head, sizeof head, "%s target=%s version=%lu\n", JOURNAL_MAGIC,
-             id, j->to->version);
-    hl = strlen(head);
-    if (asprintf(&path, "%s/rewrap.journal", j->dir) < 0)
-        return -1;
-    if (access(path, F_OK) == 0 &&
-        tool_read_file(t, path, (size_t)1 << 28, &buf, &len) == 0 &&
-        len >= hl && memcmp(buf, head, hl) == 0) {
-        j->done = malloc((len - hl) / 33 * 16 + 16);
-        /* Whole lines only: a line torn by a crash is ignored. */
-        for (off = hl; j->done && off + 33 <= len; off += 33)
-            if (buf[off + 32] == '\n' &&
-                (buf[off + 32] = '\0',
-                 tool_unhex((char *)buf + off, j->done + 16 * j->ndone, 16)
-                     == 0))
-                j->ndone++;
-        qsort(j->done, j->ndone, 16, cmp16);
-        rc = 0;
-    } else {
-        rc = tool_store_atomic(t, path, head, hl);
+/* Re-wraps the claimed @rows in place; failures are dropped from the
+ * batch (their items stay claimed, and are released at the end). */
+static size_t rewrap_batch(struct rw_worker *w, const struct tool_cached *to,
+                           struct store_row *rows, size_t n)
+{
+    size_t i = 0, k = 0;
+    int js = w->t.opt.json; /* per-child errors: stderr only */
+
+    w->t.opt.json = 0;
+    for (i = 0; i < n; i++) {
+        if (tool_rewrap_row(&w->t, &w->cache, &rows[i], to) != TOOL_EXIT_OK) {
+            store_row_clear(&rows[i]);
+            continue;
+        }
+        if (k != i) {
+            rows[k] = rows[i];
+            rows[i].blob = NULL;
+        }
+        k++;
     }
-    free(buf);
-    if (rc == 0)
-        j->journal = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (rc == 0 && j->journal < 0) {
-        tool_error(t, TOOL_EXIT_FAIL, "cannot open %s", path);
-        rc = -1;
+    w->t.opt.json = js;
+    return k;
+}
+
+/* One claim-rewrap-complete round. *@more 0 when nothing was left. */
+static int worker_round(struct rw_worker *w, const struct tool_cached *to,
+                        int *more)
+{
+    struct rw_job *j = w->j;
+    const struct store_ops *ops = w->db->ops;
+    struct store_row *rows = NULL;
+    size_t n = 0, ok = 0, accepted = 0;
+    int rc = TOOL_EXIT_OK;
+
+    if (j->serialize)
+        rw_lock(j);
+    rc = ops->job_claim(&w->t, w->db, &j->job, w->name, RW_BATCH, RW_LEASE,
+                        &rows, &n);
+    if (j->serialize)
+        rw_unlock(j);
+    *more = rc == TOOL_EXIT_OK && n > 0;
+    if (!*more) {
+        free(rows);
+        return rc;
     }
-    free(path);
+    ok = rewrap_batch(w, to, rows, n);
+    if (j->serialize)
+        rw_lock(j);
+    rc = ops->job_complete(&w->t, w->db, &j->job, w->name, rows, ok,
+                           &accepted);
+    if (j->serialize)
+        rw_unlock(j);
+    store_rows_free(rows, n);
+    rw_lock(j);
+    j->moved += accepted;
+    j->failed += n - ok;
+    j->lost += ok - accepted;
+    rw_unlock(j);
     return rc;
 }
 
-static void journal_add(struct job *j, const unsigned char *owner)
+static void *worker_main(void *arg)
 {
-    char line[34];
+    struct rw_worker *w = arg;
+    struct tool_cached *to = NULL;
+    int more = 1, rc = TOOL_EXIT_OK;
 
-    tool_hex(owner, 16, line);
-    line[32] = '\n';
-    if (write(j->journal, line, 33) != 33)
-        return; /* the journal only saves work: the entries are the truth */
+    rc = tool_cache_get(&w->t, &w->cache, w->j->to_id, &to);
+    while (rc == TOOL_EXIT_OK && more && !w->j->broken)
+        rc = worker_round(w, to, &more);
+    if (rc != TOOL_EXIT_OK) {
+        rw_lock(w->j);
+        w->j->broken = 1;
+        rw_unlock(w->j);
+    }
+    rw_lock(w->j);
+    w->rc = rc;
+    w->j->finished++;
+    rw_unlock(w->j);
+    return NULL;
 }
 
-/* Removes temporary files a killed run left in @path (non-recursive). */
-static void sweep_dir(const char *path)
+/* Gives worker @i its name, session, store handle and cache. */
+static int worker_init(struct rw_job *j, struct rw_worker *w, int i)
 {
-    DIR *d = opendir(path);
-    struct dirent *de = NULL;
-    char *p = NULL;
+    struct tool *t = j->t;
+    char host[64] = "localhost";
+    CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (d == NULL)
-        return;
-    while ((de = readdir(d)) != NULL) {
-        if (strstr(de->d_name, ".tmp.") == NULL)
-            continue;
-        if (asprintf(&p, "%s/%s", path, de->d_name) > 0) {
-            (void)unlink(p);
-            free(p);
-        }
+    (void)gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(w->name, sizeof w->name, "%s:%ld:%d", host, (long)getpid(), i);
+    w->j = j;
+    w->t = *t;
+    w->cache.requester = j->requester;
+    rv = t->p11->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
+                               &w->t.session);
+    if (rv != CKR_OK) {
+        w->t.session = CK_INVALID_HANDLE;
+        return tool_fail_rv(t, "C_OpenSession (worker)", rv);
     }
-    closedir(d);
+    return store_open(t, j->store, STORE_OPEN_MIGRATE, &w->db);
 }
 
-/* Sweeps DIR/owners, DIR/blobs/<every policy>. The store lock is held. */
-static void sweep(const char *dir)
+static void worker_fini(struct rw_worker *w)
 {
-    char *p = NULL, *q = NULL;
-    DIR *d = NULL;
-    struct dirent *de = NULL;
-
-    if (asprintf(&p, "%s/owners", dir) > 0) {
-        sweep_dir(p);
-        free(p);
+    if (w->t.session != CK_INVALID_HANDLE) {
+        tool_cache_free(&w->t, &w->cache);
+        (void)w->t.p11->C_CloseSession(w->t.session);
     }
-    if (asprintf(&p, "%s/blobs", dir) < 0)
-        return;
-    d = opendir(p);
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (asprintf(&q, "%s/%s", p, de->d_name) > 0) {
-            sweep_dir(q);
-            free(q);
-        }
-    }
-    if (d != NULL)
-        closedir(d);
-    free(p);
+    store_close(w->db);
 }
 
 /* The progress bar: count, percentage, rate, ETA (stderr, a terminal). */
-static void draw(struct job *j, int final)
+static void draw(const char *name, size_t seen, size_t total, size_t base,
+                 double t0, int final)
 {
-    double el = now() - j->t0, rate = 0, eta = 0;
-    size_t pct = j->total ? j->seen * 100 / j->total : 100, fill = pct / 4;
+    double el = now() - t0, rate = 0, eta = 0;
+    size_t pct = total ? seen * 100 / total : 100, fill = pct / 4;
     char bar[26];
 
-    if (!j->bar || (!final && now() - j->last_draw < 0.1))
-        return;
-    j->last_draw = now();
-    rate = el > 0 ? (double)(j->seen - j->journaled) / el : 0;
-    eta = rate > 0 ? (double)(j->total - j->seen) / rate : 0;
+    rate = el > 0 ? (double)(seen - base) / el : 0;
+    eta = rate > 0 ? (double)(total - seen) / rate : 0;
     memset(bar, '#', fill);
     memset(bar + fill, '.', 25 - fill);
     bar[25] = '\0';
     fprintf(stderr, "\rrewrap to \"%s\" [%s] %zu/%zu %3zu%% %7.0f/s ETA "
-            "%d:%02d ", j->to->name, bar, j->seen, j->total, pct, rate,
-            (int)eta / 60, (int)eta % 60);
+            "%d:%02d ", name, bar, seen, total, pct, rate, (int)eta / 60,
+            (int)eta % 60);
     if (final)
         fputc('\n', stderr);
 }
 
-/* One owner of the job. */
-static void job_one(struct tool *t, struct job *j, const unsigned char *owner)
+/* Waits for the workers, drawing the bar while they run. */
+static void watch(struct rw_job *j, struct rw_worker *w, int nw, int bar,
+                  const char *name, size_t total, size_t base, double t0)
 {
-    struct tool_entry e;
+    struct timespec tick = { 0, 100 * 1000 * 1000 };
+    size_t seen = 0;
+    int i = 0, running = 1;
 
-    j->seen++;
-    if (j->ndone && bsearch(owner, j->done, j->ndone, 16, cmp16)) {
-        j->journaled++;
-        return;
+    while (bar && running) {
+        nanosleep(&tick, NULL);
+        rw_lock(j);
+        seen = base + j->moved + j->failed + j->lost;
+        running = j->finished < j->nstarted;
+        rw_unlock(j);
+        draw(name, seen, total, base, t0, 0);
     }
-    if (tool_store_get(t, j->dir, owner, &e) != 0) {
-        j->failed++;
-        return;
-    }
-    if (j->has_from && memcmp(e.wrapped, j->from, 16) != 0 &&
-        memcmp(e.assigned, j->from, 16) != 0) {
-        j->skipped++;
-        return;
-    }
-    if (tool_entry_done(&e, j->to)) {
-        tool_store_tidy(j->dir, &e);
-        j->already++;
-    } else if (tool_store_move(t, j->dir, j->cache, &e, j->to) ==
-               TOOL_EXIT_OK) {
-        j->moved++;
-    } else {
-        j->failed++;
-        return;
-    }
-    journal_add(j, owner);
-}
-
-/* Runs the job over every owner; prints the summary. */
-static int job_run(struct tool *t, struct job *j)
-{
-    unsigned char *owners = NULL;
-    size_t i = 0;
-    char *path = NULL;
-
-    if (tool_store_list(t, j->dir, &owners, &j->total) != 0)
-        return TOOL_EXIT_FAIL;
-    qsort(owners, j->total, 16, cmp16);
-    sweep(j->dir);
-    j->t0 = now();
-    for (i = 0; i < j->total; i++) {
-        int js = t->opt.json; /* per-child errors: stderr only */
-        t->opt.json = 0;
-        job_one(t, j, owners + 16 * i);
-        t->opt.json = js;
-        draw(j, 0);
-    }
-    draw(j, 1);
-    free(owners);
-    if (j->failed == 0 && asprintf(&path, "%s/rewrap.journal", j->dir) > 0) {
-        (void)unlink(path); /* the job is complete */
-        free(path);
-    }
-    if (t->opt.json)
-        printf("{\"ok\":%s,\"policy\":\"%s\",\"version\":%lu,\"total\":%zu,"
-               "\"rewrapped\":%zu,\"already\":%zu,\"resumed\":%zu,"
-               "\"skipped\":%zu,\"failed\":%zu,\"seconds\":%.2f}\n",
-               j->failed ? "false" : "true", j->to->name, j->to->version,
-               j->total, j->moved, j->already, j->journaled, j->skipped,
-               j->failed, now() - j->t0);
-    else
-        printf("store rewrap to \"%s\" (version %lu): %zu children: %zu "
-               "re-wrapped, %zu already there, %zu done before (journal), "
-               "%zu not selected, %zu failed, %.1f s\n", j->to->name,
-               j->to->version, j->total, j->moved, j->already, j->journaled,
-               j->skipped, j->failed, now() - j->t0);
-    return j->failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+    for (i = 0; i < nw; i++)
+        if (w[i].started)
+            pthread_join(w[i].th, NULL);
+    if (bar)
+        draw(name, base + j->moved + j->failed + j->lost, total, base, t0, 1);
 }
 
 struct rw_opts {
     const char *store, *to, *from;
     CK_ULONG requester;
+    int workers;
 };
 
-enum { OPT_STORE = 1000, OPT_TO, OPT_FROM, OPT_REQUESTER };
+/* Starts @o->workers workers on job @j and waits for them. */
+static int run_workers(struct rw_job *j, const struct rw_opts *o,
+                       const struct tool_cached *to, size_t total,
+                       size_t base)
+{
+    struct rw_worker *w = calloc((size_t)o->workers, sizeof *w);
+    int i = 0, rc = w ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+    int bar = !j->t->opt.json && isatty(STDERR_FILENO);
+
+    for (i = 0; rc == TOOL_EXIT_OK && i < o->workers; i++) {
+        rc = worker_init(j, &w[i], i);
+        if (rc == TOOL_EXIT_OK &&
+            pthread_create(&w[i].th, NULL, worker_main, &w[i]) == 0) {
+            w[i].started = 1;
+            rw_lock(j);
+            j->nstarted++;
+            rw_unlock(j);
+        }
+        else if (rc == TOOL_EXIT_OK)
+            rc = tool_error(j->t, TOOL_EXIT_FAIL, "cannot start a worker");
+    }
+    if (rc != TOOL_EXIT_OK) {
+        rw_lock(j);
+        j->broken = 1;
+        rw_unlock(j);
+    }
+    watch(j, w, o->workers, bar && rc == TOOL_EXIT_OK, to->name, total, base,
+          now());
+    for (i = 0; w != NULL && i < o->workers; i++) {
+        if (w[i].started && w[i].rc != TOOL_EXIT_OK && rc == TOOL_EXIT_OK)
+            rc = w[i].rc;
+        if (w[i].db != NULL) /* the children that failed: back to pending */
+            (void)w[i].db->ops->job_release(j->t, w[i].db, &j->job,
+                                            w[i].name);
+        worker_fini(&w[i]);
+    }
+    free(w);
+    return rc;
+}
+
+enum { OPT_STORE = 1000, OPT_TO, OPT_FROM, OPT_REQUESTER, OPT_WORKERS };
 
 static int rw_opt(struct tool *t, int c, const char *arg, void *ctx)
 {
     struct rw_opts *o = ctx;
+    char *end = NULL;
 
     switch (c) {
     case OPT_STORE: o->store = arg; return 0;
     case OPT_TO: o->to = arg; return 0;
     case OPT_FROM: o->from = arg; return 0;
     case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
+    case OPT_WORKERS:
+        o->workers = (int)strtol(arg, &end, 10);
+        if (*arg && !*end && o->workers >= 1 && o->workers <= RW_MAX_WORKERS)
+            return 0;
+        return tool_error(t, TOOL_EXIT_USAGE, "--workers is 1 to %d",
+                          RW_MAX_WORKERS);
     default: return TOOL_EXIT_USAGE;
     }
 }
 
-/* Resolves --to (active, unwrapped) and --from (an id). */
-static int job_policies(struct tool *t, const struct rw_opts *o, struct job *j)
+/* Resolves --to (active, unwrapped: *@to) and --from into @spec. */
+static int job_policies(struct tool *t, const struct rw_opts *o,
+                        struct tool_keycache *c, struct tool_cached **to,
+                        struct store_job_spec *spec)
 {
     struct tool_rec r;
     int rc = tool_reg_find(t, o->to, NULL, &r);
@@ -270,14 +302,83 @@ static int job_policies(struct tool *t, const struct rw_opts *o, struct job *j)
                         "under an active policy", r.name,
                         tool_state_name(r.state));
     if (rc == TOOL_EXIT_OK)
-        rc = tool_cache_get(t, j->cache, r.id, &j->to);
+        rc = tool_cache_get(t, c, r.id, to);
     tool_rec_free(&r);
-    if (rc == TOOL_EXIT_OK && o->from != NULL) {
+    if (rc != TOOL_EXIT_OK)
+        return rc;
+    memcpy(spec->target, (*to)->id, 16);
+    spec->version = (*to)->version;
+    if (o->from != NULL) {
         rc = tool_reg_find(t, o->from, NULL, &r);
-        memcpy(j->from, r.id, 16);
-        j->has_from = 1;
+        memcpy(spec->from, r.id, 16);
+        spec->has_from = 1;
         tool_rec_free(&r);
     }
+    return rc;
+}
+
+/*
+ * SQLite: one rewrap at a time per store (an flock on STORE.rewrap, which
+ * the kernel drops when the process dies, even by kill -9); whatever a
+ * killed run had claimed is then free to take at once. *@fd: close it.
+ */
+static int single_runner(struct tool *t, struct store_db *db,
+                         const struct store_job *job, const char *store,
+                         int *fd)
+{
+    char *path = NULL;
+
+    *fd = -1;
+    if (db->ops != &store_sqlite_ops)
+        return TOOL_EXIT_OK;
+    if (asprintf(&path, "%s.rewrap", store) < 0)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (*fd < 0 || flock(*fd, LOCK_EX | LOCK_NB) != 0)
+        return tool_error(t, TOOL_EXIT_FAIL, "the store %s is busy (another "
+                          "store rewrap runs on it)", store);
+    return db->ops->job_release(t, db, job, STORE_WORKER_ANY);
+}
+
+static void summary(struct tool *t, const struct rw_job *j,
+                    const struct tool_cached *to, size_t total, size_t base,
+                    int done, double secs)
+{
+    int ok = j->failed == 0 && !j->broken;
+
+    if (t->opt.json)
+        printf("{\"ok\":%s,\"policy\":\"%s\",\"version\":%lu,\"total\":%zu,"
+               "\"rewrapped\":%zu,\"resumed\":%zu,\"failed\":%zu,"
+               "\"finished\":%s,\"seconds\":%.2f}\n", ok ? "true" : "false",
+               to->name, to->version, total, j->moved, base, j->failed,
+               done ? "true" : "false", secs);
+    else
+        printf("store rewrap to \"%s\" (version %lu): %zu children to move: "
+               "%zu re-wrapped now, %zu done before, %zu failed; job %s, "
+               "%.1f s\n", to->name, to->version, total, j->moved, base,
+               j->failed, done ? "finished" : "not finished", secs);
+}
+
+/* Opens the job, runs the workers, finishes the job. */
+static int job_run(struct rw_job *j, const struct rw_opts *o,
+                   struct store_db *db, const struct tool_cached *to)
+{
+    struct store_progress p;
+    double t0 = now();
+    int rc = db->ops->job_progress(j->t, db, &j->job, &p), done = 0;
+
+    if (rc == TOOL_EXIT_OK)
+        rc = run_workers(j, o, to, p.total, p.done);
+    if (rc == TOOL_EXIT_OK)
+        rc = db->ops->job_finish(j->t, db, &j->job, &done);
+    if (rc == TOOL_EXIT_OK)
+        summary(j->t, j, to, p.total, p.done, done, now() - t0);
+    if (rc == TOOL_EXIT_OK && j->failed && !j->t->opt.json)
+        fprintf(stderr, "dep11-tool: store rewrap: %zu children failed (left "
+                "where they are; re-run to retry)\n", j->failed);
+    if (rc == TOOL_EXIT_OK && j->failed)
+        rc = TOOL_EXIT_FAIL;
     return rc;
 }
 
@@ -286,67 +387,72 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     static const struct option lo[] = {
         {"store", 1, NULL, OPT_STORE}, {"to", 1, NULL, OPT_TO},
         {"from", 1, NULL, OPT_FROM}, {"requester", 1, NULL, OPT_REQUESTER},
-        TOOL_COMMON_LONGOPTS, {NULL, 0, NULL, 0},
+        {"workers", 1, NULL, OPT_WORKERS}, TOOL_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
     };
-    struct rw_opts o = { NULL, NULL, NULL, DEP11_REQUESTER_USER };
-    struct job j;
+    struct rw_opts o = { NULL, NULL, NULL, DEP11_REQUESTER_USER, 2 };
+    struct store_job_spec spec;
+    struct tool_keycache *c = calloc(1, sizeof *c);
+    struct tool_cached *to = NULL;
+    struct store_db *db = NULL;
+    struct rw_job j;
     int rc = 0, first = 0, lock = -1;
 
     memset(&j, 0, sizeof j);
-    j.journal = -1;
+    memset(&spec, 0, sizeof spec);
+    if (c == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
     rc = tool_parse(t, &tool_cmd_store_rewrap, argc, argv, lo, rw_opt, &o,
                     &first);
-    if (rc != 0)
-        return rc < 0 ? TOOL_EXIT_OK : rc;
-    if (first != argc || o.store == NULL || o.to == NULL)
-        return tool_error(t, TOOL_EXIT_USAGE, "give --store DIR --to POLICY");
-    j.dir = o.store;
-    if (access(o.store, F_OK) != 0) /* a job never creates a store */
-        return tool_error(t, TOOL_EXIT_USAGE, "%s is not a dep11 store",
-                          o.store);
-    j.bar = !t->opt.json && isatty(STDERR_FILENO);
-    j.cache = calloc(1, sizeof *j.cache);
-    if (j.cache == NULL)
-        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-    j.cache->requester = o.requester;
-    rc = tool_load_login(t, 0);
-    if (rc == TOOL_EXIT_OK && tool_store_lock(t, o.store, &lock) != 0)
-        rc = TOOL_EXIT_FAIL;
+    if (rc == 0 && (first != argc || o.store == NULL || o.to == NULL))
+        rc = tool_error(t, TOOL_EXIT_USAGE, "give --store STORE --to POLICY");
+    if (rc == 0) /* a job never creates a store */
+        rc = store_open(t, o.store, STORE_OPEN_MIGRATE, &db);
+    c->requester = o.requester;
     if (rc == TOOL_EXIT_OK)
-        rc = job_policies(t, &o, &j);
-    if (rc == TOOL_EXIT_OK && journal_open(t, &j) != 0)
-        rc = TOOL_EXIT_FAIL;
+        rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK)
-        rc = job_run(t, &j);
-    if (j.journal >= 0)
-        close(j.journal);
+        rc = job_policies(t, &o, c, &to, &spec);
+    if (rc == TOOL_EXIT_OK)
+        rc = db->ops->job_open(t, db, &spec, &j.job);
+    if (rc == TOOL_EXIT_OK)
+        rc = single_runner(t, db, &j.job, o.store, &lock);
+    j.t = t;
+    j.store = o.store;
+    j.requester = o.requester;
+    j.serialize = db != NULL && db->ops == &store_sqlite_ops;
+    if (to != NULL)
+        memcpy(j.to_id, to->id, 16);
+    pthread_mutex_init(&j.lock, NULL);
+    if (rc == TOOL_EXIT_OK)
+        rc = job_run(&j, &o, db, to);
+    pthread_mutex_destroy(&j.lock);
     if (lock >= 0)
         close(lock);
-    free(j.done);
-    tool_cache_free(t, j.cache);
-    free(j.cache);
-    return rc;
+    store_close(db);
+    tool_cache_free(t, c);
+    free(c);
+    return rc < 0 ? TOOL_EXIT_OK : rc;
 }
 
 const struct tool_cmd tool_cmd_store_rewrap = {
     "store", "rewrap", store_rewrap,
     "re-wrap every child of a store under one policy (bulk, resumable)",
-    "Usage: dep11-tool store rewrap --store DIR --to POLICY [--from POLICY]\n"
-    "         [--requester user|system|recovery]\n"
+    "Usage: dep11-tool store rewrap --store STORE --to POLICY [--from POLICY]\n"
+    "         [--workers N] [--requester user|system|recovery]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
     "The bulk job of a re-assignment (DESIGN section 6): every child of the\n"
     "store (with --from, only those wrapped under or assigned to that policy)\n"
-    "is unwrapped under the policy it is wrapped under and wrapped under the\n"
-    "active registered policy POLICY (CKM_DEP11_CHILD_UNWRAP, then\n"
-    "CKM_DEP11_CHILD_WRAP; the child key itself does not change), and\n"
-    "assigned to it. A child already under POLICY at its current version is\n"
-    "left alone. Each move writes the new blob beside the old one\n"
-    "(temporary file, fsync, rename, fsync of the directory), then the\n"
-    "owner's index entry the same way, and only then removes the old blob,\n"
-    "so a crash or kill -9 at any point loses nothing and leaves nothing\n"
-    "half-written. Finished owners are appended to DIR/rewrap.journal; a\n"
-    "re-run of the same job skips them and removes the journal at the end.\n"
-    "On a terminal a progress bar (count, %, rate, ETA) is drawn on stderr;\n"
+    "that is not already under the active registered policy POLICY at its\n"
+    "current version is unwrapped under the policy it is wrapped under and\n"
+    "wrapped under POLICY (CKM_DEP11_CHILD_UNWRAP, then CKM_DEP11_CHILD_WRAP;\n"
+    "the child key itself does not change), and assigned to it. The job is\n"
+    "kept in the store: N worker threads (default 2), each with its own\n"
+    "PKCS#11 session, claim batches of children, re-wrap them and complete\n"
+    "each batch in one transaction, so a crash or kill -9 loses nothing and\n"
+    "leaves nothing half-written, and a re-run resumes the job. On\n"
+    "PostgreSQL several runs, on one host or many, share the job. On a\n"
+    "terminal a progress bar (count, %, rate, ETA) is drawn on stderr;\n"
     "--json prints only a summary object. Exit 1 if any child failed (the\n"
     "others are done; re-run to retry).",
 };

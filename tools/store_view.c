@@ -3,14 +3,8 @@
  * re-wrap on access), "store inventory" (blobs per policy and version, the
  * seeds' "% rolled") and "store verify" (every blob unwraps; nothing stray).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1 /* asprintf */
-#endif
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tool.h"
 
@@ -55,7 +49,7 @@ static int view_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
     if (rc != 0)
         return rc;
     if (o->store == NULL)
-        return tool_error(t, TOOL_EXIT_USAGE, "--store DIR is required");
+        return tool_error(t, TOOL_EXIT_USAGE, "--store STORE is required");
     return 0;
 }
 
@@ -74,14 +68,12 @@ static const char *name_of(const struct tool_rec *all, size_t n,
 
 /* ---- mailbox show ---- */
 
-static void show_entry(struct tool *t, const struct view_opts *o,
-                       const struct tool_entry *e, const char *moved_from)
+static void show_entry(struct tool *t, const struct store_row *e,
+                       const char *moved_from)
 {
     struct tool_rec *all = NULL;
     size_t n = 0;
-    char oh[33], h1[33], h2[33], *path = tool_store_blob_path(o->store,
-        e->wrapped, e->owner);
-    struct stat st;
+    char oh[33], h1[33], h2[33];
     const char *an = NULL, *wn = NULL;
     int pending = memcmp(e->assigned, e->wrapped, 16) != 0;
 
@@ -89,8 +81,6 @@ static void show_entry(struct tool *t, const struct view_opts *o,
     an = name_of(all, n, e->assigned, h1);
     wn = name_of(all, n, e->wrapped, h2);
     tool_hex(e->owner, 16, oh);
-    if (path == NULL || stat(path, &st) != 0)
-        st.st_size = -1;
     if (t->opt.json) {
         printf("{\"ok\":true,\"owner_id\":\"%s\",\"kind\":\"%s\","
                "\"assigned\":", oh, e->kind);
@@ -100,91 +90,71 @@ static void show_entry(struct tool *t, const struct view_opts *o,
         printf(",\"version\":%lu,\"pending\":%s,\"rewrapped_from\":",
                e->version, pending ? "true" : "false");
         tool_json_str(stdout, moved_from ? moved_from : "");
-        printf(",\"bytes\":%lld}\n", (long long)st.st_size);
+        printf(",\"bytes\":%zu}\n", e->blob_len);
     } else {
         printf("owner       %s\nkind        %s\nassigned    %s\n"
-               "wrapped by  %s (version %lu)%s\nblob        %s (%lld bytes)"
-               "\n", oh, e->kind, an, wn, e->version,
-               pending ? " - re-wrap pending" : "", path ? path : "?",
-               (long long)st.st_size);
+               "wrapped by  %s (version %lu)%s\nblob        %zu bytes\n", oh,
+               e->kind, an, wn, e->version,
+               pending ? " - re-wrap pending" : "", e->blob_len);
         if (moved_from != NULL)
             printf("re-wrapped  on access: from \"%s\" to \"%s\"\n",
                    moved_from, wn);
     }
     tool_rec_free_all(all, n);
-    free(path);
-}
-
-/* The lazy path: the owner's assignment changed, so its blob moves now. */
-static int lazy_move(struct tool *t, const struct view_opts *o,
-                     struct tool_entry *e, char *from, size_t from_len)
-{
-    struct tool_keycache *c = calloc(1, sizeof *c);
-    struct tool_cached *to = NULL, *src = NULL;
-    int lock = -1, rc = c ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
-
-    if (c != NULL)
-        c->requester = o->requester;
-    if (rc == TOOL_EXIT_OK && tool_store_lock(t, o->store, &lock) != 0)
-        rc = TOOL_EXIT_FAIL;
-    /* Re-read under the lock: a bulk job may have moved it meanwhile. */
-    if (rc == TOOL_EXIT_OK && tool_store_get(t, o->store, e->owner, e) != 0)
-        rc = TOOL_EXIT_FAIL;
-    if (rc == TOOL_EXIT_OK && memcmp(e->assigned, e->wrapped, 16) != 0) {
-        rc = tool_cache_get(t, c, e->wrapped, &src);
-        if (rc == TOOL_EXIT_OK)
-            snprintf(from, from_len, "%s", src->name);
-        if (rc == TOOL_EXIT_OK)
-            rc = tool_cache_get(t, c, e->assigned, &to);
-        if (rc == TOOL_EXIT_OK)
-            rc = tool_store_move(t, o->store, c, e, to);
-    }
-    if (c != NULL)
-        tool_cache_free(t, c);
-    free(c);
-    if (lock >= 0)
-        close(lock);
-    return rc;
 }
 
 static int mailbox_show(struct tool *t, int argc, char **argv)
 {
     struct view_opts o;
-    struct tool_entry e;
+    struct store_row e;
+    struct store_db *db = NULL;
+    struct tool_keycache *c = calloc(1, sizeof *c);
     unsigned char owner[16];
     char from[DEP11_LABEL_MAX + 1] = "";
-    int rc = view_parse(t, &tool_cmd_mailbox_show, argc, argv, &o), got = 0;
+    int rc = view_parse(t, &tool_cmd_mailbox_show, argc, argv, &o), found = 0;
 
-    if (rc != 0)
-        return rc < 0 ? TOOL_EXIT_OK : rc;
+    memset(&e, 0, sizeof e);
+    if (c == NULL || rc != 0) {
+        free(c);
+        return c == NULL ? TOOL_EXIT_FAIL : rc < 0 ? TOOL_EXIT_OK : rc;
+    }
+    c->requester = o.requester;
     if (o.owner == NULL || tool_owner_id(o.owner, owner) != 0)
-        return tool_error(t, TOOL_EXIT_USAGE, "--owner ID is required");
-    got = tool_store_get(t, o.store, owner, &e);
-    if (got != 0)
-        return got < 0 ? TOOL_EXIT_FAIL
-                       : tool_error(t, TOOL_EXIT_FAIL, "no mailbox %s in the "
-                                    "store %s", o.owner, o.store);
-    rc = tool_load_login(t, 0);
-    if (rc == TOOL_EXIT_OK && !o.no_rewrap &&
-        memcmp(e.assigned, e.wrapped, 16) != 0)
-        rc = lazy_move(t, &o, &e, from, sizeof from);
+        rc = tool_error(t, TOOL_EXIT_USAGE, "--owner ID is required");
     if (rc == TOOL_EXIT_OK)
-        show_entry(t, &o, &e, from[0] ? from : NULL);
+        rc = store_open(t, o.store, o.no_rewrap || store_backend(o.store) ==
+                        &store_dir_ops ? STORE_OPEN_RDONLY :
+                        STORE_OPEN_MIGRATE, &db);
+    if (rc == TOOL_EXIT_OK)
+        rc = db->ops->get(t, db, owner, 1, &e, &found);
+    if (rc == TOOL_EXIT_OK && !found)
+        rc = tool_error(t, TOOL_EXIT_FAIL, "no mailbox %s in the store %s",
+                        o.owner, o.store);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_load_login(t, 0);
+    if (rc == TOOL_EXIT_OK && !o.no_rewrap && db->ops->begin != NULL)
+        rc = tool_store_touch(t, db, c, &e, from, sizeof from);
+    if (rc == TOOL_EXIT_OK)
+        show_entry(t, &e, from[0] ? from : NULL);
+    store_row_clear(&e);
+    store_close(db);
+    tool_cache_free(t, c);
+    free(c);
     return rc;
 }
 
 const struct tool_cmd tool_cmd_mailbox_show = {
     "mailbox", "show", mailbox_show,
     "show a mailbox's policy; re-wrap it if its assignment changed",
-    "Usage: dep11-tool mailbox show --store DIR --owner ID [--no-rewrap]\n"
+    "Usage: dep11-tool mailbox show --store STORE --owner ID [--no-rewrap]\n"
     "         [--requester user|system|recovery]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
     "Prints the mailbox's store entry: the policy it is assigned to, the\n"
-    "policy and version its blob is wrapped under, the blob file. When the\n"
+    "policy and version its blob is wrapped under, the blob's size. When the\n"
     "assignment changed (mailbox assign --store to another policy) the blob\n"
     "is re-wrapped now, on access: unwrapped under the old policy, wrapped\n"
-    "under the assigned one, crash-safe as in store rewrap; --no-rewrap only\n"
-    "shows that a re-wrap is pending.",
+    "under the assigned one, written in one transaction; --no-rewrap only\n"
+    "shows that a re-wrap is pending (and opens the store read-only).",
 };
 
 /* ---- store inventory ---- */
@@ -197,9 +167,10 @@ struct pol_count {
     size_t nver;
 };
 
-/* Adds entry @e to the per-policy counts @p (at most 64 policies). */
-static void count_entry(struct pol_count *p, size_t *np,
-                        const struct tool_entry *e)
+/* Adds @k children of wrapped/version to the per-policy counts @p (at
+ * most 64 policies, 8 versions each). */
+static void count_add(struct pol_count *p, size_t *np,
+                      const struct store_count *e)
 {
     size_t i = 0, k = 0;
 
@@ -212,7 +183,7 @@ static void count_entry(struct pol_count *p, size_t *np,
         memcpy(p[i].id, e->wrapped, 16);
         (*np)++;
     }
-    p[i].blobs++;
+    p[i].blobs += e->n;
     for (k = 0; k < p[i].nver && p[i].ver[k] != e->version; k++)
         ;
     if (k == p[i].nver && k < 8) {
@@ -221,7 +192,7 @@ static void count_entry(struct pol_count *p, size_t *np,
         p[i].nver++;
     }
     if (k < 8)
-        p[i].ver_n[k]++;
+        p[i].ver_n[k] += e->n;
 }
 
 /* The registry's record of @id among @all, or NULL. */
@@ -241,37 +212,33 @@ struct inv {
     size_t np, total, pending, rolled, damaged;
 };
 
-/* Counts every entry of the store. */
-static int inv_count(struct tool *t, const char *dir, const struct tool_rec *all,
-                     size_t n, struct inv *v)
+/* Adds up the store's counts (one GROUP BY over an index). */
+static int inv_count(struct tool *t, struct store_db *db,
+                     const struct tool_rec *all, size_t n, struct inv *v)
 {
-    unsigned char *owners = NULL;
-    struct tool_entry e;
+    struct store_count *cs = NULL, *e = NULL;
     const struct tool_rec *r = NULL;
-    size_t i = 0, k = 0;
+    size_t nc = 0, i = 0, k = 0;
+    int rc = db->ops->inventory(t, db, &cs, &nc);
 
-    if (tool_store_list(t, dir, &owners, &v->total) != 0)
-        return TOOL_EXIT_USAGE;
-    for (i = 0; i < v->total; i++) {
-        if (tool_store_get(t, dir, owners + 16 * i, &e) != 0) {
-            v->damaged++;
+    for (i = 0; rc == TOOL_EXIT_OK && i < nc; i++) {
+        e = &cs[i];
+        v->total += e->n;
+        count_add(v->p, &v->np, e);
+        if (memcmp(e->assigned, e->wrapped, 16) != 0) {
+            v->pending += e->n;
             continue;
         }
-        count_entry(v->p, &v->np, &e);
-        if (memcmp(e.assigned, e.wrapped, 16) != 0) {
-            v->pending++;
+        r = rec_of(all, n, e->wrapped);
+        if (r == NULL || r->version != e->version)
             continue;
-        }
-        r = rec_of(all, n, e.wrapped);
-        if (r != NULL && r->version == e.version) {
-            v->rolled++;
-            for (k = 0; k < v->np; k++)
-                if (memcmp(v->p[k].id, e.wrapped, 16) == 0)
-                    v->p[k].at_current++;
-        }
+        v->rolled += e->n;
+        for (k = 0; k < v->np; k++)
+            if (memcmp(v->p[k].id, e->wrapped, 16) == 0)
+                v->p[k].at_current += e->n;
     }
-    free(owners);
-    return TOOL_EXIT_OK;
+    free(cs);
+    return rc;
 }
 
 static void inv_print_json(const struct inv *v, const struct tool_rec *all,
@@ -341,6 +308,7 @@ static int store_inventory(struct tool *t, int argc, char **argv)
     struct view_opts o;
     struct tool_rec *all = NULL;
     struct inv *v = calloc(1, sizeof *v);
+    struct store_db *db = NULL;
     size_t n = 0;
     int rc = view_parse(t, &tool_cmd_store_inventory, argc, argv, &o);
 
@@ -354,11 +322,14 @@ static int store_inventory(struct tool *t, int argc, char **argv)
             rc = tool_reg_load(t, &all, &n);
     }
     if (rc == TOOL_EXIT_OK)
-        rc = inv_count(t, o.store, all, n, v);
+        rc = store_open(t, o.store, STORE_OPEN_RDONLY, &db);
+    if (rc == TOOL_EXIT_OK)
+        rc = inv_count(t, db, all, n, v);
     if (rc == TOOL_EXIT_OK && t->opt.json)
         inv_print_json(v, all, n);
     else if (rc == TOOL_EXIT_OK)
         inv_print(v, all, n);
+    store_close(db);
     tool_rec_free_all(all, n);
     free(v);
     return rc;
@@ -367,7 +338,7 @@ static int store_inventory(struct tool *t, int argc, char **argv)
 const struct tool_cmd tool_cmd_store_inventory = {
     "store", "inventory", store_inventory,
     "count a store's blobs per policy and version (% rolled)",
-    "Usage: dep11-tool store inventory --store DIR\n"
+    "Usage: dep11-tool store inventory --store STORE\n"
     "         [--pin-source file:PATH|env:VAR]\n\n"
     "Counts the children of the store per policy they are wrapped under and\n"
     "per policy version they were wrapped at, like the seeds' \"% of sites\n"
@@ -381,89 +352,42 @@ const struct tool_cmd tool_cmd_store_inventory = {
 /* ---- store verify ---- */
 
 struct ver {
-    size_t total, ok, failed, pending, not_under, stray;
-    unsigned char *pairs;  /* sorted (owner, wrapped) pairs, 32 bytes each */
-    size_t npairs;
+    struct tool *t;
+    struct tool_keycache *c;
+    const unsigned char *under;
+    size_t total, ok, failed, pending, not_under;
 };
 
-static int cmp32(const void *a, const void *b)
+/* Unwraps the child of one row under the policy it is wrapped under. */
+static int verify_one(void *ctx, const struct store_row *r)
 {
-    return memcmp(a, b, 32);
-}
-
-/* Unwraps the child of one owner under its policy. */
-static void verify_one(struct tool *t, const char *dir, struct tool_keycache *c,
-                       const unsigned char *owner, const unsigned char *under,
-                       struct ver *v)
-{
-    struct tool_entry e;
+    struct ver *v = ctx;
     struct tool_cached *pol = NULL;
-    unsigned char *blob = NULL;
-    size_t len = 0;
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    int js = v->t->opt.json; /* per-child errors: stderr only */
 
-    if (tool_store_get(t, dir, owner, &e) != 0) {
+    v->t->opt.json = 0;
+    v->total++;
+    if (tool_cache_get(v->t, v->c, r->wrapped, &pol) != TOOL_EXIT_OK ||
+        tool_child_unwrap(v->t, pol->h, r->owner, r->blob, r->blob_len,
+                          "child", &key) != TOOL_EXIT_OK) {
         v->failed++;
-        return;
+    } else {
+        tool_destroy(v->t, key);
+        v->ok++;
+        v->pending += memcmp(r->assigned, r->wrapped, 16) != 0;
+        v->not_under += v->under && memcmp(r->wrapped, v->under, 16) != 0;
     }
-    memcpy(v->pairs + 32 * v->npairs, owner, 16); /* its blob is no stray */
-    memcpy(v->pairs + 32 * v->npairs + 16, e.wrapped, 16);
-    v->npairs++;
-    if (tool_store_read_blob(t, dir, &e, &blob, &len) != 0 ||
-        tool_cache_get(t, c, e.wrapped, &pol) != TOOL_EXIT_OK ||
-        tool_child_unwrap(t, pol->h, owner, blob, len, "child", &key) !=
-            TOOL_EXIT_OK) {
-        v->failed++;
-        free(blob);
-        return;
-    }
-    (void)t->p11->C_DestroyObject(t->session, key);
-    free(blob);
-    v->ok++;
-    v->pending += memcmp(e.assigned, e.wrapped, 16) != 0;
-    v->not_under += under != NULL && memcmp(e.wrapped, under, 16) != 0;
-}
-
-/* Counts blob files no entry points to, and temporary files. */
-static void verify_stray(const char *dir, struct ver *v)
-{
-    char *p = NULL, *q = NULL;
-    DIR *d = NULL, *s = NULL;
-    struct dirent *de = NULL, *fe = NULL;
-    unsigned char key[32];
-
-    qsort(v->pairs, v->npairs, 32, cmp32);
-    if (asprintf(&p, "%s/blobs", dir) < 0 || (d = opendir(p)) == NULL) {
-        free(p);
-        return;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (tool_unhex(de->d_name, key + 16, 16) != 0 ||
-            asprintf(&q, "%s/%s", p, de->d_name) < 0)
-            continue;
-        s = opendir(q);
-        while (s != NULL && (fe = readdir(s)) != NULL) {
-            if (fe->d_name[0] == '.')
-                continue;
-            if (strlen(fe->d_name) != 37 || strcmp(fe->d_name + 32, ".blob") ||
-                (fe->d_name[32] = '\0', tool_unhex(fe->d_name, key, 16)) ||
-                !bsearch(key, v->pairs, v->npairs, 32, cmp32))
-                v->stray++;
-        }
-        if (s != NULL)
-            closedir(s);
-        free(q);
-    }
-    closedir(d);
-    free(p);
+    v->t->opt.json = js;
+    return TOOL_EXIT_OK;
 }
 
 static int verify_run(struct tool *t, const struct view_opts *o,
-                      struct tool_keycache *c, struct ver *v)
+                      struct ver *v)
 {
-    unsigned char *owners = NULL, under[16];
+    unsigned char under[16];
     struct tool_rec r;
-    size_t i = 0;
+    struct store_db *db = NULL;
     int rc = TOOL_EXIT_OK;
 
     if (o->policy != NULL) {
@@ -472,24 +396,14 @@ static int verify_run(struct tool *t, const struct view_opts *o,
         tool_rec_free(&r);
         if (rc != TOOL_EXIT_OK)
             return rc;
+        v->under = under;
     }
-    if (tool_store_list(t, o->store, &owners, &v->total) != 0)
-        return TOOL_EXIT_USAGE;
-    v->pairs = malloc(32 * (v->total ? v->total : 1));
-    if (v->pairs == NULL) {
-        free(owners);
-        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-    }
-    for (i = 0; i < v->total; i++) { /* per-child errors: stderr only */
-        int js = t->opt.json;
-        t->opt.json = 0;
-        verify_one(t, o->store, c, owners + 16 * i, o->policy ? under : NULL,
-                   v);
-        t->opt.json = js;
-    }
-    verify_stray(o->store, v);
-    free(owners);
-    return TOOL_EXIT_OK;
+    rc = store_open(t, o->store, STORE_OPEN_RDONLY, &db);
+    if (rc == TOOL_EXIT_OK)
+        rc = db->ops->list(t, db, NULL, 1, verify_one, v);
+    v->under = NULL;
+    store_close(db);
+    return rc;
 }
 
 static int store_verify(struct tool *t, int argc, char **argv)
@@ -505,26 +419,26 @@ static int store_verify(struct tool *t, int argc, char **argv)
         return c == NULL ? TOOL_EXIT_FAIL : rc < 0 ? TOOL_EXIT_OK : rc;
     }
     c->requester = o.requester;
+    v.t = t;
+    v.c = c;
     rc = tool_load_login(t, 0);
     if (rc == TOOL_EXIT_OK)
-        rc = verify_run(t, &o, c, &v);
-    bad = v.failed || v.not_under || v.stray;
+        rc = verify_run(t, &o, &v);
+    bad = v.failed || v.not_under;
     if (rc == TOOL_EXIT_OK && t->opt.json)
         printf("{\"ok\":%s,\"total\":%zu,\"unwrapped\":%zu,\"failed\":%zu,"
-               "\"pending\":%zu,\"not_under\":%zu,\"stray\":%zu}\n",
+               "\"pending\":%zu,\"not_under\":%zu}\n",
                bad ? "false" : "true", v.total, v.ok, v.failed, v.pending,
-               v.not_under, v.stray);
+               v.not_under);
     else if (rc == TOOL_EXIT_OK)
         printf("store %s: %zu children, %zu unwrap, %zu fail; %zu pending a "
-               "re-wrap; %zu not under %s; %zu stray files\n", o.store,
-               v.total, v.ok, v.failed, v.pending, v.not_under,
-               o.policy ? o.policy : "-", v.stray);
+               "re-wrap; %zu not under %s\n", o.store, v.total, v.ok,
+               v.failed, v.pending, v.not_under, o.policy ? o.policy : "-");
     if (rc == TOOL_EXIT_OK && bad) {
         fprintf(stderr, "dep11-tool: store verify: the store does not "
                 "verify\n");
         rc = TOOL_EXIT_FAIL;
     }
-    free(v.pairs);
     tool_cache_free(t, c);
     free(c);
     return rc;
@@ -533,12 +447,11 @@ static int store_verify(struct tool *t, int argc, char **argv)
 const struct tool_cmd tool_cmd_store_verify = {
     "store", "verify", store_verify,
     "check that every child of a store unwraps",
-    "Usage: dep11-tool store verify --store DIR [--policy NAME]\n"
+    "Usage: dep11-tool store verify --store STORE [--policy NAME]\n"
     "         [--requester user|system|recovery]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
-    "Unwraps every child blob under the policy its entry names\n"
-    "(CKM_DEP11_CHILD_UNWRAP with the owner id), and looks for blob files no\n"
-    "entry points to (a stale copy, a temporary file). With --policy, every\n"
-    "child must be wrapped under that policy. Exit 1 if any child fails, is\n"
-    "not under --policy, or a stray file exists. Reads only.",
+    "Unwraps every child blob under the policy its row names\n"
+    "(CKM_DEP11_CHILD_UNWRAP with the owner id). With --policy, every child\n"
+    "must be wrapped under that policy. Exit 1 if any child fails or is not\n"
+    "under --policy. Opens the store read-only.",
 };

@@ -413,11 +413,13 @@ static int pg_get(struct tool *t, struct store_db *d,
     struct pg_db *db = (struct pg_db *)d;
     struct pga a = {0};
     PGresult *res = NULL;
+    unsigned char id[16];
     int rc = TOOL_EXIT_FAIL;
 
+    memcpy(id, owner, 16); /* @owner may be r->owner */
     memset(r, 0, sizeof *r);
     *found = 0;
-    pga_id(&a, owner);
+    pga_id(&a, id);
     res = pg_run(t, db, with_blob
                  ? "SELECT " OWNER_COLS ", blob FROM owners WHERE owner = $1"
                  : "SELECT " OWNER_COLS " FROM owners WHERE owner = $1",

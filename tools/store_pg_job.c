@@ -175,8 +175,14 @@ int pg_job_claim(struct tool *t, struct store_db *d,
 {
     struct pg_db *db = (struct pg_db *)d;
     struct store_row *out = NULL;
-    long long until = (long long)time(NULL) + (lease_s > 0 ? lease_s : 1);
+    const char *env = getenv("DEP11_STORE_LEASE");
+    long long until = 0;
     int rc = TOOL_EXIT_FAIL;
+
+    /* Tests and operators shorten (or stretch) the lease of every claim. */
+    if (env != NULL && atoi(env) > 0)
+        lease_s = atoi(env);
+    until = (long long)time(NULL) + (lease_s > 0 ? lease_s : 1);
 
     *rows = NULL;
     *n = 0;

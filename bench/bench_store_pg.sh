@@ -8,7 +8,7 @@
 #                   the "re-wrap" is a byte append, no HSM)
 #   BENCH_MODE=tool dep11-tool store rewrap --threads 1 workers on a SoftHSM
 #                   world: CHILD_UNWRAP + CHILD_WRAP through libdep11.so
-#   BENCH_BATCH=100 children per claim
+#   BENCH_BATCH=100 children per claim (drv; dep11-tool claims 500)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -28,8 +28,28 @@ reset() {
 }
 
 if [ "$MODE" = tool ]; then
-    # shellcheck source=bench/bench_store_pg_tool.sh
-    . "$top/bench/bench_store_pg_tool.sh"
+    # A SoftHSM world with policies A and B; seed = bulk assign to A,
+    # worker = `store rewrap --to B` with one thread.
+    world="$build/bench/pg-world"
+    export SOFTHSM_MODULE=${SOFTHSM_MODULE:-$(sed -n 's/^SOFTHSM_MODULE = //p' "$build/Makefile")}
+    export ITEST_TOOL="$build/tests/integration/itool"
+    "$top/tests/integration/setup-tokens.sh" "$world" >/dev/null || exit 1
+    export SOFTHSM2_CONF="$world/softhsm2.conf" DEP11_CONF="$world/dep11.conf"
+    C=("$build/tools/dep11-tool" --module "$build/.libs/libdep11.so"
+       --token-label contoso --pin-source "file:$world/user.pin")
+    ten=0b5e2a6c-7c1d-4f51-9a0e-3d7b1c2e4f60
+    for p in A B; do
+        "${C[@]}" policy create --type mailbox --tenant $ten --name $p \
+            --provider-managed >/dev/null || exit 1
+    done
+    seq -f 'owner%g' 1 "$N" >"$world/owners"
+    seed() {
+        "${C[@]}" mailbox assign --store "$PG_URI" --policy A \
+            --owners "$world/owners" >/dev/null
+    }
+    worker() {
+        "${C[@]}" store rewrap --store "$PG_URI" --to B --workers 1 >/dev/null
+    }
 else
     seed() { "$DRV" "$PG_URI" seed "$N" >/dev/null; }
     worker() { "$DRV" "$PG_URI" work "w$1" "$BATCH" 60 >/dev/null; }

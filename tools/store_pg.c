@@ -83,6 +83,11 @@ void pga_text(struct pga *a, const char *s)
     pga_add(a, TEXTOID, s, (int)strlen(s), 1);
 }
 
+void pga_textn(struct pga *a, const char *s, size_t cap)
+{
+    pga_add(a, TEXTOID, s, (int)strnlen(s, cap), 1);
+}
+
 void pga_null(struct pga *a, Oid type)
 {
     pga_add(a, type, NULL, 0, 1);
@@ -456,7 +461,7 @@ static int pg_put(struct tool *t, struct store_db *d, const struct store_row *r)
         return tool_error(t, TOOL_EXIT_FAIL, "internal: an owner without a "
                           "blob");
     pga_id(&a, r->owner);
-    pga_text(&a, r->kind);
+    pga_textn(&a, r->kind, sizeof r->kind);
     pga_id(&a, r->assigned);
     pga_id(&a, r->wrapped);
     pga_i64(&a, (long long)r->version);

@@ -32,6 +32,7 @@ void pga_bytes(struct pga *a, const void *p, size_t len);
 void pga_id(struct pga *a, const unsigned char id[16]);
 void pga_i64(struct pga *a, long long v);
 void pga_text(struct pga *a, const char *s);
+void pga_textn(struct pga *a, const char *s, size_t cap); /* not NUL-ended */
 void pga_null(struct pga *a, Oid type);
 
 /* Runs @sql with @a (NULL: none), results in binary. Returns the result

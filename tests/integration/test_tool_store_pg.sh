@@ -74,6 +74,8 @@ t 0 "refresh MW: version 2" -- "${C[@]}" policy refresh MW
 t 0 "rewrap to MW (one process, one worker)" -- "${C[@]}" --json store rewrap --store "$S" --to MW --workers 1
 json "j['rewrapped'] == $N and j['failed'] == 0 and j['finished']"
 same "job items left" "$(pg_psql -c 'SELECT count(*) FROM job_items')" 0
+t 0 "rewrap --from B (none under B)" -- "${C[@]}" --json store rewrap --store "$S" --to A --from B --workers 1
+json 'j["total"] == 0 and j["rewrapped"] == 0 and j["finished"]'
 t 0 "inventory: all at MW v2" -- "${C[@]}" --json store inventory --store "$S"
 json "j['rolled'] == $N"
 t 0 "verify --policy MW" -- "${C[@]}" --json store verify --store "$S" --policy MW

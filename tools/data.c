@@ -17,12 +17,13 @@ struct data_opts {
     const char *policy, *mailbox, *owner, *in, *out, *store, *owners;
     CK_ULONG requester;
     int force;
+    size_t batch;
     unsigned char owner_id[16];
 };
 
 enum {
     OPT_POLICY = 1000, OPT_MAILBOX, OPT_OWNER, OPT_IN, OPT_OUT, OPT_FORCE,
-    OPT_REQUESTER, OPT_STORE, OPT_OWNERS,
+    OPT_REQUESTER, OPT_STORE, OPT_OWNERS, OPT_BATCH,
 };
 
 static const struct option data_longopts[] = {
@@ -30,13 +31,15 @@ static const struct option data_longopts[] = {
     {"owner", 1, NULL, OPT_OWNER}, {"in", 1, NULL, OPT_IN},
     {"out", 1, NULL, OPT_OUT}, {"force", 0, NULL, OPT_FORCE},
     {"requester", 1, NULL, OPT_REQUESTER}, {"store", 1, NULL, OPT_STORE},
-    {"owners", 1, NULL, OPT_OWNERS}, TOOL_COMMON_LONGOPTS,
+    {"owners", 1, NULL, OPT_OWNERS}, {"batch", 1, NULL, OPT_BATCH},
+    TOOL_COMMON_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
 static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
 {
     struct data_opts *o = ctx;
+    char *end = NULL;
 
     switch (c) {
     case OPT_POLICY: o->policy = arg; return 0;
@@ -47,6 +50,11 @@ static int data_opt(struct tool *t, int c, const char *arg, void *ctx)
     case OPT_FORCE: o->force = 1; return 0;
     case OPT_STORE: o->store = arg; return 0;
     case OPT_OWNERS: o->owners = arg; return 0;
+    case OPT_BATCH:
+        o->batch = strtoul(arg, &end, 10);
+        if (*arg >= '1' && *arg <= '9' && !*end && o->batch <= 1000000)
+            return 0;
+        return tool_error(t, TOOL_EXIT_USAGE, "--batch is 1 to 1000000");
     case OPT_REQUESTER: return tool_requester_opt(t, arg, &o->requester);
     default: return TOOL_EXIT_USAGE;
     }
@@ -64,16 +72,17 @@ static int data_parse(struct tool *t, const struct tool_cmd *cmd, int argc,
 
     memset(o, 0, sizeof *o);
     o->requester = DEP11_REQUESTER_USER;
+    o->batch = TOOL_ASSIGN_BATCH;
     rc = tool_parse_no_operands(t, cmd, argc, argv, data_longopts, data_opt, o);
     if (rc != 0)
         return rc;
     if (o->store != NULL && o->mailbox != NULL)
         return tool_error(t, TOOL_EXIT_USAGE, "give --mailbox FILE or "
-                          "--store DIR, not both");
+                          "--store STORE, not both");
     if (o->store != NULL) /* the store names the blob and its policy */
-        need = strchr(need, 'i') ? "oif" : o->owners ? "p" : "po";
+        need = strchr(need, 'i') ? "oif" : o->owners ? "" : "o";
     else if (o->owners != NULL)
-        return tool_error(t, TOOL_EXIT_USAGE, "--owners needs --store DIR");
+        return tool_error(t, TOOL_EXIT_USAGE, "--owners needs --store STORE");
     if (o->owners != NULL && o->owner == NULL)
         return 0;
     if ((strchr(need, 'p') && !o->policy) || (strchr(need, 'm') && !o->mailbox)
@@ -143,7 +152,7 @@ static int mailbox_assign(struct tool *t, int argc, char **argv)
         return rc < 0 ? TOOL_EXIT_OK : rc;
     if (o.store != NULL)
         return tool_store_assign(t, o.store, o.policy, o.owner, o.owners,
-                                 o.requester);
+                                 o.batch, o.requester);
     rc = open_policy(t, &o, &pol);
     if (rc != TOOL_EXIT_OK)
         goto out;
@@ -172,13 +181,18 @@ const struct tool_cmd tool_cmd_mailbox_assign = {
     "create a mailbox key under a policy and write its blob",
     "Usage: dep11-tool mailbox assign --policy FILE|NAME --owner ID --out FILE\n"
     "         [--requester user|system|recovery] [--force]\n"
-    "       dep11-tool mailbox assign --store DIR --policy NAME\n"
-    "         (--owner ID | --owners FILE) [--requester ...]\n"
+    "       dep11-tool mailbox assign --store STORE [--policy NAME]\n"
+    "         (--owner ID | --owners FILE [--batch N]) [--requester ...]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
-    "With --store the key goes into the child-blob store under the active\n"
-    "registered policy NAME (--owners: one owner a line); an owner already\n"
-    "there is only re-assigned, its key re-wrapped on access (mailbox show)\n"
-    "or by store rewrap. Without --store:\n"
+    "With --store the key goes into the child-blob store (docs/STORE.md: an\n"
+    "SQLite file, created on first use, or a postgresql:// URI) under the\n"
+    "active registered policy NAME (--owners: one owner a line, committed\n"
+    "N at a time, default 10000); an owner already there is only\n"
+    "re-assigned, its key re-wrapped on access (mailbox show, data\n"
+    "seal/open) or by store rewrap.\n"
+    "Without --policy: the tenant's assigned multi-workload policy, else the\n"
+    "provider-managed mailbox policy \"dep11-default-mailbox\", registered\n"
+    "on first use. Without --store:\n"
     "Unwraps the policy blob, generates a mailbox key (C_GenerateKey\n"
     "CKM_DEP11_KEY_GEN) and wraps it under the policy key for the owner\n"
     "(C_WrapKey CKM_DEP11_CHILD_WRAP). The child blob is written atomically\n"
@@ -350,9 +364,11 @@ const struct tool_cmd tool_cmd_data_seal = {
     "data", "seal", data_seal,
     "encrypt a file with a mailbox key",
     "Usage: dep11-tool data seal (--policy FILE|NAME --mailbox FILE |\n"
-    "         --store DIR) --owner ID\n"
+    "         --store STORE) --owner ID\n"
     "         --in FILE --out FILE [--requester user|system|recovery]\n"
     "         [--force] --pin-source file:PATH|env:VAR\n\n"
+    "With --store the owner's child comes from the store; a child whose\n"
+    "assignment changed is re-wrapped first (the seeds' re-wrap on access).\n"
     "Unwraps the policy blob, unwraps the mailbox key blob for the owner\n"
     "(C_UnwrapKey CKM_DEP11_CHILD_UNWRAP) and encrypts --in with\n"
     "CKM_DEP11_AEAD (AES-256-GCM, module-chosen 96-bit nonce): the output is\n"
@@ -417,7 +433,7 @@ const struct tool_cmd tool_cmd_data_open = {
     "data", "open", data_open,
     "decrypt a file sealed with data seal",
     "Usage: dep11-tool data open (--policy FILE|NAME --mailbox FILE |\n"
-    "         --store DIR) --owner ID\n"
+    "         --store STORE) --owner ID\n"
     "         --in FILE --out FILE [--requester user|system|recovery]\n"
     "         [--force] --pin-source file:PATH|env:VAR\n\n"
     "Unwraps the policy and the mailbox key as data seal does and decrypts\n"

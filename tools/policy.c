@@ -332,10 +332,11 @@ static int create_admit(struct tool *t, const struct create_opts *o,
     return rc;
 }
 
-/* Wraps the new key @key, writes --out, registers @r and prints it. */
+/* Wraps the new key @key, writes --out, registers @r and (@print)
+ * prints it. */
 static int create_finish(struct tool *t, const struct create_opts *o,
                          CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE r1,
-                         CK_OBJECT_HANDLE r2, struct tool_rec *r)
+                         CK_OBJECT_HANDLE r2, struct tool_rec *r, int print)
 {
     unsigned char *pid = NULL;
     CK_ULONG pid_len = 0, len = 0;
@@ -356,8 +357,37 @@ static int create_finish(struct tool *t, const struct create_opts *o,
         rc = TOOL_EXIT_FAIL;
     if (rc == TOOL_EXIT_OK)
         rc = tool_reg_create(t, r);
-    if (rc == TOOL_EXIT_OK)
+    if (rc == TOOL_EXIT_OK && print)
         rc = tool_print_rec(t, r);
+    return rc;
+}
+
+/*
+ * Creates and registers the provider-managed policy @name of @type for
+ * @tenant, printing nothing (the store's default policy, created on first
+ * use). The session must be read-write. Returns a TOOL_EXIT_ code.
+ */
+int tool_policy_create_provider(struct tool *t, CK_ULONG type,
+                                const unsigned char *tenant, const char *name)
+{
+    struct create_opts o;
+    struct tool_rec r;
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    int rc = TOOL_EXIT_OK;
+
+    memset(&o, 0, sizeof o);
+    o.name = name;
+    o.provider = 1;
+    o.type_v = type;
+    memcpy(o.tenant_id, tenant, 16);
+    rc = create_admit(t, &o, &r);
+    if (rc == TOOL_EXIT_OK)
+        rc = generate_policy(t, &o, &key);
+    if (rc == TOOL_EXIT_OK)
+        rc = create_finish(t, &o, key, CK_INVALID_HANDLE, CK_INVALID_HANDLE,
+                           &r, 0);
+    tool_destroy(t, key);
+    tool_rec_free(&r);
     return rc;
 }
 
@@ -396,7 +426,7 @@ static int policy_create(struct tool *t, int argc, char **argv)
     if (rc == TOOL_EXIT_OK)
         rc = generate_policy(t, &o, &key);
     if (rc == TOOL_EXIT_OK)
-        rc = create_finish(t, &o, key, r1, r2, &r);
+        rc = create_finish(t, &o, key, r1, r2, &r, 1);
     tool_destroy(t, key);
     tool_rec_free(&r);
     return rc;

@@ -66,6 +66,10 @@ int tool_unwrap_blob(struct tool *t, const unsigned char *blob, size_t len,
 int tool_wrap_policy(struct tool *t, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE r1,
                      CK_OBJECT_HANDLE r2, CK_FLAGS flags, unsigned char **blob,
                      CK_ULONG *len);
+/* Creates and registers a provider-managed policy, printing nothing (the
+ * store's default policy). policy.c */
+int tool_policy_create_provider(struct tool *t, CK_ULONG type,
+                                const unsigned char *tenant, const char *name);
 /* Prints a record (table or JSON, with its blob's header). policy_reg.c */
 int tool_print_rec(struct tool *t, const struct tool_rec *r);
 
@@ -113,10 +117,12 @@ int tool_store_touch(struct tool *t, struct store_db *db,
 int tool_store_child(struct tool *t, const char *store,
                      const unsigned char *owner, CK_ULONG requester,
                      CK_OBJECT_HANDLE *pol, unsigned char **blob, size_t *len);
-/* mailbox assign --store (store_cmd.c); @owners_file: one owner a line. */
-int tool_store_assign(struct tool *t, const char *dir, const char *policy,
+/* mailbox assign --store (store_cmd.c); @owners_file: one owner a line,
+ * @batch owners per transaction; @policy NULL: the default. */
+#define TOOL_ASSIGN_BATCH 10000
+int tool_store_assign(struct tool *t, const char *store, const char *policy,
                       const char *owner, const char *owners_file,
-                      CK_ULONG requester);
+                      size_t batch, CK_ULONG requester);
 
 /* ---- commands of the control plane ---- */
 extern const struct tool_cmd tool_cmd_policy_list;

@@ -446,8 +446,9 @@ static int limit_error(struct tool *t, const char *fmt, ...)
  * Checks the seeds' limits (DESIGN section 5) for @r about to become (or
  * stay) @r->state / @r->assigned, against the other records of @all.
  * At most TOOL_MAX_MAILBOX active MAILBOX policies per tenant; one assigned
- * MULTI_WORKLOAD policy per tenant; one FILES policy per tenant and geo
- * (purged ones no longer count). Returns TOOL_EXIT_OK or TOOL_EXIT_FAIL
+ * MULTI_WORKLOAD policy per tenant; one FILES policy per tenant and geo,
+ * and geo FILES policies never beside a geo-less one (purged ones no
+ * longer count). Returns TOOL_EXIT_OK or TOOL_EXIT_FAIL
  * with CKR_DEP11_POLICY_LIMIT printed.
  */
 int tool_reg_check_limits(struct tool *t, const struct tool_rec *r,
@@ -476,6 +477,13 @@ int tool_reg_check_limits(struct tool *t, const struct tool_rec *r,
                                "geo %s (\"%s\"); one per tenant and geo",
                                tenant, r->geo[0] ? r->geo : "(none)",
                                o->name);
+        if (r->type == DEP11_POLICY_FILES && o->state != TOOL_STATE_PURGED &&
+            !o->geo[0] != !r->geo[0]) /* the seeds: geos or none, not both */
+            return limit_error(t, "tenant %s has a files policy %s a geo "
+                               "(\"%s\"): a tenant without geos has exactly "
+                               "one files policy, a tenant with geos one per "
+                               "geo; they do not mix", tenant,
+                               o->geo[0] ? "in" : "without", o->name);
     }
     if (r->type == DEP11_POLICY_MAILBOX && r->state == TOOL_STATE_ACTIVE &&
         active >= TOOL_MAX_MAILBOX)

@@ -9,7 +9,8 @@
 
 #include "tool.h"
 
-#define ASSIGN_BATCH 1000 /* owners per transaction of a bulk assign */
+/* The provider-managed mailbox policy of owners assigned none. */
+#define TOOL_DEFAULT_POLICY "dep11-default-mailbox"
 
 /* A new mailbox key for @owner under @to: KEY_GEN, CHILD_WRAP, the row. */
 static int assign_new(struct tool *t, struct store_db *db,
@@ -80,11 +81,11 @@ static int batch_end(struct tool *t, struct store_db *db, int rc)
 }
 
 /* Assigns every owner listed in @path (one a line; blank lines skipped),
- * ASSIGN_BATCH owners per transaction: a batch commits whole or not at
- * all, and a re-run finds the committed ones "unchanged". */
+ * @batch owners per transaction: a batch commits whole or not at all, and
+ * a re-run finds the committed ones "unchanged". */
 static int assign_file(struct tool *t, struct store_db *db,
                        const struct tool_cached *to, const char *path,
-                       size_t counts[AS_N])
+                       size_t batch, size_t counts[AS_N])
 {
     FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     char line[1024];
@@ -103,7 +104,7 @@ static int assign_file(struct tool *t, struct store_db *db,
             rc = assign_one(t, db, to, line, &what);
         if (rc == TOOL_EXIT_OK)
             c[what]++;
-        if (rc == TOOL_EXIT_OK && ++in_batch == ASSIGN_BATCH) {
+        if (rc == TOOL_EXIT_OK && ++in_batch == batch) {
             open = 0;
             in_batch = 0;
             rc = batch_end(t, db, rc);
@@ -120,12 +121,71 @@ static int assign_file(struct tool *t, struct store_db *db,
     return rc;
 }
 
-/* Finds, checks and unwraps the target policy @name into the cache. */
+/* The one tenant the registry's records name (else a usage error). */
+static int one_tenant(struct tool *t, const struct tool_rec *all, size_t n,
+                      unsigned char *tenant)
+{
+    size_t i = 0;
+
+    for (i = 0; i < n; i++)
+        if (i > 0 && memcmp(all[i].tenant, tenant, 16) != 0)
+            return tool_error(t, TOOL_EXIT_USAGE, "the registry names more "
+                              "than one tenant: give --policy");
+        else
+            memcpy(tenant, all[i].tenant, 16);
+    if (n == 0)
+        return tool_error(t, TOOL_EXIT_USAGE, "the registry names no tenant "
+                          "yet: give --policy");
+    return TOOL_EXIT_OK;
+}
+
+/*
+ * The seeds' defaults for an owner assigned no mailbox policy: the
+ * tenant's assigned multi-workload policy, else the provider-managed
+ * mailbox policy TOOL_DEFAULT_POLICY, registered here on first use ("By
+ * default your mailboxes get encrypted using Microsoft-managed keys").
+ * *@name gets its name (malloc'd). Returns a TOOL_EXIT_ code.
+ */
+static int default_policy(struct tool *t, char **name)
+{
+    struct tool_rec *all = NULL;
+    unsigned char tenant[16];
+    size_t n = 0, i = 0;
+    int rc = tool_reg_load(t, &all, &n);
+
+    *name = NULL;
+    for (i = 0; rc == TOOL_EXIT_OK && i < n && *name == NULL; i++)
+        if (all[i].type == DEP11_POLICY_MULTI_WORKLOAD && all[i].assigned &&
+            all[i].state == TOOL_STATE_ACTIVE)
+            *name = strdup(all[i].name);
+    for (i = 0; rc == TOOL_EXIT_OK && i < n && *name == NULL; i++)
+        if (strcmp(all[i].name, TOOL_DEFAULT_POLICY) == 0)
+            *name = strdup(all[i].name);
+    if (rc == TOOL_EXIT_OK && *name == NULL)
+        rc = one_tenant(t, all, n, tenant);
+    if (rc == TOOL_EXIT_OK && *name == NULL)
+        rc = tool_policy_create_provider(t, DEP11_POLICY_MAILBOX, tenant,
+                                         TOOL_DEFAULT_POLICY);
+    if (rc == TOOL_EXIT_OK && *name == NULL &&
+        (*name = strdup(TOOL_DEFAULT_POLICY)) == NULL)
+        rc = tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    tool_rec_free_all(all, n);
+    return rc;
+}
+
+/* Finds, checks and unwraps the target policy @name (NULL: the default)
+ * into the cache. */
 static int target_policy(struct tool *t, struct tool_keycache *c,
                          const char *name, struct tool_cached **to)
 {
     struct tool_rec r;
-    int rc = tool_reg_find(t, name, NULL, &r);
+    char *dflt = NULL;
+    int rc = name ? TOOL_EXIT_OK : default_policy(t, &dflt);
+
+    memset(&r, 0, sizeof r);
+    if (rc == TOOL_EXIT_OK)
+        rc = tool_reg_find(t, name ? name : dflt, NULL, &r);
+    free(dflt);
 
     if (rc == TOOL_EXIT_OK && r.state != TOOL_STATE_ACTIVE)
         rc = tool_error(t, TOOL_EXIT_FAIL, "policy \"%s\" is %s: it takes "
@@ -150,13 +210,14 @@ static int target_policy(struct tool *t, struct tool_keycache *c,
  */
 int tool_store_assign(struct tool *t, const char *store, const char *policy,
                       const char *owner, const char *owners_file,
-                      CK_ULONG requester)
+                      size_t batch, CK_ULONG requester)
 {
     struct tool_keycache *c = calloc(1, sizeof *c);
     struct tool_cached *to = NULL;
     struct store_db *db = NULL;
     size_t counts[AS_N] = { 0, 0, 0 };
-    int rc = c ? tool_load_login(t, 0) : TOOL_EXIT_FAIL, what = 0;
+    int rc = c ? tool_load_login(t, policy == NULL) : TOOL_EXIT_FAIL;
+    int what = 0;
 
     if (c == NULL)
         return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
@@ -171,7 +232,7 @@ int tool_store_assign(struct tool *t, const char *store, const char *policy,
         counts[what] += rc == TOOL_EXIT_OK;
     }
     if (rc == TOOL_EXIT_OK && owners_file != NULL)
-        rc = assign_file(t, db, to, owners_file, counts);
+        rc = assign_file(t, db, to, owners_file, batch, counts);
     if (rc == TOOL_EXIT_OK && t->opt.json)
         printf("{\"ok\":true,\"policy\":\"%s\",\"created\":%zu,"
                "\"reassigned\":%zu,\"unchanged\":%zu}\n", to->name,

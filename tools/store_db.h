@@ -71,6 +71,7 @@ struct store_job_spec {
 /* States of a job and of its items. */
 #define STORE_JOB_RUNNING 0
 #define STORE_JOB_DONE 1
+#define STORE_JOB_SUPERSEDED 2   /* a job of another spec was opened */
 #define STORE_ITEM_PENDING 0
 #define STORE_ITEM_CLAIMED 1
 #define STORE_ITEM_DONE 2
@@ -145,8 +146,10 @@ struct store_ops {
     /* ---- the re-wrap job ---- */
     /* Finds the running job of @spec (same target, version, from), else
      * creates it with one pending item per selected owner that is not yet
-     * wrapped under and assigned to the target at its version. Several
-     * workers calling this at once get the same job. */
+     * wrapped under and assigned to the target at its version; creating
+     * it supersedes every other running job (state STORE_JOB_SUPERSEDED,
+     * items deleted). Several workers calling this at once get the same
+     * job. */
     int (*job_open)(struct tool *t, struct store_db *db,
                     const struct store_job_spec *spec, struct store_job *job);
     /* Claims up to @max pending items (and items whose lease has expired:

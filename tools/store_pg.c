@@ -32,7 +32,6 @@ static const char pg_schema_v1[] =
     " version bigint NOT NULL, blob bytea NOT NULL,"
     " created bigint NOT NULL, updated bigint NOT NULL);"
     "CREATE INDEX owners_inv ON owners (assigned, wrapped, version, kind);"
-    "CREATE INDEX owners_wrapped ON owners (wrapped);"
     "CREATE TABLE jobs ("
     " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " target bytea NOT NULL, version bigint NOT NULL, from_pol bytea,"

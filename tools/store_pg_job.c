@@ -92,8 +92,20 @@ static int job_create(struct tool *t, struct pg_db *db,
     memset(&a, 0, sizeof a);
     pga_i64(&a, job->id);
     pga_i64(&a, n);
-    return pg_cmd(t, db, "UPDATE jobs SET total = $2 WHERE id = $1", &a,
-                  "count the children of the job", NULL);
+    if (pg_cmd(t, db, "UPDATE jobs SET total = $2 WHERE id = $1", &a,
+               "count the children of the job", NULL) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
+    /* The new job moves every owner that is not where it should be: any
+     * other running job is superseded (a late worker of it writes
+     * nothing: its items are gone). */
+    memset(&a, 0, sizeof a);
+    pga_i64(&a, job->id);
+    if (pg_cmd(t, db, "DELETE FROM job_items WHERE job IN (SELECT id FROM "
+               "jobs WHERE state = 0 AND id <> $1)", &a,
+               "supersede the other jobs", NULL) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
+    return pg_cmd(t, db, "UPDATE jobs SET state = 2 WHERE state = 0 AND "
+                  "id <> $1", &a, "supersede the other jobs", NULL);
 }
 
 int pg_job_open(struct tool *t, struct store_db *d,
@@ -175,14 +187,8 @@ int pg_job_claim(struct tool *t, struct store_db *d,
 {
     struct pg_db *db = (struct pg_db *)d;
     struct store_row *out = NULL;
-    const char *env = getenv("DEP11_STORE_LEASE");
-    long long until = 0;
+    long long until = (long long)time(NULL) + (lease_s > 0 ? lease_s : 1);
     int rc = TOOL_EXIT_FAIL;
-
-    /* Tests and operators shorten (or stretch) the lease of every claim. */
-    if (env != NULL && atoi(env) > 0)
-        lease_s = atoi(env);
-    until = (long long)time(NULL) + (lease_s > 0 ? lease_s : 1);
 
     *rows = NULL;
     *n = 0;

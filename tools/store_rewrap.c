@@ -12,6 +12,7 @@
 #endif
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -21,7 +22,7 @@
 #include "tool.h"
 
 #define RW_BATCH 500     /* children claimed at once */
-#define RW_LEASE 120     /* seconds a claim holds before others take it */
+#define RW_LEASE 120     /* default seconds a claim holds (--lease) */
 #define RW_MAX_WORKERS 16
 
 struct rw_job {
@@ -31,10 +32,12 @@ struct rw_job {
     unsigned char to_id[16];
     CK_ULONG requester;
     int serialize;            /* SQLite: one writer at a time in-process */
+    int lease;                /* seconds a claim holds (--lease) */
     pthread_mutex_t lock;     /* the counters; the store when serialize */
     size_t moved, failed, lost;
     int broken;               /* a worker hit a store error */
     int finished, nstarted;   /* workers done / started */
+    int done;                 /* job_finish said the job is done */
 };
 
 struct rw_worker {
@@ -71,9 +74,7 @@ static size_t rewrap_batch(struct rw_worker *w, const struct tool_cached *to,
                            struct store_row *rows, size_t n)
 {
     size_t i = 0, k = 0;
-    int js = w->t.opt.json; /* per-child errors: stderr only */
 
-    w->t.opt.json = 0;
     for (i = 0; i < n; i++) {
         if (tool_rewrap_row(&w->t, &w->cache, &rows[i], to) != TOOL_EXIT_OK) {
             store_row_clear(&rows[i]);
@@ -85,7 +86,6 @@ static size_t rewrap_batch(struct rw_worker *w, const struct tool_cached *to,
         }
         k++;
     }
-    w->t.opt.json = js;
     return k;
 }
 
@@ -101,7 +101,7 @@ static int worker_round(struct rw_worker *w, const struct tool_cached *to,
 
     if (j->serialize)
         rw_lock(j);
-    rc = ops->job_claim(&w->t, w->db, &j->job, w->name, RW_BATCH, RW_LEASE,
+    rc = ops->job_claim(&w->t, w->db, &j->job, w->name, RW_BATCH, j->lease,
                         &rows, &n);
     if (j->serialize)
         rw_unlock(j);
@@ -126,6 +126,57 @@ static int worker_round(struct rw_worker *w, const struct tool_cached *to,
     return rc;
 }
 
+/* SIGINT or SIGTERM: the workers stop after their batch, release what
+ * they hold, and the run ends "not finished". */
+static volatile sig_atomic_t rw_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    rw_stop = 1;
+}
+
+static int is_broken(struct rw_job *j)
+{
+    int b = 0;
+
+    rw_lock(j);
+    b = j->broken || rw_stop;
+    rw_unlock(j);
+    return b;
+}
+
+/*
+ * Nothing was left to claim: on PostgreSQL other workers (other processes,
+ * other hosts, or dead ones whose leases have not expired yet) may still
+ * hold items, so wait a moment and claim again until only what this run
+ * failed is held (*@more 1: claim again). SQLite runs alone (the single
+ * runner lock): done.
+ */
+static int worker_wait(struct rw_worker *w, int *more)
+{
+    struct rw_job *j = w->j;
+    struct store_progress p;
+    struct timespec pause = { 0, 0 };
+    size_t mine = 0;
+    int rc = TOOL_EXIT_OK;
+
+    *more = 0;
+    if (j->serialize)
+        return TOOL_EXIT_OK;
+    rc = w->db->ops->job_progress(&w->t, w->db, &j->job, &p);
+    rw_lock(j);
+    mine = j->failed;
+    rw_unlock(j);
+    if (rc != TOOL_EXIT_OK || p.claimed <= mine)
+        return rc;
+    pause.tv_sec = j->lease > 1 ? 1 : 0;
+    pause.tv_nsec = j->lease > 1 ? 0 : 500 * 1000 * 1000;
+    nanosleep(&pause, NULL);
+    *more = 1;
+    return TOOL_EXIT_OK;
+}
+
 static void *worker_main(void *arg)
 {
     struct rw_worker *w = arg;
@@ -133,8 +184,11 @@ static void *worker_main(void *arg)
     int more = 1, rc = TOOL_EXIT_OK;
 
     rc = tool_cache_get(&w->t, &w->cache, w->j->to_id, &to);
-    while (rc == TOOL_EXIT_OK && more && !w->j->broken)
+    while (rc == TOOL_EXIT_OK && more && !is_broken(w->j)) {
         rc = worker_round(w, to, &more);
+        if (rc == TOOL_EXIT_OK && !more)
+            rc = worker_wait(w, &more);
+    }
     if (rc != TOOL_EXIT_OK) {
         rw_lock(w->j);
         w->j->broken = 1;
@@ -159,6 +213,7 @@ static int worker_init(struct rw_job *j, struct rw_worker *w, int i)
     snprintf(w->name, sizeof w->name, "%s:%ld:%d", host, (long)getpid(), i);
     w->j = j;
     w->t = *t;
+    w->t.opt.json = 0; /* a worker's errors go to stderr; main prints JSON */
     w->cache.requester = j->requester;
     rv = t->p11->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
                                &w->t.session);
@@ -224,7 +279,7 @@ static void watch(struct rw_job *j, struct rw_worker *w, int nw, int bar,
 struct rw_opts {
     const char *store, *to, *from;
     CK_ULONG requester;
-    int workers;
+    int workers, lease;
 };
 
 /* Starts @o->workers workers on job @j and waits for them. */
@@ -233,9 +288,11 @@ static int run_workers(struct rw_job *j, const struct rw_opts *o,
                        size_t base)
 {
     struct rw_worker *w = calloc((size_t)o->workers, sizeof *w);
-    int i = 0, rc = w ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+    int i = 0, rc = TOOL_EXIT_OK;
     int bar = !j->t->opt.json && isatty(STDERR_FILENO);
 
+    if (w == NULL)
+        return tool_error(j->t, TOOL_EXIT_FAIL, "out of memory");
     for (i = 0; rc == TOOL_EXIT_OK && i < o->workers; i++) {
         rc = worker_init(j, &w[i], i);
         if (rc == TOOL_EXIT_OK &&
@@ -255,7 +312,7 @@ static int run_workers(struct rw_job *j, const struct rw_opts *o,
     }
     watch(j, w, o->workers, bar && rc == TOOL_EXIT_OK, to->name, total, base,
           now());
-    for (i = 0; w != NULL && i < o->workers; i++) {
+    for (i = 0; i < o->workers; i++) {
         if (w[i].started && w[i].rc != TOOL_EXIT_OK && rc == TOOL_EXIT_OK)
             rc = w[i].rc;
         if (w[i].db != NULL) /* the children that failed: back to pending */
@@ -267,7 +324,9 @@ static int run_workers(struct rw_job *j, const struct rw_opts *o,
     return rc;
 }
 
-enum { OPT_STORE = 1000, OPT_TO, OPT_FROM, OPT_REQUESTER, OPT_WORKERS };
+enum {
+    OPT_STORE = 1000, OPT_TO, OPT_FROM, OPT_REQUESTER, OPT_WORKERS, OPT_LEASE,
+};
 
 static int rw_opt(struct tool *t, int c, const char *arg, void *ctx)
 {
@@ -285,6 +344,12 @@ static int rw_opt(struct tool *t, int c, const char *arg, void *ctx)
             return 0;
         return tool_error(t, TOOL_EXIT_USAGE, "--workers is 1 to %d",
                           RW_MAX_WORKERS);
+    case OPT_LEASE:
+        o->lease = (int)strtol(arg, &end, 10);
+        if (*arg && !*end && o->lease >= 1 && o->lease <= 86400)
+            return 0;
+        return tool_error(t, TOOL_EXIT_USAGE, "--lease is 1 to 86400 "
+                          "seconds");
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -319,12 +384,13 @@ static int job_policies(struct tool *t, const struct rw_opts *o,
 
 /*
  * SQLite: one rewrap at a time per store (an flock on STORE.rewrap, which
- * the kernel drops when the process dies, even by kill -9); whatever a
- * killed run had claimed is then free to take at once. *@fd: close it.
+ * the kernel drops when the process dies, even by kill -9), taken before
+ * the job is opened; whatever a killed run had claimed is then free to
+ * take at once (job_release STORE_WORKER_ANY, after job_open). *@fd: close
+ * it.
  */
 static int single_runner(struct tool *t, struct store_db *db,
-                         const struct store_job *job, const char *store,
-                         int *fd)
+                         const char *store, int *fd)
 {
     char *path = NULL;
 
@@ -338,7 +404,7 @@ static int single_runner(struct tool *t, struct store_db *db,
     if (*fd < 0 || flock(*fd, LOCK_EX | LOCK_NB) != 0)
         return tool_error(t, TOOL_EXIT_FAIL, "the store %s is busy (another "
                           "store rewrap runs on it)", store);
-    return db->ops->job_release(t, db, job, STORE_WORKER_ANY);
+    return TOOL_EXIT_OK;
 }
 
 static void summary(struct tool *t, const struct rw_job *j,
@@ -372,6 +438,7 @@ static int job_run(struct rw_job *j, const struct rw_opts *o,
         rc = run_workers(j, o, to, p.total, p.done);
     if (rc == TOOL_EXIT_OK)
         rc = db->ops->job_finish(j->t, db, &j->job, &done);
+    j->done = done;
     if (rc == TOOL_EXIT_OK)
         summary(j->t, j, to, p.total, p.done, done, now() - t0);
     if (rc == TOOL_EXIT_OK && j->failed && !j->t->opt.json)
@@ -387,21 +454,28 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     static const struct option lo[] = {
         {"store", 1, NULL, OPT_STORE}, {"to", 1, NULL, OPT_TO},
         {"from", 1, NULL, OPT_FROM}, {"requester", 1, NULL, OPT_REQUESTER},
-        {"workers", 1, NULL, OPT_WORKERS}, TOOL_COMMON_LONGOPTS,
+        {"workers", 1, NULL, OPT_WORKERS}, {"lease", 1, NULL, OPT_LEASE},
+        TOOL_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    struct rw_opts o = { NULL, NULL, NULL, DEP11_REQUESTER_USER, 2 };
+    struct rw_opts o = { NULL, NULL, NULL, DEP11_REQUESTER_USER, 2, RW_LEASE };
     struct store_job_spec spec;
     struct tool_keycache *c = calloc(1, sizeof *c);
     struct tool_cached *to = NULL;
     struct store_db *db = NULL;
     struct rw_job j;
+    struct sigaction sa;
     int rc = 0, first = 0, lock = -1;
 
     memset(&j, 0, sizeof j);
     memset(&spec, 0, sizeof spec);
+    memset(&sa, 0, sizeof sa);
     if (c == NULL)
         return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    sa.sa_handler = on_stop; /* from here on: stop after the batch */
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
     rc = tool_parse(t, &tool_cmd_store_rewrap, argc, argv, lo, rw_opt, &o,
                     &first);
     if (rc == 0 && (first != argc || o.store == NULL || o.to == NULL))
@@ -414,18 +488,24 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     if (rc == TOOL_EXIT_OK)
         rc = job_policies(t, &o, c, &to, &spec);
     if (rc == TOOL_EXIT_OK)
-        rc = db->ops->job_open(t, db, &spec, &j.job);
+        rc = single_runner(t, db, o.store, &lock);
     if (rc == TOOL_EXIT_OK)
-        rc = single_runner(t, db, &j.job, o.store, &lock);
+        rc = db->ops->job_open(t, db, &spec, &j.job);
+    if (rc == TOOL_EXIT_OK && lock >= 0)
+        rc = db->ops->job_release(t, db, &j.job, STORE_WORKER_ANY);
     j.t = t;
     j.store = o.store;
     j.requester = o.requester;
     j.serialize = db != NULL && db->ops == &store_sqlite_ops;
+    j.lease = o.lease;
     if (to != NULL)
         memcpy(j.to_id, to->id, 16);
     pthread_mutex_init(&j.lock, NULL);
     if (rc == TOOL_EXIT_OK)
         rc = job_run(&j, &o, db, to);
+    if (rc == TOOL_EXIT_OK && rw_stop && !j.done)
+        rc = tool_error(t, TOOL_EXIT_FAIL, "interrupted: the job is not "
+                        "finished (re-run to resume)");
     pthread_mutex_destroy(&j.lock);
     if (lock >= 0)
         close(lock);
@@ -439,7 +519,8 @@ const struct tool_cmd tool_cmd_store_rewrap = {
     "store", "rewrap", store_rewrap,
     "re-wrap every child of a store under one policy (bulk, resumable)",
     "Usage: dep11-tool store rewrap --store STORE --to POLICY [--from POLICY]\n"
-    "         [--workers N] [--requester user|system|recovery]\n"
+    "         [--workers N] [--lease SECONDS]\n"
+    "         [--requester user|system|recovery]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
     "The bulk job of a re-assignment (DESIGN section 6): every child of the\n"
     "store (with --from, only those wrapped under or assigned to that policy)\n"
@@ -450,8 +531,12 @@ const struct tool_cmd tool_cmd_store_rewrap = {
     "kept in the store: N worker threads (default 2), each with its own\n"
     "PKCS#11 session, claim batches of children, re-wrap them and complete\n"
     "each batch in one transaction, so a crash or kill -9 loses nothing and\n"
-    "leaves nothing half-written, and a re-run resumes the job. On\n"
-    "PostgreSQL several runs, on one host or many, share the job. On a\n"
+    "leaves nothing half-written, and a re-run resumes the job. A claim\n"
+    "holds for --lease seconds (default 120); then another worker takes it\n"
+    "over. On PostgreSQL several runs, on one host or many, share the job:\n"
+    "a run that finds nothing left to claim waits while other workers hold\n"
+    "items. SIGINT or SIGTERM stops the workers after their batch and\n"
+    "returns what they hold (exit 1; re-run to resume). On a\n"
     "terminal a progress bar (count, %, rate, ETA) is drawn on stderr;\n"
     "--json prints only a summary object. Exit 1 if any child failed (the\n"
     "others are done; re-run to retry).",

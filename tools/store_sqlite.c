@@ -17,19 +17,17 @@
 static const char *const migrations[] = {
     "CREATE TABLE store_version (version INTEGER NOT NULL);"
     "INSERT INTO store_version VALUES (0);"
-    "CREATE TABLE owners (owner BLOB NOT NULL PRIMARY KEY, kind TEXT NOT "
-    "NULL, assigned BLOB NOT NULL, wrapped BLOB NOT NULL, version BIGINT NOT "
-    "NULL, blob BLOB NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT "
-    "NULL);"
+    "CREATE TABLE owners (id INTEGER PRIMARY KEY, owner BLOB NOT NULL "
+    "UNIQUE, kind TEXT NOT NULL, assigned BLOB NOT NULL, wrapped BLOB NOT "
+    "NULL, version BIGINT NOT NULL, blob BLOB NOT NULL, created BIGINT NOT "
+    "NULL, updated BIGINT NOT NULL);"
     "CREATE INDEX owners_inv ON owners (assigned, wrapped, version, kind);"
-    "CREATE INDEX owners_wrapped ON owners (wrapped);"
     "CREATE TABLE jobs (id INTEGER PRIMARY KEY, target BLOB NOT NULL, "
     "version BIGINT NOT NULL, from_pol BLOB, state INTEGER NOT NULL, "
     "created BIGINT NOT NULL, total BIGINT NOT NULL);"
     "CREATE TABLE job_items (job BIGINT NOT NULL REFERENCES jobs (id), "
-    "owner BLOB NOT NULL, state INTEGER NOT NULL, worker TEXT, lease_until "
-    "BIGINT, PRIMARY KEY (job, owner));"
-    "CREATE INDEX job_items_state ON job_items (job, state, lease_until);",
+    "oid BIGINT NOT NULL, state INTEGER NOT NULL, worker TEXT, lease_until "
+    "BIGINT, PRIMARY KEY (job, oid)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -197,12 +195,14 @@ static int sq_open(struct tool *t, const char *target, int flags,
         rc = sq_fail(t, d, "open");
     if (rc == TOOL_EXIT_OK)
         (void)sqlite3_busy_timeout(d->h, 30000);
+    if (rc == TOOL_EXIT_OK) /* nothing is written before this check */
+        rc = check_schema(t, d, flags);
     if (rc == TOOL_EXIT_OK && !d->rdonly)
         rc = sq_exec(t, d, "PRAGMA journal_mode=WAL");
-    if (rc == TOOL_EXIT_OK)
-        rc = sq_exec(t, d, "PRAGMA synchronous=NORMAL");
-    if (rc == TOOL_EXIT_OK)
-        rc = check_schema(t, d, flags);
+    if (rc == TOOL_EXIT_OK) /* WAL: durable at commit against a crash of
+                                the process; a checkpoint syncs the file */
+        rc = sq_exec(t, d, "PRAGMA synchronous=NORMAL; PRAGMA cache_size="
+                     "-262144");
     if (rc != TOOL_EXIT_OK) {
         store_sqlite_ops.close(&d->base);
         return rc;
@@ -279,7 +279,26 @@ int sq_row(sqlite3_stmt *s, int with_blob, struct store_row *r)
     return 0;
 }
 
-#define ROW_COLS "owner, kind, assigned, wrapped, version, created, updated"
+/* Steps the bound statement @s for at most one row into @r (*@found),
+ * then resets it. */
+int sq_step_row(struct tool *t, struct sq_db *d, sqlite3_stmt *s,
+                int with_blob, struct store_row *r, int *found)
+{
+    int rc = TOOL_EXIT_OK, st = sqlite3_step(s);
+
+    *found = 0;
+    if (st == SQLITE_ROW && sq_row(s, with_blob, r) != 0) {
+        store_row_clear(r);
+        rc = tool_error(t, TOOL_EXIT_FAIL, "store %s: the row of an owner "
+                        "is damaged", d->base.target);
+    } else if (st == SQLITE_ROW) {
+        *found = 1;
+    } else if (st != SQLITE_DONE) {
+        rc = sq_fail(t, d, "read an owner");
+    }
+    sqlite3_reset(s);
+    return rc;
+}
 
 int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
                int with_blob, struct store_row *r, int *found)
@@ -290,7 +309,7 @@ int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
         sq_stmt(t, d, SQ_GET, "SELECT " ROW_COLS " FROM owners WHERE "
                 "owner = ?");
     unsigned char id[16];
-    int rc = TOOL_EXIT_OK, st = 0;
+    int rc = TOOL_EXIT_OK;
 
     memcpy(id, owner, 16); /* @owner may point into @r */
     memset(r, 0, sizeof *r);
@@ -298,19 +317,9 @@ int sq_get_row(struct tool *t, struct sq_db *d, const unsigned char *owner,
     if (s == NULL)
         return TOOL_EXIT_FAIL;
     sqlite3_bind_blob(s, 1, id, 16, SQLITE_STATIC);
-    st = sqlite3_step(s);
-    if (st == SQLITE_ROW && sq_row(s, with_blob, r) != 0) {
-        store_row_clear(r);
-        rc = tool_error(t, TOOL_EXIT_FAIL, "store %s: the row of an owner "
-                        "is damaged", d->base.target);
-    } else if (st == SQLITE_ROW) {
-        *found = 1;
-    } else if (st != SQLITE_DONE) {
-        rc = sq_fail(t, d, "read an owner");
-    }
+    rc = sq_step_row(t, d, s, with_blob, r, found);
     if (!*found)
         memcpy(r->owner, id, 16);
-    sqlite3_reset(s);
     return rc;
 }
 

@@ -52,13 +52,20 @@ static int job_find(struct tool *t, struct sq_db *d, struct store_job *job,
            sq_fail(t, d, "find the job");
 }
 
-/* Creates the job and its items (inside the caller's transaction). */
+/* Creates the job and its items (inside the caller's transaction). A
+ * running job of another spec is superseded: its items are dropped (the
+ * new job moves every owner that is not where it should be). */
 static int job_create(struct tool *t, struct sq_db *d, struct store_job *job)
 {
     sqlite3_stmt *s = NULL;
-    int rc = TOOL_EXIT_FAIL;
+    int rc = sq_exec(t, d, "DELETE FROM job_items WHERE job IN (SELECT id "
+                     "FROM jobs WHERE state = 0); UPDATE jobs SET state = 2 "
+                     "WHERE state = 0");
     char sql[320];
 
+    if (rc != TOOL_EXIT_OK)
+        return rc;
+    rc = TOOL_EXIT_FAIL;
     job->created = sq_now();
     if (sqlite3_prepare_v2(d->h, "INSERT INTO jobs (target, version, "
                            "from_pol, state, created, total) VALUES (?1, ?2, "
@@ -72,10 +79,11 @@ static int job_create(struct tool *t, struct sq_db *d, struct store_job *job)
     if (rc != TOOL_EXIT_OK)
         return sq_fail(t, d, "create the job");
     job->id = sqlite3_last_insert_rowid(d->h);
-    snprintf(sql, sizeof sql, "INSERT INTO job_items (job, owner, state) "
-             "SELECT ?4, owner, 0 FROM owners WHERE NOT (assigned = ?1 AND "
-             "wrapped = ?1 AND version = ?2)%s", job->spec.has_from ?
-             " AND (wrapped = ?3 OR assigned = ?3)" : " AND ?3 IS NULL");
+    snprintf(sql, sizeof sql, "INSERT INTO job_items (job, oid, state) "
+             "SELECT ?4, id, 0 FROM owners WHERE NOT (assigned = ?1 AND "
+             "wrapped = ?1 AND version = ?2)%s ORDER BY id",
+             job->spec.has_from ? " AND (wrapped = ?3 OR assigned = ?3)" :
+             " AND ?3 IS NULL");
     if (sqlite3_prepare_v2(d->h, sql, -1, &s, NULL) != SQLITE_OK)
         return sq_fail(t, d, "list the job's owners");
     bind_spec(s, &job->spec);
@@ -108,74 +116,97 @@ int sq_job_open(struct tool *t, struct store_db *db,
 }
 
 /* Claims items matching @s (bound: 1 worker, 2 lease, 3 job, 4 limit, 5
- * now): appends their owners to @ids. */
+ * now, 6 cursor): appends their owner row ids to @ids; moves the cursor
+ * past the last. */
 static int claim_step(struct tool *t, struct sq_db *d, sqlite3_stmt *s,
-                      unsigned char *ids, size_t *n)
+                      long long *ids, size_t *n)
 {
     int st = 0;
 
-    while ((st = sqlite3_step(s)) == SQLITE_ROW)
-        if (sqlite3_column_bytes(s, 0) == 16)
-            memcpy(ids + 16 * (*n)++, sqlite3_column_blob(s, 0), 16);
+    while ((st = sqlite3_step(s)) == SQLITE_ROW) {
+        ids[*n] = sqlite3_column_int64(s, 0);
+        if (ids[*n] >= d->cursor)
+            d->cursor = ids[*n] + 1;
+        (*n)++;
+    }
     sqlite3_reset(s);
     return st == SQLITE_DONE ? TOOL_EXIT_OK : sq_fail(t, d, "claim items");
 }
 
+/* Pending items are claimed in row order from this handle's cursor (a
+ * walk of the primary key: no index on state to keep up, and the owners'
+ * rows of a batch are neighbours); once none is left, claimed items whose
+ * lease has expired. */
 static int claim_ids(struct tool *t, struct sq_db *d,
                      const struct store_job *job, const char *worker,
-                     size_t max, int lease_s, unsigned char *ids, size_t *n)
+                     size_t max, int lease_s, long long *ids, size_t *n)
 {
     static const char *const sql[2] = {
         "UPDATE job_items SET state = 1, worker = ?1, lease_until = ?2 WHERE "
-        "rowid IN (SELECT rowid FROM job_items WHERE job = ?3 AND state = 0 "
-        "LIMIT ?4) AND ?5 IS NOT NULL RETURNING owner",
+        "job = ?3 AND oid IN (SELECT oid FROM job_items WHERE job = ?3 AND "
+        "oid >= ?6 AND state = 0 ORDER BY oid LIMIT ?4) AND ?5 IS NOT NULL "
+        "RETURNING oid",
         "UPDATE job_items SET state = 1, worker = ?1, lease_until = ?2 WHERE "
-        "rowid IN (SELECT rowid FROM job_items WHERE job = ?3 AND state = 1 "
-        "AND lease_until < ?5 LIMIT ?4) RETURNING owner",
+        "job = ?3 AND oid IN (SELECT oid FROM job_items WHERE job = ?3 AND "
+        "state = 1 AND lease_until < ?5 AND ?6 IS NOT NULL LIMIT ?4) "
+        "RETURNING oid",
     };
     int i = 0, rc = TOOL_EXIT_OK;
     sqlite3_stmt *s = NULL;
 
-    for (i = 0; i < 2 && rc == TOOL_EXIT_OK && *n < max; i++) {
+    if (d->cursor_job != job->id) {
+        d->cursor = 0;
+        d->cursor_job = job->id;
+    }
+    for (i = 0; i < 2 && rc == TOOL_EXIT_OK && *n == 0; i++) {
         s = sq_stmt(t, d, i ? SQ_ITEM_EXPIRED : SQ_ITEM_CLAIM, sql[i]);
         if (s == NULL)
             return TOOL_EXIT_FAIL;
         sqlite3_bind_text(s, 1, worker, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, sq_now() + lease_s);
         sqlite3_bind_int64(s, 3, job->id);
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)(max - *n));
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)max);
         sqlite3_bind_int64(s, 5, sq_now());
+        sqlite3_bind_int64(s, 6, d->cursor);
         rc = claim_step(t, d, s, ids, n);
     }
     return rc;
 }
 
+/* Reads the owner row @id (with its blob) into @r; *@found. */
+static int row_by_id(struct tool *t, struct sq_db *d, long long id,
+                     struct store_row *r, int *found)
+{
+    sqlite3_stmt *s = sq_stmt(t, d, SQ_GET_ID, "SELECT " ROW_COLS ", blob "
+                              "FROM owners WHERE id = ?");
+
+    *found = 0;
+    if (s == NULL)
+        return TOOL_EXIT_FAIL;
+    sqlite3_bind_int64(s, 1, id);
+    return sq_step_row(t, d, s, 1, r, found);
+}
+
 /* Reads the rows of the claimed @ids into @rows; an owner that is gone has
  * its item marked done. */
 static int claim_rows(struct tool *t, struct sq_db *d,
-                      const struct store_job *job, const unsigned char *ids,
+                      const struct store_job *job, const long long *ids,
                       size_t nids, struct store_row *rows, size_t *n)
 {
-    char sql[96];
+    char sql[128];
     int found = 0, rc = TOOL_EXIT_OK;
     size_t i = 0;
-    sqlite3_stmt *s = NULL;
 
     for (i = 0; i < nids && rc == TOOL_EXIT_OK; i++) {
-        rc = sq_get_row(t, d, ids + 16 * i, 1, &rows[*n], &found);
+        rc = row_by_id(t, d, ids[i], &rows[*n], &found);
         if (rc == TOOL_EXIT_OK && found) {
             (*n)++;
             continue;
         }
         snprintf(sql, sizeof sql, "UPDATE job_items SET state = 2 WHERE job "
-                 "= %lld AND owner = ?1", job->id);
-        if (rc == TOOL_EXIT_OK &&
-            sqlite3_prepare_v2(d->h, sql, -1, &s, NULL) == SQLITE_OK) {
-            sqlite3_bind_blob(s, 1, ids + 16 * i, 16, SQLITE_STATIC);
-            if (sqlite3_step(s) != SQLITE_DONE)
-                rc = sq_fail(t, d, "drop an item");
-            sqlite3_finalize(s);
-        }
+                 "= %lld AND oid = %lld", job->id, ids[i]);
+        if (rc == TOOL_EXIT_OK)
+            rc = sq_exec(t, d, sql);
     }
     return rc;
 }
@@ -185,7 +216,7 @@ int sq_job_claim(struct tool *t, struct store_db *db,
                  int lease_s, struct store_row **rows, size_t *n)
 {
     struct sq_db *d = (struct sq_db *)db;
-    unsigned char *ids = max ? malloc(16 * max) : NULL;
+    long long *ids = max ? calloc(max, sizeof *ids) : NULL;
     size_t nids = 0;
     int rc = TOOL_EXIT_OK;
 
@@ -222,7 +253,8 @@ static int complete_one(struct tool *t, struct sq_db *d,
 {
     sqlite3_stmt *s = sq_stmt(t, d, SQ_ITEM_DONE, "UPDATE job_items SET "
         "state = 2, worker = NULL, lease_until = NULL WHERE job = ?1 AND "
-        "owner = ?2 AND state = 1 AND worker = ?3");
+        "oid = (SELECT id FROM owners WHERE owner = ?2) AND state = 1 AND "
+        "worker = ?3");
     int st = 0;
 
     *held = 0;

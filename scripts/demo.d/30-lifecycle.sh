@@ -5,7 +5,7 @@
 # child-blob store, a key roll, moves, revocation, user vs system, purge.
 # The mailbox chapter destroyed Contoso's two customer keys: fresh ones first.
 
-LC_STORE="$demo/store"
+LC_STORE="$demo/store.db"
 P11=(pkcs11-tool --module "$SOFTHSM" --token-label contoso --login --pin "$USER_PIN")
 
 step "Lifecycle: three fresh customer keys, registered"
@@ -29,7 +29,7 @@ expect '^Contoso Legal +mailbox +active' "Contoso Legal is not listed as active"
 result "two active mailbox policies are registered"
 
 step "Lifecycle: mailboxes in a store of child blobs"
-say "Three mailboxes get their own keys under Contoso Sales. Each key's blob is one file in a store directory (written atomically); an index says which policy each mailbox is assigned to. Bob receives a message."
+say "Three mailboxes get their own keys under Contoso Sales. Each key's blob is one row of an SQLite store (a database file, written in transactions), with the policy each mailbox is assigned to. Bob receives a message."
 for u in alice bob carol; do
     run "${T[@]}" mailbox assign --store "$LC_STORE" --policy "Contoso Sales" --owner "$u@contoso.com"
     expect 'created under policy "Contoso Sales"' "$u's mailbox was not created"

@@ -109,9 +109,14 @@ t 1 "second files policy in EUR" -- "${C[@]}" policy create --type files --tenan
 has stderr 'CKR_DEP11_POLICY_LIMIT'; has stderr 'files policy in geo EUR \("filesEUR"\)'
 t 0 "files NAM" -- "${C[@]}" policy create --type files --tenant "$TEN" --name filesNAM --geo NAM --provider-managed
 t 0 "files EUR, other tenant" -- "${C[@]}" policy create --type files --tenant "$TEN2" --name filesEUR3 --geo EUR --provider-managed
-t 0 "files without geo" -- "${C[@]}" policy create --type files --tenant "$TEN" --name filesNone --provider-managed
-t 1 "second files without geo" -- "${C[@]}" policy create --type files --tenant "$TEN" --name filesNone2 --provider-managed
+t 1 "files without geo beside geo ones" -- "${C[@]}" policy create --type files --tenant "$TEN" --name filesNone --provider-managed
+has stderr 'CKR_DEP11_POLICY_LIMIT'; has stderr 'they do not mix'
+TEN3=3c1e5a7b-2d4f-4e6a-9b8c-7d6e5f4a3b2c
+t 0 "files without geo (a tenant without geos)" -- "${C[@]}" policy create --type files --tenant "$TEN3" --name filesNone --provider-managed
+t 1 "second files without geo" -- "${C[@]}" policy create --type files --tenant "$TEN3" --name filesNone2 --provider-managed
 has stderr 'CKR_DEP11_POLICY_LIMIT'
+t 1 "then a geo files policy" -- "${C[@]}" policy create --type files --tenant "$TEN3" --name filesNoneEUR --geo EUR --provider-managed
+has stderr 'files policy without a geo \("filesNone"\)'
 
 echo "== refresh, roll-availability, offboard"
 t 0 "refresh mail1 (same roots)" -- "${C[@]}" --json policy refresh mail1 --out "$OUT/mail1.v2"

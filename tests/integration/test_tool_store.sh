@@ -120,4 +120,21 @@ t 0 "re-run after the repair: resumes" -- "${C[@]}" --json store rewrap --store 
 json 'j["rewrapped"] == 1 and j["resumed"] == 40 and j["failed"] == 0 and j["finished"]'
 t 0 "verify: clean" -- "${C[@]}" store verify --store "$S" --policy B
 has stdout '41 children, 41 unwrap, 0 fail'
+
+echo "== defaults: the assigned multi-workload policy, else the provider default"
+S3="$W/defaults.db"
+t 0 "assign without --policy: the provider default, registered now" -- "${C[@]}" mailbox assign --store "$S3" --owner d1
+has stdout 'd1: created under policy "dep11-default-mailbox"'
+t 0 "the default is a provider-managed mailbox policy" -- "${C[@]}" --json policy list
+json '[(p["type"], p["managed_by"]) for p in j["policies"] if p["name"] == "dep11-default-mailbox"] == [("mailbox", "provider")]'
+t 0 "a second owner: the same default, none created" -- "${C[@]}" --json mailbox assign --store "$S3" --owner d2
+json 'j["policy"] == "dep11-default-mailbox" and j["created"] == 1'
+t 0 "assign-tenant MW" -- "${C[@]}" policy assign-tenant MW
+t 0 "assign without --policy: the tenant's multi-workload policy" -- "${C[@]}" --json mailbox assign --store "$S3" --owners "$OUT/owners"
+json 'j["policy"] == "MW" and j["created"] == 41'
+t 0 "unassign-tenant MW" -- "${C[@]}" policy unassign-tenant MW
+t 0 "the default again" -- "${C[@]}" --json mailbox assign --store "$S3" --owner d3
+json 'j["policy"] == "dep11-default-mailbox"'
+t 0 "defaults: the store verifies" -- "${C[@]}" --json store verify --store "$S3"
+json 'j["ok"] and j["unwrapped"] == 44'
 finish

@@ -9,8 +9,9 @@
 # - two `store rewrap` processes share one job (both move children, every
 #   child moved once, all unwrap under the target);
 # - 10 crash trials: kill -9 one of two rewrap processes; the job finishes
-#   on re-run (after the dead one's lease, DEP11_STORE_LEASE=1), nothing is
-#   lost or torn, every child unwraps under its target.
+#   by the survivor (it waits for the dead one's lease, --lease 1, and takes
+#   its batch over) or on re-run; nothing is lost or torn, every child
+#   unwraps under its target.
 # shellcheck source=tests/integration/test_tool_lib.sh
 . "$(dirname "$0")/test_tool_lib.sh"
 # shellcheck source=tests/integration/pg_server.sh
@@ -20,7 +21,6 @@ pg_start test_tool_store_pg || { echo "FAIL: no server"; exit 1; }
 TEN=0b5e2a6c-7c1d-4f51-9a0e-3d7b1c2e4f60
 C=("$TOOL" "${D[@]}")
 S="$PG_URI"
-export DEP11_STORE_LEASE=1
 same() { # same NAME GOT WANT
     checks=$((checks + 1))
     [ "$2" = "$3" ] || fail "$1: '$2', want '$3'"
@@ -84,7 +84,7 @@ json "j['ok'] and j['unwrapped'] == $N"
 # rw NAME TARGET: a rewrap process (one worker thread) in the background.
 # The second starts once the first has its claim: SoftHSM's file store can
 # answer a token read racing another process's start-up with an error.
-rw() { "${C[@]}" --json store rewrap --store "$S" --to "$2" --workers 1 >"$OUT/$1" 2>&1 & }
+rw() { "${C[@]}" --json store rewrap --store "$S" --to "$2" --workers 1 --lease 1 >"$OUT/$1" 2>&1 & }
 claimed() { # claimed [K]: until K workers (default 1) hold claims
     for _ in $(seq 1 200); do
         [ "$(pg_psql -c 'SELECT count(DISTINCT worker) FROM job_items WHERE state = 1')" -ge "${1:-1}" ] && return
@@ -117,8 +117,11 @@ for trial in $(seq 1 10); do
     kill -9 "$v" 2>/dev/null && live=$((live + 1))
     wait "$v" 2>/dev/null; wait "$o"; ro=$?
     same "trial $trial: the survivor's exit" $ro 0
-    sleep 1.2 # the dead worker's lease (DEP11_STORE_LEASE=1) runs out
-    t 0 "trial $trial: the job finishes on re-run" -- "${C[@]}" --json store rewrap --store "$S" --to $to
+    if [ "$v" = "$p1" ]; then sv=k2; else sv=k1; fi
+    checks=$((checks + 1))
+    /usr/bin/python3 -c 'import json,sys; sys.exit(0 if json.loads(open(sys.argv[1]).read().splitlines()[-1])["finished"] else 1)' "$OUT/$sv" ||
+        { fail "trial $trial: the survivor did not finish the job"; cat "$OUT/$sv"; }
+    t 0 "trial $trial: re-run: the job is finished" -- "${C[@]}" --json store rewrap --store "$S" --to $to --lease 1
     json "j['finished'] and j['failed'] == 0"
     same "trial $trial: owners" "$(owners)" $N
     same "trial $trial: all under $to" "$(under "$id")" $N

@@ -15,6 +15,7 @@ struct pg_db {
     PGconn *conn;
     int in_tx;                   /* inside begin() .. commit()/rollback() */
     int rdonly;                  /* STORE_OPEN_RDONLY */
+    int prepared;                /* the batch completion is prepared */
 };
 
 /* Statement parameters, all sent in binary with explicit types. */

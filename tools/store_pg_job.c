@@ -216,6 +216,42 @@ int pg_job_claim(struct tool *t, struct store_db *d,
     "UPDATE owners SET assigned = $4, wrapped = $5, version = $6, " \
     "blob = $7, updated = $8 WHERE owner = (SELECT owner FROM d)"
 
+/* The parameters of COMPLETE_SQL for @o. */
+static void complete_args(struct pga *a, long long job, const char *worker,
+                          const struct store_row *o, long long now)
+{
+    pga_i64(a, job);
+    pga_id(a, o->owner);
+    pga_text(a, worker);
+    pga_id(a, o->assigned);
+    pga_id(a, o->wrapped);
+    pga_i64(a, (long long)o->version);
+    pga_bytes(a, o->blob, o->blob_len);
+    pga_i64(a, now);
+}
+
+/* Prepares COMPLETE_SQL once per connection (parsed and planned once, not
+ * once per child). 0 or -1 (the server's message in @msg). */
+static int complete_prepare(struct pg_db *db, const struct store_row *o,
+                            char *msg, size_t cap)
+{
+    struct pga a = {0};
+    PGresult *r = NULL;
+    int rc = 0;
+
+    if (db->prepared)
+        return 0;
+    complete_args(&a, 0, "", o, 0);
+    r = PQprepare(db->conn, "dep11_complete", COMPLETE_SQL, a.n, a.types);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(msg, cap, "%s", PQerrorMessage(db->conn));
+        rc = -1;
+    }
+    PQclear(r);
+    db->prepared = rc == 0;
+    return rc;
+}
+
 /* Queues the completion of @o: its item done and its owner row written,
  * if @worker still holds the item. */
 static int complete_send(struct pg_db *db, long long job, const char *worker,
@@ -223,16 +259,9 @@ static int complete_send(struct pg_db *db, long long job, const char *worker,
 {
     struct pga a = {0};
 
-    pga_i64(&a, job);
-    pga_id(&a, o->owner);
-    pga_text(&a, worker);
-    pga_id(&a, o->assigned);
-    pga_id(&a, o->wrapped);
-    pga_i64(&a, (long long)o->version);
-    pga_bytes(&a, o->blob, o->blob_len);
-    pga_i64(&a, now);
-    return PQsendQueryParams(db->conn, COMPLETE_SQL, a.n, a.types, a.vals,
-                             a.lens, a.fmts, 1) ? 0 : -1;
+    complete_args(&a, job, worker, o, now);
+    return PQsendQueryPrepared(db->conn, "dep11_complete", a.n, a.vals,
+                               a.lens, a.fmts, 1) ? 0 : -1;
 }
 
 /* Reads the results of one queued statement: 0 when it succeeded (rows
@@ -319,7 +348,8 @@ int pg_job_complete(struct tool *t, struct store_db *d,
                               "child without a blob");
     if (n == 0)
         return TOOL_EXIT_OK;
-    if (complete_pipeline(db, job->id, worker, rows, n, own, &got, msg,
+    if (complete_prepare(db, &rows[0], msg, sizeof msg) != 0 ||
+        complete_pipeline(db, job->id, worker, rows, n, own, &got, msg,
                           sizeof msg) != 0) {
         /* A failed explicit transaction stays open: end it. */
         if (own && PQtransactionStatus(db->conn) == PQTRANS_INERROR)

@@ -3,7 +3,7 @@
 # 1 worker process against 2, on a throwaway server (pg_server.sh). Figures,
 # not a test (never part of make check). Target: 2 workers >= 1.6x one.
 #
-#   BENCH_N=20000   children per run
+#   BENCH_N=60000   children per run
 #   BENCH_MODE=drv  store_pg_drv workers: the backend alone (claim, complete;
 #                   the "re-wrap" is a byte append, no HSM)
 #   BENCH_MODE=tool dep11-tool store rewrap --threads 1 workers on a SoftHSM
@@ -12,7 +12,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
-N=${BENCH_N:-20000} MODE=${BENCH_MODE:-drv} BATCH=${BENCH_BATCH:-100}
+N=${BENCH_N:-60000} MODE=${BENCH_MODE:-drv} BATCH=${BENCH_BATCH:-100}
 export abs_top_srcdir="$top" abs_top_builddir="$build"
 targets=(tests/integration/store_pg_drv)
 [ "$MODE" != tool ] || targets+=(tools/dep11-tool libdep11.la tests/integration/itool)

@@ -1,0 +1,455 @@
+/*
+ * store_pg_job.c - the shared re-wrap job on PostgreSQL. Any number of
+ * `store rewrap` workers, on one host or many, each with its own
+ * connection, work on one job (jobs, job_items; docs/STORE.md):
+ *
+ *   claim:    up to N pending items, or claimed items whose lease ran out
+ *             (a killed worker's batch), SELECT ... FOR UPDATE SKIP LOCKED,
+ *             become the worker's until now + lease; one statement.
+ *   complete: one transaction writes each owner row only if its item is
+ *             still claimed by that worker, and marks the item done; an
+ *             item taken over by another worker is left alone. Row locks
+ *             order a late complete against a take-over: a child is moved
+ *             exactly once.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_pg.h"
+#include "tool.h"
+
+#define BYTEAOID 17
+
+#ifndef STORE_WORKER_ANY
+#define STORE_WORKER_ANY "*"
+#endif
+
+/* Serialises job creation: concurrent workers get the same job. */
+#define PG_JOB_LOCK "SELECT pg_advisory_xact_lock(4919131854524871474)"
+
+static void spec_args(struct pga *a, const struct store_job_spec *s)
+{
+    pga_id(a, s->target);
+    pga_i64(a, (long long)s->version);
+    if (s->has_from)
+        pga_id(a, s->from);
+    else
+        pga_null(a, BYTEAOID);
+}
+
+/* The running job of @spec into @job (*@found). */
+static int job_find(struct tool *t, struct pg_db *db,
+                    const struct store_job_spec *spec, struct store_job *job,
+                    int *found)
+{
+    struct pga a = {0};
+    PGresult *r = NULL;
+
+    *found = 0;
+    spec_args(&a, spec);
+    r = pg_run(t, db, "SELECT id, created FROM jobs WHERE state = 0 AND "
+               "target = $1 AND version = $2 AND from_pol IS NOT DISTINCT "
+               "FROM $3 ORDER BY id LIMIT 1", &a, PGRES_TUPLES_OK,
+               "find the re-wrap job");
+    if (r == NULL)
+        return TOOL_EXIT_FAIL;
+    if (PQntuples(r) == 1) {
+        job->id = col_i64(r, 0, 0);
+        job->created = col_i64(r, 0, 1);
+        *found = 1;
+    }
+    PQclear(r);
+    return TOOL_EXIT_OK;
+}
+
+/* A new job of @spec with one pending item per owner to move. */
+static int job_create(struct tool *t, struct pg_db *db,
+                      const struct store_job_spec *spec, struct store_job *job)
+{
+    struct pga a = {0}, b = {0};
+    PGresult *r = NULL;
+    long long n = 0;
+
+    job->created = (long long)time(NULL);
+    spec_args(&a, spec);
+    pga_i64(&a, job->created);
+    r = pg_run(t, db, "INSERT INTO jobs (target, version, from_pol, state, "
+               "created, total) VALUES ($1, $2, $3, 0, $4, 0) RETURNING id",
+               &a, PGRES_TUPLES_OK, "create the re-wrap job");
+    if (r == NULL)
+        return TOOL_EXIT_FAIL;
+    job->id = col_i64(r, 0, 0);
+    PQclear(r);
+    pga_i64(&b, job->id);
+    spec_args(&b, spec);
+    if (pg_cmd(t, db, "INSERT INTO job_items (job, owner, state) "
+               "SELECT $1, owner, 0 FROM owners WHERE NOT (assigned = $2 "
+               "AND wrapped = $2 AND version = $3) AND ($4 IS NULL OR "
+               "wrapped = $4 OR assigned = $4)", &b,
+               "list the children of the job", &n) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
+    memset(&a, 0, sizeof a);
+    pga_i64(&a, job->id);
+    pga_i64(&a, n);
+    if (pg_cmd(t, db, "UPDATE jobs SET total = $2 WHERE id = $1", &a,
+               "count the children of the job", NULL) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
+    /* The new job moves every owner that is not where it should be: any
+     * other running job is superseded (a late worker of it writes
+     * nothing: its items are gone). */
+    memset(&a, 0, sizeof a);
+    pga_i64(&a, job->id);
+    if (pg_cmd(t, db, "DELETE FROM job_items WHERE job IN (SELECT id FROM "
+               "jobs WHERE state = 0 AND id <> $1)", &a,
+               "supersede the other jobs", NULL) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
+    return pg_cmd(t, db, "UPDATE jobs SET state = 2 WHERE state = 0 AND "
+                  "id <> $1", &a, "supersede the other jobs", NULL);
+}
+
+int pg_job_open(struct tool *t, struct store_db *d,
+                const struct store_job_spec *spec, struct store_job *job)
+{
+    struct pg_db *db = (struct pg_db *)d;
+    int rc = TOOL_EXIT_FAIL, own = 0, found = 0;
+
+    memset(job, 0, sizeof *job);
+    job->spec = *spec;
+    job->state = STORE_JOB_RUNNING;
+    if (pg_tx_begin(t, db, &own) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
+    if (pg_cmd(t, db, PG_JOB_LOCK, NULL, "lock the jobs", NULL) != 0 ||
+        job_find(t, db, spec, job, &found) != TOOL_EXIT_OK)
+        goto out;
+    rc = found ? TOOL_EXIT_OK : job_create(t, db, spec, job);
+out:
+    return pg_tx_end(t, db, own, rc);
+}
+
+/* Claims in index order (job, state, lease_until): a scan never walks the
+ * items already done. %s: the state condition. */
+#define CLAIM_SQL \
+    "WITH c AS (SELECT owner FROM job_items WHERE job = $1 AND %s " \
+    " ORDER BY job, state, lease_until LIMIT $3 FOR UPDATE SKIP LOCKED), " \
+    "u AS (UPDATE job_items i SET state = 1, worker = $4, " \
+    " lease_until = $5 FROM c WHERE i.job = $1 AND " \
+    " i.owner = c.owner RETURNING i.owner) " \
+    "SELECT " OWNER_COLS ", blob FROM owners " \
+    "WHERE owner IN (SELECT owner FROM u) ORDER BY owner"
+
+/* One claim statement: up to @max - *@n items (@expired: claimed ones whose
+ * lease ran out, else pending ones), their rows appended to @out. */
+static int claim_step(struct tool *t, struct pg_db *db, long long job,
+                      const char *worker, size_t max, long long lease_until,
+                      int expired, struct store_row *out, size_t *n)
+{
+    struct pga a = {0};
+    PGresult *r = NULL;
+    char sql[600];
+    int rc = TOOL_EXIT_FAIL;
+
+    snprintf(sql, sizeof sql, CLAIM_SQL, expired
+             ? "state = 1 AND lease_until < $2" : "state = 0 AND $2 > 0");
+    pga_i64(&a, job);
+    pga_i64(&a, (long long)time(NULL));
+    pga_i64(&a, (long long)(max - *n));
+    pga_text(&a, worker);
+    pga_i64(&a, lease_until);
+    r = pg_run(t, db, sql, &a, PGRES_TUPLES_OK, "claim a batch");
+    if (r == NULL)
+        return TOOL_EXIT_FAIL;
+    for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+        struct store_row o;
+        if (pg_row(r, i, 1, &o) != 0) {
+            tool_error(t, TOOL_EXIT_FAIL, "PostgreSQL store %s: a damaged "
+                       "owner row", db->base.target);
+            goto out;
+        }
+        out[*n] = o;
+        out[*n].blob = malloc(o.blob_len ? o.blob_len : 1);
+        if (out[*n].blob == NULL) {
+            tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+            goto out;
+        }
+        memcpy(out[*n].blob, o.blob, o.blob_len);
+        (*n)++;
+    }
+    rc = TOOL_EXIT_OK;
+out:
+    PQclear(r);
+    return rc;
+}
+
+int pg_job_claim(struct tool *t, struct store_db *d,
+                 const struct store_job *job, const char *worker, size_t max,
+                 int lease_s, struct store_row **rows, size_t *n)
+{
+    struct pg_db *db = (struct pg_db *)d;
+    struct store_row *out = NULL;
+    long long until = (long long)time(NULL) + (lease_s > 0 ? lease_s : 1);
+    int rc = TOOL_EXIT_FAIL;
+
+    *rows = NULL;
+    *n = 0;
+    if (max == 0)
+        return TOOL_EXIT_OK;
+    out = calloc(max, sizeof *out);
+    if (out == NULL)
+        return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+    /* A dead worker's batch first, then pending items. */
+    rc = claim_step(t, db, job->id, worker, max, until, 1, out, n);
+    if (rc == TOOL_EXIT_OK && *n < max)
+        rc = claim_step(t, db, job->id, worker, max, until, 0, out, n);
+    if (rc != TOOL_EXIT_OK) {
+        store_rows_free(out, *n);
+        *n = 0;
+        return rc;
+    }
+    *rows = out;
+    return TOOL_EXIT_OK;
+}
+
+#define COMPLETE_SQL \
+    "WITH d AS (UPDATE job_items SET state = 2 WHERE job = $1 " \
+    " AND owner = $2 AND state = 1 AND worker = $3 RETURNING owner) " \
+    "UPDATE owners SET assigned = $4, wrapped = $5, version = $6, " \
+    "blob = $7, updated = $8 WHERE owner = (SELECT owner FROM d)"
+
+/* The parameters of COMPLETE_SQL for @o. */
+static void complete_args(struct pga *a, long long job, const char *worker,
+                          const struct store_row *o, long long now)
+{
+    pga_i64(a, job);
+    pga_id(a, o->owner);
+    pga_text(a, worker);
+    pga_id(a, o->assigned);
+    pga_id(a, o->wrapped);
+    pga_i64(a, (long long)o->version);
+    pga_bytes(a, o->blob, o->blob_len);
+    pga_i64(a, now);
+}
+
+/* Prepares COMPLETE_SQL once per connection (parsed and planned once, not
+ * once per child). 0 or -1 (the server's message in @msg). */
+static int complete_prepare(struct pg_db *db, const struct store_row *o,
+                            char *msg, size_t cap)
+{
+    struct pga a = {0};
+    PGresult *r = NULL;
+    int rc = 0;
+
+    if (db->prepared)
+        return 0;
+    complete_args(&a, 0, "", o, 0);
+    r = PQprepare(db->conn, "dep11_complete", COMPLETE_SQL, a.n, a.types);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(msg, cap, "%s", PQerrorMessage(db->conn));
+        rc = -1;
+    }
+    PQclear(r);
+    db->prepared = rc == 0;
+    return rc;
+}
+
+/* Queues the completion of @o: its item done and its owner row written,
+ * if @worker still holds the item. */
+static int complete_send(struct pg_db *db, long long job, const char *worker,
+                         const struct store_row *o, long long now)
+{
+    struct pga a = {0};
+
+    complete_args(&a, job, worker, o, now);
+    return PQsendQueryPrepared(db->conn, "dep11_complete", a.n, a.vals,
+                               a.lens, a.fmts, 1) ? 0 : -1;
+}
+
+/* Reads the results of one queued statement: 0 when it succeeded (rows
+ * it changed added to *@got, or its status checked against @tag), else -1
+ * with the first error kept in @msg. */
+static int complete_recv(struct pg_db *db, const char *tag, size_t *got,
+                         char *msg, size_t cap)
+{
+    PGresult *r = NULL;
+    int rc = 0;
+
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK || (tag && strcmp(PQcmdStatus(r), tag))) {
+            if (rc == 0 && msg[0] == '\0')
+                snprintf(msg, cap, "%s", st == PGRES_COMMAND_OK
+                         ? "the batch was rolled back"
+                         : PQresultErrorMessage(r));
+            rc = -1;
+        } else if (got != NULL) {
+            *got += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* The whole batch in one round trip (libpq pipeline mode): BEGIN, one
+ * statement per row, COMMIT, sync. Any error aborts the transaction. */
+static int complete_pipeline(struct pg_db *db, long long job,
+                             const char *worker, const struct store_row *rows,
+                             size_t n, int own, size_t *got, char *msg,
+                             size_t cap)
+{
+    long long now = (long long)time(NULL);
+    int rc = 0;
+    size_t sent = 0;
+    PGresult *r = NULL;
+
+    if (!PQenterPipelineMode(db->conn))
+        return -1;
+    if (own && !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL,
+                                  NULL, 1))
+        rc = -1;
+    for (; rc == 0 && sent < n; sent++)
+        rc = complete_send(db, job, worker, &rows[sent], now);
+    if (rc == 0 && own && !PQsendQueryParams(db->conn, "COMMIT", 0, NULL,
+                                             NULL, NULL, NULL, 1))
+        rc = -1;
+    if (!PQpipelineSync(db->conn))
+        rc = -1;
+    if (rc != 0)
+        snprintf(msg, cap, "%s", PQerrorMessage(db->conn));
+    if (own && complete_recv(db, NULL, NULL, msg, cap) != 0)
+        rc = -1;
+    for (size_t i = 0; i < sent; i++)
+        if (complete_recv(db, NULL, got, msg, cap) != 0)
+            rc = -1;
+    if (own && sent == n && complete_recv(db, "COMMIT", NULL, msg, cap) != 0)
+        rc = -1;
+    /* Up to the sync point, then out of pipeline mode. */
+    while ((r = PQgetResult(db->conn)) != NULL &&
+           PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+        PQclear(r);
+    PQclear(r);
+    if (!PQexitPipelineMode(db->conn))
+        rc = -1;
+    return rc;
+}
+
+int pg_job_complete(struct tool *t, struct store_db *d,
+                    const struct store_job *job, const char *worker,
+                    const struct store_row *rows, size_t n, size_t *accepted)
+{
+    struct pg_db *db = (struct pg_db *)d;
+    char msg[512] = "";
+    size_t got = 0;
+    int own = !db->in_tx;
+
+    *accepted = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].blob == NULL || rows[i].blob_len == 0)
+            return tool_error(t, TOOL_EXIT_FAIL, "internal: a re-wrapped "
+                              "child without a blob");
+    if (n == 0)
+        return TOOL_EXIT_OK;
+    if (complete_prepare(db, &rows[0], msg, sizeof msg) != 0 ||
+        complete_pipeline(db, job->id, worker, rows, n, own, &got, msg,
+                          sizeof msg) != 0) {
+        /* A failed explicit transaction stays open: end it. */
+        if (own && PQtransactionStatus(db->conn) == PQTRANS_INERROR)
+            PQclear(PQexec(db->conn, "ROLLBACK"));
+        for (char *p = msg; *p; p++)
+            if (*p == '\n' || *p == '\t')
+                *p = ' ';
+        return tool_error(t, TOOL_EXIT_FAIL, "PostgreSQL store %s: complete "
+                          "a batch: %s (nothing of it written)",
+                          db->base.target, msg);
+    }
+    *accepted = got;
+    return TOOL_EXIT_OK;
+}
+
+int pg_job_release(struct tool *t, struct store_db *d,
+                   const struct store_job *job, const char *worker)
+{
+    struct pga a = {0};
+
+    pga_i64(&a, job->id);
+    if (worker != NULL && strcmp(worker, STORE_WORKER_ANY) == 0)
+        return pg_cmd(t, (struct pg_db *)d, "UPDATE job_items SET state = 0, "
+                      "worker = NULL, lease_until = NULL WHERE job = $1 AND "
+                      "state = 1", &a, "release every batch", NULL);
+    if (worker != NULL) {
+        pga_text(&a, worker);
+        return pg_cmd(t, (struct pg_db *)d, "UPDATE job_items SET state = 0, "
+                      "worker = NULL, lease_until = NULL WHERE job = $1 AND "
+                      "state = 1 AND worker = $2", &a, "release a batch",
+                      NULL);
+    }
+    pga_i64(&a, (long long)time(NULL));
+    return pg_cmd(t, (struct pg_db *)d, "UPDATE job_items SET state = 0, "
+                  "worker = NULL, lease_until = NULL WHERE job = $1 AND "
+                  "state = 1 AND lease_until < $2", &a,
+                  "release expired batches", NULL);
+}
+
+int pg_job_progress(struct tool *t, struct store_db *d,
+                    const struct store_job *job, struct store_progress *p)
+{
+    struct pg_db *db = (struct pg_db *)d;
+    struct pga a = {0};
+    PGresult *r = NULL;
+
+    memset(p, 0, sizeof *p);
+    pga_i64(&a, job->id);
+    pga_i64(&a, (long long)time(NULL));
+    r = pg_run(t, db, "SELECT j.total, j.state, "
+               "(SELECT count(*) FROM job_items WHERE job = $1 AND state = 0),"
+               "(SELECT count(*) FROM job_items WHERE job = $1 AND state = 1),"
+               "(SELECT count(*) FROM job_items WHERE job = $1 AND state = 1 "
+               " AND lease_until < $2) FROM jobs j WHERE j.id = $1", &a,
+               PGRES_TUPLES_OK, "read the job's progress");
+    if (r == NULL)
+        return TOOL_EXIT_FAIL;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return tool_error(t, TOOL_EXIT_FAIL, "PostgreSQL store %s: re-wrap "
+                          "job %lld is gone", db->base.target, job->id);
+    }
+    p->total = (size_t)col_i64(r, 0, 0);
+    p->pending = (size_t)col_i64(r, 0, 2);
+    p->claimed = (size_t)col_i64(r, 0, 3);
+    p->expired = (size_t)col_i64(r, 0, 4);
+    /* Done items are deleted when the job finishes. */
+    p->done = p->total >= p->pending + p->claimed
+              ? p->total - p->pending - p->claimed : 0;
+    PQclear(r);
+    return TOOL_EXIT_OK;
+}
+
+int pg_job_finish(struct tool *t, struct store_db *d,
+                  const struct store_job *job, int *done)
+{
+    struct pg_db *db = (struct pg_db *)d;
+    struct pga a = {0};
+    PGresult *r = NULL;
+    int rc = TOOL_EXIT_FAIL, own = 0, left = 1;
+
+    *done = 0;
+    pga_i64(&a, job->id);
+    if (pg_tx_begin(t, db, &own) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
+    r = pg_run(t, db, "SELECT 1 FROM job_items WHERE job = $1 AND state < 2 "
+               "LIMIT 1", &a, PGRES_TUPLES_OK, "finish the job");
+    if (r == NULL)
+        goto out;
+    left = PQntuples(r) > 0;
+    PQclear(r);
+    rc = TOOL_EXIT_OK;
+    if (!left &&
+        (rc = pg_cmd(t, db, "UPDATE jobs SET state = 1 WHERE id = $1", &a,
+                     "finish the job", NULL)) == TOOL_EXIT_OK)
+        rc = pg_cmd(t, db, "DELETE FROM job_items WHERE job = $1", &a,
+                    "finish the job", NULL);
+out:
+    rc = pg_tx_end(t, db, own, rc);
+    if (rc == TOOL_EXIT_OK)
+        *done = !left;
+    return rc;
+}

@@ -22,7 +22,8 @@
 #include "reg.h"
 #include "tool.h"
 
-#define RW_BATCH 500     /* children claimed at once */
+#define RW_BATCH 500     /* default children claimed at once (--batch) */
+#define RW_BATCH_MAX 100000
 #define RW_LEASE 120     /* default seconds a claim holds (--lease) */
 #define RW_MAX_WORKERS 16
 
@@ -34,6 +35,7 @@ struct rw_job {
     CK_ULONG requester;
     int serialize;            /* SQLite: one writer at a time in-process */
     int lease;                /* seconds a claim holds (--lease) */
+    size_t batch;             /* children a claim takes (--batch) */
     pthread_mutex_t lock;     /* the counters; the store when serialize */
     size_t moved, failed, lost;
     int broken;               /* a worker hit a store error */
@@ -102,7 +104,7 @@ static int worker_round(struct rw_worker *w, const struct tool_cached *to,
 
     if (j->serialize)
         rw_lock(j);
-    rc = ops->job_claim(&w->t, w->db, &j->job, w->name, RW_BATCH, j->lease,
+    rc = ops->job_claim(&w->t, w->db, &j->job, w->name, j->batch, j->lease,
                         &rows, &n);
     if (j->serialize)
         rw_unlock(j);
@@ -281,6 +283,7 @@ struct rw_opts {
     const char *store, *to, *from;
     CK_ULONG requester;
     int workers, lease;
+    size_t batch;
 };
 
 /* Starts @o->workers workers on job @j and waits for them. */
@@ -326,7 +329,7 @@ static int run_workers(struct rw_job *j, const struct rw_opts *o,
 }
 
 enum {
-    OPT_STORE = 1000, OPT_TO, OPT_FROM, OPT_REQUESTER, OPT_WORKERS, OPT_LEASE,
+    OPT_STORE = 1000, OPT_TO, OPT_FROM, OPT_REQUESTER, OPT_WORKERS, OPT_LEASE, OPT_BATCH,
 };
 
 static int rw_opt(struct tool *t, int c, const char *arg, void *ctx)
@@ -351,6 +354,16 @@ static int rw_opt(struct tool *t, int c, const char *arg, void *ctx)
             return 0;
         return tool_error(t, TOOL_EXIT_USAGE, "--lease is 1 to 86400 "
                           "seconds");
+    case OPT_BATCH: {
+        long n = strtol(arg, &end, 10);
+
+        if (*arg && !*end && n >= 1 && n <= RW_BATCH_MAX) {
+            o->batch = (size_t)n;
+            return 0;
+        }
+        return tool_error(t, TOOL_EXIT_USAGE, "--batch is 1 to %d children",
+                          RW_BATCH_MAX);
+    }
     default: return TOOL_EXIT_USAGE;
     }
 }
@@ -456,10 +469,10 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
         {"store", 1, NULL, OPT_STORE}, {"to", 1, NULL, OPT_TO},
         {"from", 1, NULL, OPT_FROM}, {"requester", 1, NULL, OPT_REQUESTER},
         {"workers", 1, NULL, OPT_WORKERS}, {"lease", 1, NULL, OPT_LEASE},
-        TOOL_COMMON_LONGOPTS,
+        {"batch", 1, NULL, OPT_BATCH}, TOOL_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    struct rw_opts o = { NULL, NULL, NULL, DEP11_REQUESTER_USER, 2, RW_LEASE };
+    struct rw_opts o = { NULL, NULL, NULL, DEP11_REQUESTER_USER, 2, RW_LEASE, RW_BATCH };
     struct store_job_spec spec;
     struct tool_keycache *c = calloc(1, sizeof *c);
     struct tool_cached *to = NULL;
@@ -499,6 +512,7 @@ static int store_rewrap(struct tool *t, int argc, char **argv)
     j.requester = o.requester;
     j.serialize = db != NULL && db->ops == &store_sqlite_ops;
     j.lease = o.lease;
+    j.batch = o.batch;
     if (to != NULL)
         memcpy(j.to_id, to->id, 16);
     pthread_mutex_init(&j.lock, NULL);
@@ -520,7 +534,7 @@ const struct tool_cmd tool_cmd_store_rewrap = {
     "store", "rewrap", store_rewrap,
     "re-wrap every child of a store under one policy (bulk, resumable)",
     "Usage: dep11-tool store rewrap --store STORE --to POLICY [--from POLICY]\n"
-    "         [--workers N] [--lease SECONDS]\n"
+    "         [--workers N] [--lease SECONDS] [--batch N]\n"
     "         [--requester user|system|recovery]\n"
     "         --pin-source file:PATH|env:VAR\n\n"
     "The bulk job of a re-assignment (DESIGN section 6): every child of the\n"
@@ -534,7 +548,8 @@ const struct tool_cmd tool_cmd_store_rewrap = {
     "each batch in one transaction, so a crash or kill -9 loses nothing and\n"
     "leaves nothing half-written, and a re-run resumes the job. A claim\n"
     "holds for --lease seconds (default 120); then another worker takes it\n"
-    "over. On PostgreSQL several runs, on one host or many, share the job:\n"
+    "over; a claim takes --batch children (default 500). On PostgreSQL\n"
+    "several runs, on one host or many, share the job:\n"
     "a run that finds nothing left to claim waits while other workers hold\n"
     "items. SIGINT or SIGTERM stops the workers after their batch and\n"
     "returns what they hold (exit 1; re-run to resume). On a\n"

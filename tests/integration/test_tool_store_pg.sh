@@ -84,11 +84,17 @@ json "j['ok'] and j['unwrapped'] == $N"
 # rw NAME TARGET: a rewrap process (one worker thread) in the background.
 # The second starts once the first has its claim: SoftHSM's file store can
 # answer a token read racing another process's start-up with an error.
-rw() { "${C[@]}" --json store rewrap --store "$S" --to "$2" --workers 1 --lease 1 >"$OUT/$1" 2>&1 & }
+rw() { "${C[@]}" --json store rewrap --store "$S" --to "$2" --workers 1 --lease 2 --batch 200 >"$OUT/$1" 2>&1 & }
 claimed() { # claimed [K]: until K workers (default 1) hold claims
     for _ in $(seq 1 200); do
         [ "$(pg_psql -c 'SELECT count(DISTINCT worker) FROM job_items WHERE state = 1')" -ge "${1:-1}" ] && return
         sleep 0.05
+    done
+}
+k2_works() { # k2_works LEFT: until a pending item is claimed (k1 is stopped: by k2)
+    for _ in $(seq 1 200); do
+        [ "$(pg_psql -c 'SELECT count(*) FROM job_items WHERE state = 0')" -lt "$1" ] && return
+        sleep 0.02
     done
 }
 moved() { /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["rewrapped"])' "$OUT/$1" 2>/dev/null || echo x; }
@@ -111,10 +117,18 @@ echo "== crash trials: kill -9 one of two rewrap processes"
 live=0
 for trial in $(seq 1 10); do
     if [ $((trial % 2)) -eq 1 ]; then to=B id=$B_ID; else to=A id=$A_ID; fi
-    rw k1 $to; p1=$!; claimed; rw k2 $to; p2=$!
-    claimed 2; sleep "0.$((RANDOM % 3))"
+    # k1 is stopped while it holds its first claim, so that k2 starts and
+    # claims before the job can drain (on an idle machine one worker re-wraps
+    # the whole population faster than a second one starts); both are then
+    # mid-job when one of them is killed.
+    rw k1 $to; p1=$!; claimed; kill -STOP $p1
+    left=$(pg_psql -c 'SELECT count(*) FROM job_items WHERE state = 0')
+    rw k2 $to; p2=$!
+    k2_works "$left"; kill -CONT $p1; sleep "0.0$((RANDOM % 5))"
     if [ $((trial % 2)) -eq 0 ]; then v=$p1 o=$p2; else v=$p2 o=$p1; fi
-    kill -9 "$v" 2>/dev/null && live=$((live + 1))
+    if kill -9 "$v" 2>/dev/null; then live=$((live + 1)); else
+        if [ "$v" = "$p1" ]; then echo "trial $trial: the victim had ended:"; cat "$OUT/k1"
+        else echo "trial $trial: the victim had ended:"; cat "$OUT/k2"; fi; fi
     wait "$v" 2>/dev/null; wait "$o"; ro=$?
     same "trial $trial: the survivor's exit" $ro 0
     if [ "$v" = "$p1" ]; then sv=k2; else sv=k1; fi

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "store_db.h"
 #include "tool.h"
 
 /* ---- stubs of dep11-tool's helpers ---- */

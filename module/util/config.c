@@ -799,3 +799,14 @@ dep11_config_default_path(void)
         return env;
     return SYSCONF_PATH;
 }
+
+/* See config.h. */
+int
+dep11_config_absent(void)
+{
+    struct stat st;
+
+    if (strcmp(dep11_config_default_path(), SYSCONF_PATH) != 0)
+        return 0;
+    return stat(SYSCONF_PATH, &st) != 0 && errno == ENOENT;
+}

@@ -75,3 +75,34 @@ consumer_python() {
     done
     return 1
 }
+
+# consumer_module MODE: the library a snippet gets as $MODULE ("softhsm": the
+# backend directly; "dep11": libdep11.so with the world's DEP11_CONF).
+consumer_module() {
+    case $1 in
+        softhsm) echo "$SOFTHSM_MODULE" ;;
+        dep11) echo "$DEP11_MODULE" ;;
+    esac
+}
+
+# run_snippet NAME MODE [INTERPRETER...]: the README snippet NAME, run in its
+# own directory $CONSUMER_OUT/NAME-MODE (exported as SNIPPET_DIR) with
+# $MODULE set; output in SNIPPET_DIR/out. Default interpreter: bash -eu.
+run_snippet() {
+    local name=$1 mode=$2
+    shift 2
+    SNIPPET_DIR="$CONSUMER_OUT/$name-$mode"
+    mkdir -p "$SNIPPET_DIR"
+    snippet "$name" "$SNIPPET_DIR/snippet" || return 1
+    [ $# -gt 0 ] || set -- bash -eu -o pipefail
+    echo "== $name through $mode"
+    (cd "$SNIPPET_DIR" && MODULE=$(consumer_module "$mode") with_module "$@" snippet) \
+        >"$SNIPPET_DIR/out" 2>&1
+    local rc=$?
+    cat "$SNIPPET_DIR/out"
+    return $rc
+}
+
+# out_has PATTERN / out_lacks PATTERN: on the last snippet's output.
+out_has() { grep -q -- "$1" "$SNIPPET_DIR/out"; }
+out_lacks() { ! grep -q -- "$1" "$SNIPPET_DIR/out"; }

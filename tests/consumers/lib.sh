@@ -96,9 +96,9 @@ run_snippet() {
     snippet "$name" "$SNIPPET_DIR/snippet" || return 1
     [ $# -gt 0 ] || set -- bash -eu -o pipefail
     echo "== $name through $mode"
+    local rc=0
     (cd "$SNIPPET_DIR" && MODULE=$(consumer_module "$mode") with_module "$@" snippet) \
-        >"$SNIPPET_DIR/out" 2>&1
-    local rc=$?
+        >"$SNIPPET_DIR/out" 2>&1 || rc=$?
     cat "$SNIPPET_DIR/out"
     return $rc
 }

@@ -92,6 +92,13 @@ run "$home" "$DEP11_CONF" "$O/conf-O" pkcs11-tool --module "$proxy" \
     --token-label contoso --login --pin 1234 -O
 check "config: contoso's objects through the proxy" has "$O/conf-O" "label: *signer"
 
+snippet p11-kit "$W/p11-kit-snippet"
+chmod 644 "$W/p11-kit-snippet"
+run "$home" "$DEP11_CONF" "$O/snippet" bash -eu "$W/p11-kit-snippet"
+check "README p11-kit snippet: dep11's contoso, once" \
+    test "$(grep -c 'token label *: contoso' "$O/snippet")" -eq 1
+check "README p11-kit snippet: no provider token" lacks "$O/snippet" "dep11-provider"
+
 if [ -f "$(pkg-config --variable=p11_module_configs p11-kit-1)/softhsm2.module" ]; then
     echo "== control: without the override, the package's softhsm2.module"
     run "$bare" "$DEP11_CONF" "$O/bare-L" pkcs11-tool --module "$proxy" -L

@@ -8,7 +8,7 @@
 #   snippet NAME FILE     the README block after "<!-- snippet: NAME -->"
 #   consumer_finish       the verdict (exit 1 on any "not ok")
 #   with_module           runs a command with the ASan runtime preloaded
-#                         when the module is instrumented
+#                         when $MODULE (default: dep11) is an instrumented dep11
 # The README's "Use it from ..." snippets read $MODULE (the PKCS#11 library:
 # SoftHSM's or dep11's), so each runs once directly and once through dep11.
 # shellcheck source=tests/integration/common.sh
@@ -45,9 +45,14 @@ snippet() {
     [ -s "$2" ] || { echo "README.md has no snippet $1" >&2; return 1; }
 }
 
+# libstdc++ goes right after the ASan runtime: ASan's __cxa_throw interceptor
+# needs it resolvable (PyKCS11's SWIG layer throws C++ exceptions).
+consumer_stdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ { print $NF; exit }')
 with_module() {
-    if [ -n "$itest_preload" ]; then
-        LD_PRELOAD="$itest_preload" \
+    # Only for dep11 itself: SoftHSM alone is not instrumented (and p11tool
+    # over SoftHSM with the ASan runtime preloaded hangs at exit).
+    if [ -n "$itest_preload" ] && [ "${MODULE:-$DEP11_MODULE}" = "$DEP11_MODULE" ]; then
+        LD_PRELOAD="$itest_preload${consumer_stdcxx:+ $consumer_stdcxx}" \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" "$@"
     else
         "$@"
@@ -97,7 +102,7 @@ run_snippet() {
     [ $# -gt 0 ] || set -- bash -eu -o pipefail
     echo "== $name through $mode"
     local rc=0
-    (cd "$SNIPPET_DIR" && MODULE=$(consumer_module "$mode") with_module "$@" snippet) \
+    (cd "$SNIPPET_DIR" && MODULE=$(consumer_module "$mode") with_module timeout 600 "$@" snippet) \
         >"$SNIPPET_DIR/out" 2>&1 || rc=$?
     cat "$SNIPPET_DIR/out"
     return $rc

@@ -161,7 +161,7 @@ static CK_RV start(int forked, int no_threads)
         /* Not an error: a p11-kit registration loads dep11 into every
          * consumer on the machine; those without a config skip it quietly. */
         rv = CKR_FUNCTION_FAILED;
-        LOG_WARN("not configured in this process: no DEP11_CONF and no %s (dep11.conf(5))",
+        LOG_WARN("not configured in this process: no DEP11_CONF, no readable %s (dep11.conf(5))",
                  path);
         goto out;
     }

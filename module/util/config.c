@@ -804,9 +804,9 @@ dep11_config_default_path(void)
 int
 dep11_config_absent(void)
 {
-    struct stat st;
-
     if (strcmp(dep11_config_default_path(), SYSCONF_PATH) != 0)
         return 0;
-    return stat(SYSCONF_PATH, &st) != 0 && errno == ENOENT;
+    /* EACCES too: a default config readable only by the service's group
+     * (mode 640) leaves the machine's other users' processes unconfigured. */
+    return access(SYSCONF_PATH, R_OK) != 0 && (errno == ENOENT || errno == EACCES);
 }

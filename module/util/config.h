@@ -65,7 +65,7 @@ CK_RV dep11_config_load(const char *path, struct dep11_config *out);
 const char *dep11_config_default_path(void);
 
 /* 1 when this process has no dep11 config at all: DEP11_CONF unset or empty
- * and no file at DEP11_SYSCONF_PATH. Then C_Initialize fails without an
+ * and no file at DEP11_SYSCONF_PATH that it may read (ENOENT or EACCES). Then C_Initialize fails without an
  * ERROR line, so a p11-kit registration (dep11.module) stays silent and
  * absent in the processes of the machine that do not use dep11. */
 int dep11_config_absent(void);

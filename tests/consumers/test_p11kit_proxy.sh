@@ -26,10 +26,13 @@ installed() { find "$dest" -name "$1" -print -quit; }
 mod_conf=$(installed dep11.module)
 override=$(installed softhsm2.module)
 module=$(installed libdep11.so)
-check "installed: libdep11.so in p11-kit's module path" \
-    test "$module" = "$dest$(pkg-config --variable=p11_module_path p11-kit-1)/libdep11.so"
-check "installed: dep11.module in p11-kit's config dir" \
-    test "$mod_conf" = "$dest$(pkg-config --variable=p11_module_configs p11-kit-1)/dep11.module"
+# The configured directories: p11-kit's own unless configure was told
+# otherwise (distcheck installs under its prefix).
+moddir=${DEP11_P11MODULEDIR:-$(pkg-config --variable=p11_module_path p11-kit-1)}
+confdir=${DEP11_P11MODULECONFDIR:-$(pkg-config --variable=p11_module_configs p11-kit-1)}
+echo "# module dir $moddir (p11-kit's: $(pkg-config --variable=p11_module_path p11-kit-1))"
+check "installed: libdep11.so in the module dir" test "$module" = "$dest$moddir/libdep11.so"
+check "installed: dep11.module in the p11-kit config dir" test "$mod_conf" = "$dest$confdir/dep11.module"
 check "installed: no libtool archive in the module path" test ! -e "${module%.so}.la"
 check "installed: the softhsm2.module override" test -n "$override"
 check "dep11.module names the installed module" grep -qx "module: ${module#"$dest"}" "$mod_conf"

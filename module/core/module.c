@@ -157,6 +157,14 @@ static CK_RV start(int forked, int no_threads)
     CK_RV rv = CKR_GENERAL_ERROR;
     const char *path = dep11_config_default_path();
 
+    if (dep11_config_absent()) {
+        /* Not an error: a p11-kit registration loads dep11 into every
+         * consumer on the machine; those without a config skip it quietly. */
+        rv = CKR_FUNCTION_FAILED;
+        LOG_WARN("not configured in this process: no DEP11_CONF, no readable %s (dep11.conf(5))",
+                 path);
+        goto out;
+    }
     (void)dep11_secmem_init(); /* 0 = cleansed fallback only; secmem logs it */
     /* Power-on self tests first; a failure (logged by name) is the error
      * state, entered once the rest has started so C_Finalize unwinds it. */

@@ -1,15 +1,25 @@
 /*
- * fetch.c - fetches the OpenSSL algorithms module/crypto needs exactly once
- * per process. Fetching is costly (a provider look-up under a lock), so every
- * operation borrows the same objects; they live until the process ends.
+ * fetch.c - dep11's own OpenSSL library context, and the algorithms
+ * module/crypto needs fetched from it exactly once per process. Fetching is
+ * costly (a provider look-up under a lock), so every operation borrows the
+ * same objects; they and the context live until the process ends.
+ *
+ * The context is private (OSSL_LIB_CTX_new, no config file read, the
+ * built-in "default" provider loaded into it explicitly), so nothing the host
+ * process does to OpenSSL's default context reaches dep11: an ENGINE set as
+ * default for RSA (libp11's, as `openssl -engine pkcs11` does), providers
+ * loaded or unloaded, an openssl.cnf with other defaults.
  */
 #include <pthread.h>
+#include <openssl/crypto.h>
+#include <openssl/provider.h>
 
 #include "crypto/fetch.h"
 #include "util/log.h"
 
 static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
 static struct dep11_algs algs_set;
+static OSSL_PROVIDER *algs_default;
 static int algs_ok;
 
 static void free_partial(void)
@@ -18,18 +28,31 @@ static void free_partial(void)
     EVP_KDF_free(algs_set.kbkdf);
     EVP_MD_free(algs_set.sha1);
     EVP_MD_free(algs_set.sha256);
+    if (algs_default != NULL)
+        (void)OSSL_PROVIDER_unload(algs_default);
+    OSSL_LIB_CTX_free(algs_set.libctx);
     algs_set.gcm = NULL;
     algs_set.kbkdf = NULL;
     algs_set.sha1 = NULL;
     algs_set.sha256 = NULL;
+    algs_set.libctx = NULL;
+    algs_default = NULL;
 }
 
 static void fetch_all(void)
 {
-    algs_set.gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    algs_set.kbkdf = EVP_KDF_fetch(NULL, "KBKDF", NULL);
-    algs_set.sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-    algs_set.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+    algs_set.libctx = ctx;
+    if (ctx == NULL || (algs_default = OSSL_PROVIDER_load(ctx, "default")) == NULL) {
+        LOG_ERROR("OpenSSL: no library context with the default provider");
+        free_partial();
+        return;
+    }
+    algs_set.gcm = EVP_CIPHER_fetch(ctx, "AES-256-GCM", NULL);
+    algs_set.kbkdf = EVP_KDF_fetch(ctx, "KBKDF", NULL);
+    algs_set.sha1 = EVP_MD_fetch(ctx, "SHA1", NULL);
+    algs_set.sha256 = EVP_MD_fetch(ctx, "SHA256", NULL);
     if (algs_set.gcm == NULL || algs_set.kbkdf == NULL ||
         algs_set.sha1 == NULL || algs_set.sha256 == NULL) {
         LOG_ERROR("OpenSSL lacks AES-256-GCM, KBKDF, SHA1 or SHA256");

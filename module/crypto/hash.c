@@ -16,14 +16,16 @@
 #define CHUNK_MAX ((size_t)1 << 30)
 
 /**
- * dep11_random - fills @buf with @n bytes from OpenSSL's private DRBG (the one
- * meant for keys; nonces take it too, which costs nothing).
+ * dep11_random - fills @buf with @n bytes from the private DRBG of dep11's own
+ * OpenSSL library context (the one meant for keys; nonces take it too, which
+ * costs nothing).
  * @buf [out] caller's buffer; @n may be 0.
  * Returns CKR_OK, CKR_ARGUMENTS_BAD (NULL buffer), CKR_FUNCTION_FAILED.
  */
 CK_RV dep11_random(uint8_t *buf, size_t n)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
+    const struct dep11_algs *algs = NULL;
     size_t done = 0;
 
     if (buf == NULL && n != 0) {
@@ -31,11 +33,15 @@ CK_RV dep11_random(uint8_t *buf, size_t n)
         LOG_FAIL(rv, "NULL buffer");
         goto out;
     }
+    rv = dep11_crypto_algs(&algs);
+    if (rv != CKR_OK)
+        goto out;
+    rv = CKR_GENERAL_ERROR;
     while (done < n) {
         size_t step = n - done < CHUNK_MAX ? n - done : CHUNK_MAX;
-        if (RAND_priv_bytes(buf + done, (int)step) != 1) {
+        if (RAND_priv_bytes_ex(algs->libctx, buf + done, step, 0) != 1) {
             rv = CKR_FUNCTION_FAILED;
-            LOG_FAIL(rv, "RAND_priv_bytes failed");
+            LOG_FAIL(rv, "RAND_priv_bytes_ex failed");
             dep11_cleanse(buf, n);
             goto out;
         }

@@ -54,7 +54,15 @@ static CK_RV check_public(const uint8_t *mod, size_t mod_len,
     return CKR_OK;
 }
 
-/* Builds an EVP_PKEY holding only (n, e). */
+/* The RSA key manager by its OID, one of the names the default provider
+ * gives it. Not "RSA": OpenSSL 3.0 maps that name to a NID and, when an
+ * ENGINE is the default for RSA (libp11's, as `openssl -engine pkcs11`
+ * sets), hands the context to the engine's legacy method whatever library
+ * context is passed, and EVP_PKEY_fromdata then fails. A name without a NID
+ * goes straight to the provider of dep11's own library context. */
+#define RSA_KEYMGMT_NAME "1.2.840.113549.1.1.1"
+
+/* Builds an EVP_PKEY holding only (n, e), in dep11's library context. */
 static CK_RV public_key(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
                         size_t exp_len, EVP_PKEY **out)
 {
@@ -63,10 +71,14 @@ static CK_RV public_key(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
     OSSL_PARAM_BLD *bld = NULL;
     OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *ctx = NULL;
+    const struct dep11_algs *algs = NULL;
 
     rv = check_public(mod, mod_len, exp, exp_len);
+    if (rv == CKR_OK)
+        rv = dep11_crypto_algs(&algs);
     if (rv != CKR_OK)
         goto out;
+    rv = CKR_GENERAL_ERROR;
     n = BN_bin2bn(mod, (int)mod_len, NULL);
     e = BN_bin2bn(exp, (int)exp_len, NULL);
     bld = OSSL_PARAM_BLD_new();
@@ -78,7 +90,7 @@ static CK_RV public_key(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
     if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
         (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+        (ctx = EVP_PKEY_CTX_new_from_name(algs->libctx, RSA_KEYMGMT_NAME, NULL)) == NULL ||
         EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
         rv = CKR_FUNCTION_FAILED;
@@ -240,13 +252,15 @@ int dep11_rsa_has_identity(const uint8_t *mod, size_t mod_len, const uint8_t *ex
     return memcmp(mine, id, sizeof mine) == 0;
 }
 
-static CK_RV oaep_md(CK_MECHANISM_TYPE hash, const EVP_MD **md, size_t *hlen)
+static CK_RV oaep_md(CK_MECHANISM_TYPE hash, const EVP_MD **md, size_t *hlen,
+                     OSSL_LIB_CTX **libctx)
 {
     const struct dep11_algs *algs = NULL;
     CK_RV rv = dep11_crypto_algs(&algs);
 
     if (rv != CKR_OK)
         return rv;
+    *libctx = algs->libctx;
     if (hash == CKM_SHA_1) {
         *md = algs->sha1;
         *hlen = 20;
@@ -276,6 +290,7 @@ CK_RV dep11_rsa_oaep_encrypt(const uint8_t *mod, size_t mod_len,
     const EVP_MD *md = NULL;
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = NULL;
+    OSSL_LIB_CTX *libctx = NULL;
     size_t hlen = 0, k = 0, outl = 0;
 
     if (pt == NULL || pt_len == 0 || ct == NULL || ct_len == NULL) {
@@ -283,7 +298,7 @@ CK_RV dep11_rsa_oaep_encrypt(const uint8_t *mod, size_t mod_len,
         LOG_FAIL(rv, "NULL or empty buffer");
         goto out;
     }
-    rv = oaep_md(hash, &md, &hlen);
+    rv = oaep_md(hash, &md, &hlen, &libctx);
     if (rv == CKR_OK)
         rv = public_key(mod, mod_len, exp, exp_len, &pkey);
     if (rv != CKR_OK)
@@ -295,7 +310,7 @@ CK_RV dep11_rsa_oaep_encrypt(const uint8_t *mod, size_t mod_len,
         goto out;
     }
     outl = k;
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    ctx = EVP_PKEY_CTX_new_from_pkey(libctx, pkey, NULL);
     if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
         EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) != 1 ||

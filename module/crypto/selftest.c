@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "crypto/crypto.h"
+#include "crypto/fetch.h"
 #include "crypto/selftest.h"
 #include "crypto/suite1.h"
 #include "util/log.h"
@@ -290,16 +291,17 @@ static CK_RV st_sha256(int corrupt)
 }
 
 /* OAEP-SHA-256 decryption with the embedded private key. */
-static CK_RV oaep_decrypt(EVP_PKEY *pk, const uint8_t *ct, size_t ct_len,
+static CK_RV oaep_decrypt(const struct dep11_algs *algs, EVP_PKEY *pk,
+                          const uint8_t *ct, size_t ct_len,
                           uint8_t *pt, size_t *pt_len)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(algs->libctx, pk, NULL);
 
     if (ctx == NULL || EVP_PKEY_decrypt_init(ctx) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, algs->sha256) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, algs->sha256) != 1 ||
         EVP_PKEY_decrypt(ctx, pt, pt_len, ct, ct_len) != 1) {
         LOG_FAIL(rv, "OAEP decryption failed");
         goto out;
@@ -335,15 +337,21 @@ static CK_RV st_rsa_oaep(int corrupt)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
     const unsigned char *p = oaep_key_pkcs8;
-    EVP_PKEY *pk = d2i_AutoPrivateKey(NULL, &p, (long)sizeof oaep_key_pkcs8);
+    const struct dep11_algs *algs = NULL;
+    EVP_PKEY *pk = NULL;
     uint8_t mod[256], exp[8], ct[256], pt[256];
     size_t ct_len = sizeof ct, pt_len = sizeof pt;
 
+    /* In dep11's own library context: an engine the host set as default
+     * for RSA never sees the key (see fetch.c). */
+    if (dep11_crypto_algs(&algs) != CKR_OK)
+        goto out;
+    pk = d2i_AutoPrivateKey_ex(NULL, &p, (long)sizeof oaep_key_pkcs8, algs->libctx, NULL);
     if (pk == NULL) {
         LOG_FAIL(rv, "embedded RSA key does not parse");
         goto out;
     }
-    rv = oaep_decrypt(pk, oaep_ct, sizeof oaep_ct, pt, &pt_len);
+    rv = oaep_decrypt(algs, pk, oaep_ct, sizeof oaep_ct, pt, &pt_len);
     if (rv == CKR_OK && pt_len != sizeof oaep_msg)
         rv = CKR_GENERAL_ERROR;
     if (rv == CKR_OK)
@@ -355,7 +363,7 @@ static CK_RV st_rsa_oaep(int corrupt)
                                     oaep_msg, sizeof oaep_msg, ct, &ct_len);
     pt_len = sizeof pt;
     if (rv == CKR_OK)
-        rv = oaep_decrypt(pk, ct, ct_len, pt, &pt_len);
+        rv = oaep_decrypt(algs, pk, ct, ct_len, pt, &pt_len);
     if (rv == CKR_OK && pt_len != sizeof oaep_msg)
         rv = CKR_GENERAL_ERROR;
     if (rv == CKR_OK)

@@ -776,3 +776,14 @@ dep11_config_default_path(void)
         return env;
     return SYSCONF_PATH;
 }
+
+/* See config.h. */
+int
+dep11_config_absent(void)
+{
+    if (strcmp(dep11_config_default_path(), SYSCONF_PATH) != 0)
+        return 0;
+    /* EACCES too: a default config readable only by the service's group
+     * (mode 640) leaves the machine's other users' processes unconfigured. */
+    return access(SYSCONF_PATH, R_OK) != 0 && (errno == ENOENT || errno == EACCES);
+}

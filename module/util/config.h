@@ -64,6 +64,12 @@ CK_RV dep11_config_load(const char *path, struct dep11_config *out);
 /* The config path to use: $DEP11_CONF, else DEP11_SYSCONF_PATH. */
 const char *dep11_config_default_path(void);
 
+/* 1 when this process has no dep11 config at all: DEP11_CONF unset or empty
+ * and no file at DEP11_SYSCONF_PATH that it may read (ENOENT or EACCES). Then C_Initialize fails without an
+ * ERROR line, so a p11-kit registration (dep11.module) stays silent and
+ * absent in the processes of the machine that do not use dep11. */
+int dep11_config_absent(void);
+
 /*
  * Resolves a PIN source ("file:/path": first line, trailing newline dropped;
  * "env:NAME") into @pin (NUL-terminated, at most @cap-1 bytes); @len gets

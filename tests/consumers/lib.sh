@@ -1,0 +1,113 @@
+# tests/consumers/lib.sh: sourced by the consumer tests. Builds on
+# tests/integration/common.sh (a fresh SoftHSM world per test: customer token
+# "contoso", user PIN 1234) and adds:
+#   consumer_world NAME   the world, plus an RSA-2048 key pair "signer"
+#                         (CKA_ID 5e) made on contoso through SoftHSM
+#                         directly: a plain signing key, not a dep11 root
+#   check WHAT CMD...     one assertion ("ok - WHAT" / "not ok - WHAT")
+#   snippet NAME FILE     the README block after "<!-- snippet: NAME -->"
+#   consumer_finish       the verdict (exit 1 on any "not ok")
+#   with_module           runs a command with the ASan runtime preloaded
+#                         when $MODULE (default: dep11) is an instrumented dep11
+# The README's "Use it from ..." snippets read $MODULE (the PKCS#11 library:
+# SoftHSM's or dep11's), so each runs once directly and once through dep11.
+# shellcheck source=tests/integration/common.sh
+. "${abs_top_srcdir:?run through make check}/tests/integration/common.sh"
+
+consumer_fails=0
+consumer_checks=0
+
+check() {
+    local what=$1
+    shift
+    consumer_checks=$((consumer_checks + 1))
+    if "$@"; then
+        echo "ok - $what"
+    else
+        echo "not ok - $what"
+        consumer_fails=$((consumer_fails + 1))
+    fi
+}
+
+consumer_finish() {
+    echo "# $consumer_checks checks, $consumer_fails failed"
+    [ "$consumer_fails" -eq 0 ]
+}
+
+# snippet NAME OUTFILE: the fenced block that follows the line
+# "<!-- snippet: NAME -->" in README.md; an absent snippet is a failure.
+snippet() {
+    awk -v want="<!-- snippet: $1 -->" '
+        $0 == want { found = 1; next }
+        found == 1 && /^```/ { found = 2; next }
+        found == 2 && /^```/ { exit }
+        found == 2 { print }' "$abs_top_srcdir/README.md" >"$2"
+    [ -s "$2" ] || { echo "README.md has no snippet $1" >&2; return 1; }
+}
+
+# libstdc++ goes right after the ASan runtime: ASan's __cxa_throw interceptor
+# needs it resolvable (PyKCS11's SWIG layer throws C++ exceptions).
+consumer_stdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ { print $NF; exit }')
+with_module() {
+    # Only for dep11 itself: SoftHSM alone is not instrumented (and p11tool
+    # over SoftHSM with the ASan runtime preloaded hangs at exit).
+    if [ -n "$itest_preload" ] && [ "${MODULE:-$DEP11_MODULE}" = "$DEP11_MODULE" ]; then
+        LD_PRELOAD="$itest_preload${consumer_stdcxx:+ $consumer_stdcxx}" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" "$@"
+    else
+        "$@"
+    fi
+}
+
+consumer_world() {
+    itest_world "$1"
+    pkcs11-tool --module "$SOFTHSM_MODULE" --token-label contoso --login --pin 1234 \
+        --keypairgen --key-type rsa:2048 --label signer --id 5e --usage-sign \
+        >>"$ITEST_WORLD/setup.log" 2>&1
+    CONSUMER_OUT="$ITEST_WORLD/out"
+    mkdir -p "$CONSUMER_OUT"
+}
+
+# A Python with PyKCS11 (Debian's python3-pykcs11 is for /usr/bin/python3).
+consumer_python() {
+    local py
+    for py in /usr/bin/python3 "${PYTHON:-}" python3; do
+        [ -n "$py" ] && command -v "$py" >/dev/null 2>&1 || continue
+        if "$py" -c 'import PyKCS11' 2>/dev/null; then
+            echo "$py"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# consumer_module MODE: the library a snippet gets as $MODULE ("softhsm": the
+# backend directly; "dep11": libdep11.so with the world's DEP11_CONF).
+consumer_module() {
+    case $1 in
+        softhsm) echo "$SOFTHSM_MODULE" ;;
+        dep11) echo "$DEP11_MODULE" ;;
+    esac
+}
+
+# run_snippet NAME MODE [INTERPRETER...]: the README snippet NAME, run in its
+# own directory $CONSUMER_OUT/NAME-MODE (exported as SNIPPET_DIR) with
+# $MODULE set; output in SNIPPET_DIR/out. Default interpreter: bash -eu.
+run_snippet() {
+    local name=$1 mode=$2
+    shift 2
+    SNIPPET_DIR="$CONSUMER_OUT/$name-$mode"
+    mkdir -p "$SNIPPET_DIR"
+    snippet "$name" "$SNIPPET_DIR/snippet" || return 1
+    [ $# -gt 0 ] || set -- bash -eu -o pipefail
+    echo "== $name through $mode"
+    local rc=0
+    (cd "$SNIPPET_DIR" && MODULE=$(consumer_module "$mode") with_module timeout 600 "$@" snippet) \
+        >"$SNIPPET_DIR/out" 2>&1 || rc=$?
+    cat "$SNIPPET_DIR/out"
+    return $rc
+}
+
+# out_has PATTERN / out_lacks PATTERN: on the last snippet's output.
+out_has() { grep -q -- "$1" "$SNIPPET_DIR/out"; }
+out_lacks() { ! grep -q -- "$1" "$SNIPPET_DIR/out"; }

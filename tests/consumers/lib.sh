@@ -47,7 +47,9 @@ snippet() {
 
 # libstdc++ goes right after the ASan runtime: ASan's __cxa_throw interceptor
 # needs it resolvable (PyKCS11's SWIG layer throws C++ exceptions).
-consumer_stdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ { print $NF; exit }')
+# (awk reads all of ldconfig's output: an early exit would kill ldconfig with
+# SIGPIPE, and pipefail would then end the sourcing test with status 141.)
+consumer_stdcxx=$(ldconfig -p 2>/dev/null | awk '!n && /libstdc\+\+\.so\.6 .*x86-64/ { print $NF; n = 1 }')
 with_module() {
     # Only for dep11 itself: SoftHSM alone is not instrumented (and p11tool
     # over SoftHSM with the ASan runtime preloaded hangs at exit).

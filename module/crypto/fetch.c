@@ -2,8 +2,8 @@
  * fetch.c - dep11's own OpenSSL library context, and the algorithms
  * module/crypto needs fetched from it exactly once per process. Fetching is
  * costly (a provider look-up under a lock), so every operation borrows the
- * same objects; they and the context live until OpenSSL's own clean-up at
- * process exit.
+ * same objects; they and the context live until the process exits or this
+ * library is unloaded.
  *
  * The context is private (OSSL_LIB_CTX_new, no config file read, the
  * built-in "default" provider loaded into it explicitly), so nothing the host
@@ -12,6 +12,7 @@
  * loaded or unloaded, an openssl.cnf with other defaults.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <openssl/crypto.h>
 #include <openssl/provider.h>
 
@@ -38,6 +39,7 @@ static void free_partial(void)
     algs_set.sha256 = NULL;
     algs_set.libctx = NULL;
     algs_default = NULL;
+    algs_ok = 0; /* after the exit handler: refused, never a freed object */
 }
 
 static void fetch_all(void)
@@ -61,11 +63,14 @@ static void fetch_all(void)
         return;
     }
     algs_ok = 1;
-    /* Freed in OPENSSL_cleanup (which OpenSSL runs at exit and which pins
-     * this library): the context's DRBGs sit in thread-local storage that a
-     * leak checker does not see, so a context left alive reads as a leak. */
-    if (!OPENSSL_atexit(free_partial))
-        LOG_DEBUG("OpenSSL: no exit handler; the library context stays until exit");
+    /* Freed at exit, or at dlclose of this library, whichever comes first
+     * (atexit in a shared object is __cxa_atexit with its DSO handle; not
+     * OPENSSL_atexit, whose handler would outlive a dlclose'd module: Debian's
+     * libcrypto is built with OPENSSL_USE_NODELETE and pins nothing). The
+     * context's DRBGs sit in thread-local storage that a leak checker does not
+     * see, so a context left alive reads as a leak. */
+    if (atexit(free_partial) != 0)
+        LOG_DEBUG("no exit handler: the OpenSSL library context stays until exit");
 }
 
 CK_RV dep11_crypto_algs(const struct dep11_algs **algs)

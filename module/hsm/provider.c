@@ -232,7 +232,37 @@ static void give(CK_SESSION_HANDLE s, int drop, int lost)
     free(dead);
 }
 
-CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
+/* dep11's own use of the provider token's objects: readers share it,
+ * writers hold it alone (provider_int.h). Writer-preferring where glibc
+ * offers it, so that a stream of cold unwraps cannot starve a commit; a
+ * nested run on the same thread (which that kind may not re-take) runs
+ * under the hold it already has. */
+#ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
+static pthread_rwlock_t objects_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+#else
+static pthread_rwlock_t objects_lock = PTHREAD_RWLOCK_INITIALIZER;
+#endif
+static __thread int objects_held;
+
+/* @fn(@s, @arg) under the object lock, exclusive when @write. */
+static CK_RV locked(dep11_provider_fn fn, CK_SESSION_HANDLE s, void *arg, int write)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (objects_held)
+        return fn(s, arg);
+    if (write)
+        (void)pthread_rwlock_wrlock(&objects_lock);
+    else
+        (void)pthread_rwlock_rdlock(&objects_lock);
+    objects_held = 1;
+    rv = fn(s, arg);
+    objects_held = 0;
+    (void)pthread_rwlock_unlock(&objects_lock);
+    return rv;
+}
+
+static CK_RV run(dep11_provider_fn fn, void *arg, int write)
 {
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     struct dep11_hsm_retry r;
@@ -240,7 +270,7 @@ CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
 
     if (rv != CKR_OK)
         return rv;
-    rv = fn(s, arg);
+    rv = locked(fn, s, arg, write);
     dep11_hsm_retry_start(&r, pool.retries, pool.backoff_ms,
                           DEP11_HSM_RETRY_SESSION_LOST | DEP11_HSM_RETRY_LOGGED_OUT);
     while (dep11_hsm_retry_again(&r, rv)) {
@@ -254,10 +284,22 @@ CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
         /* Lost sessions mean C_CloseAllSessions, which also logs out. */
         rv = login(s);
         if (rv == CKR_OK)
-            rv = fn(s, arg);
+            rv = locked(fn, s, arg, write);
     }
     give(s, rv != CKR_OK, dep11_hsm_session_lost(rv));
     return rv;
+}
+
+/** dep11_provider_run - see provider_int.h. */
+CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
+{
+    return run(fn, arg, 0);
+}
+
+/** dep11_provider_run_write - see provider_int.h. */
+CK_RV dep11_provider_run_write(dep11_provider_fn fn, void *arg)
+{
+    return run(fn, arg, 1);
 }
 
 /* ---- open / close ---- */
@@ -387,6 +429,8 @@ void dep11_provider_close(void)
  */
 void dep11_provider_forget(void)
 {
+    /* A thread of the parent may have held it across the fork. */
+    (void)pthread_rwlock_init(&objects_lock, NULL);
     (void)pthread_mutex_init(&pool.lock, NULL);
     (void)pthread_cond_init(&pool.cond, NULL);
     free(pool.free);

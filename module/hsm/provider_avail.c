@@ -191,7 +191,7 @@ CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_provider_run(avail_key_fn, &a);
+    rv = dep11_provider_run_write(avail_key_fn, &a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "availability key (fresh=%d)", fresh);
     return rv;
@@ -426,7 +426,7 @@ CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_provider_run(destroy_fn, &a);
+    rv = dep11_provider_run_write(destroy_fn, &a);
     if (destroyed != NULL)
         *destroyed = a.count;
     if (rv != CKR_OK)
@@ -455,7 +455,7 @@ CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN])
         LOG_FAIL(rv, "bad arguments");
         return rv;
     }
-    rv = dep11_provider_run(drop_fn, (void *)key_id);
+    rv = dep11_provider_run_write(drop_fn, (void *)key_id);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "dropping a fresh availability key");
     return rv;

@@ -15,8 +15,21 @@ typedef CK_RV (*dep11_provider_fn)(CK_SESSION_HANDLE s, void *arg);
  * answers CKR_SESSION_HANDLE_INVALID / CKR_SESSION_CLOSED (reopen, re-login)
  * or CKR_USER_NOT_LOGGED_IN (re-login), retries (profile "retries", pausing
  * "backoff-ms"). Returns @fn's code; CKR_CRYPTOKI_NOT_INITIALIZED when the
- * provider is not open; pool and login codes. */
+ * provider is not open; pool and login codes.
+ * @fn runs under the provider token's object lock, shared: any number of
+ * readers at once. */
 CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg);
+
+/* The same for an @fn that creates or destroys objects on the provider
+ * token (an availability key, a state record, a tombstone): it runs under
+ * the object lock held exclusively, so no other of dep11's provider
+ * operations in this process runs at the same time. SoftHSM's file store
+ * locks with fcntl(2), which does not exclude two threads of one process:
+ * a token write racing a read or another write of the same process answers
+ * CKR_GENERAL_ERROR now and then (test_isolation's threads, 1 valgrind run
+ * in 3). Writes are rare (a commit, a binding, a purge, a new or retired
+ * availability key); the data path never takes the lock. */
+CK_RV dep11_provider_run_write(dep11_provider_fn fn, void *arg);
 
 /* Finds the provider keys (include/dep11-provider.h) and caches their
  * handles. Each must be on the token exactly once (a pair with its public

@@ -291,7 +291,7 @@ static CK_RV run(dep11_provider_fn fn, struct state_arg *a, const char *what)
         LOG_FAIL(rv, "NULL argument");
         return rv;
     }
-    rv = dep11_provider_run(fn, a);
+    rv = fn == get_fn ? dep11_provider_run(fn, a) : dep11_provider_run_write(fn, a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "provider state %s", what);
     return rv;

@@ -210,7 +210,7 @@ CK_RV dep11_provider_tombstone_write(const uint8_t id[16], const uint8_t *receip
     a.id = id;
     a.write = receipt;
     a.write_len = len;
-    rv = dep11_provider_run(tomb_write_fn, &a);
+    rv = dep11_provider_run_write(tomb_write_fn, &a);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "writing the tombstone");
     else if (a.present)

@@ -27,7 +27,12 @@
  *       - the list of abandoned task threads and each task group's lock
  *                                         (util/tasks.c)
  *   8.  log lock             (util/log.c log_mutex)
- * (5, the provider create lock, is gone: dep11 never creates provider keys.)
+ *   5.  provider object lock (hsm/provider.c objects_lock, a reader/writer
+ *                             lock: held across one provider operation's
+ *                             backend calls, shared by readers, alone by a
+ *                             write of dep11's own provider-token objects;
+ *                             taken after a pool session, given up before
+ *                             the session goes back: never with 6 held)
  * The data path (AEAD on a module key) takes the session table lock and the
  * object table lock each for one look-up (never held across work), then the
  * per-session lock for the operation; a backend call through hsm/call.h

@@ -28,7 +28,7 @@
 struct shared {
     struct itest *t;
     CK_SESSION_HANDLE sh[NSHARED];
-    CK_OBJECT_HANDLE pol, site;
+    CK_OBJECT_HANDLE pol, site, r1, r2;
     struct itest_blob cblob, pblob;
     double deadline;
     pthread_mutex_t lock;
@@ -329,6 +329,93 @@ static void stress(void **state, int os_locking)
     assert_int_equal(t->f->C_Finalize(NULL), CKR_OK);
 }
 
+/* Provider-token writes racing each other and reads in one process: every
+ * thread makes its own policies, so that each round creates availability
+ * keys (wrap, roll), commit records (first unwrap of each version) and
+ * destroys retired availability keys, while the other threads search the
+ * provider token (cold unwraps). SoftHSM's file store answered
+ * CKR_GENERAL_ERROR now and then before dep11 ran its own provider writes
+ * alone (hsm/provider.c). */
+#define WRITE_ROUNDS 6
+
+/* One policy through v1 and v2, each committed, v1 then refused. */
+static void write_round(struct worker *w, CK_SESSION_HANDLE s)
+{
+    struct itest *t = w->g->t;
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE, h1 = CK_INVALID_HANDLE, h2 = CK_INVALID_HANDLE;
+    struct itest_blob v1 = { 0 }, v2 = { 0 };
+    unsigned long before = w->errors;
+
+    CHECK(w, "keygen", itest_keygen(t, s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol),
+          CKR_OK);
+    CHECK(w, "wrap v1", itest_policy_wrap(t, s, pol, w->g->r1, w->g->r2, 0, &v1), CKR_OK);
+    CHECK(w, "unwrap v1", itest_policy_unwrap(t, s, &v1, DEP11_REQUESTER_USER, &h1), CKR_OK);
+    CHECK(w, "wrap v2",
+          itest_policy_wrap(t, s, h1, w->g->r1, w->g->r2, DEP11_WRAP_ROLL_AVAILABILITY, &v2),
+          CKR_OK);
+    CHECK(w, "unwrap v2", itest_policy_unwrap(t, s, &v2, DEP11_REQUESTER_USER, &h2), CKR_OK);
+    CHECK(w, "flush", t->x->DEP11_FlushCache(NULL), CKR_OK);
+    CHECK(w, "v1 superseded", itest_policy_unwrap(t, s, &v1, DEP11_REQUESTER_USER, &h1),
+          CKR_DEP11_BLOB_SUPERSEDED);
+    CHECK(w, "destroy", t->f->C_DestroyObject(s, pol), CKR_OK);
+    itest_blob_free(&v1);
+    itest_blob_free(&v2);
+    if (w->errors == before)
+        w->ops++;
+}
+
+static void *writer(void *arg)
+{
+    struct worker *w = arg;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_SLOT_ID slot = 0;
+
+    if (itest_slot(w->g->t, "contoso", &slot) != CKR_OK ||
+        w->g->t->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) !=
+            CKR_OK) {
+        w->errors++;
+        return NULL;
+    }
+    for (int r = 0; r < WRITE_ROUNDS && w->errors == 0; r++)
+        write_round(w, s);
+    if (w->g->t->f->C_CloseSession(s) != CKR_OK)
+        w->errors++;
+    return NULL;
+}
+
+static void test_provider_writes(void **state)
+{
+    struct itest *t = *state;
+    CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+    struct shared g;
+    struct worker w[8];
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    double start = now();
+
+    memset(&g, 0, sizeof g);
+    memset(w, 0, sizeof w);
+    g.t = t;
+    assert_int_equal(t->f->C_Initialize(&args), CKR_OK);
+    assert_int_equal(itest_session(t, "contoso", 1, &s), CKR_OK);
+    assert_int_equal(itest_find(t, s, CKO_PRIVATE_KEY, "root1", &g.r1), CKR_OK);
+    assert_int_equal(itest_find(t, s, CKO_PRIVATE_KEY, "root2", &g.r2), CKR_OK);
+    for (int i = 0; i < 8; i++) {
+        w[i].g = &g;
+        w[i].id = i;
+        assert_int_equal(pthread_create(&w[i].th, NULL, writer, &w[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pthread_join(w[i].th, NULL), 0);
+        g.ops += w[i].ops;
+        g.errors += w[i].errors;
+    }
+    printf("provider writes: 8 threads: %lu policies rolled in %.1f s, %lu errors\n", g.ops,
+           now() - start, g.errors);
+    assert_int_equal(g.errors, 0);
+    assert_int_equal(g.ops, 8 * WRITE_ROUNDS);
+    assert_int_equal(t->f->C_Finalize(NULL), CKR_OK);
+}
+
 static void test_stress_null_init(void **state)
 {
     stress(state, 0);
@@ -344,6 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stress_null_init),
         cmocka_unit_test(test_stress_os_locking),
+        cmocka_unit_test(test_provider_writes),
     };
 
     return cmocka_run_group_tests_name("threads", tests, group_setup, group_teardown);

@@ -29,7 +29,7 @@ static struct obj {
     uint8_t value[VAL];
     size_t value_len;
 } objs[OBJS];
-static unsigned creates, destroys, finds, runs_twice;
+static unsigned creates, destroys, finds, runs_twice, write_runs;
 static CK_RV create_rv;
 static CK_FUNCTION_LIST list;
 
@@ -153,6 +153,13 @@ CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
     return rv;
 }
 
+/* A writer's run: the real one holds the provider object lock alone. */
+CK_RV dep11_provider_run_write(dep11_provider_fn fn, void *arg)
+{
+    write_runs++;
+    return dep11_provider_run(fn, arg);
+}
+
 /* ---- helpers ---- */
 
 static const uint8_t TAG[16] = "policy-id-000001";
@@ -164,7 +171,7 @@ static int reset(void **state)
 {
     (void)state;
     memset(objs, 0, sizeof objs);
-    creates = destroys = finds = runs_twice = 0;
+    creates = destroys = finds = runs_twice = write_runs = 0;
     create_rv = CKR_OK;
     memset(&list, 0, sizeof list);
     list.C_CreateObject = fake_create;
@@ -223,6 +230,7 @@ static void test_empty(void **state)
     assert_int_equal(st.bound, 0);
     assert_int_equal(st.number, 0);
     assert_int_equal(finds, 1); /* one search */
+    assert_int_equal(write_runs, 0); /* a reader: shares the object lock */
     assert_int_equal(dep11_provider_state_get(NULL, &st), CKR_ARGUMENTS_BAD);
 }
 
@@ -242,6 +250,7 @@ static void test_bind(void **state)
     assert_int_equal(dep11_provider_state_bind(TAG, a, &st), CKR_OK);
     assert_memory_equal(st.binding, b, sizeof b);
     assert_int_equal(creates, 1);
+    assert_int_equal(write_runs, 2); /* each bind ran alone */
     /* two racing processes both wrote: everyone picks the smallest */
     put(APP, BIND, a, sizeof a);
     assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
@@ -262,7 +271,9 @@ static void test_commit(void **state)
     memset(d1, 0x11, sizeof d1);
     memset(d2, 0x22, sizeof d2);
     assert_int_equal(dep11_provider_state_commit(TAG, 2, d2), CKR_OK);
+    assert_int_equal(write_runs, 1); /* the commit ran alone */
     assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(write_runs, 1);
     assert_int_equal(st.number, 2);
     assert_memory_equal(st.digest, d2, sizeof d2);
     /* the same record again: nothing written; a lower number or another

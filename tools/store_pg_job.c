@@ -103,8 +103,7 @@ static int job_create(struct tool *t, struct pg_db *db,
     /* The planner's statistics learn of the new items now, not when
      * autovacuum comes by: the claims and completions look items up by
      * key, not by scanning the job. */
-    if (pg_cmd(t, db, "ANALYZE job_items", NULL, "analyze the job",
-               NULL) != TOOL_EXIT_OK)
+    if (pg_cmd(t, db, "ANALYZE job_items", NULL, "analyze the job", NULL) != TOOL_EXIT_OK)
         return TOOL_EXIT_FAIL;
     memset(&a, 0, sizeof a);
     pga_i64(&a, job->id);
@@ -139,12 +138,12 @@ out:
  * items already done. The claimed rows are locked, so their ctid holds
  * until the update (a TID scan, not a join over the job's items); the
  * owners by their primary key. %s: the state condition. */
-#define CLAIM_SQL \
-    "WITH c AS (SELECT ctid FROM job_items WHERE job = $1 AND %s " \
-    " ORDER BY job, state, lease_until LIMIT $3 FOR UPDATE SKIP LOCKED), " \
-    "u AS (UPDATE job_items SET state = 1, worker = $4, lease_until = $5 " \
-    " WHERE ctid = ANY (ARRAY (SELECT ctid FROM c)) RETURNING owner) " \
-    "SELECT " OWNER_COLS ", blob FROM owners " \
+#define CLAIM_SQL                                                                              \
+    "WITH c AS (SELECT ctid FROM job_items WHERE job = $1 AND %s "                             \
+    " ORDER BY job, state, lease_until LIMIT $3 FOR UPDATE SKIP LOCKED), "                     \
+    "u AS (UPDATE job_items SET state = 1, worker = $4, lease_until = $5 "                     \
+    " WHERE ctid = ANY (ARRAY (SELECT ctid FROM c)) RETURNING owner) "                         \
+    "SELECT " OWNER_COLS ", blob FROM owners "                                                 \
     "WHERE owner = ANY (ARRAY (SELECT owner FROM u)) ORDER BY owner"
 
 /* One claim statement: up to @max - *@n items (@expired: claimed ones whose
@@ -223,16 +222,16 @@ int pg_job_claim(struct tool *t, struct store_db *d,
  * worker become done, and only their owner rows are written. The items
  * are looked up by key (owner = ANY): whatever the planner's estimates,
  * a batch never scans the job's other items. */
-#define COMPLETE_SQL \
-    "WITH v AS (SELECT * FROM unnest($2::bytea[], $4::bytea[], " \
-    " $5::bytea[], $6::bigint[], $7::bytea[]) " \
-    " AS v(owner, assigned, wrapped, version, blob)), " \
-    "d AS (UPDATE job_items i SET state = 2 FROM v WHERE i.job = $1 " \
-    " AND i.owner = ANY ($2) AND i.owner = v.owner AND i.state = 1 " \
-    " AND i.worker = $3 " \
-    " RETURNING v.*) " \
-    "UPDATE owners o SET assigned = d.assigned, wrapped = d.wrapped, " \
-    "version = d.version, blob = d.blob, updated = $8 " \
+#define COMPLETE_SQL                                                                           \
+    "WITH v AS (SELECT * FROM unnest($2::bytea[], $4::bytea[], "                               \
+    " $5::bytea[], $6::bigint[], $7::bytea[]) "                                                \
+    " AS v(owner, assigned, wrapped, version, blob)), "                                        \
+    "d AS (UPDATE job_items i SET state = 2 FROM v WHERE i.job = $1 "                          \
+    " AND i.owner = ANY ($2) AND i.owner = v.owner AND i.state = 1 "                           \
+    " AND i.worker = $3 "                                                                      \
+    " RETURNING v.*) "                                                                         \
+    "UPDATE owners o SET assigned = d.assigned, wrapped = d.wrapped, "                         \
+    "version = d.version, blob = d.blob, updated = $8 "                                        \
     "FROM d WHERE o.owner = d.owner"
 
 #define BYTEA_ARRAY_OID 1001
@@ -258,11 +257,11 @@ static int arr_init(struct pg_arr *a, Oid elem, size_t n, size_t each)
     a->cap = 20 + n * (4 + each);
     if (n > INT32_MAX || (a->p = malloc(a->cap)) == NULL)
         return -1;
-    arr_u32(a, 1);             /* dimensions */
-    arr_u32(a, 0);             /* no NULLs */
+    arr_u32(a, 1); /* dimensions */
+    arr_u32(a, 0); /* no NULLs */
     arr_u32(a, (uint32_t)elem);
-    arr_u32(a, (uint32_t)n);   /* length */
-    arr_u32(a, 1);             /* lower bound */
+    arr_u32(a, (uint32_t)n); /* length */
+    arr_u32(a, 1);           /* lower bound */
     return 0;
 }
 
@@ -286,8 +285,7 @@ static void arr_i64(struct pg_arr *a, long long v)
 enum { ARR_OWNER, ARR_ASSIGNED, ARR_WRAPPED, ARR_VERSION, ARR_BLOB, ARR_N };
 
 /* The batch @rows as the arrays of COMPLETE_SQL. -1: out of memory. */
-static int complete_arrays(struct pg_arr arr[ARR_N],
-                           const struct store_row *rows, size_t n)
+static int complete_arrays(struct pg_arr arr[ARR_N], const struct store_row *rows, size_t n)
 {
     size_t blobs = 0;
     int rc = 0;
@@ -295,11 +293,11 @@ static int complete_arrays(struct pg_arr arr[ARR_N],
     for (size_t i = 0; i < n; i++)
         blobs += rows[i].blob_len;
     for (int k = 0; k < ARR_N; k++)
-        rc |= arr_init(&arr[k], k == ARR_VERSION ? INT8OID : BYTEAOID, n,
-                       k == ARR_BLOB ? 0 : 16);
-    if (rc != 0 || blobs > INT32_MAX || (arr[ARR_BLOB].cap += blobs,
-        (arr[ARR_BLOB].p = realloc(arr[ARR_BLOB].p, arr[ARR_BLOB].cap))
-        == NULL))
+        rc |=
+            arr_init(&arr[k], k == ARR_VERSION ? INT8OID : BYTEAOID, n, k == ARR_BLOB ? 0 : 16);
+    if (rc != 0 || blobs > INT32_MAX ||
+        (arr[ARR_BLOB].cap += blobs,
+         (arr[ARR_BLOB].p = realloc(arr[ARR_BLOB].p, arr[ARR_BLOB].cap)) == NULL))
         return -1;
     for (size_t i = 0; i < n; i++) {
         arr_put(&arr[ARR_OWNER], rows[i].owner, 16);
@@ -317,7 +315,7 @@ int pg_job_complete(struct tool *t, struct store_db *d,
 {
     struct pg_db *db = (struct pg_db *)d;
     struct pg_arr arr[ARR_N];
-    struct pga a = {0};
+    struct pga a = { 0 };
     long long got = 0;
     int rc = TOOL_EXIT_FAIL;
 

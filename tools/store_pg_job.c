@@ -134,37 +134,38 @@ out:
     return pg_tx_end(t, db, own, rc);
 }
 
-/* Claims in index order (job, state, lease_until): a scan never walks the
- * items already done. The claimed rows are locked, so their ctid holds
- * until the update (a TID scan, not a join over the job's items); the
- * owners by their primary key. %s: the state condition. */
+/* One statement: a dead worker's items first (claimed, lease run out),
+ * then pending ones, in index order (job, state, lease_until): a scan never
+ * walks the items already done. The claimed rows are locked, so their ctid
+ * holds until the update (a TID scan, not a join over the job's items); the
+ * owners by their primary key. */
 #define CLAIM_SQL                                                                              \
-    "WITH c AS (SELECT ctid FROM job_items WHERE job = $1 AND %s "                             \
-    " ORDER BY job, state, lease_until LIMIT $3 FOR UPDATE SKIP LOCKED), "                     \
+    "WITH e AS (SELECT ctid FROM job_items WHERE job = $1 AND state = 1 "                      \
+    " AND lease_until < $2 ORDER BY job, state, lease_until LIMIT $3 "                         \
+    " FOR UPDATE SKIP LOCKED), "                                                               \
+    "p AS (SELECT ctid FROM job_items WHERE job = $1 AND state = 0 "                           \
+    " ORDER BY job, state, lease_until LIMIT $3 - (SELECT count(*) FROM e) "                   \
+    " FOR UPDATE SKIP LOCKED), "                                                               \
     "u AS (UPDATE job_items SET state = 1, worker = $4, lease_until = $5 "                     \
-    " WHERE ctid = ANY (ARRAY (SELECT ctid FROM c)) RETURNING owner) "                         \
+    " WHERE ctid = ANY (ARRAY (SELECT ctid FROM e UNION ALL "                                  \
+    " SELECT ctid FROM p)) RETURNING owner) "                                                  \
     "SELECT " OWNER_COLS ", blob FROM owners "                                                 \
     "WHERE owner = ANY (ARRAY (SELECT owner FROM u)) ORDER BY owner"
 
-/* One claim statement: up to @max - *@n items (@expired: claimed ones whose
- * lease ran out, else pending ones), their rows appended to @out. */
-static int claim_step(struct tool *t, struct pg_db *db, long long job,
-                      const char *worker, size_t max, long long lease_until,
-                      int expired, struct store_row *out, size_t *n)
+/* The claim statement: up to @max items, their rows into @out (*@n). */
+static int claim_step(struct tool *t, struct pg_db *db, long long job, const char *worker,
+                      size_t max, long long lease_until, struct store_row *out, size_t *n)
 {
     struct pga a = {0};
     PGresult *r = NULL;
-    char sql[600];
     int rc = TOOL_EXIT_FAIL;
 
-    snprintf(sql, sizeof sql, CLAIM_SQL, expired
-             ? "state = 1 AND lease_until < $2" : "state = 0 AND $2 > 0");
     pga_i64(&a, job);
     pga_i64(&a, (long long)time(NULL));
-    pga_i64(&a, (long long)(max - *n));
+    pga_i64(&a, (long long)max);
     pga_text(&a, worker);
     pga_i64(&a, lease_until);
-    r = pg_run(t, db, sql, &a, PGRES_TUPLES_OK, "claim a batch");
+    r = pg_run(t, db, CLAIM_SQL, &a, PGRES_TUPLES_OK, "claim a batch");
     if (r == NULL)
         return TOOL_EXIT_FAIL;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) {
@@ -205,10 +206,7 @@ int pg_job_claim(struct tool *t, struct store_db *d,
     out = calloc(max, sizeof *out);
     if (out == NULL)
         return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-    /* A dead worker's batch first, then pending items. */
-    rc = claim_step(t, db, job->id, worker, max, until, 1, out, n);
-    if (rc == TOOL_EXIT_OK && *n < max)
-        rc = claim_step(t, db, job->id, worker, max, until, 0, out, n);
+    rc = claim_step(t, db, job->id, worker, max, until, out, n);
     if (rc != TOOL_EXIT_OK) {
         store_rows_free(out, *n);
         *n = 0;
@@ -226,7 +224,7 @@ int pg_job_claim(struct tool *t, struct store_db *d,
     "WITH v AS (SELECT * FROM unnest($2::bytea[], $4::bytea[], "                               \
     " $5::bytea[], $6::bigint[], $7::bytea[]) "                                                \
     " AS v(owner, assigned, wrapped, version, blob)), "                                        \
-    "d AS (UPDATE job_items i SET state = 2 FROM v WHERE i.job = $1 "                          \
+    "d AS (DELETE FROM job_items i USING v WHERE i.job = $1 "                                  \
     " AND i.owner = ANY ($2) AND i.owner = v.owner AND i.state = 1 "                           \
     " AND i.worker = $3 "                                                                      \
     " RETURNING v.*) "                                                                         \

@@ -38,7 +38,7 @@ static const char pg_schema_v1[] =
     " state integer NOT NULL, created bigint NOT NULL,"
     " total bigint NOT NULL);"
     "CREATE TABLE job_items ("
-    " job bigint NOT NULL REFERENCES jobs (id), owner bytea NOT NULL,"
+    " job bigint NOT NULL, owner bytea NOT NULL,"
     " state integer NOT NULL, worker text, lease_until bigint,"
     " PRIMARY KEY (job, owner));"
     "CREATE INDEX job_items_state ON job_items (job, state, lease_until);"

@@ -65,7 +65,9 @@ static int job_find(struct tool *t, struct pg_db *db,
     return TOOL_EXIT_OK;
 }
 
-/* A new job of @spec with one pending item per owner to move. */
+/* A new job of @spec with one pending item per owner to move, inserted in
+ * key order: the primary key grows at its right edge, and a claimed batch
+ * (index order, then heap order) is a run of neighbouring rows. */
 static int job_create(struct tool *t, struct pg_db *db,
                       const struct store_job_spec *spec, struct store_job *job)
 {
@@ -88,7 +90,7 @@ static int job_create(struct tool *t, struct pg_db *db,
     if (pg_cmd(t, db, "INSERT INTO job_items (job, owner, state) "
                "SELECT $1, owner, 0 FROM owners WHERE NOT (assigned = $2 "
                "AND wrapped = $2 AND version = $3) AND ($4 IS NULL OR "
-               "wrapped = $4 OR assigned = $4)", &b,
+               "wrapped = $4 OR assigned = $4) ORDER BY owner", &b,
                "list the children of the job", &n) != TOOL_EXIT_OK)
         return TOOL_EXIT_FAIL;
     memset(&a, 0, sizeof a);

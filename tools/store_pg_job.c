@@ -249,13 +249,17 @@ static void arr_u32(struct pg_arr *a, uint32_t v)
         a->p[a->len++] = (unsigned char)(v >> (8 * i));
 }
 
-/* Room for @n elements of @each bytes (+ their length words) after the
- * header of an array of @n elements of type @elem. -1: out of memory. */
-static int arr_init(struct pg_arr *a, Oid elem, size_t n, size_t each)
+/* Room for @n elements of @each bytes (+ their length words) and @extra
+ * bytes after the header of an array of @n elements of type @elem. -1:
+ * too large, or out of memory. */
+static int arr_init(struct pg_arr *a, Oid elem, size_t n, size_t each, size_t extra)
 {
     a->len = 0;
-    a->cap = 20 + n * (4 + each);
-    if (n > INT32_MAX || (a->p = malloc(a->cap)) == NULL)
+    if (n > (INT32_MAX - 20) / (4 + each) ||
+        extra > INT32_MAX - 20 - n * (4 + each))
+        return -1;
+    a->cap = 20 + n * (4 + each) + extra; /* fits a message (int) */
+    if ((a->p = malloc(a->cap)) == NULL)
         return -1;
     arr_u32(a, 1); /* dimensions */
     arr_u32(a, 0); /* no NULLs */
@@ -293,11 +297,9 @@ static int complete_arrays(struct pg_arr arr[ARR_N], const struct store_row *row
     for (size_t i = 0; i < n; i++)
         blobs += rows[i].blob_len;
     for (int k = 0; k < ARR_N; k++)
-        rc |=
-            arr_init(&arr[k], k == ARR_VERSION ? INT8OID : BYTEAOID, n, k == ARR_BLOB ? 0 : 16);
-    if (rc != 0 || blobs > INT32_MAX ||
-        (arr[ARR_BLOB].cap += blobs,
-         (arr[ARR_BLOB].p = realloc(arr[ARR_BLOB].p, arr[ARR_BLOB].cap)) == NULL))
+        rc |= arr_init(&arr[k], k == ARR_VERSION ? INT8OID : BYTEAOID, n,
+                       k == ARR_BLOB ? 0 : 16, k == ARR_BLOB ? blobs : 0);
+    if (rc != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         arr_put(&arr[ARR_OWNER], rows[i].owner, 16);

@@ -6,11 +6,12 @@
  *   claim:    up to N pending items, or claimed items whose lease ran out
  *             (a killed worker's batch), SELECT ... FOR UPDATE SKIP LOCKED,
  *             become the worker's until now + lease; one statement.
- *   complete: one transaction writes each owner row only if its item is
- *             still claimed by that worker, and marks the item done; an
- *             item taken over by another worker is left alone. Row locks
- *             order a late complete against a take-over: a child is moved
- *             exactly once.
+ *   complete: one statement (the batch as binary arrays) deletes the
+ *             items still claimed by that worker and writes only their
+ *             owner rows; an item taken over by another worker is left
+ *             alone. Row locks order a late complete against a take-over:
+ *             a child is moved exactly once. A done item is gone: done =
+ *             total - pending - claimed.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -38,7 +38,7 @@ static const char pg_schema_v1[] =
     " state integer NOT NULL, created bigint NOT NULL,"
     " total bigint NOT NULL);"
     "CREATE TABLE job_items ("
-    " job bigint NOT NULL REFERENCES jobs (id), owner bytea NOT NULL,"
+    " job bigint NOT NULL, owner bytea NOT NULL,"
     " state integer NOT NULL, worker text, lease_until bigint,"
     " PRIMARY KEY (job, owner));"
     "CREATE INDEX job_items_state ON job_items (job, state, lease_until);"
@@ -46,7 +46,7 @@ static const char pg_schema_v1[] =
 
 /* ---- parameters and results ---- */
 
-static void pga_add(struct pga *a, Oid type, const void *p, int len, int fmt)
+static void pga_addf(struct pga *a, Oid type, const void *p, int len, int fmt)
 {
     if (a->n >= PGA_MAX)
         abort(); /* a programming error, never input */
@@ -57,9 +57,14 @@ static void pga_add(struct pga *a, Oid type, const void *p, int len, int fmt)
     a->n++;
 }
 
+void pga_add(struct pga *a, Oid type, const void *p, size_t len)
+{
+    pga_addf(a, type, p, (int)len, 1);
+}
+
 void pga_bytes(struct pga *a, const void *p, size_t len)
 {
-    pga_add(a, BYTEAOID, p ? p : "", (int)len, 1);
+    pga_addf(a, BYTEAOID, p ? p : "", (int)len, 1);
 }
 
 void pga_id(struct pga *a, const unsigned char id[16])
@@ -74,22 +79,22 @@ void pga_i64(struct pga *a, long long v)
 
     for (int i = 7; i >= 0; i--, u >>= 8)
         b[i] = (unsigned char)(u & 0xff);
-    pga_add(a, INT8OID, b, 8, 1);
+    pga_addf(a, INT8OID, b, 8, 1);
 }
 
 void pga_text(struct pga *a, const char *s)
 {
-    pga_add(a, TEXTOID, s, (int)strlen(s), 1);
+    pga_addf(a, TEXTOID, s, (int)strlen(s), 1);
 }
 
 void pga_textn(struct pga *a, const char *s, size_t cap)
 {
-    pga_add(a, TEXTOID, s, (int)strnlen(s, cap), 1);
+    pga_addf(a, TEXTOID, s, (int)strnlen(s, cap), 1);
 }
 
 void pga_null(struct pga *a, Oid type)
 {
-    pga_add(a, type, NULL, 0, 1);
+    pga_addf(a, type, NULL, 0, 1);
 }
 
 /* The server's message without its trailing newline, for tool_error. */

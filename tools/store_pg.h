@@ -15,7 +15,6 @@ struct pg_db {
     PGconn *conn;
     int in_tx;                   /* inside begin() .. commit()/rollback() */
     int rdonly;                  /* STORE_OPEN_RDONLY */
-    int prepared;                /* the batch completion is prepared */
 };
 
 /* Statement parameters, all sent in binary with explicit types. */
@@ -29,6 +28,8 @@ struct pga {
     unsigned char ints[PGA_MAX][8];
 };
 
+/* A value of type @type in its binary format (@len < 2^31). */
+void pga_add(struct pga *a, Oid type, const void *p, size_t len);
 void pga_bytes(struct pga *a, const void *p, size_t len);
 void pga_id(struct pga *a, const unsigned char id[16]);
 void pga_i64(struct pga *a, long long v);

@@ -6,12 +6,14 @@
  *   claim:    up to N pending items, or claimed items whose lease ran out
  *             (a killed worker's batch), SELECT ... FOR UPDATE SKIP LOCKED,
  *             become the worker's until now + lease; one statement.
- *   complete: one transaction writes each owner row only if its item is
- *             still claimed by that worker, and marks the item done; an
- *             item taken over by another worker is left alone. Row locks
- *             order a late complete against a take-over: a child is moved
- *             exactly once.
+ *   complete: one statement (the batch as binary arrays) deletes the
+ *             items still claimed by that worker and writes only their
+ *             owner rows; an item taken over by another worker is left
+ *             alone. Row locks order a late complete against a take-over:
+ *             a child is moved exactly once. A done item is gone: done =
+ *             total - pending - claimed.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +22,7 @@
 #include "tool.h"
 
 #define BYTEAOID 17
+#define INT8OID 20
 
 #ifndef STORE_WORKER_ANY
 #define STORE_WORKER_ANY "*"
@@ -63,7 +66,9 @@ static int job_find(struct tool *t, struct pg_db *db,
     return TOOL_EXIT_OK;
 }
 
-/* A new job of @spec with one pending item per owner to move. */
+/* A new job of @spec with one pending item per owner to move, inserted in
+ * key order: the primary key grows at its right edge, and a claimed batch
+ * (index order, then heap order) is a run of neighbouring rows. */
 static int job_create(struct tool *t, struct pg_db *db,
                       const struct store_job_spec *spec, struct store_job *job)
 {
@@ -86,7 +91,7 @@ static int job_create(struct tool *t, struct pg_db *db,
     if (pg_cmd(t, db, "INSERT INTO job_items (job, owner, state) "
                "SELECT $1, owner, 0 FROM owners WHERE NOT (assigned = $2 "
                "AND wrapped = $2 AND version = $3) AND ($4 IS NULL OR "
-               "wrapped = $4 OR assigned = $4)", &b,
+               "wrapped = $4 OR assigned = $4) ORDER BY owner", &b,
                "list the children of the job", &n) != TOOL_EXIT_OK)
         return TOOL_EXIT_FAIL;
     memset(&a, 0, sizeof a);
@@ -98,6 +103,11 @@ static int job_create(struct tool *t, struct pg_db *db,
     /* The new job moves every owner that is not where it should be: any
      * other running job is superseded (a late worker of it writes
      * nothing: its items are gone). */
+    /* The planner's statistics learn of the new items now, not when
+     * autovacuum comes by: the claims and completions look items up by
+     * key, not by scanning the job. */
+    if (pg_cmd(t, db, "ANALYZE job_items", NULL, "analyze the job", NULL) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAIL;
     memset(&a, 0, sizeof a);
     pga_i64(&a, job->id);
     if (pg_cmd(t, db, "DELETE FROM job_items WHERE job IN (SELECT id FROM "
@@ -127,36 +137,38 @@ out:
     return pg_tx_end(t, db, own, rc);
 }
 
-/* Claims in index order (job, state, lease_until): a scan never walks the
- * items already done. %s: the state condition. */
-#define CLAIM_SQL \
-    "WITH c AS (SELECT owner FROM job_items WHERE job = $1 AND %s " \
-    " ORDER BY job, state, lease_until LIMIT $3 FOR UPDATE SKIP LOCKED), " \
-    "u AS (UPDATE job_items i SET state = 1, worker = $4, " \
-    " lease_until = $5 FROM c WHERE i.job = $1 AND " \
-    " i.owner = c.owner RETURNING i.owner) " \
-    "SELECT " OWNER_COLS ", blob FROM owners " \
-    "WHERE owner IN (SELECT owner FROM u) ORDER BY owner"
+/* One statement: a dead worker's items first (claimed, lease run out),
+ * then pending ones, in index order (job, state, lease_until): a scan never
+ * walks the items already done. The claimed rows are locked, so their ctid
+ * holds until the update (a TID scan, not a join over the job's items); the
+ * owners by their primary key. */
+#define CLAIM_SQL                                                                              \
+    "WITH e AS (SELECT ctid FROM job_items WHERE job = $1 AND state = 1 "                      \
+    " AND lease_until < $2 ORDER BY job, state, lease_until LIMIT $3 "                         \
+    " FOR UPDATE SKIP LOCKED), "                                                               \
+    "p AS (SELECT ctid FROM job_items WHERE job = $1 AND state = 0 "                           \
+    " ORDER BY job, state, lease_until LIMIT $3 - (SELECT count(*) FROM e) "                   \
+    " FOR UPDATE SKIP LOCKED), "                                                               \
+    "u AS (UPDATE job_items SET state = 1, worker = $4, lease_until = $5 "                     \
+    " WHERE ctid = ANY (ARRAY (SELECT ctid FROM e UNION ALL "                                  \
+    " SELECT ctid FROM p)) RETURNING owner) "                                                  \
+    "SELECT " OWNER_COLS ", blob FROM owners "                                                 \
+    "WHERE owner = ANY (ARRAY (SELECT owner FROM u)) ORDER BY owner"
 
-/* One claim statement: up to @max - *@n items (@expired: claimed ones whose
- * lease ran out, else pending ones), their rows appended to @out. */
-static int claim_step(struct tool *t, struct pg_db *db, long long job,
-                      const char *worker, size_t max, long long lease_until,
-                      int expired, struct store_row *out, size_t *n)
+/* The claim statement: up to @max items, their rows into @out (*@n). */
+static int claim_step(struct tool *t, struct pg_db *db, long long job, const char *worker,
+                      size_t max, long long lease_until, struct store_row *out, size_t *n)
 {
     struct pga a = {0};
     PGresult *r = NULL;
-    char sql[600];
     int rc = TOOL_EXIT_FAIL;
 
-    snprintf(sql, sizeof sql, CLAIM_SQL, expired
-             ? "state = 1 AND lease_until < $2" : "state = 0 AND $2 > 0");
     pga_i64(&a, job);
     pga_i64(&a, (long long)time(NULL));
-    pga_i64(&a, (long long)(max - *n));
+    pga_i64(&a, (long long)max);
     pga_text(&a, worker);
     pga_i64(&a, lease_until);
-    r = pg_run(t, db, sql, &a, PGRES_TUPLES_OK, "claim a batch");
+    r = pg_run(t, db, CLAIM_SQL, &a, PGRES_TUPLES_OK, "claim a batch");
     if (r == NULL)
         return TOOL_EXIT_FAIL;
     for (int i = 0; i < PQntuples(r) && *n < max; i++) {
@@ -197,10 +209,7 @@ int pg_job_claim(struct tool *t, struct store_db *d,
     out = calloc(max, sizeof *out);
     if (out == NULL)
         return tool_error(t, TOOL_EXIT_FAIL, "out of memory");
-    /* A dead worker's batch first, then pending items. */
-    rc = claim_step(t, db, job->id, worker, max, until, 1, out, n);
-    if (rc == TOOL_EXIT_OK && *n < max)
-        rc = claim_step(t, db, job->id, worker, max, until, 0, out, n);
+    rc = claim_step(t, db, job->id, worker, max, until, out, n);
     if (rc != TOOL_EXIT_OK) {
         store_rows_free(out, *n);
         *n = 0;
@@ -210,126 +219,97 @@ int pg_job_claim(struct tool *t, struct store_db *d,
     return TOOL_EXIT_OK;
 }
 
-#define COMPLETE_SQL \
-    "WITH d AS (UPDATE job_items SET state = 2 WHERE job = $1 " \
-    " AND owner = $2 AND state = 1 AND worker = $3 RETURNING owner) " \
-    "UPDATE owners SET assigned = $4, wrapped = $5, version = $6, " \
-    "blob = $7, updated = $8 WHERE owner = (SELECT owner FROM d)"
+/* The batch as arrays, one statement: the items still claimed by the
+ * worker become done, and only their owner rows are written. The items
+ * are looked up by key (owner = ANY): whatever the planner's estimates,
+ * a batch never scans the job's other items. */
+#define COMPLETE_SQL                                                                           \
+    "WITH v AS (SELECT * FROM unnest($2::bytea[], $4::bytea[], "                               \
+    " $5::bytea[], $6::bigint[], $7::bytea[]) "                                                \
+    " AS v(owner, assigned, wrapped, version, blob)), "                                        \
+    "d AS (DELETE FROM job_items i USING v WHERE i.job = $1 "                                  \
+    " AND i.owner = ANY ($2) AND i.owner = v.owner AND i.state = 1 "                           \
+    " AND i.worker = $3 "                                                                      \
+    " RETURNING v.*) "                                                                         \
+    "UPDATE owners o SET assigned = d.assigned, wrapped = d.wrapped, "                         \
+    "version = d.version, blob = d.blob, updated = $8 "                                        \
+    "FROM d WHERE o.owner = d.owner"
 
-/* The parameters of COMPLETE_SQL for @o. */
-static void complete_args(struct pga *a, long long job, const char *worker,
-                          const struct store_row *o, long long now)
+#define BYTEA_ARRAY_OID 1001
+#define INT8_ARRAY_OID 1016
+
+/* A one-dimensional array in PostgreSQL's binary format. */
+struct pg_arr {
+    unsigned char *p;
+    size_t len, cap;
+};
+
+static void arr_u32(struct pg_arr *a, uint32_t v)
 {
-    pga_i64(a, job);
-    pga_id(a, o->owner);
-    pga_text(a, worker);
-    pga_id(a, o->assigned);
-    pga_id(a, o->wrapped);
-    pga_i64(a, (long long)o->version);
-    pga_bytes(a, o->blob, o->blob_len);
-    pga_i64(a, now);
+    for (int i = 3; i >= 0; i--)
+        a->p[a->len++] = (unsigned char)(v >> (8 * i));
 }
 
-/* Prepares COMPLETE_SQL once per connection (parsed and planned once, not
- * once per child). 0 or -1 (the server's message in @msg). */
-static int complete_prepare(struct pg_db *db, const struct store_row *o,
-                            char *msg, size_t cap)
+/* Room for @n elements of @each bytes (+ their length words) and @extra
+ * bytes after the header of an array of @n elements of type @elem. -1:
+ * too large, or out of memory. */
+static int arr_init(struct pg_arr *a, Oid elem, size_t n, size_t each, size_t extra)
 {
-    struct pga a = {0};
-    PGresult *r = NULL;
-    int rc = 0;
-
-    if (db->prepared)
-        return 0;
-    complete_args(&a, 0, "", o, 0);
-    r = PQprepare(db->conn, "dep11_complete", COMPLETE_SQL, a.n, a.types);
-    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        snprintf(msg, cap, "%s", PQerrorMessage(db->conn));
-        rc = -1;
-    }
-    PQclear(r);
-    db->prepared = rc == 0;
-    return rc;
-}
-
-/* Queues the completion of @o: its item done and its owner row written,
- * if @worker still holds the item. */
-static int complete_send(struct pg_db *db, long long job, const char *worker,
-                         const struct store_row *o, long long now)
-{
-    struct pga a = {0};
-
-    complete_args(&a, job, worker, o, now);
-    return PQsendQueryPrepared(db->conn, "dep11_complete", a.n, a.vals,
-                               a.lens, a.fmts, 1) ? 0 : -1;
-}
-
-/* Reads the results of one queued statement: 0 when it succeeded (rows
- * it changed added to *@got, or its status checked against @tag), else -1
- * with the first error kept in @msg. */
-static int complete_recv(struct pg_db *db, const char *tag, size_t *got,
-                         char *msg, size_t cap)
-{
-    PGresult *r = NULL;
-    int rc = 0;
-
-    while ((r = PQgetResult(db->conn)) != NULL) {
-        ExecStatusType st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK || (tag && strcmp(PQcmdStatus(r), tag))) {
-            if (rc == 0 && msg[0] == '\0')
-                snprintf(msg, cap, "%s", st == PGRES_COMMAND_OK
-                         ? "the batch was rolled back"
-                         : PQresultErrorMessage(r));
-            rc = -1;
-        } else if (got != NULL) {
-            *got += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
-        }
-        PQclear(r);
-    }
-    return rc;
-}
-
-/* The whole batch in one round trip (libpq pipeline mode): BEGIN, one
- * statement per row, COMMIT, sync. Any error aborts the transaction. */
-static int complete_pipeline(struct pg_db *db, long long job,
-                             const char *worker, const struct store_row *rows,
-                             size_t n, int own, size_t *got, char *msg,
-                             size_t cap)
-{
-    long long now = (long long)time(NULL);
-    int rc = 0;
-    size_t sent = 0;
-    PGresult *r = NULL;
-
-    if (!PQenterPipelineMode(db->conn))
+    a->len = 0;
+    if (n > (INT32_MAX - 20) / (4 + each) ||
+        extra > INT32_MAX - 20 - n * (4 + each))
         return -1;
-    if (own && !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL,
-                                  NULL, 1))
-        rc = -1;
-    for (; rc == 0 && sent < n; sent++)
-        rc = complete_send(db, job, worker, &rows[sent], now);
-    if (rc == 0 && own && !PQsendQueryParams(db->conn, "COMMIT", 0, NULL,
-                                             NULL, NULL, NULL, 1))
-        rc = -1;
-    if (!PQpipelineSync(db->conn))
-        rc = -1;
+    a->cap = 20 + n * (4 + each) + extra; /* fits a message (int) */
+    if ((a->p = malloc(a->cap)) == NULL)
+        return -1;
+    arr_u32(a, 1); /* dimensions */
+    arr_u32(a, 0); /* no NULLs */
+    arr_u32(a, (uint32_t)elem);
+    arr_u32(a, (uint32_t)n); /* length */
+    arr_u32(a, 1);           /* lower bound */
+    return 0;
+}
+
+static void arr_put(struct pg_arr *a, const void *p, size_t len)
+{
+    arr_u32(a, (uint32_t)len);
+    memcpy(a->p + a->len, p, len);
+    a->len += len;
+}
+
+static void arr_i64(struct pg_arr *a, long long v)
+{
+    unsigned char b[8];
+    uint64_t u = (uint64_t)v;
+
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        b[i] = (unsigned char)(u & 0xff);
+    arr_put(a, b, 8);
+}
+
+enum { ARR_OWNER, ARR_ASSIGNED, ARR_WRAPPED, ARR_VERSION, ARR_BLOB, ARR_N };
+
+/* The batch @rows as the arrays of COMPLETE_SQL. -1: out of memory. */
+static int complete_arrays(struct pg_arr arr[ARR_N], const struct store_row *rows, size_t n)
+{
+    size_t blobs = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++)
+        blobs += rows[i].blob_len;
+    for (int k = 0; k < ARR_N; k++)
+        rc |= arr_init(&arr[k], k == ARR_VERSION ? INT8OID : BYTEAOID, n,
+                       k == ARR_BLOB ? 0 : 16, k == ARR_BLOB ? blobs : 0);
     if (rc != 0)
-        snprintf(msg, cap, "%s", PQerrorMessage(db->conn));
-    if (own && complete_recv(db, NULL, NULL, msg, cap) != 0)
-        rc = -1;
-    for (size_t i = 0; i < sent; i++)
-        if (complete_recv(db, NULL, got, msg, cap) != 0)
-            rc = -1;
-    if (own && sent == n && complete_recv(db, "COMMIT", NULL, msg, cap) != 0)
-        rc = -1;
-    /* Up to the sync point, then out of pipeline mode. */
-    while ((r = PQgetResult(db->conn)) != NULL &&
-           PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-        PQclear(r);
-    PQclear(r);
-    if (!PQexitPipelineMode(db->conn))
-        rc = -1;
-    return rc;
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        arr_put(&arr[ARR_OWNER], rows[i].owner, 16);
+        arr_put(&arr[ARR_ASSIGNED], rows[i].assigned, 16);
+        arr_put(&arr[ARR_WRAPPED], rows[i].wrapped, 16);
+        arr_i64(&arr[ARR_VERSION], (long long)rows[i].version);
+        arr_put(&arr[ARR_BLOB], rows[i].blob, rows[i].blob_len);
+    }
+    return 0;
 }
 
 int pg_job_complete(struct tool *t, struct store_db *d,
@@ -337,32 +317,39 @@ int pg_job_complete(struct tool *t, struct store_db *d,
                     const struct store_row *rows, size_t n, size_t *accepted)
 {
     struct pg_db *db = (struct pg_db *)d;
-    char msg[512] = "";
-    size_t got = 0;
-    int own = !db->in_tx;
+    struct pg_arr arr[ARR_N];
+    struct pga a = { 0 };
+    long long got = 0;
+    int rc = TOOL_EXIT_FAIL;
 
     *accepted = 0;
+    memset(arr, 0, sizeof arr);
     for (size_t i = 0; i < n; i++)
         if (rows[i].blob == NULL || rows[i].blob_len == 0)
             return tool_error(t, TOOL_EXIT_FAIL, "internal: a re-wrapped "
                               "child without a blob");
     if (n == 0)
         return TOOL_EXIT_OK;
-    if (complete_prepare(db, &rows[0], msg, sizeof msg) != 0 ||
-        complete_pipeline(db, job->id, worker, rows, n, own, &got, msg,
-                          sizeof msg) != 0) {
-        /* A failed explicit transaction stays open: end it. */
-        if (own && PQtransactionStatus(db->conn) == PQTRANS_INERROR)
-            PQclear(PQexec(db->conn, "ROLLBACK"));
-        for (char *p = msg; *p; p++)
-            if (*p == '\n' || *p == '\t')
-                *p = ' ';
-        return tool_error(t, TOOL_EXIT_FAIL, "PostgreSQL store %s: complete "
-                          "a batch: %s (nothing of it written)",
-                          db->base.target, msg);
+    if (complete_arrays(arr, rows, n) != 0) {
+        rc = tool_error(t, TOOL_EXIT_FAIL, "out of memory");
+        goto out;
     }
-    *accepted = got;
-    return TOOL_EXIT_OK;
+    pga_i64(&a, job->id);
+    pga_add(&a, BYTEA_ARRAY_OID, arr[ARR_OWNER].p, arr[ARR_OWNER].len);
+    pga_text(&a, worker);
+    pga_add(&a, BYTEA_ARRAY_OID, arr[ARR_ASSIGNED].p, arr[ARR_ASSIGNED].len);
+    pga_add(&a, BYTEA_ARRAY_OID, arr[ARR_WRAPPED].p, arr[ARR_WRAPPED].len);
+    pga_add(&a, INT8_ARRAY_OID, arr[ARR_VERSION].p, arr[ARR_VERSION].len);
+    pga_add(&a, BYTEA_ARRAY_OID, arr[ARR_BLOB].p, arr[ARR_BLOB].len);
+    pga_i64(&a, (long long)time(NULL));
+    /* One statement: the batch is written whole or not at all. */
+    rc = pg_cmd(t, db, COMPLETE_SQL, &a, "complete a batch", &got);
+    if (rc == TOOL_EXIT_OK)
+        *accepted = (size_t)got;
+out:
+    for (int k = 0; k < ARR_N; k++)
+        free(arr[k].p);
+    return rc;
 }
 
 int pg_job_release(struct tool *t, struct store_db *d,

@@ -26,6 +26,8 @@
 #define RW_BATCH_MAX 100000
 #define RW_LEASE 120     /* default seconds a claim holds (--lease) */
 #define RW_MAX_WORKERS 16
+#define RW_WAIT_MIN_MS 20 /* worker_wait: first pause, doubled up to */
+#define RW_WAIT_MAX_MS 1000
 
 struct rw_job {
     struct tool *t;
@@ -51,6 +53,7 @@ struct rw_worker {
     char name[96];
     pthread_t th;
     int started, rc;
+    long wait_ms; /* the next pause of worker_wait */
 };
 
 static double now(void)
@@ -153,7 +156,10 @@ static int is_broken(struct rw_job *j)
  * Nothing was left to claim: on PostgreSQL other workers (other processes,
  * other hosts, or dead ones whose leases have not expired yet) may still
  * hold items, so wait a moment and claim again until only what this run
- * failed is held (*@more 1: claim again). SQLite runs alone (the single
+ * failed is held (*@more 1: claim again). The pause starts short (a live
+ * worker's last batch is done in a fraction of a second: a run must not
+ * idle a whole second after it) and doubles up to a second while the
+ * items stay held (a dead worker's lease). SQLite runs alone (the single
  * runner lock): done.
  */
 static int worker_wait(struct rw_worker *w, int *more)
@@ -173,8 +179,11 @@ static int worker_wait(struct rw_worker *w, int *more)
     rw_unlock(j);
     if (rc != TOOL_EXIT_OK || p.claimed <= mine)
         return rc;
-    pause.tv_sec = j->lease > 1 ? 1 : 0;
-    pause.tv_nsec = j->lease > 1 ? 0 : 500 * 1000 * 1000;
+    w->wait_ms = w->wait_ms < RW_WAIT_MIN_MS       ? RW_WAIT_MIN_MS
+                 : w->wait_ms * 2 > RW_WAIT_MAX_MS ? RW_WAIT_MAX_MS
+                                                   : w->wait_ms * 2;
+    pause.tv_sec = w->wait_ms / 1000;
+    pause.tv_nsec = (w->wait_ms % 1000) * 1000 * 1000;
     nanosleep(&pause, NULL);
     *more = 1;
     return TOOL_EXIT_OK;
@@ -189,7 +198,9 @@ static void *worker_main(void *arg)
     rc = tool_cache_get(&w->t, &w->cache, w->j->to_id, &to);
     while (rc == TOOL_EXIT_OK && more && !is_broken(w->j)) {
         rc = worker_round(w, to, &more);
-        if (rc == TOOL_EXIT_OK && !more)
+        if (rc == TOOL_EXIT_OK && more)
+            w->wait_ms = 0;
+        else if (rc == TOOL_EXIT_OK)
             rc = worker_wait(w, &more);
     }
     if (rc != TOOL_EXIT_OK) {

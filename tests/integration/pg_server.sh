@@ -87,7 +87,9 @@ pg_dirs() {
     fi
 }
 
-# pg_initdb: a cluster with superuser dep11 and a random password.
+# pg_initdb: a cluster with superuser dep11 and a random password. Dynamic
+# shared memory is System V, not files in /dev/shm that a cleaner of that
+# directory (another test on the machine) could remove under the server.
 pg_initdb() {
     local pw pwfile="$PG_ROOT/data.pw"
     pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
@@ -113,6 +115,7 @@ shared_buffers = 32MB
 fsync = ${PG_FSYNC:-off}
 synchronous_commit = ${PG_SYNC_COMMIT:-off}
 full_page_writes = off
+dynamic_shared_memory_type = sysv
 EOF
 }
 

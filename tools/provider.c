@@ -42,6 +42,7 @@ struct pinit {
     char pin[PATH_CAP];             /* provider-pin: file:ABSPATH or env:VAR */
     char module[PATH_CAP];          /* the profile's module, or --module */
     CK_ULONG rsa_bits;              /* the profile's provider-rsa-bits */
+    int sign_rsa;                   /* the profile's receipt-signature is rsa-pss */
     /* what the token holds */
     CK_ULONG nobj;                  /* objects of any kind */
     CK_ULONG npriv[K_COUNT], npub[K_COUNT];
@@ -179,12 +180,13 @@ static int set_pin(struct tool *t, struct pinit *p, const char *v)
 }
 
 /* The config's profile, provider-token, provider-pin; the profile's module
- * (unless --module) and provider-rsa-bits. */
+ * (unless --module), provider-rsa-bits and receipt-signature. */
 static int read_config(struct tool *t, struct pinit *p)
 {
     static const char *const ckeys[] = { "profile", "provider-token", "provider-pin", NULL };
-    static const char *const pkeys_[] = { "module", "provider-rsa-bits", NULL };
-    char cv[3][PATH_CAP], pv[2][PATH_CAP];
+    static const char *const pkeys_[] = { "module", "provider-rsa-bits", "receipt-signature",
+                                          NULL };
+    char cv[3][PATH_CAP], pv[3][PATH_CAP];
     char *slash = NULL;
     int rc = 0, i = 0;
 
@@ -223,6 +225,12 @@ static int read_config(struct tool *t, struct pinit *p)
     if (p->rsa_bits != 2048 && p->rsa_bits != 3072 && p->rsa_bits != 4096)
         return tool_error(t, TOOL_EXIT_USAGE, "profile %s: provider-rsa-bits is 2048, "
                           "3072 or 4096", p->profile);
+    p->sign_rsa = strcmp(pv[2], "rsa-pss") == 0;
+    if (pv[2][0] != '\0' && !p->sign_rsa && strcmp(pv[2], "ecdsa") != 0)
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "profile %s: receipt-signature is ecdsa or "
+                          "rsa-pss",
+                          p->profile);
     return 0;
 }
 
@@ -356,7 +364,7 @@ static int decide(struct tool *t, const struct pinit *p)
 static CK_RV create_key(struct tool *t, struct pinit *p, size_t k)
 {
     CK_OBJECT_HANDLE a = CK_INVALID_HANDLE, b = CK_INVALID_HANDLE;
-    CK_RV rv = provider_key_create(t->p11, t->session, k, p->rsa_bits, &a, &b);
+    CK_RV rv = provider_key_create_for(t->p11, t->session, k, p->rsa_bits, p->sign_rsa, &a, &b);
 
     if (rv != CKR_OK)
         return rv;
@@ -484,16 +492,20 @@ static int provider_init(struct tool *t, int argc, char **argv)
 }
 
 const struct tool_cmd tool_cmd_provider_init = {
-    "provider", "init", provider_init,
+    "provider",
+    "init",
+    provider_init,
     "provision the provider token (roots, MAC key, receipt signing key)",
     "Usage: dep11-tool provider init [--config FILE] [--module PATH]\n"
     "                                [--force-complete]\n\n"
     "Creates dep11's provider keys on the provider token named in the dep11\n"
     "config (FILE, else $DEP11_CONF, else the installed dep11.conf):\n"
     "provider roots 1 and 2 (RSA, the profile's provider-rsa-bits), the\n"
-    "provider MAC key and the receipt signing key (ECDSA P-256). dep11 never\n"
-    "creates them itself. The command talks to the HSM's own PKCS#11 module\n"
-    "(the profile's 'module', or --module PATH), not to libdep11.so, and logs\n"
+    "provider MAC key and the receipt signing key (ECDSA P-256; RSA of\n"
+    "provider-rsa-bits signing with RSA-PSS when the profile says\n"
+    "receipt-signature = rsa-pss). dep11 never creates them itself. The\n"
+    "command talks to the HSM's own PKCS#11 module (the profile's 'module',\n"
+    "or --module PATH), not to libdep11.so, and logs\n"
     "in with the config's provider-pin (a PIN file readable by group or\n"
     "others is refused). --token-label, --token and --pin-source are refused.\n"
     "Refused (exit 1) on a provisioned token, on a token that holds other\n"

@@ -12,6 +12,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "json_scan.h"
@@ -60,18 +61,71 @@ out:
     return r;
 }
 
-/* Checks the signature over everything before "signature". NULL or why. */
+/* An ECDSA P-256 / SHA-256 signature: a canonical DER ECDSA-Sig-Value. */
+static const char *verify_ecdsa(const unsigned char *der, size_t dlen, const unsigned char *d,
+                                size_t n, EVP_PKEY *pin)
+{
+    const unsigned char *q = der;
+    unsigned char *re = NULL;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &q, (long)dlen);
+    EVP_MD_CTX *md = NULL;
+    const char *why = "signature is not a DER ECDSA-Sig-Value";
+    int rl = 0;
+
+    if (sig == NULL || q != der + dlen)
+        goto out;
+    why = "signature DER is not canonical";
+    rl = i2d_ECDSA_SIG(sig, &re);
+    if (rl != (int)dlen || memcmp(re, der, dlen))
+        goto out;
+    why = "signature does not verify with the pinned key";
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pin) != 1 ||
+        EVP_DigestVerify(md, der, dlen, d, n) != 1)
+        goto out;
+    why = NULL;
+out:
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(re);
+    ECDSA_SIG_free(sig);
+    return why;
+}
+
+/* An RSASSA-PSS signature (SHA-256, MGF1-SHA256, salt 32) as long as the
+ * modulus: receipts of a profile with receipt-signature = rsa-pss. */
+static const char *verify_pss(const unsigned char *sig, size_t slen, const unsigned char *d,
+                              size_t n, EVP_PKEY *pin)
+{
+    EVP_MD_CTX *md = NULL;
+    EVP_PKEY_CTX *pc = NULL;
+    const char *why = "RSA-PSS signature is not as long as the modulus";
+
+    if (EVP_PKEY_get_size(pin) <= 0 || slen != (size_t)EVP_PKEY_get_size(pin))
+        return why;
+    why = "signature does not verify with the pinned key";
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestVerifyInit(md, &pc, EVP_sha256(), NULL, pin) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha256()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 32) != 1 ||
+        EVP_DigestVerify(md, sig, slen, d, n) != 1)
+        goto out;
+    why = NULL;
+out:
+    EVP_MD_CTX_free(md);
+    return why;
+}
+
+/* Checks the signature over everything before "signature", by the pinned
+ * key's type (P-256: ECDSA; RSA: RSA-PSS). NULL or why. */
 static const char *check_signature(const unsigned char *d, size_t len,
                                    EVP_PKEY *pin)
 {
     const size_t ml = sizeof MARKER - 1;
-    unsigned char *der = NULL, *re = NULL;
-    const unsigned char *q = NULL;
+    unsigned char *der = NULL;
     size_t cut = 0, dlen = 0, i = 0;
-    ECDSA_SIG *sig = NULL;
-    EVP_MD_CTX *md = NULL;
     const char *why = "no signature member at the end";
-    int found = 0, rl = 0;
+    int found = 0;
 
     for (i = len >= ml ? len - ml + 1 : 0; i-- > 0;)
         if (!memcmp(d + i, MARKER, ml)) {
@@ -84,25 +138,9 @@ static const char *check_signature(const unsigned char *d, size_t len,
     why = "bad base64";
     if (strict_b64((const char *)d + cut + ml, len - 2 - cut - ml, &der, &dlen))
         goto out;
-    why = "signature is not a DER ECDSA-Sig-Value";
-    q = der;
-    sig = d2i_ECDSA_SIG(NULL, &q, (long)dlen);
-    if (sig == NULL || q != der + dlen)
-        goto out;
-    why = "signature DER is not canonical";
-    rl = i2d_ECDSA_SIG(sig, &re);
-    if (rl != (int)dlen || memcmp(re, der, dlen))
-        goto out;
-    why = "signature does not verify with the pinned key";
-    md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pin) != 1 ||
-        EVP_DigestVerify(md, der, dlen, d, cut + 1) != 1)
-        goto out;
-    why = NULL;
+    why = EVP_PKEY_is_a(pin, "RSA") ? verify_pss(der, dlen, d, cut + 1, pin)
+                                    : verify_ecdsa(der, dlen, d, cut + 1, pin);
 out:
-    EVP_MD_CTX_free(md);
-    OPENSSL_free(re);
-    ECDSA_SIG_free(sig);
     free(der);
     return why;
 }
@@ -286,7 +324,8 @@ static const char *check_document(const unsigned char *d, size_t len,
     return why;
 }
 
-/* Loads the pinned PEM: a P-256 SubjectPublicKeyInfo. */
+/* Loads the pinned PEM: a SubjectPublicKeyInfo of a P-256 key, or of an
+ * RSA key of 2048 bits or more (receipt-signature = rsa-pss). */
 static int load_key(struct tool *t, const char *path, EVP_PKEY **out)
 {
     BIO *b = BIO_new_file(path, "rb");
@@ -298,11 +337,17 @@ static int load_key(struct tool *t, const char *path, EVP_PKEY **out)
         return tool_error(t, TOOL_EXIT_USAGE, "%s: cannot open", path);
     k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
     BIO_free(b);
+    if (k != NULL && EVP_PKEY_is_a(k, "RSA") && EVP_PKEY_get_bits(k) >= 2048) {
+        *out = k;
+        return 0;
+    }
     if (k == NULL || !EVP_PKEY_is_a(k, "EC") ||
         EVP_PKEY_get_utf8_string_param(k, "group", group, sizeof group, &gl) != 1 ||
         strcmp(group, "prime256v1") != 0) {
         EVP_PKEY_free(k);
-        return tool_error(t, TOOL_EXIT_USAGE, "%s: not a PEM P-256 public key",
+        return tool_error(t, TOOL_EXIT_USAGE,
+                          "%s: not a PEM P-256 or RSA (2048 bits "
+                          "or more) public key",
                           path);
     }
     *out = k;
@@ -384,15 +429,19 @@ static int receipt_verify(struct tool *t, int argc, char **argv)
 }
 
 const struct tool_cmd tool_cmd_receipt_verify = {
-    "receipt", "verify", receipt_verify,
+    "receipt",
+    "verify",
+    receipt_verify,
     "check a purge receipt against the pinned receipt key (no module needed)",
     "Usage: dep11-tool receipt verify FILE --key PEM\n\n"
     "Checks a dep11 destruction receipt (docs/RECEIPTS.md) with the pinned\n"
     "receipt public key alone: the document is canonical with the documented\n"
     "members; its signing_key is the pinned key (DER and SHA-256); the\n"
-    "signature (base64 of a DER ECDSA-Sig-Value, canonical) is an ECDSA\n"
-    "P-256/SHA-256 signature over every byte up to and including the ','\n"
-    "before \"signature\". --key is the PEM PUBLIC KEY the customer pinned.\n"
-    "Exit 0: valid; 1: invalid (the reason on stderr); 2: usage error,\n"
-    "unreadable file, or a key that is not a P-256 public key.",
+    "signature covers every byte up to and including the ',' before\n"
+    "\"signature\": with a P-256 key, base64 of a canonical DER\n"
+    "ECDSA-Sig-Value (ECDSA/SHA-256); with an RSA key (a profile with\n"
+    "receipt-signature = rsa-pss), base64 of an RSASSA-PSS signature\n"
+    "(SHA-256, MGF1-SHA256, salt 32). --key is the PEM PUBLIC KEY the\n"
+    "customer pinned. Exit 0: valid; 1: invalid (the reason on stderr);\n"
+    "2: usage error, unreadable file, or a key that is neither.",
 };

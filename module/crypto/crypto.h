@@ -91,6 +91,10 @@ int dep11_pem_holds(const char *text, size_t n, const char *name, const uint8_t 
  * *@der is allocated with OPENSSL_malloc; free with OPENSSL_free. */
 CK_RV dep11_rsa_spki(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
                      size_t exp_len, uint8_t **der, size_t *der_len);
+/* The same into the caller's @out of @cap bytes; *@len gets its length.
+ * CKR_ARGUMENTS_BAD when it does not fit. */
+CK_RV dep11_rsa_spki_into(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                          size_t exp_len, uint8_t *out, size_t cap, size_t *len);
 /* A root's identity: SHA-256 of its DER SPKI. */
 CK_RV dep11_rsa_identity(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
                          size_t exp_len, uint8_t id[DEP11_SHA256_LEN]);

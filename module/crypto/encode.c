@@ -151,3 +151,28 @@ int dep11_pem_holds(const char *text, size_t n, const char *name, const uint8_t 
     BIO_free(bio);
     return r;
 }
+
+/**
+ * dep11_rsa_spki_into - dep11_rsa_spki() into the caller's buffer: the DER
+ * SubjectPublicKeyInfo of (@mod, @exp) into @out (@cap bytes); *@len gets
+ * its length. CKR_OK; CKR_ARGUMENTS_BAD (it does not fit); the codes of
+ * dep11_rsa_spki().
+ */
+CK_RV dep11_rsa_spki_into(const uint8_t *mod, size_t mod_len, const uint8_t *exp,
+                          size_t exp_len, uint8_t *out, size_t cap, size_t *len)
+{
+    uint8_t *der = NULL;
+    size_t n = 0;
+    CK_RV rv = dep11_rsa_spki(mod, mod_len, exp, exp_len, &der, &n);
+
+    if (rv == CKR_OK && (out == NULL || len == NULL || n > cap)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "SPKI of %zu bytes into %zu", n, cap);
+    }
+    if (rv == CKR_OK) {
+        memcpy(out, der, n);
+        *len = n;
+    }
+    OPENSSL_free(der);
+    return rv;
+}

@@ -1,7 +1,8 @@
 /*
  * receipt.c - the purge receipt's bytes (docs/RECEIPTS.md): the JSON body,
- * the signature over it made in the HSM (a DER ECDSA-Sig-Value in base64),
- * and the PEM file of the receipt signing key (the config's
+ * the signature over it made in the HSM (a DER ECDSA-Sig-Value, or an
+ * RSASSA-PSS signature with receipt-signature = rsa-pss, in base64), and
+ * the PEM file of the receipt signing key (the config's
  * receipt-public-key). The purge decision is purge.c's.
  */
 #include <errno.h>
@@ -20,10 +21,18 @@
 
 _Static_assert(DEP11_EC_POINT_LEN == DEP11_P256_POINT_LEN, "the signing key is a P-256 key");
 _Static_assert(DEP11_EC_SIG_LEN == DEP11_P256_SIG_LEN, "the signature is a P-256 r || s");
+_Static_assert(DEP11_SIGN_MAX >= DEP11_P256_SIG_DER_MAX, "room for either signature");
 
-#define PEM_MAX 256
+#define SPKI_MAX 600 /* DER SPKI of the signing key: P-256 91, RSA-4096 about 550 */
+#define PEM_MAX 1024
 #define PEM_FILE_MAX 65536 /* a receipt-public-key file larger than this is not ours */
-#define SPKI_B64_LEN DEP11_BASE64_LEN(DEP11_P256_SPKI_LEN)
+#define SPKI_B64_LEN DEP11_BASE64_LEN(SPKI_MAX)
+
+/* The receipt signing key's DER SubjectPublicKeyInfo. */
+struct spki {
+    uint8_t der[SPKI_MAX];
+    size_t len;
+};
 
 /* The text being built; @overflow once it no longer fits. */
 struct text {
@@ -59,15 +68,19 @@ static void put_hex(struct text *t, const uint8_t *v, size_t n)
     }
 }
 
-/* The receipt signing key's DER SPKI. */
-static CK_RV signing_spki(uint8_t spki[DEP11_P256_SPKI_LEN])
+/* The receipt signing key's DER SPKI (P-256 or RSA, as provisioned). */
+static CK_RV signing_spki(struct spki *out)
 {
-    uint8_t point[DEP11_EC_POINT_LEN];
-    CK_RV rv = dep11_provider_sign_public(point);
+    struct dep11_sign_public pub;
+    CK_RV rv = dep11_provider_sign_public(&pub);
 
-    if (rv == CKR_OK)
-        rv = dep11_p256_spki(point, spki);
-    return rv;
+    if (rv != CKR_OK)
+        return rv;
+    if (pub.type == CKK_RSA)
+        return dep11_rsa_spki_into(pub.modulus, pub.mod_len, pub.exponent, pub.exp_len,
+                                   out->der, sizeof out->der, &out->len);
+    out->len = DEP11_P256_SPKI_LEN;
+    return dep11_p256_spki(pub.point, out->der);
 }
 
 static const char *type_name(uint8_t t)
@@ -91,17 +104,17 @@ static void put_key(struct text *t, const struct dep11_receipt_key *k, int first
 /* Everything up to and including the ',' before "signature": the bytes
  * the signature covers (docs/RECEIPTS.md). */
 static CK_RV put_body(struct text *t, const struct dep11_receipt_in *in,
-                      const uint8_t spki[DEP11_P256_SPKI_LEN])
+                      const struct spki *spki)
 {
     char b64[SPKI_B64_LEN], when[32];
     uint8_t spki_hash[DEP11_SHA256_LEN];
     struct tm tm;
     time_t now = time(NULL);
     const struct dep11_policy_header *h = in->hdr;
-    CK_RV rv = dep11_sha256(spki, DEP11_P256_SPKI_LEN, spki_hash);
+    CK_RV rv = dep11_sha256(spki->der, spki->len, spki_hash);
 
     if (rv == CKR_OK)
-        rv = dep11_base64(spki, DEP11_P256_SPKI_LEN, b64, sizeof b64);
+        rv = dep11_base64(spki->der, spki->len, b64, sizeof b64);
     if (rv != CKR_OK)
         return rv;
     if (gmtime_r(&now, &tm) == NULL ||
@@ -122,20 +135,27 @@ static CK_RV put_body(struct text *t, const struct dep11_receipt_in *in,
     return CKR_OK;
 }
 
-/* The signature over the body in @t, appended: "signature":"<base64 DER>"}. */
+/* The signature over the body in @t, appended: "signature":"<base64>"}, of
+ * the DER ECDSA-Sig-Value or of the RSASSA-PSS signature as it is. */
 static CK_RV put_signature(struct text *t)
 {
-    uint8_t digest[DEP11_SHA256_LEN], rs[DEP11_EC_SIG_LEN], der[DEP11_P256_SIG_DER_MAX];
-    char b64[DEP11_BASE64_LEN(DEP11_P256_SIG_DER_MAX)];
-    size_t der_len = 0;
+    uint8_t digest[DEP11_SHA256_LEN], sig[DEP11_SIGN_MAX], der[DEP11_P256_SIG_DER_MAX];
+    char b64[DEP11_BASE64_LEN(DEP11_SIGN_MAX)];
+    size_t sig_len = sizeof sig, der_len = 0;
+    CK_KEY_TYPE type = CKK_EC;
     CK_RV rv = dep11_sha256((const uint8_t *)t->s, t->len, digest);
 
     if (rv == CKR_OK)
-        rv = dep11_provider_sign(digest, rs);
+        rv = dep11_provider_sign(digest, &type, sig, &sig_len);
+    if (rv == CKR_OK && type == CKK_EC) {
+        rv = dep11_ecdsa_p256_der(sig, der, &der_len);
+        if (rv == CKR_OK) {
+            memcpy(sig, der, der_len);
+            sig_len = der_len;
+        }
+    }
     if (rv == CKR_OK)
-        rv = dep11_ecdsa_p256_der(rs, der, &der_len);
-    if (rv == CKR_OK)
-        rv = dep11_base64(der, der_len, b64, sizeof b64);
+        rv = dep11_base64(sig, sig_len, b64, sizeof b64);
     if (rv == CKR_OK)
         put(t, "\"signature\":\"%s\"}", b64);
     return rv;
@@ -146,12 +166,12 @@ static CK_RV put_signature(struct text *t)
  */
 CK_RV dep11_receipt_make(const struct dep11_receipt_in *in, char *out, size_t cap, size_t *len)
 {
-    uint8_t spki[DEP11_P256_SPKI_LEN];
+    struct spki spki;
     struct text t = { .s = out, .cap = cap };
-    CK_RV rv = signing_spki(spki);
+    CK_RV rv = signing_spki(&spki);
 
     if (rv == CKR_OK)
-        rv = put_body(&t, in, spki);
+        rv = put_body(&t, in, &spki);
     if (rv == CKR_OK && t.overflow)
         rv = CKR_GENERAL_ERROR;
     if (rv == CKR_OK)
@@ -173,7 +193,7 @@ CK_RV dep11_receipt_make(const struct dep11_receipt_in *in, char *out, size_t ca
 
 /* What the file at @path holds: 1 the PEM of @spki, 0 something else, -1
  * absent, -2 unreadable (logged). */
-static int file_holds(const char *path, const uint8_t spki[DEP11_P256_SPKI_LEN])
+static int file_holds(const char *path, const struct spki *spki)
 {
     char *buf = malloc(PEM_FILE_MAX + 1);
     size_t got = 0;
@@ -183,8 +203,7 @@ static int file_holds(const char *path, const uint8_t spki[DEP11_P256_SPKI_LEN])
         LOG_ERROR("receipt-public-key: cannot read %s: %s", path, strerror(errno));
     /* a NUL inside the file: not a PEM file */
     if (r == 0)
-        r = strlen(buf) == got &&
-            dep11_pem_holds(buf, got, "PUBLIC KEY", spki, DEP11_P256_SPKI_LEN);
+        r = strlen(buf) == got && dep11_pem_holds(buf, got, "PUBLIC KEY", spki->der, spki->len);
     free(buf);
     return r;
 }
@@ -214,7 +233,7 @@ static CK_RV write_new(const char *path, const char *text, size_t n, int *raced)
  */
 CK_RV dep11_purge_write_public_key(const char *path)
 {
-    uint8_t spki[DEP11_P256_SPKI_LEN];
+    struct spki spki;
     char text[PEM_MAX];
     size_t n = 0;
     int held = 0, raced = 0;
@@ -224,12 +243,12 @@ CK_RV dep11_purge_write_public_key(const char *path)
         LOG_FAIL(rv, "no path");
         return rv;
     }
-    rv = signing_spki(spki);
+    rv = signing_spki(&spki);
     if (rv == CKR_OK)
-        rv = dep11_pem_encode("PUBLIC KEY", spki, sizeof spki, text, sizeof text, &n);
+        rv = dep11_pem_encode("PUBLIC KEY", spki.der, spki.len, text, sizeof text, &n);
     if (rv != CKR_OK)
         return rv;
-    held = file_holds(path, spki);
+    held = file_holds(path, &spki);
     if (held == -1) {
         rv = write_new(path, text, n, &raced);
         if (rv != CKR_OK)
@@ -238,7 +257,7 @@ CK_RV dep11_purge_write_public_key(const char *path)
             LOG_INFO("receipt signing key written to %s", path);
             return CKR_OK;
         }
-        held = file_holds(path, spki); /* another process wrote it first */
+        held = file_holds(path, &spki); /* another process wrote it first */
     }
     if (held == 1)
         return CKR_OK;

@@ -11,6 +11,7 @@
 
 #include "hsm/backend.h"
 #include "hsm/internal.h"
+#include "hsm/profile_check.h"
 #include "hsm/provider.h"
 #include "hsm/provider_int.h"
 #include "hsm/rsa.h"
@@ -358,6 +359,8 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
     if (pool.open)
         return CKR_OK;
     rv = find_slot(cfg->provider_token, &slot, label);
+    if (rv == CKR_OK)
+        rv = dep11_profile_check(&cfg->profile, slot); /* the profile's routes */
     if (rv != CKR_OK)
         return rv;
     rv = pool_setup(cfg, slot, label);

@@ -107,13 +107,33 @@ CK_RV dep11_provider_tombstone_find(const uint8_t id[16], uint8_t *value,
 CK_RV dep11_provider_tombstone_write(const uint8_t id[16], const uint8_t *receipt,
                                      size_t len);
 
-/* The public point of the receipt signing key (ECDSA P-256 on the provider
- * token; private half sensitive, never extractable, CKA_SIGN only;
- * provisioned, found by label). */
-CK_RV dep11_provider_sign_public(uint8_t point[DEP11_EC_POINT_LEN]);
+#define DEP11_SIGN_MAX 512 /* longest raw receipt signature: RSA-4096 PSS */
 
-/* CKM_ECDSA with the receipt signing key over @digest (a SHA-256 the caller
- * computed): @sig gets r || s. */
-CK_RV dep11_provider_sign(const uint8_t digest[32], uint8_t sig[DEP11_EC_SIG_LEN]);
+/* The receipt signing key's public half (provider_sign.c). */
+struct dep11_sign_public {
+    CK_KEY_TYPE type;                       /* CKK_EC (P-256) or CKK_RSA */
+    uint8_t point[DEP11_EC_POINT_LEN];      /* CKK_EC: 04 || X || Y */
+    uint8_t modulus[DEP11_HSM_RSA_MOD_MAX]; /* CKK_RSA: big-endian */
+    size_t mod_len;
+    uint8_t exponent[16];
+    size_t exp_len;
+};
+
+/* The kind of receipt signing key the profile asks for: CKK_RSA with
+ * receipt-signature = rsa-pss, else CKK_EC (also with no backend loaded).
+ * provider_keys.c looks for a key of this type. */
+CK_KEY_TYPE dep11_provider_sign_key_type(void);
+
+/* The public half of the receipt signing key (on the provider token;
+ * private half sensitive, never extractable, CKA_SIGN only; provisioned,
+ * found by label). */
+CK_RV dep11_provider_sign_public(struct dep11_sign_public *out);
+
+/* Signs @digest (a SHA-256 the caller computed) with the receipt signing
+ * key: CKM_ECDSA (@sig gets r || s) or CKM_RSA_PKCS_PSS with SHA-256,
+ * MGF1-SHA256, salt 32 (@sig gets the signature). *@type gets the key's
+ * kind; @sig's capacity in *@sig_len (at least DEP11_EC_SIG_LEN), length out. */
+CK_RV dep11_provider_sign(const uint8_t digest[32], CK_KEY_TYPE *type, uint8_t *sig,
+                          size_t *sig_len);
 
 #endif

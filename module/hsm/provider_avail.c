@@ -2,6 +2,8 @@
  * provider_avail.c - availability keys on the provider token: AES-256 keys
  * tagged with a 16-byte id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID
  * tag || random(8)), AES-256-GCM sealing and opening in the HSM, destruction.
+ * The seal's 12-byte IV is dep11's (random), or with the profile's
+ * gcm-iv = hsm the one the HSM generates and writes back into CK_GCM_PARAMS.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +221,16 @@ static CK_RV find_by_id(CK_SESSION_HANDLE s, const uint8_t *id, size_t id_len,
     return rv;
 }
 
+/* gcm-iv = hsm: is the IV still the zeros dep11 put there? */
+static int iv_unset(const uint8_t iv[GCM_IV])
+{
+    uint8_t acc = 0;
+
+    for (size_t i = 0; i < GCM_IV; i++)
+        acc |= iv[i];
+    return acc == 0;
+}
+
 struct gcm_arg {
     const uint8_t *id;
     size_t id_len;
@@ -230,6 +242,7 @@ struct gcm_arg {
     CK_ULONG out_len;       /* capacity in, length out */
     const uint8_t *iv;
     int seal;
+    int hsm_iv; /* gcm-iv = hsm: the HSM writes the IV into *iv */
 };
 
 static CK_RV gcm_fn(CK_SESSION_HANDLE s, void *arg)
@@ -244,6 +257,8 @@ static CK_RV gcm_fn(CK_SESSION_HANDLE s, void *arg)
 
     if (rv != CKR_OK)
         return rv;
+    if (a->seal && a->hsm_iv)
+        memset((uint8_t *)a->iv, 0, GCM_IV); /* an output: zero on every try */
     if (a->seal) {
         rv = dep11_hsm_EncryptInit(s, &m, h);
         if (rv == CKR_OK)
@@ -268,7 +283,7 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
                                 const uint8_t *pt, size_t pt_len,
                                 uint8_t *out, size_t *out_len)
 {
-    struct gcm_arg a = { key_id, key_id_len, aad, aad_len, pt, pt_len, NULL, 0, NULL, 1 };
+    struct gcm_arg a = { key_id, key_id_len, aad, aad_len, pt, pt_len, NULL, 0, NULL, 1, 0 };
     size_t need = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
@@ -293,7 +308,8 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
         *out_len = need;
         return rv;
     }
-    if (RAND_bytes(out, GCM_IV) != 1) {
+    a.hsm_iv = dep11_hsm_profile() != NULL && !dep11_hsm_profile()->gcm_iv_from_module;
+    if (!a.hsm_iv && RAND_bytes(out, GCM_IV) != 1) {
         rv = CKR_FUNCTION_FAILED;
         LOG_FAIL(rv, "RAND_bytes");
         return rv;
@@ -305,6 +321,10 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
     if (rv == CKR_OK && a.out_len != pt_len + GCM_TAG) {
         rv = CKR_GENERAL_ERROR;
         LOG_FAIL(rv, "HSM returned %lu bytes of GCM output", (unsigned long)a.out_len);
+    }
+    if (rv == CKR_OK && a.hsm_iv && iv_unset(out)) {
+        rv = CKR_GENERAL_ERROR; /* gcm-iv = hsm, but the HSM wrote no IV back */
+        LOG_FAIL(rv, "gcm-iv = hsm: the HSM returned no GCM IV in CK_GCM_PARAMS");
     }
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "availability seal");
@@ -326,7 +346,7 @@ CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
                                 const uint8_t *in, size_t in_len,
                                 uint8_t *pt, size_t *pt_len)
 {
-    struct gcm_arg a = { key_id, key_id_len, aad, aad_len, NULL, 0, NULL, 0, in, 0 };
+    struct gcm_arg a = { key_id, key_id_len, aad, aad_len, NULL, 0, NULL, 0, in, 0, 0 };
     size_t need = 0, cap = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 

@@ -33,7 +33,7 @@ static const struct keydef {
     { DEP11_PROVIDER_LABEL_MAC, "mac", CKO_SECRET_KEY, CKK_GENERIC_SECRET, 0 },
     { DEP11_PROVIDER_LABEL_ROOT1, "root-1", CKO_PRIVATE_KEY, CKK_RSA, 1 },
     { DEP11_PROVIDER_LABEL_ROOT2, "root-2", CKO_PRIVATE_KEY, CKK_RSA, 1 },
-    { DEP11_PROVIDER_LABEL_SIGN, "receipt-sign", CKO_PRIVATE_KEY, CKK_EC, 1 },
+    { DEP11_PROVIDER_LABEL_SIGN, "receipt-sign", CKO_PRIVATE_KEY, CKK_EC, 1 }, /* or RSA */
 };
 
 /* Chosen handles, per process. cache_lock guards the cache only (leaf). */
@@ -93,12 +93,14 @@ static CK_RV find_labelled(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, CK_KEY_TYPE
 static CK_RV find_key(CK_SESSION_HANDLE s, enum purpose p, struct found *f)
 {
     const struct keydef *d = &keydef[p];
-    CK_RV rv = find_labelled(s, d->cls, d->kt, d->label, &f->h, &f->n);
+    /* the receipt key's type follows the profile's receipt-signature */
+    CK_KEY_TYPE kt = p == P_SIGN ? dep11_provider_sign_key_type() : d->kt;
+    CK_RV rv = find_labelled(s, d->cls, kt, d->label, &f->h, &f->n);
 
     f->pub = 0;
     f->npub = 0;
     if (rv == CKR_OK && d->pair)
-        rv = find_labelled(s, CKO_PUBLIC_KEY, d->kt, d->label, &f->pub, &f->npub);
+        rv = find_labelled(s, CKO_PUBLIC_KEY, kt, d->label, &f->pub, &f->npub);
     return rv;
 }
 

@@ -21,7 +21,8 @@ struct dep11_profile {
     CK_MECHANISM_TYPE oaep_hash;        /* "oaep-hash": sha1 -> CKM_SHA_1, sha256 -> CKM_SHA256 (default sha256) */
     CK_MECHANISM_TYPE aes_wrap_pad_mech;/* "aes-key-wrap-pad-mechanism": number, default 0x210A */
     int root_unwrap_decrypt;            /* "root-unwrap": decrypt (1, default) | unwrap (0) */
-    int gcm_iv_from_module;             /* "gcm-iv": module (1, default) | hsm (0) */
+    int gcm_iv_from_module;             /* "gcm-iv": module (1, default) | hsm (0): the HSM
+                                         * generates the GCM IV and returns it in CK_GCM_PARAMS */
     unsigned max_sessions;              /* "max-sessions": provider session pool size, default 8 */
     unsigned call_timeout_ms;           /* "call-timeout-ms": per-call time-out, 0 = none (default) */
     unsigned retries;                   /* "retries": reopen-and-retry count on session loss, default 1 */
@@ -30,6 +31,7 @@ struct dep11_profile {
     int files_fallback_recovery_only;   /* "files-fallback": all (0, default) | recovery-only (1) */
     int hedged;                         /* "hedged-unwrap": no (0, default) | yes (1) */
     CK_ULONG provider_rsa_bits;         /* "provider-rsa-bits": 2048|3072|4096, default 3072 */
+    int receipt_rsa_pss; /* "receipt-signature": ecdsa (0, default) | rsa-pss (1) */
     /* "fault-denied", "fault-transient", "fault-invalid": codes moved to
      * that class of DESIGN section 5's table (util/fault_codes.h) */
     struct dep11_fault_override fault_override[DEP11_FAULT_OVERRIDE_MAX];

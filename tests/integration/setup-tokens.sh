@@ -118,7 +118,8 @@ if [ "${ITEST_FABRIKAM_ROOTS:-1}" != 0 ]; then
     done
 fi
 
-profile="$abs_top_srcdir/hsm-profiles/softhsm2.conf"
+# ITEST_PROFILE: another profile for the world (e.g. receipt-signature = rsa-pss).
+profile="${ITEST_PROFILE:-$abs_top_srcdir/hsm-profiles/softhsm2.conf}"
 write_conf() {
     local file=$1; shift
     {

@@ -4,6 +4,9 @@
 # RECOVERY allowed, so every requester is tried in-process too); its receipt
 # is then checked with scripts/dep11-receipt-verify and the PEM written to
 # receipt-public-key alone: valid as issued, invalid after any byte change.
+# The purge runs twice: with the ECDSA P-256 receipt key of softhsm2.conf and
+# with an RSA receipt key signing RSA-PSS (a copy of it with
+# receipt-signature = rsa-pss, as for HSMs without EC).
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
 status=0
 verify="$abs_top_srcdir/scripts/dep11-receipt-verify"
@@ -31,31 +34,48 @@ pin_receipt_key() {
     done
 }
 
-# The receipt against the pinned key: exit codes, an independent check with
-# openssl, and every single-byte change.
+# The receipt against the pinned key (KIND ec or rsa): exit codes, an
+# independent check with openssl, and every single-byte change.
 verify_receipt() {
-    local receipt="$ITEST_WORLD/receipt.json" pem="$ITEST_WORLD/receipt-public-key.pem"
-    local rc=0
+    local kind=$1 receipt="$ITEST_WORLD/receipt.json" pem="$ITEST_WORLD/receipt-public-key.pem"
+    local rc=0 sigopt=()
+    local want="ASN1 OID: prime256v1"
+    [ "$kind" = rsa ] && want="Modulus:"
+    openssl pkey -pubin -in "$pem" -noout -text 2>/dev/null | grep -q "$want" ||
+        { echo "FAIL: the pinned key is not of kind $kind"; return 1; }
+    "$verify" --key "$pem" "$receipt" || { echo "FAIL: receipt does not verify"; return 1; }
+    "$abs_top_builddir/tools/dep11-tool" receipt verify "$receipt" --key "$pem" >/dev/null ||
+        { echo "FAIL: dep11-tool receipt verify refuses it"; return 1; }
     "$verify" --key "$pem" "$receipt" || { echo "FAIL: receipt does not verify"; return 1; }
     "$verify" --key "$pem" - <"$receipt" >/dev/null || { echo "FAIL: stdin"; return 1; }
     "$verify" --key "$pem" >/dev/null 2>&1 && rc=0 || rc=$?
     [ "$rc" = 2 ] || { echo "FAIL: usage error gave $rc, not 2"; return 1; }
     "$verify" --key "$ITEST_WORLD/no-such.pem" "$receipt" 2>/dev/null && rc=0 || rc=$?
     [ "$rc" = 2 ] || { echo "FAIL: missing key gave $rc, not 2"; return 1; }
-    # Another P-256 key: the receipt names (and was signed by) the pinned one.
-    "$py" -c 'import sys
-from cryptography.hazmat.primitives.asymmetric import ec
+    # Another key of each kind: the receipt names (and was signed by) the
+    # pinned one; a key of the other kind fails the signature check too.
+    for other in ec rsa; do
+        "$py" -c 'import sys
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives import serialization as s
-k = ec.generate_private_key(ec.SECP256R1()).public_key()
+k = (ec.generate_private_key(ec.SECP256R1()) if sys.argv[2] == "ec"
+     else rsa.generate_private_key(65537, 3072)).public_key()
 open(sys.argv[1], "wb").write(k.public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))' \
-        "$ITEST_WORLD/other.pem"
-    "$verify" --key "$ITEST_WORLD/other.pem" "$receipt" 2>/dev/null && rc=0 || rc=$?
-    [ "$rc" = 1 ] || { echo "FAIL: another key gave $rc, not 1"; return 1; }
+            "$ITEST_WORLD/other.pem" "$other"
+        "$verify" --key "$ITEST_WORLD/other.pem" "$receipt" 2>/dev/null && rc=0 || rc=$?
+        [ "$rc" = 1 ] || { echo "FAIL: another $other key gave $rc, not 1"; return 1; }
+        "$abs_top_builddir/tools/dep11-tool" receipt verify "$receipt" \
+            --key "$ITEST_WORLD/other.pem" >/dev/null 2>&1 && rc=0 || rc=$?
+        [ "$rc" = 1 ] || { echo "FAIL: dep11-tool, another $other key gave $rc, not 1"; return 1; }
+    done
     # One changed byte through the command line: exit 1.
     "$py" -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[40] ^= 1
 open(sys.argv[2], "wb").write(b)' "$receipt" "$ITEST_WORLD/tampered.json"
     "$verify" --key "$pem" "$ITEST_WORLD/tampered.json" 2>/dev/null && rc=0 || rc=$?
     [ "$rc" = 1 ] || { echo "FAIL: tampered receipt gave $rc, not 1"; return 1; }
+    "$abs_top_builddir/tools/dep11-tool" receipt verify "$ITEST_WORLD/tampered.json" \
+        --key "$pem" >/dev/null 2>&1 && rc=0 || rc=$?
+    [ "$rc" = 1 ] || { echo "FAIL: dep11-tool, tampered receipt gave $rc, not 1"; return 1; }
     # What RECEIPTS.md promises: openssl alone checks the signature too.
     "$py" - "$receipt" "$ITEST_WORLD" <<'PY' || return 1
 import base64, sys
@@ -64,7 +84,9 @@ cut = r.rfind(b',"signature":"')
 open(sys.argv[2] + "/signed.bin", "wb").write(r[:cut + 1])
 open(sys.argv[2] + "/sig.der", "wb").write(base64.b64decode(r[cut + 14:-2]))
 PY
-    openssl dgst -sha256 -verify "$pem" -signature "$ITEST_WORLD/sig.der" \
+    [ "$kind" = rsa ] && sigopt=(-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32
+                                 -sigopt rsa_mgf1_md:sha256)
+    openssl dgst -sha256 "${sigopt[@]}" -verify "$pem" -signature "$ITEST_WORLD/sig.der" \
         "$ITEST_WORLD/signed.bin" || { echo "FAIL: openssl does not verify"; return 1; }
     # Every byte, two changes each, then truncations and an addition.
     "$py" - "$verify" "$pem" "$receipt" <<'PY' || return 1
@@ -110,7 +132,22 @@ itest_world lifecycle-purge
 pin_receipt_key
 add_roots
 if DEP11_CONF="$ITEST_WORLD/dep11-system.conf" itest_run test_lifecycle purge; then
-    verify_receipt || status=1
+    verify_receipt ec || status=1
+else
+    status=1
+fi
+
+# The same purge with receipt-signature = rsa-pss: dep11-tool provider init
+# makes an RSA receipt key, the receipt is signed with RSA-PSS in SoftHSM.
+mkdir -p "$itest_bin/worlds"
+pss_profile="$itest_bin/worlds/softhsm2-rsa-pss.conf"
+sed '/^receipt-signature *=/d' "$abs_top_srcdir/hsm-profiles/softhsm2.conf" >"$pss_profile"
+echo "receipt-signature = rsa-pss" >>"$pss_profile"
+ITEST_PROFILE="$pss_profile" itest_world lifecycle-purge-pss
+pin_receipt_key
+add_roots
+if DEP11_CONF="$ITEST_WORLD/dep11-system.conf" itest_run test_lifecycle purge; then
+    verify_receipt rsa || status=1
 else
     status=1
 fi

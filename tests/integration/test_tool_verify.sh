@@ -170,7 +170,12 @@ t 1 "tool: says why" -- "$TOOL" receipt verify "$R" --key "$W/other.pem"
 has stderr '^INVALID: '
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$W/rsa.key" 2>/dev/null
 openssl pkey -in "$W/rsa.key" -pubout -out "$W/rsa.pem" 2>/dev/null
-both 2 "an RSA key is a usage error" receipt "$W/rsa.pem" "$R"
+both 2 "an RSA key under 2048 bits is a usage error" receipt "$W/rsa.pem" "$R"
+# An RSA key of 2048 bits is a receipt key (receipt-signature = rsa-pss): this
+# ECDSA receipt is then checked as RSA-PSS, and does not verify.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/rsa2.key" 2>/dev/null
+openssl pkey -in "$W/rsa2.key" -pubout -out "$W/rsa2.pem" 2>/dev/null
+both 1 "an ECDSA receipt against an RSA key is rejected" receipt "$W/rsa2.pem" "$R"
 both 2 "a missing receipt is a usage error" receipt "$PEM" "$W/nonexistent.json"
 
 finish

@@ -74,9 +74,10 @@ static const struct scalar_key scalars[] = {
     { "oaep-hash", 1, P(oaep_hash), F_ULONG, "sha1", CKM_SHA_1, "sha256", CKM_SHA256 },
     { "aes-key-wrap-pad-mechanism", 1, P(aes_wrap_pad_mech), F_ULONG, "0x210B", 0x210B, "8458",
       0x210A },
-    /* only the defaults of these three are supported (see bad_cases) */
+    /* only the defaults of these two are supported (see bad_cases) */
     { "root-unwrap", 1, P(root_unwrap_decrypt), F_INT, "decrypt", 1, "decrypt", 1 },
-    { "gcm-iv", 1, P(gcm_iv_from_module), F_INT, "module", 1, "module", 1 },
+    { "gcm-iv", 1, P(gcm_iv_from_module), F_INT, "hsm", 0, "module", 1 },
+    { "receipt-signature", 1, P(receipt_rsa_pss), F_INT, "rsa-pss", 1, "ecdsa", 0 },
     { "availability-key", 1, P(availability_rsa), F_INT, "aes", 0, "aes", 0 },
     { "max-sessions", 1, P(max_sessions), F_UNSIGNED, "16", 16, "8", 8 },
     { "call-timeout-ms", 1, P(call_timeout_ms), F_UNSIGNED, "2500", 2500, "0", 0 },
@@ -395,8 +396,8 @@ static const struct bad_case bad_cases[] = {
     /* Valid values this version does not act on: refused, not ignored. */
     IN_PROF("root-unwrap unwrap", GOOD_PROFILE "root-unwrap = unwrap\n", 2,
             "root-unwrap: not supported by this version"),
-    IN_PROF("gcm-iv hsm", GOOD_PROFILE "\ngcm-iv = hsm\n", 3,
-            "gcm-iv: not supported by this version"),
+    IN_PROF("receipt-signature", GOOD_PROFILE "receipt-signature = rsa\n", 2,
+            "receipt-signature: 'rsa' is not rsa-pss or ecdsa"),
     IN_PROF("availability-key rsa", GOOD_PROFILE "availability-key = rsa\n", 2,
             "availability-key: not supported by this version"),
 };

@@ -1,7 +1,7 @@
 /*
  * test_encode.c - unit tests of the encoders the purge receipt is made of:
  * util/hex.c, util/file.c (the config reads through it too) and
- * crypto/encode.c (base64, P-256 SPKI, DER ECDSA-Sig-Value, PEM). Expected
+ * crypto/encode.c (base64, P-256 and RSA SPKI, DER ECDSA-Sig-Value, PEM). Expected
  * bytes come from RFC 4648 and from OpenSSL's own encoders (i2d_PUBKEY,
  * PEM_write_bio_PUBKEY, EVP_DigestSign), so an encoder that drifts from
  * them fails here.
@@ -231,6 +231,38 @@ static void test_file_read_stream(void **state)
     fclose(f);
 }
 
+/* The RSA receipt key's SPKI into a caller's buffer: the bytes
+ * i2d_PUBKEY gives for the same key, and a short buffer refused. */
+static void test_rsa_spki_into(void **state)
+{
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    BIGNUM *n = NULL, *e = NULL;
+    uint8_t mod[256], exp[8], out[600], small[100];
+    unsigned char *want = NULL;
+    size_t len = 0;
+    int want_len = 0, elen = 0;
+
+    (void)state;
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_get_bn_param(k, "n", &n), 1);
+    assert_int_equal(EVP_PKEY_get_bn_param(k, "e", &e), 1);
+    assert_int_equal(BN_bn2binpad(n, mod, sizeof mod), (int)sizeof mod);
+    elen = BN_bn2bin(e, exp);
+    want_len = i2d_PUBKEY(k, &want);
+    assert_true(want_len > 0);
+    assert_int_equal(
+        dep11_rsa_spki_into(mod, sizeof mod, exp, (size_t)elen, out, sizeof out, &len), CKR_OK);
+    assert_int_equal(len, (size_t)want_len);
+    assert_memory_equal(out, want, len);
+    assert_int_equal(
+        dep11_rsa_spki_into(mod, sizeof mod, exp, (size_t)elen, small, sizeof small, &len),
+        CKR_ARGUMENTS_BAD);
+    OPENSSL_free(want);
+    BN_free(n);
+    BN_free(e);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_p256_spki),
         cmocka_unit_test(test_ecdsa_der_round_trip),
         cmocka_unit_test(test_ecdsa_der_integers),
+        cmocka_unit_test(test_rsa_spki_into),
         cmocka_unit_test(test_pem),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_file_read_stream),

@@ -103,6 +103,8 @@ static void fill_config(struct fx *fx, const char *module)
     c->profile.retries = 1;
     c->profile.backoff_ms = 0;
     c->profile.provider_rsa_bits = 2048;
+    c->profile.gcm_iv_from_module = 1; /* the defaults of set_defaults() */
+    c->profile.root_unwrap_decrypt = 1;
     snprintf(c->provider_token, sizeof c->provider_token, "dep11-provider");
     snprintf(c->provider_pin, sizeof c->provider_pin, "file:%s/pin", fx->dir);
 }

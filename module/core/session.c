@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "core/ops.h"
 #include "core/ulmap.h"
+#include "core/vendor_std.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "hsm/provider.h"
@@ -53,6 +54,7 @@ static void session_clear(struct dep11_session *s)
     s->enc = s->dec = NULL;
     s->enc_key = s->dec_key = NULL;
     memset(&s->find, 0, sizeof s->find);
+    s->vstd = NULL;
     s->made = 0;
 }
 
@@ -62,6 +64,7 @@ static void session_free(struct dep11_session *s)
     dep11_aead_free(s->dec);
     dep11_object_release(s->enc_key);
     dep11_object_release(s->dec_key);
+    dep11_vstd_free(s->vstd);
     free(s->find.module);
     dep11_lock(&table_lock);
     if (n_spare < SPARE_MAX) {

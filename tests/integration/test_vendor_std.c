@@ -112,6 +112,8 @@ static void test_mechs(void **state)
     assert_int_equal(F->C_DigestInit(fx->s, &info), CKR_OK);
     assert_int_equal(F->C_DigestInit(fx->s, &info), CKR_OPERATION_ACTIVE);
     assert_int_equal(F->C_DigestInit(fx->s, &sha), CKR_OPERATION_ACTIVE);
+    len = 0;
+    assert_int_equal(F->C_GetOperationState(fx->s, NULL, &len), CKR_STATE_UNSAVEABLE);
     assert_int_equal(F->C_DigestInit(fx->s, NULL), CKR_OK);
     assert_int_equal(F->C_Digest(fx->s, (CK_BYTE_PTR) "x", 1, NULL, &len),
                      CKR_OPERATION_NOT_INITIALIZED);

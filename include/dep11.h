@@ -27,6 +27,25 @@ extern "C" {
 #define CKM_DEP11_CHUNK_KEY_DERIVE DEP11_CKM(6)
 #define CKM_DEP11_CHUNK_AEAD       DEP11_CKM(7)
 #define CKM_DEP11_AEAD             DEP11_CKM(8)
+/* The vendor functions through standard calls (issue 14; docs/ARCHITECTURE.md
+ * "Vendor functions through standard calls"): NULL parameter, no key, every
+ * input as data, so that p11-kit's proxy (which has only the 2.40 function
+ * list) carries them. The same answers and codes as the vendor functions.
+ *  9  C_DigestInit / C_Digest(blob) -> the CK_DEP11_POLICY_INFO bytes
+ *     (DEP11_GetPolicyInfo; any session, no login needed)
+ * 10  C_SignInit(hKey = CK_INVALID_HANDLE) / C_Sign(blob) -> the receipt
+ *     (DEP11_PurgePolicy: a logged-in session of the policy's customer
+ *     token; NULL output = size query: the most a receipt
+ *     takes; nothing destroyed)
+ * 11  C_DigestInit / C_Digest(policy id, 16 bytes, or no data for all) ->
+ *     no output bytes (DEP11_FlushCache; any session; a NULL output is a
+ *     size query and flushes nothing: pass any buffer)
+ * Multi-part (C_DigestUpdate/C_DigestFinal, C_SignUpdate/C_SignFinal)
+ * gathers the data; one dep11 operation per session at a time. A NULL
+ * mechanism to C_DigestInit / C_SignInit ends a running one (PKCS#11 3.0). */
+#define CKM_DEP11_POLICY_INFO DEP11_CKM(9)
+#define CKM_DEP11_POLICY_PURGE DEP11_CKM(10)
+#define CKM_DEP11_FLUSH_CACHE DEP11_CKM(11)
 
 /* Attributes */
 #define CKA_DEP11_ROLE           DEP11_CKA(1)

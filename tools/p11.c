@@ -16,7 +16,8 @@
 #endif
 
 /* Looks up the vendor function list: DEP11_GetFunctionList, else
- * C_GetInterface("Vendor dep11"). Leaves t->dep11 NULL if neither exists. */
+ * C_GetInterface("Vendor dep11"), else the standard-call route (a dep11
+ * behind p11-kit's proxy). Leaves t->dep11 NULL if none exists. */
 static void load_vendor(struct tool *t)
 {
     CK_RV (*get_dep11)(CK_DEP11_FUNCTION_LIST_PTR_PTR) = NULL;
@@ -34,6 +35,8 @@ static void load_vendor(struct tool *t)
             CKR_OK &&
         iface != NULL)
         t->dep11 = iface->pFunctionList;
+    if (t->dep11 == NULL)
+        tool_std_route(t);
 }
 
 /*

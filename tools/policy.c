@@ -166,7 +166,8 @@ static int show_blob(struct tool *t, const char *file, unsigned char *blob,
 
     if (t->dep11 == NULL || t->dep11->DEP11_GetPolicyInfo == NULL)
         return tool_error(t, TOOL_EXIT_MODULE,
-                          "the module is not dep11 (no DEP11_GetFunctionList)");
+                          "the module is not dep11 (neither its vendor interface nor "
+                          "its mechanisms)");
     memset(&info, 0, sizeof info);
     rv = t->dep11->DEP11_GetPolicyInfo(blob, len, &info);
     if (rv != CKR_OK)

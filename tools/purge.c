@@ -160,7 +160,9 @@ static int purge_confirm(struct tool *t, const struct purge_opts *o,
                           "the purge first (--request --reason --contact)",
                           r->name, tool_state_name(r->state));
     if (t->dep11 == NULL || t->dep11->DEP11_PurgePolicy == NULL)
-        return tool_error(t, TOOL_EXIT_MODULE, "the module is not dep11");
+        return tool_error(t, TOOL_EXIT_MODULE,
+                          "the module is not dep11 (neither its "
+                          "vendor interface nor its mechanisms)");
     if (o->dry_run)
         return purge_dry_confirm(t, o, r);
     rc = call_purge(t, r, &receipt, &len);
@@ -214,7 +216,9 @@ static int policy_purge(struct tool *t, int argc, char **argv)
 }
 
 const struct tool_cmd tool_cmd_policy_purge = {
-    "policy", "purge", policy_purge,
+    "policy",
+    "purge",
+    policy_purge,
     "purge a policy: request, then confirm (data deletion)",
     "Usage: dep11-tool policy purge NAME --request --reason TEXT\n"
     "         --contact EMAIL [--dry-run]\n"
@@ -223,7 +227,8 @@ const struct tool_cmd tool_cmd_policy_purge = {
     "         --pin-source file:PATH|env:VAR\n\n"
     "The data purge path, in two steps. --request records the reason and a\n"
     "contact address in the registry (state purge-requested; policy enable\n"
-    "withdraws it). --confirm calls DEP11_PurgePolicy (size query first): the\n"
+    "withdraws it). --confirm calls DEP11_PurgePolicy (size query first; through\n"
+    "p11-kit's proxy its standard call, CKM_DEP11_POLICY_PURGE with C_Sign): the\n"
     "module refuses (CKR_FUNCTION_REJECTED) while a customer key still\n"
     "unwraps the policy; otherwise it writes a tombstone for the policy id,\n"
     "destroys its availability keys, and returns a signed receipt (JSON),\n"

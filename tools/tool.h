@@ -133,6 +133,12 @@ const char *tool_ckr_explain(CK_RV rv);
  * DEP11_GetFunctionList if exported. Returns TOOL_EXIT_OK or _MODULE. */
 int tool_load(struct tool *t);
 
+/* std_route.c: when the module offers no vendor interface (p11-kit's
+ * proxy exports only C_GetFunctionList) but a slot offers
+ * CKM_DEP11_POLICY_INFO, t->dep11 gets a list that runs the vendor
+ * functions through standard calls (include/dep11.h); else it stays NULL. */
+void tool_std_route(struct tool *t);
+
 /* Selects the token (--token-label / --token / the only one), opens a
  * session (@rw: read-write) and, if @user is CKU_USER or CKU_SO, logs in with
  * the PIN from @pin_source (NULL: --pin-source). Returns a TOOL_EXIT_ code. */

@@ -6,6 +6,7 @@
  */
 #include "core/internal.h"
 #include "core/ops.h"
+#include "core/vendor_std.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "util/log.h"
@@ -54,7 +55,8 @@ CK_RV dep11_core_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechan
     struct dep11_session *s = NULL;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
-    if (rv == CKR_OK)
+    if (rv == CKR_OK &&
+        !dep11_vstd_init(s, DEP11_VSTD_DIGEST, pMechanism, CK_INVALID_HANDLE, &rv))
         rv = dep11_hsm_DigestInit(s->handle, pMechanism);
     dep11_session_release(s);
     return rv;
@@ -66,7 +68,8 @@ CK_RV dep11_core_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG 
     struct dep11_session *s = NULL;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
-    if (rv == CKR_OK)
+    if (rv == CKR_OK &&
+        !dep11_vstd_step(s, DEP11_VSTD_DIGEST, 0, pData, ulDataLen, pDigest, pulDigestLen, &rv))
         rv = dep11_hsm_Digest(s->handle, pData, ulDataLen, pDigest, pulDigestLen);
     dep11_session_release(s);
     return rv;
@@ -78,7 +81,7 @@ CK_RV dep11_core_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
     struct dep11_session *s = NULL;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && !dep11_vstd_update(s, DEP11_VSTD_DIGEST, pPart, ulPartLen, &rv))
         rv = dep11_hsm_DigestUpdate(s->handle, pPart, ulPartLen);
     dep11_session_release(s);
     return rv;
@@ -90,7 +93,8 @@ CK_RV dep11_core_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest,
     struct dep11_session *s = NULL;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
-    if (rv == CKR_OK)
+    if (rv == CKR_OK &&
+        !dep11_vstd_step(s, DEP11_VSTD_DIGEST, 1, NULL, 0, pDigest, pulDigestLen, &rv))
         rv = dep11_hsm_DigestFinal(s->handle, pDigest, pulDigestLen);
     dep11_session_release(s);
     return rv;
@@ -102,7 +106,8 @@ CK_RV dep11_core_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ul
     struct dep11_session *s = NULL;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && !dep11_vstd_step(s, DEP11_VSTD_SIGN, 0, pData, ulDataLen, pSignature,
+                                         pulSignatureLen, &rv))
         rv = dep11_hsm_Sign(s->handle, pData, ulDataLen, pSignature, pulSignatureLen);
     dep11_session_release(s);
     return rv;
@@ -114,7 +119,7 @@ CK_RV dep11_core_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
     struct dep11_session *s = NULL;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && !dep11_vstd_update(s, DEP11_VSTD_SIGN, pPart, ulPartLen, &rv))
         rv = dep11_hsm_SignUpdate(s->handle, pPart, ulPartLen);
     dep11_session_release(s);
     return rv;
@@ -126,7 +131,8 @@ CK_RV dep11_core_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
     struct dep11_session *s = NULL;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
-    if (rv == CKR_OK)
+    if (rv == CKR_OK &&
+        !dep11_vstd_step(s, DEP11_VSTD_SIGN, 1, NULL, 0, pSignature, pulSignatureLen, &rv))
         rv = dep11_hsm_SignFinal(s->handle, pSignature, pulSignatureLen);
     dep11_session_release(s);
     return rv;
@@ -283,10 +289,13 @@ CK_RV dep11_core_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanis
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
     CK_RV rv = dep11_session_acquire(hSession, &s);
 
+    if (rv == CKR_OK && dep11_vstd_init(s, DEP11_VSTD_SIGN, pMechanism, hKey, &rv))
+        goto out; /* dep11's own: CKM_DEP11_POLICY_PURGE */
     if (rv == CKR_OK)
         rv = backend_key(s, hKey, CKR_KEY_FUNCTION_NOT_PERMITTED, 1, &b);
     if (rv == CKR_OK)
         rv = dep11_hsm_SignInit(s->handle, pMechanism, b);
+out:
     dep11_session_release(s);
     return rv;
 }

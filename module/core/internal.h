@@ -1,6 +1,6 @@
 /*
  * internal.h - what module.c, session.c, object.c, find.c, attr.c, slot.c and
- * forward.c share beyond core.h: the session structure, table set-up and
+ * forward.c (and vendor_std.c) share beyond core.h: the session structure, table set-up and
  * teardown, and the attribute rules of module-side keys. Not for keyops.c
  * or cipher.c (they use core.h only).
  */
@@ -35,6 +35,7 @@ struct dep11_session {
     struct dep11_object *enc_key; /* the key of a running enc (referenced), or NULL */
     struct dep11_object *dec_key; /* the key of a running dec (referenced), or NULL */
     struct dep11_find find;
+    struct dep11_vstd_op *vstd; /* a vendor_std.c op (digest or sign), or NULL */
     int made;                   /* atomic: DEP11_MADE_* bits */
 };
 

@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "core/ops.h"
 #include "core/ulmap.h"
+#include "core/vendor_std.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "hsm/provider.h"
@@ -53,6 +54,7 @@ static void session_clear(struct dep11_session *s)
     s->enc = s->dec = NULL;
     s->enc_key = s->dec_key = NULL;
     memset(&s->find, 0, sizeof s->find);
+    s->vstd = NULL;
     s->made = 0;
 }
 
@@ -62,6 +64,7 @@ static void session_free(struct dep11_session *s)
     dep11_aead_free(s->dec);
     dep11_object_release(s->enc_key);
     dep11_object_release(s->dec_key);
+    dep11_vstd_free(s->vstd);
     free(s->find.module);
     dep11_lock(&table_lock);
     if (n_spare < SPARE_MAX) {
@@ -529,7 +532,8 @@ CK_RV dep11_core_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin,
 
 /**
  * dep11_core_GetOperationState - forwarded; CKR_STATE_UNSAVEABLE while a
- * module-side operation is active (its state holds key material).
+ * module-side operation is active (its state holds key material; or a
+ * vendor_std.c op, which the backend's state would leave out).
  */
 CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
                                    CK_ULONG_PTR pulOperationStateLen)
@@ -540,7 +544,7 @@ CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
     if (rv != CKR_OK)
         return rv;
     dep11_lock(&s->lock);
-    if (dep11_aead_active(s->enc) || dep11_aead_active(s->dec)) {
+    if (dep11_aead_active(s->enc) || dep11_aead_active(s->dec) || s->vstd != NULL) {
         rv = CKR_STATE_UNSAVEABLE;
         LOG_FAIL(rv, "a module-side operation is active");
     } else {

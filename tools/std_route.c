@@ -1,0 +1,123 @@
+/*
+ * std_route.c - the vendor functions through standard calls, for a dep11
+ * reached without its vendor interface (p11-kit-proxy.so and other
+ * consumers that export only C_GetFunctionList): a CK_DEP11_FUNCTION_LIST
+ * whose functions run CKM_DEP11_POLICY_INFO, CKM_DEP11_POLICY_PURGE and
+ * CKM_DEP11_FLUSH_CACHE (include/dep11.h) through the 2.40 function list.
+ * The commands keep calling t->dep11 and get the same answers.
+ */
+#include <string.h>
+
+#include "tool.h"
+
+/* The one run the list serves (the tool loads one module, one thread). */
+static struct tool *route_tool;
+static CK_SLOT_ID route_slot; /* a slot that offers the mechanisms */
+
+/* Runs @m on @session: C_DigestInit or C_SignInit (no key, NULL
+ * parameter), then the single-part call. A size query (NULL @out) or a
+ * too-small buffer leaves the op running in the module: ended here with
+ * a NULL mechanism (as PKCS#11 3.0 says), so each call stands alone. */
+static CK_RV run(CK_SESSION_HANDLE session, CK_MECHANISM_TYPE m, int sign, const CK_BYTE *in,
+                 CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    CK_FUNCTION_LIST_PTR f = route_tool->p11;
+    CK_MECHANISM mech = { m, NULL, 0 };
+    CK_RV rv = sign ? f->C_SignInit(session, &mech, CK_INVALID_HANDLE)
+                    : f->C_DigestInit(session, &mech);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = sign ? f->C_Sign(session, (CK_BYTE_PTR)in, in_len, out, out_len)
+              : f->C_Digest(session, (CK_BYTE_PTR)in, in_len, out, out_len);
+    if ((rv == CKR_OK && out == NULL) || rv == CKR_BUFFER_TOO_SMALL)
+        (void)(sign ? f->C_SignInit(session, NULL, CK_INVALID_HANDLE)
+                    : f->C_DigestInit(session, NULL));
+    return rv;
+}
+
+/* Runs digest mechanism @m on the tool's session, or on a read-only one
+ * opened for the call (policy info and cache flush need no login). */
+static CK_RV run_digest(CK_MECHANISM_TYPE m, const CK_BYTE *in, CK_ULONG in_len,
+                        CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    CK_FUNCTION_LIST_PTR f = route_tool->p11;
+    CK_SESSION_HANDLE s = route_tool->session;
+    CK_RV rv = CKR_OK;
+
+    if (s == CK_INVALID_HANDLE)
+        rv = f->C_OpenSession(route_slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
+    if (rv == CKR_OK)
+        rv = run(s, m, 0, in, in_len, out, out_len);
+    if (s != route_tool->session && s != CK_INVALID_HANDLE)
+        (void)f->C_CloseSession(s);
+    return rv;
+}
+
+static CK_RV std_get_policy_info(CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,
+                                 CK_DEP11_POLICY_INFO *pInfo)
+{
+    CK_ULONG n = sizeof *pInfo;
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (pBlob == NULL || pInfo == NULL)
+        return rv;
+    rv = run_digest(CKM_DEP11_POLICY_INFO, pBlob, ulBlobLen, (CK_BYTE_PTR)pInfo, &n);
+    if (rv == CKR_OK && n != sizeof *pInfo)
+        rv = CKR_DEVICE_ERROR; /* not this header's layout */
+    return rv;
+}
+
+static CK_RV std_purge_policy(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,
+                              CK_BYTE_PTR pReceipt, CK_ULONG_PTR pulReceiptLen)
+{
+    if (pBlob == NULL || pulReceiptLen == NULL)
+        return CKR_ARGUMENTS_BAD;
+    return run(hSession, CKM_DEP11_POLICY_PURGE, 1, pBlob, ulBlobLen, pReceipt, pulReceiptLen);
+}
+
+static CK_RV std_flush_cache(CK_BYTE_PTR pPolicyId)
+{
+    CK_BYTE none[1];
+    CK_ULONG n = 0;
+
+    return run_digest(CKM_DEP11_FLUSH_CACHE, pPolicyId, pPolicyId != NULL ? DEP11_ID_LEN : 0,
+                      none, &n);
+}
+
+static CK_DEP11_FUNCTION_LIST std_list = {
+    { 1, 0 },
+    std_get_policy_info,
+    std_purge_policy,
+    std_flush_cache,
+};
+
+/* Does @slot offer the route (CKM_DEP11_POLICY_INFO as a digest)? */
+static int offers_route(struct tool *t, CK_SLOT_ID slot)
+{
+    CK_MECHANISM_INFO mi;
+
+    memset(&mi, 0, sizeof mi);
+    return t->p11->C_GetMechanismInfo(slot, CKM_DEP11_POLICY_INFO, &mi) == CKR_OK &&
+           (mi.flags & CKF_DIGEST) != 0;
+}
+
+/**
+ * tool_std_route - see tool.h: t->dep11 gets the standard-call list when
+ * a token's slot offers dep11's mechanisms, else stays NULL.
+ */
+void tool_std_route(struct tool *t)
+{
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = sizeof slots / sizeof slots[0];
+
+    if (t->p11->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+        return;
+    for (CK_ULONG i = 0; i < n; i++)
+        if (offers_route(t, slots[i])) {
+            route_tool = t;
+            route_slot = slots[i];
+            t->dep11 = &std_list;
+            return;
+        }
+}

@@ -85,27 +85,23 @@ static const struct key_def config_keys[] = {
 static const struct key_def profile_keys[] = {
     { "module", K_MODULE, P(module), 1, 0, 0, NULL, NULL },
     { "oaep-hash", K_OAEP, P(oaep_hash), 0, 0, 0, NULL, NULL },
-    { "aes-key-wrap-pad-mechanism", K_MECH, P(aes_wrap_pad_mech), 0, 0, 0,
-      NULL, NULL },
-    { "root-unwrap", K_WORDS, P(root_unwrap_decrypt), 0, 0, 0, "decrypt",
-      "unwrap" },
+    { "aes-key-wrap-pad-mechanism", K_MECH, P(aes_wrap_pad_mech), 0, 0, 0, NULL, NULL },
+    { "root-unwrap", K_WORDS, P(root_unwrap_decrypt), 0, 0, 0, "decrypt", "unwrap" },
     { "gcm-iv", K_WORDS, P(gcm_iv_from_module), 0, 0, 0, "module", "hsm" },
     { "max-sessions", K_UINT, P(max_sessions), 0, 1, 1024, NULL, NULL },
     { "call-timeout-ms", K_UINT, P(call_timeout_ms), 0, 0, 3600000, NULL, NULL },
     { "retries", K_UINT, P(retries), 0, 0, 10, NULL, NULL },
     { "backoff-ms", K_UINT, P(backoff_ms), 0, 0, 60000, NULL, NULL },
     { "availability-key", K_WORDS, P(availability_rsa), 0, 0, 0, "rsa", "aes" },
-    { "files-fallback", K_WORDS, P(files_fallback_recovery_only), 0, 0, 0,
-      "recovery-only", "all" },
+    { "files-fallback", K_WORDS, P(files_fallback_recovery_only), 0, 0, 0, "recovery-only",
+      "all" },
     { "hedged-unwrap", K_WORDS, P(hedged), 0, 0, 0, "yes", "no" },
-    { "provider-rsa-bits", K_RSA_BITS, P(provider_rsa_bits), 0, 0, 0, NULL,
+    { "provider-rsa-bits", K_RSA_BITS, P(provider_rsa_bits), 0, 0, 0, NULL, NULL },
+    { "availability-rsa-bits", K_RSA_BITS, P(availability_rsa_bits), 0, 0, 0, NULL, NULL },
+    { "fault-denied", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_DENIED, 0, NULL, NULL },
+    { "fault-transient", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_TRANSIENT, 0, NULL,
       NULL },
-    { "fault-denied", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_DENIED, 0,
-      NULL, NULL },
-    { "fault-transient", K_CODES, P(fault_override), 0,
-      DEP11_OVERRIDE_TRANSIENT, 0, NULL, NULL },
-    { "fault-invalid", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_INVALID,
-      0, NULL, NULL },
+    { "fault-invalid", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_INVALID, 0, NULL, NULL },
 };
 #undef C
 #undef P
@@ -622,6 +618,7 @@ set_defaults(struct dep11_config *c)
     c->profile.max_sessions = 8;
     c->profile.retries = 1;
     c->profile.provider_rsa_bits = 3072;
+    c->profile.availability_rsa_bits = 2048;
 }
 
 /*
@@ -635,10 +632,8 @@ static CK_RV refuse_unsupported(const struct parse *ps, const struct dep11_profi
     } later[] = {
         { "root-unwrap", "only 'decrypt' (C_Decrypt with RSA-OAEP) is implemented" },
         { "gcm-iv", "only 'module' is implemented" },
-        { "availability-key", "only 'aes' is implemented" },
     };
-    const int asked[] = { !p->root_unwrap_decrypt, !p->gcm_iv_from_module,
-                          p->availability_rsa };
+    const int asked[] = { !p->root_unwrap_decrypt, !p->gcm_iv_from_module };
 
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         if (!asked[i])

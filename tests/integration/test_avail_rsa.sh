@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_avail_rsa.sh: the RSA availability key (profile "availability-key =
 # rsa") on SoftHSM.
-#   - test_availability.sh and test_lifecycle.sh (availability scenarios;
-#     roll: two RSA keys until the commit, then one; purge with its signed
-#     receipt) rerun whole with that profile key;
+#   - test_availability.sh, test_lifecycle.sh (roll: two RSA keys until the
+#     commit, then one; purge with its signed receipt) and test_avail_matrix.sh
+#     (DESIGN section 5's table over the fault shim) rerun whole with that
+#     profile key;
 #   - the blobs' availability copies read byte-wise (blob_copies.py):
 #     RSA-OAEP with the profile's hash (SoftHSM: SHA-1, alg 1), 256 bytes (a
 #     2048-bit key), named by a CKA_ID that starts with the policy id, and on
@@ -21,18 +22,29 @@ fail() { echo "FAIL: $*"; status=1; }
 # provider_objects LABEL: "<class> <type>" of each object labelled LABEL
 # on the provider token (SoftHSM directly: dep11 hides that token).
 provider_objects() {
-    SOFTHSM2_CONF="$ITEST_WORLD/softhsm2.conf" ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD= pkcs11-tool --module "$SOFTHSM_MODULE" \
-        --token-label dep11-provider --login --pin "$(head -n1 "$ITEST_WORLD/provider.pin")" \
-        -O 2>/dev/null | awk -v want="$1" '
+    provider_list | awk -v want="$1" '
             /^[A-Z][a-z]+ Key Object/ { kind = $1 " " $4 }
             /^ *label: / { if (want == "" ? $2 ~ /^dep11-avail-/ : $2 == want) print kind }'
+}
+provider_list() {
+    SOFTHSM2_CONF="$ITEST_WORLD/softhsm2.conf" ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD= \
+        pkcs11-tool --module "$SOFTHSM_MODULE" --token-label dep11-provider --login \
+        --pin "$(head -n1 "$ITEST_WORLD/provider.pin")" -O 2>/dev/null
+}
+
+# key_lines LABEL CLASS: the Usage and Access lines of that object.
+key_lines() {
+    provider_list | awk -v want="$1" -v cls="$2" '
+        /^[A-Z]/ { inkey = index($0, cls " Key Object") == 1; match_ = 0 }
+        inkey && /^ *label: / { match_ = ($2 == want) }
+        match_ && /^ *(Usage|Access): / { print }'
 }
 
 # avail_copy BLOB: "kind alg keyid len" of the blob's availability copy.
 avail_copy() { "$copies" "$1" | awk '$1 == 5'; }
 
 # Whole scripts under the RSA route (their own worlds, tagged).
-for t in test_availability test_lifecycle; do
+for t in test_availability test_lifecycle test_avail_matrix; do
     echo "== $t.sh with '$rsa'"
     ITEST_PROFILE_KEYS="$rsa" ITEST_WORLD_TAG=-rsa "$itest_src/$t.sh" || fail "$t.sh (rsa)"
 done
@@ -49,6 +61,13 @@ for w in availability-both-rsa availability-mixed-rsa; do
         [ "${keyid:0:32}" = "$pid" ] || fail "key id $keyid does not start with the policy id"
         objs=$(provider_objects "dep11-avail-$pid" | sort | tr '\n' ',')
         [ "$objs" = "Private RSA,Public RSA," ] || fail "provider objects of $pid: $objs"
+        # The private half decrypts only and never leaves the HSM.
+        priv=$(key_lines "dep11-avail-$pid" Private | tr -s ' ' | tr '\n' ';')
+        echo "  private half: $priv"
+        [ "$priv" = " Usage: decrypt; Access: sensitive, always sensitive, never extractable, local;" ] ||
+            fail "private half of $pid: $priv"
+        [ "$(key_lines "dep11-avail-$pid" Public | tr -s ' ' | head -n1)" = " Usage: encrypt" ] ||
+            fail "public half of $pid is not encrypt-only"
     done
 done
 ITEST_WORLD="$itest_bin/worlds/lifecycle-purge-rsa"

@@ -4,7 +4,8 @@
 # contoso, fabrikam and dep11-provider) and checks:
 #   - the world: three tokens with their labels, PINs of 4 to 8 characters,
 #     nothing mounted in the machine's namespace, and after the stop no
-#     pkcsslotd and no holder left (also when a step fails: the trap);
+#     pkcsslotd and no holder left; also after a script that built a world
+#     failed half-way (set -e) or was killed with TERM (the trap);
 #   - the token facts dep11's profile relies on (DESIGN section 8):
 #     RSA-OAEP offered, AES-GCM and EC key generation not offered, and an
 #     RSA-OAEP SHA-256 ciphertext (made by OpenSSL) decrypted in the token;
@@ -107,4 +108,28 @@ for p in "$slotd" "$holder"; do
 done
 [ "$(host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
 echo "world stopped: no pkcsslotd, no holder"
+
+# A script that fails half-way (set -e) and one killed with TERM leave
+# nothing running either: the trap of ock_world_start stops the world.
+for how in fail term; do
+    W2="$itest_bin/worlds/ock-$how"
+    rm -rf "$W2"
+    bash -c 'set -euo pipefail
+        . "$1/ock_world.sh"
+        OCK_TOKENS=contoso ock_world_start "$2" >/dev/null
+        echo "$OCK_HOLDER" >"$2/holder.pid"
+        if [ "$3" = term ]; then kill -TERM $$; sleep 5; fi
+        false
+        echo "not reached"' sh "$itest_src" "$W2" "$how" >"$W2.log" 2>&1 || true
+    h=$(cat "$W2/holder.pid" 2>/dev/null || true)
+    [ -n "$h" ] || { fail "$how: the world did not start"; cat "$W2.log"; continue; }
+    if kill -0 "$h" 2>/dev/null || grep -q 'not reached' "$W2.log"; then
+        fail "$how: the holder $h still runs"
+    fi
+    if [ -f "$W2/slotd.pid" ]; then
+        fail "$how: pkcsslotd $(cat "$W2/slotd.pid") was not stopped"
+    fi
+    echo "world stopped after a $how: holder $h gone, no pkcsslotd"
+done
+[ "$(host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
 exit $status

@@ -152,7 +152,8 @@ static enum dep11_fault open_customer(struct dep11_copy_open *o)
 }
 
 /* A provider copy with provider root o->provider_root; or the availability
- * copy with its key (AES-GCM in the HSM, the header as AAD). */
+ * copy with its key: AES-GCM in the HSM with the header as AAD, or RSA-OAEP
+ * in the HSM with the hash the copy records (its alg). */
 static enum dep11_fault open_provider_side(struct dep11_copy_open *o)
 {
     struct dep11_hsm_rsa root;
@@ -161,9 +162,14 @@ static enum dep11_fault open_provider_side(struct dep11_copy_open *o)
     size_t pt_len = PT_MAX;
     CK_RV rv = pt == NULL ? CKR_HOST_MEMORY : CKR_OK;
 
-    if (rv == CKR_OK && o->kind == DEP11_OPEN_AVAILABILITY) {
+    if (rv == CKR_OK && o->kind == DEP11_OPEN_AVAILABILITY &&
+        o->copy.alg == DEP11_ALG_AES_GCM) {
         rv = dep11_provider_avail_open(o->copy.key_id, o->copy.key_id_len, o->aad, o->aad_len,
                                        o->copy.data, o->copy.data_len, pt, &pt_len);
+    } else if (rv == CKR_OK && o->kind == DEP11_OPEN_AVAILABILITY) {
+        rv = dep11_provider_avail_rsa_open(o->copy.key_id, o->copy.key_id_len,
+                                           copy_hash(&o->copy), o->copy.data, o->copy.data_len,
+                                           pt, &pt_len);
     } else if (rv == CKR_OK) {
         rv = dep11_provider_root(o->provider_root, &root);
         if (rv == CKR_OK &&

@@ -88,7 +88,7 @@ static CK_RV verify_blob(const uint8_t *blob, struct unwrap *u)
         uint8_t kind = u->b.copies[i].kind;
         if (kind == root_base || kind == root_base + 1)
             u->roots[kind - root_base] = (int)i;
-        else if (kind == DEP11_COPY_AVAILABILITY && u->b.copies[i].alg == DEP11_ALG_AES_GCM)
+        else if (kind == DEP11_COPY_AVAILABILITY) /* AES-GCM or RSA-OAEP (either hash) */
             u->avail = (int)i;
         else {
             rv = CKR_WRAPPED_KEY_INVALID;

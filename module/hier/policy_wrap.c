@@ -38,7 +38,7 @@ struct wrap {
     size_t hdr_len;
     struct dep11_wrapped_copy copies[NCOPIES];
     uint8_t rsa_ct[2][DEP11_RSA_MAX_BYTES];
-    uint8_t avail_ct[AVAIL_COPY_LEN];
+    uint8_t avail_ct[DEP11_RSA_MAX_BYTES]; /* GCM: AVAIL_COPY_LEN; RSA: modulus */
     uint8_t avail_id[DEP11_AVAIL_ID_LEN];
     int fresh_made;                       /* a roll created avail_id */
     struct dep11_policy_state ps;         /* binding, the caller's token */
@@ -228,12 +228,66 @@ static CK_RV describe_copies(const struct dep11_call *c, struct wrap *w, int hav
         cp->data_len = (uint16_t)w->mod_len[i];
         cp->data = w->rsa_ct[i];
     }
+    /* The availability copy: AES-GCM in the HSM, or (profile
+     * "availability-key = rsa") RSA-OAEP with the profile's hash to a key
+     * of "availability-rsa-bits". */
     w->copies[2].kind = DEP11_COPY_AVAILABILITY;
-    w->copies[2].alg = DEP11_ALG_AES_GCM;
+    w->copies[2].alg = c->cfg->profile.availability_rsa ? alg : DEP11_ALG_AES_GCM;
     w->copies[2].key_id_len = DEP11_AVAIL_ID_LEN;
-    w->copies[2].data_len = AVAIL_COPY_LEN;
+    w->copies[2].data_len = c->cfg->profile.availability_rsa
+                                ? (uint16_t)(c->cfg->profile.availability_rsa_bits / 8)
+                                : AVAIL_COPY_LEN;
     w->copies[2].data = w->avail_ct;
     return CKR_OK;
+}
+
+/* RSA-OAEP of the policy key to @k with the profile's hash into @ct; its
+ * length must be @want (the copy's announced length). */
+static CK_RV oaep_copy(const struct dep11_call *c, const struct dep11_key *p,
+                       const struct dep11_hsm_rsa *k, uint8_t *ct, size_t cap, size_t want)
+{
+    size_t ct_len = cap;
+    CK_RV rv =
+        dep11_rsa_oaep_encrypt(k->modulus, k->mod_len, k->exponent, k->exp_len,
+                               c->cfg->profile.oaep_hash, p->value, DEP11_KEY_LEN, ct, &ct_len);
+
+    if (rv == CKR_OK && ct_len != want) {
+        rv = CKR_GENERAL_ERROR;
+        LOG_FAIL(rv, "OAEP output %zu bytes, expected %zu", ct_len, want);
+    }
+    return rv;
+}
+
+/* The availability copy in @w->avail_ct: sealed in the HSM with the encoded
+ * header as AAD (AES), or RSA-OAEP to the RSA availability key's public
+ * numbers (read from the provider token). */
+static CK_RV avail_copy(const struct dep11_call *c, const struct dep11_key *p, struct wrap *w)
+{
+    struct dep11_hsm_rsa k;
+    size_t ct_len = sizeof(w->avail_ct);
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (!c->cfg->profile.availability_rsa) {
+        rv =
+            dep11_provider_avail_seal(w->avail_id, DEP11_AVAIL_ID_LEN, w->hdr_bytes, w->hdr_len,
+                                      p->value, DEP11_KEY_LEN, w->avail_ct, &ct_len);
+        if (rv == CKR_OK && ct_len != AVAIL_COPY_LEN) {
+            rv = CKR_GENERAL_ERROR;
+            LOG_FAIL(rv, "availability copy is %zu bytes", ct_len);
+        }
+        return rv;
+    }
+    rv = dep11_provider_avail_rsa_public(w->avail_id, DEP11_AVAIL_ID_LEN, &k);
+    if (rv == CKR_OK && k.mod_len != w->copies[2].data_len) {
+        rv = CKR_KEY_SIZE_RANGE;
+        LOG_FAIL(rv,
+                 "RSA availability key of %zu bytes, the profile's availability-rsa-bits "
+                 "says %u: roll the availability key",
+                 k.mod_len, w->copies[2].data_len);
+    }
+    if (rv == CKR_OK)
+        rv = oaep_copy(c, p, &k, w->avail_ct, sizeof(w->avail_ct), w->copies[2].data_len);
+    return rv;
 }
 
 /* The three copies: RSA-OAEP to each root, then the availability copy
@@ -242,7 +296,7 @@ static CK_RV make_copies(const struct dep11_call *c, const struct dep11_key *p,
                          CK_FLAGS flags, struct wrap *w)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
-    size_t ct_len = 0;
+    const struct dep11_profile *pr = &c->cfg->profile;
 
     for (int i = 0; i < 2; i++) {
         const struct dep11_hsm_rsa *k = &w->roots[i];
@@ -250,21 +304,13 @@ static CK_RV make_copies(const struct dep11_call *c, const struct dep11_key *p,
 
         rv = dep11_rsa_identity(k->modulus, k->mod_len, k->exponent, k->exp_len,
                                 cp->key_id);
+        if (rv == CKR_OK)
+            rv = oaep_copy(c, p, k, w->rsa_ct[i], sizeof(w->rsa_ct[i]), cp->data_len);
         if (rv != CKR_OK)
             return rv;
-        ct_len = sizeof(w->rsa_ct[i]);
-        rv = dep11_rsa_oaep_encrypt(k->modulus, k->mod_len, k->exponent, k->exp_len,
-                                    c->cfg->profile.oaep_hash, p->value, DEP11_KEY_LEN,
-                                    w->rsa_ct[i], &ct_len);
-        if (rv != CKR_OK)
-            return rv;
-        if (ct_len != cp->data_len) {
-            rv = CKR_GENERAL_ERROR;
-            LOG_FAIL(rv, "OAEP output %zu bytes, expected %u", ct_len, cp->data_len);
-            return rv;
-        }
     }
     rv = dep11_provider_avail_key(p->policy_id, (flags & DEP11_WRAP_ROLL_AVAILABILITY) != 0,
+                                  pr->availability_rsa ? pr->availability_rsa_bits : 0,
                                   w->avail_id);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "availability key");
@@ -272,14 +318,7 @@ static CK_RV make_copies(const struct dep11_call *c, const struct dep11_key *p,
     }
     w->fresh_made = (flags & DEP11_WRAP_ROLL_AVAILABILITY) != 0;
     memcpy(w->copies[2].key_id, w->avail_id, DEP11_AVAIL_ID_LEN);
-    ct_len = sizeof(w->avail_ct);
-    rv = dep11_provider_avail_seal(w->avail_id, DEP11_AVAIL_ID_LEN, w->hdr_bytes, w->hdr_len,
-                                   p->value, DEP11_KEY_LEN, w->avail_ct, &ct_len);
-    if (rv == CKR_OK && ct_len != AVAIL_COPY_LEN) {
-        rv = CKR_GENERAL_ERROR;
-        LOG_FAIL(rv, "availability copy is %zu bytes", ct_len);
-    }
-    return rv;
+    return avail_copy(c, p, w);
 }
 
 /* The length of the blob to come, and the size-query protocol. *@done is

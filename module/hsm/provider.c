@@ -381,6 +381,8 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
     /* Provisioned? (DESIGN section 2: dep11 never creates provider keys.) */
     if (rv == CKR_OK)
         rv = dep11_provider_keys_check(cfg->provider_token);
+    if (rv == CKR_OK)
+        rv = dep11_provider_oaep_check(cfg);
     if (rv != CKR_OK) {
         dep11_provider_close();
         return rv;

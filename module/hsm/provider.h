@@ -56,11 +56,25 @@ CK_RV dep11_provider_root(int n, struct dep11_hsm_rsa *out);
 CK_RV dep11_provider_root_decrypt(int n, CK_MECHANISM_TYPE hash, const uint8_t *ct,
                                   size_t ct_len, uint8_t *pt, size_t *pt_len);
 
-/* The availability key for @tag: with @fresh=0 the existing one (smallest
- * CKA_ID if several), created if none; with @fresh=1 always a new one.
- * @key_id gets its CKA_ID (DEP11_AVAIL_ID_LEN bytes). */
-CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
+/* The availability key for @tag of one type: @rsa_bits 0 an AES-256 key,
+ * else an RSA key pair of that size (the profile's "availability-key" and
+ * "availability-rsa-bits"). With @fresh=0 the existing one of that type
+ * (smallest CKA_ID if several), created if none; with @fresh=1 always a new
+ * one. @key_id gets its CKA_ID (DEP11_AVAIL_ID_LEN bytes). */
+CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh, CK_ULONG rsa_bits,
                                uint8_t key_id[DEP11_AVAIL_ID_LEN]);
+
+/* The RSA availability key with CKA_ID @key_id: its public numbers (hier
+ * encrypts the RSA-OAEP copy with them). CKR_KEY_HANDLE_INVALID when none. */
+CK_RV dep11_provider_avail_rsa_public(const uint8_t *key_id, size_t key_id_len,
+                                      struct dep11_hsm_rsa *out);
+
+/* RSA-OAEP decryption (@hash CKM_SHA_1 / CKM_SHA256, MGF1 alike, no label)
+ * in the HSM with the RSA availability key @key_id. CKR_KEY_HANDLE_INVALID
+ * when the key is gone; otherwise the backend's code untouched (classify). */
+CK_RV dep11_provider_avail_rsa_open(const uint8_t *key_id, size_t key_id_len,
+                                    CK_MECHANISM_TYPE hash, const uint8_t *ct, size_t ct_len,
+                                    uint8_t *pt, size_t *pt_len);
 
 /* AES-256-GCM in the HSM with the availability key @key_id: @out gets
  * nonce(12) || ct(pt_len) || tag(16); *@out_len its length (capacity in).
@@ -77,12 +91,13 @@ CK_RV dep11_provider_avail_open(const uint8_t *key_id, size_t key_id_len,
                                 const uint8_t *in, size_t in_len,
                                 uint8_t *pt, size_t *pt_len);
 
-/* Destroys every availability key of @tag except @keep (NULL: all).
+/* Destroys every availability key of @tag (either type, both halves of a
+ * pair) except @keep (NULL: all).
  * *@destroyed gets the count. */
 CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
                                    size_t keep_len, unsigned *destroyed);
 
-/* Destroys the one availability key with CKA_ID @key_id: a fresh key that
+/* Destroys the one availability key (both halves of a pair) with CKA_ID @key_id: a fresh key that
  * no blob names (a roll that failed before its blob existed). CKR_OK when
  * it is gone, also when it was gone already; backend codes. */
 CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN]);

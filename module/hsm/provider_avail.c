@@ -1,8 +1,10 @@
 /*
- * provider_avail.c - availability keys on the provider token: AES-256 keys
- * tagged with a 16-byte id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID
- * tag || random(8)), AES-256-GCM sealing and opening in the HSM, destruction.
- * The seal's 12-byte IV is dep11's (random), or with the profile's
+ * provider_avail.c - availability keys on the provider token, tagged with a
+ * 16-byte id (CKA_LABEL "dep11-avail-<hex tag>", CKA_ID tag || random(8)):
+ * AES-256 keys (AES-256-GCM sealing and opening in the HSM) or RSA key pairs
+ * (both halves share label and CKA_ID; the copy is RSA-OAEP, encrypted by
+ * hier with the public numbers and decrypted in the HSM), and destruction.
+ * The GCM seal's 12-byte IV is dep11's (random), or with the profile's
  * gcm-iv = hsm the one the HSM generates and writes back into CK_GCM_PARAMS.
  */
 #include <stdlib.h>
@@ -28,6 +30,18 @@ static void avail_label(char out[LABEL_LEN + 1], const uint8_t tag[TAG_LEN])
     dep11_hex_encode(tag, TAG_LEN, out + 12);
 }
 
+/* Which objects of a tag a look-up wants: the AES keys, the RSA private
+ * keys, or every object carrying the label (destruction: both halves). */
+struct avail_type {
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE kt;
+    int any;
+};
+
+static const struct avail_type type_aes = { CKO_SECRET_KEY, CKK_AES, 0 };
+static const struct avail_type type_rsa = { CKO_PRIVATE_KEY, CKK_RSA, 0 };
+static const struct avail_type type_any = { 0, 0, 1 };
+
 /* The availability keys of one tag (by label), with their CKA_IDs. */
 struct avail_list {
     CK_OBJECT_HANDLE *h;
@@ -43,20 +57,21 @@ static void list_free(struct avail_list *l)
 }
 
 static CK_RV list_keys(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
-                       struct avail_list *l)
+                       const struct avail_type *ty, struct avail_list *l)
 {
     char label[LABEL_LEN + 1];
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_AES;
-    CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
-                         { CKA_LABEL, label, LABEL_LEN } };
+    CK_OBJECT_CLASS cls = ty->cls;
+    CK_KEY_TYPE kt = ty->kt;
+    CK_ATTRIBUTE t[] = { { CKA_LABEL, label, LABEL_LEN },
+                         { CKA_CLASS, &cls, sizeof cls },
+                         { CKA_KEY_TYPE, &kt, sizeof kt } };
     CK_OBJECT_HANDLE *found = NULL;
     size_t n = 0, i = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
     memset(l, 0, sizeof *l);
     avail_label(label, tag);
-    rv = dep11_hsm_find_all(s, t, 3, &found, &n);
+    rv = dep11_hsm_find_all(s, t, ty->any ? 1 : 3, &found, &n);
     if (rv != CKR_OK || n == 0)
         goto out;
     l->h = calloc(n, sizeof *l->h);
@@ -102,44 +117,122 @@ static size_t smallest(const struct avail_list *l)
     return best;
 }
 
-static CK_RV create_avail(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN],
-                          uint8_t id[DEP11_AVAIL_ID_LEN], CK_OBJECT_HANDLE *h)
+/* The handles a creation made (the public half: RSA only). */
+struct made {
+    CK_OBJECT_HANDLE h, pub;
+};
+
+static CK_RV new_id(uint8_t id[DEP11_AVAIL_ID_LEN], const uint8_t tag[TAG_LEN])
 {
-    char label[LABEL_LEN + 1];
+    memcpy(id, tag, TAG_LEN);
+    if (RAND_bytes(id + TAG_LEN, DEP11_AVAIL_ID_LEN - TAG_LEN) != 1) {
+        LOG_FAIL(CKR_FUNCTION_FAILED, "RAND_bytes");
+        return CKR_FUNCTION_FAILED;
+    }
+    return CKR_OK;
+}
+
+static CK_RV create_aes(CK_SESSION_HANDLE s, const char *label, const uint8_t *id,
+                        struct made *m)
+{
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE kt = CKK_AES;
     CK_ULONG len = 32;
     CK_BBOOL t = CK_TRUE, f = CK_FALSE;
     CK_ATTRIBUTE tmpl[] = {
-        { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
-        { CKA_VALUE_LEN, &len, sizeof len }, { CKA_LABEL, label, LABEL_LEN },
-        { CKA_ID, id, DEP11_AVAIL_ID_LEN },
-        { CKA_TOKEN, &t, 1 }, { CKA_PRIVATE, &t, 1 }, { CKA_SENSITIVE, &t, 1 },
-        { CKA_EXTRACTABLE, &f, 1 }, { CKA_ENCRYPT, &t, 1 }, { CKA_DECRYPT, &t, 1 },
-        { CKA_SIGN, &f, 1 }, { CKA_VERIFY, &f, 1 }, { CKA_WRAP, &f, 1 },
-        { CKA_UNWRAP, &f, 1 }, { CKA_DERIVE, &f, 1 },
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_VALUE_LEN, &len, sizeof len },
+        { CKA_LABEL, (void *)label, LABEL_LEN },
+        { CKA_ID, (void *)id, DEP11_AVAIL_ID_LEN },
+        { CKA_TOKEN, &t, 1 },
+        { CKA_PRIVATE, &t, 1 },
+        { CKA_SENSITIVE, &t, 1 },
+        { CKA_EXTRACTABLE, &f, 1 },
+        { CKA_ENCRYPT, &t, 1 },
+        { CKA_DECRYPT, &t, 1 },
+        { CKA_SIGN, &f, 1 },
+        { CKA_VERIFY, &f, 1 },
+        { CKA_WRAP, &f, 1 },
+        { CKA_UNWRAP, &f, 1 },
+        { CKA_DERIVE, &f, 1 },
     };
-    CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
-    CK_RV rv = CKR_GENERAL_ERROR;
+    CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
 
+    return dep11_hsm_GenerateKey(s, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], &m->h);
+}
+
+/* An RSA pair: the private half decrypts only (sensitive, never
+ * extractable); the public half, a token object too, is where hier reads
+ * the numbers it encrypts the copy with. */
+static CK_RV create_rsa(CK_SESSION_HANDLE s, const char *label, const uint8_t *id,
+                        CK_ULONG bits, struct made *m)
+{
+    static const CK_BYTE e65537[] = { 0x01, 0x00, 0x01 };
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_ATTRIBUTE pub[] = {
+        { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_LABEL, (void *)label, LABEL_LEN },
+        { CKA_ID, (void *)id, DEP11_AVAIL_ID_LEN },
+        { CKA_TOKEN, &t, 1 },
+        { CKA_PRIVATE, &f, 1 },
+        { CKA_ENCRYPT, &t, 1 },
+        { CKA_VERIFY, &f, 1 },
+        { CKA_WRAP, &f, 1 },
+        { CKA_DERIVE, &f, 1 },
+        { CKA_MODULUS_BITS, &bits, sizeof bits },
+        { CKA_PUBLIC_EXPONENT, (void *)e65537, sizeof e65537 },
+    };
+    CK_ATTRIBUTE priv[] = {
+        { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_LABEL, (void *)label, LABEL_LEN },
+        { CKA_ID, (void *)id, DEP11_AVAIL_ID_LEN },
+        { CKA_TOKEN, &t, 1 },
+        { CKA_PRIVATE, &t, 1 },
+        { CKA_SENSITIVE, &t, 1 },
+        { CKA_EXTRACTABLE, &f, 1 },
+        { CKA_DECRYPT, &t, 1 },
+        { CKA_SIGN, &f, 1 },
+        { CKA_UNWRAP, &f, 1 },
+        { CKA_DERIVE, &f, 1 },
+    };
+    CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+
+    return dep11_hsm_GenerateKeyPair(s, &mech, pub, sizeof pub / sizeof pub[0], priv,
+                                     sizeof priv / sizeof priv[0], &m->pub, &m->h);
+}
+
+/* A new availability key of @tag: AES-256 (@rsa_bits 0) or an RSA pair. */
+static CK_RV create_avail(CK_SESSION_HANDLE s, const uint8_t tag[TAG_LEN], CK_ULONG rsa_bits,
+                          uint8_t id[DEP11_AVAIL_ID_LEN], struct made *m)
+{
+    char label[LABEL_LEN + 1];
+    CK_RV rv = new_id(id, tag);
+
+    memset(m, 0, sizeof *m);
+    if (rv != CKR_OK)
+        return rv;
     avail_label(label, tag);
-    memcpy(id, tag, TAG_LEN);
-    if (RAND_bytes(id + TAG_LEN, DEP11_AVAIL_ID_LEN - TAG_LEN) != 1) {
-        rv = CKR_FUNCTION_FAILED;
-        LOG_FAIL(rv, "RAND_bytes");
-        return rv;
-    }
-    rv = dep11_hsm_GenerateKey(s, &m, tmpl, sizeof tmpl / sizeof tmpl[0], h);
-    if (rv != CKR_OK) {
-        LOG_ERROR("creating availability key %s: %s", label, dep11_rv_name(rv));
-        return rv;
-    }
-    return CKR_OK;
+    rv = rsa_bits == 0 ? create_aes(s, label, id, m) : create_rsa(s, label, id, rsa_bits, m);
+    if (rv != CKR_OK)
+        LOG_ERROR("creating %s availability key %s: %s", rsa_bits == 0 ? "AES" : "RSA", label,
+                  dep11_rv_name(rv));
+    return rv;
+}
+
+static void destroy_made(CK_SESSION_HANDLE s, const struct made *m)
+{
+    if (m->h != 0)
+        (void)dep11_hsm_DestroyObject(s, m->h);
+    if (m->pub != 0)
+        (void)dep11_hsm_DestroyObject(s, m->pub);
 }
 
 struct key_arg {
     const uint8_t *tag;
     int fresh;
+    CK_ULONG rsa_bits;
     uint8_t *id;
 };
 
@@ -149,19 +242,20 @@ struct key_arg {
 static CK_RV avail_key_fn(CK_SESSION_HANDLE s, void *arg)
 {
     struct key_arg *a = arg;
+    const struct avail_type *ty = a->rsa_bits == 0 ? &type_aes : &type_rsa;
     struct avail_list l;
     uint8_t mine[DEP11_AVAIL_ID_LEN];
-    CK_OBJECT_HANDLE mh = 0;
+    struct made mh = { 0, 0 };
     CK_RV rv = CKR_GENERAL_ERROR;
 
     if (a->fresh)
-        return create_avail(s, a->tag, a->id, &mh);
-    rv = list_keys(s, a->tag, &l);
+        return create_avail(s, a->tag, a->rsa_bits, a->id, &mh);
+    rv = list_keys(s, a->tag, ty, &l);
     if (rv == CKR_OK && l.n == 0) {
         list_free(&l);
-        rv = create_avail(s, a->tag, mine, &mh);
+        rv = create_avail(s, a->tag, a->rsa_bits, mine, &mh);
         if (rv == CKR_OK)
-            rv = list_keys(s, a->tag, &l);
+            rv = list_keys(s, a->tag, ty, &l);
     }
     if (rv == CKR_OK && l.n == 0) {
         rv = CKR_KEY_HANDLE_INVALID;
@@ -171,24 +265,26 @@ static CK_RV avail_key_fn(CK_SESSION_HANDLE s, void *arg)
         size_t b = smallest(&l);
 
         memcpy(a->id, l.id[b], DEP11_AVAIL_ID_LEN);
-        if (mh != 0 && l.h[b] != mh)
-            (void)dep11_hsm_DestroyObject(s, mh);
+        if (mh.h != 0 && l.h[b] != mh.h)
+            destroy_made(s, &mh);
     }
     list_free(&l);
     return rv;
 }
 
 /**
- * See provider.h. @tag [in] 16 bytes; @key_id [out] DEP11_AVAIL_ID_LEN bytes.
+ * See provider.h. @tag [in] 16 bytes; @rsa_bits 0 (AES) or 2048..4096;
+ * @key_id [out] DEP11_AVAIL_ID_LEN bytes.
  * CKR_ARGUMENTS_BAD; CKR_FUNCTION_FAILED (RNG); backend codes.
  */
-CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
+CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh, CK_ULONG rsa_bits,
                                uint8_t key_id[DEP11_AVAIL_ID_LEN])
 {
-    struct key_arg a = { tag, fresh != 0, key_id };
+    struct key_arg a = { tag, fresh != 0, rsa_bits, key_id };
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (tag == NULL || key_id == NULL) {
+    if (tag == NULL || key_id == NULL ||
+        (rsa_bits != 0 && (rsa_bits < 2048 || rsa_bits > 4096))) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "bad arguments");
         return rv;
@@ -199,17 +295,19 @@ CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
     return rv;
 }
 
-/* The availability key with CKA_ID @id; CKR_KEY_HANDLE_INVALID if none. */
-static CK_RV find_by_id(CK_SESSION_HANDLE s, const uint8_t *id, size_t id_len,
-                        CK_OBJECT_HANDLE *h)
+/* The availability key (AES key, RSA private key) with CKA_ID @id;
+ * CKR_KEY_HANDLE_INVALID if none. */
+static CK_RV find_by_id(CK_SESSION_HANDLE s, const struct avail_type *ty, const uint8_t *id,
+                        size_t id_len, CK_OBJECT_HANDLE *h)
 {
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_AES;
-    CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
-                         { CKA_ID, (void *)id, id_len } };
+    CK_OBJECT_CLASS cls = ty->cls;
+    CK_KEY_TYPE kt = ty->kt;
+    CK_ATTRIBUTE t[] = { { CKA_ID, (void *)id, id_len },
+                         { CKA_CLASS, &cls, sizeof cls },
+                         { CKA_KEY_TYPE, &kt, sizeof kt } };
     CK_OBJECT_HANDLE *found = NULL;
     size_t n = 0;
-    CK_RV rv = dep11_hsm_find_all(s, t, 3, &found, &n);
+    CK_RV rv = dep11_hsm_find_all(s, t, ty->any ? 1 : 3, &found, &n);
 
     if (rv == CKR_OK && n == 0) {
         rv = CKR_KEY_HANDLE_INVALID;
@@ -253,7 +351,7 @@ static CK_RV gcm_fn(CK_SESSION_HANDLE s, void *arg)
     CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof p };
     CK_ULONG len = a->out_len;
     CK_OBJECT_HANDLE h = 0;
-    CK_RV rv = find_by_id(s, a->id, a->id_len, &h);
+    CK_RV rv = find_by_id(s, &type_aes, a->id, a->id_len, &h);
 
     if (rv != CKR_OK)
         return rv;
@@ -414,16 +512,24 @@ static CK_RV destroy_fn(CK_SESSION_HANDLE s, void *arg)
     struct destroy_arg *a = arg;
     struct avail_list l;
     size_t i = 0;
-    CK_RV rv = list_keys(s, a->tag, &l);
+    CK_RV rv = list_keys(s, a->tag, &type_any, &l);
 
+    /* Every object of the tag but @keep's: both halves of an RSA pair, and
+     * keys of the other type left by an earlier profile. */
     for (i = 0; rv == CKR_OK && i < l.n; i++) {
+        CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+        CK_ATTRIBUTE c = { CKA_CLASS, &cls, sizeof cls };
+
         if (a->keep != NULL && a->keep_len == DEP11_AVAIL_ID_LEN &&
             memcmp(l.id[i], a->keep, DEP11_AVAIL_ID_LEN) == 0)
             continue;
+        /* A pair counts once: its public half is not counted. */
+        if (dep11_hsm_GetAttributeValue(s, l.h[i], &c, 1) != CKR_OK)
+            cls = CKO_SECRET_KEY;
         rv = dep11_hsm_DestroyObject(s, l.h[i]);
         if (rv == CKR_OBJECT_HANDLE_INVALID)
             rv = CKR_OK;            /* someone else destroyed it first */
-        else if (rv == CKR_OK)
+        else if (rv == CKR_OK && cls != CKO_PUBLIC_KEY)
             a->count++;
     }
     list_free(&l);
@@ -454,16 +560,22 @@ CK_RV dep11_provider_avail_destroy(const uint8_t tag[16], const uint8_t *keep,
     return rv;
 }
 
+/* Destroys every object with CKA_ID @arg (an RSA pair has two). */
 static CK_RV drop_fn(CK_SESSION_HANDLE s, void *arg)
 {
     CK_OBJECT_HANDLE h = 0;
-    CK_RV rv = find_by_id(s, arg, DEP11_AVAIL_ID_LEN, &h);
+    CK_RV rv = CKR_OK;
 
-    if (rv == CKR_KEY_HANDLE_INVALID)
-        return CKR_OK; /* gone already */
-    if (rv == CKR_OK)
-        rv = dep11_hsm_DestroyObject(s, h);
-    return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_OK : rv;
+    for (int i = 0; rv == CKR_OK && i < 4; i++) {
+        rv = find_by_id(s, &type_any, arg, DEP11_AVAIL_ID_LEN, &h);
+        if (rv == CKR_KEY_HANDLE_INVALID)
+            return CKR_OK; /* gone (already) */
+        if (rv == CKR_OK)
+            rv = dep11_hsm_DestroyObject(s, h);
+        if (rv == CKR_OBJECT_HANDLE_INVALID)
+            rv = CKR_OK;
+    }
+    return rv;
 }
 
 /** See provider.h. CKR_ARGUMENTS_BAD; backend codes. */
@@ -478,5 +590,80 @@ CK_RV dep11_provider_avail_drop(const uint8_t key_id[DEP11_AVAIL_ID_LEN])
     rv = dep11_provider_run_write(drop_fn, (void *)key_id);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "dropping a fresh availability key");
+    return rv;
+}
+
+/* ---- RSA availability keys ---- */
+
+struct rsa_arg {
+    const uint8_t *id;
+    size_t id_len;
+    CK_MECHANISM_TYPE hash;
+    const uint8_t *ct;
+    size_t ct_len;
+    uint8_t *pt;
+    size_t *pt_len;
+    size_t cap;
+    struct dep11_hsm_rsa *pub; /* public: the numbers; else NULL */
+};
+
+static CK_RV rsa_fn(CK_SESSION_HANDLE s, void *arg)
+{
+    struct rsa_arg *a = arg;
+    CK_OBJECT_HANDLE h = 0;
+    CK_RV rv = find_by_id(s, &type_rsa, a->id, a->id_len, &h);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (a->pub != NULL)
+        return dep11_hsm_rsa_resolve(s, h, a->pub);
+    *a->pt_len = a->cap; /* a retry starts with the caller's capacity */
+    return dep11_hsm_rsa_decrypt(s, h, a->hash, a->ct, a->ct_len, a->pt, a->pt_len);
+}
+
+/**
+ * See provider.h. @out [out] the private key's handle, public numbers and
+ * flags. CKR_ARGUMENTS_BAD; CKR_KEY_HANDLE_INVALID (no such key); backend
+ * codes.
+ */
+CK_RV dep11_provider_avail_rsa_public(const uint8_t *key_id, size_t key_id_len,
+                                      struct dep11_hsm_rsa *out)
+{
+    struct rsa_arg a = { key_id, key_id_len, 0, NULL, 0, NULL, NULL, 0, out };
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (key_id == NULL || key_id_len == 0 || out == NULL) {
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    memset(out, 0, sizeof *out);
+    rv = dep11_provider_run(rsa_fn, &a);
+    if (rv != CKR_OK)
+        LOG_FAIL(rv, "RSA availability key's public numbers");
+    return rv;
+}
+
+/**
+ * See provider.h. @hash CKM_SHA_1 or CKM_SHA256; @pt [out] capacity in
+ * *@pt_len (cleansed on error). CKR_ARGUMENTS_BAD; CKR_KEY_HANDLE_INVALID
+ * (the key is gone); dep11_hsm_rsa_decrypt's codes.
+ */
+CK_RV dep11_provider_avail_rsa_open(const uint8_t *key_id, size_t key_id_len,
+                                    CK_MECHANISM_TYPE hash, const uint8_t *ct, size_t ct_len,
+                                    uint8_t *pt, size_t *pt_len)
+{
+    struct rsa_arg a = { key_id, key_id_len, hash, ct, ct_len, pt, pt_len, 0, NULL };
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (key_id == NULL || key_id_len == 0 || ct == NULL || pt == NULL || pt_len == NULL) {
+        LOG_FAIL(rv, "bad arguments");
+        return rv;
+    }
+    a.cap = *pt_len;
+    rv = dep11_provider_run(rsa_fn, &a);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "RSA availability open");
+        dep11_cleanse(pt, a.cap);
+    }
     return rv;
 }

@@ -37,6 +37,12 @@ CK_RV dep11_provider_run_write(dep11_provider_fn fn, void *arg);
  * provider-token setting) and `dep11-tool provider init`. Creates nothing. */
 CK_RV dep11_provider_keys_check(const char *token);
 
+/* The profile's "oaep-hash" against the HSM (after keys_check): one RSA-OAEP
+ * round trip with provider root 1. A refusal is CKR_FUNCTION_FAILED after
+ * one ERROR line naming the profile, mechanism, hash and answer. */
+struct dep11_config;
+CK_RV dep11_provider_oaep_check(const struct dep11_config *cfg);
+
 /* Drops provider_keys.c's cached handles (close, forget). */
 void dep11_provider_keys_reset(void);
 

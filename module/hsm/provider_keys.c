@@ -14,6 +14,7 @@
 #include "hsm/internal.h"
 #include "hsm/provider.h"
 #include "hsm/provider_int.h"
+#include "hsm/retry.h"
 #include "hsm/rsa.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -402,4 +403,76 @@ CK_RV dep11_provider_with_sign_key(dep11_provider_pair_fn fn, void *arg)
     struct keyed k = { 0, &a };
 
     return with_key(P_SIGN, pair_fn, &k);
+}
+
+/* ---- the profile's OAEP hash ---- */
+
+struct oaep_arg {
+    CK_MECHANISM_TYPE hash;
+    CK_OBJECT_HANDLE priv, pub;
+    const char *step; /* the call that failed */
+};
+
+/* RSA-OAEP with @a->hash round trip in the HSM: provider root 1's public
+ * half encrypts a fixed 32-byte pattern (no key), its private half decrypts
+ * it. Each error of C_Encrypt/C_Decrypt ends its operation. */
+static CK_RV oaep_trial_fn(CK_SESSION_HANDLE s, void *arg)
+{
+    struct oaep_arg *a = arg;
+    CK_RSA_PKCS_OAEP_PARAMS p = { a->hash,
+                                  a->hash == CKM_SHA_1 ? CKG_MGF1_SHA1 : CKG_MGF1_SHA256,
+                                  CKZ_DATA_SPECIFIED, NULL, 0 };
+    CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, &p, sizeof p };
+    CK_BYTE pt[32], ct[DEP11_HSM_RSA_MOD_MAX], back[DEP11_HSM_RSA_MOD_MAX];
+    CK_ULONG ct_len = sizeof ct, back_len = sizeof back;
+    CK_RV rv = CKR_OK;
+
+    memset(pt, 0x5a, sizeof pt);
+    a->step = "C_EncryptInit";
+    rv = dep11_hsm_EncryptInit(s, &m, a->pub);
+    if (rv == CKR_OK && (a->step = "C_Encrypt") != NULL)
+        rv = dep11_hsm_Encrypt(s, pt, sizeof pt, ct, &ct_len);
+    if (rv == CKR_OK && (a->step = "C_DecryptInit") != NULL)
+        rv = dep11_hsm_DecryptInit(s, &m, a->priv);
+    if (rv == CKR_OK && (a->step = "C_Decrypt") != NULL)
+        rv = dep11_hsm_Decrypt(s, ct, ct_len, back, &back_len);
+    if (rv == CKR_OK && (back_len != sizeof pt || memcmp(back, pt, sizeof pt) != 0)) {
+        a->step = "the round trip (decrypted to other bytes)";
+        rv = CKR_GENERAL_ERROR;
+    }
+    return rv;
+}
+
+/**
+ * See provider_int.h. One HSM round trip with provider root 1 (found by
+ * dep11_provider_keys_check). CKR_OK; CKR_FUNCTION_FAILED after one ERROR
+ * line naming the profile, the mechanism, the hash and the HSM's answer;
+ * session or login codes as they come.
+ */
+CK_RV dep11_provider_oaep_check(const struct dep11_config *cfg)
+{
+    struct oaep_arg a = { 0, 0, 0, "" };
+    CK_RV rv = CKR_GENERAL_ERROR;
+    const char *name = NULL;
+
+    if (cfg == NULL)
+        return CKR_ARGUMENTS_BAD;
+    a.hash = cfg->profile.oaep_hash;
+    name = a.hash == CKM_SHA_1 ? "sha1" : a.hash == CKM_SHA256 ? "sha256" : NULL;
+    dep11_lock(&cache_lock);
+    a.priv = cache[P_ROOT1].h;
+    a.pub = cache[P_ROOT1].pub;
+    dep11_unlock(&cache_lock);
+    if (name == NULL || a.priv == 0 || a.pub == 0) {
+        LOG_FAIL(rv, "OAEP check without a hash or provider root 1");
+        return rv;
+    }
+    rv = dep11_provider_run(oaep_trial_fn, &a);
+    if (rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN || dep11_hsm_session_lost(rv))
+        return rv;
+    LOG_ERROR("profile %s: oaep-hash = %s, but the HSM refuses CKM_RSA_PKCS_OAEP with %s "
+              "(MGF1 alike, no label): %s answered %s; set the hash this HSM offers",
+              cfg->profile.path, name, a.hash == CKM_SHA_1 ? "SHA-1" : "SHA-256", a.step,
+              dep11_rv_name(rv));
+    return CKR_FUNCTION_FAILED;
 }

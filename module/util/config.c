@@ -98,6 +98,7 @@ static const struct key_def profile_keys[] = {
     { "hedged-unwrap", K_WORDS, P(hedged), 0, 0, 0, "yes", "no" },
     { "provider-rsa-bits", K_RSA_BITS, P(provider_rsa_bits), 0, 0, 0, NULL, NULL },
     { "receipt-signature", K_WORDS, P(receipt_rsa_pss), 0, 0, 0, "rsa-pss", "ecdsa" },
+    { "availability-rsa-bits", K_RSA_BITS, P(availability_rsa_bits), 0, 0, 0, NULL, NULL },
     { "fault-denied", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_DENIED, 0, NULL, NULL },
     { "fault-transient", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_TRANSIENT, 0, NULL,
       NULL },
@@ -618,6 +619,7 @@ set_defaults(struct dep11_config *c)
     c->profile.max_sessions = 8;
     c->profile.retries = 1;
     c->profile.provider_rsa_bits = 3072;
+    c->profile.availability_rsa_bits = 2048;
 }
 
 /*
@@ -630,9 +632,8 @@ static CK_RV refuse_unsupported(const struct parse *ps, const struct dep11_profi
         const char *key, *why;
     } later[] = {
         { "root-unwrap", "only 'decrypt' (C_Decrypt with RSA-OAEP) is implemented" },
-        { "availability-key", "only 'aes' is implemented" },
     };
-    const int asked[] = { !p->root_unwrap_decrypt, p->availability_rsa };
+    const int asked[] = { !p->root_unwrap_decrypt };
 
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         if (!asked[i])

@@ -4,6 +4,17 @@
 # SOFTHSM2_CONF, DEP11_CONF, ITEST_WORLD, ITEST_TOOL, DEP11_MODULE.
 set -euo pipefail
 
+# The backend: ITEST_BACKEND=opencryptoki (set by test_ock.sh, which runs
+# the script inside its opencryptoki world's mount namespace) makes
+# itest_world build worlds on opencryptoki's soft tokens (ock_world.sh);
+# the direct helpers that take SOFTHSM_MODULE then talk to opencryptoki.
+: "${ITEST_BACKEND:=softhsm}"
+if [ "$ITEST_BACKEND" = opencryptoki ]; then
+    # shellcheck source=tests/integration/ock_world.sh
+    . "${abs_top_srcdir:?run through make check}/tests/integration/ock_world.sh"
+    SOFTHSM_MODULE=$OCK_MODULE
+    export SOFTHSM_MODULE
+fi
 if [ -z "${SOFTHSM_MODULE:-}" ] || [ ! -f "${SOFTHSM_MODULE}" ]; then
     echo "SKIP: no SoftHSM module (SOFTHSM_MODULE='${SOFTHSM_MODULE:-}')"
     exit 77
@@ -30,16 +41,33 @@ if [ -n "$asan_rt" ]; then
     itest_preload="$asan_rt"
 fi
 
-# itest_world NAME: a fresh world in $itest_bin/worlds/NAME.
+# itest_world NAME: a fresh world in $itest_bin/worlds/NAME$ITEST_WORLD_TAG.
+# With ITEST_PROFILE_KEYS ("key = value" settings separated by ';') every
+# config of the world names a copy of its profile with those keys set
+# (itest_profile_keys): a whole test script reruns under another route,
+# e.g. ITEST_PROFILE_KEYS="availability-key = rsa" (test_avail_rsa.sh).
 itest_world() {
-    ITEST_WORLD="$itest_bin/worlds/$1"
+    local c kv=()
+    ITEST_WORLD="$itest_bin/worlds/$1${ITEST_WORLD_TAG:-}"
     export ITEST_WORLD
     # The helpers run against SoftHSM directly; SoftHSM's own allocations
     # are not this project's leaks.
-    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-        "$itest_src/setup-tokens.sh" "$ITEST_WORLD"
+    if [ "$ITEST_BACKEND" = opencryptoki ]; then
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            ock_world_tokens "$ITEST_WORLD"
+    else
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            "$itest_src/setup-tokens.sh" "$ITEST_WORLD"
+    fi
     export SOFTHSM2_CONF="$ITEST_WORLD/softhsm2.conf"
     export DEP11_CONF="$ITEST_WORLD/dep11.conf"
+    if [ -n "${ITEST_PROFILE_KEYS:-}" ]; then
+        IFS=';' read -r -a kv <<<"$ITEST_PROFILE_KEYS"
+        for c in dep11.conf dep11-system.conf dep11-any.conf; do
+            itest_profile_keys "$c" "${kv[@]}"
+        done
+        echo "itest_world: profile keys: $ITEST_PROFILE_KEYS"
+    fi
 }
 
 # itest_slot_of LABEL: SoftHSM's slot id of a token (ids are stable: they
@@ -75,4 +103,23 @@ p11tool() {
     else
         pkcs11-tool --module "$DEP11_MODULE" "$@"
     fi
+}
+
+# itest_profile_keys CONF "key = value"...: CONF (a config of the world, e.g.
+# dep11.conf) names a copy of its profile with these keys set (each replaces
+# the key's line, or is added), written beside it as CONF.profile. The
+# other configs of the world keep their profile.
+itest_profile_keys() {
+    local conf="$ITEST_WORLD/$1" prof kv key
+    shift
+    prof=$(sed -n 's/^profile *= *//p' "$conf")
+    cp "$prof" "$conf.profile"
+    for kv in "$@"; do
+        kv=$(echo "$kv" | sed 's/^ *//; s/ *$//')
+        key=${kv%%=*}
+        key=${key%% }
+        sed -i "/^${key} *=/d" "$conf.profile"
+        echo "$kv" >>"$conf.profile"
+    done
+    sed -i "s|^profile *=.*|profile = $conf.profile|" "$conf"
 }

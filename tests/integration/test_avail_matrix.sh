@@ -28,7 +28,9 @@ for mode in all recovery-only hedged timeout override; do
     *) set_keys=("files-fallback = all") ;;
     esac
     prof="$ITEST_WORLD/matrix-profile.conf"
-    sed -e "s|^module *=.*|module = $shim|" "$abs_top_srcdir/hsm-profiles/softhsm2.conf" >"$prof"
+    # The world's own profile (the backend's, with ITEST_PROFILE_KEYS set).
+    base=$(sed -n 's/^profile *= *//p' "$ITEST_WORLD/dep11-system.conf")
+    sed -e "s|^module *=.*|module = $shim|" "$base" >"$prof"
     grep -q "^module = $shim\$" "$prof"
     for k in "${set_keys[@]}"; do
         sed -i "s|^${k%% *} *=.*|$k|" "$prof"

@@ -20,6 +20,7 @@ hier/policy_wrap.c|memcmp(w->roots[0].modulus, w->roots[1].modulus|public moduli
 hier/child.c|memcmp(b->hdr.policy_id, policy->policy_id|policy id binding: public header field
 hier/child.c|memcmp(b->hdr.owner, owner|owner id: public header field
 hsm/provider_keys.c|memcmp(lab, prefix, plen)|CKA_LABEL prefix of provider keys
+hsm/provider_keys.c|memcmp(back, pt, sizeof pt)|oaep-hash check: round trip of a fixed public pattern, no key
 hsm/provider_avail.c|memcmp(l->id[l->n], tag, TAG_LEN)|CKA_ID tag (policy id) of availability keys
 hsm/provider_avail.c|memcmp(l->id[i], l->id[best]|ordering availability key ids (public)
 hsm/provider_avail.c|memcmp(l.id[i], a->keep|availability key id to keep (public)

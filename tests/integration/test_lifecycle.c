@@ -376,21 +376,27 @@ static int avail_keys(struct itest_fx *fx, const struct itest_blob *b)
     char pin[128], cmd[2048], line[512], want[64];
     const char *mod = getenv("SOFTHSM_MODULE");
     FILE *p = NULL;
-    int n = 0;
+    int n = 0, counted = 0;
 
     assert_int_equal(X->DEP11_GetPolicyInfo(b->p, b->len, &info), CKR_OK);
     n = snprintf(want, sizeof want, "dep11-avail-");
     for (int i = 0; i < 16; i++)
         n += snprintf(want + n, sizeof want - (size_t)n, "%02x", info.policyId[i]);
     assert_true(itest_read_file(fx->t, "provider.pin", pin, sizeof pin) > 0);
-    snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD= pkcs11-tool --module "
-             "'%s' --token-label dep11-provider --login --pin '%s' -O --type secrkey 2>/dev/null",
+    /* AES keys, or the private halves of RSA pairs (availability-key = rsa). */
+    snprintf(cmd, sizeof cmd,
+             "ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD= pkcs11-tool --module "
+             "'%s' --token-label dep11-provider --login --pin '%s' -O 2>/dev/null",
              mod != NULL && mod[0] != '\0' ? mod : "/usr/lib/softhsm/libsofthsm2.so", pin);
     p = popen(cmd, "r");
     assert_non_null(p);
     n = 0;
-    while (fgets(line, sizeof line, p) != NULL)
-        n += strstr(line, "label:") != NULL && strstr(line, want) != NULL;
+    while (fgets(line, sizeof line, p) != NULL) {
+        if (strstr(line, " Object") != NULL && line[0] != ' ')
+            counted = strncmp(line, "Secret Key Object", 17) == 0 ||
+                      strncmp(line, "Private Key Object", 18) == 0;
+        n += counted && strstr(line, "label:") != NULL && strstr(line, want) != NULL;
+    }
     assert_int_equal(pclose(p), 0);
     return n;
 }

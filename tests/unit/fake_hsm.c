@@ -394,11 +394,29 @@ static struct fake_avail *avail_by_id(const uint8_t *id, size_t id_len)
     return NULL;
 }
 
-CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh,
+/* The fake holds AES availability keys only (RSA ones: integration tests). */
+CK_RV dep11_provider_avail_rsa_public(const uint8_t *key_id, size_t key_id_len,
+                                      struct dep11_hsm_rsa *out)
+{
+    (void)key_id, (void)key_id_len, (void)out;
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV dep11_provider_avail_rsa_open(const uint8_t *key_id, size_t key_id_len,
+                                    CK_MECHANISM_TYPE hash, const uint8_t *ct, size_t ct_len,
+                                    uint8_t *pt, size_t *pt_len)
+{
+    (void)key_id, (void)key_id_len, (void)hash, (void)ct, (void)ct_len, (void)pt, (void)pt_len;
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+CK_RV dep11_provider_avail_key(const uint8_t tag[16], int fresh, CK_ULONG rsa_bits,
                                uint8_t key_id[DEP11_AVAIL_ID_LEN])
 {
     struct fake_avail *best = NULL;
 
+    if (rsa_bits != 0)
+        return CKR_FUNCTION_NOT_SUPPORTED;
     if (fake.avail_key_rv != CKR_OK)
         return fake.avail_key_rv;
     for (int i = 0; !fresh && i < FAKE_AVAIL_MAX; i++)

@@ -180,6 +180,47 @@ static void test_policy_round_trip(void **state)
     }
 }
 
+/* The kind of availability copy a blob holds is its alg byte
+ * (docs/FORMATS.md 6.3): RSA-OAEP SHA-1 / SHA-256 (an RSA availability key)
+ * and AES-GCM round-trip; any other value of that byte is refused, also on
+ * the availability copy. */
+static void test_policy_availability_kinds(void **state)
+{
+    struct blob_fixture *f = *state;
+    static const uint8_t good[] = { DEP11_ALG_RSA_OAEP_SHA1, DEP11_ALG_RSA_OAEP_SHA256,
+                                    DEP11_ALG_AES_GCM };
+    struct dep11_wrapped_copy *av = &f->copies[3];
+
+    for (size_t i = 0; i < sizeof good; i++) {
+        size_t len = 0;
+        uint8_t *buf = NULL;
+        struct dep11_policy_blob b;
+
+        av->alg = good[i];
+        av->key_id_len = 24;
+        av->data_len = good[i] == DEP11_ALG_AES_GCM ? GCM_LEN : 256;
+        buf = encode(f, 4, &len);
+        assert_int_equal(dep11_policy_blob_parse(buf, len, &b), CKR_OK);
+        assert_int_equal(b.copies[3].kind, DEP11_COPY_AVAILABILITY);
+        assert_int_equal(b.copies[3].alg, good[i]);
+        assert_int_equal(b.copies[3].data_len, av->data_len);
+        /* The alg byte of the availability copy: 0 and 4..255 refused. */
+        for (unsigned bad = 0; bad < 256; bad++) {
+            size_t at = len - DEP11_BLOB_MAC_LEN - av->data_len - 2 - av->hint_len - 1 -
+                        av->key_id_len - 2;
+            uint8_t keep = buf[at];
+
+            if (bad >= DEP11_ALG_RSA_OAEP_SHA1 && bad <= DEP11_ALG_AES_GCM)
+                continue;
+            assert_int_equal(buf[at - 1], DEP11_COPY_AVAILABILITY);
+            buf[at] = (uint8_t)bad;
+            assert_int_equal(parse_exact(buf, len, &b), CKR_WRAPPED_KEY_INVALID);
+            buf[at] = keep;
+        }
+        free(buf);
+    }
+}
+
 /* The exact layout, byte by byte, for one copy (docs/FORMATS.md). */
 static void test_policy_layout(void **state)
 {
@@ -592,17 +633,12 @@ static void test_child_bit_flips(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_policy_round_trip),
-        T(test_policy_layout),
-        T(test_policy_size_query),
-        T(test_policy_limits),
-        T(test_policy_encode_rejects),
-        T(test_policy_truncations),
-        T(test_policy_bit_flips),
-        T(test_policy_parse_rejects),
-        T(test_child_round_trip),
-        T(test_child_rejects),
-        T(test_child_bit_flips),
+        T(test_policy_round_trip),    T(test_policy_availability_kinds),
+        T(test_policy_layout),        T(test_policy_size_query),
+        T(test_policy_limits),        T(test_policy_encode_rejects),
+        T(test_policy_truncations),   T(test_policy_bit_flips),
+        T(test_policy_parse_rejects), T(test_child_round_trip),
+        T(test_child_rejects),        T(test_child_bit_flips),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,7 +78,9 @@ static const struct scalar_key scalars[] = {
     { "root-unwrap", 1, P(root_unwrap_decrypt), F_INT, "decrypt", 1, "decrypt", 1 },
     { "gcm-iv", 1, P(gcm_iv_from_module), F_INT, "hsm", 0, "module", 1 },
     { "receipt-signature", 1, P(receipt_rsa_pss), F_INT, "rsa-pss", 1, "ecdsa", 0 },
-    { "availability-key", 1, P(availability_rsa), F_INT, "aes", 0, "aes", 0 },
+    { "availability-key", 1, P(availability_rsa), F_INT, "rsa", 1, "aes", 0 },
+    { "availability-rsa-bits", 1, P(availability_rsa_bits), F_ULONG, "3072", 3072, "2048",
+      2048 },
     { "max-sessions", 1, P(max_sessions), F_UNSIGNED, "16", 16, "8", 8 },
     { "call-timeout-ms", 1, P(call_timeout_ms), F_UNSIGNED, "2500", 2500, "0", 0 },
     { "retries", 1, P(retries), F_UNSIGNED, "3", 3, "1", 1 },
@@ -398,8 +400,8 @@ static const struct bad_case bad_cases[] = {
             "root-unwrap: not supported by this version"),
     IN_PROF("receipt-signature", GOOD_PROFILE "receipt-signature = rsa\n", 2,
             "receipt-signature: 'rsa' is not rsa-pss or ecdsa"),
-    IN_PROF("availability-key rsa", GOOD_PROFILE "availability-key = rsa\n", 2,
-            "availability-key: not supported by this version"),
+    IN_PROF("availability-rsa-bits 1024", GOOD_PROFILE "availability-rsa-bits = 1024\n", 2,
+            "availability-rsa-bits: '1024' is not 2048, 3072 or 4096"),
 };
 #undef IN_CONF
 #undef IN_PROF

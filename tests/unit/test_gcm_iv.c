@@ -62,6 +62,11 @@ CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg)
     return fn(1, arg);
 }
 
+CK_RV dep11_provider_run_write(dep11_provider_fn fn, void *arg)
+{
+    return dep11_provider_run(fn, arg);
+}
+
 /* ---- the PKCS#11 double ---- */
 
 static CK_RV fake_find_init(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)

@@ -404,7 +404,7 @@ static void test_attributes(void **state)
     memset(tag, 0x11, sizeof tag);
     assert_int_equal(dep11_provider_mac((const uint8_t *)"x", 1, m), CKR_OK);
     assert_int_equal(dep11_provider_root(1, &r), CKR_OK);
-    assert_int_equal(dep11_provider_avail_key(tag, 0, id), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 0, 0, id), CKR_OK);
     s = session_on("dep11-provider", -1);   /* dep11's login is the app's */
     assert_int_equal(find_prefixed(s, CKO_SECRET_KEY, DEP11_PROVIDER_LABEL_MAC, h, 8), 1);
     check_bools(s, h[0], mac, sizeof mac / sizeof mac[0]);
@@ -429,14 +429,14 @@ static void test_avail(void **state)
     (void)state;
     memset(tag, 0x22, sizeof tag);
     memset(pt, 0x33, sizeof pt);
-    assert_int_equal(dep11_provider_avail_key(tag, 0, k1), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 0, 0, k1), CKR_OK);
     assert_memory_equal(k1, tag, 16);
-    assert_int_equal(dep11_provider_avail_key(tag, 0, k2), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 0, 0, k2), CKR_OK);
     assert_memory_equal(k1, k2, 24);
-    assert_int_equal(dep11_provider_avail_key(tag, 1, k3), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 1, 0, k3), CKR_OK);
     assert_memory_equal(k3, tag, 16);
     assert_memory_not_equal(k1, k3, 24);
-    assert_int_equal(dep11_provider_avail_key(tag, 0, k4), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 0, 0, k4), CKR_OK);
     assert_memory_equal(k4, memcmp(k1, k3, 24) < 0 ? k1 : k3, 24);
 
     /* seal / open */
@@ -469,7 +469,7 @@ static void test_avail(void **state)
                      CKR_ENCRYPTED_DATA_LEN_RANGE);
 
     /* drop one key by its CKA_ID (a failed roll's fresh key); again: OK */
-    assert_int_equal(dep11_provider_avail_key(tag, 1, k2), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 1, 0, k2), CKR_OK);
     assert_int_equal(dep11_provider_avail_drop(k2), CKR_OK);
     assert_int_equal(dep11_provider_avail_drop(k2), CKR_OK);
     back_len = sizeof back;
@@ -486,7 +486,7 @@ static void test_avail(void **state)
     back_len = sizeof back;
     assert_int_equal(dep11_provider_avail_open(k1, 24, aad, 6, sealed, 68, back, &back_len),
                      CKR_KEY_HANDLE_INVALID);
-    assert_int_equal(dep11_provider_avail_key(tag, 0, k4), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 0, 0, k4), CKR_OK);
     assert_memory_equal(k4, k3, 24);
     assert_int_equal(dep11_provider_avail_destroy(tag, NULL, 0, &destroyed), CKR_OK);
     assert_int_equal(destroyed, 1);
@@ -771,7 +771,7 @@ static void test_faults(void **state)
     /* handles from the backend fall in dep11's reserved range */
     assert_int_equal(dep11_provider_root(1, &r), CKR_OK);
     assert_true(dep11_handle_in_range(r.priv));
-    assert_int_equal(dep11_provider_avail_key(tag, 0, id), CKR_OK);
+    assert_int_equal(dep11_provider_avail_key(tag, 0, 0, id), CKR_OK);
     assert_int_equal(dep11_provider_avail_seal(id, 24, NULL, 0, pt, 32, sealed, &sealed_len),
                      CKR_OK);
     /* a device fault on C_Decrypt appears ... */

@@ -301,13 +301,13 @@ CK_RV dep11_core_CryptMessage(CK_SESSION_HANDLE hSession, int encrypt, CK_VOID_P
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "NULL data or length pointer");
     }
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
         rv = msg_start(m, encrypt, pParameter, ulParameterLen, pAssociatedData,
                        ulAssociatedDataLen);
-    if (rv == CKR_OK)
-        rv = dep11_aead_oneshot(m->op, pIn, ulInLen, pOut, pulOutLen);
-    if (m->active)
+        if (rv == CKR_OK)
+            rv = dep11_aead_oneshot(m->op, pIn, ulInLen, pOut, pulOutLen);
         dep11_aead_park(m->op); /* every message has its own nonce */
+    }
     return msg_unlock(s, rv, drop, dead);
 }
 

@@ -39,17 +39,17 @@ static inline int dep11_api_tracing(void)
  * "in", evaluates @call (a dep11_core_* function), traces "out: CKR_NAME"
  * at debug level and returns the result. The trace names the C_* function.
  */
-#define DISPATCH(call)                                                        \
-    do {                                                                      \
-        CK_RV dispatch_rv_ = CKR_GENERAL_ERROR;                               \
-        int dispatch_trace_ = dep11_api_tracing();                            \
-                                                                              \
-        if (dispatch_trace_)                                                  \
-            LOG_DEBUG("in");                                                  \
-        dispatch_rv_ = (call);                                                \
-        if (dispatch_trace_)                                                  \
-            LOG_DEBUG("out: %s", dep11_rv_name(dispatch_rv_));                \
-        return dispatch_rv_;                                                  \
+#define DISPATCH(call)                                                                         \
+    do {                                                                                       \
+        CK_RV dispatch_rv_ = CKR_GENERAL_ERROR;                                                \
+        int dispatch_trace_ = dep11_api_tracing();                                             \
+                                                                                               \
+        if (dispatch_trace_)                                                                   \
+            LOG_DEBUG("in");                                                                   \
+        dispatch_rv_ = (call);                                                                 \
+        if (dispatch_trace_)                                                                   \
+            LOG_DEBUG("out: %s", dep11_rv_name(dispatch_rv_));                                 \
+        return dispatch_rv_;                                                                   \
     } while (0)
 
 #endif

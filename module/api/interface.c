@@ -16,7 +16,8 @@ static CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
                          CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername,
                          CK_ULONG ulUsernameLen)
 {
-    DISPATCH(dep11_core_LoginUser(hSession, userType, pPin, ulPinLen, pUsername, ulUsernameLen));
+    DISPATCH(
+        dep11_core_LoginUser(hSession, userType, pPin, ulPinLen, pUsername, ulUsernameLen));
 }
 
 static CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
@@ -56,8 +57,8 @@ static CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParam
                                   CK_ULONG ulPlaintextPartLen, CK_BYTE_PTR pCiphertextPart,
                                   CK_ULONG_PTR pulCiphertextPartLen, CK_FLAGS flags)
 {
-    DISPATCH(dep11_core_CryptMessageNext(hSession, 1, pParameter, ulParameterLen, pPlaintextPart,
-                                         ulPlaintextPartLen, pCiphertextPart,
+    DISPATCH(dep11_core_CryptMessageNext(hSession, 1, pParameter, ulParameterLen,
+                                         pPlaintextPart, ulPlaintextPartLen, pCiphertextPart,
                                          pulCiphertextPartLen, flags));
 }
 

@@ -19,14 +19,14 @@
 
 /* One direction's message-based operation of a session. */
 struct dep11_msg {
-    int active;                   /* from Init to Final */
-    int in_message;               /* from Begin to the Next with END */
+    int active;     /* from Init to Final */
+    int in_message; /* from Begin to the Next with END */
     CK_MECHANISM_TYPE mech;
-    struct dep11_object *key;     /* referenced while active */
-    struct dep11_aead_op *op;     /* the current message; kept for reuse */
-    CK_DEP11_CHUNK_PARAMS param;  /* the parameter of Begin (chunk) */
+    struct dep11_object *key;    /* referenced while active */
+    struct dep11_aead_op *op;    /* the current message; kept for reuse */
+    CK_DEP11_CHUNK_PARAMS param; /* the parameter of Begin (chunk) */
     CK_ULONG param_len;
-    CK_ULONG done;                /* bytes out (encrypt) / in (decrypt) so far */
+    CK_ULONG done; /* bytes out (encrypt) / in (decrypt) so far */
 };
 
 /**
@@ -87,8 +87,7 @@ static CK_RV msg_alive(struct dep11_msg *m, struct dep11_object **drop, int *dea
 }
 
 /* Unlocks @s, releases @drop, and tells a key that died with C_Logout. */
-static CK_RV msg_unlock(struct dep11_session *s, CK_RV rv, struct dep11_object *drop,
-                        int dead)
+static CK_RV msg_unlock(struct dep11_session *s, CK_RV rv, struct dep11_object *drop, int dead)
 {
     dep11_session_unlock(s);
     dep11_object_release(drop);
@@ -149,8 +148,8 @@ static CK_RV msg_start(struct dep11_msg *m, int encrypt, const void *param, CK_U
         mech.pParameter = flat;
         mech.ulParameterLen = flen;
     }
-    rv = dep11_aead_reinit(dep11_core_config(), dep11_object_key(m->key), encrypt, &mech,
-                           m->op);
+    rv =
+        dep11_aead_reinit(dep11_core_config(), dep11_object_key(m->key), encrypt, &mech, m->op);
     free(flat); /* the op copied the AAD */
     return rv;
 }
@@ -396,7 +395,8 @@ static CK_RV msg_part(struct dep11_msg *m, int encrypt, CK_VOID_PTR param, CK_UL
         return rv;
     }
     rv = CKR_MECHANISM_PARAM_INVALID;
-    if (plen != m->param_len || (plen != 0 && (param == NULL || memcmp(param, &m->param, plen)))) {
+    if (plen != m->param_len ||
+        (plen != 0 && (param == NULL || memcmp(param, &m->param, plen)))) {
         LOG_FAIL(rv, "the parameter differs from the one of the message's Begin");
         return rv;
     }
@@ -528,8 +528,7 @@ CK_RV dep11_core_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
     dep11_session_release(s);
     if (flags & ~(CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT)) {
         rv = CKR_OPERATION_CANCEL_FAILED;
-        LOG_FAIL(rv, "flags 0x%lx: only message-based encryption and decryption cancel",
-                 flags);
+        LOG_FAIL(rv, "flags 0x%lx: only message-based encryption and decryption cancel", flags);
     }
     return rv;
 }

@@ -33,7 +33,7 @@ static CK_ULONG flat(CK_BYTE *buf, size_t hdr, CK_ULONG version, const CK_BYTE *
 }
 
 /* One-shot C_Encrypt / C_Decrypt with @m under @k into @out (malloc'd). */
-#define crypt(fx, enc, m, k, in, in_len, out) \
+#define crypt(fx, enc, m, k, in, in_len, out)                                                  \
     itest_crypt((fx)->t, (fx)->s, (enc), (m), (k), (in), (in_len), (out))
 
 static void test_flat_aead(void **state)

@@ -745,7 +745,7 @@ static void test_interfaces(void **state)
     /* "PKCS 11" without a version is 3.0 now (test_interface_3_0.c): ask for 2.40 */
     {
         CK_VERSION v240 = { 2, 40 };
-        assert_int_equal(fx->t->get_interface((CK_UTF8CHAR_PTR)"PKCS 11", &v240, &ifc, 0),
+        assert_int_equal(fx->t->get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v240, &ifc, 0),
                          CKR_OK);
     }
     f = ifc->pFunctionList;

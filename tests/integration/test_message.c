@@ -42,9 +42,8 @@ static CK_OBJECT_HANDLE keygen(struct itest_fx *fx, CK_ULONG role)
 }
 
 /* One whole message with the size-query protocol; @out malloc'ed. */
-static CK_RV message(struct itest_fx *fx, int enc, void *param, CK_ULONG plen,
-                     const CK_BYTE *a, CK_ULONG alen, const CK_BYTE *in, CK_ULONG in_len,
-                     struct itest_blob *out)
+static CK_RV message(struct itest_fx *fx, int enc, void *param, CK_ULONG plen, const CK_BYTE *a,
+                     CK_ULONG alen, const CK_BYTE *in, CK_ULONG in_len, struct itest_blob *out)
 {
     CK_FUNCTION_LIST_3_0_PTR l = list3(fx);
     CK_ULONG len = 0;
@@ -66,7 +65,7 @@ static CK_RV message(struct itest_fx *fx, int enc, void *param, CK_ULONG plen,
 }
 
 /* C_Encrypt / C_Decrypt with @m under @k (@out malloc'ed). */
-#define single(fx, enc, m, k, in, in_len, out) \
+#define single(fx, enc, m, k, in, in_len, out)                                                 \
     itest_crypt((fx)->t, (fx)->s, (enc), (m), (k), (in), (in_len), (out))
 
 /* A CK_DEP11_CHUNK_PARAMS for chunk @index of file_id. */
@@ -128,9 +127,9 @@ static void test_interface_list(void **state)
     v.minor = 50;
     assert_int_equal(fx->t->get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v, &ifc, 0),
                      CKR_ARGUMENTS_BAD);
-    assert_int_equal(fx->t->get_interface((CK_UTF8CHAR_PTR) "PKCS 11", NULL, &ifc,
-                                          CKF_INTERFACE_FORK_SAFE),
-                     CKR_ARGUMENTS_BAD);
+    assert_int_equal(
+        fx->t->get_interface((CK_UTF8CHAR_PTR) "PKCS 11", NULL, &ifc, CKF_INTERFACE_FORK_SAFE),
+        CKR_ARGUMENTS_BAD);
     assert_int_equal(fx->t->get_interface((CK_UTF8CHAR_PTR) "PKCS 11", NULL, &ifc, 2),
                      CKR_ARGUMENTS_BAD);
     assert_int_equal(fx->t->get_interface(NULL, NULL, NULL, 0), CKR_ARGUMENTS_BAD);
@@ -207,9 +206,9 @@ static void test_aead_round_trip_and_interop(void **state)
                      CKR_ENCRYPTED_DATA_INVALID);
     itest_blob_free(&pt);
     /* shorter than nonce and tag */
-    assert_int_equal(message(fx, 0, NULL, 0, aad, sizeof aad, c1.p, DEP11_AEAD_OVERHEAD - 1,
-                             &pt),
-                     CKR_ENCRYPTED_DATA_LEN_RANGE);
+    assert_int_equal(
+        message(fx, 0, NULL, 0, aad, sizeof aad, c1.p, DEP11_AEAD_OVERHEAD - 1, &pt),
+        CKR_ENCRYPTED_DATA_LEN_RANGE);
     assert_int_equal(message(fx, 0, NULL, 0, aad, sizeof aad, c2.p, c2.len, &pt), CKR_OK);
     itest_blob_free(&pt);
     assert_int_equal(l->C_MessageDecryptFinal(fx->s), CKR_OK);
@@ -270,7 +269,8 @@ static void test_chunk_round_trip_and_interop(void **state)
     assert_int_equal(message(fx, 0, &cp, sizeof cp, aad, 1, ca.p, ca.len, &pt),
                      CKR_ENCRYPTED_DATA_INVALID);
     itest_blob_free(&pt);
-    assert_int_equal(message(fx, 0, &cp, sizeof cp, aad, sizeof aad, ca.p, ca.len, &pt), CKR_OK);
+    assert_int_equal(message(fx, 0, &cp, sizeof cp, aad, sizeof aad, ca.p, ca.len, &pt),
+                     CKR_OK);
     assert_memory_equal(pt.p, item, sizeof item);
     itest_blob_free(&pt);
     /* a parameter of another length, or none */
@@ -301,21 +301,20 @@ static void test_multipart(void **state)
     struct itest_blob out = { 0 };
 
     assert_int_equal(l->C_MessageEncryptInit(fx->s, &m, mb), CKR_OK);
-    assert_int_equal(l->C_EncryptMessageNext(fx->s, NULL, 0, (CK_BYTE_PTR)item, cut, ct, &len,
-                                             0),
-                     CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(
+        l->C_EncryptMessageNext(fx->s, NULL, 0, (CK_BYTE_PTR)item, cut, ct, &len, 0),
+        CKR_OPERATION_NOT_INITIALIZED);
     assert_int_equal(l->C_EncryptMessageBegin(fx->s, NULL, 0, (CK_BYTE_PTR)aad, sizeof aad),
                      CKR_OK);
     /* a whole message or a second Begin while one is under way */
     assert_int_equal(l->C_EncryptMessageBegin(fx->s, NULL, 0, NULL, 0), CKR_OPERATION_ACTIVE);
     len = 0;
-    assert_int_equal(l->C_EncryptMessage(fx->s, NULL, 0, NULL, 0, (CK_BYTE_PTR)item, 1, NULL,
-                                         &len),
-                     CKR_OPERATION_ACTIVE);
+    assert_int_equal(
+        l->C_EncryptMessage(fx->s, NULL, 0, NULL, 0, (CK_BYTE_PTR)item, 1, NULL, &len),
+        CKR_OPERATION_ACTIVE);
     len = sizeof ct;
-    assert_int_equal(l->C_EncryptMessageNext(fx->s, NULL, 0, (CK_BYTE_PTR)item, cut, ct, &len,
-                                             0),
-                     CKR_OK);
+    assert_int_equal(
+        l->C_EncryptMessageNext(fx->s, NULL, 0, (CK_BYTE_PTR)item, cut, ct, &len, 0), CKR_OK);
     assert_int_equal(len, DEP11_NONCE_LEN + cut);
     off = len;
     /* the last part: size query, a short buffer, then the part */
@@ -366,9 +365,9 @@ static void test_multipart(void **state)
                      CKR_OK);
     memset(pt, 0, sizeof pt);
     len = sizeof pt;
-    assert_int_equal(l->C_DecryptMessageNext(fx->s, NULL, 0, ct, sizeof ct, pt, &len,
-                                             CKF_END_OF_MESSAGE),
-                     CKR_ENCRYPTED_DATA_INVALID);
+    assert_int_equal(
+        l->C_DecryptMessageNext(fx->s, NULL, 0, ct, sizeof ct, pt, &len, CKF_END_OF_MESSAGE),
+        CKR_ENCRYPTED_DATA_INVALID);
     assert_int_equal(pt[0], 0);
     /* unknown flags */
     assert_int_equal(l->C_DecryptMessageBegin(fx->s, NULL, 0, NULL, 0), CKR_OK);
@@ -431,16 +430,19 @@ static void test_states_and_keys(void **state)
 
     assert_non_null(big);
     /* no Init */
-    assert_int_equal(l->C_EncryptMessage(fx->s, NULL, 0, NULL, 0, (CK_BYTE_PTR)item, 4, out,
-                                         &len),
-                     CKR_OPERATION_NOT_INITIALIZED);
+    assert_int_equal(
+        l->C_EncryptMessage(fx->s, NULL, 0, NULL, 0, (CK_BYTE_PTR)item, 4, out, &len),
+        CKR_OPERATION_NOT_INITIALIZED);
     assert_int_equal(l->C_DecryptMessageBegin(fx->s, NULL, 0, NULL, 0),
                      CKR_OPERATION_NOT_INITIALIZED);
     assert_int_equal(l->C_MessageEncryptFinal(fx->s), CKR_OPERATION_NOT_INITIALIZED);
     /* wrong key roles, mechanisms, handles, an Init parameter */
-    assert_int_equal(l->C_MessageEncryptInit(fx->s, &aead, site), CKR_KEY_FUNCTION_NOT_PERMITTED);
-    assert_int_equal(l->C_MessageEncryptInit(fx->s, &chunk, mb), CKR_KEY_FUNCTION_NOT_PERMITTED);
-    assert_int_equal(l->C_MessageDecryptInit(fx->s, &aead, pol), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(l->C_MessageEncryptInit(fx->s, &aead, site),
+                     CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(l->C_MessageEncryptInit(fx->s, &chunk, mb),
+                     CKR_KEY_FUNCTION_NOT_PERMITTED);
+    assert_int_equal(l->C_MessageDecryptInit(fx->s, &aead, pol),
+                     CKR_KEY_FUNCTION_NOT_PERMITTED);
     assert_int_equal(l->C_MessageEncryptInit(fx->s, &gcm, mb), CKR_MECHANISM_INVALID);
     assert_int_equal(l->C_MessageEncryptInit(fx->s, &with_param, mb),
                      CKR_MECHANISM_PARAM_INVALID);
@@ -459,12 +461,14 @@ static void test_states_and_keys(void **state)
                      CKR_MECHANISM_PARAM_INVALID);
     assert_int_equal(message(fx, 1, NULL, 0, big, DEP11_AAD_MAX + 1, item, sizeof item, &b),
                      CKR_DATA_LEN_RANGE);
-    assert_int_equal(message(fx, 1, NULL, 0, NULL, 4, item, sizeof item, &b), CKR_ARGUMENTS_BAD);
-    assert_int_equal(message(fx, 1, NULL, 0, big, DEP11_AAD_MAX, item, sizeof item, &b), CKR_OK);
-    itest_blob_free(&b);
-    assert_int_equal(l->C_EncryptMessage(fx->s, NULL, 0, NULL, 0, (CK_BYTE_PTR)item, 4, out,
-                                         NULL),
+    assert_int_equal(message(fx, 1, NULL, 0, NULL, 4, item, sizeof item, &b),
                      CKR_ARGUMENTS_BAD);
+    assert_int_equal(message(fx, 1, NULL, 0, big, DEP11_AAD_MAX, item, sizeof item, &b),
+                     CKR_OK);
+    itest_blob_free(&b);
+    assert_int_equal(
+        l->C_EncryptMessage(fx->s, NULL, 0, NULL, 0, (CK_BYTE_PTR)item, 4, out, NULL),
+        CKR_ARGUMENTS_BAD);
     /* the key dies: the operation ends with it */
     assert_int_equal(F->C_DestroyObject(fx->s, mb), CKR_OK);
     assert_int_equal(message(fx, 1, NULL, 0, NULL, 0, item, sizeof item, &b),
@@ -507,10 +511,11 @@ static void test_cancel_login_close(void **state)
     assert_int_equal(l->C_MessageEncryptInit(fx->s, &aead, mb), CKR_KEY_HANDLE_INVALID);
     assert_int_equal(l->C_LoginUser(fx->s, CKU_USER, (CK_UTF8CHAR_PTR) "wrong-pin", 9, NULL, 0),
                      CKR_PIN_INCORRECT);
-    assert_int_equal(l->C_LoginUser(fx->s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin), NULL, 0),
-                     CKR_OK);
-    assert_int_equal(l->C_LoginUser(0x5151, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin), NULL, 0),
-                     CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(
+        l->C_LoginUser(fx->s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin), NULL, 0), CKR_OK);
+    assert_int_equal(
+        l->C_LoginUser(0x5151, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin), NULL, 0),
+        CKR_SESSION_HANDLE_INVALID);
 }
 
 int main(void)
@@ -523,7 +528,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chunk_round_trip_and_interop, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_multipart, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_chunk_multipart_param, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_chunk_multipart_param, itest_setup,
+                                        itest_teardown),
         cmocka_unit_test_setup_teardown(test_states_and_keys, itest_setup, itest_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_login_close, itest_setup, itest_teardown),
     };

@@ -154,9 +154,9 @@ static CK_RV msg_start(struct dep11_msg *m, int encrypt, const void *param, CK_U
     return rv;
 }
 
-/* The Init's checks and the probe that refuses a wrong key at Init. */
-static CK_RV msg_check_init(struct dep11_session *s, struct dep11_msg *m, int encrypt,
-                            CK_MECHANISM_PTR mech)
+/* The Init's checks and the probe that refuses a wrong key at Init (the
+ * session locked). */
+static CK_RV msg_check_init(struct dep11_msg *m, int encrypt, CK_MECHANISM_PTR mech)
 {
     CK_RV rv = CKR_MECHANISM_INVALID;
     CK_DEP11_CHUNK_PARAMS probe;
@@ -172,9 +172,6 @@ static CK_RV msg_check_init(struct dep11_session *s, struct dep11_msg *m, int en
                  mech->ulParameterLen);
         return rv;
     }
-    rv = dep11_session_require_user(s);
-    if (rv != CKR_OK)
-        return rv;
     m->mech = mech->mechanism;
     memset(&probe, 0, sizeof(probe));
     if (m->op == NULL) {
@@ -240,6 +237,8 @@ CK_RV dep11_core_MessageCryptInit(CK_SESSION_HANDLE hSession, int encrypt,
         goto out;
     }
     rv = msg_key(s, pMechanism, hKey, &obj);
+    if (rv == CKR_OK)
+        rv = dep11_session_require_user(s); /* lock 2: before the session's */
     if (rv != CKR_OK)
         goto out;
     dep11_session_lock(s);
@@ -253,7 +252,7 @@ CK_RV dep11_core_MessageCryptInit(CK_SESSION_HANDLE hSession, int encrypt,
         LOG_FAIL(rv, "message-based operation");
     } else {
         (*slot)->key = obj;
-        rv = msg_check_init(s, *slot, encrypt, pMechanism);
+        rv = msg_check_init(*slot, encrypt, pMechanism);
         (*slot)->key = NULL;
         if (rv == CKR_OK) {
             (*slot)->key = obj; /* the operation holds the reference */

@@ -204,6 +204,165 @@ typedef CK_INTERFACE_PTR *CK_INTERFACE_PTR_PTR;
 #define CKF_INTERFACE_FORK_SAFE 0x00000001UL
 #endif
 
+/*
+ * The PKCS#11 3.0 function list and the names of its new functions
+ * (libdep11(3)). The layout is the standard's: the 2.40 list, then the
+ * 3.0 functions in the standard's order.
+ */
+#ifndef CKF_END_OF_MESSAGE
+#define CKF_END_OF_MESSAGE 0x00000001UL
+#endif
+#ifndef CKF_MESSAGE_ENCRYPT
+#define CKF_MESSAGE_ENCRYPT 0x00000002UL
+#define CKF_MESSAGE_DECRYPT 0x00000004UL
+#define CKF_MESSAGE_SIGN 0x00000008UL
+#define CKF_MESSAGE_VERIFY 0x00000010UL
+#define CKF_MULTI_MESSAGE 0x00000020UL
+#define CKF_FIND_OBJECTS 0x00000040UL
+#endif
+#ifndef CKR_OPERATION_CANCEL_FAILED
+#define CKR_OPERATION_CANCEL_FAILED 0x00000202UL
+#endif
+
+#ifndef CK_FUNCTION_LIST_3_0_DEFINED
+#define CK_FUNCTION_LIST_3_0_DEFINED 1
+typedef CK_RV (*CK_C_GetInterfaceList)(CK_INTERFACE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*CK_C_GetInterface)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR,
+                                   CK_FLAGS);
+typedef CK_RV (*CK_C_LoginUser)(CK_SESSION_HANDLE, CK_USER_TYPE, CK_UTF8CHAR_PTR, CK_ULONG,
+                                CK_UTF8CHAR_PTR, CK_ULONG);
+typedef CK_RV (*CK_C_SessionCancel)(CK_SESSION_HANDLE, CK_FLAGS);
+typedef CK_RV (*CK_C_MessageInit)(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+typedef CK_RV (*CK_C_CryptMessage)(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR,
+                                   CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*CK_C_CryptMessageBegin)(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR,
+                                        CK_ULONG);
+typedef CK_RV (*CK_C_CryptMessageNext)(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR,
+                                       CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR, CK_FLAGS);
+typedef CK_RV (*CK_C_MessageFinal)(CK_SESSION_HANDLE);
+typedef CK_RV (*CK_C_SignMessage)(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR,
+                                  CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*CK_C_SignMessageBegin)(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG);
+typedef CK_RV (*CK_C_VerifyMessage)(CK_SESSION_HANDLE, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR,
+                                    CK_ULONG, CK_BYTE_PTR, CK_ULONG);
+
+typedef struct CK_FUNCTION_LIST_3_0 {
+    CK_VERSION version; /* 3.0 */
+    CK_C_Initialize C_Initialize;
+    CK_C_Finalize C_Finalize;
+    CK_C_GetInfo C_GetInfo;
+    CK_C_GetFunctionList C_GetFunctionList;
+    CK_C_GetSlotList C_GetSlotList;
+    CK_C_GetSlotInfo C_GetSlotInfo;
+    CK_C_GetTokenInfo C_GetTokenInfo;
+    CK_C_GetMechanismList C_GetMechanismList;
+    CK_C_GetMechanismInfo C_GetMechanismInfo;
+    CK_C_InitToken C_InitToken;
+    CK_C_InitPIN C_InitPIN;
+    CK_C_SetPIN C_SetPIN;
+    CK_C_OpenSession C_OpenSession;
+    CK_C_CloseSession C_CloseSession;
+    CK_C_CloseAllSessions C_CloseAllSessions;
+    CK_C_GetSessionInfo C_GetSessionInfo;
+    CK_C_GetOperationState C_GetOperationState;
+    CK_C_SetOperationState C_SetOperationState;
+    CK_C_Login C_Login;
+    CK_C_Logout C_Logout;
+    CK_C_CreateObject C_CreateObject;
+    CK_C_CopyObject C_CopyObject;
+    CK_C_DestroyObject C_DestroyObject;
+    CK_C_GetObjectSize C_GetObjectSize;
+    CK_C_GetAttributeValue C_GetAttributeValue;
+    CK_C_SetAttributeValue C_SetAttributeValue;
+    CK_C_FindObjectsInit C_FindObjectsInit;
+    CK_C_FindObjects C_FindObjects;
+    CK_C_FindObjectsFinal C_FindObjectsFinal;
+    CK_C_EncryptInit C_EncryptInit;
+    CK_C_Encrypt C_Encrypt;
+    CK_C_EncryptUpdate C_EncryptUpdate;
+    CK_C_EncryptFinal C_EncryptFinal;
+    CK_C_DecryptInit C_DecryptInit;
+    CK_C_Decrypt C_Decrypt;
+    CK_C_DecryptUpdate C_DecryptUpdate;
+    CK_C_DecryptFinal C_DecryptFinal;
+    CK_C_DigestInit C_DigestInit;
+    CK_C_Digest C_Digest;
+    CK_C_DigestUpdate C_DigestUpdate;
+    CK_C_DigestKey C_DigestKey;
+    CK_C_DigestFinal C_DigestFinal;
+    CK_C_SignInit C_SignInit;
+    CK_C_Sign C_Sign;
+    CK_C_SignUpdate C_SignUpdate;
+    CK_C_SignFinal C_SignFinal;
+    CK_C_SignRecoverInit C_SignRecoverInit;
+    CK_C_SignRecover C_SignRecover;
+    CK_C_VerifyInit C_VerifyInit;
+    CK_C_Verify C_Verify;
+    CK_C_VerifyUpdate C_VerifyUpdate;
+    CK_C_VerifyFinal C_VerifyFinal;
+    CK_C_VerifyRecoverInit C_VerifyRecoverInit;
+    CK_C_VerifyRecover C_VerifyRecover;
+    CK_C_DigestEncryptUpdate C_DigestEncryptUpdate;
+    CK_C_DecryptDigestUpdate C_DecryptDigestUpdate;
+    CK_C_SignEncryptUpdate C_SignEncryptUpdate;
+    CK_C_DecryptVerifyUpdate C_DecryptVerifyUpdate;
+    CK_C_GenerateKey C_GenerateKey;
+    CK_C_GenerateKeyPair C_GenerateKeyPair;
+    CK_C_WrapKey C_WrapKey;
+    CK_C_UnwrapKey C_UnwrapKey;
+    CK_C_DeriveKey C_DeriveKey;
+    CK_C_SeedRandom C_SeedRandom;
+    CK_C_GenerateRandom C_GenerateRandom;
+    CK_C_GetFunctionStatus C_GetFunctionStatus;
+    CK_C_CancelFunction C_CancelFunction;
+    CK_C_WaitForSlotEvent C_WaitForSlotEvent;
+    /* 3.0 */
+    CK_C_GetInterfaceList C_GetInterfaceList;
+    CK_C_GetInterface C_GetInterface;
+    CK_C_LoginUser C_LoginUser;
+    CK_C_SessionCancel C_SessionCancel;
+    CK_C_MessageInit C_MessageEncryptInit;
+    CK_C_CryptMessage C_EncryptMessage;
+    CK_C_CryptMessageBegin C_EncryptMessageBegin;
+    CK_C_CryptMessageNext C_EncryptMessageNext;
+    CK_C_MessageFinal C_MessageEncryptFinal;
+    CK_C_MessageInit C_MessageDecryptInit;
+    CK_C_CryptMessage C_DecryptMessage;
+    CK_C_CryptMessageBegin C_DecryptMessageBegin;
+    CK_C_CryptMessageNext C_DecryptMessageNext;
+    CK_C_MessageFinal C_MessageDecryptFinal;
+    CK_C_MessageInit C_MessageSignInit;
+    CK_C_SignMessage C_SignMessage;
+    CK_C_SignMessageBegin C_SignMessageBegin;
+    CK_C_SignMessage C_SignMessageNext;
+    CK_C_MessageFinal C_MessageSignFinal;
+    CK_C_MessageInit C_MessageVerifyInit;
+    CK_C_VerifyMessage C_VerifyMessage;
+    CK_C_SignMessageBegin C_VerifyMessageBegin;
+    CK_C_VerifyMessage C_VerifyMessageNext;
+    CK_C_MessageFinal C_MessageVerifyFinal;
+} CK_FUNCTION_LIST_3_0;
+typedef CK_FUNCTION_LIST_3_0 *CK_FUNCTION_LIST_3_0_PTR;
+typedef CK_FUNCTION_LIST_3_0_PTR *CK_FUNCTION_LIST_3_0_PTR_PTR;
+#endif
+
+/*
+ * Message-based encryption (PKCS#11 3.0, C_MessageEncryptInit ...
+ * C_MessageDecryptFinal) serves CKM_DEP11_AEAD and CKM_DEP11_CHUNK_AEAD on
+ * module-side keys; docs/FORMATS.md "Message-based encryption". The Init
+ * mechanism has no parameter. Each message's ciphertext is the dep11 output
+ * form nonce(12) || ciphertext || tag(16), the same bytes C_Encrypt gives,
+ * so a message sealed one way opens the other way:
+ *  - CKM_DEP11_AEAD (one message per mailbox item): per-message parameter
+ *    none (NULL, 0); pAssociatedData is the AAD, as CK_DEP11_AEAD_PARAMS
+ *    gives it to C_Encrypt; the module generates the nonce.
+ *  - CKM_DEP11_CHUNK_AEAD (one message per chunk under one site key):
+ *    per-message parameter CK_DEP11_CHUNK_PARAMS; pAssociatedData, if any,
+ *    follows the chunk AAD as in the flat form CK_DEP11_CHUNK_FLAT_PARAMS.
+ * A parameter of another length is CKR_MECHANISM_PARAM_INVALID; more than
+ * DEP11_AAD_MAX AAD bytes are CKR_DATA_LEN_RANGE.
+ */
+
 CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount);
 CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
                      CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags);

@@ -1,54 +1,12 @@
 /*
  * entry.c - the PKCS#11 entry points of libdep11.so: every 2.40 function as
- * a traced dispatch to core (module/core/ops.h), the function lists, and
- * interface negotiation ("PKCS 11" 2.40, "Vendor dep11" 1.0). No logic.
+ * a traced dispatch to core (module/core/ops.h), the 2.40 and vendor function
+ * lists, C_GetFunctionList and DEP11_GetFunctionList. The 3.0 functions and
+ * interface negotiation are in interface.c. No logic.
  */
-#include <string.h>
-
+#include "api/api.h"
 #include "core/ops.h"
 #include "dep11.h"
-#include "util/log.h"
-
-/* The four symbols the module exports (module/dep11.map); everything else
- * is hidden by -fvisibility=hidden. */
-#define DEP11_EXPORT __attribute__((visibility("default")))
-
-/*
- * Is the debug level on? The log reads DEP11_DEBUG once per process, so the
- * answer is asked once and kept (-1: not asked yet): a call then costs one
- * load, not two log calls and a dep11_rv_name() (about a quarter of dep11's
- * own instructions on a pass-through C_EncryptInit + C_Encrypt).
- */
-static int trace_state = -1;
-
-static inline int tracing(void)
-{
-    int t = __atomic_load_n(&trace_state, __ATOMIC_RELAXED);
-
-    if (__builtin_expect(t < 0, 0)) {
-        t = dep11_log_enabled(DEP11_LOG_DEBUG);
-        __atomic_store_n(&trace_state, t, __ATOMIC_RELAXED);
-    }
-    return t;
-}
-
-/*
- * DISPATCH(call): the one dispatch helper STYLE allows to return. Traces
- * "in", evaluates @call (a dep11_core_* function), traces "out: CKR_NAME"
- * at debug level and returns the result. The trace names the C_* function.
- */
-#define DISPATCH(call)                                                        \
-    do {                                                                      \
-        CK_RV dispatch_rv_ = CKR_GENERAL_ERROR;                               \
-        int dispatch_trace_ = tracing();                                      \
-                                                                              \
-        if (dispatch_trace_)                                                  \
-            LOG_DEBUG("in");                                                  \
-        dispatch_rv_ = (call);                                                \
-        if (dispatch_trace_)                                                  \
-            LOG_DEBUG("out: %s", dep11_rv_name(dispatch_rv_));                \
-        return dispatch_rv_;                                                  \
-    } while (0)
 
 /* --- PKCS#11 2.40 ----------------------------------------------------------- */
 
@@ -469,7 +427,7 @@ static CK_RV DEP11_FlushCache(CK_BYTE_PTR pPolicyId)
 
 /* --- function lists and interfaces ------------------------------------------- */
 
-static CK_FUNCTION_LIST function_list = {
+CK_FUNCTION_LIST dep11_api_list_2_40 = {
     .version = { 2, 40 },
     .C_Initialize = C_Initialize,
     .C_Finalize = C_Finalize,
@@ -541,29 +499,18 @@ static CK_FUNCTION_LIST function_list = {
     .C_WaitForSlotEvent = C_WaitForSlotEvent,
 };
 
-static CK_DEP11_FUNCTION_LIST dep11_function_list = {
+CK_DEP11_FUNCTION_LIST dep11_api_list_vendor = {
     .version = { 1, 0 },
     .DEP11_GetPolicyInfo = DEP11_GetPolicyInfo,
     .DEP11_PurgePolicy = DEP11_PurgePolicy,
     .DEP11_FlushCache = DEP11_FlushCache,
 };
 
-static CK_CHAR pkcs11_name[] = "PKCS 11";
-static CK_CHAR dep11_name[] = DEP11_INTERFACE_NAME;
-
-/* The first is the default. Both lists begin with their CK_VERSION. Neither
- * is fork-safe: a child must call C_Initialize again. */
-static CK_INTERFACE interfaces[] = {
-    { pkcs11_name, &function_list, 0 },
-    { dep11_name, &dep11_function_list, 0 },
-};
-#define N_INTERFACES (sizeof interfaces / sizeof interfaces[0])
-
 static CK_RV get_function_list(CK_FUNCTION_LIST_PTR_PTR pp)
 {
     if (pp == NULL)
         return CKR_ARGUMENTS_BAD;
-    *pp = &function_list;
+    *pp = &dep11_api_list_2_40;
     return CKR_OK;
 }
 
@@ -571,47 +518,8 @@ static CK_RV get_dep11_function_list(CK_DEP11_FUNCTION_LIST_PTR_PTR pp)
 {
     if (pp == NULL)
         return CKR_ARGUMENTS_BAD;
-    *pp = &dep11_function_list;
+    *pp = &dep11_api_list_vendor;
     return CKR_OK;
-}
-
-/* Size-query protocol: NULL list -> count; too small -> CKR_BUFFER_TOO_SMALL. */
-static CK_RV get_interface_list(CK_INTERFACE_PTR list, CK_ULONG_PTR count)
-{
-    CK_RV rv = CKR_OK;
-
-    if (count == NULL)
-        return CKR_ARGUMENTS_BAD;
-    if (list != NULL && *count < N_INTERFACES)
-        rv = CKR_BUFFER_TOO_SMALL;
-    else if (list != NULL)
-        memcpy(list, interfaces, sizeof interfaces);
-    *count = N_INTERFACES;
-    return rv;
-}
-
-/* By name (NULL: "PKCS 11"), exact version when given, and flags that the
- * interface has. None matching: CKR_ARGUMENTS_BAD. */
-static CK_RV get_interface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
-                           CK_INTERFACE_PTR_PTR pp, CK_FLAGS flags)
-{
-    const char *want = name != NULL ? (const char *)name : (const char *)pkcs11_name;
-
-    if (pp == NULL)
-        return CKR_ARGUMENTS_BAD;
-    for (size_t i = 0; i < N_INTERFACES; i++) {
-        const CK_VERSION *v = interfaces[i].pFunctionList;
-        if (strcmp(want, (const char *)interfaces[i].pInterfaceName) != 0)
-            continue;
-        if (version != NULL && (version->major != v->major || version->minor != v->minor))
-            continue;
-        if ((interfaces[i].flags & flags) != flags)
-            continue;
-        *pp = &interfaces[i];
-        return CKR_OK;
-    }
-    LOG_FAIL(CKR_ARGUMENTS_BAD, "no interface %s matches", want);
-    return CKR_ARGUMENTS_BAD;
 }
 
 /* --- exported ------------------------------------------------------------------ */
@@ -623,26 +531,6 @@ static CK_RV get_interface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
 DEP11_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
 {
     DISPATCH(get_function_list(ppFunctionList));
-}
-
-/**
- * C_GetInterfaceList - PKCS#11 3.0: "PKCS 11" 2.40 and "Vendor dep11" 1.0.
- * CKR_OK; CKR_ARGUMENTS_BAD (NULL count); CKR_BUFFER_TOO_SMALL.
- */
-DEP11_EXPORT CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount)
-{
-    DISPATCH(get_interface_list(pInterfacesList, pulCount));
-}
-
-/**
- * C_GetInterface - PKCS#11 3.0. @pInterfaceName NULL is the default
- * ("PKCS 11"); @pVersion NULL is any version. CKR_OK; CKR_ARGUMENTS_BAD
- * (NULL @ppInterface, or nothing matches).
- */
-DEP11_EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
-                                  CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags)
-{
-    DISPATCH(get_interface(pInterfaceName, pVersion, ppInterface, flags));
 }
 
 /**

@@ -49,6 +49,12 @@ struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encr
  * the op runs (set by the Init that started it, released when it ends),
  * else NULL. Call with the session locked. */
 struct dep11_object **dep11_session_aead_key(struct dep11_session *s, int encrypt);
+/* The session's message-based encrypt (@encrypt=1) or decrypt operation
+ * (message.c), NULL when it never had one; the session frees it with
+ * dep11_msg_free when it goes. Call with the session locked. */
+struct dep11_msg;
+struct dep11_msg **dep11_session_msg_slot(struct dep11_session *s, int encrypt);
+void dep11_msg_free(struct dep11_msg *m);
 
 /* --- objects (object.c) ---------------------------------------------------- */
 /* Resolves a consumer object handle on session @s:

@@ -34,6 +34,7 @@ struct dep11_session {
     struct dep11_aead_op *dec;  /* module-side decrypt op, or NULL */
     struct dep11_object *enc_key; /* the key of a running enc (referenced), or NULL */
     struct dep11_object *dec_key; /* the key of a running dec (referenced), or NULL */
+    struct dep11_msg *msg[2];     /* message-based decrypt [0], encrypt [1] (message.c) */
     struct dep11_find find;
     struct dep11_vstd_op *vstd; /* a vendor_std.c op (digest or sign), or NULL */
     int made;                   /* atomic: DEP11_MADE_* bits */

@@ -171,6 +171,44 @@ CK_RV dep11_core_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechani
                            CK_OBJECT_HANDLE hBaseKey, CK_ATTRIBUTE_PTR pTemplate,
                            CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey);
 
+/* --- PKCS#11 3.0 (message.c) ----------------------------------------------- */
+/* C_LoginUser: without a user name, C_Login; with one,
+ * CKR_FUNCTION_NOT_SUPPORTED (the backend's tokens have no user names). */
+CK_RV dep11_core_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
+                           CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername,
+                           CK_ULONG ulUsernameLen);
+/* C_SessionCancel: CKF_MESSAGE_ENCRYPT / CKF_MESSAGE_DECRYPT end those
+ * operations; other flags: CKR_OPERATION_CANCEL_FAILED. */
+CK_RV dep11_core_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags);
+/* Message-based encryption (@encrypt 1) and decryption (0) of
+ * CKM_DEP11_AEAD and CKM_DEP11_CHUNK_AEAD on module-side keys
+ * (include/dep11.h). Init: CKR_OPERATION_ACTIVE; CKR_KEY_HANDLE_INVALID;
+ * CKR_KEY_TYPE_INCONSISTENT (a dep11 mechanism on a backend key);
+ * CKR_MECHANISM_INVALID (another mechanism); CKR_MECHANISM_PARAM_INVALID (an
+ * Init parameter); CKR_KEY_FUNCTION_NOT_PERMITTED (role);
+ * CKR_USER_NOT_LOGGED_IN. The others: CKR_OPERATION_NOT_INITIALIZED (no
+ * Init; Next without Begin); CKR_OPERATION_ACTIVE (a whole message or a
+ * Begin while a message is under way); CKR_MECHANISM_PARAM_INVALID (the
+ * per-message parameter); CKR_DATA_LEN_RANGE (AAD over DEP11_AAD_MAX);
+ * CKR_ENCRYPTED_DATA_INVALID (tag); CKR_KEY_HANDLE_INVALID (the key died:
+ * the operation ends); size-query protocol for every output. */
+CK_RV dep11_core_MessageCryptInit(CK_SESSION_HANDLE hSession, int encrypt,
+                                  CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey);
+CK_RV dep11_core_CryptMessage(CK_SESSION_HANDLE hSession, int encrypt, CK_VOID_PTR pParameter,
+                              CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
+                              CK_ULONG ulAssociatedDataLen, CK_BYTE_PTR pIn, CK_ULONG ulInLen,
+                              CK_BYTE_PTR pOut, CK_ULONG_PTR pulOutLen);
+CK_RV dep11_core_CryptMessageBegin(CK_SESSION_HANDLE hSession, int encrypt,
+                                   CK_VOID_PTR pParameter, CK_ULONG ulParameterLen,
+                                   CK_BYTE_PTR pAssociatedData, CK_ULONG ulAssociatedDataLen);
+/* @flags: 0 or CKF_END_OF_MESSAGE (the last part: its output ends with the
+ * tag, or is the whole plaintext once the tag is verified). */
+CK_RV dep11_core_CryptMessageNext(CK_SESSION_HANDLE hSession, int encrypt,
+                                  CK_VOID_PTR pParameter, CK_ULONG ulParameterLen,
+                                  CK_BYTE_PTR pIn, CK_ULONG ulInLen, CK_BYTE_PTR pOut,
+                                  CK_ULONG_PTR pulOutLen, CK_FLAGS flags);
+CK_RV dep11_core_MessageCryptFinal(CK_SESSION_HANDLE hSession, int encrypt);
+
 /* --- the "Vendor dep11" interface (module.c) ------------------------------ */
 /* Parse only: CKR_OK; CKR_WRAPPED_KEY_INVALID; CKR_ARGUMENTS_BAD. */
 CK_RV dep11_core_GetPolicyInfo(CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,

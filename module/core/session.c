@@ -53,6 +53,7 @@ static void session_clear(struct dep11_session *s)
     s->refs = 0;
     s->enc = s->dec = NULL;
     s->enc_key = s->dec_key = NULL;
+    s->msg[0] = s->msg[1] = NULL;
     memset(&s->find, 0, sizeof s->find);
     s->vstd = NULL;
     s->made = 0;
@@ -65,6 +66,8 @@ static void session_free(struct dep11_session *s)
     dep11_object_release(s->enc_key);
     dep11_object_release(s->dec_key);
     dep11_vstd_free(s->vstd);
+    dep11_msg_free(s->msg[0]);
+    dep11_msg_free(s->msg[1]);
     free(s->find.module);
     dep11_lock(&table_lock);
     if (n_spare < SPARE_MAX) {
@@ -206,6 +209,14 @@ struct dep11_aead_op **dep11_session_aead_slot(struct dep11_session *s, int encr
 struct dep11_object **dep11_session_aead_key(struct dep11_session *s, int encrypt)
 {
     return encrypt ? &s->enc_key : &s->dec_key;
+}
+
+/**
+ * dep11_session_msg_slot - see core.h.
+ */
+struct dep11_msg **dep11_session_msg_slot(struct dep11_session *s, int encrypt)
+{
+    return &s->msg[encrypt ? 1 : 0];
 }
 
 /**

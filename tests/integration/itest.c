@@ -390,6 +390,25 @@ int itest_spawn_purge(const struct itest *t, const char *conf, const char *blobf
     return spawn(t, conf, blobfile, "purge", NULL, rv, &by);
 }
 
+CK_RV itest_crypt(struct itest *t, CK_SESSION_HANDLE s, int encrypt, CK_MECHANISM *m,
+                  CK_OBJECT_HANDLE k, const CK_BYTE *in, CK_ULONG in_len,
+                  struct itest_blob *out)
+{
+    CK_RV rv = encrypt ? t->f->C_EncryptInit(s, m, k) : t->f->C_DecryptInit(s, m, k);
+    CK_ULONG len = in_len + DEP11_AEAD_OVERHEAD;
+
+    out->p = NULL;
+    out->len = 0;
+    if (rv != CKR_OK)
+        return rv;
+    if ((out->p = malloc(len)) == NULL)
+        return CKR_HOST_MEMORY;
+    rv = encrypt ? t->f->C_Encrypt(s, (CK_BYTE_PTR)in, in_len, out->p, &len)
+                 : t->f->C_Decrypt(s, (CK_BYTE_PTR)in, in_len, out->p, &len);
+    out->len = len;
+    return rv;
+}
+
 void itest_blob_free(struct itest_blob *b)
 {
     free(b->p);

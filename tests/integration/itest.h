@@ -83,6 +83,13 @@ CK_RV itest_aead(struct itest *t, CK_SESSION_HANDLE s, int encrypt, CK_OBJECT_HA
                  const CK_BYTE *aad, CK_ULONG aad_len, const CK_BYTE *in,
                  CK_ULONG in_len, struct itest_blob *out);
 
+/* C_EncryptInit + C_Encrypt (@encrypt 1) or C_DecryptInit + C_Decrypt with
+ * @m under @k; @out gets a malloc'ed buffer of in_len + DEP11_AEAD_OVERHEAD
+ * bytes and the output length. */
+CK_RV itest_crypt(struct itest *t, CK_SESSION_HANDLE s, int encrypt, CK_MECHANISM *m,
+                  CK_OBJECT_HANDLE k, const CK_BYTE *in, CK_ULONG in_len,
+                  struct itest_blob *out);
+
 /* A CK_ULONG attribute. */
 CK_RV itest_get_ulong(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                       CK_ATTRIBUTE_TYPE type, CK_ULONG *v);

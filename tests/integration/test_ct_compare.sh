@@ -34,6 +34,7 @@ hsm/provider_state.c|memcmp(value + NUMBER_LEN, a->st->digest|ordering commit re
 hsm/provider_state.c|memcmp(a->st->digest, a->digest|commit record against the blob digest (a hash of a public blob)
 core/attr.c|memcmp(a->pValue, v->ptr, v->len)|template attribute match (find/template check)
 core/attr.c|memcmp(dst, a->pValue, a->ulValueLen)|template consistency of caller-given attributes
+core/message.c|memcmp(param, &m->param, plen)|chunk parameter of a message part against the one of its Begin (file id, index: public)
 crypto/hash.c|CRYPTO_memcmp(a, b, n)|the constant-time primitive itself
 '
 

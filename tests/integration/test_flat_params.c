@@ -33,23 +33,8 @@ static CK_ULONG flat(CK_BYTE *buf, size_t hdr, CK_ULONG version, const CK_BYTE *
 }
 
 /* One-shot C_Encrypt / C_Decrypt with @m under @k into @out (malloc'd). */
-static CK_RV crypt(struct itest_fx *fx, int enc, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
-                   const CK_BYTE *in, CK_ULONG in_len, struct itest_blob *out)
-{
-    CK_RV rv = enc ? F->C_EncryptInit(fx->s, m, k) : F->C_DecryptInit(fx->s, m, k);
-    CK_ULONG len = in_len + DEP11_AEAD_OVERHEAD;
-
-    out->p = NULL;
-    out->len = 0;
-    if (rv != CKR_OK)
-        return rv;
-    out->p = malloc(len);
-    assert_non_null(out->p);
-    rv = enc ? F->C_Encrypt(fx->s, (CK_BYTE_PTR)in, in_len, out->p, &len)
-             : F->C_Decrypt(fx->s, (CK_BYTE_PTR)in, in_len, out->p, &len);
-    out->len = len;
-    return rv;
-}
+#define crypt(fx, enc, m, k, in, in_len, out)                                                  \
+    itest_crypt((fx)->t, (fx)->s, (enc), (m), (k), (in), (in_len), (out))
 
 static void test_flat_aead(void **state)
 {

@@ -744,7 +744,12 @@ static void test_interfaces(void **state)
     assert_ptr_equal(x->DEP11_GetPolicyInfo, fx->t->x->DEP11_GetPolicyInfo);
     assert_non_null(x->DEP11_PurgePolicy);
     assert_non_null(x->DEP11_FlushCache);
-    assert_int_equal(fx->t->get_interface((CK_UTF8CHAR_PTR)"PKCS 11", NULL, &ifc, 0), CKR_OK);
+    /* "PKCS 11" without a version is 3.0 now (test_interface_3_0.c): ask for 2.40 */
+    {
+        CK_VERSION v240 = { 2, 40 };
+        assert_int_equal(fx->t->get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v240, &ifc, 0),
+                         CKR_OK);
+    }
     f = ifc->pFunctionList;
     assert_int_equal(f->version.major, 2);
     assert_int_equal(f->version.minor, 40);

@@ -40,6 +40,9 @@ static uint64_t next_serial = 1;          /* under table_lock */
 #define SPARE_MAX 8
 static struct dep11_session *spare[SPARE_MAX];
 static size_t n_spare;
+/* The last freed structure, handed over without a lock (an atomic exchange
+ * passes ownership: a close/open pair takes no lock for its structure). */
+static struct dep11_session *recent;
 
 /* Every field of @s but its lock back to zero (a mutex is never copied or
  * overwritten while it lives; a new field of struct dep11_session needs a
@@ -63,9 +66,12 @@ static void session_free(struct dep11_session *s)
     dep11_object_release(s->enc_key);
     dep11_object_release(s->dec_key);
     free(s->find.module);
+    session_clear(s); /* the lock, unlocked and unused, stays initialised */
+    s = __atomic_exchange_n(&recent, s, __ATOMIC_ACQ_REL);
+    if (s == NULL)
+        return;
     dep11_lock(&table_lock);
     if (n_spare < SPARE_MAX) {
-        session_clear(s); /* the lock, unlocked and unused, stays initialised */
         spare[n_spare++] = s;
         s = NULL;
     }
@@ -79,8 +85,10 @@ static void session_free(struct dep11_session *s)
 /* A zeroed session structure with an initialised lock, or NULL. */
 static struct dep11_session *session_new(void)
 {
-    struct dep11_session *s = NULL;
+    struct dep11_session *s = __atomic_exchange_n(&recent, NULL, __ATOMIC_ACQ_REL);
 
+    if (s != NULL)
+        return s;
     dep11_lock(&table_lock);
     if (n_spare > 0)
         s = spare[--n_spare];
@@ -98,14 +106,18 @@ static struct dep11_session *session_new(void)
 /* Frees the spare structures (C_Finalize, a forked child's re-init). */
 static void spare_fini(void)
 {
-    struct dep11_session *gone[SPARE_MAX];
+    struct dep11_session *gone[SPARE_MAX + 1];
     size_t n = 0;
+
+    struct dep11_session *last = __atomic_exchange_n(&recent, NULL, __ATOMIC_ACQ_REL);
 
     dep11_lock(&table_lock);
     n = n_spare;
     memcpy(gone, spare, n * sizeof *gone);
     n_spare = 0;
     dep11_unlock(&table_lock);
+    if (last != NULL)
+        gone[n++] = last;
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_destroy(&gone[i]->lock);
         free(gone[i]);

@@ -12,6 +12,7 @@
 #include "core/handle.h"
 #include "core/internal.h"
 #include "core/ops.h"
+#include "core/hmap.h"
 #include "core/ulmap.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
@@ -38,7 +39,7 @@ struct dep11_object {
 
 /* util/lock.h 3; a leaf in practice: nothing else is locked under it. */
 static dep11_mutex_t obj_lock = DEP11_MUTEX_INIT;
-static struct dep11_ulmap objects;  /* consumer handle -> struct dep11_object */
+static struct dep11_hmap objects;   /* consumer handle -> struct dep11_object */
 static struct dep11_ulmap aliases;  /* backend handle -> alias object */
 static struct dep11_ulmap creators; /* session serial -> its newest key (list head) */
 static CK_ULONG next_handle;        /* offset into the range */
@@ -99,7 +100,7 @@ static CK_OBJECT_HANDLE alloc_handle(void)
     for (CK_ULONG tries = 0; tries < DEP11_HANDLE_SPAN; tries++) {
         CK_OBJECT_HANDLE h = DEP11_HANDLE_BASE + next_handle;
         next_handle = (next_handle + 1) % DEP11_HANDLE_SPAN;
-        if (h != CK_INVALID_HANDLE && dep11_ulmap_get(&objects, h) == NULL)
+        if (h != CK_INVALID_HANDLE && dep11_hmap_get(&objects, h) == NULL)
             return h;
     }
     return CK_INVALID_HANDLE;
@@ -130,7 +131,7 @@ CK_RV dep11_object_add(struct dep11_session *s, struct dep11_key *key, CK_OBJECT
     dep11_lock(&obj_lock);
     o->handle = alloc_handle();
     if (o->handle != CK_INVALID_HANDLE && (rv = creator_link(o)) == CKR_OK) {
-        rv = dep11_ulmap_put(&objects, o->handle, o);
+        rv = dep11_hmap_put(&objects, o->handle, o);
         if (rv != CKR_OK)
             creator_unlink(o);
     }
@@ -162,10 +163,10 @@ static CK_RV alias_of(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out)
         o->backend = backend;
         o->handle = alloc_handle();
         if (o->handle != CK_INVALID_HANDLE &&
-            dep11_ulmap_put(&objects, o->handle, o) == CKR_OK) {
+            dep11_hmap_put(&objects, o->handle, o) == CKR_OK) {
             rv = dep11_ulmap_put(&aliases, backend, o);
             if (rv != CKR_OK)
-                (void)dep11_ulmap_del(&objects, o->handle);
+                (void)dep11_hmap_del(&objects, o->handle);
         }
         if (rv != CKR_OK) {
             free(o);
@@ -246,7 +247,7 @@ CK_RV dep11_object_resolve(struct dep11_session *s, CK_OBJECT_HANDLE h,
     }
     if (dep11_handle_in_range(h)) {
         dep11_lock(&obj_lock);
-        o = dep11_ulmap_get(&objects, h);
+        o = dep11_hmap_get(&objects, h);
         if (o != NULL && o->key != NULL && o->slot == dep11_session_slot(s))
             __atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
         b = o != NULL && o->key == NULL ? o->backend : CK_INVALID_HANDLE;
@@ -307,7 +308,7 @@ int dep11_object_alive(CK_OBJECT_HANDLE h, CK_SLOT_ID slot)
     int alive = 0;
 
     dep11_lock(&obj_lock);
-    o = dep11_ulmap_get(&objects, h);
+    o = dep11_hmap_get(&objects, h);
     alive = o != NULL && o->key != NULL && o->slot == slot;
     dep11_unlock(&obj_lock);
     return alive;
@@ -321,6 +322,7 @@ CK_RV dep11_objects_snapshot(CK_SLOT_ID slot, const CK_ATTRIBUTE *t, CK_ULONG n,
 {
     CK_RV rv = CKR_OK;
     CK_OBJECT_HANDLE *hs = NULL;
+    struct dep11_object *o = NULL;
     CK_ULONG k = 0;
 
     *out = NULL;
@@ -330,12 +332,9 @@ CK_RV dep11_objects_snapshot(CK_SLOT_ID slot, const CK_ATTRIBUTE *t, CK_ULONG n,
         hs = calloc(objects.count, sizeof *hs);
     if (objects.count > 0 && hs == NULL)
         rv = CKR_HOST_MEMORY;
-    for (size_t i = 0; hs != NULL && i < objects.cap; i++) {
-        struct dep11_object *o = objects.vals[i];
-        if (objects.keys[i] != 0 && o->key != NULL && o->slot == slot &&
-            dep11_attr_match(o->key, t, n))
+    for (size_t pos = 0; hs != NULL && (o = dep11_hmap_next(&objects, &pos)) != NULL; pos++)
+        if (o->key != NULL && o->slot == slot && dep11_attr_match(o->key, t, n))
             hs[k++] = o->handle;
-    }
     dep11_unlock(&obj_lock);
     if (k == 0) {
         free(hs);
@@ -350,7 +349,7 @@ CK_RV dep11_objects_snapshot(CK_SLOT_ID slot, const CK_ATTRIBUTE *t, CK_ULONG n,
  * user lets go. obj_lock held. */
 static void drop_locked(struct dep11_object *o)
 {
-    (void)dep11_ulmap_del(&objects, o->handle);
+    (void)dep11_hmap_del(&objects, o->handle);
     if (o->key != NULL)
         creator_unlink(o);
     __atomic_store_n(&o->dead, 1, __ATOMIC_RELEASE);
@@ -373,21 +372,19 @@ static void put_gone(struct dep11_object **gone, size_t n)
 static void destroy_where(int (*pick)(const struct dep11_object *, const void *),
                           const void *arg, int all)
 {
-    struct dep11_object **gone = NULL;
+    struct dep11_object **gone = NULL, *o = NULL;
     size_t n = 0;
 
     dep11_lock(&obj_lock);
     gone = calloc(objects.count + 1, sizeof *gone);
-    for (size_t i = 0; gone != NULL && i < objects.cap; i++) {
-        struct dep11_object *o = objects.vals[i];
-        if (objects.keys[i] != 0 && (all || (o->key != NULL && pick(o, arg))))
+    for (size_t pos = 0; gone != NULL && (o = dep11_hmap_next(&objects, &pos)) != NULL; pos++)
+        if (all || (o->key != NULL && pick(o, arg)))
             gone[n++] = o;
-    }
     visits += objects.count;
     for (size_t i = 0; i < n; i++)
         drop_locked(gone[i]);
     if (all && gone != NULL) {
-        dep11_ulmap_free(&objects);
+        dep11_hmap_free(&objects);
         dep11_ulmap_free(&aliases);
         dep11_ulmap_free(&creators);
         next_handle = 0;
@@ -419,7 +416,7 @@ void dep11_objects_destroy_session(const struct dep11_session *s)
     dep11_lock(&obj_lock);
     o = dep11_ulmap_del(&creators, creator_key(dep11_session_serial(s)));
     for (next = o; next != NULL; next = next->cnext) {
-        (void)dep11_ulmap_del(&objects, next->handle);
+        (void)dep11_hmap_del(&objects, next->handle);
         __atomic_store_n(&next->dead, 1, __ATOMIC_RELEASE);
         visits++;
     }
@@ -472,7 +469,7 @@ static int object_unlink(struct dep11_object *o)
     int mine = 0;
 
     dep11_lock(&obj_lock);
-    if (dep11_ulmap_get(&objects, o->handle) == o) {
+    if (dep11_hmap_get(&objects, o->handle) == o) {
         drop_locked(o);
         mine = 1;
     }

@@ -28,7 +28,7 @@ struct slot_login {
  * backend calls so that "last session closed" and a login cannot interleave)
  * comes before table_lock (util/lock.h 2), which is held only for lookups. */
 static dep11_mutex_t control_lock = DEP11_MUTEX_INIT;
-static dep11_mutex_t table_lock = DEP11_MUTEX_INIT;
+static dep11_spin_t table_lock = DEP11_SPIN_INIT; /* util/lock.h: a spin lock */
 static struct dep11_ulmap table;          /* handle -> struct dep11_session */
 static struct slot_login *slots;          /* under table_lock */
 static size_t n_slots, cap_slots;
@@ -41,6 +41,9 @@ static uint64_t next_serial = 1;          /* under table_lock */
 #define SPARE_MAX 8
 static struct dep11_session *spare[SPARE_MAX];
 static size_t n_spare;
+/* The last freed structure, handed over without a lock (an atomic exchange
+ * passes ownership: a close/open pair takes no lock for its structure). */
+static struct dep11_session *recent;
 
 /* Every field of @s but its lock back to zero (a mutex is never copied or
  * overwritten while it lives; a new field of struct dep11_session needs a
@@ -69,13 +72,16 @@ static void session_free(struct dep11_session *s)
     dep11_msg_free(s->msg[0]);
     dep11_msg_free(s->msg[1]);
     free(s->find.module);
-    dep11_lock(&table_lock);
+    session_clear(s); /* the lock, unlocked and unused, stays initialised */
+    s = __atomic_exchange_n(&recent, s, __ATOMIC_ACQ_REL);
+    if (s == NULL)
+        return;
+    dep11_spin_lock(&table_lock);
     if (n_spare < SPARE_MAX) {
-        session_clear(s); /* the lock, unlocked and unused, stays initialised */
         spare[n_spare++] = s;
         s = NULL;
     }
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     if (s != NULL) {
         pthread_mutex_destroy(&s->lock);
         free(s);
@@ -85,12 +91,14 @@ static void session_free(struct dep11_session *s)
 /* A zeroed session structure with an initialised lock, or NULL. */
 static struct dep11_session *session_new(void)
 {
-    struct dep11_session *s = NULL;
+    struct dep11_session *s = __atomic_exchange_n(&recent, NULL, __ATOMIC_ACQ_REL);
 
-    dep11_lock(&table_lock);
+    if (s != NULL)
+        return s;
+    dep11_spin_lock(&table_lock);
     if (n_spare > 0)
         s = spare[--n_spare];
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     if (s != NULL)
         return s;
     s = calloc(1, sizeof *s);
@@ -104,14 +112,18 @@ static struct dep11_session *session_new(void)
 /* Frees the spare structures (C_Finalize, a forked child's re-init). */
 static void spare_fini(void)
 {
-    struct dep11_session *gone[SPARE_MAX];
+    struct dep11_session *gone[SPARE_MAX + 1];
     size_t n = 0;
 
-    dep11_lock(&table_lock);
+    struct dep11_session *last = __atomic_exchange_n(&recent, NULL, __ATOMIC_ACQ_REL);
+
+    dep11_spin_lock(&table_lock);
     n = n_spare;
     memcpy(gone, spare, n * sizeof *gone);
     n_spare = 0;
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
+    if (last != NULL)
+        gone[n++] = last;
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_destroy(&gone[i]->lock);
         free(gone[i]);
@@ -154,11 +166,11 @@ CK_RV dep11_session_acquire(CK_SESSION_HANDLE h, struct dep11_session **out)
     if (out == NULL)
         return CKR_ARGUMENTS_BAD;
     /* --- table_lock: lookup only --- */
-    dep11_lock(&table_lock);
+    dep11_spin_lock(&table_lock);
     s = dep11_ulmap_get(&table, h);
     if (s != NULL)
         __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     if (s == NULL) {
         rv = CKR_SESSION_HANDLE_INVALID;
         LOG_FAIL(rv, "session 0x%lx is not one dep11 opened for the consumer", h);
@@ -227,11 +239,11 @@ CK_RV dep11_session_require_user(struct dep11_session *s)
     CK_RV rv = CKR_USER_NOT_LOGGED_IN;
     struct slot_login *l = NULL;
 
-    dep11_lock(&table_lock);
+    dep11_spin_lock(&table_lock);
     l = slot_state(s->slot, 0);
     if (l != NULL && l->logged_in && l->who == CKU_USER)
         rv = CKR_OK;
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "dep11 mechanisms need a user login on slot %lu", s->slot);
     return rv;
@@ -251,7 +263,7 @@ static CK_RV session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
     s->handle = h;
     s->slot = slot;
     s->refs = 1;
-    dep11_lock(&table_lock);
+    dep11_spin_lock(&table_lock);
     l = slot_state(slot, 1);
     if (l != NULL && dep11_ulmap_get(&table, h) == NULL) {
         s->serial = next_serial++;
@@ -261,7 +273,7 @@ static CK_RV session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
     } else if (l != NULL) {
         rv = CKR_GENERAL_ERROR; /* the backend handed out a live handle twice */
     }
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "cannot record session 0x%lx", h);
         session_free(s);
@@ -313,7 +325,7 @@ static CK_RV session_close(CK_SESSION_HANDLE h)
     struct slot_login *l = NULL;
     int last = 0, was_logged_in = 0;
 
-    dep11_lock(&table_lock);
+    dep11_spin_lock(&table_lock);
     s = dep11_ulmap_del(&table, h);
     l = s != NULL ? slot_state(s->slot, 0) : NULL;
     if (l != NULL) {
@@ -322,7 +334,7 @@ static CK_RV session_close(CK_SESSION_HANDLE h)
         if (last)
             l->logged_in = 0; /* PKCS#11: closing the last session logs out */
     }
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     if (s == NULL) {
         LOG_FAIL(rv, "session 0x%lx", h);
         return rv;
@@ -383,14 +395,14 @@ CK_RV dep11_core_CloseAllSessions(CK_SLOT_ID slotID)
     if (rv != CKR_OK)
         return rv;
     dep11_lock(&control_lock);
-    dep11_lock(&table_lock);
+    dep11_spin_lock(&table_lock);
     hs = calloc(table.count + 1, sizeof *hs);
     for (size_t i = 0; hs != NULL && i < table.cap; i++) {
         struct dep11_session *s = table.vals[i];
         if (table.keys[i] != 0 && s->slot == slotID)
             hs[n++] = s->handle;
     }
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     rv = hs == NULL ? CKR_HOST_MEMORY : CKR_OK;
     for (size_t i = 0; i < n; i++) {
         CK_RV r = session_close(hs[i]);
@@ -409,13 +421,13 @@ void dep11_sessions_fini(void)
 {
     struct dep11_ulmap old;
 
-    dep11_lock(&table_lock);
+    dep11_spin_lock(&table_lock);
     old = table;
     memset(&table, 0, sizeof table);
     free(slots);
     slots = NULL;
     n_slots = cap_slots = 0;
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     for (size_t i = 0; i < old.cap; i++)
         if (old.keys[i] != 0)
             dep11_session_release(old.vals[i]);
@@ -429,12 +441,12 @@ void dep11_sessions_fini(void)
 void dep11_sessions_fork_lock(void)
 {
     dep11_lock(&control_lock);
-    dep11_lock(&table_lock);
+    dep11_spin_lock(&table_lock);
 }
 
 void dep11_sessions_fork_unlock(void)
 {
-    dep11_unlock(&table_lock);
+    dep11_spin_unlock(&table_lock);
     dep11_unlock(&control_lock);
 }
 
@@ -470,13 +482,13 @@ CK_RV dep11_core_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
     rv = dep11_hsm_Login(s->handle, userType, pPin, ulPinLen);
     if ((rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) &&
         (userType == CKU_USER || userType == CKU_SO)) {
-        dep11_lock(&table_lock);
+        dep11_spin_lock(&table_lock);
         l = slot_state(s->slot, 1);
         if (l != NULL) {
             l->logged_in = 1;
             l->who = userType;
         }
-        dep11_unlock(&table_lock);
+        dep11_spin_unlock(&table_lock);
     }
     dep11_unlock(&control_lock);
     dep11_session_release(s);
@@ -498,11 +510,11 @@ CK_RV dep11_core_Logout(CK_SESSION_HANDLE hSession)
     dep11_lock(&control_lock);
     rv = dep11_hsm_Logout(s->handle);
     if (rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN) {
-        dep11_lock(&table_lock);
+        dep11_spin_lock(&table_lock);
         l = slot_state(s->slot, 0);
         if (l != NULL)
             l->logged_in = 0;
-        dep11_unlock(&table_lock);
+        dep11_spin_unlock(&table_lock);
         dep11_objects_destroy_slot(s->slot);
     }
     dep11_unlock(&control_lock);

@@ -15,34 +15,36 @@
 
 /* A module-side key (policy, mailbox, workload, site or chunk key). */
 struct dep11_key {
+    /* Ordered widest first, flags and lengths in bytes: the struct is
+     * per live key (docs/PERFORMANCE.md, RSS per module key). */
     CK_ULONG role;                /* DEP11_ROLE_* */
-    uint8_t *value;               /* DEP11_KEY_LEN bytes in secmem */
-    /* policy keys: their own policy; children: the policy they were
-     * wrapped under / unwrapped from (has_policy = 0 until then) */
-    int has_policy;
-    uint8_t policy_id[DEP11_ID_LEN];
     CK_ULONG policy_type;         /* DEP11_POLICY_* (0 = none) */
-    int has_tenant;
-    uint8_t tenant[DEP11_ID_LEN];
-    uint8_t geo[DEP11_GEO_MAX];
-    size_t geo_len;
-    uint8_t label[DEP11_LABEL_MAX]; /* CKA_LABEL (a policy's name) */
-    size_t label_len;
-    uint8_t ckaid[64];            /* CKA_ID */
-    size_t ckaid_len;
     CK_ULONG version;             /* policy: version of the blob it came from; 0 = fresh */
     CK_ULONG managed_by;          /* policy: DEP11_MANAGED_*; 0 = not yet wrapped */
     CK_ULONG unwrapped_by;        /* DEP11_ROOT_*; 0 = not unwrapped */
+    CK_ULONG chunk_index;         /* chunk keys: the index derived for */
+    uint8_t *value;               /* DEP11_KEY_LEN bytes in secmem */
+    /* policy keys: their own policy; children: the policy they were
+     * wrapped under / unwrapped from (has_policy = 0 until then) */
+    uint8_t policy_id[DEP11_ID_LEN];
+    uint8_t tenant[DEP11_ID_LEN];
+    uint8_t owner[DEP11_ID_LEN];   /* children: CKA_DEP11_OWNER */
+    uint8_t file_id[DEP11_ID_LEN]; /* chunk keys: the file derived for */
     /* policy keys from a customer-managed blob: the identities (SHA-256 of
      * the public key's DER) of its customer roots, so that a re-wrap can
      * check that the customer has not revoked them (policy_wrap.c) */
     uint8_t root_ids[2][32];
-    int nroot_ids;
-    int has_owner;
-    uint8_t owner[DEP11_ID_LEN];  /* children: CKA_DEP11_OWNER */
-    int has_file;                 /* chunk keys: the file and index derived for */
-    uint8_t file_id[DEP11_ID_LEN];
-    CK_ULONG chunk_index;
+    uint8_t label[DEP11_LABEL_MAX]; /* CKA_LABEL (a policy's name) */
+    uint8_t ckaid[64];              /* CKA_ID */
+    uint8_t geo[DEP11_GEO_MAX];
+    uint8_t label_len; /* <= DEP11_LABEL_MAX */
+    uint8_t ckaid_len; /* <= sizeof ckaid */
+    uint8_t geo_len;   /* <= DEP11_GEO_MAX */
+    uint8_t nroot_ids; /* <= 2 */
+    uint8_t has_policy;
+    uint8_t has_tenant;
+    uint8_t has_owner;
+    uint8_t has_file;
     CK_BBOOL local;               /* CKA_LOCAL: generated here (not unwrapped/derived) */
 };
 

@@ -44,6 +44,12 @@ static struct {
     char pin_src[DEP11_CONF_PATH_MAX];
 } pool = { .lock = DEP11_MUTEX_INIT, .cond = PTHREAD_COND_INITIALIZER };
 
+/* pool.open and pool.slot published for dep11_provider_is_slot without the
+ * pool lock (every C_OpenSession asks): written under the lock, the slot
+ * before the flag. */
+static int pub_open;
+static CK_SLOT_ID pub_slot;
+
 /* ---- token and login ---- */
 
 static int label_matches(const CK_TOKEN_INFO *ti, const char *label)
@@ -327,6 +333,8 @@ static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot,
     memcpy(pool.pin_src, cfg->provider_pin, sizeof pool.pin_src);
     pool.pin_src[sizeof pool.pin_src - 1] = '\0';
     pool.open = 1;
+    __atomic_store_n(&pub_slot, slot, __ATOMIC_RELAXED);
+    __atomic_store_n(&pub_open, 1, __ATOMIC_RELEASE);
     dep11_unlock(&pool.lock);
     return CKR_OK;
 }
@@ -408,6 +416,7 @@ void dep11_provider_close(void)
         return;
     }
     pool.open = 0;
+    __atomic_store_n(&pub_open, 0, __ATOMIC_RELEASE);
     v = pool.free;
     n = pool.nfree;
     pool.free = NULL;
@@ -443,6 +452,7 @@ void dep11_provider_forget(void)
     pool.nfree = 0;
     pool.nopen = 0;
     pool.open = 0;
+    __atomic_store_n(&pub_open, 0, __ATOMIC_RELEASE);
     pool.anchor = CK_INVALID_HANDLE;
     dep11_provider_keys_reset();
 }
@@ -450,12 +460,8 @@ void dep11_provider_forget(void)
 /** Is @slot the (open) provider token's slot? 1/0. */
 int dep11_provider_is_slot(CK_SLOT_ID slot)
 {
-    int r = 0;
-
-    dep11_lock(&pool.lock);
-    r = pool.open && pool.slot == slot;
-    dep11_unlock(&pool.lock);
-    return r;
+    return __atomic_load_n(&pub_open, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&pub_slot, __ATOMIC_RELAXED) == slot;
 }
 
 /* Length of @l (32 bytes) without trailing blanks and NULs. */

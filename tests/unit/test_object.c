@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "core/allow.h"
 #include "core/handle.h"
 #include "core/internal.h"
 #include "core/ops.h"
+#include "core/hmap.h"
 #include "core/ulmap.h"
 #include "fake_core_deps.h"
+#include "util/lock.h"
 
 /* Sessions the fixture opened: a and b on slot 1, c on slot 2. */
 struct fixture {
@@ -517,6 +520,85 @@ static void ulmap_matches_reference(void **state)
     free(ref);
 }
 
+/* The handle table against a plain array over several pages: get, the walk
+ * in handle order, the count, out-of-range handles, and pages freed when
+ * their last handle goes. */
+static void hmap_matches_reference(void **state)
+{
+    enum { N = 3 * DEP11_HMAP_PAGE + 77 };
+    struct dep11_hmap m = { 0 };
+    uintptr_t *ref = calloc(N, sizeof *ref); /* ref[off]: the value, 0 = absent */
+    unsigned seed = 4711;
+    size_t live = 0, pos = 0, seen = 0;
+    void *v = NULL;
+    (void)state;
+
+    assert_non_null(ref);
+    assert_int_equal(dep11_hmap_put(&m, 0x42, ref), CKR_ARGUMENTS_BAD);
+    assert_int_equal(dep11_hmap_put(&m, DEP11_HANDLE_BASE + DEP11_HANDLE_SPAN, ref),
+                     CKR_ARGUMENTS_BAD);
+    for (int i = 0; i < 100000; i++) {
+        CK_ULONG off;
+        seed = seed * 1103515245u + 12345u;
+        off = (seed >> 8) % N;
+        if ((seed >> 4) & 1) {
+            assert_int_equal(
+                dep11_hmap_put(&m, DEP11_HANDLE_BASE + off, (void *)(uintptr_t)(i + 1)),
+                CKR_OK);
+            ref[off] = (uintptr_t)(i + 1);
+        } else {
+            assert_true((uintptr_t)dep11_hmap_del(&m, DEP11_HANDLE_BASE + off) == ref[off]);
+            ref[off] = 0;
+        }
+    }
+    for (CK_ULONG off = 0; off < N; off++) {
+        assert_true((uintptr_t)dep11_hmap_get(&m, DEP11_HANDLE_BASE + off) == ref[off]);
+        live += ref[off] != 0;
+    }
+    assert_int_equal(m.count, live);
+    for (pos = 0; (v = dep11_hmap_next(&m, &pos)) != NULL; pos++, seen++)
+        assert_true((uintptr_t)v == ref[pos]);
+    assert_int_equal(seen, live);
+    assert_null(dep11_hmap_get(&m, 0x42));
+    for (CK_ULONG off = 0; off < N; off++)
+        (void)dep11_hmap_del(&m, DEP11_HANDLE_BASE + off);
+    assert_int_equal(m.count, 0);
+    for (size_t t = 0; t < DEP11_HMAP_TOP; t++)
+        assert_null(m.top[t]);
+    dep11_hmap_free(&m);
+    free(ref);
+}
+
+/* The session table's spin lock excludes: threads that add to a plain
+ * counter under it lose no increment (and TSan sees no race). */
+enum { SPIN_THREADS = 4, SPIN_ROUNDS = 100000 };
+static dep11_spin_t spin = DEP11_SPIN_INIT;
+static unsigned long spin_count;
+
+static void *spin_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        dep11_spin_lock(&spin);
+        spin_count = spin_count + 1;
+        dep11_spin_unlock(&spin);
+    }
+    return NULL;
+}
+
+static void spin_lock_excludes(void **state)
+{
+    pthread_t t[SPIN_THREADS];
+    (void)state;
+
+    for (int i = 0; i < SPIN_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, spin_worker, NULL), 0);
+    for (int i = 0; i < SPIN_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(spin_count, (unsigned long)SPIN_THREADS * SPIN_ROUNDS);
+    assert_int_equal(__atomic_load_n(&spin.held, __ATOMIC_ACQUIRE), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +616,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(object_calls_on_module_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(forward_refusals, setup, teardown),
         cmocka_unit_test(ulmap_matches_reference),
+        cmocka_unit_test(hmap_matches_reference),
+        cmocka_unit_test(spin_lock_excludes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,11 +88,12 @@ static int job_create(struct tool *t, struct pg_db *db,
     PQclear(r);
     pga_i64(&b, job->id);
     spec_args(&b, spec);
-    if (pg_cmd(t, db, "INSERT INTO job_items (job, owner, state) "
+    if (pg_cmd(t, db,
+               "INSERT INTO job_items (job, owner, state) "
                "SELECT $1, owner, 0 FROM owners WHERE NOT (assigned = $2 "
                "AND wrapped = $2 AND version = $3) AND ($4 IS NULL OR "
-               "wrapped = $4 OR assigned = $4) ORDER BY owner", &b,
-               "list the children of the job", &n) != TOOL_EXIT_OK)
+               "wrapped = $4 OR assigned = $4) ORDER BY owner",
+               &b, "list the children of the job", &n) != TOOL_EXIT_OK)
         return TOOL_EXIT_FAIL;
     memset(&a, 0, sizeof a);
     pga_i64(&a, job->id);
@@ -256,8 +257,7 @@ static void arr_u32(struct pg_arr *a, uint32_t v)
 static int arr_init(struct pg_arr *a, Oid elem, size_t n, size_t each, size_t extra)
 {
     a->len = 0;
-    if (n > (INT32_MAX - 20) / (4 + each) ||
-        extra > INT32_MAX - 20 - n * (4 + each))
+    if (n > (INT32_MAX - 20) / (4 + each) || extra > INT32_MAX - 20 - n * (4 + each))
         return -1;
     a->cap = 20 + n * (4 + each) + extra; /* fits a message (int) */
     if ((a->p = malloc(a->cap)) == NULL)

@@ -31,7 +31,7 @@ struct dep11_profile {
     int files_fallback_recovery_only;   /* "files-fallback": all (0, default) | recovery-only (1) */
     int hedged;                         /* "hedged-unwrap": no (0, default) | yes (1) */
     CK_ULONG provider_rsa_bits;         /* "provider-rsa-bits": 2048|3072|4096, default 3072 */
-    int receipt_rsa_pss; /* "receipt-signature": ecdsa (0, default) | rsa-pss (1) */
+    int receipt_rsa_pss;            /* "receipt-signature": ecdsa (0, default) | rsa-pss (1) */
     CK_ULONG availability_rsa_bits; /* "availability-rsa-bits": 2048|3072|4096, default 2048 */
     /* "fault-denied", "fault-transient", "fault-invalid": codes moved to
      * that class of DESIGN section 5's table (util/fault_codes.h) */

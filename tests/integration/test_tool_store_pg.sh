@@ -81,10 +81,11 @@ json "j['rolled'] == $N"
 t 0 "verify --policy MW" -- "${C[@]}" --json store verify --store "$S" --policy MW
 json "j['ok'] and j['unwrapped'] == $N"
 
-# rw NAME TARGET: a rewrap process (one worker thread) in the background.
+# rw NAME TARGET [LEASE]: a rewrap process (one worker thread, lease 2 s
+# unless given) in the background.
 # The second starts once the first has its claim: SoftHSM's file store can
 # answer a token read racing another process's start-up with an error.
-rw() { "${C[@]}" --json store rewrap --store "$S" --to "$2" --workers 1 --lease 2 --batch 200 >"$OUT/$1" 2>&1 & }
+rw() { "${C[@]}" --json store rewrap --store "$S" --to "$2" --workers 1 --lease "${3:-2}" --batch 200 >"$OUT/$1" 2>&1 & }
 claimed() { # claimed [K]: until K workers (default 1) hold claims
     for _ in $(seq 1 200); do
         [ "$(pg_psql -c 'SELECT count(DISTINCT worker) FROM job_items WHERE state = 1')" -ge "${1:-1}" ] && return
@@ -101,7 +102,13 @@ moved() { /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1
 under() { pg_psql -c "SELECT count(*) FROM owners WHERE wrapped = '\\x$1' AND assigned = '\\x$1'"; }
 
 echo "== two rewrap processes share one job"
-rw p1 A; p1=$!; claimed; rw p2 A; p2=$!
+# p1 is stopped while it holds its first claim until p2 has claimed too:
+# on an idle machine one process re-wraps the whole population faster than
+# a second one starts. p1 then completes its claim (a lease of 30 s outlasts
+# any start-up of p2), so both move children.
+rw p1 A 30; p1=$!; claimed; kill -STOP $p1
+left=$(pg_psql -c 'SELECT count(*) FROM job_items WHERE state = 0')
+rw p2 A 30; p2=$!; k2_works "$left"; kill -CONT $p1
 wait $p1; r1=$?; wait $p2; r2=$?
 same "p1 exit" $r1 0; same "p2 exit" $r2 0
 m1=$(moved p1); m2=$(moved p2)
@@ -119,14 +126,18 @@ for trial in $(seq 1 10); do
     if [ $((trial % 2)) -eq 1 ]; then to=B id=$B_ID; else to=A id=$A_ID; fi
     # k1 is stopped while it holds its first claim, so that k2 starts and
     # claims before the job can drain (on an idle machine one worker re-wraps
-    # the whole population faster than a second one starts); both are then
-    # mid-job when one of them is killed.
+    # the whole population faster than a second one starts); k2 is stopped
+    # once it works, wherever it then is in its batch. The victim is killed
+    # there (both hold claims mid-job), the survivor goes on.
     rw k1 $to; p1=$!; claimed; kill -STOP $p1
     left=$(pg_psql -c 'SELECT count(*) FROM job_items WHERE state = 0')
     rw k2 $to; p2=$!
-    k2_works "$left"; kill -CONT $p1; sleep "0.0$((RANDOM % 5))"
+    k2_works "$left"; sleep "0.0$((RANDOM % 3))"; kill -STOP $p2
     if [ $((trial % 2)) -eq 0 ]; then v=$p1 o=$p2; else v=$p2 o=$p1; fi
-    if kill -9 "$v" 2>/dev/null; then live=$((live + 1)); else
+    if kill -9 "$v" 2>/dev/null; then
+        live=$((live + 1)); kill -CONT "$o"
+    else
+        kill -CONT "$o"
         if [ "$v" = "$p1" ]; then echo "trial $trial: the victim had ended:"; cat "$OUT/k1"
         else echo "trial $trial: the victim had ended:"; cat "$OUT/k2"; fi; fi
     wait "$v" 2>/dev/null; wait "$o"; ro=$?

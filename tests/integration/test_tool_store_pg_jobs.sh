@@ -99,16 +99,29 @@ checks=$((checks + 1))
 grep -q 'claimed 100 accepted 0$' "$OUT/s" || { fail "s's late batch was accepted"; cat "$OUT/s"; }
 t 0 "all moved by f alone" -- "$DRV" "$PG_URI" check 300 f
 
+# holds W: until worker W holds a claimed item (at most 10 s).
+holds() {
+    for _ in $(seq 1 500); do
+        [ "$(pg_psql -c "SELECT count(*) FROM job_items WHERE state = 1 AND worker = '$1'")" -gt 0 ] && return
+        sleep 0.02
+    done
+}
+
 echo "== crash trials: kill -9 one of two workers"
 N=4000 live=0
 for trial in $(seq 1 10); do
     reset
     "$DRV" "$PG_URI" seed $N >/dev/null || fail "trial $trial: seed"
+    # w1 is stopped while it holds a claim, w2 once it holds one too (on an
+    # idle machine one worker drains the job before a second one starts):
+    # both are mid-job, each wherever it was stopped, when one is killed.
     "$DRV" "$PG_URI" work w1 50 2 >"$OUT/t1" 2>&1 & p1=$!
+    holds w1; kill -STOP $p1
     "$DRV" "$PG_URI" work w2 50 2 >"$OUT/t2" 2>&1 & p2=$!
-    sleep "0.$((RANDOM % 3 + 1))"
+    holds w2; sleep "0.0$((RANDOM % 3))"; kill -STOP $p2
     if [ $((trial % 2)) -eq 0 ]; then victim=$p1 other=$p2; else victim=$p2 other=$p1; fi
     kill -9 "$victim" 2>/dev/null && live=$((live + 1))
+    kill -CONT "$other"
     wait "$victim" 2>/dev/null
     wait "$other"; ro=$?
     same "trial $trial: the survivor finished" $ro 0

@@ -241,30 +241,25 @@ static void give(CK_SESSION_HANDLE s, int drop, int lost)
 
 /* dep11's own use of the provider token's objects: readers share it,
  * writers hold it alone (provider_int.h). Writer-preferring where glibc
- * offers it, so that a stream of cold unwraps cannot starve a commit; a
- * nested run on the same thread (which that kind may not re-take) runs
- * under the hold it already has. */
+ * offers it, so that a stream of cold unwraps cannot starve a commit (that
+ * kind may not be taken twice by one thread: no provider operation runs
+ * another inside it). */
 #ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
 static pthread_rwlock_t objects_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 #else
 static pthread_rwlock_t objects_lock = PTHREAD_RWLOCK_INITIALIZER;
 #endif
-static __thread int objects_held;
 
 /* @fn(@s, @arg) under the object lock, exclusive when @write. */
 static CK_RV locked(dep11_provider_fn fn, CK_SESSION_HANDLE s, void *arg, int write)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (objects_held)
-        return fn(s, arg);
     if (write)
         (void)pthread_rwlock_wrlock(&objects_lock);
     else
         (void)pthread_rwlock_rdlock(&objects_lock);
-    objects_held = 1;
     rv = fn(s, arg);
-    objects_held = 0;
     (void)pthread_rwlock_unlock(&objects_lock);
     return rv;
 }

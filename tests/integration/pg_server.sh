@@ -148,6 +148,35 @@ pg_psql() {
     PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -At "$PG_URI" "$@"
 }
 
+# pg_hold_owners: a session of its own locks every owners row (FOR UPDATE,
+# in a transaction left open) until pg_release_owners: a re-wrap worker then
+# claims its batch, re-wraps it and waits in the statement that completes
+# it. Tests use it to have two workers mid-job at once, deterministically
+# (an idle machine re-wraps thousands of children before a second worker
+# has started). pg_stop ends the session with the server.
+pg_hold_owners() {
+    PG_HOLD_DIR=$(mktemp -d)
+    mkfifo "$PG_HOLD_DIR/in"
+    pg_psql <"$PG_HOLD_DIR/in" >"$PG_HOLD_DIR/out" 2>&1 &
+    PG_HOLD_PID=$!
+    exec {PG_HOLD_FD}>"$PG_HOLD_DIR/in"
+    echo "BEGIN; SELECT 'held', count(*) FROM (SELECT 1 FROM owners FOR UPDATE) x;" >&"$PG_HOLD_FD"
+    for _ in $(seq 1 500); do
+        grep -q '^held' "$PG_HOLD_DIR/out" && return 0
+        sleep 0.02
+    done
+    echo "pg_hold_owners: the lock was not taken: $(cat "$PG_HOLD_DIR/out")" >&2
+    return 1
+}
+
+# pg_release_owners: commits the holding session's transaction and ends it.
+pg_release_owners() {
+    echo "COMMIT;" >&"$PG_HOLD_FD"
+    exec {PG_HOLD_FD}>&-
+    wait "$PG_HOLD_PID" 2>/dev/null
+    rm -rf "$PG_HOLD_DIR"
+}
+
 # pg_stop: stops the server (immediate: a throwaway has nothing to keep),
 # kills what is left after 20 s, removes its directory. Idempotent.
 pg_stop() {

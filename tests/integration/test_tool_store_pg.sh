@@ -92,23 +92,16 @@ claimed() { # claimed [K]: until K workers (default 1) hold claims
         sleep 0.05
     done
 }
-k2_works() { # k2_works LEFT: until a pending item is claimed (k1 is stopped: by k2)
-    for _ in $(seq 1 200); do
-        [ "$(pg_psql -c 'SELECT count(*) FROM job_items WHERE state = 0')" -lt "$1" ] && return
-        sleep 0.02
-    done
-}
 moved() { /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["rewrapped"])' "$OUT/$1" 2>/dev/null || echo x; }
 under() { pg_psql -c "SELECT count(*) FROM owners WHERE wrapped = '\\x$1' AND assigned = '\\x$1'"; }
 
 echo "== two rewrap processes share one job"
-# p1 is stopped while it holds its first claim until p2 has claimed too:
-# on an idle machine one process re-wraps the whole population faster than
-# a second one starts. p1 then completes its claim (a lease of 30 s outlasts
-# any start-up of p2), so both move children.
-rw p1 A 30; p1=$!; claimed; kill -STOP $p1
-left=$(pg_psql -c 'SELECT count(*) FROM job_items WHERE state = 0')
-rw p2 A 30; p2=$!; k2_works "$left"; kill -CONT $p1
+# The owners are held locked until both processes have claimed (each then
+# waits to complete its first batch): on an idle machine one process
+# re-wraps the whole population faster than a second one starts.
+pg_hold_owners || fail "holding the owners"
+rw p1 A; p1=$!; claimed; rw p2 A; p2=$!; claimed 2
+pg_release_owners
 wait $p1; r1=$?; wait $p2; r2=$?
 same "p1 exit" $r1 0; same "p2 exit" $r2 0
 m1=$(moved p1); m2=$(moved p2)
@@ -124,22 +117,17 @@ echo "== crash trials: kill -9 one of two rewrap processes"
 live=0
 for trial in $(seq 1 10); do
     if [ $((trial % 2)) -eq 1 ]; then to=B id=$B_ID; else to=A id=$A_ID; fi
-    # k1 is stopped while it holds its first claim, so that k2 starts and
-    # claims before the job can drain (on an idle machine one worker re-wraps
-    # the whole population faster than a second one starts); k2 is stopped
-    # once it works, wherever it then is in its batch. The victim is killed
-    # there (both hold claims mid-job), the survivor goes on.
-    rw k1 $to; p1=$!; claimed; kill -STOP $p1
-    left=$(pg_psql -c 'SELECT count(*) FROM job_items WHERE state = 0')
-    rw k2 $to; p2=$!
-    k2_works "$left"; sleep "0.0$((RANDOM % 3))"; kill -STOP $p2
+    # Both processes claim while the owners are held locked (each waits to
+    # complete its first batch, or is still re-wrapping it): the victim is
+    # killed mid-job, then the survivor goes on.
+    pg_hold_owners || fail "trial $trial: holding the owners"
+    rw k1 $to; p1=$!; claimed; rw k2 $to; p2=$!; claimed 2
+    sleep "0.0$((RANDOM % 5))"
     if [ $((trial % 2)) -eq 0 ]; then v=$p1 o=$p2; else v=$p2 o=$p1; fi
-    if kill -9 "$v" 2>/dev/null; then
-        live=$((live + 1)); kill -CONT "$o"
-    else
-        kill -CONT "$o"
+    if kill -9 "$v" 2>/dev/null; then live=$((live + 1)); else
         if [ "$v" = "$p1" ]; then echo "trial $trial: the victim had ended:"; cat "$OUT/k1"
         else echo "trial $trial: the victim had ended:"; cat "$OUT/k2"; fi; fi
+    pg_release_owners
     wait "$v" 2>/dev/null; wait "$o"; ro=$?
     same "trial $trial: the survivor's exit" $ro 0
     if [ "$v" = "$p1" ]; then sv=k2; else sv=k1; fi

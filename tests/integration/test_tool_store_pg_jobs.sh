@@ -112,16 +112,17 @@ N=4000 live=0
 for trial in $(seq 1 10); do
     reset
     "$DRV" "$PG_URI" seed $N >/dev/null || fail "trial $trial: seed"
-    # w1 is stopped while it holds a claim, w2 once it holds one too (on an
-    # idle machine one worker drains the job before a second one starts):
-    # both are mid-job, each wherever it was stopped, when one is killed.
-    "$DRV" "$PG_URI" work w1 50 2 >"$OUT/t1" 2>&1 & p1=$!
-    holds w1; kill -STOP $p1
-    "$DRV" "$PG_URI" work w2 50 2 >"$OUT/t2" 2>&1 & p2=$!
-    holds w2; sleep "0.0$((RANDOM % 3))"; kill -STOP $p2
+    # w1 stalls 2 s before completing its first batch, so the job cannot end
+    # before then (on an idle machine one worker drains it before a second
+    # one starts): w2 re-wraps the rest, then waits for w1's batch. The
+    # victim is killed somewhere in that time; if it is w1, w2 takes its
+    # batch over when the 3 s lease ends.
+    "$DRV" "$PG_URI" work w1 50 3 2 >"$OUT/t1" 2>&1 & p1=$!
+    holds w1
+    "$DRV" "$PG_URI" work w2 50 3 >"$OUT/t2" 2>&1 & p2=$!
+    sleep "0.$((RANDOM % 10))"
     if [ $((trial % 2)) -eq 0 ]; then victim=$p1 other=$p2; else victim=$p2 other=$p1; fi
     kill -9 "$victim" 2>/dev/null && live=$((live + 1))
-    kill -CONT "$other"
     wait "$victim" 2>/dev/null
     wait "$other"; ro=$?
     same "trial $trial: the survivor finished" $ro 0

@@ -12,6 +12,32 @@
  * is hidden by -fvisibility=hidden. */
 #define DEP11_EXPORT __attribute__((visibility("default")))
 
+/*
+ * DEP11_API_FUNCTIONS_2_40(X): the 68 PKCS#11 2.40 functions in
+ * CK_FUNCTION_LIST order, X(name) each; both lists (entry.c's 2.40 and
+ * interface.c's 3.0, whose first part is the same) expand it with
+ * DEP11_API_ENTRY, so they cannot drift apart.
+ */
+#define DEP11_API_FUNCTIONS_2_40(X) \
+    X(C_Initialize) X(C_Finalize) X(C_GetInfo) X(C_GetFunctionList) X(C_GetSlotList) \
+    X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_GetMechanismList) X(C_GetMechanismInfo) \
+    X(C_InitToken) X(C_InitPIN) X(C_SetPIN) X(C_OpenSession) X(C_CloseSession) \
+    X(C_CloseAllSessions) X(C_GetSessionInfo) X(C_GetOperationState) X(C_SetOperationState) \
+    X(C_Login) X(C_Logout) X(C_CreateObject) X(C_CopyObject) X(C_DestroyObject) \
+    X(C_GetObjectSize) X(C_GetAttributeValue) X(C_SetAttributeValue) X(C_FindObjectsInit) \
+    X(C_FindObjects) X(C_FindObjectsFinal) X(C_EncryptInit) X(C_Encrypt) X(C_EncryptUpdate) \
+    X(C_EncryptFinal) X(C_DecryptInit) X(C_Decrypt) X(C_DecryptUpdate) X(C_DecryptFinal) \
+    X(C_DigestInit) X(C_Digest) X(C_DigestUpdate) X(C_DigestKey) X(C_DigestFinal) X(C_SignInit) \
+    X(C_Sign) X(C_SignUpdate) X(C_SignFinal) X(C_SignRecoverInit) X(C_SignRecover) \
+    X(C_VerifyInit) X(C_Verify) X(C_VerifyUpdate) X(C_VerifyFinal) X(C_VerifyRecoverInit) \
+    X(C_VerifyRecover) X(C_DigestEncryptUpdate) X(C_DecryptDigestUpdate) X(C_SignEncryptUpdate) \
+    X(C_DecryptVerifyUpdate) X(C_GenerateKey) X(C_GenerateKeyPair) X(C_WrapKey) X(C_UnwrapKey) \
+    X(C_DeriveKey) X(C_SeedRandom) X(C_GenerateRandom) X(C_GetFunctionStatus) \
+    X(C_CancelFunction) X(C_WaitForSlotEvent)
+
+/* One designated initialiser: .C_Name = C_Name (pkcs11.h declares them). */
+#define DEP11_API_ENTRY(name) .name = name,
+
 /* The "PKCS 11" 2.40 list and the "Vendor dep11" 1.0 list (entry.c). */
 extern CK_FUNCTION_LIST dep11_api_list_2_40;
 extern CK_DEP11_FUNCTION_LIST dep11_api_list_vendor;

@@ -55,6 +55,7 @@ struct dep11_object **dep11_session_aead_key(struct dep11_session *s, int encryp
 struct dep11_msg;
 struct dep11_msg **dep11_session_msg_slot(struct dep11_session *s, int encrypt);
 void dep11_msg_free(struct dep11_msg *m);
+int dep11_msg_active(const struct dep11_msg *m);
 
 /* --- objects (object.c) ---------------------------------------------------- */
 /* Resolves a consumer object handle on session @s:

@@ -6,6 +6,8 @@
 
 #define KEY_BITS DEP11_KEY_LEN, DEP11_KEY_LEN   /* min, max as info reports */
 #define ROOT_BITS 2048, 4096
+/* PKCS#11 3.0 message-based encryption (message.c): the two AEADs only. */
+#define MESSAGE_FLAGS CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT
 
 const struct dep11_mech dep11_mechs[] = {
     { CKM_DEP11_KEY_GEN, "CKM_DEP11_KEY_GEN", DEP11_MECH_KEY_NONE, { KEY_BITS, CKF_GENERATE } },
@@ -32,11 +34,11 @@ const struct dep11_mech dep11_mechs[] = {
     { CKM_DEP11_CHUNK_AEAD,
       "CKM_DEP11_CHUNK_AEAD",
       DEP11_MECH_KEY_SITE,
-      { KEY_BITS, CKF_ENCRYPT | CKF_DECRYPT } },
+      { KEY_BITS, CKF_ENCRYPT | CKF_DECRYPT | MESSAGE_FLAGS } },
     { CKM_DEP11_AEAD,
       "CKM_DEP11_AEAD",
       DEP11_MECH_KEY_DATA,
-      { KEY_BITS, CKF_ENCRYPT | CKF_DECRYPT } },
+      { KEY_BITS, CKF_ENCRYPT | CKF_DECRYPT | MESSAGE_FLAGS } },
     /* The vendor functions through standard calls (vendor_std.c): no key. */
     { CKM_DEP11_POLICY_INFO,
       "CKM_DEP11_POLICY_INFO",

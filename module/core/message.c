@@ -41,6 +41,14 @@ void dep11_msg_free(struct dep11_msg *m)
     free(m);
 }
 
+/**
+ * dep11_msg_active - see core.h: 1 while @m (NULL ok) runs, from Init to Final.
+ */
+int dep11_msg_active(const struct dep11_msg *m)
+{
+    return m != NULL && m->active;
+}
+
 /* Ends the message-based operation of @m (the op parked, cleansed); its
  * key's reference goes to *@drop, released outside the session lock. */
 static void msg_end(struct dep11_msg *m, struct dep11_object **drop)
@@ -70,6 +78,23 @@ static CK_RV msg_lock(struct dep11_session *s, int encrypt, struct dep11_msg **o
     return CKR_OK;
 }
 
+/* Every step's start: @hSession acquired in *@s and locked, its running
+ * operation of @encrypt in *@m; on a refusal nothing is held. */
+static CK_RV msg_enter(CK_SESSION_HANDLE hSession, int encrypt, struct dep11_session **s,
+                       struct dep11_msg **m)
+{
+    CK_RV rv = dep11_session_acquire(hSession, s);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = msg_lock(*s, encrypt, m);
+    if (rv != CKR_OK) {
+        dep11_session_release(*s);
+        *s = NULL;
+    }
+    return rv;
+}
+
 /*
  * The first check of every step: an operation whose key the object table
  * has dropped ends (DESIGN section 2), like cipher.c's. *@dead = 1 then.
@@ -83,6 +108,19 @@ static CK_RV msg_alive(struct dep11_msg *m, struct dep11_object **drop, int *dea
     LOG_FAIL(rv, "the operation's key is gone: the message-based operation ends");
     msg_end(m, drop);
     *dead = 1;
+    return rv;
+}
+
+/* The check of the steps that start a message: the key alive (msg_alive)
+ * and no multi-part message under way (CKR_OPERATION_ACTIVE). */
+static CK_RV msg_idle(struct dep11_msg *m, struct dep11_object **drop, int *dead)
+{
+    CK_RV rv = msg_alive(m, drop, dead);
+
+    if (rv == CKR_OK && m->in_message) {
+        rv = CKR_OPERATION_ACTIVE;
+        LOG_FAIL(rv, "a multi-part message is under way");
+    }
     return rv;
 }
 
@@ -161,7 +199,8 @@ static CK_RV msg_check_init(struct dep11_msg *m, int encrypt, CK_MECHANISM_PTR m
     CK_RV rv = CKR_MECHANISM_INVALID;
     CK_DEP11_CHUNK_PARAMS probe;
 
-    if (mech->mechanism != CKM_DEP11_AEAD && mech->mechanism != CKM_DEP11_CHUNK_AEAD) {
+    if (dep11_mech_find(mech->mechanism) == NULL ||
+        dep11_mech_refuses(mech->mechanism, encrypt ? CKF_MESSAGE_ENCRYPT : CKF_MESSAGE_DECRYPT)) {
         LOG_FAIL(rv, "mechanism 0x%lx has no message-based form on a dep11 key",
                  mech->mechanism);
         return rv;
@@ -281,21 +320,13 @@ CK_RV dep11_core_CryptMessage(CK_SESSION_HANDLE hSession, int encrypt, CK_VOID_P
     struct dep11_object *drop = NULL;
     struct dep11_msg *m = NULL;
     int dead = 0;
-    CK_RV rv = dep11_session_acquire(hSession, &s);
+    CK_RV rv = msg_enter(hSession, encrypt, &s, &m);
 
     if (rv != CKR_OK)
         return rv;
-    rv = msg_lock(s, encrypt, &m);
-    if (rv != CKR_OK) {
-        dep11_session_release(s);
-        return rv;
-    }
     /* LOCKED: session operation state; hier runs here without the HSM */
-    rv = msg_alive(m, &drop, &dead);
-    if (rv == CKR_OK && m->in_message) {
-        rv = CKR_OPERATION_ACTIVE;
-        LOG_FAIL(rv, "a multi-part message is under way");
-    } else if (rv == CKR_OK && (pulOutLen == NULL || (pIn == NULL && ulInLen != 0))) {
+    rv = msg_idle(m, &drop, &dead);
+    if (rv == CKR_OK && (pulOutLen == NULL || (pIn == NULL && ulInLen != 0))) {
         rv = CKR_ARGUMENTS_BAD;
         LOG_FAIL(rv, "NULL data or length pointer");
     }
@@ -321,21 +352,12 @@ CK_RV dep11_core_CryptMessageBegin(CK_SESSION_HANDLE hSession, int encrypt,
     struct dep11_object *drop = NULL;
     struct dep11_msg *m = NULL;
     int dead = 0;
-    CK_RV rv = dep11_session_acquire(hSession, &s);
+    CK_RV rv = msg_enter(hSession, encrypt, &s, &m);
 
     if (rv != CKR_OK)
         return rv;
-    rv = msg_lock(s, encrypt, &m);
-    if (rv != CKR_OK) {
-        dep11_session_release(s);
-        return rv;
-    }
     /* LOCKED: session operation state */
-    rv = msg_alive(m, &drop, &dead);
-    if (rv == CKR_OK && m->in_message) {
-        rv = CKR_OPERATION_ACTIVE;
-        LOG_FAIL(rv, "a multi-part message is under way");
-    }
+    rv = msg_idle(m, &drop, &dead);
     if (rv == CKR_OK)
         rv = msg_start(m, encrypt, pParameter, ulParameterLen, pAssociatedData,
                        ulAssociatedDataLen);
@@ -422,15 +444,10 @@ CK_RV dep11_core_CryptMessageNext(CK_SESSION_HANDLE hSession, int encrypt,
     struct dep11_object *drop = NULL;
     struct dep11_msg *m = NULL;
     int dead = 0, ends = 0;
-    CK_RV rv = dep11_session_acquire(hSession, &s);
+    CK_RV rv = msg_enter(hSession, encrypt, &s, &m);
 
     if (rv != CKR_OK)
         return rv;
-    rv = msg_lock(s, encrypt, &m);
-    if (rv != CKR_OK) {
-        dep11_session_release(s);
-        return rv;
-    }
     /* LOCKED: session operation state; hier runs here without the HSM */
     rv = msg_alive(m, &drop, &dead);
     if (rv == CKR_OK && !m->in_message) {
@@ -465,15 +482,10 @@ CK_RV dep11_core_MessageCryptFinal(CK_SESSION_HANDLE hSession, int encrypt)
     struct dep11_session *s = NULL;
     struct dep11_object *drop = NULL;
     struct dep11_msg *m = NULL;
-    CK_RV rv = dep11_session_acquire(hSession, &s);
+    CK_RV rv = msg_enter(hSession, encrypt, &s, &m);
 
     if (rv != CKR_OK)
         return rv;
-    rv = msg_lock(s, encrypt, &m);
-    if (rv != CKR_OK) {
-        dep11_session_release(s);
-        return rv;
-    }
     msg_end(m, &drop);
     return msg_unlock(s, CKR_OK, drop, 0);
 }

@@ -556,7 +556,8 @@ CK_RV dep11_core_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin,
 /**
  * dep11_core_GetOperationState - forwarded; CKR_STATE_UNSAVEABLE while a
  * module-side operation is active (its state holds key material; or a
- * vendor_std.c op, which the backend's state would leave out).
+ * vendor_std.c op or a message-based one, which the backend's state would
+ * leave out).
  */
 CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOperationState,
                                    CK_ULONG_PTR pulOperationStateLen)
@@ -567,7 +568,8 @@ CK_RV dep11_core_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOper
     if (rv != CKR_OK)
         return rv;
     dep11_lock(&s->lock);
-    if (dep11_aead_active(s->enc) || dep11_aead_active(s->dec) || s->vstd != NULL) {
+    if (dep11_aead_active(s->enc) || dep11_aead_active(s->dec) || s->vstd != NULL ||
+        dep11_msg_active(s->msg[0]) || dep11_msg_active(s->msg[1])) {
         rv = CKR_STATE_UNSAVEABLE;
         LOG_FAIL(rv, "a module-side operation is active");
     } else {

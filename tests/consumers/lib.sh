@@ -113,3 +113,24 @@ run_snippet() {
 # out_has PATTERN / out_lacks PATTERN: on the last snippet's output.
 out_has() { grep -q -- "$1" "$SNIPPET_DIR/out"; }
 out_lacks() { ! grep -q -- "$1" "$SNIPPET_DIR/out"; }
+
+# c_snippet NAME PROG: the README's C snippet NAME, compiled against
+# include/dep11.h with p11-kit's Cflags (what `pkg-config --cflags dep11`
+# gives once installed) into $CONSUMER_OUT/PROG, then run through dep11 and
+# through SoftHSM; each run's output, ending "exit RC", in
+# $CONSUMER_OUT/dep11.out and softhsm.out.
+c_snippet() {
+    local name=$1 prog="$CONSUMER_OUT/$2" src="$CONSUMER_OUT/$2.c" mode rc
+    check "README has the C snippet $name" snippet "$name" "$src"
+    # shellcheck disable=SC2046
+    check "the snippet $name compiles" ${CC:-cc} -std=c11 -Wall -Werror \
+        -I"$abs_top_srcdir/include" $(pkg-config --cflags p11-kit-1) -o "$prog" "$src" -ldl
+    for mode in dep11 softhsm; do
+        echo "== $2 through $mode"
+        rc=0
+        MODULE=$(consumer_module "$mode") with_module "$prog" >"$CONSUMER_OUT/$mode.out" 2>&1 ||
+            rc=$?
+        echo "exit $rc" >>"$CONSUMER_OUT/$mode.out"
+        cat "$CONSUMER_OUT/$mode.out"
+    done
+}

@@ -478,6 +478,41 @@ static void test_states_and_keys(void **state)
     free(big);
 }
 
+/* C_GetMechanismInfo says which mechanisms serve the message-based
+ * functions (the two AEADs, both directions; no other dep11 mechanism),
+ * and a saved operation state would leave a message-based operation out:
+ * C_GetOperationState refuses it while one runs. */
+static void test_mechanism_flags_and_state(void **state)
+{
+    struct itest_fx *fx = *state;
+    CK_FUNCTION_LIST_3_0_PTR l = list3(fx);
+    CK_MECHANISM aead = { CKM_DEP11_AEAD, NULL, 0 };
+    CK_MECHANISM wrap = { CKM_DEP11_CHILD_WRAP, NULL, 0 };
+    CK_OBJECT_HANDLE mb = keygen(fx, DEP11_ROLE_MAILBOX);
+    CK_OBJECT_HANDLE pol = keygen(fx, DEP11_ROLE_POLICY);
+    const CK_FLAGS msg = CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
+    CK_SESSION_INFO si;
+    CK_MECHANISM_INFO mi;
+    CK_ULONG len = 0;
+    CK_RV base = CKR_GENERAL_ERROR;
+
+    assert_int_equal(F->C_GetSessionInfo(fx->s, &si), CKR_OK);
+    for (CK_ULONG k = 1; k <= 11; k++) {
+        CK_FLAGS want = k == 7 || k == 8 ? msg : 0;
+        assert_int_equal(F->C_GetMechanismInfo(si.slotID, DEP11_CKM(k), &mi), CKR_OK);
+        assert_int_equal(mi.flags & msg, want);
+    }
+    /* a mechanism without the flag has no message-based form */
+    assert_int_equal(l->C_MessageEncryptInit(fx->s, &wrap, pol), CKR_MECHANISM_INVALID);
+    /* the backend's own answer without one (SoftHSM: not supported) */
+    base = F->C_GetOperationState(fx->s, NULL, &len);
+    assert_int_not_equal(base, CKR_STATE_UNSAVEABLE);
+    assert_int_equal(l->C_MessageDecryptInit(fx->s, &aead, mb), CKR_OK);
+    assert_int_equal(F->C_GetOperationState(fx->s, NULL, &len), CKR_STATE_UNSAVEABLE);
+    assert_int_equal(l->C_MessageDecryptFinal(fx->s), CKR_OK);
+    assert_int_equal(F->C_GetOperationState(fx->s, NULL, &len), base);
+}
+
 static void test_cancel_login_close(void **state)
 {
     struct itest_fx *fx = *state;
@@ -531,6 +566,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chunk_multipart_param, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_states_and_keys, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_mechanism_flags_and_state, itest_setup,
+                                        itest_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_login_close, itest_setup, itest_teardown),
     };
 

@@ -16,3 +16,8 @@ void dep11_msg_free(struct dep11_msg *m)
 {
     (void)m;
 }
+
+int dep11_msg_active(const struct dep11_msg *m)
+{
+    return m != NULL;
+}

@@ -159,17 +159,39 @@ CK_RV itest_find(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
     return rv;
 }
 
+CK_RV itest_tenant_id(struct itest *t, CK_SESSION_HANDLE s, CK_BYTE out[16])
+{
+    CK_SESSION_INFO si;
+    CK_TOKEN_INFO ti;
+    char id[17];
+    CK_RV rv = t->f->C_GetSessionInfo(s, &si);
+
+    if (rv == CKR_OK)
+        rv = t->f->C_GetTokenInfo(si.slotID, &ti);
+    if (rv != CKR_OK)
+        return rv;
+    memset(id, '-', sizeof id);
+    memcpy(id, ti.label, 7); /* blank-padded: no token label here is shorter */
+    memcpy(id + 7, "-tenant-1", 9);
+    memcpy(out, id, 16);
+    return CKR_OK;
+}
+
 CK_RV itest_keygen(struct itest *t, CK_SESSION_HANDLE s, CK_ULONG role,
                    CK_ULONG ptype, CK_OBJECT_HANDLE *h)
 {
     CK_MECHANISM m = { CKM_DEP11_KEY_GEN, NULL, 0 };
+    CK_BYTE tenant[16];
     CK_ATTRIBUTE tmpl[] = {
         { CKA_DEP11_ROLE, &role, sizeof role },
         { CKA_DEP11_POLICY_TYPE, &ptype, sizeof ptype },
-        { CKA_DEP11_TENANT, (void *)ITEST_TENANT, 16 },
+        { CKA_DEP11_TENANT, tenant, sizeof tenant },
         { CKA_LABEL, (void *)"itest policy", 12 },
     };
+    CK_RV rv = role == DEP11_ROLE_POLICY ? itest_tenant_id(t, s, tenant) : CKR_OK;
 
+    if (rv != CKR_OK)
+        return rv;
     return t->f->C_GenerateKey(s, &m, tmpl, role == DEP11_ROLE_POLICY ? 4 : 1, h);
 }
 

@@ -57,7 +57,8 @@ CK_RV itest_session(struct itest *t, const char *label, int login, CK_SESSION_HA
 CK_RV itest_find(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
                  const char *label, CK_OBJECT_HANDLE *h);
 
-/* CKM_DEP11_KEY_GEN of @role; a policy gets @ptype and a fixed tenant. */
+/* CKM_DEP11_KEY_GEN of @role; a policy gets @ptype and the tenant id of
+ * the session's token (itest_tenant_id). */
 CK_RV itest_keygen(struct itest *t, CK_SESSION_HANDLE s, CK_ULONG role,
                    CK_ULONG ptype, CK_OBJECT_HANDLE *h);
 
@@ -151,6 +152,11 @@ int itest_group_teardown(void **state);
 int itest_setup(void **state);
 int itest_teardown(void **state);
 
-#define ITEST_TENANT "contoso-tenant-1"   /* 16 bytes */
+/* The tenant id the tests give policies made on a token: the first 7
+ * characters of its label, then "-tenant-1" (16 bytes): "contoso-tenant-1",
+ * "fabrika-tenant-1". Each tenant has its own, so a check that reads the
+ * wrong policy's tenant fails. */
+#define ITEST_TENANT "contoso-tenant-1"   /* 16 bytes: contoso's */
+CK_RV itest_tenant_id(struct itest *t, CK_SESSION_HANDLE s, CK_BYTE out[16]);
 
 #endif

@@ -56,7 +56,7 @@ int probe_trusted_so(struct tool *t, struct probe *p);
 struct route {
     const char *key;
     const char *value; /* NULL: no value serves this HSM */
-    char why[200];
+    char why[400];
     int kind; /* ROUTE_KEY, ROUTE_NEW_KEY (added by issue 13 beside this
                 * tool), ROUTE_NEED (a requirement, not a key) */
 };

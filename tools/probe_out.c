@@ -123,7 +123,9 @@ static void route_token(const struct probe *p, struct route *r, char *sessions, 
 {
     char a[96], b[96];
     CK_ULONG max = p->ti.ulMaxSessionCount;
-    int finite = max != CK_EFFECTIVELY_INFINITE && max != CK_UNAVAILABLE_INFORMATION;
+    /* 0 is "effectively infinite"; ~0 unavailable; opencryptoki says ~0 - 1.
+     * A limit above dep11's largest pool (1024) binds nothing. */
+    int finite = max != CK_EFFECTIVELY_INFINITE && max <= 1024;
 
     snprintf(sessions, cap, "%lu", finite && max < 8 ? max : 8UL);
     if (finite)
@@ -131,7 +133,7 @@ static void route_token(const struct probe *p, struct route *r, char *sessions, 
             "the token reports at most %lu sessions", max);
     else
         set(&r[0], "max-sessions", ROUTE_KEY, sessions,
-            "the token reports no session limit: dep11's default");
+            "the token reports no session limit below 1024: dep11's default");
     if (p->trusted_so.res == TRIAL_SKIP)
         set(&r[1], "root-registration", ROUTE_NEW_KEY, "so-login",
             "CKA_TRUSTED by the SO %s: so-login serves any token",

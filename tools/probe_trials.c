@@ -336,8 +336,9 @@ static void signatures(struct tool *t, struct probe *p)
 }
 
 /* The public key template of a registration twin (keys.c's create_twin),
- * as a session object with CKA_TRUSTED = TRUE. */
-static CK_RV create_twin(struct tool *t, struct probe *p, CK_OBJECT_HANDLE *h)
+ * as a session object; @trusted: with CKA_TRUSTED = TRUE (else without it,
+ * the control: is it CKA_TRUSTED the token refuses, or the rest?). */
+static CK_RV create_twin(struct tool *t, struct probe *p, int trusted, CK_OBJECT_HANDLE *h)
 {
     CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
     CK_KEY_TYPE kt = CKK_RSA;
@@ -356,7 +357,9 @@ static CK_RV create_twin(struct tool *t, struct probe *p, CK_OBJECT_HANDLE *h)
     };
 
     *h = CK_INVALID_HANDLE;
-    return t->p11->C_CreateObject(t->session, tmpl, sizeof tmpl / sizeof tmpl[0], h);
+    /* CKA_TRUSTED is last: without it, one attribute fewer */
+    return t->p11->C_CreateObject(t->session, tmpl,
+                                  sizeof tmpl / sizeof tmpl[0] - (trusted ? 0 : 1), h);
 }
 
 /* A user session must not be able to make a CKA_TRUSTED object; if it can,
@@ -370,7 +373,7 @@ static void trusted_user(struct tool *t, struct probe *p)
         skip(&p->trusted_user, "no RSA public key to copy");
         return;
     }
-    rv = create_twin(t, p, &h);
+    rv = create_twin(t, p, 1, &h);
     if (rv == CKR_OK) {
         tool_destroy(t, h);
         ok(&p->trusted_user);
@@ -397,9 +400,15 @@ int probe_trusted_so(struct tool *t, struct probe *p)
     rc = tool_open(t, 1, CKU_SO, p->so_pin);
     if (rc != TOOL_EXIT_OK)
         return rc; /* a wrong SO PIN is the caller's error, printed */
-    rv = create_twin(t, p, &h);
+    rv = create_twin(t, p, 1, &h);
     if (rv != CKR_OK) {
-        no(&p->trusted_so, "C_CreateObject (CKA_TRUSTED, SO)", rv);
+        CK_RV control = create_twin(t, p, 0, &h);
+
+        tool_destroy(t, h);
+        no(&p->trusted_so,
+           control == CKR_OK ? "C_CreateObject (CKA_TRUSTED, SO; accepted without CKA_TRUSTED)"
+                             : "C_CreateObject (CKA_TRUSTED, SO; refused without it too)",
+           rv);
         return TOOL_EXIT_OK;
     }
     tool_destroy(t, h);

@@ -24,7 +24,8 @@ shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
 
 # compare PROBED SHIPPED: every key SHIPPED sets has the same value in
 # PROBED (the module path apart); prints one line per mismatch, returns 1
-# on any. Keys SHIPPED leaves at their default are listed, not compared.
+# on any. Keys SHIPPED leaves out are listed (with whether the probe agrees
+# with their default), not compared: issue 13's new keys are not in main yet.
 compare() {
     /usr/bin/python3 - "$1" "$2" <<'EOF'
 import sys
@@ -45,8 +46,14 @@ for k, v in sorted(shipped.items()):
     if probed.get(k) != v:
         print("mismatch: %s: probe says %r, %s says %r" % (k, probed.get(k), sys.argv[2], v))
         bad = 1
+# docs/CONFIG.md's defaults of the keys a shipped profile may leave out
+defaults = {"receipt-signature": "ecdsa", "availability-key": "aes", "gcm-iv": "module",
+            "root-unwrap": "decrypt", "oaep-hash": "sha256", "max-sessions": "8"}
 for k in sorted(set(probed) - set(shipped)):
-    print("not in %s (default there): %s = %s" % (sys.argv[2].split("/")[-1], k, probed[k]))
+    d = defaults.get(k)
+    note = "" if d is None else (", as the default" if d == probed[k] else
+                                 ", NOT the default %s: the shipped profile should say so" % d)
+    print("not set in %s: probe says %s = %s%s" % (sys.argv[2].split("/")[-1], k, probed[k], note))
 print("compared %d keys" % (len(shipped) - 1))
 sys.exit(bad)
 EOF

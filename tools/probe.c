@@ -165,6 +165,7 @@ static int run(struct tool *t, int argc, char **argv)
         goto out;
     probe_trials(t, p);
     probe_cleanup(t, p);
+    probe_fork(t, p);
     rc = probe_trusted_so(t, p);
     if (rc != TOOL_EXIT_OK)
         goto out;
@@ -189,8 +190,8 @@ const struct tool_cmd tool_cmd_probe = {
     "again; the token keeps the objects it had): RSA-OAEP with SHA-1 and\n"
     "SHA-256, C_UnwrapKey with RSA-OAEP, AES-256-GCM (who makes the IV), AES\n"
     "key wrap with padding (0x210A or 0x210B), HMAC-SHA256, EC P-256 + ECDSA,\n"
-    "RSA-PSS; with an SO PIN also whether the SO (and only the SO) may set\n"
-    "CKA_TRUSTED. Writes a profile in hsm-profiles syntax (docs/CONFIG.md) on\n"
+    "RSA-PSS, a forked child's C_Initialize; with an SO PIN also whether the SO\n"
+    "(and only the SO) may set CKA_TRUSTED. Writes a profile in hsm-profiles syntax (docs/CONFIG.md) on\n"
     "standard output or into FILE, each value with a comment saying what the\n"
     "HSM answered. When no value serves a route, prints one line per such\n"
     "route (\"cannot serve KEY: why\"), writes nothing and exits 1.\n\n"

@@ -36,6 +36,7 @@ struct probe {
     struct trial aes_gen, gcm, kwp, ec, ecdsa, pss;
     struct trial trusted_user; /* a user session made a CKA_TRUSTED object (bad) */
     struct trial trusted_so;   /* the SO made one */
+    struct trial fork_child;   /* a forked child initialized the library again */
     int gcm_hsm_iv;            /* the HSM wrote its own IV into pIv */
     CK_ULONG kwp_mech;         /* the AES key wrap with padding number that worked */
     CK_ULONG same_identity;    /* other tokens with this token's maker/model/serial */
@@ -44,6 +45,9 @@ struct probe {
 /* probe_trials.c: the user phase (a logged-in RW session on t->session).
  * Fills @p; never fails (each refusal is recorded in its trial). */
 void probe_trials(struct tool *t, struct probe *p);
+/* Forks a child that calls C_Initialize, C_GetTokenInfo and C_Finalize
+ * and reports through a pipe (a comment in the profile, no key). */
+void probe_fork(struct tool *t, struct probe *p);
 /* Destroys the session objects the trials made. */
 void probe_cleanup(struct tool *t, struct probe *p);
 /* The SO phase, after probe_cleanup: may the SO create a CKA_TRUSTED

@@ -206,6 +206,7 @@ static void write_head(FILE *fp, const struct probe *p)
 /* The profile text: every key of docs/CONFIG.md's table. */
 static void write_profile(FILE *fp, const struct probe *p, const struct route *r)
 {
+    char fork_why[160];
     int i = 0;
 
     write_head(fp, p);
@@ -219,6 +220,9 @@ static void write_profile(FILE *fp, const struct probe *p, const struct route *r
             fprintf(fp, "# (a key of issue 13's profile routes)\n");
         fprintf(fp, "%s = %s\n\n", r[i].key, r[i].value);
     }
+    fprintf(fp, "# fork: a child process initializes the library again and reads the token:\n"
+                "# %s (no profile key: dep11 always initializes the library itself)\n\n",
+            said(&p->fork_child, fork_why, sizeof fork_why));
     fprintf(fp, "# Not decided by a trial: dep11's defaults (tune for the deployment).\n"
                 "availability-rsa-bits = 2048\n"
                 "call-timeout-ms = 0\nretries = 1\nbackoff-ms = 0\n"
@@ -229,7 +233,7 @@ static void write_profile(FILE *fp, const struct probe *p, const struct route *r
 static void write_json(FILE *fp, const struct probe *p, const struct route *r, int bad,
                        const char *text)
 {
-    char lab[33], ser[17];
+    char lab[33], ser[17], fork_why[160];
     int i = 0;
 
     fprintf(fp, "{\"module\":");
@@ -238,8 +242,10 @@ static void write_json(FILE *fp, const struct probe *p, const struct route *r, i
     tool_json_str(fp, field(p->ti.label, 32, lab));
     fprintf(fp, ",\"serial\":");
     tool_json_str(fp, field(p->ti.serialNumber, 16, ser));
-    fprintf(fp, ",\"pin_min\":%lu,\"pin_max\":%lu,\"ok\":%s,\"routes\":[", p->ti.ulMinPinLen,
-            p->ti.ulMaxPinLen, bad ? "false" : "true");
+    fprintf(fp, ",\"pin_min\":%lu,\"pin_max\":%lu,\"fork\":", p->ti.ulMinPinLen,
+            p->ti.ulMaxPinLen);
+    tool_json_str(fp, said(&p->fork_child, fork_why, sizeof fork_why));
+    fprintf(fp, ",\"ok\":%s,\"routes\":[", bad ? "false" : "true");
     for (i = 0; i < PROBE_ROUTES; i++) {
         fprintf(fp, "%s{\"key\":", i ? "," : "");
         tool_json_str(fp, r[i].key);

@@ -6,6 +6,8 @@
  * are decided from these records in probe_out.c.
  */
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -435,6 +437,63 @@ void probe_trials(struct tool *t, struct probe *p)
     hmac(t, p);
     signatures(t, p);
     trusted_user(t, p);
+}
+
+/* The child of probe_fork: the stage that failed (1 C_Initialize, 2
+ * C_GetTokenInfo) and its CK_RV, or 0 and CKR_OK, on @fd. Never returns. */
+static void fork_child(struct tool *t, int fd)
+{
+    CK_C_INITIALIZE_ARGS args;
+    CK_TOKEN_INFO ti;
+    CK_ULONG msg[2] = { 1, CKR_GENERAL_ERROR };
+
+    memset(&args, 0, sizeof args);
+    args.flags = CKF_OS_LOCKING_OK;
+    msg[1] = t->p11->C_Initialize(&args);
+    if (msg[1] == CKR_OK) {
+        msg[0] = 2;
+        msg[1] = t->p11->C_GetTokenInfo(t->slot, &ti);
+        if (msg[1] == CKR_OK)
+            msg[0] = 0;
+        (void)t->p11->C_Finalize(NULL);
+    }
+    if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg)
+        _exit(2);
+    _exit(0); /* no atexit handlers: they belong to the parent */
+}
+
+void probe_fork(struct tool *t, struct probe *p)
+{
+    static const char *const stage[] = { "", "C_Initialize in a forked child",
+                                         "C_GetTokenInfo in a forked child" };
+    CK_ULONG msg[2] = { 9, CKR_GENERAL_ERROR };
+    int fds[2] = { -1, -1 }, st = 0;
+    pid_t pid = -1;
+
+    fflush(NULL);
+    if (pipe(fds) != 0 || (pid = fork()) < 0) {
+        if (fds[0] >= 0)
+            close(fds[0]);
+        if (fds[1] >= 0)
+            close(fds[1]);
+        skip(&p->fork_child, "pipe or fork failed");
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        fork_child(t, fds[1]);
+    }
+    close(fds[1]);
+    if (read(fds[0], msg, sizeof msg) != (ssize_t)sizeof msg || msg[0] > 2)
+        msg[0] = 9;
+    close(fds[0]);
+    (void)waitpid(pid, &st, 0);
+    if (msg[0] == 9)
+        no(&p->fork_child, "the forked child died", CKR_GENERAL_ERROR);
+    else if (msg[0] != 0)
+        no(&p->fork_child, stage[msg[0]], msg[1]);
+    else
+        ok(&p->fork_child);
 }
 
 void probe_cleanup(struct tool *t, struct probe *p)

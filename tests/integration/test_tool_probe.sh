@@ -12,8 +12,8 @@
 #     not set CKA_TRUSTED: so-login) and one with no RSA-OAEP and no
 #     AES-GCM (exit 1, one "cannot serve" line per route, no file).
 #   opencryptoki (the ock_world.sh world, two tokens with one serial): the
-#     same comparison with hsm-profiles/opencryptoki.conf, objects before =
-#     after, and provider init + C_Initialize through dep11 on the written
+#     same comparison with hsm-profiles/opencryptoki.conf, fork-safety
+#     (opencryptoki yes, SoftHSM no), objects before = after, and provider init + C_Initialize through dep11 on the written
 #     profile. Skipped (with the reason) where the world cannot be built.
 # shellcheck source=tests/integration/test_tool_lib.sh
 . "$(cd "$(dirname "$0")" && pwd)/test_tool_lib.sh"
@@ -115,6 +115,8 @@ json 'j["ok"] and j["token"] == "contoso" and j["pin_min"] >= 1 and j["file"] is
 json '{r["key"]: r["value"] for r in j["routes"]}["oaep-hash"] == "sha1"'
 json 'all(r["why"] for r in j["routes"]) and "oaep-hash = sha1" in j["profile"]'
 json '{r["key"]: r["kind"] for r in j["routes"]}["token-identity"] == "new-key"'
+# SoftHSM is not fork-safe (DESIGN section 8): a forked child's C_Initialize.
+json 'j["fork"].startswith("no (C_Initialize in a forked child")'
 # Without the SO PIN, root registration is not probed: so-login, said so.
 json '{r["key"]: r["value"] for r in j["routes"]}["root-registration"] == "so-login"'
 json '"not tried" in {r["key"]: r["why"] for r in j["routes"]}["root-registration"]'
@@ -206,6 +208,8 @@ rr=$(value "$OUT/ock.conf" root-registration) ti=$(value "$OUT/ock.conf" token-i
 echo "new keys on opencryptoki: root-registration = $rr, token-identity = $ti"
 [ "$rr" = so-login ] && [ "$ti" = serial-label ] ||
     fail "opencryptoki: want root-registration = so-login, token-identity = serial-label"
+checks=$((checks + 1))
+grep -A1 '^# fork:' "$OUT/ock.conf" | grep -q '^# yes' || fail "opencryptoki is fork-safe (DESIGN section 8)"
 after=$(objects ock_in)
 checks=$((checks + 1))
 [ "$before" = "$after" ] || { fail "opencryptoki: the token's objects changed"; diff <(echo "$before") <(echo "$after"); }

@@ -220,8 +220,9 @@ static void write_profile(FILE *fp, const struct probe *p, const struct route *r
             fprintf(fp, "# (a key of issue 13's profile routes)\n");
         fprintf(fp, "%s = %s\n\n", r[i].key, r[i].value);
     }
-    fprintf(fp, "# fork: a child process initializes the library again and reads the token:\n"
-                "# %s (no profile key: dep11 always initializes the library itself)\n\n",
+    fprintf(fp,
+            "# fork: a child process initializes the library again and reads the token:\n"
+            "# %s (no profile key: dep11 always initializes the library itself)\n\n",
             said(&p->fork_child, fork_why, sizeof fork_why));
     fprintf(fp, "# Not decided by a trial: dep11's defaults (tune for the deployment).\n"
                 "availability-rsa-bits = 2048\n"

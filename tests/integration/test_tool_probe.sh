@@ -189,13 +189,19 @@ fi
 OW="$abs_top_builddir/tests/integration/worlds/probe-ock"
 ock_world_start "$OW" >/dev/null || { fail "the opencryptoki world did not start"; finish; exit; }
 MOD=$OCK_MODULE
+# The tool inside the world. opencryptoki 3.8.1 itself leaks (its soft
+# token, unloaded at C_Finalize, and bt_get_node): in an ASan build its
+# leaks are not ours to report; the SoftHSM half above keeps detection on.
+ock_tool() {
+    ock_in env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$TOOL" "$@"
+}
 # A token key pair to stay: the probe must leave it and add nothing.
 ock_in pkcs11-tool --module "$OCK_MODULE" --token-label contoso --login --pin 1234 \
     --keypairgen --key-type rsa:2048 --label keep --id 42 --usage-decrypt >/dev/null 2>&1 ||
     fail "opencryptoki: keypairgen on contoso"
 before=$(objects ock_in)
 echo "$before" | grep -q 'label: *keep' || fail "opencryptoki: the key pair is not listed"
-t 0 "probe opencryptoki" -- ock_in "$TOOL" probe --module "$OCK_MODULE" --token contoso \
+t 0 "probe opencryptoki" -- ock_tool probe --module "$OCK_MODULE" --token contoso \
     --pin-file "$OW/user.pin" --so-pin-file "$OW/so.pin" -o "$OUT/ock.conf"
 checks=$((checks + 1))
 if compare "$OUT/ock.conf" "$PROFILES/opencryptoki.conf"; then
@@ -223,7 +229,7 @@ main_only "$OUT/ock.conf" "$OUT/ock-probed.conf"
     echo "provider-pin = file:$OW/provider.pin"
     echo "trusted-roots = any"
 } >"$OUT/dep11-ock.conf"
-t 0 "opencryptoki: provider init on the probed profile" -- ock_in "$TOOL" \
+t 0 "opencryptoki: provider init on the probed profile" -- ock_tool \
     --module "$OCK_MODULE" provider init --config "$OUT/dep11-ock.conf"
 # (an ASan build of dep11 needs its runtime preloaded in pkcs11-tool)
 t 0 "opencryptoki: C_Initialize through dep11 on the probed profile" -- \

@@ -137,10 +137,13 @@ static void oaep_unwrap(struct tool *t, struct probe *p)
         skip(&p->unwrap, "no RSA-OAEP round trip");
         return;
     }
-    if (RAND_bytes(msg, sizeof msg) != 1 ||
-        t->p11->C_EncryptInit(t->session, &m, p->rsa_pub) != CKR_OK ||
-        t->p11->C_Encrypt(t->session, msg, sizeof msg, ct, &ct_len) != CKR_OK) {
-        no(&p->unwrap, "C_Encrypt (RSA-OAEP)", CKR_GENERAL_ERROR);
+    if (RAND_bytes(msg, sizeof msg) != 1) {
+        no(&p->unwrap, "RAND_bytes", CKR_GENERAL_ERROR);
+        return;
+    }
+    if ((rv = t->p11->C_EncryptInit(t->session, &m, p->rsa_pub)) != CKR_OK ||
+        (rv = t->p11->C_Encrypt(t->session, msg, sizeof msg, ct, &ct_len)) != CKR_OK) {
+        no(&p->unwrap, "C_Encrypt (RSA-OAEP)", rv);
         return;
     }
     rv = t->p11->C_UnwrapKey(t->session, &m, p->rsa_priv, ct, ct_len, tmpl, 5, &k);

@@ -34,6 +34,7 @@ const struct tool_cmd *const tool_commands[] = {
     &tool_cmd_store_inventory,
     &tool_cmd_store_verify,
     &tool_cmd_store_import,
+    &tool_cmd_probe,
 };
 
 const size_t tool_ncommands = sizeof tool_commands / sizeof tool_commands[0];

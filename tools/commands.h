@@ -44,5 +44,6 @@ extern const struct tool_cmd tool_cmd_store_inventory;
 extern const struct tool_cmd tool_cmd_store_verify;
 extern const struct tool_cmd tool_cmd_store_rewrap;       /* store_rewrap.c */
 extern const struct tool_cmd tool_cmd_store_import;       /* store_import.c */
+extern const struct tool_cmd tool_cmd_probe;              /* probe.c */
 
 #endif

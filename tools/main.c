@@ -46,6 +46,8 @@ static const struct tool_cmd *lookup(struct tool *t, const char *noun,
         if (strcmp(tool_commands[i]->noun, noun) != 0)
             continue;
         noun_known = 1;
+        if (tool_commands[i]->verb[0] == '\0')
+            return tool_commands[i]; /* a command without a verb (probe) */
         if (verb != NULL && strcmp(tool_commands[i]->verb, verb) == 0)
             return tool_commands[i];
     }
@@ -103,8 +105,10 @@ int main(int argc, char **argv)
     if (cmd == NULL)
         return optind + 1 < argc && !strcmp(argv[optind + 1], "--help")
                    ? TOOL_EXIT_OK : TOOL_EXIT_USAGE;
-    snprintf(name, sizeof name, "%s %s", cmd->noun, cmd->verb);
+    snprintf(name, sizeof name, "%s%s%s", cmd->noun, cmd->verb[0] ? " " : "", cmd->verb);
     t.cmd = name;
+    if (cmd->verb[0] == '\0')
+        optind--; /* a verb-less command gets the noun as its argv[0] */
     rc = cmd->run(&t, argc - optind - 1, argv + optind + 1);
     tool_close(&t);
     return rc;

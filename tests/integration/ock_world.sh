@@ -4,7 +4,7 @@
 # /var/lib/opencryptoki, /run, /dev/shm): the world isolates them in a
 # private mount namespace, so nothing of the machine's set-up is touched
 # (DESIGN section 8):
-#   ock_world_start DIR   a holder process (unshare -m --propagation private)
+#   ock_world_start DIR   a holder process (unshare -m -i --propagation private)
 #                         whose namespace has scratch directories of DIR
 #                         bind-mounted over the four paths; opencryptoki.conf
 #                         with one soft token per name in $OCK_TOKENS (default:
@@ -15,7 +15,7 @@
 #                         DIR/provider.pin: PINs of 4 to 8 characters).
 #                         Installs a trap that stops everything on EXIT, INT
 #                         and TERM, also when the caller fails.
-#   ock_in CMD...         runs CMD inside the world's namespace (nsenter -m).
+#   ock_in CMD...         runs CMD inside the world's namespace (nsenter -m -i).
 #   ock_world_fresh SO USER PROVIDER
 #                         every token back to factory state and initialized
 #                         again (PIN files SO, USER, PROVIDER): a fresh world.
@@ -48,8 +48,8 @@ ock_world_usable() {
         echo "opencryptoki world: opencryptoki is not installed (pkcsslotd, pkcsconf, $OCK_MODULE)"
         return 1
     fi
-    if ! unshare -m --propagation private true 2>/dev/null; then
-        echo "opencryptoki world: this machine cannot create a mount namespace (unshare -m)"
+    if ! unshare -m -i --propagation private true 2>/dev/null; then
+        echo "opencryptoki world: this machine cannot create a mount and IPC namespace (unshare -m -i)"
         return 1
     fi
     return 0
@@ -58,7 +58,7 @@ ock_world_usable() {
 # (From inside the namespace too: a test run by test_ock.sh gets OCK_DIR
 # and OCK_HOLDER in its environment.)
 ock_in() {
-    nsenter -m -t "$OCK_HOLDER" -- "$@"
+    nsenter -m -i -t "$OCK_HOLDER" -- "$@"
 }
 
 # Stops pkcsslotd (the one in $OCK_DIR/slotd.pid: a test that reset the
@@ -87,7 +87,7 @@ ock_world_stop() {
 
 # Starts pkcsslotd -f inside the namespace; waits until it answers.
 ock_slotd_start() {
-    nsenter -m -t "$OCK_HOLDER" -- pkcsslotd -f >>"$OCK_DIR/ock.log" 2>&1 &
+    nsenter -m -i -t "$OCK_HOLDER" -- pkcsslotd -f >>"$OCK_DIR/ock.log" 2>&1 &
     echo $! >"$OCK_DIR/slotd.pid"
     for _ in $(seq 50); do
         ock_in pkcsconf -s >/dev/null 2>&1 && return 0
@@ -186,7 +186,11 @@ ock_world_start() {
     trap 'ock_world_stop' EXIT
     trap 'ock_world_stop; exit 130' INT
     trap 'ock_world_stop; exit 143' TERM
-    unshare -m --propagation private sleep infinity &
+    # -i: an IPC namespace too. pkcsslotd keeps its token table in System V
+    # shared memory under a fixed ftok key: without it, worlds running at the
+    # same time (or a segment a killed pkcsslotd left) share one table and
+    # C_Initialize fails with CKR_HOST_MEMORY.
+    unshare -m -i --propagation private sleep infinity &
     OCK_HOLDER=$!
     export OCK_HOLDER
     # Never mount before the holder is in a namespace of its own: a bind

@@ -740,7 +740,8 @@ static void test_interfaces(void **state)
     assert_string_equal((const char *)ifc->pInterfaceName, "Vendor dep11");
     x = ifc->pFunctionList;
     assert_int_equal(x->version.major, 1);
-    assert_int_equal(x->version.minor, 0);
+    assert_int_equal(x->version.minor, 1); /* 1.1: DEP11_RegisterRoot */
+    assert_non_null(x->DEP11_RegisterRoot);
     assert_ptr_equal(x->DEP11_GetPolicyInfo, fx->t->x->DEP11_GetPolicyInfo);
     assert_non_null(x->DEP11_PurgePolicy);
     assert_non_null(x->DEP11_FlushCache);

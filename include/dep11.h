@@ -205,7 +205,7 @@ typedef struct CK_DEP11_FUNCTION_LIST {
      * DEP11_ROOT_UNREGISTER; pRootId the root's identity
      * (DEP11_ROOT_ID_LEN bytes); pSoPin the token's SO PIN, which dep11
      * passes to C_Login(CKU_SO) on a session of its own and forgets. */
-    CK_RV (*DEP11_RegisterRoot)
+    CK_RV(*DEP11_RegisterRoot)
     (CK_SESSION_HANDLE hSession, CK_ULONG ulAction, CK_BYTE_PTR pRootId, CK_ULONG ulRootIdLen,
      CK_UTF8CHAR_PTR pSoPin, CK_ULONG ulSoPinLen);
 } CK_DEP11_FUNCTION_LIST;

@@ -11,6 +11,7 @@
 #include "hsm/own_sessions.h"
 #include "hsm/provider_int.h"
 #include "hsm/root_reg.h"
+#include "hsm/rsa.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -183,6 +184,46 @@ CK_RV dep11_provider_rootreg_drop(const uint8_t ident[DEP11_TOKEN_IDENT_LEN],
     if (dropped != NULL)
         *dropped = a.dropped;
     return rv;
+}
+
+/* ---- public numbers of a key object ---- */
+
+/** See root_reg.h. @s a worker session on @h's token. */
+CK_RV dep11_hsm_rsa_public_numbers(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                                   struct dep11_hsm_rsa *k, int *rsa)
+{
+    CK_ATTRIBUTE t[2];
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (k == NULL || rsa == NULL) {
+        LOG_FAIL(rv, "NULL argument");
+        return rv;
+    }
+    *rsa = 0;
+    memset(k, 0, sizeof *k);
+    t[0] = (CK_ATTRIBUTE){ CKA_MODULUS, k->modulus, sizeof k->modulus };
+    t[1] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, k->exponent, sizeof k->exponent };
+    rv = dep11_hsm_GetAttributeValue(s, h, t, 2);
+    if (rv == CKR_ATTRIBUTE_TYPE_INVALID && t[0].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+        t[0].ulValueLen != 0) {
+        /* a private key without its exponent: the resolved pair has it */
+        if (dep11_hsm_rsa_resolve(s, h, k) != CKR_OK)
+            return CKR_OK;
+        t[0].ulValueLen = k->mod_len;
+        t[1].ulValueLen = k->exp_len;
+        rv = CKR_OK;
+    }
+    if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+        rv == CKR_BUFFER_TOO_SMALL)
+        return CKR_OK;
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "reading the public numbers of object %lu", (unsigned long)h);
+        return rv;
+    }
+    k->mod_len = t[0].ulValueLen;
+    k->exp_len = t[1].ulValueLen;
+    *rsa = k->mod_len != 0 && k->exp_len != 0;
+    return CKR_OK;
 }
 
 /* ---- the SO's login ---- */

@@ -35,6 +35,15 @@ CK_RV dep11_provider_rootreg_write(const uint8_t ident[DEP11_TOKEN_IDENT_LEN],
 CK_RV dep11_provider_rootreg_drop(const uint8_t ident[DEP11_TOKEN_IDENT_LEN],
                                   const uint8_t root_id[DEP11_ROOT_ID_LEN], unsigned *dropped);
 
+/* The public numbers of RSA key object @h (private or public) into @k
+ * (modulus and exponent; a private key without CKA_PUBLIC_EXPONENT takes
+ * its pair's). *@rsa = 0 when @h is no RSA key dep11 could use (gone, not
+ * RSA, too large, no exponent): CKR_OK then. Backend codes when the
+ * question cannot be answered. */
+struct dep11_hsm_rsa;
+CK_RV dep11_hsm_rsa_public_numbers(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                                   struct dep11_hsm_rsa *k, int *rsa);
+
 /* Opens a read-write session of dep11's own on @slot (recorded: no consumer
  * can use it) and logs the SO in with @pin (@pin_len bytes). The backend's
  * C_Login code untouched on refusal (CKR_PIN_INCORRECT,

@@ -10,7 +10,8 @@
  *                (digest), then wrap and unwrap; protection against destroy
  *                and modify; a registration on contoso does not count for
  *                the same key imported on fabrikam; unregister (mechanism 13)
- *                then wrap refused, register again
+ *                then wrap refused, register again; a purge needs a root
+ *                registered by record
  *   unregistered root2 was unregistered by dep11-tool in another process:
  *                refused, modifiable; root1 still registered and protected
  *   registered   root2 registered again by dep11-tool: wrap and unwrap work
@@ -387,6 +388,55 @@ static void test_unregister(void **state)
     assert_int_equal(wrap(fx, fx->s, "root1", "root2", 0), CKR_OK);
 }
 
+/* Purge asks the same question: a revoked policy purges only from a token
+ * where one of its roots is registered (here: by record). */
+static void test_purge_needs_registration(void **state)
+{
+    struct itest_fx *fx = *state;
+    EVP_PKEY *ka = EVP_RSA_gen(2048), *kb = EVP_RSA_gen(2048);
+    CK_OBJECT_HANDLE pol = CK_INVALID_HANDLE;
+    CK_BYTE ida[DEP11_ROOT_ID_LEN], idb[DEP11_ROOT_ID_LEN], receipt[4096];
+    CK_ULONG len = sizeof receipt;
+    struct itest_blob blob = { 0 };
+    char pin[64];
+
+    assert_non_null(ka);
+    assert_non_null(kb);
+    so_pin(fx, pin);
+    import_pair(fx, fx->s, ka, "purge-a");
+    import_pair(fx, fx->s, kb, "purge-b");
+    identity(fx, fx->s, "purge-a", ida);
+    identity(fx, fx->s, "purge-b", idb);
+    assert_int_equal(F->C_Logout(fx->s), CKR_OK);
+    assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, ida, pin), CKR_OK);
+    assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, idb, pin), CKR_OK);
+    user_login(fx, fx->s);
+    assert_int_equal(itest_keygen(fx->t, fx->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &pol),
+                     CKR_OK);
+    assert_int_equal(itest_policy_wrap(fx->t, fx->s, pol, priv(fx, fx->s, "purge-a"),
+                                       priv(fx, fx->s, "purge-b"), 0, &blob),
+                     CKR_OK);
+    assert_int_equal(F->C_DestroyObject(fx->s, pol), CKR_OK);
+    /* the customer revokes both with its own tools (dep11 refuses it) */
+    assert_int_equal(itest_customer(fx->t, "destroy", "priv:purge-a", NULL), CKR_OK);
+    assert_int_equal(itest_customer(fx->t, "destroy", "priv:purge-b", NULL), CKR_OK);
+    assert_int_equal(F->C_Logout(fx->s), CKR_OK);
+    assert_int_equal(reg(fx, fx->s, DEP11_ROOT_UNREGISTER, ida, pin), CKR_OK);
+    assert_int_equal(reg(fx, fx->s, DEP11_ROOT_UNREGISTER, idb, pin), CKR_OK);
+    user_login(fx, fx->s);
+    assert_int_equal(X->DEP11_PurgePolicy(fx->s, blob.p, blob.len, receipt, &len),
+                     CKR_FUNCTION_REJECTED);
+    assert_int_equal(F->C_Logout(fx->s), CKR_OK);
+    assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, idb, pin), CKR_OK);
+    user_login(fx, fx->s);
+    len = sizeof receipt;
+    assert_int_equal(X->DEP11_PurgePolicy(fx->s, blob.p, blob.len, receipt, &len), CKR_OK);
+    assert_true(len > 0);
+    itest_blob_free(&blob);
+    EVP_PKEY_free(ka);
+    EVP_PKEY_free(kb);
+}
+
 /* ---- phases after dep11-tool ran in another process ---- */
 
 static void test_after_tool_unregister(void **state)
@@ -423,6 +473,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_registration_is_per_token, itest_setup,
                                         itest_teardown),
         cmocka_unit_test_setup_teardown(test_unregister, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_purge_needs_registration, itest_setup,
+                                        itest_teardown),
     };
     const struct CMUnitTest unregistered[] = {
         cmocka_unit_test_setup_teardown(test_after_tool_unregister, itest_setup,

@@ -46,6 +46,22 @@ extern "C" {
 #define CKM_DEP11_POLICY_INFO DEP11_CKM(9)
 #define CKM_DEP11_POLICY_PURGE DEP11_CKM(10)
 #define CKM_DEP11_FLUSH_CACHE DEP11_CKM(11)
+/* 12, 13  C_DigestInit / C_Digest(root identity (32 bytes: SHA-256 of the
+ *     root's DER SubjectPublicKeyInfo) || the token's SO PIN) -> no output
+ *     bytes: DEP11_RegisterRoot with DEP11_ROOT_REGISTER (12) or
+ *     DEP11_ROOT_UNREGISTER (13) on the session's token (a session not
+ *     logged in: dep11 logs the SO in on a session of its own, so a user
+ *     login of this process gets CKR_USER_ANOTHER_ALREADY_LOGGED_IN and a
+ *     read-only session CKR_SESSION_READ_ONLY_EXISTS). Data shorter than 32
+ *     bytes is CKR_DATA_LEN_RANGE; a NULL output is a size query and does
+ *     nothing. Only under the profile's "root-registration = so-login". */
+#define CKM_DEP11_ROOT_REGISTER DEP11_CKM(12)
+#define CKM_DEP11_ROOT_UNREGISTER DEP11_CKM(13)
+
+/* DEP11_RegisterRoot actions */
+#define DEP11_ROOT_REGISTER 1UL
+#define DEP11_ROOT_UNREGISTER 2UL
+#define DEP11_ROOT_ID_LEN 32
 
 /* Attributes */
 #define CKA_DEP11_ROLE           DEP11_CKA(1)
@@ -176,13 +192,22 @@ typedef struct CK_DEP11_POLICY_INFO {
 } CK_DEP11_POLICY_INFO;
 
 typedef struct CK_DEP11_FUNCTION_LIST {
-    CK_VERSION version; /* 1.0 */
+    CK_VERSION version; /* 1.1 (1.0 ends after DEP11_FlushCache) */
     CK_RV (*DEP11_GetPolicyInfo)(CK_BYTE_PTR pBlob, CK_ULONG ulBlobLen,
                                  CK_DEP11_POLICY_INFO *pInfo);
     CK_RV (*DEP11_PurgePolicy)(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pBlob,
                                CK_ULONG ulBlobLen, CK_BYTE_PTR pReceipt,
                                CK_ULONG_PTR pulReceiptLen);
     CK_RV (*DEP11_FlushCache)(CK_BYTE_PTR pPolicyId);
+    /* 1.1: root registration by the token's SO (profile "root-registration =
+     * so-login"; docs/SECURITY.md): hSession is a session on the customer
+     * token (not logged in, read-write); ulAction DEP11_ROOT_REGISTER or
+     * DEP11_ROOT_UNREGISTER; pRootId the root's identity
+     * (DEP11_ROOT_ID_LEN bytes); pSoPin the token's SO PIN, which dep11
+     * passes to C_Login(CKU_SO) on a session of its own and forgets. */
+    CK_RV(*DEP11_RegisterRoot)
+    (CK_SESSION_HANDLE hSession, CK_ULONG ulAction, CK_BYTE_PTR pRootId, CK_ULONG ulRootIdLen,
+     CK_UTF8CHAR_PTR pSoPin, CK_ULONG ulSoPinLen);
 } CK_DEP11_FUNCTION_LIST;
 
 typedef CK_DEP11_FUNCTION_LIST *CK_DEP11_FUNCTION_LIST_PTR;

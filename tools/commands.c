@@ -7,6 +7,8 @@
 const struct tool_cmd *const tool_commands[] = {
     &tool_cmd_keys_register,
     &tool_cmd_keys_check,
+    &tool_cmd_root_register,
+    &tool_cmd_root_unregister,
     &tool_cmd_policy_create,
     &tool_cmd_policy_show,
     &tool_cmd_policy_unwrap,

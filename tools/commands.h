@@ -17,6 +17,8 @@ extern const size_t tool_ncommands;
 
 extern const struct tool_cmd tool_cmd_keys_register;      /* keys.c */
 extern const struct tool_cmd tool_cmd_keys_check;
+extern const struct tool_cmd tool_cmd_root_register; /* root.c */
+extern const struct tool_cmd tool_cmd_root_unregister;
 extern const struct tool_cmd tool_cmd_policy_create;      /* policy.c */
 extern const struct tool_cmd tool_cmd_policy_show;
 extern const struct tool_cmd tool_cmd_policy_unwrap;

@@ -8,6 +8,8 @@
  */
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "tool.h"
 
 /* The one run the list serves (the tool loads one module, one thread). */
@@ -85,11 +87,32 @@ static CK_RV std_flush_cache(CK_BYTE_PTR pPolicyId)
                       none, &n);
 }
 
+/* DEP11_RegisterRoot: identity || SO PIN as the data of mechanism 12/13. */
+static CK_RV std_register_root(CK_SESSION_HANDLE hSession, CK_ULONG ulAction,
+                               CK_BYTE_PTR pRootId, CK_ULONG ulRootIdLen,
+                               CK_UTF8CHAR_PTR pSoPin, CK_ULONG ulSoPinLen)
+{
+    CK_BYTE buf[DEP11_ROOT_ID_LEN + 256], none[1];
+    CK_ULONG n = 0;
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
+    if (pRootId == NULL || ulRootIdLen != DEP11_ROOT_ID_LEN || ulSoPinLen > 256 ||
+        (pSoPin == NULL && ulSoPinLen != 0) ||
+        (ulAction != DEP11_ROOT_REGISTER && ulAction != DEP11_ROOT_UNREGISTER))
+        return rv;
+    memcpy(buf, pRootId, DEP11_ROOT_ID_LEN);
+    if (ulSoPinLen != 0)
+        memcpy(buf + DEP11_ROOT_ID_LEN, pSoPin, ulSoPinLen);
+    rv = run(hSession,
+             ulAction == DEP11_ROOT_REGISTER ? CKM_DEP11_ROOT_REGISTER
+                                             : CKM_DEP11_ROOT_UNREGISTER,
+             0, buf, DEP11_ROOT_ID_LEN + ulSoPinLen, none, &n);
+    OPENSSL_cleanse(buf, sizeof buf);
+    return rv;
+}
+
 static CK_DEP11_FUNCTION_LIST std_list = {
-    { 1, 0 },
-    std_get_policy_info,
-    std_purge_policy,
-    std_flush_cache,
+    { 1, 1 }, std_get_policy_info, std_purge_policy, std_flush_cache, std_register_root,
 };
 
 /* Does @slot offer the route (CKM_DEP11_POLICY_INFO as a digest)? */

@@ -425,6 +425,14 @@ static CK_RV DEP11_FlushCache(CK_BYTE_PTR pPolicyId)
     DISPATCH(dep11_core_FlushCache(pPolicyId));
 }
 
+static CK_RV DEP11_RegisterRoot(CK_SESSION_HANDLE hSession, CK_ULONG ulAction,
+                                CK_BYTE_PTR pRootId, CK_ULONG ulRootIdLen,
+                                CK_UTF8CHAR_PTR pSoPin, CK_ULONG ulSoPinLen)
+{
+    DISPATCH(
+        dep11_core_RegisterRoot(hSession, ulAction, pRootId, ulRootIdLen, pSoPin, ulSoPinLen));
+}
+
 /* --- function lists and interfaces ------------------------------------------- */
 
 CK_FUNCTION_LIST dep11_api_list_2_40 = {
@@ -433,10 +441,11 @@ CK_FUNCTION_LIST dep11_api_list_2_40 = {
 };
 
 CK_DEP11_FUNCTION_LIST dep11_api_list_vendor = {
-    .version = { 1, 0 },
+    .version = { 1, 1 },
     .DEP11_GetPolicyInfo = DEP11_GetPolicyInfo,
     .DEP11_PurgePolicy = DEP11_PurgePolicy,
     .DEP11_FlushCache = DEP11_FlushCache,
+    .DEP11_RegisterRoot = DEP11_RegisterRoot,
 };
 
 static CK_RV get_function_list(CK_FUNCTION_LIST_PTR_PTR pp)

@@ -52,6 +52,14 @@ const struct dep11_mech dep11_mechs[] = {
       "CKM_DEP11_FLUSH_CACHE",
       DEP11_MECH_KEY_NONE,
       { 0, 0, CKF_DIGEST } },
+    { CKM_DEP11_ROOT_REGISTER,
+      "CKM_DEP11_ROOT_REGISTER",
+      DEP11_MECH_KEY_NONE,
+      { 0, 0, CKF_DIGEST } },
+    { CKM_DEP11_ROOT_UNREGISTER,
+      "CKM_DEP11_ROOT_UNREGISTER",
+      DEP11_MECH_KEY_NONE,
+      { 0, 0, CKF_DIGEST } },
 };
 const size_t dep11_mechs_n = sizeof dep11_mechs / sizeof dep11_mechs[0];
 

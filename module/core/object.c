@@ -17,6 +17,7 @@
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "hsm/rsa.h"
+#include "hier/root_reg.h"
 #include "util/log.h"
 
 /* A module-side key, or an alias of a backend handle (key == NULL). */
@@ -529,7 +530,7 @@ static CK_RV refuse_root_change(struct dep11_session *s, CK_OBJECT_HANDLE b,
         return CKR_OK; /* the key officer: unregistering is the customer's act */
     rv = dep11_hsm_worker_open(s->slot, &w);
     if (rv == CKR_OK) {
-        rv = dep11_hsm_rsa_in_registered_root(w, b, &yes);
+        rv = dep11_root_obj_registered(dep11_core_config(), w, s->slot, b, &yes);
         dep11_hsm_worker_close(w);
     }
     if (rv != CKR_OK) {
@@ -806,7 +807,7 @@ CK_RV dep11_core_is_registered_root(struct dep11_session *s, CK_OBJECT_HANDLE ba
     memset(&rsa, 0, sizeof rsa);
     rv = dep11_hsm_rsa_resolve(w, backend, &rsa);
     if (rv == CKR_OK)
-        rv = dep11_hsm_rsa_registered(w, &rsa, yes);
+        rv = dep11_root_registered(dep11_core_config(), w, dep11_session_slot(s), &rsa, yes);
     else if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID)
         rv = CKR_OK; /* not an RSA key pair dep11 can use: not a root */
     dep11_hsm_worker_close(w);

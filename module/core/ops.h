@@ -220,5 +220,10 @@ CK_RV dep11_core_PurgePolicy(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pBlob,
                              CK_ULONG_PTR pulReceiptLen);
 /* @pPolicyId: 16 bytes, or NULL for all. CKR_OK. */
 CK_RV dep11_core_FlushCache(CK_BYTE_PTR pPolicyId);
+/* DEP11_RegisterRoot (vendor_std.c: the same work as CKM_DEP11_ROOT_REGISTER
+ * and CKM_DEP11_ROOT_UNREGISTER; hier/root_reg.h). */
+CK_RV dep11_core_RegisterRoot(CK_SESSION_HANDLE hSession, CK_ULONG ulAction,
+                              CK_BYTE_PTR pRootId, CK_ULONG ulRootIdLen, CK_UTF8CHAR_PTR pSoPin,
+                              CK_ULONG ulSoPinLen);
 
 #endif

@@ -12,8 +12,10 @@
 
 #include "core/internal.h"
 #include "core/mech.h"
+#include "core/ops.h"
 #include "core/vendor_std.h"
 #include "hier/cache.h"
+#include "hier/root_reg.h"
 #include "util/log.h"
 #include "util/secmem.h"
 
@@ -98,11 +100,75 @@ static CK_RV run_purge(struct dep11_session *s, const CK_BYTE *in, CK_ULONG len,
     return rv;
 }
 
+/* DEP11_RegisterRoot: root identity (32 bytes) || SO PIN. The output is
+ * empty; a NULL output is a size query and does nothing. */
+static CK_RV run_root(struct dep11_session *s, CK_ULONG action, const CK_BYTE *in, CK_ULONG len,
+                      CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    struct dep11_call call = { .slot = dep11_session_slot(s), .cfg = dep11_core_config() };
+    CK_RV rv = CKR_DATA_LEN_RANGE;
+
+    if (len < DEP11_ROOT_ID_LEN) {
+        LOG_FAIL(rv, "a root identity (%d bytes) and the SO PIN, not %lu bytes",
+                 DEP11_ROOT_ID_LEN, (unsigned long)len);
+        return rv;
+    }
+    *out_len = 0;
+    if (out == NULL)
+        return CKR_OK;
+    return dep11_root_register(&call, action, in, DEP11_ROOT_ID_LEN, in + DEP11_ROOT_ID_LEN,
+                               len - DEP11_ROOT_ID_LEN);
+}
+
+static CK_RV run_register(struct dep11_session *s, const CK_BYTE *in, CK_ULONG len,
+                          CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    return run_root(s, DEP11_ROOT_REGISTER, in, len, out, out_len);
+}
+
+static CK_RV run_unregister(struct dep11_session *s, const CK_BYTE *in, CK_ULONG len,
+                            CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    return run_root(s, DEP11_ROOT_UNREGISTER, in, len, out, out_len);
+}
+
 static const struct vstd_route routes[] = {
     { CKM_DEP11_POLICY_INFO, 0, CKR_WRAPPED_KEY_INVALID, run_info },
     { CKM_DEP11_POLICY_PURGE, 1, CKR_WRAPPED_KEY_INVALID, run_purge },
     { CKM_DEP11_FLUSH_CACHE, 0, CKR_DATA_LEN_RANGE, run_flush },
+    { CKM_DEP11_ROOT_REGISTER, 0, CKR_DATA_LEN_RANGE, run_register },
+    { CKM_DEP11_ROOT_UNREGISTER, 0, CKR_DATA_LEN_RANGE, run_unregister },
 };
+
+/**
+ * dep11_core_RegisterRoot - see ops.h: DEP11_RegisterRoot on a session
+ * dep11 opened for the consumer. CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED;
+ * CKR_ARGUMENTS_BAD; CKR_SESSION_HANDLE_INVALID; hier's codes.
+ */
+CK_RV dep11_core_RegisterRoot(CK_SESSION_HANDLE hSession, CK_ULONG ulAction,
+                              CK_BYTE_PTR pRootId, CK_ULONG ulRootIdLen, CK_UTF8CHAR_PTR pSoPin,
+                              CK_ULONG ulSoPinLen)
+{
+    struct dep11_session *s = NULL;
+    struct dep11_call call;
+    CK_RV rv = dep11_core_check_init();
+
+    if (rv != CKR_OK)
+        return rv;
+    if (pRootId == NULL || (pSoPin == NULL && ulSoPinLen != 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(rv, "NULL root identity or SO PIN");
+        return rv;
+    }
+    rv = dep11_session_acquire(hSession, &s);
+    if (rv != CKR_OK)
+        return rv;
+    call.slot = dep11_session_slot(s);
+    call.cfg = dep11_core_config();
+    rv = dep11_root_register(&call, ulAction, pRootId, ulRootIdLen, pSoPin, ulSoPinLen);
+    dep11_session_release(s);
+    return rv;
+}
 
 static const struct vstd_route *route_of(CK_MECHANISM_TYPE m)
 {

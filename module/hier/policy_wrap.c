@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hier/hier.h"
+#include "hier/root_reg.h"
 #include "hier/tenant.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
@@ -102,14 +103,17 @@ static CK_RV check_root(const struct dep11_call *c, CK_SESSION_HANDLE s,
     }
     if (c->cfg->trusted_roots_any)
         return CKR_OK;
-    rv = dep11_hsm_rsa_registered(s, k, &registered);
+    rv = dep11_root_registered(c->cfg, s, c->slot, k, &registered);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "registration look-up of root %d", n);
         return rv;
     }
     if (!registered) {
         rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        LOG_FAIL(rv, "root %d: root not registered (no CKA_TRUSTED public key)", n);
+        LOG_FAIL(rv, "root %d: root not registered (%s)", n,
+                 c->cfg->profile.root_reg_so_login
+                     ? "no SO registration of this key for this token on the provider token"
+                     : "no CKA_TRUSTED public key");
         return rv;
     }
     return CKR_OK;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hier/hier.h"
+#include "hier/root_reg.h"
 #include "hier/cache.h"
 #include "hier/receipt.h"
 #include "hier/tenant.h"
@@ -103,20 +104,29 @@ static CK_RV check_blob(struct purge *p, const uint8_t *blob, CK_ULONG len)
  * not on the policy's customer token. */
 static CK_RV check_token(struct purge *p, CK_SESSION_HANDLE s)
 {
+    const struct dep11_config *cfg = p->c->cfg;
     struct dep11_hsm_rsa *pub = calloc(CANDIDATES_MAX, sizeof *pub);
+    /* a registration by SO login is a provider record, not a twin */
+    int by_record = !cfg->trusted_roots_any && cfg->profile.root_reg_so_login;
+    int twin_only = !cfg->trusted_roots_any && !by_record, yes = 0;
     size_t n = 0;
     CK_RV rv = pub == NULL ? CKR_HOST_MEMORY : CKR_OK;
 
     if (rv == CKR_OK)
-        rv = dep11_hsm_rsa_public_list(s, !p->c->cfg->trusted_roots_any, pub, CANDIDATES_MAX,
-                                       &n);
+        rv = dep11_hsm_rsa_public_list(s, twin_only, pub, CANDIDATES_MAX, &n);
     for (size_t i = 0; rv == CKR_OK && i < n; i++)
-        for (int r = 0; r < 2; r++)
+        for (int r = 0; rv == CKR_OK && r < 2; r++)
             if (p->roots[r] >= 0 &&
                 dep11_rsa_has_identity(pub[i].modulus, pub[i].mod_len, pub[i].exponent,
                                        pub[i].exp_len, p->b.copies[p->roots[r]].key_id,
-                                       p->b.copies[p->roots[r]].key_id_len))
-                goto out;
+                                       p->b.copies[p->roots[r]].key_id_len)) {
+                if (!by_record)
+                    goto out;
+                rv = dep11_root_id_registered(cfg, s, p->c->slot, &pub[i],
+                                              p->b.copies[p->roots[r]].key_id, &yes);
+                if (rv == CKR_OK && yes)
+                    goto out;
+            }
     if (rv == CKR_OK) {
         rv = CKR_FUNCTION_REJECTED;
         LOG_ERROR("purge refused: no registered root of this policy on the session's token");

@@ -714,9 +714,10 @@ static void test_mechanism_list(void **state)
         }
         assert_true(gcm && oaep);
     }
-    /* 9..11 are the vendor functions through standard calls (test_vendor_std). */
-    assert_int_equal(F->C_GetMechanismInfo(si.slotID, DEP11_CKM(12), &mi),
-                     CKR_MECHANISM_INVALID);
+    /* 9..13 are the vendor functions through standard calls (test_vendor_std,
+     * test_rootreg). */
+    assert_int_equal(F->C_GetMechanismInfo(si.slotID, DEP11_CKM(13), &mi), CKR_OK);
+    assert_int_equal(mi.flags, CKF_DIGEST);
     free(list);
 }
 
@@ -740,7 +741,8 @@ static void test_interfaces(void **state)
     assert_string_equal((const char *)ifc->pInterfaceName, "Vendor dep11");
     x = ifc->pFunctionList;
     assert_int_equal(x->version.major, 1);
-    assert_int_equal(x->version.minor, 0);
+    assert_int_equal(x->version.minor, 1); /* 1.1: DEP11_RegisterRoot */
+    assert_non_null(x->DEP11_RegisterRoot);
     assert_ptr_equal(x->DEP11_GetPolicyInfo, fx->t->x->DEP11_GetPolicyInfo);
     assert_non_null(x->DEP11_PurgePolicy);
     assert_non_null(x->DEP11_FlushCache);

@@ -19,6 +19,7 @@
 #include "hsm/call.h"
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "hier/root_reg.h"
 
 static CK_RV fake_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
                               CK_NOTIFY notify, CK_SESSION_HANDLE_PTR ph)
@@ -172,4 +173,21 @@ CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, 
     assert_int_equal(s, 0x5000); /* asked on a worker session */
     *yes = h == FAKE_ROOT;
     return CKR_OK;
+}
+
+/* hier/root_reg.h: the trusted-twin route, over the fakes above. */
+CK_RV dep11_root_registered(const struct dep11_config *cfg, CK_SESSION_HANDLE w,
+                            CK_SLOT_ID slot, const struct dep11_hsm_rsa *k, int *yes)
+{
+    (void)cfg;
+    (void)slot;
+    return dep11_hsm_rsa_registered(w, k, yes);
+}
+
+CK_RV dep11_root_obj_registered(const struct dep11_config *cfg, CK_SESSION_HANDLE w,
+                                CK_SLOT_ID slot, CK_OBJECT_HANDLE h, int *yes)
+{
+    (void)cfg;
+    (void)slot;
+    return dep11_hsm_rsa_in_registered_root(w, h, yes);
 }

@@ -18,6 +18,7 @@
 #include <openssl/rsa.h>
 
 #include "fake_hsm.h"
+#include "hsm/root_reg.h"
 
 #define CACHE_PER_SIZE 8
 
@@ -286,6 +287,37 @@ CK_RV dep11_hsm_rsa_registered(CK_SESSION_HANDLE s, const struct dep11_hsm_rsa *
             *registered = fake.rsa[i].registered;
     }
     return CKR_OK;
+}
+
+/* Root registration by SO login (hsm/root_reg.h): the fake keeps no
+ * records (the hier tests run the trusted-twin route). */
+CK_RV dep11_provider_rootreg_find(const uint8_t ident[DEP11_TOKEN_IDENT_LEN],
+                                  const uint8_t root_id[DEP11_ROOT_ID_LEN], int *present)
+{
+    (void)ident;
+    (void)root_id;
+    *present = 0;
+    return CKR_OK;
+}
+
+CK_RV dep11_hsm_rsa_public_numbers(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                                   struct dep11_hsm_rsa *k, int *rsa)
+{
+    struct fake_rsa *r = fake_hsm_root(&fake, h);
+
+    (void)s;
+    *rsa = r != NULL && fill_rsa(r, k) == CKR_OK;
+    return CKR_OK;
+}
+
+CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, int *yes)
+{
+    struct dep11_hsm_rsa k;
+    int rsa = 0;
+
+    *yes = 0;
+    (void)dep11_hsm_rsa_public_numbers(s, h, &k, &rsa);
+    return rsa ? dep11_hsm_rsa_registered(s, &k, yes) : CKR_OK;
 }
 
 CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_len,

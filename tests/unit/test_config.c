@@ -79,6 +79,7 @@ static const struct scalar_key scalars[] = {
     { "gcm-iv", 1, P(gcm_iv_from_module), F_INT, "hsm", 0, "module", 1 },
     { "receipt-signature", 1, P(receipt_rsa_pss), F_INT, "rsa-pss", 1, "ecdsa", 0 },
     { "availability-key", 1, P(availability_rsa), F_INT, "rsa", 1, "aes", 0 },
+    { "root-registration", 1, P(root_reg_so_login), F_INT, "so-login", 1, "trusted-twin", 0 },
     { "availability-rsa-bits", 1, P(availability_rsa_bits), F_ULONG, "3072", 3072, "2048",
       2048 },
     { "max-sessions", 1, P(max_sessions), F_UNSIGNED, "16", 16, "8", 8 },
@@ -402,6 +403,8 @@ static const struct bad_case bad_cases[] = {
             "receipt-signature: 'rsa' is not rsa-pss or ecdsa"),
     IN_PROF("availability-rsa-bits 1024", GOOD_PROFILE "availability-rsa-bits = 1024\n", 2,
             "availability-rsa-bits: '1024' is not 2048, 3072 or 4096"),
+    IN_PROF("root-registration", GOOD_PROFILE "root-registration = trusted\n", 2,
+            "root-registration: 'trusted' is not so-login or trusted-twin"),
 };
 #undef IN_CONF
 #undef IN_PROF

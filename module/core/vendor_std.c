@@ -133,6 +133,9 @@ CK_RV dep11_vstd_run(struct dep11_session *s, CK_MECHANISM_TYPE m, const CK_BYTE
         LOG_FAIL(rv, "0x%lx is not an operation of the dep11 routes", m);
         return rv;
     }
+    rv = r->login ? dep11_session_require_user(s) : CKR_OK; /* as check_init */
+    if (rv != CKR_OK)
+        return rv;
     if (len > VSTD_INPUT_MAX) {
         rv = r->too_long;
         LOG_FAIL(rv, "input longer than %lu bytes", VSTD_INPUT_MAX);

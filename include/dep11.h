@@ -81,6 +81,10 @@ extern "C" {
  *  CKA_DEP11_REQUEST_OUTPUT bytes, read only: the output (CK_DEP11_POLICY_INFO,
  *                           the signed receipt, nothing for a flush)
  *  CKA_VALUE_LEN            its length (or the size query's answer)
+ * A policy info request also has its output's fields as the attributes of
+ * a policy key: CKA_DEP11_POLICY_ID, CKA_DEP11_TENANT, CKA_DEP11_POLICY_TYPE,
+ * CKA_DEP11_POLICY_VERSION, CKA_DEP11_MANAGED_BY, CKA_LABEL and
+ * CKA_DEP11_GEO (these two without the blank padding);
  * plus CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_COPYABLE (CK_FALSE) and
  * CKA_DESTROYABLE (CK_TRUE); a template may repeat these values, another
  * value is CKR_ATTRIBUTE_VALUE_INVALID (CKA_TOKEN = CK_TRUE included), any

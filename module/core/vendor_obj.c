@@ -320,6 +320,52 @@ static CK_RV lock_req(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, struct dep11_ses
     return rv;
 }
 
+/* Length of blank-padded text @p (@cap bytes) without the padding. */
+static CK_ULONG unpadded(const CK_UTF8CHAR *p, CK_ULONG cap)
+{
+    while (cap > 0 && p[cap - 1] == ' ')
+        cap--;
+    return cap;
+}
+
+/* The fields of a policy info request's output as the attributes a
+ * module-side policy key has (CKA_LABEL, CKA_DEP11_GEO unpadded): *@p,
+ * *@len (a CK_ULONG goes through *@ul). 0 for any other attribute or
+ * request. */
+static int info_field(const struct vreq *r, CK_ATTRIBUTE_TYPE type, const void **p,
+                      CK_ULONG *len, CK_ULONG *ul)
+{
+    const CK_DEP11_POLICY_INFO *i = (const CK_DEP11_POLICY_INFO *)r->out;
+
+    if (r->op != CKM_DEP11_POLICY_INFO || i == NULL || r->out_len != sizeof *i)
+        return 0;
+    *p = ul;
+    *len = sizeof *ul;
+    switch (type) {
+    case CKA_DEP11_POLICY_ID:
+        *p = i->policyId;
+        *len = DEP11_ID_LEN;
+        break;
+    case CKA_DEP11_TENANT:
+        *p = i->tenantId;
+        *len = DEP11_ID_LEN;
+        break;
+    case CKA_DEP11_POLICY_TYPE: *ul = i->ulPolicyType; break;
+    case CKA_DEP11_POLICY_VERSION: *ul = i->ulVersion; break;
+    case CKA_DEP11_MANAGED_BY: *ul = i->ulManagedBy; break;
+    case CKA_LABEL:
+        *p = i->label;
+        *len = unpadded(i->label, sizeof i->label);
+        break;
+    case CKA_DEP11_GEO:
+        *p = i->geo;
+        *len = unpadded(i->geo, sizeof i->geo);
+        break;
+    default: return 0;
+    }
+    return 1;
+}
+
 /* One attribute of @r into @a. */
 static CK_RV get_one(const struct vreq *r, CK_ATTRIBUTE *a)
 {
@@ -348,7 +394,11 @@ static CK_RV get_one(const struct vreq *r, CK_ATTRIBUTE *a)
         p = &yes;
         len = sizeof yes;
         break;
-    default: a->ulValueLen = CK_UNAVAILABLE_INFORMATION; return CKR_ATTRIBUTE_TYPE_INVALID;
+    default:
+        if (info_field(r, a->type, &p, &len, &ul))
+            break;
+        a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return CKR_ATTRIBUTE_TYPE_INVALID;
     }
     if (a->pValue != NULL && a->ulValueLen < len) {
         a->ulValueLen = CK_UNAVAILABLE_INFORMATION;

@@ -232,6 +232,36 @@ static void test_abuse(void **state)
 
 /* ---- info ---- */
 
+/* The fields of a policy info request as attributes, against @want. */
+static void info_fields(struct itest_fx *fx, CK_OBJECT_HANDLE h,
+                        const CK_DEP11_POLICY_INFO *want)
+{
+    CK_BYTE id[16], tenant[16], label[64], geo[16];
+    CK_ULONG type = 0, version = 0, managed = 0, llen = 64, glen = 16;
+    CK_ATTRIBUTE a[] = { { CKA_DEP11_POLICY_ID, id, sizeof id },
+                         { CKA_DEP11_TENANT, tenant, sizeof tenant },
+                         { CKA_DEP11_POLICY_TYPE, &type, sizeof type },
+                         { CKA_DEP11_POLICY_VERSION, &version, sizeof version },
+                         { CKA_DEP11_MANAGED_BY, &managed, sizeof managed },
+                         { CKA_LABEL, label, sizeof label },
+                         { CKA_DEP11_GEO, geo, sizeof geo } };
+
+    assert_int_equal(F->C_GetAttributeValue(fx->s, h, a, 7), CKR_OK);
+    assert_memory_equal(id, want->policyId, 16);
+    assert_memory_equal(tenant, want->tenantId, 16);
+    assert_int_equal(type, want->ulPolicyType);
+    assert_int_equal(version, want->ulVersion);
+    assert_int_equal(managed, want->ulManagedBy);
+    while (llen > 0 && want->label[llen - 1] == ' ')
+        llen--;
+    while (glen > 0 && want->geo[glen - 1] == ' ')
+        glen--;
+    assert_int_equal(a[5].ulValueLen, llen);
+    assert_memory_equal(label, want->label, llen);
+    assert_int_equal(a[6].ulValueLen, glen);
+    assert_memory_equal(geo, want->geo, glen);
+}
+
 static void test_info(void **state)
 {
     struct itest_fx *fx = *state;
@@ -250,6 +280,9 @@ static void test_info(void **state)
     assert_int_equal(run(fx, fx->s, CKM_DEP11_POLICY_INFO, b.p, b.len, &got, &len), CKR_OK);
     assert_int_equal(len, sizeof want);
     assert_memory_equal(&got, &want, sizeof want);
+    assert_int_equal(request(fx, fx->s, CKM_DEP11_POLICY_INFO, b.p, b.len, 0, &h), CKR_OK);
+    info_fields(fx, h, &want);
+    assert_int_equal(F->C_DestroyObject(fx->s, h), CKR_OK);
     /* The size query: the length, no output. */
     assert_int_equal(
         request(fx, fx->s, CKM_DEP11_POLICY_INFO, b.p, b.len, DEP11_REQUEST_SIZE_QUERY, &h),

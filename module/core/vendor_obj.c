@@ -219,7 +219,9 @@ static CK_RV perform(struct dep11_session *s, const struct vreq_in *q, struct vr
     return rv;
 }
 
-/* Gives @r a handle of @s's token and lists it. */
+/* Gives @r a handle of @s's token and lists it. Runs after the operation:
+ * if it fails (CKR_HOST_MEMORY, a full handle range) a purge is done all
+ * the same, and the next request re-issues its receipt. */
 static CK_RV publish(struct dep11_session *s, struct vreq *r, CK_OBJECT_HANDLE *out)
 {
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;

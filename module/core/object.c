@@ -148,8 +148,6 @@ out:
     return rv;
 }
 
-/* The alias of a backend handle in the module's range (made on first
- * use); CKR_OK or CKR_HOST_MEMORY. Aliases live until C_Finalize. */
 /**
  * dep11_object_reserve - see internal.h. The handle's entry is an alias of
  * no backend object: every call that resolves it answers
@@ -197,6 +195,8 @@ void dep11_object_unreserve(CK_OBJECT_HANDLE h)
     free(o);
 }
 
+/* The alias of a backend handle in the module's range (made on first
+ * use); CKR_OK or CKR_HOST_MEMORY. Aliases live until C_Finalize. */
 static CK_RV alias_of(CK_OBJECT_HANDLE backend, CK_OBJECT_HANDLE *out)
 {
     CK_RV rv = CKR_HOST_MEMORY;
@@ -696,7 +696,7 @@ CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE, nb = CK_INVALID_HANDLE;
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (dep11_vobj_other(hSession, hObject, NULL, &rv))
+    if (dep11_vobj_other(hSession, hObject, 0, NULL, &rv))
         return rv;
     rv = open_object(hSession, hObject, &s, &o, &b);
 
@@ -772,7 +772,7 @@ CK_RV dep11_core_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObj
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (dep11_vobj_other(hSession, hObject, pulSize, &rv))
+    if (dep11_vobj_other(hSession, hObject, 1, pulSize, &rv))
         return rv;
     rv = open_object(hSession, hObject, &s, &o, &b);
 
@@ -835,7 +835,7 @@ CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (dep11_vobj_other(hSession, hObject, NULL, &rv))
+    if (dep11_vobj_other(hSession, hObject, 0, NULL, &rv))
         return rv;
     rv = open_object(hSession, hObject, &s, &o, &b);
 

@@ -462,7 +462,8 @@ int dep11_vobj_destroy(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_RV *rv)
 }
 
 /** See vendor_obj.h. */
-int dep11_vobj_other(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_ULONG_PTR size, CK_RV *rv)
+int dep11_vobj_other(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, int size_call, CK_ULONG_PTR size,
+                     CK_RV *rv)
 {
     struct dep11_session *s = NULL;
     struct vreq *r = NULL;
@@ -472,10 +473,13 @@ int dep11_vobj_other(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_ULONG_PTR size
     *rv = lock_req(hs, h, &s, &r);
     if (*rv != CKR_OK)
         return 1;
-    if (size != NULL)
+    if (size_call && size != NULL)
         *size = r->out_len;
     dep11_unlock(&vreq_lock);
-    if (size == NULL) {
+    if (size_call && size == NULL) {
+        *rv = CKR_ARGUMENTS_BAD;
+        LOG_FAIL(*rv, "pulSize is NULL");
+    } else if (!size_call) {
         *rv = CKR_ACTION_PROHIBITED;
         LOG_FAIL(*rv, "request 0x%lx is read only and not copyable", h);
     }

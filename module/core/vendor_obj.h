@@ -28,9 +28,10 @@ int dep11_vobj_get(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *t, CK
 /* C_DestroyObject of request @h. */
 int dep11_vobj_destroy(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_RV *rv);
 
-/* C_GetObjectSize (@size != NULL: the output's length) and
- * C_SetAttributeValue / C_CopyObject (@size NULL: CKR_ACTION_PROHIBITED). */
-int dep11_vobj_other(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_ULONG_PTR size, CK_RV *rv);
+/* C_GetObjectSize (@size_call 1: *@size = the output's length) and
+ * C_SetAttributeValue / C_CopyObject (@size_call 0: CKR_ACTION_PROHIBITED). */
+int dep11_vobj_other(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, int size_call, CK_ULONG_PTR size,
+                     CK_RV *rv);
 
 /* The requests session @serial made (its close); all of them without
  * giving their handles back (C_Finalize: object.c drops the handles). */

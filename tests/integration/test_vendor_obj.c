@@ -167,6 +167,7 @@ static void list_request(struct itest_fx *fx, CK_OBJECT_HANDLE h)
     assert_int_equal(vlen, len);
     assert_int_equal(F->C_GetObjectSize(fx->s, h, &size), CKR_OK);
     assert_int_equal(size, len);
+    assert_int_equal(F->C_GetObjectSize(fx->s, h, NULL), CKR_ARGUMENTS_BAD);
     /* Every attribute processed; TYPE_INVALID outranks BUFFER_TOO_SMALL. */
     assert_int_equal(F->C_GetAttributeValue(fx->s, h, bad, 2), CKR_ATTRIBUTE_TYPE_INVALID);
     assert_int_equal(bad[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);

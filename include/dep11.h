@@ -17,6 +17,7 @@ extern "C" {
 #define DEP11_CKM(n) (CKM_VENDOR_DEFINED | DEP11_VENDOR_TAG | (n))
 #define DEP11_CKA(n) (CKA_VENDOR_DEFINED | DEP11_VENDOR_TAG | (n))
 #define DEP11_CKR(n) (CKR_VENDOR_DEFINED | DEP11_VENDOR_TAG | (n))
+#define DEP11_CKO(n) (CKO_VENDOR_DEFINED | DEP11_VENDOR_TAG | (n))
 
 /* Mechanisms */
 #define CKM_DEP11_KEY_GEN          DEP11_CKM(1)
@@ -73,6 +74,52 @@ extern "C" {
 #define CKA_DEP11_UNWRAPPED_BY   DEP11_CKA(7)
 #define CKA_DEP11_POLICY_VERSION DEP11_CKA(8)
 #define CKA_DEP11_MANAGED_BY     DEP11_CKA(9)
+
+/*
+ * The vendor functions through objects (issue 14; docs/ARCHITECTURE.md
+ * "Vendor functions through request objects"), for consumers that carry
+ * no dep11 mechanism (p11-kit 0.24's remoting: p11-kit server with
+ * p11-kit-client.so) but carry C_CreateObject, C_GetAttributeValue and
+ * C_DestroyObject with attributes of unknown types as byte arrays.
+ * C_CreateObject with CKA_CLASS = CKO_DEP11_REQUEST performs the operation
+ * CKA_DEP11_REQUEST_OP names (a route mechanism above: the same checks,
+ * audit and codes as its vendor function; a refusal creates nothing and is
+ * C_CreateObject's code) and returns a request object:
+ *  CKA_DEP11_REQUEST_OP     CK_MECHANISM_TYPE, required: CKM_DEP11_POLICY_INFO,
+ *                           CKM_DEP11_POLICY_PURGE, CKM_DEP11_FLUSH_CACHE, or
+ *                           DEP11_REQUEST_LIST (the output: the CK_MECHANISM_TYPE
+ *                           array of the operations this route serves)
+ *  CKA_DEP11_REQUEST_INPUT  bytes, optional (none = no data): the data the
+ *                           route mechanism takes (blob; policy id or none)
+ *  CKA_DEP11_REQUEST_FLAGS  CK_ULONG, optional: DEP11_REQUEST_SIZE_QUERY runs
+ *                           the size query only (NULL output: nothing
+ *                           purged or flushed; CKA_VALUE_LEN = the answer)
+ *  CKA_DEP11_REQUEST_OUTPUT bytes, read only: the output (CK_DEP11_POLICY_INFO,
+ *                           the signed receipt, nothing for a flush)
+ *  CKA_VALUE_LEN            its length (or the size query's answer)
+ * A policy info request also has its output's fields as the attributes of
+ * a policy key: CKA_DEP11_POLICY_ID, CKA_DEP11_TENANT, CKA_DEP11_POLICY_TYPE,
+ * CKA_DEP11_POLICY_VERSION, CKA_DEP11_MANAGED_BY, CKA_LABEL and
+ * CKA_DEP11_GEO (these two without the blank padding);
+ * plus CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_COPYABLE (CK_FALSE) and
+ * CKA_DESTROYABLE (CK_TRUE); a template may repeat these values, another
+ * value is CKR_ATTRIBUTE_VALUE_INVALID (CKA_TOKEN = CK_TRUE included), any
+ * other attribute CKR_ATTRIBUTE_TYPE_INVALID, the output
+ * CKR_ATTRIBUTE_READ_ONLY, a missing op CKR_TEMPLATE_INCOMPLETE, a repeated
+ * attribute with another value CKR_TEMPLATE_INCONSISTENT, an unknown op
+ * CKR_ATTRIBUTE_VALUE_INVALID. A request is a session object of the token
+ * of the session that made it, never a key (every key operation refuses
+ * its handle), not listed by C_FindObjects, read only (C_SetAttributeValue,
+ * C_CopyObject: CKR_ACTION_PROHIBITED); it goes with C_DestroyObject, its
+ * session's close or C_Finalize.
+ */
+#define CKO_DEP11_REQUEST DEP11_CKO(1)
+#define CKA_DEP11_REQUEST_OP DEP11_CKA(10)
+#define CKA_DEP11_REQUEST_INPUT DEP11_CKA(11)
+#define CKA_DEP11_REQUEST_OUTPUT DEP11_CKA(12)
+#define CKA_DEP11_REQUEST_FLAGS DEP11_CKA(13)
+#define DEP11_REQUEST_LIST 0UL       /* CKA_DEP11_REQUEST_OP: list the route */
+#define DEP11_REQUEST_SIZE_QUERY 1UL /* CKA_DEP11_REQUEST_FLAGS */
 
 /* Return codes */
 #define CKR_DEP11_ROOT_KEYS_REVOKED     DEP11_CKR(1)

@@ -136,7 +136,9 @@ int tool_load(struct tool *t);
 /* std_route.c: when the module offers no vendor interface (p11-kit's
  * proxy exports only C_GetFunctionList) but a slot offers
  * CKM_DEP11_POLICY_INFO, t->dep11 gets a list that runs the vendor
- * functions through standard calls (include/dep11.h); else it stays NULL. */
+ * functions through standard calls (include/dep11.h); when no slot lists
+ * it but one serves CKO_DEP11_REQUEST objects (p11-kit remoting), a list
+ * that runs them through request objects; else it stays NULL. */
 void tool_std_route(struct tool *t);
 
 /* Selects the token (--token-label / --token / the only one), opens a

@@ -1,6 +1,6 @@
 /*
  * internal.h - what module.c, session.c, object.c, find.c, attr.c, slot.c and
- * forward.c (and vendor_std.c) share beyond core.h: the session structure, table set-up and
+ * forward.c (and vendor_std.c, vendor_obj.c) share beyond core.h: the session structure, table set-up and
  * teardown, and the attribute rules of module-side keys. Not for keyops.c
  * or cipher.c (they use core.h only).
  */
@@ -56,6 +56,7 @@ uint64_t dep11_session_serial(const struct dep11_session *s);
  * of every shard) or a module-side key (its creator list: obj_lock). */
 #define DEP11_MADE_BACKEND 1
 #define DEP11_MADE_KEYS 2
+#define DEP11_MADE_REQUESTS 4 /* a dep11 request object (vendor_obj.c) */
 void dep11_session_mark(struct dep11_session *s, int made);
 int dep11_session_made(const struct dep11_session *s);
 
@@ -76,6 +77,12 @@ CK_RV dep11_objects_snapshot(CK_SLOT_ID slot, const CK_ATTRIBUTE *t, CK_ULONG n,
 /* Objects visited so far by the destroy walks (close, logout, finalize): a
  * test seam that shows a close visiting only its own session's keys. */
 unsigned long dep11_objects_visits(void);
+/* A handle of the module's range for a dep11 request of @s's token
+ * (vendor_obj.c): no key, no alias; every other call finds no object
+ * behind it. CKR_OK; CKR_HOST_MEMORY; CKR_DEVICE_MEMORY (range full).
+ * dep11_object_unreserve gives it back (C_Finalize drops them all). */
+CK_RV dep11_object_reserve(struct dep11_session *s, CK_OBJECT_HANDLE *out);
+void dep11_object_unreserve(CK_OBJECT_HANDLE h);
 /* Is @h still a module-side object of @slot? */
 int dep11_object_alive(CK_OBJECT_HANDLE h, CK_SLOT_ID slot);
 

@@ -14,6 +14,7 @@
 #include "core/ops.h"
 #include "core/hmap.h"
 #include "core/ulmap.h"
+#include "core/vendor_obj.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "hsm/rsa.h"
@@ -146,6 +147,53 @@ out:
         dep11_key_free(key);
     }
     return rv;
+}
+
+/**
+ * dep11_object_reserve - see internal.h. The handle's entry is an alias of
+ * no backend object: every call that resolves it answers
+ * CKR_OBJECT_HANDLE_INVALID (a key call CKR_KEY_HANDLE_INVALID).
+ */
+CK_RV dep11_object_reserve(struct dep11_session *s, CK_OBJECT_HANDLE *out)
+{
+    struct dep11_object *o = calloc(1, sizeof *o);
+    CK_RV rv = CKR_HOST_MEMORY;
+
+    if (o == NULL) {
+        LOG_FAIL(rv, "handle entry");
+        return rv;
+    }
+    o->backend = CK_INVALID_HANDLE;
+    o->slot = dep11_session_slot(s);
+    dep11_lock(&obj_lock);
+    o->handle = alloc_handle();
+    rv = o->handle == CK_INVALID_HANDLE ? CKR_DEVICE_MEMORY
+                                        : dep11_hmap_put(&objects, o->handle, o);
+    dep11_unlock(&obj_lock);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "no free handle in the module's range");
+        free(o);
+        return rv;
+    }
+    *out = o->handle;
+    return CKR_OK;
+}
+
+/**
+ * dep11_object_unreserve - see internal.h.
+ */
+void dep11_object_unreserve(CK_OBJECT_HANDLE h)
+{
+    struct dep11_object *o = NULL;
+
+    dep11_lock(&obj_lock);
+    o = dep11_hmap_get(&objects, h);
+    if (o != NULL && o->key == NULL && o->backend == CK_INVALID_HANDLE)
+        (void)dep11_hmap_del(&objects, h);
+    else
+        o = NULL;
+    dep11_unlock(&obj_lock);
+    free(o);
 }
 
 /* The alias of a backend handle in the module's range (made on first
@@ -412,6 +460,8 @@ void dep11_objects_destroy_session(const struct dep11_session *s)
 
     if (made & DEP11_MADE_BACKEND)
         dep11_allow_drop_creator(dep11_session_serial(s));
+    if (made & DEP11_MADE_REQUESTS)
+        dep11_vobj_drop_session(dep11_session_serial(s));
     if (!(made & DEP11_MADE_KEYS))
         return;
     dep11_lock(&obj_lock);
@@ -449,16 +499,19 @@ void dep11_objects_fini(void)
 {
     destroy_where(NULL, NULL, 1);
     dep11_allow_fini();
+    dep11_vobj_fini(); /* its handles went with the table */
 }
 
 void dep11_objects_fork_lock(void)
 {
     dep11_lock(&obj_lock);
     dep11_allow_fork_lock();
+    dep11_vobj_fork_lock();
 }
 
 void dep11_objects_fork_unlock(void)
 {
+    dep11_vobj_fork_unlock();
     dep11_allow_fork_unlock();
     dep11_unlock(&obj_lock);
 }
@@ -591,8 +644,11 @@ CK_RV dep11_core_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemp
 {
     struct dep11_session *s = NULL;
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
-    CK_RV rv = dep11_session_acquire(hSession, &s);
+    CK_RV rv = CKR_GENERAL_ERROR;
 
+    if (dep11_vobj_create(hSession, pTemplate, ulCount, phObject, &rv))
+        return rv; /* a dep11 request (vendor_obj.c) */
+    rv = dep11_session_acquire(hSession, &s);
     if (rv != CKR_OK)
         return rv;
     if (phObject == NULL || (pTemplate == NULL && ulCount > 0)) {
@@ -639,7 +695,11 @@ CK_RV dep11_core_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject
     struct dep11_session *s = NULL;
     struct dep11_object *o = NULL;
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE, nb = CK_INVALID_HANDLE;
-    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (dep11_vobj_other(hSession, hObject, 0, NULL, &rv))
+        return rv;
+    rv = open_object(hSession, hObject, &s, &o, &b);
 
     if (rv != CKR_OK)
         return rv;
@@ -676,7 +736,11 @@ CK_RV dep11_core_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObj
     struct dep11_session *s = NULL;
     struct dep11_object *o = NULL;
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
-    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (dep11_vobj_destroy(hSession, hObject, &rv))
+        return rv;
+    rv = open_object(hSession, hObject, &s, &o, &b);
 
     if (rv != CKR_OK)
         return rv;
@@ -707,7 +771,11 @@ CK_RV dep11_core_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObj
     struct dep11_session *s = NULL;
     struct dep11_object *o = NULL;
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
-    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (dep11_vobj_other(hSession, hObject, 1, pulSize, &rv))
+        return rv;
+    rv = open_object(hSession, hObject, &s, &o, &b);
 
     if (rv != CKR_OK)
         return rv;
@@ -734,7 +802,11 @@ CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
     struct dep11_session *s = NULL;
     struct dep11_object *o = NULL;
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
-    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (dep11_vobj_get(hSession, hObject, pTemplate, ulCount, &rv))
+        return rv;
+    rv = open_object(hSession, hObject, &s, &o, &b);
 
     if (rv != CKR_OK)
         return rv;
@@ -762,7 +834,11 @@ CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
     struct dep11_session *s = NULL;
     struct dep11_object *o = NULL;
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
-    CK_RV rv = open_object(hSession, hObject, &s, &o, &b);
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (dep11_vobj_other(hSession, hObject, 0, NULL, &rv))
+        return rv;
+    rv = open_object(hSession, hObject, &s, &o, &b);
 
     if (rv != CKR_OK)
         return rv;

@@ -179,6 +179,38 @@ static const struct vstd_route *route_of(CK_MECHANISM_TYPE m)
 }
 
 /** See vendor_std.h. */
+size_t dep11_vstd_ops(CK_MECHANISM_TYPE *out, size_t max)
+{
+    size_t n = sizeof routes / sizeof routes[0];
+
+    for (size_t i = 0; out != NULL && i < n && i < max; i++)
+        out[i] = routes[i].mech;
+    return n;
+}
+
+/** See vendor_std.h. */
+CK_RV dep11_vstd_run(struct dep11_session *s, CK_MECHANISM_TYPE m, const CK_BYTE *in,
+                     CK_ULONG len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    const struct vstd_route *r = route_of(m);
+    CK_RV rv = CKR_ATTRIBUTE_VALUE_INVALID;
+
+    if (r == NULL) {
+        LOG_FAIL(rv, "0x%lx is not an operation of the dep11 routes", m);
+        return rv;
+    }
+    rv = r->login ? dep11_session_require_user(s) : CKR_OK; /* as check_init */
+    if (rv != CKR_OK)
+        return rv;
+    if (len > VSTD_INPUT_MAX) {
+        rv = r->too_long;
+        LOG_FAIL(rv, "input longer than %lu bytes", VSTD_INPUT_MAX);
+        return rv;
+    }
+    return r->run(s, len != 0 ? in : no_data, len, out, out_len);
+}
+
+/** See vendor_std.h. */
 void dep11_vstd_free(struct dep11_vstd_op *op)
 {
     if (op == NULL)

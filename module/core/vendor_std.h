@@ -48,4 +48,16 @@ int dep11_vstd_step(struct dep11_session *s, enum dep11_vstd_family family, int 
 int dep11_vstd_update(struct dep11_session *s, enum dep11_vstd_family family,
                       const CK_BYTE *part, CK_ULONG len, CK_RV *rv);
 
+/* The operations of the route (CKM_DEP11_*): copies at most @max into
+ * @out (may be NULL) and returns how many there are. */
+size_t dep11_vstd_ops(CK_MECHANISM_TYPE *out, size_t max);
+
+/* Runs operation @m (one of dep11_vstd_ops) once on @s, as the single-part
+ * call of its route would: input @in/@len (no data: @len 0), the size-query
+ * protocol on @out/@out_len. The same checks and codes as the route (a
+ * purge needs the user logged in); an @m not on the route:
+ * CKR_ATTRIBUTE_VALUE_INVALID (the object route, vendor_obj.c, uses it). */
+CK_RV dep11_vstd_run(struct dep11_session *s, CK_MECHANISM_TYPE m, const CK_BYTE *in,
+                     CK_ULONG len, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+
 #endif

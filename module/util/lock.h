@@ -29,6 +29,7 @@
  *       - the backend's C_GetTokenInfo    (hsm/call.c token_info_lock; held
  *                                          across that one backend call)
  *       - the policy-key cache            (hier/cache.c)
+ *       - the dep11 request table         (core/vendor_obj.c vreq_lock)
  *       - the root-identity memo          (crypto/rsa.c id_lock; only tried)
  *       - the audit log                   (util/audit.c audit_lock)
  *       - the list of abandoned task threads and each task group's lock

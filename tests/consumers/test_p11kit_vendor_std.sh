@@ -7,10 +7,10 @@
 # answers of the vendor route. p11-kit reads no user config as root: the
 # proxy runs as nobody with dep11 (and the softhsm2.module override) in
 # ~/.config/pkcs11/modules. Then p11-kit remoting (p11-kit server +
-# p11-kit-client.so on a unix socket, stopped on exit): measured, it does
-# not carry dep11's mechanisms (0.24.1 forwards only mechanisms it has a
-# parameter serializer for), so the tool says "not dep11" there; were it
-# carried, the answer must equal the vendor route's.
+# p11-kit-client.so on a unix socket, stopped on exit): it does not carry
+# dep11's mechanisms (0.24.1 forwards only mechanisms it has a parameter
+# serializer for); the tool then takes the request-object route
+# (test_p11kit_remote_vendor.sh), whose answer must equal the vendor route's.
 # shellcheck source=tests/consumers/lib.sh
 . "${abs_top_srcdir:?run through make check}/tests/consumers/lib.sh"
 command -v pkcs11-tool >/dev/null || { echo "SKIP: no pkcs11-tool"; exit 77; }
@@ -127,7 +127,8 @@ if command -v p11-kit >/dev/null && [ -f "$client" ]; then
     run "$O/remote-M" pkcs11-tool --module "$client" -M
     run "$O/remote-show" "$TOOL" --module "$client" --json policy show "$W/mail1.blob"
     if rc "$O/remote-show" 0; then
-        echo "# measured: p11-kit remoting carries dep11's mechanisms"
+        echo "# measured: dep11-tool reaches dep11 through remoting" \
+            "($(grep -ci '0x8de11' "$O/remote-M") of dep11's mechanisms listed: the object route)"
         check "remoting: policy show FILE = the vendor route's answer" \
             cmp -s "$O/remote-show" "$O/vendor.json"
     else

@@ -35,6 +35,7 @@ hsm/provider_state.c|memcmp(a->st->digest, a->digest|commit record against the b
 core/attr.c|memcmp(a->pValue, v->ptr, v->len)|template attribute match (find/template check)
 core/attr.c|memcmp(dst, a->pValue, a->ulValueLen)|template consistency of caller-given attributes
 core/message.c|memcmp(param, &m->param, plen)|chunk parameter of a message part against the one of its Begin (file id, index: public)
+core/vendor_obj.c|memcmp(q->in, a->pValue, a->ulValueLen)|a request input given twice (a public blob or policy id)
 crypto/hash.c|CRYPTO_memcmp(a, b, n)|the constant-time primitive itself
 '
 

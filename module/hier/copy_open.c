@@ -40,6 +40,14 @@ static struct {
 } hints[HINTS];
 static unsigned hint_next;
 
+/* Does entry @i remember root @cp on @slot? Under hint_lock. */
+static int hint_is(size_t i, CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp)
+{
+    return hints[i].h != CK_INVALID_HANDLE && hints[i].slot == slot &&
+           hints[i].id_len == cp->key_id_len &&
+           memcmp(hints[i].id, cp->key_id, cp->key_id_len) == 0;
+}
+
 /* The remembered handle of root @cp on @slot, or CK_INVALID_HANDLE. */
 static CK_OBJECT_HANDLE hint_get(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp)
 {
@@ -47,9 +55,7 @@ static CK_OBJECT_HANDLE hint_get(CK_SLOT_ID slot, const struct dep11_wrapped_cop
 
     dep11_lock(&hint_lock);
     for (size_t i = 0; i < HINTS && h == CK_INVALID_HANDLE; i++)
-        if (hints[i].h != CK_INVALID_HANDLE && hints[i].slot == slot &&
-            hints[i].id_len == cp->key_id_len &&
-            memcmp(hints[i].id, cp->key_id, cp->key_id_len) == 0)
+        if (hint_is(i, slot, cp))
             h = hints[i].h;
     dep11_unlock(&hint_lock);
     return h;
@@ -63,9 +69,7 @@ static void hint_put(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp, CK_OB
     if (cp->key_id_len > sizeof hints[0].id)
         return;
     dep11_lock(&hint_lock);
-    while (i < HINTS && !(hints[i].h != CK_INVALID_HANDLE && hints[i].slot == slot &&
-                          hints[i].id_len == cp->key_id_len &&
-                          memcmp(hints[i].id, cp->key_id, cp->key_id_len) == 0))
+    while (i < HINTS && !hint_is(i, slot, cp))
         i++;
     if (i == HINTS && h == CK_INVALID_HANDLE) {
         dep11_unlock(&hint_lock);
@@ -119,21 +123,32 @@ static int is_root(const struct dep11_hsm_rsa *k, const struct dep11_wrapped_cop
 }
 
 /* The remembered handle of @cp's root on @slot, read again and proven to
- * be that root: 1 with @out filled, else 0 (the search decides). */
-static int hinted_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
-                       const struct dep11_wrapped_copy *cp, struct dep11_hsm_rsa *out)
+ * be that root: CKR_OK with *@found 1 and @out filled; CKR_OK with *@found
+ * 0 when there is none or it names no longer that root (the search
+ * decides); any other answer of the backend (session, login, device) is
+ * returned to be classified, as the search's would be. */
+static CK_RV hinted_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
+                         const struct dep11_wrapped_copy *cp, struct dep11_hsm_rsa *out,
+                         int *found)
 {
     CK_OBJECT_HANDLE h = hint_get(slot, cp);
+    CK_RV rv = CKR_OK;
 
+    *found = 0;
     if (h == CK_INVALID_HANDLE)
-        return 0;
-    if (dep11_hsm_rsa_read(s, h, out) == CKR_OK && is_root(out, cp))
-        return 1;
+        return CKR_OK;
+    rv = dep11_hsm_rsa_read(s, h, out);
+    if (rv == CKR_OK && is_root(out, cp)) {
+        *found = 1;
+        return CKR_OK;
+    }
+    dep11_cleanse(out, sizeof *out);
+    if (rv != CKR_OK && rv != CKR_KEY_HANDLE_INVALID && rv != CKR_KEY_SIZE_RANGE)
+        return rv;
     LOG_DEBUG("remembered root handle %lu no longer names the root: searching",
               (unsigned long)h);
     hint_put(slot, cp, CK_INVALID_HANDLE);
-    dep11_cleanse(out, sizeof *out);
-    return 0;
+    return CKR_OK;
 }
 
 /* The search for @cp's root (CKA_ID hint first, then every RSA private
@@ -172,9 +187,10 @@ static CK_RV find_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
     struct dep11_hsm_rsa *cand = NULL;
     CK_RV rv = CKR_HOST_MEMORY;
 
-    *found = hinted_root(s, slot, cp, out);
-    if (*found)
-        return CKR_OK;
+    rv = hinted_root(s, slot, cp, out, found);
+    if (rv != CKR_OK || *found)
+        return rv;
+    rv = CKR_HOST_MEMORY;
     cand = calloc(CANDIDATES_MAX, sizeof *cand);
     if (cand == NULL) {
         LOG_FAIL(rv, "root candidates");

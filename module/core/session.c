@@ -153,31 +153,39 @@ static struct slot_login *slot_state(CK_SLOT_ID slot, int create)
     return &slots[n_slots++];
 }
 
+/* Is @h one of the consumer's sessions? With @out, *@out gets a reference. */
+static CK_RV look_up(CK_SESSION_HANDLE h, struct dep11_session **out)
+{
+    CK_RV rv = CKR_SESSION_HANDLE_INVALID;
+    struct dep11_session *s = NULL;
+
+    /* --- table_lock: lookup only --- */
+    dep11_spin_lock(&table_lock);
+    s = dep11_ulmap_get(&table, h);
+    if (s != NULL && out != NULL)
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    dep11_spin_unlock(&table_lock);
+    if (s == NULL) {
+        LOG_FAIL(rv, "session 0x%lx is not one dep11 opened for the consumer", h);
+        return rv;
+    }
+    if (out != NULL)
+        *out = s;
+    return CKR_OK;
+}
+
 /**
  * dep11_session_acquire - see core.h. @out gets a reference.
  */
 CK_RV dep11_session_acquire(CK_SESSION_HANDLE h, struct dep11_session **out)
 {
     CK_RV rv = dep11_core_check_init();
-    struct dep11_session *s = NULL;
 
     if (rv != CKR_OK)
         return rv;
     if (out == NULL)
         return CKR_ARGUMENTS_BAD;
-    /* --- table_lock: lookup only --- */
-    dep11_spin_lock(&table_lock);
-    s = dep11_ulmap_get(&table, h);
-    if (s != NULL)
-        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-    dep11_spin_unlock(&table_lock);
-    if (s == NULL) {
-        rv = CKR_SESSION_HANDLE_INVALID;
-        LOG_FAIL(rv, "session 0x%lx is not one dep11 opened for the consumer", h);
-        return rv;
-    }
-    *out = s;
-    return CKR_OK;
+    return look_up(h, out);
 }
 
 /**
@@ -452,17 +460,20 @@ void dep11_sessions_fork_unlock(void)
 
 /**
  * dep11_core_GetSessionInfo - forwarded. CKR_SESSION_HANDLE_INVALID.
+ * Only the look-up: the consumer's handle is the backend's (session_add),
+ * and nothing of the structure is read after it, so no reference is taken
+ * (a reference never kept the backend session open anyway: a close racing
+ * this call closes it either way).
  */
 CK_RV dep11_core_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 {
-    struct dep11_session *s = NULL;
-    CK_RV rv = dep11_session_acquire(hSession, &s);
+    CK_RV rv = dep11_core_check_init();
 
+    if (rv == CKR_OK)
+        rv = look_up(hSession, NULL);
     if (rv != CKR_OK)
         return rv;
-    rv = dep11_hsm_GetSessionInfo(s->handle, pInfo);
-    dep11_session_release(s);
-    return rv;
+    return dep11_hsm_GetSessionInfo(hSession, pInfo);
 }
 
 /**

@@ -29,6 +29,34 @@ static CK_FLAGS backend_extra_flags;
 /* The last dep11_hsm_reconnect's C_Initialize failed (state_lock held). */
 static int backend_down;
 
+/* The backend's C_Initialize / C_Finalize under the profile's SIGPIPE guard
+ * (a client library connects and says goodbye to its server here). */
+static CK_RV guarded_init(CK_FUNCTION_LIST *fl, CK_C_INITIALIZE_ARGS *args)
+{
+    struct dep11_hsm_sigpipe_state st;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (!dep11_hsm_sigpipe)
+        return fl->C_Initialize(args);
+    dep11_hsm_sigpipe_enter(&st);
+    rv = fl->C_Initialize(args);
+    dep11_hsm_sigpipe_leave(&st);
+    return rv;
+}
+
+static CK_RV guarded_finalize(CK_FUNCTION_LIST *fl)
+{
+    struct dep11_hsm_sigpipe_state st;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (!dep11_hsm_sigpipe)
+        return fl->C_Finalize(NULL);
+    dep11_hsm_sigpipe_enter(&st);
+    rv = fl->C_Finalize(NULL);
+    dep11_hsm_sigpipe_leave(&st);
+    return rv;
+}
+
 static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
 {
     CK_C_INITIALIZE_ARGS args;
@@ -40,7 +68,7 @@ static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
     args.flags = CKF_OS_LOCKING_OK | backend_extra_flags;
     args.pReserved = NULL;
     *shared = 0;
-    rv = fl->C_Initialize(&args);
+    rv = guarded_init(fl, &args);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         LOG_INFO("backend already initialized by the application: "
                  "dep11 will not finalize it");
@@ -138,9 +166,12 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
                   msg != NULL ? msg : "unknown error");
         goto out;
     }
+    dep11_hsm_sigpipe = profile->block_sigpipe;
     rv = init_backend(fl, &shared);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        dep11_hsm_sigpipe = 0;
         goto out;
+    }
     backend_profile = *profile;
     backend_shared = shared;
     dep11_hsm_backend = fl;
@@ -180,13 +211,14 @@ void dep11_hsm_unload(void)
     dep11_hsm_backend = NULL;
     dep11_hsm_own_sessions_forget();
     if (!backend_shared && !backend_down) {
-        CK_RV rv = fl->C_Finalize(NULL);
+        CK_RV rv = guarded_finalize(fl);
 
         if (rv != CKR_OK)
             LOG_WARN("backend C_Finalize: %s", dep11_rv_name(rv));
     }
     backend_shared = 0;
     backend_down = 0;
+    dep11_hsm_sigpipe = 0;
     p11_kit_module_release(fl);
 }
 
@@ -229,7 +261,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
         goto out;
     }
     if (!backend_shared)
-        (void)fl->C_Finalize(NULL);
+        (void)guarded_finalize(fl);
     rv = init_backend(fl, &shared);
     if (rv != CKR_OK) {
         dep11_hsm_backend = NULL;
@@ -266,7 +298,7 @@ CK_RV dep11_hsm_reconnect(void)
     }
     dep11_hsm_own_sessions_forget();
     if (!backend_down) /* not after a failed C_Initialize */
-        (void)fl->C_Finalize(NULL);
+        (void)guarded_finalize(fl);
     rv = init_backend(fl, &shared);
     backend_down = rv != CKR_OK;
     if (rv == CKR_OK && shared) /* another initialization came between */

@@ -40,6 +40,9 @@ struct dep11_profile {
     /* "reconnect": no (0, default) | yes (1): initialize a backend that lost
      * its HSM again (core/module.c) */
     int reconnect;
+    /* "block-sigpipe": no (0, default) | yes (1): SIGPIPE blocked around each
+     * backend call (hsm/call.h) */
+    int block_sigpipe;
 };
 
 struct dep11_config {

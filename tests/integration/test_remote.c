@@ -16,6 +16,8 @@
  *           Passes when every failure carried a transient code (DESIGN
  *           section 5), at least one round failed (the server really went
  *           away mid-run) and the last rounds succeeded (recovered).
+ *   idle READY GO STOP  opens once, writes READY, makes no call until GO
+ *           exists (the server dies meanwhile), then as loop until STOP
  *   watch   (host B) unwraps policy.blob (its key is now cached), writes
  *           watch.ready, waits for purged.stamp (host A's purge end,
  *           CLOCK_REALTIME ns), then unwraps every 100 ms until
@@ -224,6 +226,24 @@ static int loop(struct host *h, const char *stop)
     return bad == 0 && failed > 0 && tail_ok >= 3 ? 0 : 1;
 }
 
+/* Opens once, writes READY, waits (idle: no call on the wire) until GO
+ * exists, then loops as loop() until STOP. The server dies while the host
+ * is idle: its next call writes to a dead socket. */
+static int idle(struct host *h, const char *ready, const char *go, const char *stop)
+{
+    struct itest_blob mark = { (CK_BYTE *)"1", 1 };
+    CK_RV rv = open_chunk(h, NULL);
+    int i = 0;
+
+    if (rv != CKR_OK || itest_write_blob(h->t, ready, &mark) != 0) {
+        printf("idle: first open 0x%lx\n", (unsigned long)rv);
+        return 1;
+    }
+    for (i = 0; i < 3000 && !exists(h->t, go); i++)
+        nap_ms(20);
+    return loop(h, stop);
+}
+
 /* host B: the purge elsewhere shows within the cache bound. */
 static int watch(struct host *h)
 {
@@ -312,6 +332,8 @@ static int run(struct host *h, int argc, char **argv)
     }
     if (strcmp(argv[1], "loop") == 0 && argc == 3)
         return loop(h, argv[2]);
+    if (strcmp(argv[1], "idle") == 0 && argc == 5)
+        return idle(h, argv[2], argv[3], argv[4]);
     if (strcmp(argv[1], "watch") == 0)
         return watch(h);
     if (strcmp(argv[1], "purge") == 0)
@@ -328,7 +350,8 @@ int main(int argc, char **argv)
     memset(&h, 0, sizeof h);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2 || (h.t = itest_open()) == NULL) {
-        fprintf(stderr, "usage: test_remote create|open|loop STOPFILE|watch|purge\n");
+        fprintf(stderr,
+                "usage: test_remote create|open|loop STOP|idle READY GO STOP|watch|purge\n");
         return 2;
     }
     rv = itest_init(h.t);

@@ -19,6 +19,9 @@
 #     uncached opens: every failure carries a transient code (DESIGN
 #     section 5), then both open again with new sessions (profile key
 #     reconnect = yes; the control without it never recovers);
+#   - the server dies while hosts are idle: the next call writes to the dead
+#     socket; with block-sigpipe = yes the host gets CKR_DEVICE_ERROR and
+#     recovers, the control without it is killed by SIGPIPE;
 #   - the customer revokes its roots, A purges, and B, which holds the
 #     policy key in its cache, gets CKR_DEP11_POLICY_PURGED no later than
 #     cache-seconds + 2 s after the purge;
@@ -184,6 +187,33 @@ else
     grep -q "0 opened at the end" "$W/control.out" &&
         pass "control: without reconnect the host stays cut off" ||
         fail "control: failed for another reason"
+fi
+hosts=()
+
+echo "== the server dies while hosts are idle: their next call writes to a dead socket"
+sed '/^block-sigpipe *=/d' "$W/remote.profile" >"$W/sigpipe.profile"
+sed "s|^profile *=.*|profile = $W/sigpipe.profile|" "$W/remote.conf" >"$W/sigpipe.conf"
+rm -f "$W"/idle.* "$W"/ready.*
+host_bg idle remote.conf idle ready.idle idle.go idle.stop
+sleep 0.7
+host_bg idle-control sigpipe.conf idle ready.control idle.go idle.stop
+for _ in $(seq 200); do
+    [ -f "$W/ready.idle" ] && [ -f "$W/ready.control" ] && break
+    sleep 0.05
+done
+server_kill KILL
+sleep 0.5
+server_start
+touch "$W/idle.go"
+sleep 2.5
+touch "$W/idle.stop"
+host_wait idle "${hosts[0]}" || fail "idle host with block-sigpipe = yes did not recover"
+rc=0
+host_wait idle-control "${hosts[1]}" || rc=$?
+if [ "$rc" = $((128 + 13)) ]; then
+    pass "control: without block-sigpipe the idle host dies of SIGPIPE (exit $rc)"
+else
+    fail "control: the idle host without block-sigpipe exited $rc, not by SIGPIPE (proves nothing)"
 fi
 hosts=()
 

@@ -599,6 +599,7 @@ static void test_shipped_softhsm_profile(void **state)
     assert_int_equal(p->provider_rsa_bits, 3072);
     assert_true(p->max_sessions >= 1);
     assert_int_equal(p->reconnect, 0);
+    assert_int_equal(p->block_sigpipe, 0);
 }
 
 /* The remoting profile: the routes p11-kit 0.24.1's wire carries. */
@@ -612,11 +613,15 @@ static void test_shipped_remote_profile(void **state)
     assert_int_equal(p->availability_rsa, 1);
     assert_int_equal(p->oaep_hash, CKM_SHA_1);
     assert_int_equal(p->reconnect, 1);
+    assert_int_equal(p->block_sigpipe, 1);
     assert_int_equal(p->receipt_rsa_pss, 0);
     /* the key's words: anything else is an error line */
     assert_int_equal(load(fx, BASE, GOOD_PROFILE "reconnect = yes\n"), CKR_OK);
     assert_int_equal(p->reconnect, 1);
     assert_int_equal(load(fx, BASE, GOOD_PROFILE "reconnect = maybe\n"), CKR_FUNCTION_FAILED);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "block-sigpipe = yes\n"), CKR_OK);
+    assert_int_equal(p->block_sigpipe, 1);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "block-sigpipe = 1\n"), CKR_FUNCTION_FAILED);
 }
 
 static void test_default_path(void **state)

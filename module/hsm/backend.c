@@ -29,31 +29,20 @@ static CK_FLAGS backend_extra_flags;
 /* The last dep11_hsm_reconnect's C_Initialize failed (state_lock held). */
 static int backend_down;
 
-/* The backend's C_Initialize / C_Finalize under the profile's SIGPIPE guard
- * (a client library connects and says goodbye to its server here). */
-static CK_RV guarded_init(CK_FUNCTION_LIST *fl, CK_C_INITIALIZE_ARGS *args)
+/* The backend's C_Initialize (@args non-NULL) or C_Finalize (@args NULL),
+ * under the profile's SIGPIPE guard: a client library connects to its
+ * server and says goodbye to it here. */
+static CK_RV guarded(CK_FUNCTION_LIST *fl, CK_C_INITIALIZE_ARGS *args)
 {
     struct dep11_hsm_sigpipe_state st;
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (!dep11_hsm_sigpipe)
-        return fl->C_Initialize(args);
-    dep11_hsm_sigpipe_enter(&st);
-    rv = fl->C_Initialize(args);
-    dep11_hsm_sigpipe_leave(&st);
-    return rv;
-}
-
-static CK_RV guarded_finalize(CK_FUNCTION_LIST *fl)
-{
-    struct dep11_hsm_sigpipe_state st;
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    if (!dep11_hsm_sigpipe)
-        return fl->C_Finalize(NULL);
-    dep11_hsm_sigpipe_enter(&st);
-    rv = fl->C_Finalize(NULL);
-    dep11_hsm_sigpipe_leave(&st);
+    memset(&st, 0, sizeof st);
+    if (dep11_hsm_sigpipe)
+        dep11_hsm_sigpipe_enter(&st);
+    rv = args != NULL ? fl->C_Initialize(args) : fl->C_Finalize(NULL);
+    if (dep11_hsm_sigpipe)
+        dep11_hsm_sigpipe_leave(&st);
     return rv;
 }
 
@@ -68,7 +57,7 @@ static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
     args.flags = CKF_OS_LOCKING_OK | backend_extra_flags;
     args.pReserved = NULL;
     *shared = 0;
-    rv = guarded_init(fl, &args);
+    rv = guarded(fl, &args);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         LOG_INFO("backend already initialized by the application: "
                  "dep11 will not finalize it");
@@ -211,7 +200,7 @@ void dep11_hsm_unload(void)
     dep11_hsm_backend = NULL;
     dep11_hsm_own_sessions_forget();
     if (!backend_shared && !backend_down) {
-        CK_RV rv = guarded_finalize(fl);
+        CK_RV rv = guarded(fl, NULL);
 
         if (rv != CKR_OK)
             LOG_WARN("backend C_Finalize: %s", dep11_rv_name(rv));
@@ -261,7 +250,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
         goto out;
     }
     if (!backend_shared)
-        (void)guarded_finalize(fl);
+        (void)guarded(fl, NULL);
     rv = init_backend(fl, &shared);
     if (rv != CKR_OK) {
         dep11_hsm_backend = NULL;
@@ -298,7 +287,7 @@ CK_RV dep11_hsm_reconnect(void)
     }
     dep11_hsm_own_sessions_forget();
     if (!backend_down) /* not after a failed C_Initialize */
-        (void)guarded_finalize(fl);
+        (void)guarded(fl, NULL);
     rv = init_backend(fl, &shared);
     backend_down = rv != CKR_OK;
     if (rv == CKR_OK && shared) /* another initialization came between */

@@ -164,7 +164,7 @@ server_kill KILL
 kill -0 -- -"$old" 2>/dev/null && fail "the killed server's process group is still there"
 sleep 1
 server_start
-sleep 2.5
+sleep 4
 touch "$W/stop"
 host_wait loopA "${hosts[0]}" || fail "host A did not recover (or never saw the loss)"
 host_wait loopB "${hosts[1]}" || fail "host B did not recover (or never saw the loss)"
@@ -184,7 +184,7 @@ touch "$W/stop"
 if host_wait control "${hosts[0]}"; then
     fail "control: a host without reconnect recovered (the test proves nothing)"
 else
-    grep -q "0 opened at the end" "$W/control.out" &&
+    grep -q ", 0 opened at the end" "$W/control.out" &&
         pass "control: without reconnect the host stays cut off" ||
         fail "control: failed for another reason"
 fi
@@ -205,7 +205,7 @@ server_kill KILL
 sleep 0.5
 server_start
 touch "$W/idle.go"
-sleep 2.5
+sleep 4
 touch "$W/idle.stop"
 host_wait idle "${hosts[0]}" || fail "idle host with block-sigpipe = yes did not recover"
 rc=0

@@ -40,6 +40,13 @@ struct dep11_session {
     int made;                   /* atomic: DEP11_MADE_* bits */
 };
 
+/* --- module.c ------------------------------------------------------------- */
+/* Profile "reconnect = yes": after a consumer's C_GetSlotList or
+ * C_OpenSession got @*rv from the backend, re-initialize a backend that lost
+ * its HSM. 1 = call the backend again; 0 = keep *@rv (CKR_DEVICE_ERROR while
+ * the HSM stays away). Ends every consumer session and module-side key. */
+int dep11_core_reconnect(CK_RV *rv);
+
 /* --- session.c ------------------------------------------------------------ */
 /* Drops every session and the login states without a backend call (at
  * C_Finalize the backend's own C_Finalize closes them; in a forked child

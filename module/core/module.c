@@ -14,6 +14,7 @@
 #include "crypto/selftest.h"
 #include "hier/cache.h"
 #include "hsm/backend.h"
+#include "hsm/call.h"
 #include "hsm/provider.h"
 #include "util/audit.h"
 #include "util/log.h"
@@ -310,6 +311,75 @@ CK_RV dep11_core_Finalize(CK_VOID_PTR pReserved)
     }
     dep11_unlock(&state_lock);
     return rv;
+}
+
+/* ---- profile "reconnect" ---------------------------------------------- */
+
+/* atomic: the last reconnect failed (the HSM is still away) */
+static int backend_lost;
+
+/* Answers of a backend that lost its HSM: the wire broke (device error,
+ * removed), or a reconnect's C_Initialize failed and left it uninitialized. */
+static int lost_answer(CK_RV rv)
+{
+    return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED ||
+           rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+/* state_lock held: everything tied to the old connection goes (module-side
+ * keys, consumer sessions, the provider sessions; cached policy keys and the
+ * audit log stay), then the backend and the provider token start again. */
+static CK_RV restart_backend(void)
+{
+    CK_ULONG n = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    /* Another thread may have reconnected since this caller's failure. */
+    if (!__atomic_load_n(&backend_lost, __ATOMIC_ACQUIRE) &&
+        dep11_hsm_GetSlotList(CK_FALSE, NULL, &n) == CKR_OK)
+        return CKR_OK;
+    dep11_objects_fini();
+    dep11_sessions_fini();
+    dep11_tasks_drain();
+    dep11_provider_close();
+    rv = dep11_hsm_reconnect();
+    if (rv == CKR_OK)
+        rv = dep11_provider_open(&cfg);
+    if (rv != CKR_OK)
+        dep11_provider_close();
+    __atomic_store_n(&backend_lost, rv != CKR_OK, __ATOMIC_RELEASE);
+    return rv;
+}
+
+/**
+ * dep11_core_reconnect - see internal.h. @rv [in/out] the backend's answer
+ * to a consumer's C_GetSlotList or C_OpenSession; while the last reconnect
+ * failed, also CKR_OK (a client library that cannot reach its server may
+ * initialize with no slots at all). Returns 1 when the caller
+ * should call again (the backend was re-initialized); 0 otherwise, with
+ * *@rv CKR_DEVICE_ERROR while the HSM stays away (never the backend's
+ * CKR_CRYPTOKI_NOT_INITIALIZED: dep11 itself is initialized).
+ */
+int dep11_core_reconnect(CK_RV *rv)
+{
+    CK_RV r = CKR_GENERAL_ERROR;
+
+    if (!cfg.profile.reconnect ||
+        (!lost_answer(*rv) && !__atomic_load_n(&backend_lost, __ATOMIC_ACQUIRE)))
+        return 0;
+    dep11_lock(&state_lock);
+    r = __atomic_load_n(&initialized, __ATOMIC_ACQUIRE) ? restart_backend()
+                                                        : CKR_CRYPTOKI_NOT_INITIALIZED;
+    dep11_unlock(&state_lock);
+    if (r == CKR_OK) {
+        LOG_WARN("backend %s had lost its HSM: initialized again; consumer sessions must be "
+                 "opened again",
+                 cfg.profile.module);
+        return 1;
+    }
+    LOG_FAIL(r, "reconnecting backend %s after %s", cfg.profile.module, dep11_rv_name(*rv));
+    *rv = CKR_DEVICE_ERROR;
+    return 0;
 }
 
 static void blank_pad(CK_UTF8CHAR *dst, size_t cap, const char *src)

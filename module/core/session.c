@@ -311,15 +311,20 @@ CK_RV dep11_core_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApp
         LOG_FAIL(CKR_SLOT_ID_INVALID, "slot %lu is dep11's own", slotID);
         return CKR_SLOT_ID_INVALID;
     }
-    /* --- control_lock --- */
-    dep11_lock(&control_lock);
-    rv = dep11_hsm_OpenSession(slotID, flags, NULL, NULL, &h);
-    if (rv == CKR_OK) {
-        rv = session_add(h, slotID);
-        if (rv != CKR_OK)
-            (void)dep11_hsm_CloseSession(h);
+    /* A second round after the profile's reconnect (never under control_lock). */
+    for (int round = 0; round < 2; round++) {
+        /* --- control_lock --- */
+        dep11_lock(&control_lock);
+        rv = dep11_hsm_OpenSession(slotID, flags, NULL, NULL, &h);
+        if (rv == CKR_OK) {
+            rv = session_add(h, slotID);
+            if (rv != CKR_OK)
+                (void)dep11_hsm_CloseSession(h);
+        }
+        dep11_unlock(&control_lock);
+        if (rv == CKR_OK || round > 0 || !dep11_core_reconnect(&rv))
+            break;
     }
-    dep11_unlock(&control_lock);
     if (rv == CKR_OK)
         *phSession = h;
     return rv;

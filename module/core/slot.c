@@ -67,6 +67,8 @@ CK_RV dep11_core_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList,
         free(all);
         all = NULL;
         rv = dep11_hsm_GetSlotList(tokenPresent, NULL, &n);
+        if (tries == 0 && dep11_core_reconnect(&rv))
+            rv = dep11_hsm_GetSlotList(tokenPresent, NULL, &n); /* a new connection */
         if (rv != CKR_OK)
             goto out;
         all = calloc(n + 1, sizeof *all);

@@ -26,6 +26,25 @@ static struct dep11_profile backend_profile;
 /* CKF_LIBRARY_CANT_CREATE_OS_THREADS when the application said so: the
  * backend runs in its process and is told the same. */
 static CK_FLAGS backend_extra_flags;
+/* The last dep11_hsm_reconnect's C_Initialize failed (state_lock held). */
+static int backend_down;
+
+/* The backend's C_Initialize (@args non-NULL) or C_Finalize (@args NULL),
+ * under the profile's SIGPIPE guard: a client library connects to its
+ * server and says goodbye to it here. */
+static CK_RV guarded(CK_FUNCTION_LIST *fl, CK_C_INITIALIZE_ARGS *args)
+{
+    struct dep11_hsm_sigpipe_state st;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    memset(&st, 0, sizeof st);
+    if (dep11_hsm_sigpipe)
+        dep11_hsm_sigpipe_enter(&st);
+    rv = args != NULL ? fl->C_Initialize(args) : fl->C_Finalize(NULL);
+    if (dep11_hsm_sigpipe)
+        dep11_hsm_sigpipe_leave(&st);
+    return rv;
+}
 
 static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
 {
@@ -38,7 +57,7 @@ static CK_RV init_backend(CK_FUNCTION_LIST *fl, int *shared)
     args.flags = CKF_OS_LOCKING_OK | backend_extra_flags;
     args.pReserved = NULL;
     *shared = 0;
-    rv = fl->C_Initialize(&args);
+    rv = guarded(fl, &args);
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         LOG_INFO("backend already initialized by the application: "
                  "dep11 will not finalize it");
@@ -136,9 +155,12 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
                   msg != NULL ? msg : "unknown error");
         goto out;
     }
+    dep11_hsm_sigpipe = profile->block_sigpipe;
     rv = init_backend(fl, &shared);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        dep11_hsm_sigpipe = 0;
         goto out;
+    }
     backend_profile = *profile;
     backend_shared = shared;
     dep11_hsm_backend = fl;
@@ -177,13 +199,15 @@ void dep11_hsm_unload(void)
         return;
     dep11_hsm_backend = NULL;
     dep11_hsm_own_sessions_forget();
-    if (!backend_shared) {
-        CK_RV rv = fl->C_Finalize(NULL);
+    if (!backend_shared && !backend_down) {
+        CK_RV rv = guarded(fl, NULL);
 
         if (rv != CKR_OK)
             LOG_WARN("backend C_Finalize: %s", dep11_rv_name(rv));
     }
     backend_shared = 0;
+    backend_down = 0;
+    dep11_hsm_sigpipe = 0;
     p11_kit_module_release(fl);
 }
 
@@ -226,7 +250,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
         goto out;
     }
     if (!backend_shared)
-        (void)fl->C_Finalize(NULL);
+        (void)guarded(fl, NULL);
     rv = init_backend(fl, &shared);
     if (rv != CKR_OK) {
         dep11_hsm_backend = NULL;
@@ -239,6 +263,35 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
         dep11_hsm_classify_set(profile->fault_override, profile->fault_overrides);
     }
 out:
+    return rv;
+}
+
+/**
+ * Profile "reconnect = yes" (core/module.c): the same library finalized and
+ * initialized again in this process, for a backend that lost its HSM (a
+ * client library whose server went away answers every call with an error
+ * until it is initialized again). Its sessions are forgotten (they died with
+ * the connection). Never for a backend the application initialized itself.
+ * Returns CKR_OK; CKR_CRYPTOKI_NOT_INITIALIZED (not loaded, or shared); the
+ * backend's C_Initialize result (the HSM still away).
+ */
+CK_RV dep11_hsm_reconnect(void)
+{
+    CK_FUNCTION_LIST *fl = dep11_hsm_backend;
+    int shared = 0;
+    CK_RV rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+
+    if (fl == NULL || backend_shared) {
+        LOG_FAIL(rv, "no backend of dep11's own to initialize again");
+        return rv;
+    }
+    dep11_hsm_own_sessions_forget();
+    if (!backend_down) /* not after a failed C_Initialize */
+        (void)guarded(fl, NULL);
+    rv = init_backend(fl, &shared);
+    backend_down = rv != CKR_OK;
+    if (rv == CKR_OK && shared) /* another initialization came between */
+        backend_shared = 1;
     return rv;
 }
 

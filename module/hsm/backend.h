@@ -24,6 +24,9 @@ void dep11_hsm_unload(void);
 /* In a forked child: forget the parent's backend state without finalizing
  * it (its sessions belong to the parent), then load again. */
 CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile);
+/* Finalizes and initializes the loaded backend again (profile "reconnect";
+ * backend.c). CKR_OK, CKR_CRYPTOKI_NOT_INITIALIZED, or the backend's code. */
+CK_RV dep11_hsm_reconnect(void);
 
 /* The backend's function list; NULL when not loaded. Calls go through the
  * wrappers of hsm/call.h; module code outside module/hsm uses this only to

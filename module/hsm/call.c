@@ -3,12 +3,17 @@
  * missing-function answer, the trace line and the wrappers that carry a
  * quirk gate.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
 #include "hsm/call.h"
 #include "util/lock.h"
 #include "util/log.h"
 
 CK_FUNCTION_LIST *dep11_hsm_backend;
 int dep11_hsm_tracing;
+int dep11_hsm_sigpipe;
 
 /* Serializes C_GetTokenInfo (the quirk below); a leaf lock. */
 static dep11_mutex_t token_info_lock = DEP11_MUTEX_INIT;
@@ -31,6 +36,36 @@ void dep11_hsm_trace(const char *fn, CK_RV rv)
     LOG_DEBUG("backend C_%s: %s", fn, dep11_rv_name(rv));
 }
 
+static void sigpipe_set(sigset_t *set)
+{
+    (void)sigemptyset(set);
+    (void)sigaddset(set, SIGPIPE);
+}
+
+/** See call.h. @st [out] what leave needs. */
+void dep11_hsm_sigpipe_enter(struct dep11_hsm_sigpipe_state *st)
+{
+    sigset_t pipe, pend;
+
+    sigpipe_set(&pipe);
+    st->pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1;
+    (void)pthread_sigmask(SIG_BLOCK, &pipe, &st->old);
+}
+
+/** See call.h: takes back a SIGPIPE raised during the call, then restores
+ * the thread's mask. @st [in] from enter. */
+void dep11_hsm_sigpipe_leave(const struct dep11_hsm_sigpipe_state *st)
+{
+    sigset_t pipe, pend;
+    const struct timespec now = { 0, 0 };
+
+    sigpipe_set(&pipe);
+    if (!st->pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1)
+        while (sigtimedwait(&pipe, NULL, &now) < 0 && errno == EINTR)
+            ;
+    (void)pthread_sigmask(SIG_SETMASK, &st->old, NULL);
+}
+
 /**
  * C_GetTokenInfo one caller at a time: SoftHSM 2.6 fills utcTime with
  * gmtime(), whose buffer all threads share (ThreadSanitizer saw two dep11
@@ -46,7 +81,15 @@ CK_RV dep11_hsm_GetTokenInfo(CK_SLOT_ID slot_id, CK_TOKEN_INFO_PTR info)
     if (f == NULL || f->C_GetTokenInfo == NULL)
         return dep11_hsm_absent("GetTokenInfo", f != NULL);
     dep11_lock(&token_info_lock);
-    rv = f->C_GetTokenInfo(slot_id, info);
+    if (DEP11_HSM_UNLIKELY(dep11_hsm_sigpipe)) {
+        struct dep11_hsm_sigpipe_state st;
+
+        dep11_hsm_sigpipe_enter(&st);
+        rv = f->C_GetTokenInfo(slot_id, info);
+        dep11_hsm_sigpipe_leave(&st);
+    } else {
+        rv = f->C_GetTokenInfo(slot_id, info);
+    }
     dep11_unlock(&token_info_lock);
     if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))
         dep11_hsm_trace("GetTokenInfo", rv);

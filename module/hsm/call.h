@@ -19,6 +19,7 @@
 #ifndef DEP11_HSM_CALL_H
 #define DEP11_HSM_CALL_H
 
+#include <signal.h>
 #include <p11-kit/pkcs11.h>
 
 /* The loaded backend's function list, NULL when none. Written by backend.c
@@ -28,6 +29,18 @@ extern CK_FUNCTION_LIST *dep11_hsm_backend;
 
 /* 1 when the debug log level was on at load: calls are traced. */
 extern int dep11_hsm_tracing;
+
+/* Profile "block-sigpipe = yes" (set at load): each call runs with SIGPIPE
+ * blocked in the calling thread, and a SIGPIPE the call raised is taken
+ * back, so a client library writing to a server that went away answers an
+ * error instead of killing the process. */
+extern int dep11_hsm_sigpipe;
+struct dep11_hsm_sigpipe_state {
+    sigset_t old;
+    int pending; /* a SIGPIPE was pending before: not ours to take */
+};
+void dep11_hsm_sigpipe_enter(struct dep11_hsm_sigpipe_state *st);
+void dep11_hsm_sigpipe_leave(const struct dep11_hsm_sigpipe_state *st);
 
 /* The answer for a call that cannot be made: CKR_CRYPTOKI_NOT_INITIALIZED
  * when no backend is loaded (@loaded 0), else CKR_FUNCTION_NOT_SUPPORTED
@@ -43,18 +56,26 @@ void dep11_hsm_trace(const char *fn, CK_RV rv);
 #define DEP11_HSM_UNLIKELY(x) (x)
 #endif
 
-#define DEP11_HSM_CALL(name, params, args)                                  \
-    static inline CK_RV dep11_hsm_##name params                             \
-    {                                                                       \
-        CK_FUNCTION_LIST *const f_ = dep11_hsm_backend;                     \
-        CK_RV rv_ = CKR_GENERAL_ERROR;                                      \
-                                                                            \
-        if (DEP11_HSM_UNLIKELY(f_ == NULL || f_->C_##name == NULL))         \
-            return dep11_hsm_absent(#name, f_ != NULL);                     \
-        rv_ = f_->C_##name args;                                            \
-        if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))                          \
-            dep11_hsm_trace(#name, rv_);                                    \
-        return rv_;                                                         \
+#define DEP11_HSM_CALL(name, params, args)                                                     \
+    static inline CK_RV dep11_hsm_##name params                                                \
+    {                                                                                          \
+        CK_FUNCTION_LIST *const f_ = dep11_hsm_backend;                                        \
+        CK_RV rv_ = CKR_GENERAL_ERROR;                                                         \
+                                                                                               \
+        if (DEP11_HSM_UNLIKELY(f_ == NULL || f_->C_##name == NULL))                            \
+            return dep11_hsm_absent(#name, f_ != NULL);                                        \
+        if (DEP11_HSM_UNLIKELY(dep11_hsm_sigpipe)) {                                           \
+            struct dep11_hsm_sigpipe_state st_;                                                \
+                                                                                               \
+            dep11_hsm_sigpipe_enter(&st_);                                                     \
+            rv_ = f_->C_##name args;                                                           \
+            dep11_hsm_sigpipe_leave(&st_);                                                     \
+        } else {                                                                               \
+            rv_ = f_->C_##name args;                                                           \
+        }                                                                                      \
+        if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))                                             \
+            dep11_hsm_trace(#name, rv_);                                                       \
+        return rv_;                                                                            \
     }
 #define DEP11_HSM_QUIRK(name, params, args) CK_RV dep11_hsm_##name params;
 #include "hsm/calls.def"

@@ -133,14 +133,17 @@ static CK_RV check_one(const struct dep11_profile *p, const struct dep11_profile
     return CKR_OK;
 }
 
-/* The slot's mechanism list, allocated into *@list. */
+/* The slot's mechanism list, allocated into *@list. One entry more than the
+ * backend asks for: a backend that filters the list in place may read one
+ * entry past its end (valgrind saw p11-kit 0.24.1's client do it, dropping
+ * what its wire cannot carry). */
 static CK_RV mechanism_list(CK_SLOT_ID slot, CK_MECHANISM_TYPE **list, CK_ULONG *count)
 {
     CK_RV rv = dep11_hsm_GetMechanismList(slot, NULL, count);
 
     *list = NULL;
     if (rv == CKR_OK && *count > 0) {
-        *list = calloc(*count, sizeof **list);
+        *list = calloc(*count + 1, sizeof **list);
         rv = *list == NULL ? CKR_HOST_MEMORY : dep11_hsm_GetMechanismList(slot, *list, count);
     }
     return rv;

@@ -104,6 +104,8 @@ static const struct key_def profile_keys[] = {
     { "fault-transient", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_TRANSIENT, 0, NULL,
       NULL },
     { "fault-invalid", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_INVALID, 0, NULL, NULL },
+    { "reconnect", K_WORDS, P(reconnect), 0, 0, 0, "yes", "no" },
+    { "block-sigpipe", K_WORDS, P(block_sigpipe), 0, 0, 0, "yes", "no" },
 };
 #undef C
 #undef P

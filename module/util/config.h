@@ -40,6 +40,12 @@ struct dep11_profile {
      * that class of DESIGN section 5's table (util/fault_codes.h) */
     struct dep11_fault_override fault_override[DEP11_FAULT_OVERRIDE_MAX];
     unsigned fault_overrides;
+    /* "reconnect": no (0, default) | yes (1): initialize a backend that lost
+     * its HSM again (core/module.c) */
+    int reconnect;
+    /* "block-sigpipe": no (0, default) | yes (1): SIGPIPE blocked around each
+     * backend call (hsm/call.h) */
+    int block_sigpipe;
 };
 
 struct dep11_config {

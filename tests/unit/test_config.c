@@ -569,19 +569,28 @@ static void test_profile_lookup(void **state)
     assert_string_equal(fx->cfg.profile.module, "/three.so");
 }
 
+/* Loads hsm-profiles/@name (skips outside make check). */
+static void load_shipped(struct fx *fx, const char *name)
+{
+    const char *top = getenv("abs_top_srcdir");
+    char conf[PATH_MAX + 128];
+
+    if (top == NULL)
+        skip();
+    snprintf(conf, sizeof conf,
+             "profile = %s/hsm-profiles/%s\n"
+             "provider-token = t\nprovider-pin = env:X\n",
+             top, name);
+    assert_int_equal(load(fx, conf, NULL), CKR_OK);
+}
+
 /* The profile shipped in hsm-profiles/ parses and says what SoftHSM needs. */
 static void test_shipped_softhsm_profile(void **state)
 {
     struct fx *fx = *state;
-    const char *top = getenv("abs_top_srcdir");
-    char conf[PATH_MAX + 128];
     const struct dep11_profile *p = &fx->cfg.profile;
 
-    if (top == NULL)
-        skip();
-    snprintf(conf, sizeof conf, "profile = %s/hsm-profiles/softhsm2.conf\n"
-             "provider-token = t\nprovider-pin = env:X\n", top);
-    assert_int_equal(load(fx, conf, NULL), CKR_OK);
+    load_shipped(fx, "softhsm2.conf");
     assert_string_equal(p->module, SOFTHSM);
     assert_int_equal(p->oaep_hash, CKM_SHA_1);
     assert_int_equal(p->aes_wrap_pad_mech, 0x210A);
@@ -592,6 +601,30 @@ static void test_shipped_softhsm_profile(void **state)
     assert_int_equal(p->hedged, 0);
     assert_int_equal(p->provider_rsa_bits, 3072);
     assert_true(p->max_sessions >= 1);
+    assert_int_equal(p->reconnect, 0);
+    assert_int_equal(p->block_sigpipe, 0);
+}
+
+/* The remoting profile: the routes p11-kit 0.24.1's wire carries. */
+static void test_shipped_remote_profile(void **state)
+{
+    struct fx *fx = *state;
+    const struct dep11_profile *p = &fx->cfg.profile;
+
+    load_shipped(fx, "p11-kit-remote.conf");
+    assert_non_null(strstr(p->module, "p11-kit-client.so"));
+    assert_int_equal(p->availability_rsa, 1);
+    assert_int_equal(p->oaep_hash, CKM_SHA_1);
+    assert_int_equal(p->reconnect, 1);
+    assert_int_equal(p->block_sigpipe, 1);
+    assert_int_equal(p->receipt_rsa_pss, 0);
+    /* the key's words: anything else is an error line */
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "reconnect = yes\n"), CKR_OK);
+    assert_int_equal(p->reconnect, 1);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "reconnect = maybe\n"), CKR_FUNCTION_FAILED);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "block-sigpipe = yes\n"), CKR_OK);
+    assert_int_equal(p->block_sigpipe, 1);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "block-sigpipe = 1\n"), CKR_FUNCTION_FAILED);
 }
 
 static void test_default_path(void **state)
@@ -646,11 +679,22 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_full_config),  T(test_defaults),       T(test_explicit_defaults),
-        T(test_syntax),       T(test_fault_codes),    T(test_bad_values),
-        T(test_line_length),  T(test_file_size),      T(test_nul_byte),
-        T(test_missing_file), T(test_profile_lookup), T(test_shipped_softhsm_profile),
-        T(test_default_path), T(test_requests_audit), T(test_profile_module_line),
+        T(test_full_config),
+        T(test_defaults),
+        T(test_explicit_defaults),
+        T(test_syntax),
+        T(test_fault_codes),
+        T(test_bad_values),
+        T(test_line_length),
+        T(test_file_size),
+        T(test_nul_byte),
+        T(test_missing_file),
+        T(test_profile_lookup),
+        T(test_shipped_softhsm_profile),
+        T(test_shipped_remote_profile),
+        T(test_default_path),
+        T(test_requests_audit),
+        T(test_profile_module_line),
     };
 #undef T
 

@@ -90,6 +90,13 @@ unsigned long dep11_objects_visits(void);
  * dep11_object_unreserve gives it back (C_Finalize drops them all). */
 CK_RV dep11_object_reserve(struct dep11_session *s, CK_OBJECT_HANDLE *out);
 void dep11_object_unreserve(CK_OBJECT_HANDLE h);
+/* Removes module-side object @o from the table (C_DestroyObject in
+ * object_calls.c); 0 when another thread removed it first. */
+int dep11_object_unlink(struct dep11_object *o);
+/* core/attr.c's read and change of module-side key @o, under the table
+ * lock (C_GetAttributeValue, C_SetAttributeValue). */
+CK_RV dep11_object_attr_get(struct dep11_object *o, CK_ATTRIBUTE_PTR t, CK_ULONG n);
+CK_RV dep11_object_attr_set(struct dep11_object *o, CK_ATTRIBUTE_PTR t, CK_ULONG n);
 /* Is @h still a module-side object of @slot? */
 int dep11_object_alive(CK_OBJECT_HANDLE h, CK_SLOT_ID slot);
 

@@ -33,6 +33,8 @@ struct dep11_profile {
     CK_ULONG provider_rsa_bits;         /* "provider-rsa-bits": 2048|3072|4096, default 3072 */
     int receipt_rsa_pss;            /* "receipt-signature": ecdsa (0, default) | rsa-pss (1) */
     CK_ULONG availability_rsa_bits; /* "availability-rsa-bits": 2048|3072|4096, default 2048 */
+    int token_identity_label;       /* "token-identity": serial (0, default) | serial-label (1):
+                                     * the tenant identity also holds CK_TOKEN_INFO.label */
     /* "fault-denied", "fault-transient", "fault-invalid": codes moved to
      * that class of DESIGN section 5's table (util/fault_codes.h) */
     struct dep11_fault_override fault_override[DEP11_FAULT_OVERRIDE_MAX];

@@ -34,7 +34,7 @@ static struct {
     int used;
     CK_SLOT_ID slot;
     char serial[DEP11_TOKEN_SERIAL_LEN + 1];
-    int unique; /* ident below seen unique among the tokens */
+    int unique; /* ident (below) was seen unique among the tokens */
     uint8_t ident[DEP11_TOKEN_IDENT_LEN];
 } serials[SLOTS];
 static unsigned serial_next;
@@ -106,8 +106,8 @@ static CK_RV ident_of(const CK_TOKEN_INFO *ti, uint8_t ident[DEP11_TOKEN_IDENT_L
     memcpy(fields + 32, ti->model, 16);
     memcpy(fields + 48, ti->serialNumber, 16);
     if (p == NULL || !p->token_identity_label) {
-        memcpy(ident, fields,
-               DEP11_TOKEN_IDENT_LEN); /* serial: byte-identical to 0.x records */
+        /* serial: byte-identical to the records made before the key existed */
+        memcpy(ident, fields, DEP11_TOKEN_IDENT_LEN);
         return CKR_OK;
     }
     memcpy(ident, ti->label, 32);

@@ -14,7 +14,9 @@
 #                         DIR/user.pin; the provider token's user PIN
 #                         DIR/provider.pin: PINs of 4 to 8 characters).
 #                         Installs a trap that stops everything on EXIT, INT
-#                         and TERM, also when the caller fails.
+#                         and TERM, also when the caller fails. With
+#                         OCK_NO_TOKENS set: the namespace only (no config,
+#                         no pkcsslotd; ock_world_tokens makes them).
 #   ock_in CMD...         runs CMD inside the world's namespace (nsenter -m).
 #   ock_world_fresh SO USER PROVIDER
 #                         every token back to factory state and initialized
@@ -34,6 +36,7 @@
 #                         opencryptoki) and returns 1.
 # Variables: OCK_MODULE (opencryptoki's PKCS#11 library), OCK_HOLDER (pid).
 OCK_MODULE=${OCK_MODULE:-/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so}
+OCK_STDLL=${OCK_STDLL:-/usr/lib/x86_64-linux-gnu/opencryptoki/stdll/libpkcs11_sw.so}
 OCK_FACTORY_SO_PIN=87654321
 OCK_HOLDER=${OCK_HOLDER:-}
 OCK_DIR=${OCK_DIR:-}
@@ -117,10 +120,18 @@ ock_world_mount() {
 ock_world_layout() {
     local names=("$@") i
     rm -rf "${OCK_DIR:?}/ns/lib/"* "$OCK_DIR/ns/run/"* "$OCK_DIR/ns/shm/"*
+    mkdir -p "$OCK_DIR/stdll"
     {
         echo "version opencryptoki-3.1"
         for i in "${!names[@]}"; do
-            printf 'slot %d\n{\nstdll = libpkcs11_sw.so\ntokname = swtok%d\n}\n' "$i" "$i"
+            # One copy of the soft token library per slot: opencryptoki 3.8
+            # loads the same file once per process, and then its soft
+            # tokens share one state (a login on one is a login on all, and
+            # a session of one slot finds the other's objects).
+            [ -f "$OCK_DIR/stdll/libpkcs11_sw$i.so" ] ||
+                cp "$OCK_STDLL" "$OCK_DIR/stdll/libpkcs11_sw$i.so"
+            printf 'slot %d\n{\nstdll = %s\ntokname = swtok%d\n}\n' "$i" \
+                "$OCK_DIR/stdll/libpkcs11_sw$i.so" "$i"
         done
     } >"$OCK_DIR/ns/etc/opencryptoki.conf"
     ock_in sh -ec '
@@ -199,12 +210,17 @@ ock_world_start() {
         sleep 0.05
     done
     ock_world_mount || return 1
+    if [ -n "${OCK_NO_TOKENS:-}" ]; then
+        echo "ock_world: namespace ready in $OCK_DIR (holder $OCK_HOLDER; no tokens yet)"
+        return 0
+    fi
     ock_world_fresh "$OCK_DIR/so.pin" "$OCK_DIR/user.pin" "$OCK_DIR/provider.pin" || return 1
     echo "ock_world: tokens ready in $OCK_DIR (holder $OCK_HOLDER, pkcsslotd $(cat "$OCK_DIR/slotd.pid"))"
 }
 
 ock_world_tokens() {
     local dir tool="${abs_top_builddir:?}/tools/dep11-tool" profile c
+    local itool="$abs_top_builddir/tests/integration/itool"
     mkdir -p "$1"
     dir=$(cd "$1" && pwd)
     rm -rf "$dir"
@@ -230,6 +246,15 @@ ock_world_tokens() {
         ock_keys fabrikam --key-type rsa:2048 --label froot1 --id 21 &&
             ock_keys fabrikam --key-type rsa:2048 --label froot2 --id 22 || return 1
     fi
+    # The soft token makes a private key extractable unless the template
+    # says otherwise (pkcs11-tool says nothing): the roots are made
+    # non-extractable as SoftHSM's are, all but "extractable".
+    for c in contoso:root1 contoso:root2 contoso:unregistered fabrikam:froot1 fabrikam:froot2; do
+        [ "${c%%:*}" = contoso ] || [ "${ITEST_FABRIKAM_ROOTS:-1}" != 0 ] || continue
+        ock_in "$itool" customer "$OCK_MODULE" "${c%%:*}" "$dir/user.pin" extractable-off \
+            "priv:${c#*:}" 2>>"$dir/ock.log" | grep -q '^rv=0x0 ' ||
+            { echo "ock_world: ${c#*:} stays extractable" >&2; return 1; }
+    done
     profile="${abs_top_srcdir:?}/hsm-profiles/opencryptoki.conf"
     for c in "dep11.conf:system-requests = deny" \
         "dep11-system.conf:system-requests = allow|recovery-requests = allow|audit-log = $dir/audit-system.jsonl" \

@@ -4,7 +4,8 @@
 # /var/lib/opencryptoki, /run, /dev/shm): the world isolates them in a
 # private mount namespace, so nothing of the machine's set-up is touched
 # (DESIGN section 8):
-#   ock_world_start DIR   a holder process (unshare -m --propagation private)
+#   ock_world_start DIR   a holder process (unshare -m -i --propagation private:
+#                         mount and System V IPC namespaces)
 #                         whose namespace has scratch directories of DIR
 #                         bind-mounted over the four paths; opencryptoki.conf
 #                         with one soft token per name in $OCK_TOKENS (default:
@@ -17,7 +18,7 @@
 #                         and TERM, also when the caller fails. With
 #                         OCK_NO_TOKENS set: the namespace only (no config,
 #                         no pkcsslotd; ock_world_tokens makes them).
-#   ock_in CMD...         runs CMD inside the world's namespace (nsenter -m).
+#   ock_in CMD...         runs CMD inside the world's namespaces (nsenter -m -i).
 #   ock_world_fresh SO USER PROVIDER
 #                         every token back to factory state and initialized
 #                         again (PIN files SO, USER, PROVIDER): a fresh world.
@@ -30,7 +31,10 @@
 #                         2 dep11-provider) and the provider token provisioned
 #                         with dep11-tool provider init. The token has no
 #                         CKA_TRUSTED, so roots cannot be registered the
-#                         SoftHSM way: the configs say trusted-roots = any.
+#                         SoftHSM way: ock_world_register_roots WORLD does
+#                         what can be done (today: trusted-roots = any).
+#                         The profile is hsm-profiles/opencryptoki.conf
+#                         (ITEST_PROFILE, a SoftHSM profile, is ignored).
 #   ock_world_usable      0 when this machine can build a world; else prints
 #                         why not on one line (not root, no unshare, no
 #                         opencryptoki) and returns 1.
@@ -51,8 +55,8 @@ ock_world_usable() {
         echo "opencryptoki world: opencryptoki is not installed (pkcsslotd, pkcsconf, $OCK_MODULE)"
         return 1
     fi
-    if ! unshare -m --propagation private true 2>/dev/null; then
-        echo "opencryptoki world: this machine cannot create a mount namespace (unshare -m)"
+    if ! unshare -m -i --propagation private true 2>/dev/null; then
+        echo "opencryptoki world: this machine cannot create mount and IPC namespaces (unshare -m -i)"
         return 1
     fi
     return 0
@@ -61,7 +65,7 @@ ock_world_usable() {
 # (From inside the namespace too: a test run by test_ock.sh gets OCK_DIR
 # and OCK_HOLDER in its environment.)
 ock_in() {
-    nsenter -m -t "$OCK_HOLDER" -- "$@"
+    nsenter -m -i -t "$OCK_HOLDER" -- "$@"
 }
 
 # Stops pkcsslotd (the one in $OCK_DIR/slotd.pid: a test that reset the
@@ -90,7 +94,7 @@ ock_world_stop() {
 
 # Starts pkcsslotd -f inside the namespace; waits until it answers.
 ock_slotd_start() {
-    nsenter -m -t "$OCK_HOLDER" -- pkcsslotd -f >>"$OCK_DIR/ock.log" 2>&1 &
+    nsenter -m -i -t "$OCK_HOLDER" -- pkcsslotd -f >>"$OCK_DIR/ock.log" 2>&1 &
     echo $! >"$OCK_DIR/slotd.pid"
     for _ in $(seq 50); do
         ock_in pkcsconf -s >/dev/null 2>&1 && return 0
@@ -197,7 +201,9 @@ ock_world_start() {
     trap 'ock_world_stop' EXIT
     trap 'ock_world_stop; exit 130' INT
     trap 'ock_world_stop; exit 143' TERM
-    unshare -m --propagation private sleep infinity &
+    # An IPC namespace too: pkcsslotd's System V shared memory key is the
+    # same in every world (worlds running side by side would share it).
+    unshare -m -i --propagation private sleep infinity &
     OCK_HOLDER=$!
     export OCK_HOLDER
     # Never mount before the holder is in a namespace of its own: a bind
@@ -216,6 +222,23 @@ ock_world_start() {
     fi
     ock_world_fresh "$OCK_DIR/so.pin" "$OCK_DIR/user.pin" "$OCK_DIR/provider.pin" || return 1
     echo "ock_world: tokens ready in $OCK_DIR (holder $OCK_HOLDER, pkcsslotd $(cat "$OCK_DIR/slotd.pid"))"
+}
+
+# ock_world_register_roots WORLD: the customer roots of WORLD's tokens as
+# registered. The token has no CKA_TRUSTED, so the SoftHSM way (a trusted
+# twin made by the SO) does not exist here; until the root-registration
+# route lands, the world's dep11 configs say trusted-roots = any instead.
+# Prints one line saying so. Idempotent (a test calls it per new root).
+ock_world_register_roots() {
+    local c
+    for c in "$1"/dep11*.conf; do
+        grep -q '^trusted-roots *=' "$c" && continue
+        {
+            echo "# no CKA_TRUSTED on this token: roots are not registered (ock_world.sh)"
+            echo "trusted-roots = any"
+        } >>"$c"
+    done
+    echo "ock_world: roots not registered (no CKA_TRUSTED): trusted-roots = any in $1"
 }
 
 ock_world_tokens() {
@@ -264,11 +287,10 @@ ock_world_tokens() {
             echo "profile = $profile"
             echo "provider-token = dep11-provider"
             echo "provider-pin = file:$dir/provider.pin"
-            echo "# no CKA_TRUSTED on this token: roots cannot be registered"
-            echo "trusted-roots = any"
             echo "${c#*:}" | tr '|' '\n'
         } >"$dir/${c%%:*}"
     done
+    ock_world_register_roots "$dir" >>"$dir/ock.log"
     if [ -z "${ITEST_NO_PROVISION:-}" ]; then
         ock_in "$tool" --module "$OCK_MODULE" provider init --config "$dir/dep11.conf" \
             >>"$dir/ock.log" 2>&1 || return 1

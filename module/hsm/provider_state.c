@@ -147,11 +147,10 @@ static CK_RV check_unique(CK_SLOT_ID slot, const CK_TOKEN_INFO *ti,
         printable(ti->label, 32, a);
         printable(other.label, 32, b);
         rv = CKR_TOKEN_NOT_RECOGNIZED;
-        LOG_FAIL(rv,
-                 "tokens '%s' (slot %lu) and '%s' (slot %lu) have the same identity "
-                 "(manufacturerID, model, serialNumber): tenants cannot be told apart; "
-                 "set token-identity = serial-label in the profile",
-                 a, (unsigned long)slot, b, (unsigned long)slots[i]);
+        LOG_ERROR("%s: tokens '%s' (slot %lu) and '%s' (slot %lu) have the same identity "
+                  "(manufacturerID, model, serialNumber): tenants cannot be told apart; "
+                  "set token-identity = serial-label in the profile",
+                  dep11_rv_name(rv), a, (unsigned long)slot, b, (unsigned long)slots[i]);
         goto out;
     }
     rv = CKR_OK;

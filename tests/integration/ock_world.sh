@@ -62,6 +62,12 @@ ock_world_usable() {
     return 0
 }
 
+# ock_host_mounts: how many mounts over opencryptoki's paths the calling
+# process's namespace has (a world must leave the machine's count as it was).
+ock_host_mounts() {
+    grep -cE ' (/etc/opencryptoki|/var/lib/opencryptoki|/run) ' /proc/self/mountinfo || true
+}
+
 # (From inside the namespace too: a test run by test_ock.sh gets OCK_DIR
 # and OCK_HOLDER in its environment.)
 ock_in() {

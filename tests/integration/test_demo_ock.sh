@@ -18,8 +18,7 @@ if ! why=$(ock_world_usable); then
     echo "SKIP: $why"
     exit 77
 fi
-host_mounts() { grep -cE ' (/etc/opencryptoki|/var/lib/opencryptoki|/run) ' /proc/self/mountinfo || true; }
-before=$(host_mounts)
+before=$(ock_host_mounts)
 log="$abs_top_builddir/tests/integration/demo-ock.log"
 rc=0
 DEMO_PREBUILT=1 DEP11_BUILD_DIR="$abs_top_builddir" "$abs_top_srcdir/scripts/demo" \
@@ -32,7 +31,7 @@ if [ -f "$abs_top_builddir/demo-ock-world/slotd.pid" ]; then
     status=1
 fi
 grep -q 'The opencryptoki world is stopped' "$log" || { echo "FAIL: the demo did not stop its world"; status=1; }
-[ "$(host_mounts)" = "$before" ] || { echo "FAIL: a mount is left in the machine's namespace"; status=1; }
+[ "$(ock_host_mounts)" = "$before" ] || { echo "FAIL: a mount is left in the machine's namespace"; status=1; }
 [ $status = 0 ] || exit 1
 if [ $rc = 0 ]; then
     grep -q 'The demo ran every step as described' "$log" || { echo "FAIL: the demo ended early"; exit 1; }

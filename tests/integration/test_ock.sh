@@ -31,8 +31,7 @@ if ! why=$(ock_world_usable); then
     echo "SKIP: $why"
     exit 77
 fi
-host_mounts() { grep -cE ' (/etc/opencryptoki|/var/lib/opencryptoki|/run) ' /proc/self/mountinfo || true; }
-mounts_before=$(host_mounts)
+mounts_before=$(ock_host_mounts)
 
 W="$itest_bin/worlds/ock"
 ock_world_start "$W"
@@ -45,7 +44,7 @@ labels=$(ock_in pkcs11-tool --module "$OCK_MODULE" -L 2>/dev/null |
 echo "tokens: $labels"
 [ "$labels" = "contoso fabrikam dep11-provider " ] || fail "token labels: '$labels'"
 ock_in pkcsconf -c 0 -t 2>/dev/null | grep -q 'PIN Length: 4-8' || fail "PIN length not 4-8"
-[ "$(host_mounts)" = "$mounts_before" ] || fail "a mount leaked into the machine's namespace"
+[ "$(ock_host_mounts)" = "$mounts_before" ] || fail "a mount leaked into the machine's namespace"
 [ "$(readlink /proc/$holder/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] ||
     fail "the holder shares the machine's namespace"
 
@@ -108,7 +107,7 @@ for p in "$slotd" "$holder"; do
         fail "process $p still runs after the stop"
     fi
 done
-[ "$(host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
+[ "$(ock_host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
 echo "world stopped: no pkcsslotd, no holder"
 
 # A script that fails half-way (set -e) and one killed with TERM leave
@@ -133,5 +132,5 @@ for how in fail term; do
     fi
     echo "world stopped after a $how: holder $h gone, no pkcsslotd"
 done
-[ "$(host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
+[ "$(ock_host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
 exit $status

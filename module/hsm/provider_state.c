@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "hsm/backend.h"
 #include "hsm/internal.h"
 #include "hsm/provider_int.h"
 #include "hsm/provider_state.h"
+#include "util/config.h"
 #include "util/hex.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -31,28 +34,129 @@ static struct {
     int used;
     CK_SLOT_ID slot;
     char serial[DEP11_TOKEN_SERIAL_LEN + 1];
+    int unique; /* ident (below) was seen unique among the tokens */
+    uint8_t ident[DEP11_TOKEN_IDENT_LEN];
 } serials[SLOTS];
 static unsigned serial_next;
 
-static void remember_serial(CK_SLOT_ID slot, const CK_UTF8CHAR *sn)
+/* @n bytes of a blank-padded CK_TOKEN_INFO field into @out (n + 1 bytes):
+ * trailing blanks dropped, printable ASCII only (it goes into JSON). */
+static void printable(const CK_UTF8CHAR *src, size_t n, char *out)
 {
-    char s[DEP11_TOKEN_SERIAL_LEN + 1];
-    size_t n = DEP11_TOKEN_SERIAL_LEN, i = 0;
-
-    while (n > 0 && (sn[n - 1] == ' ' || sn[n - 1] == '\0'))
+    while (n > 0 && (src[n - 1] == ' ' || src[n - 1] == '\0'))
         n--;
-    for (i = 0; i < n; i++) /* printable ASCII only: it goes into JSON */
-        s[i] = sn[i] >= 0x20 && sn[i] < 0x7f ? (char)sn[i] : '?';
-    s[n] = '\0';
-    dep11_lock(&serial_lock);
+    for (size_t i = 0; i < n; i++)
+        out[i] = src[i] >= 0x20 && src[i] < 0x7f ? (char)src[i] : '?';
+    out[n] = '\0';
+}
+
+/* The entry of @slot (a new or recycled one when absent); under serial_lock. */
+static size_t entry_of(CK_SLOT_ID slot)
+{
+    size_t i = 0;
+
     for (i = 0; i < SLOTS && !(serials[i].used && serials[i].slot == slot); i++)
         ;
-    if (i == SLOTS)
+    if (i == SLOTS) {
         i = serial_next++ % SLOTS;
+        memset(&serials[i], 0, sizeof serials[i]);
+    }
     serials[i].used = 1;
     serials[i].slot = slot;
-    memcpy(serials[i].serial, s, n + 1);
+    return i;
+}
+
+/* Remembers @slot's serial; 1 when @ident was already seen unique there. */
+static int remember_serial(CK_SLOT_ID slot, const CK_UTF8CHAR *sn,
+                           const uint8_t ident[DEP11_TOKEN_IDENT_LEN])
+{
+    char s[DEP11_TOKEN_SERIAL_LEN + 1];
+    size_t i = 0;
+    int unique = 0;
+
+    printable(sn, DEP11_TOKEN_SERIAL_LEN, s);
+    dep11_lock(&serial_lock);
+    i = entry_of(slot);
+    memcpy(serials[i].serial, s, sizeof s);
+    unique = serials[i].unique && memcmp(serials[i].ident, ident, DEP11_TOKEN_IDENT_LEN) == 0;
     dep11_unlock(&serial_lock);
+    return unique;
+}
+
+static void remember_unique(CK_SLOT_ID slot, const uint8_t ident[DEP11_TOKEN_IDENT_LEN])
+{
+    size_t i = 0;
+
+    dep11_lock(&serial_lock);
+    i = entry_of(slot);
+    serials[i].unique = 1;
+    memcpy(serials[i].ident, ident, DEP11_TOKEN_IDENT_LEN);
+    dep11_unlock(&serial_lock);
+}
+
+/* The identity of the token described by @ti under the profile's
+ * token-identity (provider_state.h, docs/FORMATS.md). */
+static CK_RV ident_of(const CK_TOKEN_INFO *ti, uint8_t ident[DEP11_TOKEN_IDENT_LEN])
+{
+    const struct dep11_profile *p = dep11_hsm_profile();
+    uint8_t fields[DEP11_TOKEN_IDENT_LEN];
+    unsigned int len = 0;
+
+    memcpy(fields, ti->manufacturerID, 32);
+    memcpy(fields + 32, ti->model, 16);
+    memcpy(fields + 48, ti->serialNumber, 16);
+    if (p == NULL || !p->token_identity_label) {
+        /* serial: byte-identical to the records made before the key existed */
+        memcpy(ident, fields, DEP11_TOKEN_IDENT_LEN);
+        return CKR_OK;
+    }
+    memcpy(ident, ti->label, 32);
+    if (EVP_Digest(fields, sizeof fields, ident + 32, &len, EVP_sha256(), NULL) != 1 ||
+        len != 32) {
+        LOG_FAIL(CKR_FUNCTION_FAILED, "SHA-256 of the token identity");
+        return CKR_FUNCTION_FAILED;
+    }
+    return CKR_OK;
+}
+
+/* CKR_OK when no other token visible now has @ident; else
+ * CKR_TOKEN_NOT_RECOGNIZED after one line naming both labels. */
+static CK_RV check_unique(CK_SLOT_ID slot, const CK_TOKEN_INFO *ti,
+                          const uint8_t ident[DEP11_TOKEN_IDENT_LEN])
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    CK_SLOT_ID *slots = NULL;
+    CK_ULONG n = 0;
+    CK_TOKEN_INFO other;
+    uint8_t oid[DEP11_TOKEN_IDENT_LEN];
+    char a[33], b[33];
+
+    rv = dep11_hsm_GetSlotList(CK_TRUE, NULL, &n);
+    if (rv == CKR_OK && n > 0 && (slots = calloc(n, sizeof *slots)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK && n > 0)
+        rv = dep11_hsm_GetSlotList(CK_TRUE, slots, &n);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "listing the tokens to check identities are unique");
+        goto out;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        if (slots[i] == slot || dep11_hsm_GetTokenInfo(slots[i], &other) != CKR_OK ||
+            ident_of(&other, oid) != CKR_OK || memcmp(oid, ident, sizeof oid) != 0)
+            continue;
+        printable(ti->label, 32, a);
+        printable(other.label, 32, b);
+        rv = CKR_TOKEN_NOT_RECOGNIZED;
+        LOG_ERROR("%s: tokens '%s' (slot %lu) and '%s' (slot %lu) have the same identity "
+                  "(manufacturerID, model, serialNumber): tenants cannot be told apart; "
+                  "set token-identity = serial-label in the profile",
+                  dep11_rv_name(rv), a, (unsigned long)slot, b, (unsigned long)slots[i]);
+        goto out;
+    }
+    rv = CKR_OK;
+out:
+    free(slots);
+    return rv;
 }
 
 /**
@@ -74,11 +178,13 @@ CK_RV dep11_hsm_token_ident(CK_SLOT_ID slot, uint8_t ident[DEP11_TOKEN_IDENT_LEN
         LOG_FAIL(rv, "C_GetTokenInfo of slot %lu", (unsigned long)slot);
         return rv;
     }
-    memcpy(ident, ti.manufacturerID, 32);
-    memcpy(ident + 32, ti.model, 16);
-    memcpy(ident + 48, ti.serialNumber, 16);
-    remember_serial(slot, ti.serialNumber);
-    return CKR_OK;
+    rv = ident_of(&ti, ident);
+    if (rv != CKR_OK || remember_serial(slot, ti.serialNumber, ident))
+        return rv;
+    rv = check_unique(slot, &ti, ident);
+    if (rv == CKR_OK)
+        remember_unique(slot, ident);
+    return rv;
 }
 
 /** See provider_state.h. */

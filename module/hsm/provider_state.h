@@ -18,7 +18,10 @@
 #include <stdint.h>
 #include <p11-kit/pkcs11.h>
 
-/* manufacturerID(32) || model(16) || serialNumber(16) of CK_TOKEN_INFO */
+/* A token's identity, 64 bytes, by the profile's token-identity:
+ * serial (default): manufacturerID(32) || model(16) || serialNumber(16) of
+ * CK_TOKEN_INFO; serial-label: label(32) || SHA-256(manufacturerID ||
+ * model || serialNumber) (docs/FORMATS.md section on binding records). */
 #define DEP11_TOKEN_IDENT_LEN 64
 #define DEP11_TOKEN_SERIAL_LEN 16
 /* A commit record's value: number (8, big endian) || digest (32) */
@@ -27,7 +30,10 @@
 #define DEP11_BINDING_LEN (DEP11_TOKEN_IDENT_LEN + 16)
 
 /* The identity of the token in @slot (one C_GetTokenInfo); remembered per
- * slot for dep11_hsm_token_serial. CKR_OK; CKR_ARGUMENTS_BAD; backend codes. */
+ * slot for dep11_hsm_token_serial. The first time an identity is seen in a
+ * slot, every other visible token is compared with it: a token with the same
+ * identity is CKR_TOKEN_NOT_RECOGNIZED (one log line naming both labels).
+ * CKR_OK; CKR_ARGUMENTS_BAD; CKR_HOST_MEMORY; backend codes. */
 CK_RV dep11_hsm_token_ident(CK_SLOT_ID slot, uint8_t ident[DEP11_TOKEN_IDENT_LEN]);
 
 /* The serial number of the token last identified in @slot, blanks trimmed,

@@ -100,6 +100,7 @@ static const struct key_def profile_keys[] = {
     { "receipt-signature", K_WORDS, P(receipt_rsa_pss), 0, 0, 0, "rsa-pss", "ecdsa" },
     { "availability-rsa-bits", K_RSA_BITS, P(availability_rsa_bits), 0, 0, 0, NULL, NULL },
     { "root-registration", K_WORDS, P(root_reg_so_login), 0, 0, 0, "so-login", "trusted-twin" },
+    { "token-identity", K_WORDS, P(token_identity_label), 0, 0, 0, "serial-label", "serial" },
     { "fault-denied", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_DENIED, 0, NULL, NULL },
     { "fault-transient", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_TRANSIENT, 0, NULL,
       NULL },

@@ -36,6 +36,8 @@ struct dep11_profile {
     int root_reg_so_login;          /* "root-registration": trusted-twin (0, default) |
                                      * so-login (1): the SO's login through dep11, recorded
                                      * on the provider token (docs/SECURITY.md) */
+    int token_identity_label;       /* "token-identity": serial (0, default) | serial-label (1):
+                                     * the tenant identity also holds CK_TOKEN_INFO.label */
     /* "fault-denied", "fault-transient", "fault-invalid": codes moved to
      * that class of DESIGN section 5's table (util/fault_codes.h) */
     struct dep11_fault_override fault_override[DEP11_FAULT_OVERRIDE_MAX];

@@ -13,10 +13,8 @@ FILES_ARGS=(--policy files-policy.blob --site finance.site --site-id "$FILES_SIT
 step "Files: two new customer keys for Contoso's files"
 say "Customer keys 1 and 2 are gone (Contoso revoked them in the mailbox story). For its SharePoint, OneDrive and Teams files Contoso generates two new RSA keys in its token, and its key officer registers them as roots, as before."
 for i in 1 2; do
-    run "${FILES_P11[@]}" --keypairgen --key-type rsa:3072 --label "files-key-$i" --id "1$i" \
-        --usage-decrypt
-    run "${T[@]}" keys register --key-label "files-key-$i" --so-pin-source "file:$demo/so.pin"
-    expect "files-key-$i.registered" "files key $i was not registered"
+    customer_key "files-key-$i" "1$i"
+    register_root "files-key-$i"
 done
 result "files keys 1 and 2 are registered roots"
 

@@ -11,9 +11,8 @@ P11=(pkcs11-tool --module "$SOFTHSM" --token-label contoso --login --pin "$USER_
 step "Lifecycle: three fresh customer keys, registered"
 say "The first two customer keys are gone (Contoso revoked them above). For the rest of the story Contoso generates three new RSA keys in its token, and its key officer registers them as roots: keys 3 and 4 protect the new policies, key 5 will replace key 3 when Contoso rolls it."
 for i in 3 4 5; do
-    run "${P11[@]}" --keypairgen --key-type rsa:3072 --label "customer-key-$i" --id "0$i" --usage-decrypt
-    run "${T[@]}" keys register --key-label "customer-key-$i" --so-pin-source "file:$demo/so.pin"
-    expect "customer-key-$i.registered" "key $i was not registered"
+    customer_key "customer-key-$i" "0$i"
+    register_root "customer-key-$i"
 done
 result "customer keys 3, 4 and 5 are registered roots"
 

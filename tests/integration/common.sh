@@ -70,12 +70,64 @@ itest_world() {
     fi
 }
 
-# itest_slot_of LABEL: SoftHSM's slot id of a token (ids are stable: they
-# derive from the token serial).
+# itest_slot_of LABEL: the backend's slot id of a token (SoftHSM's ids are
+# stable: they derive from the token serial; opencryptoki's are the slot
+# numbers of its config, 0 1 2).
 itest_slot_of() {
+    if [ "$ITEST_BACKEND" = opencryptoki ]; then
+        pkcs11-tool --module "$OCK_MODULE" -L 2>/dev/null | awk -v want="$1" '
+            /^Slot [0-9]+/ { slot = $2 }
+            /^ *token label *:/ { sub(/^ *token label *: */, ""); sub(/ *$/, "");
+                                  if ($0 == want) { print slot; exit } }'
+        return
+    fi
     softhsm2-util --show-slots 2>/dev/null | awk -v want="$1" '
         /^Slot [0-9]+/ { slot = $2 }
         /^ *Label:/ { sub(/^ *Label: */, ""); sub(/ *$/, ""); if ($0 == want) { print slot; exit } }'
+}
+
+# itest_new_root TOKEN LABEL ID [BITS]: a new RSA key pair LABEL (CKA_ID
+# ID, default 2048 bits) on TOKEN of the world, made as the customer makes
+# it (private half sensitive and never extractable), then registered as a
+# root by the customer's key officer: on SoftHSM the trusted twin (itool
+# register, the SO PIN); on opencryptoki ock_world_register_roots.
+itest_new_root() {
+    local tok=$1 label=$2 id=$3 bits=${4:-2048}
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "$tok" --login \
+        --pin "$(head -n1 "$ITEST_WORLD/user.pin")" --keypairgen --key-type "rsa:$bits" \
+        --label "$label" --id "$id" --usage-decrypt >/dev/null 2>&1 ||
+        { echo "itest_new_root: keypairgen $label on $tok failed" >&2; return 1; }
+    if [ "$ITEST_BACKEND" = opencryptoki ]; then
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            "$ITEST_TOOL" customer "$OCK_MODULE" "$tok" "$ITEST_WORLD/user.pin" extractable-off \
+            "priv:$label" | grep -q '^rv=0x0 ' ||
+            { echo "itest_new_root: $label stays extractable" >&2; return 1; }
+        ock_world_register_roots "$ITEST_WORLD"
+        return
+    fi
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+        "$ITEST_TOOL" register "$SOFTHSM_MODULE" "$tok" "$ITEST_WORLD/so.pin" "$label"
+}
+
+# itest_needs WHAT: exits 77 after one line saying why, when this backend
+# cannot run the script. WHAT: softhsm (a SoftHSM quirk or tool),
+# root-registration (registered roots: opencryptoki has no CKA_TRUSTED
+# and no registration route yet), aes-gcm (an AES-GCM availability key).
+itest_needs() {
+    local why=""
+    if [ "$ITEST_BACKEND" = opencryptoki ]; then
+        case "$1" in
+            softhsm) why="it is about SoftHSM itself${2:+ ($2)}" ;;
+            root-registration) why="needs root-registration (registered roots; the token has no CKA_TRUSTED)" ;;
+            aes-gcm) why="needs AES-GCM in the HSM (the soft token has none)" ;;
+            *) why="needs $1" ;;
+        esac
+    fi
+    if [ -n "$why" ]; then
+        echo "SKIP: $(basename "$0") on $ITEST_BACKEND: $why"
+        exit 77
+    fi
 }
 
 # itest_run PROGRAM [ARGS...]: runs a test program from the build tree;

@@ -17,8 +17,10 @@
  *       ACTION to the object KIND:LABEL, where KIND is priv (the private
  *       key), pub (the public key, CKA_TRUSTED=FALSE) or twin (the
  *       registered twin "LABEL.registered"). ACTION: destroy, decrypt-on,
- *       decrypt-off (CKA_DECRYPT of a private key), count (by = how many
- *       such objects), decrypt (by = CKA_DECRYPT). Prints "rv=0x<hex>
+ *       decrypt-off (CKA_DECRYPT of a private key), extractable-off
+ *       (CKA_EXTRACTABLE to FALSE: keys pkcs11-tool generates on tokens that
+ *       default to extractable), count (by = how many such objects),
+ *       decrypt (by = CKA_DECRYPT). Prints "rv=0x<hex>
  *       by=<n>".
  *   itool provision MODULE TOKEN PIN-FILE RSA-BITS
  *       log in as user on an empty token and create dep11's provider keys
@@ -287,6 +289,9 @@ static int do_customer(CK_FUNCTION_LIST_PTR f, const char *token, const char *pi
     else if (rv == CKR_OK && strcmp(action, "decrypt") == 0) {
         rv = f->C_GetAttributeValue(s, h[0], &a, 1);
         by = v;
+    } else if (rv == CKR_OK && strcmp(action, "extractable-off") == 0) {
+        a.type = CKA_EXTRACTABLE; /* v is CK_FALSE */
+        rv = f->C_SetAttributeValue(s, h[0], &a, 1);
     } else if (rv == CKR_OK && strncmp(action, "decrypt-o", 9) == 0) {
         v = strcmp(action, "decrypt-on") == 0;
         rv = f->C_SetAttributeValue(s, h[0], &a, 1);

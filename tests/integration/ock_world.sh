@@ -4,7 +4,8 @@
 # /var/lib/opencryptoki, /run, /dev/shm): the world isolates them in a
 # private mount namespace, so nothing of the machine's set-up is touched
 # (DESIGN section 8):
-#   ock_world_start DIR   a holder process (unshare -m -i --propagation private)
+#   ock_world_start DIR   a holder process (unshare -m -i --propagation private:
+#                         mount and System V IPC namespaces)
 #                         whose namespace has scratch directories of DIR
 #                         bind-mounted over the four paths; opencryptoki.conf
 #                         with one soft token per name in $OCK_TOKENS (default:
@@ -14,8 +15,10 @@
 #                         DIR/user.pin; the provider token's user PIN
 #                         DIR/provider.pin: PINs of 4 to 8 characters).
 #                         Installs a trap that stops everything on EXIT, INT
-#                         and TERM, also when the caller fails.
-#   ock_in CMD...         runs CMD inside the world's namespace (nsenter -m -i).
+#                         and TERM, also when the caller fails. With
+#                         OCK_NO_TOKENS set: the namespace only (no config,
+#                         no pkcsslotd; ock_world_tokens makes them).
+#   ock_in CMD...         runs CMD inside the world's namespaces (nsenter -m -i).
 #   ock_world_fresh SO USER PROVIDER
 #                         every token back to factory state and initialized
 #                         again (PIN files SO, USER, PROVIDER): a fresh world.
@@ -28,12 +31,16 @@
 #                         2 dep11-provider) and the provider token provisioned
 #                         with dep11-tool provider init. The token has no
 #                         CKA_TRUSTED, so roots cannot be registered the
-#                         SoftHSM way: the configs say trusted-roots = any.
+#                         SoftHSM way: ock_world_register_roots WORLD does
+#                         what can be done (today: trusted-roots = any).
+#                         The profile is hsm-profiles/opencryptoki.conf
+#                         (ITEST_PROFILE, a SoftHSM profile, is ignored).
 #   ock_world_usable      0 when this machine can build a world; else prints
 #                         why not on one line (not root, no unshare, no
 #                         opencryptoki) and returns 1.
 # Variables: OCK_MODULE (opencryptoki's PKCS#11 library), OCK_HOLDER (pid).
 OCK_MODULE=${OCK_MODULE:-/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so}
+OCK_STDLL=${OCK_STDLL:-/usr/lib/x86_64-linux-gnu/opencryptoki/stdll/libpkcs11_sw.so}
 OCK_FACTORY_SO_PIN=87654321
 OCK_HOLDER=${OCK_HOLDER:-}
 OCK_DIR=${OCK_DIR:-}
@@ -49,10 +56,16 @@ ock_world_usable() {
         return 1
     fi
     if ! unshare -m -i --propagation private true 2>/dev/null; then
-        echo "opencryptoki world: this machine cannot create a mount and IPC namespace (unshare -m -i)"
+        echo "opencryptoki world: this machine cannot create mount and IPC namespaces (unshare -m -i)"
         return 1
     fi
     return 0
+}
+
+# ock_host_mounts: how many mounts over opencryptoki's paths the calling
+# process's namespace has (a world must leave the machine's count as it was).
+ock_host_mounts() {
+    grep -cE ' (/etc/opencryptoki|/var/lib/opencryptoki|/run) ' /proc/self/mountinfo || true
 }
 
 # (From inside the namespace too: a test run by test_ock.sh gets OCK_DIR
@@ -117,10 +130,18 @@ ock_world_mount() {
 ock_world_layout() {
     local names=("$@") i
     rm -rf "${OCK_DIR:?}/ns/lib/"* "$OCK_DIR/ns/run/"* "$OCK_DIR/ns/shm/"*
+    mkdir -p "$OCK_DIR/stdll"
     {
         echo "version opencryptoki-3.1"
         for i in "${!names[@]}"; do
-            printf 'slot %d\n{\nstdll = libpkcs11_sw.so\ntokname = swtok%d\n}\n' "$i" "$i"
+            # One copy of the soft token library per slot: opencryptoki 3.8
+            # loads the same file once per process, and then its soft
+            # tokens share one state (a login on one is a login on all, and
+            # a session of one slot finds the other's objects).
+            [ -f "$OCK_DIR/stdll/libpkcs11_sw$i.so" ] ||
+                cp "$OCK_STDLL" "$OCK_DIR/stdll/libpkcs11_sw$i.so"
+            printf 'slot %d\n{\nstdll = %s\ntokname = swtok%d\n}\n' "$i" \
+                "$OCK_DIR/stdll/libpkcs11_sw$i.so" "$i"
         done
     } >"$OCK_DIR/ns/etc/opencryptoki.conf"
     ock_in sh -ec '
@@ -186,10 +207,8 @@ ock_world_start() {
     trap 'ock_world_stop' EXIT
     trap 'ock_world_stop; exit 130' INT
     trap 'ock_world_stop; exit 143' TERM
-    # -i: an IPC namespace too. pkcsslotd keeps its token table in System V
-    # shared memory under a fixed ftok key: without it, worlds running at the
-    # same time (or a segment a killed pkcsslotd left) share one table and
-    # C_Initialize fails with CKR_HOST_MEMORY.
+    # An IPC namespace too: pkcsslotd's System V shared memory key is the
+    # same in every world (worlds running side by side would share it).
     unshare -m -i --propagation private sleep infinity &
     OCK_HOLDER=$!
     export OCK_HOLDER
@@ -203,12 +222,34 @@ ock_world_start() {
         sleep 0.05
     done
     ock_world_mount || return 1
+    if [ -n "${OCK_NO_TOKENS:-}" ]; then
+        echo "ock_world: namespace ready in $OCK_DIR (holder $OCK_HOLDER; no tokens yet)"
+        return 0
+    fi
     ock_world_fresh "$OCK_DIR/so.pin" "$OCK_DIR/user.pin" "$OCK_DIR/provider.pin" || return 1
     echo "ock_world: tokens ready in $OCK_DIR (holder $OCK_HOLDER, pkcsslotd $(cat "$OCK_DIR/slotd.pid"))"
 }
 
+# ock_world_register_roots WORLD: the customer roots of WORLD's tokens as
+# registered. The token has no CKA_TRUSTED, so the SoftHSM way (a trusted
+# twin made by the SO) does not exist here; until the root-registration
+# route lands, the world's dep11 configs say trusted-roots = any instead.
+# Prints one line saying so. Idempotent (a test calls it per new root).
+ock_world_register_roots() {
+    local c
+    for c in "$1"/dep11*.conf; do
+        grep -q '^trusted-roots *=' "$c" && continue
+        {
+            echo "# no CKA_TRUSTED on this token: roots are not registered (ock_world.sh)"
+            echo "trusted-roots = any"
+        } >>"$c"
+    done
+    echo "ock_world: roots not registered (no CKA_TRUSTED): trusted-roots = any in $1"
+}
+
 ock_world_tokens() {
     local dir tool="${abs_top_builddir:?}/tools/dep11-tool" profile c
+    local itool="$abs_top_builddir/tests/integration/itool"
     mkdir -p "$1"
     dir=$(cd "$1" && pwd)
     rm -rf "$dir"
@@ -234,6 +275,16 @@ ock_world_tokens() {
         ock_keys fabrikam --key-type rsa:2048 --label froot1 --id 21 &&
             ock_keys fabrikam --key-type rsa:2048 --label froot2 --id 22 || return 1
     fi
+    # The soft token makes a private key extractable unless the template
+    # says otherwise (pkcs11-tool says nothing): the roots are made
+    # non-extractable as SoftHSM's are, all but "extractable".
+    for c in contoso:root1 contoso:root2 contoso:unregistered fabrikam:froot1 fabrikam:froot2; do
+        [ "${c%%:*}" = contoso ] || [ "${ITEST_FABRIKAM_ROOTS:-1}" != 0 ] || continue
+        ock_in env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            "$itool" customer "$OCK_MODULE" "${c%%:*}" "$dir/user.pin" extractable-off \
+            "priv:${c#*:}" 2>>"$dir/ock.log" | grep -q '^rv=0x0 ' ||
+            { echo "ock_world: ${c#*:} stays extractable" >&2; return 1; }
+    done
     profile="${abs_top_srcdir:?}/hsm-profiles/opencryptoki.conf"
     for c in "dep11.conf:system-requests = deny" \
         "dep11-system.conf:system-requests = allow|recovery-requests = allow|audit-log = $dir/audit-system.jsonl" \
@@ -243,11 +294,10 @@ ock_world_tokens() {
             echo "profile = $profile"
             echo "provider-token = dep11-provider"
             echo "provider-pin = file:$dir/provider.pin"
-            echo "# no CKA_TRUSTED on this token: roots cannot be registered"
-            echo "trusted-roots = any"
             echo "${c#*:}" | tr '|' '\n'
         } >"$dir/${c%%:*}"
     done
+    ock_world_register_roots "$dir" >>"$dir/ock.log"
     if [ -z "${ITEST_NO_PROVISION:-}" ]; then
         ock_in "$tool" --module "$OCK_MODULE" provider init --config "$dir/dep11.conf" \
             >>"$dir/ock.log" 2>&1 || return 1

@@ -421,8 +421,16 @@ static void test_provider_token(void **state)
         CK_GCM_PARAMS gp = gcm_params(iv, sizeof iv, NULL, 0, 128);
         CK_MECHANISM gcm = { CKM_AES_GCM, &gp, sizeof gp };
         CK_ULONG size = 0;
+        CK_RV grv = F->C_GetAttributeValue(fx->s, o, &a, 1);
 
-        assert_int_equal(F->C_GetAttributeValue(fx->s, o, &a, 1), CKR_OBJECT_HANDLE_INVALID);
+        if (grv == CKR_OK) {
+            /* A backend whose handle numbers are per token (opencryptoki):
+             * the number names one of this token's own objects, never a
+             * provider object; nothing more to try with it. */
+            assert_false(a.ulValueLen >= 6 && memcmp(buf, "dep11-", 6) == 0);
+            continue;
+        }
+        assert_int_equal(grv, CKR_OBJECT_HANDLE_INVALID);
         assert_int_equal(F->C_SetAttributeValue(fx->s, o, &off, 1), CKR_OBJECT_HANDLE_INVALID);
         assert_int_equal(F->C_CopyObject(fx->s, o, NULL, 0, &c), CKR_OBJECT_HANDLE_INVALID);
         assert_int_equal(F->C_GetObjectSize(fx->s, o, &size), CKR_OBJECT_HANDLE_INVALID);

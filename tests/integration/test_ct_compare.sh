@@ -27,6 +27,8 @@ hsm/provider_avail.c|memcmp(l.id[i], a->keep|availability key id to keep (public
 hsm/provider.c|memcmp(want, ti->label|token label
 hsm/provider_tombstone.c|memcmp(a, b, al < bl ? al : bl)|ordering tombstone values (public)
 hsm/provider_state.c|memcmp(a, b, DEP11_BINDING_LEN)|ordering tenant binding records (token identity, tenant id: public)
+hsm/provider_state.c|memcmp(serials[i].ident, ident|token identity against the one seen unique (C_GetTokenInfo: public)
+hsm/provider_state.c|memcmp(oid, ident, sizeof oid)|the identities of two tokens (C_GetTokenInfo: public)
 hier/tenant.c|memcmp(ps->st.binding, ps->ident|tenant binding against the token identity (C_GetTokenInfo: public)
 hier/tenant.c|memcmp(ps->st.binding + DEP11_TOKEN_IDENT_LEN, tenant|tenant id against the binding (public header field)
 hier/tenant.c|memcmp(id, p->root_ids[i], sizeof id)|root identity (SHA-256 of a public key)

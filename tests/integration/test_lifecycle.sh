@@ -16,13 +16,7 @@ py=/usr/bin/python3
 add_roots() {
     local r
     for r in root3:05 root4:06; do
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-            pkcs11-tool --module "$SOFTHSM_MODULE" --token-label contoso --login --pin 1234 \
-            --keypairgen --key-type rsa:2048 --label "${r%:*}" --id "${r#*:}" \
-            --usage-decrypt >/dev/null 2>&1 || { echo "FAIL: keypairgen ${r%:*}"; exit 1; }
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-            "$ITEST_TOOL" register "$SOFTHSM_MODULE" contoso "$ITEST_WORLD/so.pin" "${r%:*}" ||
-            { echo "FAIL: register ${r%:*}"; exit 1; }
+        itest_new_root contoso "${r%:*}" "${r#*:}" || { echo "FAIL: root ${r%:*}"; exit 1; }
     done
 }
 
@@ -131,8 +125,11 @@ PY
 itest_world lifecycle-purge
 pin_receipt_key
 add_roots
+# the profile's receipt-signature (opencryptoki's: rsa-pss)
+kind=ec
+grep -q '^receipt-signature *= *rsa-pss' "$(sed -n 's/^profile *= *//p' "$DEP11_CONF")" && kind=rsa
 if DEP11_CONF="$ITEST_WORLD/dep11-system.conf" itest_run test_lifecycle purge; then
-    verify_receipt ec || status=1
+    verify_receipt $kind || status=1
 else
     status=1
 fi
@@ -143,13 +140,17 @@ mkdir -p "$itest_bin/worlds"
 pss_profile="$itest_bin/worlds/softhsm2-rsa-pss.conf"
 sed '/^receipt-signature *=/d' "$abs_top_srcdir/hsm-profiles/softhsm2.conf" >"$pss_profile"
 echo "receipt-signature = rsa-pss" >>"$pss_profile"
-ITEST_PROFILE="$pss_profile" itest_world lifecycle-purge-pss
-pin_receipt_key
-add_roots
-if DEP11_CONF="$ITEST_WORLD/dep11-system.conf" itest_run test_lifecycle purge; then
-    verify_receipt rsa || status=1
+if [ $kind = rsa ]; then
+    echo "lifecycle-purge-pss: the $ITEST_BACKEND profile signs with rsa-pss already (above)"
 else
-    status=1
+    ITEST_PROFILE="$pss_profile" itest_world lifecycle-purge-pss
+    pin_receipt_key
+    add_roots
+    if DEP11_CONF="$ITEST_WORLD/dep11-system.conf" itest_run test_lifecycle purge; then
+        verify_receipt rsa || status=1
+    else
+        status=1
+    fi
 fi
 
 itest_world lifecycle-offboard

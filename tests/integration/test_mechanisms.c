@@ -707,12 +707,12 @@ static void test_mechanism_list(void **state)
     }
     /* The backend's own mechanisms are still there. */
     {
-        int gcm = 0, oaep = 0;
+        int sha = 0, oaep = 0; /* both backends offer these (not all AES-GCM) */
         for (CK_ULONG i = 0; i < n; i++) {
-            gcm |= list[i] == CKM_AES_GCM;
+            sha |= list[i] == CKM_SHA256;
             oaep |= list[i] == CKM_RSA_PKCS_OAEP;
         }
-        assert_true(gcm && oaep);
+        assert_true(sha && oaep);
     }
     /* 9..13 are the vendor functions through standard calls (test_vendor_std,
      * test_rootreg). */

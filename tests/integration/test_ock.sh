@@ -9,11 +9,12 @@
 #   - the token facts dep11's profile relies on (DESIGN section 8):
 #     RSA-OAEP offered, AES-GCM and EC key generation not offered, and an
 #     RSA-OAEP SHA-256 ciphertext (made by OpenSSL) decrypted in the token;
-#   - dep11 on it (ITEST_BACKEND=opencryptoki: each script below runs inside
-#     the namespace, its worlds built by ock_world_tokens with
-#     hsm-profiles/opencryptoki.conf): the scripts that apply, and a blob
-#     whose copies record SHA-256 served under a profile saying sha1. A
-#     script that cannot apply says why in one line.
+#   - dep11 on it (ITEST_BACKEND=opencryptoki, worlds of ock_world_tokens
+#     with hsm-profiles/opencryptoki.conf): a blob whose copies record
+#     SHA-256 served under a profile saying sha1, and token-identity =
+#     serial refused on tokens that share a serial number (one line naming
+#     both). The integration scripts themselves run on opencryptoki as
+#     entries of their own: tests/integration/ock/*.sh (ock_run.sh).
 # Skips (77) only when the machine cannot build the world (not root, no
 # opencryptoki, no namespaces), saying why.
 set -euo pipefail
@@ -26,12 +27,13 @@ itest_bin="$abs_top_builddir/tests/integration"
 status=0
 fail() { echo "FAIL: $*"; status=1; }
 
+# An ASan build: opencryptoki's allocations are not this project's leaks.
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$abs_top_srcdir/tests/integration/lsan-ock.supp"
 if ! why=$(ock_world_usable); then
     echo "SKIP: $why"
     exit 77
 fi
-host_mounts() { grep -cE ' (/etc/opencryptoki|/var/lib/opencryptoki|/run) ' /proc/self/mountinfo || true; }
-mounts_before=$(host_mounts)
+mounts_before=$(ock_host_mounts)
 
 W="$itest_bin/worlds/ock"
 ock_world_start "$W"
@@ -44,7 +46,7 @@ labels=$(ock_in pkcs11-tool --module "$OCK_MODULE" -L 2>/dev/null |
 echo "tokens: $labels"
 [ "$labels" = "contoso fabrikam dep11-provider " ] || fail "token labels: '$labels'"
 ock_in pkcsconf -c 0 -t 2>/dev/null | grep -q 'PIN Length: 4-8' || fail "PIN length not 4-8"
-[ "$(host_mounts)" = "$mounts_before" ] || fail "a mount leaked into the machine's namespace"
+[ "$(ock_host_mounts)" = "$mounts_before" ] || fail "a mount leaked into the machine's namespace"
 [ "$(readlink /proc/$holder/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] ||
     fail "the holder shares the machine's namespace"
 
@@ -68,36 +70,37 @@ cmp -s "$W/secret.bin" "$W/secret.out" && echo "RSA-OAEP SHA-256: decrypted in t
     fail "OAEP SHA-256 round trip"
 
 # --- dep11 on it ---
+# The integration scripts run on opencryptoki as make check entries of
+# their own (tests/integration/ock/*.sh, ock_run.sh). Here: what only this
+# backend shows.
 inside() {
     ock_in env ITEST_BACKEND=opencryptoki ITEST_WORLD_TAG=-ock OCK_DIR="$OCK_DIR" \
         OCK_HOLDER="$OCK_HOLDER" "$@"
 }
-applies=(test_mechanisms test_blobs test_availability test_isolation test_tenants
-    test_lifecycle test_avail_matrix)
-echo "test_roots: not on opencryptoki: roots are registered with CKA_TRUSTED, which this token lacks"
-if ! inside bash -c '. "$1/tests/integration/common.sh"; itest_world ock-probe' sh \
-    "$abs_top_srcdir" >"$W/probe.log" 2>&1; then
-    reason=$(grep -m1 'dep11-tool: provider init' "$itest_bin/worlds/ock-probe-ock/ock.log" || true)
-    case "$reason" in
-        *"receipt signing key"*)
-            for t in "${applies[@]}" oaep-sha256-under-sha1; do
-                echo "$t: not on opencryptoki yet: provider init cannot make the EC receipt" \
-                    "signing key (no EC on this token; needs an RSA receipt key route)"
-            done ;;
-        *) fail "the opencryptoki test world for dep11 could not be built"; cat "$W/probe.log" ;;
-    esac
-else
-    for t in "${applies[@]}"; do
-        echo "== $t.sh on opencryptoki"
-        inside "$itest_src/$t.sh" || fail "$t.sh on opencryptoki"
-    done
-    # Copies record SHA-256 (this profile); a worker whose profile says sha1
-    # serves the blob through the availability key all the same.
-    echo "== test_availability both: made under sha256, served under sha1"
-    inside bash -c '. "$1/tests/integration/common.sh"; itest_world oaep-cross
-        itest_profile_keys dep11-system.conf "oaep-hash = sha1"
-        itest_run test_availability both' sh "$abs_top_srcdir" || fail "sha256 blob under sha1"
+# Copies record SHA-256 (this profile); a worker whose profile says sha1
+# serves the blob through the availability key all the same.
+echo "== test_availability both: made under sha256, served under sha1"
+inside bash -c '. "$1/tests/integration/common.sh"; itest_world oaep-cross
+    itest_profile_keys dep11-system.conf "oaep-hash = sha1"
+    itest_run test_availability both' sh "$abs_top_srcdir" || fail "sha256 blob under sha1"
+# Every soft token says serial 123: under token-identity = serial the first
+# tenant binding refuses (CKR_TOKEN_NOT_RECOGNIZED, 0xe1) naming both labels;
+# the profile's serial-label tells them apart (the runs above).
+echo "== token-identity = serial on tokens that share their serial number"
+if inside bash -c '. "$1/tests/integration/common.sh"; itest_world ident-serial
+    itest_profile_keys dep11.conf "token-identity = serial"
+    itest_run test_mechanisms' sh "$abs_top_srcdir" >"$W/ident.log" 2>&1; then
+    fail "token-identity = serial: tokens of one identity were bound"
 fi
+grep -q "0xe1 != 0" "$W/ident.log" || fail "token-identity = serial: not CKR_TOKEN_NOT_RECOGNIZED"
+line=$(grep -m1 "have the same identity" "$W/ident.log" || true)
+echo "${line:-(no log line)}"
+case "$line" in
+    *"'contoso' (slot 0) and 'fabrikam' (slot 1)"*) ;;
+    *) fail "token-identity = serial: no log line naming both tokens" ;;
+esac
+[ "$(grep -c "0xe1 != 0" "$W/ident.log")" -gt 0 ] && grep -q "OK \] test_keygen_roles" "$W/ident.log" ||
+    fail "token-identity = serial: keys that need no binding failed too"
 
 ock_world_stop
 trap - EXIT INT TERM
@@ -106,7 +109,7 @@ for p in "$slotd" "$holder"; do
         fail "process $p still runs after the stop"
     fi
 done
-[ "$(host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
+[ "$(ock_host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
 echo "world stopped: no pkcsslotd, no holder"
 
 # A script that fails half-way (set -e) and one killed with TERM leave
@@ -131,5 +134,5 @@ for how in fail term; do
     fi
     echo "world stopped after a $how: holder $h gone, no pkcsslotd"
 done
-[ "$(host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
+[ "$(ock_host_mounts)" = "$mounts_before" ] || fail "a mount is left in the machine's namespace"
 exit $status

@@ -4,7 +4,8 @@
  * CKA_APPLICATION, CKA_LABEL, CKA_VALUE; find by template): binding records
  * (write once, the smallest of racing ones wins), commit records (the
  * maximum counts, lower ones pruned, a lower number writes nothing), records
- * of other shapes ignored, a retried run, and consumer token identities.
+ * of other shapes ignored, a retried run, and consumer token identities
+ * (token-identity = serial and serial-label; two tokens of one identity).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "hsm/call.h"
 #include "hsm/provider_int.h"
 #include "hsm/provider_state.h"
+#include "util/config.h"
 
 #define OBJS 32
 #define VAL 160
@@ -97,19 +99,47 @@ static CK_RV fake_destroy(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
     return CKR_OK;
 }
 
+/* Tokens in slots 5, 6 and 7 (and any slot asked for); with same_serial,
+ * every token has serial "123" (opencryptoki's soft tokens). */
+static int same_serial;
+static struct dep11_profile profile;
+
 static CK_RV fake_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR ti)
 {
     memset(ti, ' ', sizeof *ti);
     memcpy(ti->manufacturerID, "SoftHSM project", 15);
     memcpy(ti->model, "SoftHSM v2", 10);
-    snprintf((char *)ti->serialNumber, 16, "serial%lu", (unsigned long)slot);
+    if (same_serial)
+        snprintf((char *)ti->serialNumber, 16, "123");
+    else
+        snprintf((char *)ti->serialNumber, 16, "serial%lu", (unsigned long)slot);
     ti->serialNumber[strlen((char *)ti->serialNumber)] = ' ';
+    snprintf((char *)ti->label, 32, "tenant%lu", (unsigned long)slot);
+    ti->label[strlen((char *)ti->label)] = ' ';
     return slot == 99 ? CKR_SLOT_ID_INVALID : CKR_OK;
+}
+
+static CK_RV fake_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR slots, CK_ULONG_PTR n)
+{
+    static const CK_SLOT_ID mine[] = { 5, 6, 7 };
+
+    (void)present;
+    if (slots != NULL && *n < 3)
+        return CKR_BUFFER_TOO_SMALL;
+    if (slots != NULL)
+        memcpy(slots, mine, sizeof mine);
+    *n = 3;
+    return CKR_OK;
 }
 
 CK_FUNCTION_LIST *dep11_hsm(void)
 {
     return &list;
+}
+
+const struct dep11_profile *dep11_hsm_profile(void)
+{
+    return &profile;
 }
 
 /* hsm/call.c's wrappers call through the loaded backend: this double. */
@@ -178,6 +208,9 @@ static int reset(void **state)
     list.C_GetAttributeValue = fake_get;
     list.C_DestroyObject = fake_destroy;
     list.C_GetTokenInfo = fake_token_info;
+    list.C_GetSlotList = fake_slot_list;
+    memset(&profile, 0, sizeof profile);
+    same_serial = 0;
     return 0;
 }
 
@@ -362,6 +395,37 @@ static void test_token_ident(void **state)
     assert_string_equal(serial, "serial199");
 }
 
+/* Two tokens with the same manufacturerID, model and serialNumber: under
+ * token-identity = serial neither can be identified; under serial-label the
+ * label tells them apart, and the identity is label || SHA-256 of the rest. */
+static void test_token_ident_collision(void **state)
+{
+    uint8_t id5[DEP11_TOKEN_IDENT_LEN], id6[DEP11_TOKEN_IDENT_LEN];
+    /* SHA-256("SoftHSM project" + 17 blanks, "SoftHSM v2" + 6, "123" + 13) */
+    static const uint8_t want[32] = {
+        0x79, 0x5c, 0xb8, 0x02, 0x5c, 0xe0, 0xc9, 0x82, 0x88, 0x0e, 0xb7,
+        0x4b, 0x70, 0x30, 0x65, 0x10, 0x6e, 0x73, 0x65, 0xd1, 0x5b, 0xb9,
+        0x4b, 0x9d, 0xee, 0xd7, 0x93, 0xbd, 0x6a, 0x36, 0x8e, 0xa6,
+    };
+
+    (void)state;
+    same_serial = 1;
+    assert_int_equal(dep11_hsm_token_ident(205, id5), CKR_TOKEN_NOT_RECOGNIZED);
+    assert_int_equal(dep11_hsm_token_ident(206, id6), CKR_TOKEN_NOT_RECOGNIZED);
+    profile.token_identity_label = 1;
+    assert_int_equal(dep11_hsm_token_ident(5, id5), CKR_OK);
+    assert_int_equal(dep11_hsm_token_ident(6, id6), CKR_OK);
+    assert_memory_equal(id5, "tenant5 ", 8);
+    assert_memory_equal(id6, "tenant6 ", 8);
+    assert_memory_equal(id5 + 32, want, 32);
+    assert_memory_equal(id6 + 32, want, 32);
+    /* unique tokens: serial is the 0.x layout, label form differs from it */
+    same_serial = 0;
+    profile.token_identity_label = 0;
+    assert_int_equal(dep11_hsm_token_ident(205, id5), CKR_OK);
+    assert_memory_equal(id5 + 48, "serial205 ", 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +435,7 @@ int main(void)
         cmocka_unit_test_setup(test_commit_race, reset),
         cmocka_unit_test_setup(test_foreign_records, reset),
         cmocka_unit_test_setup(test_token_ident, reset),
+        cmocka_unit_test_setup(test_token_ident_collision, reset),
     };
 
     return cmocka_run_group_tests_name("provider_state", tests, NULL, NULL);

@@ -228,7 +228,10 @@ static void write_profile(FILE *fp, const struct probe *p, const struct route *r
                 "availability-rsa-bits = 2048\n"
                 "call-timeout-ms = 0\nretries = 1\nbackoff-ms = 0\n"
                 "files-fallback = all\nhedged-unwrap = no\n"
-                "fault-denied =\nfault-transient =\nfault-invalid =\n");
+                "fault-denied =\nfault-transient =\nfault-invalid =\n"
+                "# For a library that reaches its HSM over a socket and can lose it\n"
+                "# (p11-kit-client.so): yes for both (hsm-profiles/p11-kit-remote.conf).\n"
+                "reconnect = no\nblock-sigpipe = no\n");
 }
 
 static void write_json(FILE *fp, const struct probe *p, const struct route *r, int bad,

@@ -103,7 +103,7 @@ itest_new_root() {
             "$ITEST_TOOL" customer "$OCK_MODULE" "$tok" "$ITEST_WORLD/user.pin" extractable-off \
             "priv:$label" | grep -q '^rv=0x0 ' ||
             { echo "itest_new_root: $label stays extractable" >&2; return 1; }
-        ock_world_register_roots "$ITEST_WORLD"
+        ock_world_register_roots "$ITEST_WORLD" "$tok:$label"
         return
     fi
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
@@ -112,14 +112,15 @@ itest_new_root() {
 
 # itest_needs WHAT: exits 77 after one line saying why, when this backend
 # cannot run the script. WHAT: softhsm (a SoftHSM quirk or tool),
-# root-registration (registered roots: opencryptoki has no CKA_TRUSTED
-# and no registration route yet), aes-gcm (an AES-GCM availability key).
+# trusted-twin (roots registered by a CKA_TRUSTED twin: opencryptoki has
+# none; its roots are registered by SO login), aes-gcm (an AES-GCM
+# availability key).
 itest_needs() {
     local why=""
     if [ "$ITEST_BACKEND" = opencryptoki ]; then
         case "$1" in
             softhsm) why="it is about SoftHSM itself${2:+ ($2)}" ;;
-            root-registration) why="needs root-registration (registered roots; the token has no CKA_TRUSTED)" ;;
+            trusted-twin) why="it is about CKA_TRUSTED twins, which the token lacks (its roots are registered by SO login: root-registration = so-login, tested by test_rootreg)" ;;
             aes-gcm) why="needs AES-GCM in the HSM (the soft token has none)" ;;
             *) why="needs $1" ;;
         esac

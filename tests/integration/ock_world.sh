@@ -31,8 +31,8 @@
 #                         2 dep11-provider) and the provider token provisioned
 #                         with dep11-tool provider init. The token has no
 #                         CKA_TRUSTED, so roots cannot be registered the
-#                         SoftHSM way: ock_world_register_roots WORLD does
-#                         what can be done (today: trusted-roots = any).
+#                         SoftHSM way: ock_world_register_roots WORLD has
+#                         the SO register them through dep11 (so-login).
 #                         The profile is hsm-profiles/opencryptoki.conf
 #                         (ITEST_PROFILE, a SoftHSM profile, is ignored).
 #   ock_world_usable      0 when this machine can build a world; else prints
@@ -230,21 +230,30 @@ ock_world_start() {
     echo "ock_world: tokens ready in $OCK_DIR (holder $OCK_HOLDER, pkcsslotd $(cat "$OCK_DIR/slotd.pid"))"
 }
 
-# ock_world_register_roots WORLD: the customer roots of WORLD's tokens as
-# registered. The token has no CKA_TRUSTED, so the SoftHSM way (a trusted
-# twin made by the SO) does not exist here; until the root-registration
-# route lands, the world's dep11 configs say trusted-roots = any instead.
-# Prints one line saying so. Idempotent (a test calls it per new root).
+# ock_world_register_roots WORLD [TOKEN:LABEL...]: the customer roots of
+# WORLD's tokens registered by the customer's key officer. The token has no
+# CKA_TRUSTED, so the SoftHSM way (a trusted twin made by the SO) does not
+# exist here: the profile says root-registration = so-login, and
+# `dep11-tool root register` has dep11 log the token's SO in (WORLD/so.pin)
+# and record the registration on the provider token (docs/SECURITY.md).
+# Without arguments: root1, root2 and extractable on contoso, froot1 and
+# froot2 on fabrikam (as setup-tokens.sh registers them); needs the
+# provider token provisioned. A root registered already stays so.
 ock_world_register_roots() {
-    local c
-    for c in "$1"/dep11*.conf; do
-        grep -q '^trusted-roots *=' "$c" && continue
-        {
-            echo "# no CKA_TRUSTED on this token: roots are not registered (ock_world.sh)"
-            echo "trusted-roots = any"
-        } >>"$c"
+    local dir=$1 tool="${abs_top_builddir:?}/tools/dep11-tool" kt
+    shift
+    if [ $# -eq 0 ]; then
+        set -- contoso:root1 contoso:root2 contoso:extractable
+        [ "${ITEST_FABRIKAM_ROOTS:-1}" = 0 ] || set -- "$@" fabrikam:froot1 fabrikam:froot2
+    fi
+    for kt in "$@"; do
+        ock_in env DEP11_CONF="$dir/dep11.conf" \
+            ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$tool" \
+            --module "${DEP11_MODULE:?}" --token-label "${kt%%:*}" root register \
+            --key-label "${kt#*:}" --so-pin-source "file:$dir/so.pin" >>"$dir/ock.log" 2>&1 ||
+            { echo "ock_world: root register ${kt#*:} on ${kt%%:*} failed ($dir/ock.log)" >&2; return 1; }
     done
-    echo "ock_world: roots not registered (no CKA_TRUSTED): trusted-roots = any in $1"
+    echo "ock_world: roots registered by SO login through dep11: $*"
 }
 
 ock_world_tokens() {
@@ -288,7 +297,7 @@ ock_world_tokens() {
     profile="${abs_top_srcdir:?}/hsm-profiles/opencryptoki.conf"
     for c in "dep11.conf:system-requests = deny" \
         "dep11-system.conf:system-requests = allow|recovery-requests = allow|audit-log = $dir/audit-system.jsonl" \
-        "dep11-any.conf:system-requests = deny"; do
+        "dep11-any.conf:system-requests = deny|trusted-roots = any"; do
         {
             echo "# written by tests/integration/ock_world.sh (opencryptoki)"
             echo "profile = $profile"
@@ -297,10 +306,10 @@ ock_world_tokens() {
             echo "${c#*:}" | tr '|' '\n'
         } >"$dir/${c%%:*}"
     done
-    ock_world_register_roots "$dir" >>"$dir/ock.log"
     if [ -z "${ITEST_NO_PROVISION:-}" ]; then
         ock_in "$tool" --module "$OCK_MODULE" provider init --config "$dir/dep11.conf" \
             >>"$dir/ock.log" 2>&1 || return 1
+        ock_world_register_roots "$dir" >>"$dir/ock.log" || return 1
     fi
     echo "ock_world: test world ready in $dir"
 }

@@ -2,7 +2,7 @@
 # test_roots.sh: runs test_roots with trusted-roots = require (dep11.conf),
 # then with trusted-roots = any (dep11-any.conf), in one fresh world.
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
-itest_needs root-registration
+itest_needs trusted-twin
 itest_world roots
 status=0
 itest_run test_roots require || status=1

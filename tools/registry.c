@@ -1,8 +1,11 @@
 /*
  * registry.c - the policy registry on the tenant's customer token: one
  * CKO_DATA object per policy (CKA_APPLICATION "dep11-registry", CKA_LABEL the
- * name, CKA_OBJECT_ID the policy id, CKA_VALUE a small versioned text record
- * holding the current blob), and the seeds' limits checked against it.
+ * name, CKA_VALUE a small versioned text record with the policy id and
+ * the current blob), and the seeds' limits checked against it. No
+ * CKA_OBJECT_ID: that attribute is a DER OID of the object's type, and an
+ * HSM may check it (opencryptoki refuses 16 raw bytes); records written
+ * with one by earlier versions read the same.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -368,7 +371,6 @@ static int create_object(struct tool *t, struct tool_rec *r)
             { CKA_PRIVATE, &yes, sizeof yes },
             { CKA_APPLICATION, (void *)APP, sizeof APP - 1 },
             { CKA_LABEL, r->name, strlen(r->name) },
-            { CKA_OBJECT_ID, r->id, 16 },
             { CKA_VALUE, txt, len },
         };
         rv = t->p11->C_CreateObject(t->session, tmpl,

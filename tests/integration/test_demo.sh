@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# test_demo.sh: scripts/demo, the README's first command, on SoftHSM from
+# the build tree (DEMO_PREBUILT: no make, no package check; its files in
+# DEP11_BUILD_DIR/demo). Passes when the demo runs every step as described;
+# its log is tests/integration/demo.log. test_demo_ock.sh runs the same story
+# on opencryptoki.
+set -euo pipefail
+: "${abs_top_srcdir:?run through make check}"
+: "${abs_top_builddir:?run through make check}"
+log="$abs_top_builddir/tests/integration/demo.log"
+rc=0
+DEMO_PREBUILT=1 DEP11_BUILD_DIR="$abs_top_builddir" "$abs_top_srcdir/scripts/demo" >"$log" 2>&1 ||
+    rc=$?
+sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^== Step|^  => |DEMO FAILED' || true
+if [ $rc = 0 ] && grep -q 'The demo ran every step as described' "$log"; then
+    echo "the demo ran every step on SoftHSM"
+    exit 0
+fi
+echo "FAIL: the demo failed on SoftHSM (exit $rc):"
+tail -20 "$log"
+exit 1

@@ -759,15 +759,6 @@ static void test_walk(void **state)
         size_t n = 0;
         CK_RV rv = CKR_OK;
 
-        /* The customer unwrap in its steady state: an earlier unwrap has
-         * remembered the root's handle (hier/copy_open.c), so each case
-         * walks the re-read of that handle; the search it replaces runs
-         * when the re-read says the handle no longer names the root. */
-        if (strcmp(o->name, "policy-unwrap-customer") == 0) {
-            o->prep(w);
-            assert_int_equal(o->run(w), CKR_OK);
-            sweep(w);
-        }
         o->prep(w);
         w->clean_delta = count_softhsm(w);
         write_text(w->trace, "");

@@ -160,7 +160,7 @@ static void test_twins_and_forgeries_do_not_count(void **state)
 {
     struct itest_fx *fx = *state;
     CK_BYTE id[DEP11_ROOT_ID_LEN], ident[DEP11_ROOT_ID_LEN + 64];
-    char label[64] = "dep11-rootreg-";
+    char label[96] = "dep11-rootreg-";
     CK_OBJECT_CLASS cls = CKO_DATA;
     CK_BBOOL t = CK_TRUE;
     CK_ATTRIBUTE tmpl[] = {

@@ -435,7 +435,9 @@ static int policy_create(struct tool *t, int argc, char **argv)
 }
 
 const struct tool_cmd tool_cmd_policy_create = {
-    "policy", "create", policy_create,
+    "policy",
+    "create",
+    policy_create,
     "create a policy key and register it",
     "Usage: dep11-tool policy create --type mailbox|multi-workload|files\n"
     "         --tenant UUID --name NAME [--geo GEO] [--assign]\n"

@@ -18,6 +18,7 @@
  * interface.c's 3.0, whose first part is the same) expand it with
  * DEP11_API_ENTRY, so they cannot drift apart.
  */
+/* clang-format off */
 #define DEP11_API_FUNCTIONS_2_40(X) \
     X(C_Initialize) X(C_Finalize) X(C_GetInfo) X(C_GetFunctionList) X(C_GetSlotList) \
     X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_GetMechanismList) X(C_GetMechanismInfo) \
@@ -34,6 +35,7 @@
     X(C_DecryptVerifyUpdate) X(C_GenerateKey) X(C_GenerateKeyPair) X(C_WrapKey) X(C_UnwrapKey) \
     X(C_DeriveKey) X(C_SeedRandom) X(C_GenerateRandom) X(C_GetFunctionStatus) \
     X(C_CancelFunction) X(C_WaitForSlotEvent)
+/* clang-format on */
 
 /* One designated initialiser: .C_Name = C_Name (pkcs11.h declares them). */
 #define DEP11_API_ENTRY(name) .name = name,

@@ -435,10 +435,8 @@ static CK_RV DEP11_RegisterRoot(CK_SESSION_HANDLE hSession, CK_ULONG ulAction,
 
 /* --- function lists and interfaces ------------------------------------------- */
 
-CK_FUNCTION_LIST dep11_api_list_2_40 = {
-    .version = { 2, 40 },
-    DEP11_API_FUNCTIONS_2_40(DEP11_API_ENTRY)
-};
+CK_FUNCTION_LIST dep11_api_list_2_40 = { .version = { 2, 40 },
+                                         DEP11_API_FUNCTIONS_2_40(DEP11_API_ENTRY) };
 
 CK_DEP11_FUNCTION_LIST dep11_api_list_vendor = {
     .version = { 1, 1 },

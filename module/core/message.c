@@ -200,7 +200,8 @@ static CK_RV msg_check_init(struct dep11_msg *m, int encrypt, CK_MECHANISM_PTR m
     CK_DEP11_CHUNK_PARAMS probe;
 
     if (dep11_mech_find(mech->mechanism) == NULL ||
-        dep11_mech_refuses(mech->mechanism, encrypt ? CKF_MESSAGE_ENCRYPT : CKF_MESSAGE_DECRYPT)) {
+        dep11_mech_refuses(mech->mechanism,
+                           encrypt ? CKF_MESSAGE_ENCRYPT : CKF_MESSAGE_DECRYPT)) {
         LOG_FAIL(rv, "mechanism 0x%lx has no message-based form on a dep11 key",
                  mech->mechanism);
         return rv;

@@ -156,7 +156,7 @@ int itest_teardown(void **state);
  * characters of its label, then "-tenant-1" (16 bytes): "contoso-tenant-1",
  * "fabrika-tenant-1". Each tenant has its own, so a check that reads the
  * wrong policy's tenant fails. */
-#define ITEST_TENANT "contoso-tenant-1"   /* 16 bytes: contoso's */
+#define ITEST_TENANT "contoso-tenant-1" /* 16 bytes: contoso's */
 CK_RV itest_tenant_id(struct itest *t, CK_SESSION_HANDLE s, CK_BYTE out[16]);
 
 #endif

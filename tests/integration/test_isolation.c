@@ -311,7 +311,8 @@ static void test_threads_after_null_init(void **state)
      * heap corruption; the hedged matrix mode too), though dep11 gives it
      * CKF_OS_LOCKING_OK; whether the fault is the token's or dep11's is not
      * known yet. SoftHSM runs this case (and TSan test_stress). */
-    if (getenv("ITEST_BACKEND") != NULL && strcmp(getenv("ITEST_BACKEND"), "opencryptoki") == 0) {
+    if (getenv("ITEST_BACKEND") != NULL &&
+        strcmp(getenv("ITEST_BACKEND"), "opencryptoki") == 0) {
         printf("NOT RUN on opencryptoki: concurrent calls abort the soft token's process "
                "now and then (open finding)\n");
         skip();

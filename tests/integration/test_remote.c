@@ -226,7 +226,8 @@ static int loop(struct host *h, const char *stop)
         printf("loop: round %lu at %.2f s: 0x%lx%s\n", rounds, now_s(CLOCK_MONOTONIC) - t0,
                (unsigned long)rv,
                transient(rv) ? " (transient)"
-                             : login_race ? " (login: SoftHSM's token file race)" : " (NOT transient)");
+               : login_race  ? " (login: SoftHSM's token file race)"
+                             : " (NOT transient)");
         if (reopen(h) != CKR_OK)
             h->s = CK_INVALID_HANDLE;
         nap_ms(50);

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "hsm/backend.h"
@@ -371,6 +372,30 @@ static CK_RV gcm_fn(CK_SESSION_HANDLE s, void *arg)
     return rv;
 }
 
+/* After a seal the HSM answered CKR_OK to: the output's length, and the IV
+ * at a->iv as the profile's gcm-iv says it must be (gcm-iv = hsm: written by
+ * the HSM; gcm-iv = module: still @sent, dep11's own). CKR_GENERAL_ERROR
+ * rather than store a copy under an IV other than the one promised. */
+static CK_RV seal_check(const struct gcm_arg *a, const uint8_t sent[GCM_IV], size_t pt_len)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    if (a->out_len != pt_len + GCM_TAG) {
+        LOG_FAIL(rv, "HSM returned %lu bytes of GCM output", (unsigned long)a->out_len);
+        return rv;
+    }
+    if (a->hsm_iv && iv_unset(a->iv)) {
+        LOG_FAIL(rv, "gcm-iv = hsm: the HSM returned no GCM IV in CK_GCM_PARAMS");
+        return rv;
+    }
+    if (!a->hsm_iv && CRYPTO_memcmp(a->iv, sent, GCM_IV) != 0) {
+        LOG_FAIL(rv, "gcm-iv = module: the HSM replaced dep11's GCM IV with its own "
+                     "(an HSM that makes the IV needs gcm-iv = hsm in its profile)");
+        return rv;
+    }
+    return CKR_OK;
+}
+
 /**
  * See provider.h. Size query: @out NULL gives the length in *@out_len
  * (pt_len + 28) without any HSM call. CKR_ARGUMENTS_BAD; CKR_DATA_LEN_RANGE
@@ -382,6 +407,7 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
                                 uint8_t *out, size_t *out_len)
 {
     struct gcm_arg a = { key_id, key_id_len, aad, aad_len, pt, pt_len, NULL, 0, NULL, 1, 0 };
+    uint8_t sent[GCM_IV] = { 0 };
     size_t need = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
@@ -412,18 +438,14 @@ CK_RV dep11_provider_avail_seal(const uint8_t *key_id, size_t key_id_len,
         LOG_FAIL(rv, "RAND_bytes");
         return rv;
     }
+    if (!a.hsm_iv)
+        memcpy(sent, out, GCM_IV); /* to see whether the HSM kept it */
     a.iv = out;
     a.out = out + GCM_IV;
     a.out_len = need - GCM_IV;
     rv = dep11_provider_run(gcm_fn, &a);
-    if (rv == CKR_OK && a.out_len != pt_len + GCM_TAG) {
-        rv = CKR_GENERAL_ERROR;
-        LOG_FAIL(rv, "HSM returned %lu bytes of GCM output", (unsigned long)a.out_len);
-    }
-    if (rv == CKR_OK && a.hsm_iv && iv_unset(out)) {
-        rv = CKR_GENERAL_ERROR; /* gcm-iv = hsm, but the HSM wrote no IV back */
-        LOG_FAIL(rv, "gcm-iv = hsm: the HSM returned no GCM IV in CK_GCM_PARAMS");
-    }
+    if (rv == CKR_OK)
+        rv = seal_check(&a, sent, pt_len);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "availability seal");
         dep11_cleanse(out, need);

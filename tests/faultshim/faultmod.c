@@ -22,6 +22,12 @@
  * $DEP11_FAULT_HANDLE_OFFSET=1: every object handle the real module returns
  * is shifted up by DEP11_HANDLE_BASE and shifted back on the way in, so that
  * dep11 meets a backend whose handles fall in its reserved range.
+ * $DEP11_FAULT_GCM_IV=hsm (read on every call): an HSM that generates the
+ * GCM IV itself (network HSMs in FIPS mode): C_EncryptInit with CKM_AES_GCM
+ * and a 12-byte IV ignores the caller's IV, draws its own, passes that down
+ * and writes it into the caller's CK_GCM_PARAMS.pIv; decryption passes
+ * through. $DEP11_FAULT_GCM_IV_LOG=path: each IV drawn is appended there as
+ * one line "token-label hex-iv", so a test can find it in what was stored.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -30,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <p11-kit/pkcs11.h>
 
@@ -295,31 +302,35 @@ FWD_T(S_SESS, C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a), a)
 #define FWD_FIN(fn)                                                          \
     FWD_T(S_SESS, fn, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c), a)
 
-FWD_INIT(C_EncryptInit) FWD_ONE(C_Encrypt) FWD_ONE(C_EncryptUpdate) FWD_FIN(C_EncryptFinal)
-FWD_INIT(C_DecryptInit) FWD_ONE(C_DecryptUpdate) FWD_FIN(C_DecryptFinal)
-FWD(S_SESS, C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b), a)
-FWD_ONE(C_Digest) FWD_UPD(C_DigestUpdate) FWD_FIN(C_DigestFinal)
-FWD(S_SESS, C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, h_in(b)), a)
-FWD_INIT(C_SignInit) FWD_ONE(C_Sign) FWD_UPD(C_SignUpdate) FWD_FIN(C_SignFinal)
-FWD_INIT(C_SignRecoverInit) FWD_ONE(C_SignRecover)
-FWD_INIT(C_VerifyInit)
-FWD_T(S_SESS, C_Verify, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
-    CK_ULONG e), (a, b, c, d, e), a)
-FWD_UPD(C_VerifyUpdate)
-FWD_T(S_SESS, C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c), a)
-FWD_INIT(C_VerifyRecoverInit) FWD_ONE(C_VerifyRecover)
-FWD_ONE(C_DigestEncryptUpdate) FWD_ONE(C_DecryptDigestUpdate)
-FWD_ONE(C_SignEncryptUpdate) FWD_ONE(C_DecryptVerifyUpdate)
-FWD(S_SESS, C_WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
-    CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f), (a, b, h_in(c), h_in(d), e, f), a)
-FWD_UPD(C_SeedRandom) FWD_UPD(C_GenerateRandom)
-FWD(S_SESS, C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a), a)
-FWD(S_SESS, C_CancelFunction, (CK_SESSION_HANDLE a), (a), a)
-FWD(S_NONE, C_WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c), (a, b, c), 0)
+FWD_ONE(C_Encrypt)
+FWD_ONE(C_EncryptUpdate) FWD_FIN(C_EncryptFinal) FWD_INIT(C_DecryptInit)
+    FWD_ONE(C_DecryptUpdate) FWD_FIN(C_DecryptFinal) FWD(
+        S_SESS, C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b),
+        a) FWD_ONE(C_Digest) FWD_UPD(C_DigestUpdate) FWD_FIN(C_DigestFinal)
+        FWD(S_SESS, C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, h_in(b)),
+            a) FWD_INIT(C_SignInit) FWD_ONE(C_Sign) FWD_UPD(C_SignUpdate) FWD_FIN(C_SignFinal)
+            FWD_INIT(C_SignRecoverInit) FWD_ONE(C_SignRecover) FWD_INIT(C_VerifyInit) FWD_T(
+                S_SESS, C_Verify,
+                (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e),
+                (a, b, c, d, e), a) FWD_UPD(C_VerifyUpdate)
+                FWD_T(S_SESS, C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c),
+                      (a, b, c), a) FWD_INIT(C_VerifyRecoverInit) FWD_ONE(C_VerifyRecover)
+                    FWD_ONE(C_DigestEncryptUpdate) FWD_ONE(C_DecryptDigestUpdate)
+                        FWD_ONE(C_SignEncryptUpdate) FWD_ONE(C_DecryptVerifyUpdate)
+                            FWD(S_SESS, C_WrapKey,
+                                (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
+                                 CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f),
+                                (a, b, h_in(c), h_in(d), e, f),
+                                a) FWD_UPD(C_SeedRandom) FWD_UPD(C_GenerateRandom)
+                                FWD(S_SESS, C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a), a)
+                                    FWD(S_SESS, C_CancelFunction, (CK_SESSION_HANDLE a), (a), a)
+                                        FWD(S_NONE, C_WaitForSlotEvent,
+                                            (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c),
+                                            (a, b, c), 0)
 
-/* C_Decrypt: as FWD_ONE, and a flip rule rewrites a successful output. */
-static CK_RV fm_C_Decrypt(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
-                          CK_ULONG_PTR e)
+    /* C_Decrypt: as FWD_ONE, and a flip rule rewrites a successful output. */
+    static CK_RV
+    fm_C_Decrypt(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e)
 {
     CK_RV rv = CKR_OK;
     int flip = 0;
@@ -331,6 +342,67 @@ static CK_RV fm_C_Decrypt(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYT
     rv = real->C_Decrypt(a, b, c, d, e);
     if (flip && rv == CKR_OK && d != NULL && e != NULL && *e > 0)
         d[0] ^= 0x01;
+    return rv;
+}
+
+/* ---- an HSM that makes the GCM IV ($DEP11_FAULT_GCM_IV=hsm) ---- */
+#define GCM_IV_LEN 12
+
+static int gcm_hsm_iv(CK_MECHANISM_PTR m)
+{
+    const char *mode = getenv("DEP11_FAULT_GCM_IV");
+
+    return mode != NULL && strcmp(mode, "hsm") == 0 && m != NULL &&
+           m->mechanism == CKM_AES_GCM && m->pParameter != NULL &&
+           m->ulParameterLen == sizeof(CK_GCM_PARAMS);
+}
+
+/* Appends "label hex-iv" to $DEP11_FAULT_GCM_IV_LOG when it is set. */
+static void log_iv(CK_SESSION_HANDLE s, const CK_BYTE iv[GCM_IV_LEN])
+{
+    const char *path = getenv("DEP11_FAULT_GCM_IV_LOG");
+    char label[33] = "-";
+    FILE *fp = NULL;
+
+    if (path == NULL || *path == '\0')
+        return;
+    if (!scope_label(S_SESS, s, label))
+        snprintf(label, sizeof label, "-");
+    pthread_mutex_lock(&fm_lock);
+    if ((fp = fopen(path, "ae")) != NULL) {
+        fprintf(fp, "%s ", label);
+        for (int i = 0; i < GCM_IV_LEN; i++)
+            fprintf(fp, "%02x", iv[i]);
+        fprintf(fp, "\n");
+        fclose(fp);
+    }
+    pthread_mutex_unlock(&fm_lock);
+}
+
+/* C_EncryptInit: as FWD_INIT; in the GCM IV mode the IV is the shim's. */
+static CK_RV fm_C_EncryptInit(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c)
+{
+    CK_GCM_PARAMS own;
+    CK_MECHANISM m;
+    CK_BYTE iv[GCM_IV_LEN];
+    CK_RV rv = CKR_OK;
+
+    CHECK(C_EncryptInit, S_SESS, a);
+    if (!gcm_hsm_iv(b))
+        return real->C_EncryptInit(a, b, h_in(c));
+    memcpy(&own, b->pParameter, sizeof own);
+    if (own.pIv == NULL || own.ulIvLen != GCM_IV_LEN)
+        return CKR_MECHANISM_PARAM_INVALID; /* this HSM makes 12-byte IVs only */
+    if (getrandom(iv, sizeof iv, 0) != (ssize_t)sizeof iv)
+        return CKR_DEVICE_ERROR;
+    own.pIv = iv;
+    m = *b;
+    m.pParameter = &own;
+    rv = real->C_EncryptInit(a, &m, h_in(c));
+    if (rv == CKR_OK) {
+        memcpy(((CK_GCM_PARAMS *)b->pParameter)->pIv, iv, sizeof iv);
+        log_iv(a, iv);
+    }
     return rv;
 }
 

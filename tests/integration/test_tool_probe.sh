@@ -9,8 +9,9 @@
 #     are the same before and after; a library that is not PKCS#11, a
 #     missing library, a wrong user or SO PIN, usage errors; over the fault
 #     shim, an HSM whose answers change the routes (no EC: rsa-pss; SO may
-#     not set CKA_TRUSTED: so-login) and one with no RSA-OAEP and no
-#     AES-GCM (exit 1, one "cannot serve" line per route, no file).
+#     not set CKA_TRUSTED: so-login; one that makes the GCM IV itself:
+#     gcm-iv = hsm, where the others say module) and one with no RSA-OAEP
+#     and no AES-GCM (exit 1, one "cannot serve" line per route, no file).
 #   opencryptoki (the ock_world.sh world, two tokens with one serial): the
 #     same comparison with hsm-profiles/opencryptoki.conf, fork-safety
 #     (opencryptoki yes, SoftHSM no), objects before = after, and provider init + C_Initialize through dep11 on the written
@@ -158,6 +159,28 @@ if [ -f "$shim" ]; then
     has stdout "^receipt-signature = rsa-pss$"
     has stdout "^root-registration = so-login$"
     has stdout "EC P-256 key pair no \(C_GenerateKeyPair \(EC P-256\): CKR_MECHANISM_INVALID\)"
+    # An HSM that takes the caller's GCM IV (the shim's default) ...
+    has stdout "^gcm-iv = module$"
+    # ... and one that makes its own and writes it back (the shim's GCM IV
+    # mode, as network HSMs in FIPS mode do): each answer must be told apart.
+    : >"$DEP11_FAULT_FILE"
+    : >"$OUT/ivs"
+    t 0 "probe: an HSM that makes the GCM IV" -- env DEP11_FAULT_GCM_IV=hsm \
+        DEP11_FAULT_GCM_IV_LOG="$OUT/ivs" "$TOOL" probe --module "$shim" --token contoso \
+        --pin-file "$W/user.pin" -o "$OUT/hsm-iv.conf"
+    checks=$((checks + 1))
+    [ "$(value "$OUT/hsm-iv.conf" gcm-iv)" = hsm ] || fail "want gcm-iv = hsm over the IV-making shim"
+    checks=$((checks + 1))
+    [ "$(grep -c '^contoso [0-9a-f]\{24\}$' "$OUT/ivs")" -ge 1 ] ||
+        fail "the shim drew no GCM IV: the probe's answer proves nothing"
+    # dep11 on that profile over the same shim: C_Initialize accepts it.
+    main_only "$OUT/hsm-iv.conf" "$OUT/hsm-iv-main.conf"
+    sed "s|^profile *=.*|profile = $OUT/hsm-iv-main.conf|" "$W/dep11.conf" >"$OUT/dep11-hsm-iv.conf"
+    export DEP11_CONF="$OUT/dep11-hsm-iv.conf" DEP11_FAULT_GCM_IV=hsm
+    t 0 "C_Initialize through dep11 on the gcm-iv = hsm profile" -- p11dep11 -L
+    has stdout "token label *: contoso"
+    export DEP11_CONF="$W/dep11.conf"
+    unset DEP11_FAULT_GCM_IV
     # No RSA-OAEP and no AES-GCM (0x70 = CKR_MECHANISM_INVALID on every
     # encryption, decryption and unwrap): nothing to wrap policy keys with.
     printf 'C_EncryptInit rv=0x70\nC_DecryptInit rv=0x70\nC_UnwrapKey rv=0x70\n' \

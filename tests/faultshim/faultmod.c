@@ -302,35 +302,32 @@ FWD_T(S_SESS, C_FindObjectsFinal, (CK_SESSION_HANDLE a), (a), a)
 #define FWD_FIN(fn)                                                          \
     FWD_T(S_SESS, fn, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), (a, b, c), a)
 
-FWD_ONE(C_Encrypt)
-FWD_ONE(C_EncryptUpdate) FWD_FIN(C_EncryptFinal) FWD_INIT(C_DecryptInit)
-    FWD_ONE(C_DecryptUpdate) FWD_FIN(C_DecryptFinal) FWD(
-        S_SESS, C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b),
-        a) FWD_ONE(C_Digest) FWD_UPD(C_DigestUpdate) FWD_FIN(C_DigestFinal)
-        FWD(S_SESS, C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, h_in(b)),
-            a) FWD_INIT(C_SignInit) FWD_ONE(C_Sign) FWD_UPD(C_SignUpdate) FWD_FIN(C_SignFinal)
-            FWD_INIT(C_SignRecoverInit) FWD_ONE(C_SignRecover) FWD_INIT(C_VerifyInit) FWD_T(
-                S_SESS, C_Verify,
-                (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e),
-                (a, b, c, d, e), a) FWD_UPD(C_VerifyUpdate)
-                FWD_T(S_SESS, C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c),
-                      (a, b, c), a) FWD_INIT(C_VerifyRecoverInit) FWD_ONE(C_VerifyRecover)
-                    FWD_ONE(C_DigestEncryptUpdate) FWD_ONE(C_DecryptDigestUpdate)
-                        FWD_ONE(C_SignEncryptUpdate) FWD_ONE(C_DecryptVerifyUpdate)
-                            FWD(S_SESS, C_WrapKey,
-                                (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
-                                 CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f),
-                                (a, b, h_in(c), h_in(d), e, f),
-                                a) FWD_UPD(C_SeedRandom) FWD_UPD(C_GenerateRandom)
-                                FWD(S_SESS, C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a), a)
-                                    FWD(S_SESS, C_CancelFunction, (CK_SESSION_HANDLE a), (a), a)
-                                        FWD(S_NONE, C_WaitForSlotEvent,
-                                            (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c),
-                                            (a, b, c), 0)
+/* clang-format off */
+FWD_ONE(C_Encrypt) FWD_ONE(C_EncryptUpdate) FWD_FIN(C_EncryptFinal)
+FWD_INIT(C_DecryptInit) FWD_ONE(C_DecryptUpdate) FWD_FIN(C_DecryptFinal)
+FWD(S_SESS, C_DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), (a, b), a)
+FWD_ONE(C_Digest) FWD_UPD(C_DigestUpdate) FWD_FIN(C_DigestFinal)
+FWD(S_SESS, C_DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), (a, h_in(b)), a)
+FWD_INIT(C_SignInit) FWD_ONE(C_Sign) FWD_UPD(C_SignUpdate) FWD_FIN(C_SignFinal)
+FWD_INIT(C_SignRecoverInit) FWD_ONE(C_SignRecover)
+FWD_INIT(C_VerifyInit)
+FWD_T(S_SESS, C_Verify, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+    CK_ULONG e), (a, b, c, d, e), a)
+FWD_UPD(C_VerifyUpdate)
+FWD_T(S_SESS, C_VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), (a, b, c), a)
+FWD_INIT(C_VerifyRecoverInit) FWD_ONE(C_VerifyRecover)
+FWD_ONE(C_DigestEncryptUpdate) FWD_ONE(C_DecryptDigestUpdate)
+FWD_ONE(C_SignEncryptUpdate) FWD_ONE(C_DecryptVerifyUpdate)
+FWD(S_SESS, C_WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
+    CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f), (a, b, h_in(c), h_in(d), e, f), a)
+FWD_UPD(C_SeedRandom) FWD_UPD(C_GenerateRandom)
+FWD(S_SESS, C_GetFunctionStatus, (CK_SESSION_HANDLE a), (a), a)
+FWD(S_SESS, C_CancelFunction, (CK_SESSION_HANDLE a), (a), a)
+FWD(S_NONE, C_WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c), (a, b, c), 0)
 
-    /* C_Decrypt: as FWD_ONE, and a flip rule rewrites a successful output. */
-    static CK_RV
-    fm_C_Decrypt(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e)
+/* C_Decrypt: as FWD_ONE, and a flip rule rewrites a successful output. */
+static CK_RV fm_C_Decrypt(CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d,
+                          CK_ULONG_PTR e)
 {
     CK_RV rv = CKR_OK;
     int flip = 0;
@@ -344,6 +341,7 @@ FWD_ONE(C_EncryptUpdate) FWD_FIN(C_EncryptFinal) FWD_INIT(C_DecryptInit)
         d[0] ^= 0x01;
     return rv;
 }
+/* clang-format on */
 
 /* ---- an HSM that makes the GCM IV ($DEP11_FAULT_GCM_IV=hsm) ---- */
 #define GCM_IV_LEN 12

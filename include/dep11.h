@@ -121,6 +121,17 @@ extern "C" {
 #define DEP11_REQUEST_LIST 0UL       /* CKA_DEP11_REQUEST_OP: list the route */
 #define DEP11_REQUEST_SIZE_QUERY 1UL /* CKA_DEP11_REQUEST_FLAGS */
 
+/* CKA_DEP11_ROOT_REGISTERED (CK_ULONG, read only): asked through dep11 of a
+ * customer token's RSA private or public key (or registered twin), whether it
+ * is a registered root and by which route (the profile's
+ * "root-registration"): DEP11_ROOT_REG_NONE, _TWIN (a CKA_TRUSTED public
+ * twin the SO made), _SO_LOGIN (a record dep11 wrote after the SO's login
+ * through DEP11_RegisterRoot). Any other object: DEP11_ROOT_REG_NONE. */
+#define CKA_DEP11_ROOT_REGISTERED DEP11_CKA(14)
+#define DEP11_ROOT_REG_NONE 0UL
+#define DEP11_ROOT_REG_TWIN 1UL
+#define DEP11_ROOT_REG_SO_LOGIN 2UL
+
 /* Return codes */
 #define CKR_DEP11_ROOT_KEYS_REVOKED     DEP11_CKR(1)
 #define CKR_DEP11_ROOT_KEYS_UNAVAILABLE DEP11_CKR(2)

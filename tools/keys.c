@@ -381,8 +381,18 @@ const struct tool_cmd tool_cmd_keys_register = {
 /* One private key's check results. */
 struct key_state {
     int sensitive, extractable, decrypt, registered;
+    CK_ULONG route; /* DEP11_ROOT_REG_*: the route that registered it */
     unsigned long bits;
 };
+
+static const char *route_name(CK_ULONG route, int json)
+{
+    if (route == DEP11_ROOT_REG_SO_LOGIN)
+        return json ? "\"so-login\"" : "so-login";
+    if (route == DEP11_ROOT_REG_TWIN)
+        return json ? "\"trusted-twin\"" : "twin";
+    return json ? "null" : "-";
+}
 
 /* Fit to be a root: registered (a twin public key on the token), sensitive
  * and not extractable. The table and --json both read this. */
@@ -411,16 +421,20 @@ static void check_line(struct tool *t, const struct rsa_key *k,
         tool_json_str(stdout, label);
         printf(",\"id\":\"%s\",\"bits\":%lu,\"sensitive\":%s,"
                "\"extractable\":%s,\"decrypt\":%s,\"registered\":%s,"
-               "\"fit\":%s}", id, s->bits, s->sensitive == 1 ? "true" : "false",
-               s->extractable != 0 ? "true" : "false",
-               s->decrypt == 1 ? "true" : "false",
-               s->registered ? "true" : "false", fit ? "true" : "false");
+               "\"route\":%s,\"fit\":%s}",
+               id, s->bits, s->sensitive == 1 ? "true" : "false",
+               s->extractable != 0 ? "true" : "false", s->decrypt == 1 ? "true" : "false",
+               s->registered ? "true" : "false", route_name(s->route, 1),
+               fit ? "true" : "false");
         return;
     }
-    printf("%-24s %-16s %5lu  %-9s %-11s %-7s %-10s %s\n", label, id, s->bits,
+    printf("%-24s %-16s %5lu  %-9s %-11s %-7s %-10s %-5s %s\n", label, id, s->bits,
            yes_no(s->sensitive), yes_no(s->extractable), yes_no(s->decrypt),
            s->registered ? "yes" : "no",
-           !s->registered ? "-" : fit ? "fit" : "UNFIT");
+           !s->registered ? "-"
+           : fit          ? "fit"
+                          : "UNFIT",
+           route_name(s->route, 0));
 }
 
 /* Reads the state of private key @h; its public parts go to @k. */
@@ -429,6 +443,7 @@ static CK_RV key_state_read(struct tool *t, CK_OBJECT_HANDLE h,
                             struct key_state *s)
 {
     CK_RV rv = key_list_add(t, one, h);
+    CK_ATTRIBUTE reg = { CKA_DEP11_ROOT_REGISTERED, NULL, sizeof(CK_ULONG) };
     const struct rsa_key *k = NULL;
 
     if (rv != CKR_OK)
@@ -438,7 +453,15 @@ static CK_RV key_state_read(struct tool *t, CK_OBJECT_HANDLE h,
     s->sensitive = tool_get_bool(t, h, CKA_SENSITIVE);
     s->extractable = tool_get_bool(t, h, CKA_EXTRACTABLE);
     s->decrypt = tool_get_bool(t, h, CKA_DECRYPT);
-    s->registered = key_list_has(twins, k->mod, k->mod_len) != NULL;
+    /* Through dep11 its answer, by the profile's route (a so-login record
+     * is on dep11's provider token, out of the tool's sight); on the HSM's
+     * own library only a twin can be seen. */
+    reg.pValue = &s->route;
+    if (t->p11->C_GetAttributeValue(t->session, h, &reg, 1) != CKR_OK ||
+        reg.ulValueLen != sizeof s->route)
+        s->route = key_list_has(twins, k->mod, k->mod_len) != NULL ? DEP11_ROOT_REG_TWIN
+                                                                   : DEP11_ROOT_REG_NONE;
+    s->registered = s->route != DEP11_ROOT_REG_NONE;
     return CKR_OK;
 }
 
@@ -494,9 +517,8 @@ static int check_all(struct tool *t, CK_OBJECT_HANDLE *found, CK_ULONG n,
     if (t->opt.json)
         printf("{\"ok\":true,\"keys\":[");
     else
-        printf("%-24s %-16s %5s  %-9s %-11s %-7s %-10s %s\n", "LABEL", "ID",
-               "BITS", "SENSITIVE", "EXTRACTABLE", "DECRYPT", "REGISTERED",
-               "ROOT");
+        printf("%-24s %-16s %5s  %-9s %-11s %-7s %-10s %-5s %s\n", "LABEL", "ID", "BITS",
+               "SENSITIVE", "EXTRACTABLE", "DECRYPT", "REGISTERED", "ROOT", "ROUTE");
     for (i = 0; i < n; i++) {
         memset(&s, 0, sizeof s);
         rv = key_state_read(t, found[i], twins, &one, &s);
@@ -558,12 +580,18 @@ static int keys_check(struct tool *t, int argc, char **argv)
 }
 
 const struct tool_cmd tool_cmd_keys_check = {
-    "keys", "check", keys_check,
+    "keys",
+    "check",
+    keys_check,
     "list the RSA private keys and whether they can serve as roots",
     "Usage: dep11-tool keys check --pin-source file:PATH|env:VAR\n\n"
     "Logs in as the user and lists every RSA private key on the token: label,\n"
-    "CKA_ID, bits, sensitive, extractable, decrypt allowed, and registered\n"
-    "(a trusted public twin with the same modulus exists, see keys register).\n"
+    "CKA_ID, bits, sensitive, extractable, decrypt allowed, registered, and\n"
+    "the ROUTE that registered it: \"twin\" (a trusted public twin with the same\n"
+    "modulus, see keys register) or \"so-login\" (a record dep11 wrote after the\n"
+    "SO's login, see root register; only dep11 can tell: give --module libdep11.so;\n"
+    "on the HSM's own library only twins are seen). --json: \"route\" is\n"
+    "\"trusted-twin\", \"so-login\" or null.\n"
     "ROOT is \"fit\" for a registered key that is sensitive and not\n"
     "extractable, \"UNFIT\" otherwise, \"-\" for an unregistered key (under\n"
     "--json \"fit\" is true only for a fit registered key). A key with\n"

@@ -43,6 +43,22 @@ static int is_rsa_private(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE b)
     return rsa_key_class(hs, b) == CKO_PRIVATE_KEY;
 }
 
+/* Is backend object @b (an RSA key, known) part of a registered root? Asked
+ * on a worker session of @s's slot. CKR_OK and *@yes; worker or backend
+ * codes when the question cannot be answered. */
+static CK_RV root_obj(struct dep11_session *s, CK_OBJECT_HANDLE b, int *yes)
+{
+    CK_SESSION_HANDLE w = CK_INVALID_HANDLE;
+    CK_RV rv = dep11_hsm_worker_open(s->slot, &w);
+
+    *yes = 0;
+    if (rv == CKR_OK) {
+        rv = dep11_root_obj_registered(dep11_core_config(), w, s->slot, b, yes);
+        dep11_hsm_worker_close(w);
+    }
+    return rv;
+}
+
 /*
  * Roots are the customer's (DESIGN section 2): a session that is not the
  * token's SO may not destroy, modify or copy (a copy outlives a revocation)
@@ -54,7 +70,6 @@ static CK_RV refuse_root_change(struct dep11_session *s, CK_OBJECT_HANDLE b, CK_
                                 const char *what)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
-    CK_SESSION_HANDLE w = CK_INVALID_HANDLE;
     CK_SESSION_INFO info;
     int yes = 0;
 
@@ -68,11 +83,7 @@ static CK_RV refuse_root_change(struct dep11_session *s, CK_OBJECT_HANDLE b, CK_
     }
     if (info.state == CKS_RW_SO_FUNCTIONS)
         return CKR_OK; /* the key officer: unregistering is the customer's act */
-    rv = dep11_hsm_worker_open(s->slot, &w);
-    if (rv == CKR_OK) {
-        rv = dep11_root_obj_registered(dep11_core_config(), w, s->slot, b, &yes);
-        dep11_hsm_worker_close(w);
-    }
+    rv = root_obj(s, b, &yes);
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "%s of 0x%lx: cannot tell whether it is a registered root", what, h);
         return rv;
@@ -85,6 +96,70 @@ static CK_RV refuse_root_change(struct dep11_session *s, CK_OBJECT_HANDLE b, CK_
                  what, h);
     }
     return rv;
+}
+
+/* CKA_DEP11_ROOT_REGISTERED of backend object @b into @a (the spec's
+ * per-attribute protocol): DEP11_ROOT_REG_* by the profile's route. */
+static CK_RV root_route_attr(struct dep11_session *s, CK_OBJECT_HANDLE b, CK_ATTRIBUTE *a)
+{
+    CK_ULONG route = DEP11_ROOT_REG_NONE;
+    int yes = 0;
+    CK_RV rv = CKR_OK;
+
+    if (a->pValue == NULL) {
+        a->ulValueLen = sizeof route;
+        return CKR_OK;
+    }
+    if (a->ulValueLen < sizeof route) {
+        a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (rsa_key_class(dep11_session_backend(s), b) != 0)
+        rv = root_obj(s, b, &yes);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "CKA_DEP11_ROOT_REGISTERED: cannot tell whether it is a registered root");
+        return rv;
+    }
+    if (yes)
+        route = dep11_core_config()->profile.root_reg_so_login ? DEP11_ROOT_REG_SO_LOGIN
+                                                               : DEP11_ROOT_REG_TWIN;
+    memcpy(a->pValue, &route, sizeof route);
+    a->ulValueLen = sizeof route;
+    return CKR_OK;
+}
+
+/* C_GetAttributeValue of backend object @b: forwarded, except
+ * CKA_DEP11_ROOT_REGISTERED, answered here. A per-attribute code of the
+ * backend (type invalid, sensitive, too small) wins over CKR_OK of ours. */
+static CK_RV backend_get(struct dep11_session *s, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR t,
+                         CK_ULONG n)
+{
+    CK_ATTRIBUTE *rest = NULL;
+    CK_ULONG i = 0, m = 0;
+    CK_RV rv = CKR_GENERAL_ERROR, own = CKR_OK;
+
+    for (i = 0; t != NULL && i < n && t[i].type != CKA_DEP11_ROOT_REGISTERED; i++)
+        ;
+    if (t == NULL || i == n)
+        return dep11_hsm_GetAttributeValue(dep11_session_backend(s), b, t, n);
+    if ((rest = calloc(n, sizeof *rest)) == NULL) {
+        rv = CKR_HOST_MEMORY;
+        LOG_FAIL(rv, "template copy");
+        return rv;
+    }
+    for (i = 0; i < n; i++)
+        if (t[i].type != CKA_DEP11_ROOT_REGISTERED)
+            rest[m++] = t[i];
+    rv = m > 0 ? dep11_hsm_GetAttributeValue(dep11_session_backend(s), b, rest, m) : CKR_OK;
+    for (i = 0, m = 0; i < n; i++) {
+        if (t[i].type != CKA_DEP11_ROOT_REGISTERED)
+            t[i].ulValueLen = rest[m++].ulValueLen;
+        else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
+                 rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL)
+            own = own == CKR_OK ? root_route_attr(s, b, &t[i]) : own;
+    }
+    free(rest);
+    return rv == CKR_OK ? own : rv;
 }
 
 /* Acquires session @hs and resolves object @ho on it: *@o (a module-side key,
@@ -280,31 +355,44 @@ CK_RV dep11_core_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObj
     return rv;
 }
 
-/**
- * dep11_core_GetAttributeValue - module-side keys per attr.c (CKA_VALUE is
- * never returned); backend objects forwarded.
- */
-CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
-                                   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+/* The shared half of C_GetAttributeValue (@set 0) and C_SetAttributeValue
+ * (@set 1): request objects (vendor_obj.c), module-side keys (attr.c), and
+ * backend objects (forwarded; a set outside an SO session may not touch a
+ * registered root: CKR_ACTION_PROHIBITED). */
+static CK_RV attr_call(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                       CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount, int set)
 {
     struct dep11_session *s = NULL;
     struct dep11_object *o = NULL;
     CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (dep11_vobj_get(hSession, hObject, pTemplate, ulCount, &rv))
+    if (set ? dep11_vobj_other(hSession, hObject, 0, NULL, &rv)
+            : dep11_vobj_get(hSession, hObject, pTemplate, ulCount, &rv))
         return rv;
     rv = open_object(hSession, hObject, &s, &o, &b);
-
     if (rv != CKR_OK)
         return rv;
-    if (o != NULL) {
-        rv = dep11_object_attr_get(o, pTemplate, ulCount);
-    } else {
-        rv = dep11_hsm_GetAttributeValue(dep11_session_backend(s), b, pTemplate, ulCount);
-    }
+    if (o != NULL)
+        rv = set ? dep11_object_attr_set(o, pTemplate, ulCount)
+                 : dep11_object_attr_get(o, pTemplate, ulCount);
+    else if (!set)
+        rv = backend_get(s, b, pTemplate, ulCount);
+    else if ((rv = refuse_root_change(s, b, hObject, "C_SetAttributeValue")) == CKR_OK)
+        rv = dep11_hsm_SetAttributeValue(dep11_session_backend(s), b, pTemplate, ulCount);
     close_object(s, o);
     return rv;
+}
+
+/**
+ * dep11_core_GetAttributeValue - module-side keys per attr.c (CKA_VALUE is
+ * never returned); backend objects forwarded, CKA_DEP11_ROOT_REGISTERED
+ * answered by dep11 (include/dep11.h).
+ */
+CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+    return attr_call(hSession, hObject, pTemplate, ulCount, 0);
 }
 
 /**
@@ -316,27 +404,7 @@ CK_RV dep11_core_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE 
 CK_RV dep11_core_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
                                    CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
-    struct dep11_session *s = NULL;
-    struct dep11_object *o = NULL;
-    CK_OBJECT_HANDLE b = CK_INVALID_HANDLE;
-    CK_RV rv = CKR_GENERAL_ERROR;
-
-    if (dep11_vobj_other(hSession, hObject, 0, NULL, &rv))
-        return rv;
-    rv = open_object(hSession, hObject, &s, &o, &b);
-
-    if (rv != CKR_OK)
-        return rv;
-    if (o != NULL) {
-        rv = dep11_object_attr_set(o, pTemplate, ulCount);
-    } else {
-        rv = refuse_root_change(s, b, hObject, "C_SetAttributeValue");
-        if (rv == CKR_OK) {
-            rv = dep11_hsm_SetAttributeValue(dep11_session_backend(s), b, pTemplate, ulCount);
-        }
-    }
-    close_object(s, o);
-    return rv;
+    return attr_call(hSession, hObject, pTemplate, ulCount, 1);
 }
 
 /**

@@ -42,7 +42,10 @@ CK_RV dep11_root_obj_registered(const struct dep11_config *cfg, CK_SESSION_HANDL
  * then the record is written (kept if there). DEP11_ROOT_UNREGISTER: the
  * token's records of @root_id are destroyed (none: CKR_OK). Only under
  * "root-registration = so-login" (else CKR_FUNCTION_NOT_SUPPORTED).
- * CKR_ARGUMENTS_BAD (bad action, identity length, NULL); backend codes. */
+ * CKR_ARGUMENTS_BAD (bad action, identity length, NULL); backend codes.
+ * Every call with good arguments writes one audit line, "root-register" or
+ * "root-unregister", with its result, refusals included; a success whose
+ * line cannot be written is CKR_FUNCTION_FAILED (a new record undone). */
 CK_RV dep11_root_register(const struct dep11_call *c, CK_ULONG action, const uint8_t *root_id,
                           CK_ULONG id_len, const uint8_t *pin, CK_ULONG pin_len);
 

@@ -5,6 +5,7 @@
  * (token identity, root identity) on the provider token (hsm/root_reg.h;
  * docs/SECURITY.md).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "crypto/crypto.h"
 #include "hsm/provider_state.h"
 #include "hsm/root_reg.h"
+#include "util/audit.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -36,7 +38,8 @@ static CK_RV so_sees_root(CK_SESSION_HANDLE so, const uint8_t *id, int *found)
     return rv;
 }
 
-/* Checks the arguments of a registration; CKR_OK or the code. */
+/* Checks the arguments of a registration; CKR_OK or CKR_ARGUMENTS_BAD (a
+ * malformed call: not audited, like a malformed blob). */
 static CK_RV check_args(const struct dep11_call *c, CK_ULONG action, const uint8_t *root_id,
                         CK_ULONG id_len, const uint8_t *pin, CK_ULONG pin_len)
 {
@@ -54,32 +57,29 @@ static CK_RV check_args(const struct dep11_call *c, CK_ULONG action, const uint8
         LOG_FAIL(rv, "a root identity is %d bytes, not %lu", DEP11_ROOT_ID_LEN, id_len);
         return rv;
     }
+    return CKR_OK;
+}
+
+/* The SO's act: login on a session of dep11's own, the root seen (register),
+ * logout, then the record written or dropped. @ident gets the token's
+ * identity, *@fresh whether a register wrote a record that was not there. */
+static CK_RV so_act(const struct dep11_call *c, CK_ULONG action, const uint8_t *root_id,
+                    const char *hex, const uint8_t *pin, CK_ULONG pin_len,
+                    uint8_t ident[DEP11_TOKEN_IDENT_LEN], int *fresh)
+{
+    CK_SESSION_HANDLE so = CK_INVALID_HANDLE;
+    unsigned dropped = 0;
+    int found = 0;
+    CK_RV rv = dep11_hsm_token_ident(c->slot, ident); /* the audit line's token too */
+
+    if (rv != CKR_OK)
+        return rv;
     if (!c->cfg->profile.root_reg_so_login) {
         rv = CKR_FUNCTION_NOT_SUPPORTED;
         LOG_FAIL(rv, "the profile registers roots by trusted twin "
                      "(root-registration = trusted-twin): the SO creates the twin");
         return rv;
     }
-    return CKR_OK;
-}
-
-/** See root_reg.h. */
-CK_RV dep11_root_register(const struct dep11_call *c, CK_ULONG action, const uint8_t *root_id,
-                          CK_ULONG id_len, const uint8_t *pin, CK_ULONG pin_len)
-{
-    uint8_t ident[DEP11_TOKEN_IDENT_LEN];
-    char hex[2 * DEP11_ROOT_ID_LEN + 1];
-    CK_SESSION_HANDLE so = CK_INVALID_HANDLE;
-    unsigned dropped = 0;
-    int found = 0;
-    CK_RV rv = check_args(c, action, root_id, id_len, pin, pin_len);
-
-    if (rv != CKR_OK)
-        return rv;
-    dep11_hex_encode(root_id, DEP11_ROOT_ID_LEN, hex);
-    rv = dep11_hsm_token_ident(c->slot, ident);
-    if (rv != CKR_OK)
-        return rv;
     rv = dep11_hsm_so_open(c->slot, pin, pin_len, &so);
     if (rv != CKR_OK)
         return rv; /* the SO's login is the proof: no login, no record */
@@ -91,17 +91,65 @@ CK_RV dep11_root_register(const struct dep11_call *c, CK_ULONG action, const uin
         LOG_FAIL(rv, "no RSA public key with identity %s on the token", hex);
         return rv;
     }
-    if (rv != CKR_OK)
-        return rv;
-    if (action == DEP11_ROOT_REGISTER)
-        rv = dep11_provider_rootreg_write(ident, root_id);
-    else
+    if (rv == CKR_OK && action == DEP11_ROOT_REGISTER) {
+        rv = dep11_provider_rootreg_find(ident, root_id, &found);
+        if (rv == CKR_OK)
+            rv = dep11_provider_rootreg_write(ident, root_id);
+        *fresh = rv == CKR_OK && !found;
+    } else if (rv == CKR_OK) {
         rv = dep11_provider_rootreg_drop(ident, root_id, &dropped);
+    }
     if (rv == CKR_OK)
         LOG_INFO("root %s %s by the SO of slot %lu", hex,
                  action == DEP11_ROOT_REGISTER ? "registered"
                  : dropped > 0                 ? "unregistered"
                                                : "was not registered",
                  (unsigned long)c->slot);
+    return rv;
+}
+
+/* The audit line of a registration or unregistration (refusals included):
+ * DESIGN section 5's fixed fields (no policy: policy_id, tenant "", the
+ * token's serial number), then root_id (hex) and route. The log's answer. */
+static CK_RV audit_act(const struct dep11_call *c, CK_ULONG action, const char *hex,
+                       CK_RV result)
+{
+    char extra[2 * DEP11_ROOT_ID_LEN + 64], serial[DEP11_TOKEN_SERIAL_LEN + 1];
+    struct dep11_audit_event e = { .event = action == DEP11_ROOT_REGISTER ? "root-register"
+                                                                          : "root-unregister",
+                                   .extra_json = extra,
+                                   .token = serial,
+                                   .result = result };
+
+    dep11_hsm_token_serial(c->slot, serial);
+    (void)snprintf(extra, sizeof extra, "\"root_id\":\"%s\",\"route\":\"%s\"", hex,
+                   c->cfg->profile.root_reg_so_login ? "so-login" : "trusted-twin");
+    return dep11_audit_write(&e);
+}
+
+/** See root_reg.h. */
+CK_RV dep11_root_register(const struct dep11_call *c, CK_ULONG action, const uint8_t *root_id,
+                          CK_ULONG id_len, const uint8_t *pin, CK_ULONG pin_len)
+{
+    uint8_t ident[DEP11_TOKEN_IDENT_LEN];
+    char hex[2 * DEP11_ROOT_ID_LEN + 1];
+    unsigned dropped = 0;
+    int fresh = 0;
+    CK_RV rv = check_args(c, action, root_id, id_len, pin, pin_len), arv = CKR_OK;
+
+    if (rv != CKR_OK)
+        return rv;
+    dep11_hex_encode(root_id, DEP11_ROOT_ID_LEN, hex);
+    rv = so_act(c, action, root_id, hex, pin, pin_len, ident, &fresh);
+    arv = audit_act(c, action, hex, rv);
+    if (rv == CKR_OK && arv != CKR_OK) {
+        /* An act the auditor cannot see does not stand where it can be
+         * undone: a new record goes again; an unregistration is done. */
+        if (fresh)
+            (void)dep11_provider_rootreg_drop(ident, root_id, &dropped);
+        rv = CKR_FUNCTION_FAILED;
+        LOG_FAIL(rv, "root %s: the audit line could not be written (%s)", hex,
+                 fresh ? "registration undone" : "the records stay as they are now");
+    }
     return rv;
 }

@@ -39,9 +39,10 @@ static int audit_fd = -1;
 static pid_t audit_pid;          /* the process that opened audit_fd */
 static char audit_path[PATH_MAX];
 
+/* DESIGN section 5's events, then root registration by SO login. */
 static const char *const EVENTS[] = {
-    "policy-wrap", "policy-unwrap", "availability-use", "availability-roll",
-    "refresh",     "purge",         "offboard",
+    "policy-wrap", "policy-unwrap", "availability-use", "availability-roll", "refresh",
+    "purge",       "offboard",      "root-register",    "root-unregister",
 };
 
 /* A bounded line under construction; @over is set once it did not fit. */

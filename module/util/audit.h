@@ -20,7 +20,8 @@
  * its newline; 64 zeros for the first). */
 struct dep11_audit_event {
     const char *event;          /* policy-wrap, policy-unwrap, availability-use,
-                                   availability-roll, refresh, purge, offboard */
+                                   availability-roll, refresh, purge, offboard,
+                                   root-register, root-unregister */
     const uint8_t *policy_id;   /* 16 bytes */
     CK_ULONG version;
     CK_ULONG requester;         /* DEP11_REQUESTER_*; 0 = not applicable ("") */

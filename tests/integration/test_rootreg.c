@@ -126,13 +126,96 @@ static void user_login(struct itest_fx *fx, CK_SESSION_HANDLE s)
     assert_int_equal(F->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
 }
 
-/* CKM_DEP11_ROOT_REGISTER / _UNREGISTER: identity || SO PIN as digest data. */
+/* ---- the auditor's view (test_rootreg.sh names an audit log) ---- */
+
+/* The number of root-register / root-unregister lines; the last in @last. */
+static int root_lines(struct itest_fx *fx, char *last, size_t cap)
+{
+    char path[1200], line[4096];
+    FILE *fp = fopen(itest_path(fx->t, "audit.jsonl", path, sizeof path), "r");
+    int n = 0;
+
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp) != NULL) {
+        if (strstr(line, "{\"event\":\"root-") != line)
+            continue;
+        n++;
+        if (last != NULL)
+            snprintf(last, cap, "%s", line);
+    }
+    fclose(fp);
+    return n;
+}
+
+/* The serial number of @s's token, blanks trimmed. */
+static void serial_of(struct itest_fx *fx, CK_SESSION_HANDLE s, char out[17])
+{
+    CK_SESSION_INFO si;
+    CK_TOKEN_INFO ti;
+    int n = 16;
+
+    assert_int_equal(F->C_GetSessionInfo(s, &si), CKR_OK);
+    assert_int_equal(F->C_GetTokenInfo(si.slotID, &ti), CKR_OK);
+    memcpy(out, ti.serialNumber, 16);
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+}
+
+static const struct {
+    CK_RV rv;
+    const char *name;
+} ckr_names[] = {
+    { CKR_OK, "CKR_OK" },
+    { CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT" },
+    { CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "CKR_USER_ANOTHER_ALREADY_LOGGED_IN" },
+    { CKR_SESSION_READ_ONLY_EXISTS, "CKR_SESSION_READ_ONLY_EXISTS" },
+    { CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID" },
+};
+
+/* The call on @s just answered @rv wrote exactly one line since @before:
+ * @action's event, the root's identity @id, @s's token, the result's name,
+ * the route; no policy, no tenant. */
+static void audited(struct itest_fx *fx, CK_SESSION_HANDLE s, int before, CK_ULONG action,
+                    const CK_BYTE id[DEP11_ROOT_ID_LEN], CK_RV rv)
+{
+    char last[4096] = "", want[160], serial[17];
+    int known = 0;
+
+    assert_int_equal(root_lines(fx, last, sizeof last), before + 1);
+    snprintf(want, sizeof want, "{\"event\":\"%s\",",
+             action == DEP11_ROOT_REGISTER ? "root-register" : "root-unregister");
+    assert_non_null(strstr(last, want));
+    assert_non_null(strstr(last, "\"policy_id\":\"\",\"version\":0,"));
+    assert_non_null(strstr(last, "\"tenant\":\"\","));
+    serial_of(fx, s, serial);
+    snprintf(want, sizeof want, "\"token\":\"%s\",", serial);
+    assert_non_null(strstr(last, want));
+    snprintf(want, sizeof want, "\"root_id\":\"");
+    for (int i = 0; i < DEP11_ROOT_ID_LEN; i++)
+        snprintf(want + strlen(want), 3, "%02x", id[i]);
+    strcat(want, "\",\"route\":\"so-login\"");
+    assert_non_null(strstr(last, want));
+    for (size_t i = 0; i < sizeof ckr_names / sizeof ckr_names[0]; i++) {
+        if (ckr_names[i].rv != rv)
+            continue;
+        snprintf(want, sizeof want, "\"result\":\"%s\",", ckr_names[i].name);
+        assert_non_null(strstr(last, want));
+        known = 1;
+    }
+    if (!known) /* a refusal this table does not name: still no success */
+        assert_null(strstr(last, "\"result\":\"CKR_OK\""));
+}
+
+/* CKM_DEP11_ROOT_REGISTER / _UNREGISTER: identity || SO PIN as digest data;
+ * one audit line checked. */
 static CK_RV std_register(struct itest_fx *fx, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE m,
                           const CK_BYTE id[DEP11_ROOT_ID_LEN], const char *pin)
 {
     CK_MECHANISM mech = { m, NULL, 0 };
     CK_BYTE data[DEP11_ROOT_ID_LEN + 64], out[1];
     CK_ULONG len = sizeof out;
+    int before = root_lines(fx, NULL, 0);
     CK_RV rv = F->C_DigestInit(s, &mech);
 
     memcpy(data, id, DEP11_ROOT_ID_LEN);
@@ -142,14 +225,21 @@ static CK_RV std_register(struct itest_fx *fx, CK_SESSION_HANDLE s, CK_MECHANISM
     rv = F->C_Digest(s, data, DEP11_ROOT_ID_LEN + strlen(pin), out, &len);
     if (rv == CKR_OK)
         assert_int_equal(len, 0);
+    audited(fx, s, before,
+            m == CKM_DEP11_ROOT_REGISTER ? DEP11_ROOT_REGISTER : DEP11_ROOT_UNREGISTER, id, rv);
     return rv;
 }
 
+/* DEP11_RegisterRoot; one audit line checked. */
 static CK_RV reg(struct itest_fx *fx, CK_SESSION_HANDLE s, CK_ULONG action,
                  const CK_BYTE id[DEP11_ROOT_ID_LEN], const char *pin)
 {
-    return X->DEP11_RegisterRoot(s, action, (CK_BYTE_PTR)id, DEP11_ROOT_ID_LEN,
-                                 (CK_UTF8CHAR_PTR)pin, strlen(pin));
+    int before = root_lines(fx, NULL, 0);
+    CK_RV rv = X->DEP11_RegisterRoot(s, action, (CK_BYTE_PTR)id, DEP11_ROOT_ID_LEN,
+                                     (CK_UTF8CHAR_PTR)pin, strlen(pin));
+
+    audited(fx, s, before, action, id, rv);
+    return rv;
 }
 
 /* ---- phase "first" ---- */
@@ -198,6 +288,7 @@ static void test_refusals_record_nothing(void **state)
     CK_SESSION_HANDLE ro = CK_INVALID_HANDLE;
     CK_SLOT_ID slot = 0;
     char pin[64];
+    int lines = 0;
 
     so_pin(fx, pin);
     identity(fx, fx->s, "root1", id);
@@ -217,13 +308,15 @@ static void test_refusals_record_nothing(void **state)
     assert_int_equal(F->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &ro), CKR_OK);
     assert_int_equal(reg(fx, ro, DEP11_ROOT_REGISTER, id, pin), CKR_SESSION_READ_ONLY_EXISTS);
     assert_int_equal(F->C_CloseSession(ro), CKR_OK);
-    /* bad arguments */
+    /* bad arguments: malformed calls, not audited */
+    lines = root_lines(fx, NULL, 0);
     assert_int_equal(X->DEP11_RegisterRoot(fx->s, 3, id, DEP11_ROOT_ID_LEN,
                                            (CK_UTF8CHAR_PTR)pin, strlen(pin)),
                      CKR_ARGUMENTS_BAD);
     assert_int_equal(X->DEP11_RegisterRoot(fx->s, DEP11_ROOT_REGISTER, id, 31,
                                            (CK_UTF8CHAR_PTR)pin, strlen(pin)),
                      CKR_ARGUMENTS_BAD);
+    assert_int_equal(root_lines(fx, NULL, 0), lines);
     user_login(fx, fx->s);
     assert_int_equal(wrap(fx, fx->s, "root1", "root2", 0), CKR_KEY_FUNCTION_NOT_PERMITTED);
 }
@@ -236,6 +329,7 @@ static void test_register_then_wrap(void **state)
     CK_MECHANISM mech = { CKM_DEP11_ROOT_REGISTER, NULL, 0 };
     CK_ULONG len = 5;
     char pin[64];
+    int lines = 0;
 
     so_pin(fx, pin);
     identity(fx, fx->s, "root1", id1);
@@ -244,7 +338,9 @@ static void test_register_then_wrap(void **state)
     assert_int_equal(F->C_Logout(fx->s), CKR_OK);
     /* short data; a size query does nothing */
     assert_int_equal(F->C_DigestInit(fx->s, &mech), CKR_OK);
+    lines = root_lines(fx, NULL, 0);
     assert_int_equal(F->C_Digest(fx->s, id2, 31, NULL, &len), CKR_DATA_LEN_RANGE);
+    assert_int_equal(root_lines(fx, NULL, 0), lines); /* malformed: not audited */
     assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, none, pin), CKR_KEY_HANDLE_INVALID);
     assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, id1, pin), CKR_OK);
     assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, id1, pin), CKR_OK); /* idempotent */

@@ -112,7 +112,11 @@ t 1 "keys check --json" -- "$TOOL" "${D[@]}" keys check --json
 json 'any(k["label"] == "M\ufffdnchen" and k["registered"] is False and k["fit"] is False for k in j["keys"])'
 json 'all(k["fit"] == (k["registered"] and k["sensitive"] and not k["extractable"]) for k in j["keys"])'
 t 1 "keys check table" -- "$TOOL" "${D[@]}" keys check
-has stdout '^unregistered .* no +-$'
-has stdout '^root1 .* yes +fit$'
+has stdout '^unregistered .* no +- +-$'
+has stdout '^root1 .* yes +fit +twin$'
+# through dep11 the route is dep11's answer (CKA_DEP11_ROOT_REGISTERED)
+t 1 "keys check --json: routes" -- "$TOOL" "${D[@]}" keys check --json
+json '{k["label"]: k["route"] for k in j["keys"]}["root1"] == "trusted-twin"'
+json 'all((k["route"] is None) == (not k["registered"]) for k in j["keys"])'
 
 finish

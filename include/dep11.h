@@ -96,7 +96,12 @@ extern "C" {
  *                           purged or flushed; CKA_VALUE_LEN = the answer)
  *  CKA_DEP11_REQUEST_OUTPUT bytes, read only: the output (CK_DEP11_POLICY_INFO,
  *                           the signed receipt, nothing for a flush)
- *  CKA_VALUE_LEN            its length (or the size query's answer)
+ *  CKA_VALUE_LEN            its length (or the size query's answer); in a
+ *                           template, optional: the most output the consumer
+ *                           takes (the vendor function's *pulLen): an output
+ *                           that does not fit is CKR_BUFFER_TOO_SMALL, with
+ *                           nothing done (no purge; the size query gives the
+ *                           size)
  * A policy info request also has its output's fields as the attributes of
  * a policy key: CKA_DEP11_POLICY_ID, CKA_DEP11_TENANT, CKA_DEP11_POLICY_TYPE,
  * CKA_DEP11_POLICY_VERSION, CKA_DEP11_MANAGED_BY, CKA_LABEL and

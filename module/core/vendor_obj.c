@@ -32,6 +32,7 @@ struct vreq {
 /* A parsed request template. */
 struct vreq_in {
     CK_ULONG cls, op, flags;
+    CK_ULONG cap; /* CKA_VALUE_LEN: the output the consumer takes (SEEN_CAP) */
     const CK_BYTE *in;
     CK_ULONG in_len;
     unsigned seen;
@@ -41,6 +42,7 @@ struct vreq_in {
 #define SEEN_OP 2u
 #define SEEN_FLAGS 4u
 #define SEEN_INPUT 8u
+#define SEEN_CAP 16u
 
 static dep11_mutex_t vreq_lock = DEP11_MUTEX_INIT; /* util/lock.h 7: a leaf */
 static struct dep11_hmap vreqs;                    /* handle -> struct vreq */
@@ -139,13 +141,13 @@ static CK_RV take_one(const CK_ATTRIBUTE *a, struct vreq_in *q)
     case CKA_DEP11_REQUEST_OP: return take_ulong(a, SEEN_OP, q, &q->op);
     case CKA_DEP11_REQUEST_FLAGS: return take_ulong(a, SEEN_FLAGS, q, &q->flags);
     case CKA_DEP11_REQUEST_INPUT: return take_input(a, q);
+    case CKA_VALUE_LEN: return take_ulong(a, SEEN_CAP, q, &q->cap);
     case CKA_TOKEN:
     case CKA_PRIVATE:
     case CKA_MODIFIABLE:
     case CKA_COPYABLE: return take_fixed_bool(a, 0);
     case CKA_DESTROYABLE: return take_fixed_bool(a, 1);
     case CKA_DEP11_REQUEST_OUTPUT:
-    case CKA_VALUE_LEN:
         rv = CKR_ATTRIBUTE_READ_ONLY;
         LOG_FAIL(rv, "attribute 0x%lx of a dep11 request is its output", a->type);
         return rv;
@@ -196,7 +198,10 @@ static CK_RV list_ops(struct vreq *r)
 }
 
 /* Runs request @q on @s into @r: the size query, then (unless only that
- * was asked) the operation into a buffer of that size. */
+ * was asked) the operation into a buffer of that size, or of the template's
+ * CKA_VALUE_LEN where that is less: the vendor function's *pulLen, so an
+ * output that does not fit is CKR_BUFFER_TOO_SMALL with nothing done (a
+ * purge destroys nothing; hier's rule). */
 static CK_RV perform(struct dep11_session *s, const struct vreq_in *q, struct vreq *r)
 {
     CK_ULONG n = 0;
@@ -208,6 +213,8 @@ static CK_RV perform(struct dep11_session *s, const struct vreq_in *q, struct vr
     r->value_len = n;
     if (rv != CKR_OK || (q->flags & DEP11_REQUEST_SIZE_QUERY) != 0)
         return rv;
+    if ((q->seen & SEEN_CAP) != 0 && q->cap < n)
+        n = q->cap;
     r->out = calloc(1, n != 0 ? n : 1);
     if (r->out == NULL) {
         rv = CKR_HOST_MEMORY;

@@ -31,8 +31,9 @@
 #define RECEIPT_CAP 4096
 
 /* C_CreateObject of a request: @op, input @in/@len (NULL: none), @flags. */
-static CK_RV request(struct itest_fx *fx, CK_SESSION_HANDLE s, CK_ULONG op, const void *in,
-                     CK_ULONG len, CK_ULONG flags, CK_OBJECT_HANDLE *h)
+/* ... with @cap (not NULL) as CKA_VALUE_LEN: the most output taken. */
+static CK_RV request_cap(struct itest_fx *fx, CK_SESSION_HANDLE s, CK_ULONG op, const void *in,
+                         CK_ULONG len, CK_ULONG flags, CK_ULONG *cap, CK_OBJECT_HANDLE *h)
 {
     CK_OBJECT_CLASS cls = CKO_DEP11_REQUEST;
     CK_BBOOL no = CK_FALSE;
@@ -41,11 +42,23 @@ static CK_RV request(struct itest_fx *fx, CK_SESSION_HANDLE s, CK_ULONG op, cons
         { CKA_TOKEN, &no, sizeof no },
         { CKA_DEP11_REQUEST_OP, &op, sizeof op },
         { CKA_DEP11_REQUEST_FLAGS, &flags, sizeof flags },
+        { CKA_VALUE_LEN, cap, sizeof *cap },
         { CKA_DEP11_REQUEST_INPUT, (void *)in, len },
     };
+    CK_ULONG n = 4;
 
+    if (cap != NULL)
+        t[n++] = t[4];
+    if (in != NULL)
+        t[n++] = t[5];
     *h = CK_INVALID_HANDLE;
-    return F->C_CreateObject(s, t, in != NULL ? 5 : 4, h);
+    return F->C_CreateObject(s, t, n, h);
+}
+
+static CK_RV request(struct itest_fx *fx, CK_SESSION_HANDLE s, CK_ULONG op, const void *in,
+                     CK_ULONG len, CK_ULONG flags, CK_OBJECT_HANDLE *h)
+{
+    return request_cap(fx, s, op, in, len, flags, NULL, h);
 }
 
 /* Reads a request's output into @out (*@len: its size; then the length). */
@@ -400,6 +413,35 @@ static void flush_made_visible(struct itest_fx *fx, const struct itest_blob *b)
     assert_int_equal(run(fx, fx->s, CKM_DEP11_FLUSH_CACHE, NULL, 0, any, &len), CKR_OK);
 }
 
+/* A purge request that takes less output than the receipt (CKA_VALUE_LEN
+ * in its template, as the vendor function's *pulLen): CKR_BUFFER_TOO_SMALL
+ * like DEP11_PurgePolicy's, no object, nothing destroyed; a buffer of the
+ * size query's answer is enough. */
+static void purge_too_small(struct itest_fx *fx, const struct itest_blob *b)
+{
+    CK_BYTE small[64];
+    CK_ULONG len = sizeof small, cap = sizeof small;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+
+    assert_int_equal(X->DEP11_PurgePolicy(fx->s, b->p, b->len, small, &len),
+                     CKR_BUFFER_TOO_SMALL);
+    assert_true(len > sizeof small);
+    assert_int_equal(request_cap(fx, fx->s, CKM_DEP11_POLICY_PURGE, b->p, b->len, 0, &cap, &h),
+                     CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(h, CK_INVALID_HANDLE);
+    assert_nothing_destroyed(fx);
+    cap = 0;
+    assert_int_equal(request_cap(fx, fx->s, CKM_DEP11_POLICY_PURGE, b->p, b->len, 0, &cap, &h),
+                     CKR_BUFFER_TOO_SMALL);
+    assert_nothing_destroyed(fx);
+    /* a capacity on a size query changes nothing: the answer, no purge */
+    assert_int_equal(request_cap(fx, fx->s, CKM_DEP11_POLICY_PURGE, b->p, b->len,
+                                 DEP11_REQUEST_SIZE_QUERY, &cap, &h),
+                     CKR_OK);
+    assert_int_equal(F->C_DestroyObject(fx->s, h), CKR_OK);
+    assert_nothing_destroyed(fx);
+}
+
 static void test_flush_purge(void **state)
 {
     struct itest_fx *fx = *state;
@@ -423,6 +465,7 @@ static void test_flush_purge(void **state)
     assert_int_equal(qmax, vmax);
     assert_int_equal(F->C_DestroyObject(fx->s, h), CKR_OK);
     assert_nothing_destroyed(fx);
+    purge_too_small(fx, &b);
     /* The purge. */
     assert_int_equal(run(fx, fx->s, CKM_DEP11_POLICY_PURGE, b.p, b.len, r1, &l1), CKR_OK);
     assert_true(l1 > 100 && l1 <= vmax && r1[0] == '{');

@@ -308,25 +308,28 @@ static int known(CK_OBJECT_HANDLE h)
     return yes;
 }
 
-/* Acquires session @hs and finds request @h of its token: CKR_OK with
- * vreq_lock held, *@r and *@s set; else nothing held. */
-static CK_RV lock_req(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, struct dep11_session **s,
-                      struct vreq **r)
+/* The preamble of every call on a request: 0 when @h is no request (the
+ * call is not ours); else 1, and *@rv: CKR_OK with session @hs acquired,
+ * request @h of its token found (*@s, *@r) and vreq_lock held; or the code,
+ * nothing held. */
+static int lock_req(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, struct dep11_session **s,
+                    struct vreq **r, CK_RV *rv)
 {
-    CK_RV rv = dep11_session_acquire(hs, s);
-
-    if (rv != CKR_OK)
-        return rv;
+    if (!known(h))
+        return 0;
+    *rv = dep11_session_acquire(hs, s);
+    if (*rv != CKR_OK)
+        return 1;
     dep11_lock(&vreq_lock);
     *r = dep11_hmap_get(&vreqs, h);
     if (*r != NULL && (*r)->slot == dep11_session_slot(*s))
-        return CKR_OK;
+        return 1;
     dep11_unlock(&vreq_lock);
     dep11_session_release(*s);
     *s = NULL;
-    rv = CKR_OBJECT_HANDLE_INVALID;
-    LOG_FAIL(rv, "request 0x%lx is gone or of another token", h);
-    return rv;
+    *rv = CKR_OBJECT_HANDLE_INVALID;
+    LOG_FAIL(*rv, "request 0x%lx is gone or of another token", h);
+    return 1;
 }
 
 /* Length of blank-padded text @p (@cap bytes) without the padding. */
@@ -426,9 +429,8 @@ int dep11_vobj_get(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *t, CK
     struct dep11_session *s = NULL;
     struct vreq *r = NULL;
 
-    if (!known(h))
-        return 0;
-    *rv = lock_req(hs, h, &s, &r);
+    if (!lock_req(hs, h, &s, &r, rv))
+        return 0; /* not a request */
     if (*rv != CKR_OK)
         return 1;
     if (t == NULL && n > 0) {
@@ -454,9 +456,8 @@ int dep11_vobj_destroy(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, CK_RV *rv)
     struct dep11_session *s = NULL;
     struct vreq *r = NULL;
 
-    if (!known(h))
-        return 0;
-    *rv = lock_req(hs, h, &s, &r);
+    if (!lock_req(hs, h, &s, &r, rv))
+        return 0; /* not a request */
     if (*rv != CKR_OK)
         return 1;
     (void)dep11_hmap_del(&vreqs, h);
@@ -475,9 +476,8 @@ int dep11_vobj_other(CK_SESSION_HANDLE hs, CK_OBJECT_HANDLE h, int size_call, CK
     struct dep11_session *s = NULL;
     struct vreq *r = NULL;
 
-    if (!known(h))
-        return 0;
-    *rv = lock_req(hs, h, &s, &r);
+    if (!lock_req(hs, h, &s, &r, rv))
+        return 0; /* not a request */
     if (*rv != CKR_OK)
         return 1;
     if (size_call && size != NULL)

@@ -576,3 +576,42 @@ CK_RV itest_chunk_derive(struct itest *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE 
     *h = CK_INVALID_HANDLE;
     return t->f->C_DeriveKey(s, &m, site, NULL, 0, h);
 }
+
+/** See itest.h. */
+int itest_purge_refusals(struct itest_fx *fx, const struct itest_blob *b,
+                         itest_refuse_fn refuse, itest_session_fn logged_out)
+{
+    struct itest_blob bad = { malloc(b->len), b->len };
+    CK_SESSION_HANDLE other = CK_INVALID_HANDLE;
+    int rc = -1;
+
+    if (bad.p == NULL) {
+        fprintf(stderr, "itest_purge_refusals: out of memory\n");
+        return -1;
+    }
+    refuse(fx, fx->s, b, CKR_FUNCTION_REJECTED);
+    memcpy(bad.p, b->p, b->len);
+    bad.p[b->len / 2] ^= 1;
+    refuse(fx, fx->s, &bad, CKR_WRAPPED_KEY_INVALID);
+    bad.len = 7;
+    refuse(fx, fx->s, &bad, CKR_WRAPPED_KEY_INVALID);
+    /* Another tenant's token, logged in; then not logged in. */
+    if (itest_session(fx->t, "fabrikam", 1, &other) != CKR_OK) {
+        fprintf(stderr, "itest_purge_refusals: no session on fabrikam\n");
+        goto out;
+    }
+    refuse(fx, other, b, CKR_DEP11_TENANT_MISMATCH);
+    if (fx->t->f->C_Logout(other) != CKR_OK) {
+        fprintf(stderr, "itest_purge_refusals: C_Logout on fabrikam\n");
+        goto out;
+    }
+    refuse(fx, other, b, CKR_USER_NOT_LOGGED_IN);
+    if (logged_out != NULL)
+        logged_out(fx, other);
+    rc = 0;
+out:
+    if (other != CK_INVALID_HANDLE && fx->t->f->C_CloseSession(other) != CKR_OK)
+        rc = -1;
+    free(bad.p);
+    return rc;
+}

@@ -152,6 +152,21 @@ int itest_group_teardown(void **state);
 int itest_setup(void **state);
 int itest_teardown(void **state);
 
+/* The purge refusals the two standard routes of the vendor functions share
+ * (test_vendor_std, test_vendor_obj): @refuse(@fx, session, blob, want)
+ * asserts that DEP11_PurgePolicy and the route under test both answer
+ * @want, for: @b while its policy's customer keys still unwrap
+ * (CKR_FUNCTION_REJECTED); @b with one bit flipped, and its first 7 bytes
+ * (CKR_WRAPPED_KEY_INVALID); a logged-in session on fabrikam
+ * (CKR_DEP11_TENANT_MISMATCH), then logged out (CKR_USER_NOT_LOGGED_IN),
+ * where @logged_out (may be NULL) runs too. 0, or -1 when a set-up step
+ * failed (printed). */
+typedef void (*itest_refuse_fn)(struct itest_fx *fx, CK_SESSION_HANDLE s,
+                                const struct itest_blob *b, CK_RV want);
+typedef void (*itest_session_fn)(struct itest_fx *fx, CK_SESSION_HANDLE s);
+int itest_purge_refusals(struct itest_fx *fx, const struct itest_blob *b,
+                         itest_refuse_fn refuse, itest_session_fn logged_out);
+
 /* The tenant id the tests give policies made on a token: the first 7
  * characters of its label, then "-tenant-1" (16 bytes): "contoso-tenant-1",
  * "fabrika-tenant-1". Each tenant has its own, so a check that reads the

@@ -366,20 +366,7 @@ static void assert_nothing_destroyed(struct itest_fx *fx)
 
 static void purge_refusals(struct itest_fx *fx, const struct itest_blob *b)
 {
-    struct itest_blob bad = { malloc(b->len), b->len };
-    CK_SESSION_HANDLE other = CK_INVALID_HANDLE;
-
-    both_refuse(fx, fx->s, b, CKR_FUNCTION_REJECTED);
-    assert_non_null(bad.p);
-    memcpy(bad.p, b->p, b->len);
-    bad.p[b->len / 2] ^= 1;
-    both_refuse(fx, fx->s, &bad, CKR_WRAPPED_KEY_INVALID);
-    assert_int_equal(itest_session(fx->t, "fabrikam", 1, &other), CKR_OK);
-    both_refuse(fx, other, b, CKR_DEP11_TENANT_MISMATCH);
-    assert_int_equal(F->C_Logout(other), CKR_OK);
-    both_refuse(fx, other, b, CKR_USER_NOT_LOGGED_IN);
-    assert_int_equal(F->C_CloseSession(other), CKR_OK);
-    itest_blob_free(&bad);
+    assert_int_equal(itest_purge_refusals(fx, b, both_refuse, NULL), 0);
 }
 
 /* A cached key serves after revocation until the flush request. */

@@ -9,6 +9,9 @@
 #   consumer_finish       the verdict (exit 1 on any "not ok")
 #   with_module           runs a command with the ASan runtime preloaded
 #                         when $MODULE (default: dep11) is an instrumented dep11
+#   p11kit_server SOCK PROVIDER OUT [PREFIX...]
+#                         "p11-kit server" exporting PROVIDER's contoso on unix
+#                         socket SOCK, stopped on EXIT; p11kit_server_stop
 # The README's "Use it from ..." snippets read $MODULE (the PKCS#11 library:
 # SoftHSM's or dep11's), so each runs once directly and once through dep11.
 # shellcheck source=tests/integration/common.sh
@@ -133,4 +136,30 @@ c_snippet() {
         echo "exit $rc" >>"$CONSUMER_OUT/$mode.out"
         cat "$CONSUMER_OUT/$mode.out"
     done
+}
+
+# p11kit_server SOCK PROVIDER OUT [PREFIX...]: starts "p11-kit server" (run
+# through PREFIX, e.g. another user's env) exporting token contoso of the
+# PKCS#11 library PROVIDER on unix socket SOCK, its output in OUT; stopped
+# on EXIT, also when a check fails. Waits up to 10 s for the socket; 0 when
+# the server listens.
+p11kit_server_pid=""
+p11kit_server_stop() {
+    [ -n "$p11kit_server_pid" ] || return 0
+    kill "$p11kit_server_pid" 2>/dev/null || true
+    wait "$p11kit_server_pid" 2>/dev/null || true
+    p11kit_server_pid=""
+}
+p11kit_server() {
+    local sock=$1 provider=$2 out=$3
+    shift 3
+    rm -f "$sock"
+    "$@" p11-kit server -f -n "$sock" --provider "$provider" "pkcs11:token=contoso" >"$out" 2>&1 &
+    p11kit_server_pid=$!
+    trap p11kit_server_stop EXIT
+    for _ in $(seq 100); do
+        [ -S "$sock" ] && return 0
+        sleep 0.1
+    done
+    return 1
 }

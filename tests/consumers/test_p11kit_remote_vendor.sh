@@ -56,11 +56,7 @@ check "direct: the request sequence ran" rc "$O/direct-req" 0
 
 echo "== p11-kit server over libdep11.so"
 sock="$W/p11-kit.sock"
-p11-kit server -f -n "$sock" --provider "$DEP11_MODULE" "pkcs11:token=contoso" \
-    >"$O/server.out" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+p11kit_server "$sock" "$DEP11_MODULE" "$O/server.out" || true
 check "the server listens on $sock" test -S "$sock"
 export P11_KIT_SERVER_ADDRESS="unix:path=$sock"
 R=(--module "$client" --token-label contoso --pin-source "file:$W/user.pin")
@@ -132,13 +128,8 @@ check "remote: a dep11 key mechanism is refused (CKR_MECHANISM_INVALID; DESIGN 8
     rc_err "$O/remote-unwrap" 1 CKR_MECHANISM_INVALID
 
 echo "== control: a server over SoftHSM alone"
-kill "$server" 2>/dev/null || true
-wait "$server" 2>/dev/null || true
-rm -f "$sock"
-p11-kit server -f -n "$sock" --provider "$SOFTHSM_MODULE" "pkcs11:token=contoso" \
-    >"$O/server2.out" 2>&1 &
-server=$!
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+p11kit_server_stop
+p11kit_server "$sock" "$SOFTHSM_MODULE" "$O/server2.out" || true
 run "$O/none" "$TOOL" --module "$client" policy show "$W/mail1.blob"
 check "control: the tool says the module is not dep11 (exit 3)" rc_err "$O/none" 3 "not dep11"
 unset P11_KIT_SERVER_ADDRESS

@@ -115,12 +115,8 @@ echo "== p11-kit remoting (p11-kit server + p11-kit-client.so)"
 client="$(dirname "$proxy")/pkcs11/p11-kit-client.so"
 if command -v p11-kit >/dev/null && [ -f "$client" ]; then
     sock="$W/p11-kit.sock"
-    "${as_user[@]}" env HOME="$home" SOFTHSM2_CONF="$SOFTHSM2_CONF" DEP11_CONF="$DEP11_CONF" \
-        p11-kit server -f -n "$sock" --provider "$DEP11_MODULE" "pkcs11:token=contoso" \
-        >"$O/server.out" 2>&1 &
-    server=$!
-    trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    p11kit_server "$sock" "$DEP11_MODULE" "$O/server.out" "${as_user[@]}" env HOME="$home" \
+        SOFTHSM2_CONF="$SOFTHSM2_CONF" DEP11_CONF="$DEP11_CONF" || true
     export P11_KIT_SERVER_ADDRESS="unix:path=$sock"
     run "$O/remote-L" pkcs11-tool --module "$client" -L
     check "remoting: standard calls reach dep11's contoso" has "$O/remote-L" 'token label *: contoso'

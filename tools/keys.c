@@ -154,35 +154,45 @@ static int reg_opt(struct tool *t, int c, const char *arg, void *ctx)
     }
 }
 
-/* Creates the trusted twin of @k (SO session). Returns a CKR code. */
-static CK_RV create_twin(struct tool *t, const struct rsa_key *k,
-                         const char *label)
+/** See tool.h. */
+CK_RV tool_twin_create(struct tool *t, const struct tool_twin *tw, CK_OBJECT_HANDLE *h)
 {
     CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
     CK_KEY_TYPE kt = CKK_RSA;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = {
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE, token = tw->token ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE tmpl[14] = {
         { CKA_CLASS, &cls, sizeof cls },
         { CKA_KEY_TYPE, &kt, sizeof kt },
-        { CKA_TOKEN, &yes, sizeof yes },
+        { CKA_TOKEN, &token, sizeof token },
         { CKA_PRIVATE, &no, sizeof no },
-        { CKA_TRUSTED, &yes, sizeof yes },
         { CKA_ENCRYPT, &no, sizeof no },
         { CKA_VERIFY, &no, sizeof no },
         { CKA_VERIFY_RECOVER, &no, sizeof no },
         { CKA_WRAP, &no, sizeof no },
         { CKA_DERIVE, &no, sizeof no },
-        { CKA_MODULUS, k->mod, k->mod_len },
-        { CKA_PUBLIC_EXPONENT, k->exp, k->exp_len },
-        { CKA_LABEL, (void *)label, strlen(label) },
-        { CKA_ID, k->id, k->id_len },
+        { CKA_MODULUS, (void *)tw->mod, tw->mod_len },
+        { CKA_PUBLIC_EXPONENT, (void *)tw->exp, tw->exp_len },
     };
-    CK_ULONG count = sizeof tmpl / sizeof tmpl[0];
+    CK_ULONG n = 11;
+
+    if (tw->trusted)
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_TRUSTED, &yes, sizeof yes };
+    if (tw->label != NULL)
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)tw->label, strlen(tw->label) };
+    if (tw->id != NULL)
+        tmpl[n++] = (CK_ATTRIBUTE){ CKA_ID, (void *)tw->id, tw->id_len };
+    *h = CK_INVALID_HANDLE;
+    return t->p11->C_CreateObject(t->session, tmpl, n, h);
+}
+
+/* Creates the trusted twin of @k (SO session). Returns a CKR code. */
+static CK_RV create_twin(struct tool *t, const struct rsa_key *k, const char *label)
+{
+    const struct tool_twin tw = { k->mod,    k->exp, k->id, k->mod_len, k->exp_len,
+                                  k->id_len, label,  1,     1 };
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 
-    if (k->id == NULL)
-        count--; /* CKA_ID is last: a key without one gets a twin without */
-    return t->p11->C_CreateObject(t->session, tmpl, count, &h);
+    return tool_twin_create(t, &tw, &h);
 }
 
 /* Prints one key's outcome (table line or JSON array element). */

@@ -340,31 +340,16 @@ static void signatures(struct tool *t, struct probe *p)
                     "C_Sign/C_Verify (CKM_RSA_PKCS_PSS)");
 }
 
-/* The public key template of a registration twin (keys.c's create_twin),
- * as a session object; @trusted: with CKA_TRUSTED = TRUE (else without it,
- * the control: is it CKA_TRUSTED the token refuses, or the rest?). */
+/* A registration twin of the probe's RSA public key (keys register's
+ * template, tool_twin_create), as a session object; @trusted: with
+ * CKA_TRUSTED = TRUE (else without it, the control: is it CKA_TRUSTED the
+ * token refuses, or the rest?). */
 static CK_RV create_twin(struct tool *t, struct probe *p, int trusted, CK_OBJECT_HANDLE *h)
 {
-    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-    CK_KEY_TYPE kt = CKK_RSA;
-    CK_BBOOL yes = CK_TRUE, no_ = CK_FALSE;
-    CK_ATTRIBUTE tmpl[] = {
-        { CKA_CLASS, &cls, sizeof cls },
-        { CKA_KEY_TYPE, &kt, sizeof kt },
-        { CKA_TOKEN, &no_, sizeof no_ },
-        { CKA_PRIVATE, &no_, sizeof no_ },
-        { CKA_ENCRYPT, &no_, sizeof no_ },
-        { CKA_VERIFY, &no_, sizeof no_ },
-        { CKA_WRAP, &no_, sizeof no_ },
-        { CKA_MODULUS, p->mod, p->mod_len },
-        { CKA_PUBLIC_EXPONENT, p->exp, p->exp_len },
-        { CKA_TRUSTED, &yes, sizeof yes },
-    };
+    const struct tool_twin tw = { p->mod, p->exp, NULL, p->mod_len, p->exp_len,
+                                  0,      NULL,   0,    trusted };
 
-    *h = CK_INVALID_HANDLE;
-    /* CKA_TRUSTED is last: without it, one attribute fewer */
-    return t->p11->C_CreateObject(t->session, tmpl,
-                                  sizeof tmpl / sizeof tmpl[0] - (trusted ? 0 : 1), h);
+    return tool_twin_create(t, &tw, h);
 }
 
 /* A user session must not be able to make a CKA_TRUSTED object; if it can,

@@ -294,4 +294,16 @@ const char *tool_requester_name(CK_ULONG r);
 int tool_unwrap_policy(struct tool *t, const char *path, CK_ULONG requester,
                        CK_OBJECT_HANDLE *h);
 
+/* keys.c: a registration twin of RSA public numbers (keys register's
+ * template: a public key, no usage, CKA_TRUSTED = TRUE; the probe's control
+ * leaves CKA_TRUSTED out with @trusted 0), a token object when @token,
+ * with @label and @id where not NULL. The backend's code; *@h the object. */
+struct tool_twin {
+    const CK_BYTE *mod, *exp, *id;
+    CK_ULONG mod_len, exp_len, id_len;
+    const char *label;
+    int token, trusted;
+};
+CK_RV tool_twin_create(struct tool *t, const struct tool_twin *tw, CK_OBJECT_HANDLE *h);
+
 #endif

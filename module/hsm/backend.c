@@ -30,8 +30,8 @@ static CK_FLAGS backend_extra_flags;
 static int backend_down;
 
 /* The backend's C_Initialize (@args non-NULL) or C_Finalize (@args NULL),
- * under the profile's SIGPIPE guard and serial lock: a client library connects to its
- * server and says goodbye to it here. */
+ * under the profile's SIGPIPE guard and serial lock: a client library
+ * connects to its server and says goodbye to it here. */
 static CK_RV guarded(CK_FUNCTION_LIST *fl, CK_C_INITIALIZE_ARGS *args)
 {
     struct dep11_hsm_sigpipe_state st;

@@ -244,6 +244,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
     int shared = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
+    dep11_hsm_locks_forget();
     dep11_hsm_own_sessions_forget();
     if (fl == NULL) {
         rv = dep11_hsm_load(profile);

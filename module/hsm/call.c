@@ -35,6 +35,14 @@ void dep11_hsm_serial_leave(void)
     dep11_unlock(&serial_lock);
 }
 
+/** See call.h: in a forked child another parent thread may have held them
+ * at fork time (it does not exist here). */
+void dep11_hsm_locks_forget(void)
+{
+    (void)pthread_mutex_init(&token_info_lock, NULL);
+    (void)pthread_mutex_init(&serial_lock, NULL);
+}
+
 /** See call.h. */
 CK_RV dep11_hsm_absent(const char *fn, int loaded)
 {

@@ -52,6 +52,9 @@ void dep11_hsm_sigpipe_leave(const struct dep11_hsm_sigpipe_state *st);
 extern int dep11_hsm_serial;
 void dep11_hsm_serial_enter(void);
 void dep11_hsm_serial_leave(void);
+/* In a forked child (hsm/backend.c, before the backend is initialized
+ * again): the wrappers' locks as new, whoever held them in the parent. */
+void dep11_hsm_locks_forget(void);
 
 /* The answer for a call that cannot be made: CKR_CRYPTOKI_NOT_INITIALIZED
  * when no backend is loaded (@loaded 0), else CKR_FUNCTION_NOT_SUPPORTED

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -320,6 +321,58 @@ static void test_serial_blocking_wait(void **state)
     assert_null(bad);
 }
 
+/* A call that holds the serial lock until released (the fork test). */
+static int hold_entered, hold_released;
+
+static CK_RV be_hold(CK_SESSION_HANDLE s)
+{
+    (void)s;
+    __atomic_store_n(&hold_entered, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&hold_released, __ATOMIC_SEQ_CST))
+        (void)usleep(1000);
+    return CKR_OK;
+}
+
+static void *hold_thread(void *arg)
+{
+    (void)arg;
+    return dep11_hsm_CloseSession(1) == CKR_OK ? NULL : (void *)1;
+}
+
+/* fork() while another thread is inside a serial call: the child, after
+ * dep11_hsm_locks_forget (what the reload after fork does first), can call
+ * the backend; without it, it would wait forever (alarm: the test fails). */
+static void test_serial_fork(void **state)
+{
+    pthread_t t;
+    void *bad = (void *)1;
+    int st = -1;
+    pid_t pid;
+
+    (void)state;
+    be.C_CloseSession = be_hold;
+    be.C_FindObjectsInit = be_find_init;
+    hold_entered = hold_released = 0;
+    dep11_hsm_serial = 1;
+    assert_int_equal(pthread_create(&t, NULL, hold_thread, NULL), 0);
+    while (!__atomic_load_n(&hold_entered, __ATOMIC_SEQ_CST))
+        (void)usleep(1000);
+    pid = fork();
+    if (pid == 0) {
+        alarm(5);
+        dep11_hsm_locks_forget();
+        _exit(dep11_hsm_FindObjectsInit(1, NULL, 0) == CKR_OK ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    __atomic_store_n(&hold_released, 1, __ATOMIC_SEQ_CST);
+    assert_int_equal(pthread_join(t, &bad), 0);
+    dep11_hsm_serial = 0;
+    assert_null(bad);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* The retry policy: only the results asked for, as many times as allowed,
  * each after the pause. */
 static void test_retry_policy(void **state)
@@ -368,6 +421,7 @@ int main(void)
         cmocka_unit_test_setup(test_retry_policy, load_double),
         cmocka_unit_test_setup(test_serial_calls, load_double),
         cmocka_unit_test_setup(test_serial_blocking_wait, load_double),
+        cmocka_unit_test_setup(test_serial_fork, load_double),
     };
     int fd = mkstemp(log_path);
     int rc = 0;

@@ -203,6 +203,25 @@ static void write_head(FILE *fp, const struct probe *p)
     fprintf(fp, "module = %s\n\n", p->module);
 }
 
+/* "backend-calls": no trial can prove a library safe for concurrent calls;
+ * opencryptoki's API library ("IBM", "Meta PKCS11 LIBRARY", libraryVersion
+ * 1.4 in 3.8 and 3.12 alike) is not before 3.12 (docs/CONFIG.md). */
+static void write_backend_calls(FILE *fp, const struct probe *p)
+{
+    char man[33], desc[33];
+    int ock = strcmp(field(p->info.manufacturerID, 32, man), "IBM") == 0 &&
+              strcmp(field(p->info.libraryDescription, 32, desc), "Meta PKCS11 LIBRARY") == 0;
+
+    fprintf(fp,
+            "# Concurrent calls: no trial can prove a library thread-safe. %s\n"
+            "backend-calls = %s\n\n",
+            ock ? "opencryptoki before 3.12\n# is not (its version here does not say which): "
+                  "serial."
+                : "Concurrent (the\n# PKCS#11 rule for CKF_OS_LOCKING_OK); serial if the "
+                  "vendor says otherwise.",
+            ock ? "serial" : "concurrent");
+}
+
 /* The profile text: every key of docs/CONFIG.md's table. */
 static void write_profile(FILE *fp, const struct probe *p, const struct route *r)
 {
@@ -224,6 +243,7 @@ static void write_profile(FILE *fp, const struct probe *p, const struct route *r
             "# fork: a child process initializes the library again and reads the token:\n"
             "# %s (no profile key: dep11 always initializes the library itself)\n\n",
             said(&p->fork_child, fork_why, sizeof fork_why));
+    write_backend_calls(fp, p);
     fprintf(fp, "# Not decided by a trial: dep11's defaults (tune for the deployment).\n"
                 "availability-rsa-bits = 2048\n"
                 "call-timeout-ms = 0\nretries = 1\nbackoff-ms = 0\n"

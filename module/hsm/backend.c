@@ -30,19 +30,24 @@ static CK_FLAGS backend_extra_flags;
 static int backend_down;
 
 /* The backend's C_Initialize (@args non-NULL) or C_Finalize (@args NULL),
- * under the profile's SIGPIPE guard: a client library connects to its
- * server and says goodbye to it here. */
+ * under the profile's SIGPIPE guard and serial lock: a client library
+ * connects to its server and says goodbye to it here. */
 static CK_RV guarded(CK_FUNCTION_LIST *fl, CK_C_INITIALIZE_ARGS *args)
 {
     struct dep11_hsm_sigpipe_state st;
+    const int serial = dep11_hsm_serial;
     CK_RV rv = CKR_GENERAL_ERROR;
 
     memset(&st, 0, sizeof st);
+    if (serial)
+        dep11_hsm_serial_enter();
     if (dep11_hsm_sigpipe)
         dep11_hsm_sigpipe_enter(&st);
     rv = args != NULL ? fl->C_Initialize(args) : fl->C_Finalize(NULL);
     if (dep11_hsm_sigpipe)
         dep11_hsm_sigpipe_leave(&st);
+    if (serial)
+        dep11_hsm_serial_leave();
     return rv;
 }
 
@@ -156,9 +161,11 @@ CK_RV dep11_hsm_load(const struct dep11_profile *profile)
         goto out;
     }
     dep11_hsm_sigpipe = profile->block_sigpipe;
+    dep11_hsm_serial = profile->backend_serial;
     rv = init_backend(fl, &shared);
     if (rv != CKR_OK) {
         dep11_hsm_sigpipe = 0;
+        dep11_hsm_serial = 0;
         goto out;
     }
     backend_profile = *profile;
@@ -208,6 +215,7 @@ void dep11_hsm_unload(void)
     backend_shared = 0;
     backend_down = 0;
     dep11_hsm_sigpipe = 0;
+    dep11_hsm_serial = 0;
     p11_kit_module_release(fl);
 }
 
@@ -236,6 +244,7 @@ CK_RV dep11_hsm_reload_after_fork(const struct dep11_profile *profile)
     int shared = 0;
     CK_RV rv = CKR_GENERAL_ERROR;
 
+    dep11_hsm_locks_forget();
     dep11_hsm_own_sessions_forget();
     if (fl == NULL) {
         rv = dep11_hsm_load(profile);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "hsm/call.h"
@@ -14,9 +15,33 @@
 CK_FUNCTION_LIST *dep11_hsm_backend;
 int dep11_hsm_tracing;
 int dep11_hsm_sigpipe;
+int dep11_hsm_serial;
 
-/* Serializes C_GetTokenInfo (the quirk below); a leaf lock. */
+/* Serializes C_GetTokenInfo (the quirk below); a leaf lock, taken before
+ * serial_lock when both are. */
 static dep11_mutex_t token_info_lock = DEP11_MUTEX_INIT;
+/* "backend-calls = serial": held across each backend call; a leaf lock. */
+static dep11_mutex_t serial_lock = DEP11_MUTEX_INIT;
+
+/** See call.h. */
+void dep11_hsm_serial_enter(void)
+{
+    dep11_lock(&serial_lock);
+}
+
+/** See call.h. */
+void dep11_hsm_serial_leave(void)
+{
+    dep11_unlock(&serial_lock);
+}
+
+/** See call.h: in a forked child another parent thread may have held them
+ * at fork time (it does not exist here). */
+void dep11_hsm_locks_forget(void)
+{
+    (void)pthread_mutex_init(&token_info_lock, NULL);
+    (void)pthread_mutex_init(&serial_lock, NULL);
+}
 
 /** See call.h. */
 CK_RV dep11_hsm_absent(const char *fn, int loaded)
@@ -76,11 +101,14 @@ void dep11_hsm_sigpipe_leave(const struct dep11_hsm_sigpipe_state *st)
 CK_RV dep11_hsm_GetTokenInfo(CK_SLOT_ID slot_id, CK_TOKEN_INFO_PTR info)
 {
     CK_FUNCTION_LIST *const f = dep11_hsm_backend;
+    const int serial = dep11_hsm_serial;
     CK_RV rv = CKR_GENERAL_ERROR;
 
     if (f == NULL || f->C_GetTokenInfo == NULL)
         return dep11_hsm_absent("GetTokenInfo", f != NULL);
     dep11_lock(&token_info_lock);
+    if (serial)
+        dep11_lock(&serial_lock);
     if (DEP11_HSM_UNLIKELY(dep11_hsm_sigpipe)) {
         struct dep11_hsm_sigpipe_state st;
 
@@ -90,8 +118,42 @@ CK_RV dep11_hsm_GetTokenInfo(CK_SLOT_ID slot_id, CK_TOKEN_INFO_PTR info)
     } else {
         rv = f->C_GetTokenInfo(slot_id, info);
     }
+    if (serial)
+        dep11_unlock(&serial_lock);
     dep11_unlock(&token_info_lock);
     if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))
         dep11_hsm_trace("GetTokenInfo", rv);
+    return rv;
+}
+
+/**
+ * C_WaitForSlotEvent: with CKF_DONT_BLOCK a call like any other; a blocking
+ * wait never under "backend-calls = serial" (it would hold every other call
+ * until a token came or went). Not a data-path call.
+ * @flags, @slot [out], @reserved: as PKCS#11. CKR_CRYPTOKI_NOT_INITIALIZED;
+ * CKR_FUNCTION_NOT_SUPPORTED; the backend's result.
+ */
+CK_RV dep11_hsm_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
+{
+    CK_FUNCTION_LIST *const f = dep11_hsm_backend;
+    const int serial = dep11_hsm_serial && (flags & CKF_DONT_BLOCK) != 0;
+    const int pipe = dep11_hsm_sigpipe;
+    struct dep11_hsm_sigpipe_state st;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    memset(&st, 0, sizeof st);
+    if (f == NULL || f->C_WaitForSlotEvent == NULL)
+        return dep11_hsm_absent("WaitForSlotEvent", f != NULL);
+    if (serial)
+        dep11_lock(&serial_lock);
+    if (pipe)
+        dep11_hsm_sigpipe_enter(&st);
+    rv = f->C_WaitForSlotEvent(flags, slot, reserved);
+    if (pipe)
+        dep11_hsm_sigpipe_leave(&st);
+    if (serial)
+        dep11_unlock(&serial_lock);
+    if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))
+        dep11_hsm_trace("WaitForSlotEvent", rv);
     return rv;
 }

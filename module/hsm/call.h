@@ -8,13 +8,16 @@
  *     CKR_FUNCTION_NOT_SUPPORTED with one debug line naming the function;
  *   - the quirk gates (DEP11_HSM_QUIRK entries, in call.c): C_GetTokenInfo
  *     one caller at a time (SoftHSM 2.6 fills utcTime with gmtime(), whose
- *     buffer all threads share);
+ *     buffer all threads share); a blocking C_WaitForSlotEvent outside the
+ *     serial lock below;
+ *   - the profile's "backend-calls = serial": every call under one lock;
  *   - tracing: with DEP11_DEBUG=4 at load, one debug line per call with the
  *     function's name and result, never an argument;
  *   - the retry policy on session loss (dep11_hsm_retry_*, hsm/retry.h),
  *     used by the callers that own a session they can reopen.
- * A plain wrapper is inline: one load, two predicted branches and the call
- * (no lock, no extra call frame), so the data path costs what it did.
+ * A plain wrapper is inline: two loads, three predicted branches and the
+ * call (no lock, no extra call frame, unless the profile says serial), so
+ * the data path costs what it did.
  */
 #ifndef DEP11_HSM_CALL_H
 #define DEP11_HSM_CALL_H
@@ -42,6 +45,17 @@ struct dep11_hsm_sigpipe_state {
 void dep11_hsm_sigpipe_enter(struct dep11_hsm_sigpipe_state *st);
 void dep11_hsm_sigpipe_leave(const struct dep11_hsm_sigpipe_state *st);
 
+/* Profile "backend-calls = serial" (set at load): one call into the backend
+ * at a time in the process, for a library that is not safe for concurrent
+ * calls although it takes CKF_OS_LOCKING_OK (docs/CONFIG.md). The lock is a
+ * leaf lock (util/lock.h) held across that one call. */
+extern int dep11_hsm_serial;
+void dep11_hsm_serial_enter(void);
+void dep11_hsm_serial_leave(void);
+/* In a forked child (hsm/backend.c, before the backend is initialized
+ * again): the wrappers' locks as new, whoever held them in the parent. */
+void dep11_hsm_locks_forget(void);
+
 /* The answer for a call that cannot be made: CKR_CRYPTOKI_NOT_INITIALIZED
  * when no backend is loaded (@loaded 0), else CKR_FUNCTION_NOT_SUPPORTED
  * after one debug line naming C_@fn. */
@@ -60,10 +74,13 @@ void dep11_hsm_trace(const char *fn, CK_RV rv);
     static inline CK_RV dep11_hsm_##name params                                                \
     {                                                                                          \
         CK_FUNCTION_LIST *const f_ = dep11_hsm_backend;                                        \
+        const int serial_ = dep11_hsm_serial;                                                  \
         CK_RV rv_ = CKR_GENERAL_ERROR;                                                         \
                                                                                                \
         if (DEP11_HSM_UNLIKELY(f_ == NULL || f_->C_##name == NULL))                            \
             return dep11_hsm_absent(#name, f_ != NULL);                                        \
+        if (DEP11_HSM_UNLIKELY(serial_))                                                       \
+            dep11_hsm_serial_enter();                                                          \
         if (DEP11_HSM_UNLIKELY(dep11_hsm_sigpipe)) {                                           \
             struct dep11_hsm_sigpipe_state st_;                                                \
                                                                                                \
@@ -73,6 +90,8 @@ void dep11_hsm_trace(const char *fn, CK_RV rv);
         } else {                                                                               \
             rv_ = f_->C_##name args;                                                           \
         }                                                                                      \
+        if (DEP11_HSM_UNLIKELY(serial_))                                                       \
+            dep11_hsm_serial_leave();                                                          \
         if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))                                             \
             dep11_hsm_trace(#name, rv_);                                                       \
         return rv_;                                                                            \

@@ -107,6 +107,7 @@ static const struct key_def profile_keys[] = {
     { "fault-invalid", K_CODES, P(fault_override), 0, DEP11_OVERRIDE_INVALID, 0, NULL, NULL },
     { "reconnect", K_WORDS, P(reconnect), 0, 0, 0, "yes", "no" },
     { "block-sigpipe", K_WORDS, P(block_sigpipe), 0, 0, 0, "yes", "no" },
+    { "backend-calls", K_WORDS, P(backend_serial), 0, 0, 0, "serial", "concurrent" },
 };
 #undef C
 #undef P

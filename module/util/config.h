@@ -48,6 +48,9 @@ struct dep11_profile {
     /* "block-sigpipe": no (0, default) | yes (1): SIGPIPE blocked around each
      * backend call (hsm/call.h) */
     int block_sigpipe;
+    /* "backend-calls": concurrent (0, default) | serial (1): one call into
+     * the backend at a time in the process (hsm/call.h) */
+    int backend_serial;
 };
 
 struct dep11_config {

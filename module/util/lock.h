@@ -28,6 +28,11 @@
  *       - the own-session registry        (hsm/own_sessions.c reg_lock)
  *       - the backend's C_GetTokenInfo    (hsm/call.c token_info_lock; held
  *                                          across that one backend call)
+ *       - the backend's serial lock       (hsm/call.c serial_lock, with the
+ *                                          profile's backend-calls = serial:
+ *                                          held across each backend call; the
+ *                                          only lock taken under
+ *                                          token_info_lock)
  *       - the policy-key cache            (hier/cache.c)
  *       - the dep11 request table         (core/vendor_obj.c vreq_lock)
  *       - the root-identity memo          (crypto/rsa.c id_lock; only tried)
@@ -38,7 +43,7 @@
  * The data path (AEAD on a module key) takes the session table lock (a spin
  * lock) and the object table lock each for one look-up (never held across
  * work), then the per-session lock for the operation; a backend call through
- * hsm/call.h takes none.
+ * hsm/call.h takes none (but the serial lock with backend-calls = serial).
  */
 #ifndef DEP11_UTIL_LOCK_H
 #define DEP11_UTIL_LOCK_H

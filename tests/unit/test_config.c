@@ -627,6 +627,26 @@ static void test_shipped_remote_profile(void **state)
     assert_int_equal(load(fx, BASE, GOOD_PROFILE "block-sigpipe = 1\n"), CKR_FUNCTION_FAILED);
 }
 
+/* "backend-calls": concurrent by default (SoftHSM), serial for
+ * opencryptoki 3.8 (not safe for concurrent calls: hsm-profiles/). */
+static void test_backend_calls(void **state)
+{
+    struct fx *fx = *state;
+    const struct dep11_profile *p = &fx->cfg.profile;
+
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE), CKR_OK);
+    assert_int_equal(p->backend_serial, 0);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "backend-calls = serial\n"), CKR_OK);
+    assert_int_equal(p->backend_serial, 1);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "backend-calls = concurrent\n"), CKR_OK);
+    assert_int_equal(p->backend_serial, 0);
+    assert_int_equal(load(fx, BASE, GOOD_PROFILE "backend-calls = yes\n"), CKR_FUNCTION_FAILED);
+    load_shipped(fx, "softhsm2.conf");
+    assert_int_equal(p->backend_serial, 0);
+    load_shipped(fx, "opencryptoki.conf");
+    assert_int_equal(p->backend_serial, 1);
+}
+
 static void test_default_path(void **state)
 {
     const char *old = getenv("DEP11_CONF");
@@ -692,6 +712,7 @@ int main(void)
         T(test_profile_lookup),
         T(test_shipped_softhsm_profile),
         T(test_shipped_remote_profile),
+        T(test_backend_calls),
         T(test_default_path),
         T(test_requests_audit),
         T(test_profile_module_line),

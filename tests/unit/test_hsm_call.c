@@ -3,7 +3,9 @@
  * backend call goes through one wrapper that answers for a missing backend
  * or function, passes arguments and results through untouched, traces the
  * name and result (never an argument) at debug level, serializes
- * C_GetTokenInfo, and the one retry policy counts, filters and pauses.
+ * C_GetTokenInfo (and every call with backend-calls = serial, a blocking
+ * C_WaitForSlotEvent aside), and the one retry policy counts, filters and
+ * pauses.
  * main() points DEP11_DEBUG=4 and DEP11_DEBUG_FILE at a temp file first.
  */
 #define _GNU_SOURCE
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -187,6 +190,189 @@ static void test_token_info_serialized(void **state)
     assert_int_equal(max_in_token_info, 1);
 }
 
+/* ---- backend-calls = serial ---- */
+
+/* Calls of the double under way at once (atomics: in the concurrent
+ * control they do overlap), the most seen, and a blocking wait's flag. */
+static int in_call, max_in_call, wait_released;
+
+static void enter_leave(void)
+{
+    int now = __atomic_add_fetch(&in_call, 1, __ATOMIC_SEQ_CST);
+    int max = __atomic_load_n(&max_in_call, __ATOMIC_SEQ_CST);
+    struct timespec ts = { 0, 300000 };
+
+    while (now > max && !__atomic_compare_exchange_n(&max_in_call, &max, now, 0,
+                                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        ;
+    (void)nanosleep(&ts, NULL);
+    (void)__atomic_sub_fetch(&in_call, 1, __ATOMIC_SEQ_CST);
+}
+
+static CK_RV be_find_init(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    (void)s, (void)t, (void)n;
+    enter_leave();
+    return CKR_OK;
+}
+
+static CK_RV be_close(CK_SESSION_HANDLE s)
+{
+    (void)s;
+    enter_leave();
+    return CKR_OK;
+}
+
+/* Non-blocking: one call like the others. Blocking: waits (2 s at most)
+ * until be_destroy releases it. */
+static CK_RV be_wait(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
+{
+    (void)slot, (void)reserved;
+    if (flags & CKF_DONT_BLOCK) {
+        enter_leave();
+        return CKR_NO_EVENT;
+    }
+    for (int i = 0; i < 2000 && !__atomic_load_n(&wait_released, __ATOMIC_SEQ_CST); i++)
+        (void)usleep(1000);
+    return __atomic_load_n(&wait_released, __ATOMIC_SEQ_CST) ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+static CK_RV be_destroy(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+    (void)s, (void)o;
+    __atomic_store_n(&wait_released, 1, __ATOMIC_SEQ_CST);
+    return CKR_OK;
+}
+
+static void *serial_thread(void *arg)
+{
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID slot = 0;
+
+    for (int i = 0; i < 40; i++) {
+        int bad = dep11_hsm_FindObjectsInit(1, NULL, 0) != CKR_OK ||
+                  dep11_hsm_CloseSession(2) != CKR_OK ||
+                  dep11_hsm_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL) != CKR_NO_EVENT ||
+                  dep11_hsm_GetTokenInfo(3, &ti) != CKR_OK;
+
+        if (bad)
+            return arg;
+    }
+    return NULL;
+}
+
+/* Runs 4 threads of mixed calls; returns the most calls seen at once. */
+static int overlap(int serial)
+{
+    pthread_t t[4];
+    void *bad = NULL;
+
+    be.C_FindObjectsInit = be_find_init;
+    be.C_CloseSession = be_close;
+    be.C_WaitForSlotEvent = be_wait;
+    be.C_GetTokenInfo = be_token_info;
+    in_call = max_in_call = 0;
+    dep11_hsm_serial = serial;
+    for (uintptr_t i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, serial_thread, (void *)(i + 1)), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_null(bad);
+    }
+    dep11_hsm_serial = 0;
+    return max_in_call;
+}
+
+/* "backend-calls = serial": no two calls in the backend at once; without
+ * it (the control) the same threads do overlap. */
+static void test_serial_calls(void **state)
+{
+    (void)state;
+    assert_int_equal(overlap(1), 1);
+    assert_true(overlap(0) > 1);
+}
+
+static void *blocking_wait_thread(void *arg)
+{
+    CK_SLOT_ID slot = 0;
+
+    (void)arg;
+    return dep11_hsm_WaitForSlotEvent(0, &slot, NULL) == CKR_OK ? NULL : (void *)1;
+}
+
+/* A blocking C_WaitForSlotEvent does not hold the serial lock: another
+ * thread's call (the one that ends the wait) still gets through. */
+static void test_serial_blocking_wait(void **state)
+{
+    pthread_t t;
+    void *bad = (void *)1;
+    struct timespec ts = { 0, 20000000 };
+
+    (void)state;
+    be.C_WaitForSlotEvent = be_wait;
+    be.C_DestroyObject = be_destroy;
+    wait_released = 0;
+    dep11_hsm_serial = 1;
+    assert_int_equal(pthread_create(&t, NULL, blocking_wait_thread, NULL), 0);
+    (void)nanosleep(&ts, NULL); /* let it block first */
+    assert_int_equal(dep11_hsm_DestroyObject(1, 2), CKR_OK);
+    assert_int_equal(pthread_join(t, &bad), 0);
+    dep11_hsm_serial = 0;
+    assert_null(bad);
+}
+
+/* A call that holds the serial lock until released (the fork test). */
+static int hold_entered, hold_released;
+
+static CK_RV be_hold(CK_SESSION_HANDLE s)
+{
+    (void)s;
+    __atomic_store_n(&hold_entered, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&hold_released, __ATOMIC_SEQ_CST))
+        (void)usleep(1000);
+    return CKR_OK;
+}
+
+static void *hold_thread(void *arg)
+{
+    (void)arg;
+    return dep11_hsm_CloseSession(1) == CKR_OK ? NULL : (void *)1;
+}
+
+/* fork() while another thread is inside a serial call: the child, after
+ * dep11_hsm_locks_forget (what the reload after fork does first), can call
+ * the backend; without it, it would wait forever (alarm: the test fails). */
+static void test_serial_fork(void **state)
+{
+    pthread_t t;
+    void *bad = (void *)1;
+    int st = -1;
+    pid_t pid;
+
+    (void)state;
+    be.C_CloseSession = be_hold;
+    be.C_FindObjectsInit = be_find_init;
+    hold_entered = hold_released = 0;
+    dep11_hsm_serial = 1;
+    assert_int_equal(pthread_create(&t, NULL, hold_thread, NULL), 0);
+    while (!__atomic_load_n(&hold_entered, __ATOMIC_SEQ_CST))
+        (void)usleep(1000);
+    pid = fork();
+    if (pid == 0) {
+        alarm(5);
+        dep11_hsm_locks_forget();
+        _exit(dep11_hsm_FindObjectsInit(1, NULL, 0) == CKR_OK ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    __atomic_store_n(&hold_released, 1, __ATOMIC_SEQ_CST);
+    assert_int_equal(pthread_join(t, &bad), 0);
+    dep11_hsm_serial = 0;
+    assert_null(bad);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* The retry policy: only the results asked for, as many times as allowed,
  * each after the pause. */
 static void test_retry_policy(void **state)
@@ -233,6 +419,9 @@ int main(void)
         cmocka_unit_test_setup(test_pass_through_and_trace, load_double),
         cmocka_unit_test_setup(test_token_info_serialized, load_double),
         cmocka_unit_test_setup(test_retry_policy, load_double),
+        cmocka_unit_test_setup(test_serial_calls, load_double),
+        cmocka_unit_test_setup(test_serial_blocking_wait, load_double),
+        cmocka_unit_test_setup(test_serial_fork, load_double),
     };
     int fd = mkstemp(log_path);
     int rc = 0;

@@ -37,7 +37,7 @@
 #define FILE_MAX_LEN (1u << 20)  /* a config of a megabyte is a mistake */
 #define LABEL_MAX_LEN 32         /* CK_TOKEN_INFO.label */
 #define SHOW 64                  /* bytes of a bad value quoted in a message */
-#define MAX_KEYS 24
+#define MAX_KEYS 32
 
 enum kind {
     K_PATH,     /* char[]: relative to the file's directory; empty = none */

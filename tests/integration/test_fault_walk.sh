@@ -9,7 +9,7 @@ if [ ! -f "$shim" ]; then
     exit 77
 fi
 itest_world fault-walk
-sed "s|^module *=.*|module = $shim|" "$abs_top_srcdir/hsm-profiles/softhsm2.conf" \
+sed "s|^module *=.*|module = $shim|" "$(sed -n 's/^profile *= *//p' "$ITEST_WORLD/dep11.conf")" \
     >"$ITEST_WORLD/fault-profile.conf"
 grep -q "^module = $shim\$" "$ITEST_WORLD/fault-profile.conf"
 sed "s|^profile *=.*|profile = $ITEST_WORLD/fault-profile.conf|" \

@@ -18,8 +18,20 @@ TOOL="$abs_top_builddir/tools/dep11-tool"
 command -v pkcs11-tool >/dev/null || { echo "SKIP: no pkcs11-tool"; exit 77; }
 
 W="$abs_top_builddir/tests/integration/$(basename "$0" .sh)-world"
-bash "$abs_top_srcdir/tests/integration/setup-tokens.sh" "$W" >/dev/null || {
-    echo "FAIL: setup-tokens.sh"; exit 1; }
+# ITEST_BACKEND=opencryptoki (ock_run.sh, inside its world's namespace): the
+# world is on opencryptoki's soft tokens (ock_world_tokens: same files and
+# labels), and SOFTHSM_MODULE names opencryptoki's library.
+if [ "${ITEST_BACKEND:-softhsm}" = opencryptoki ]; then
+    # shellcheck source=tests/integration/ock_world.sh
+    . "$here/ock_world.sh"
+    SOFTHSM_MODULE=$OCK_MODULE
+    W="$W-ock"
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" ock_world_tokens "$W" >/dev/null || {
+        echo "FAIL: ock_world_tokens"; exit 1; }
+else
+    bash "$abs_top_srcdir/tests/integration/setup-tokens.sh" "$W" >/dev/null || {
+        echo "FAIL: setup-tokens.sh"; exit 1; }
+fi
 export SOFTHSM2_CONF="$W/softhsm2.conf"
 export DEP11_CONF="$W/dep11.conf"
 OUT="$W/out"

@@ -19,31 +19,20 @@ TOOL="$abs_top_builddir/tools/dep11-tool"
 [ -f "$SOFTHSM_MODULE" ] || { echo "SKIP: no SoftHSM module"; exit 77; }
 command -v pkcs11-tool >/dev/null || { echo "SKIP: no pkcs11-tool"; exit 77; }
 
-W="$abs_top_builddir/tests/integration/tool-world"
-# ITEST_BACKEND=opencryptoki (ock_run.sh): the world on opencryptoki's soft
-# tokens; it has no CKA_TRUSTED, so the keys register/check parts (trusted
-# twins) do not apply there (its roots: root-registration = so-login).
+# shellcheck source=tests/integration/tool_checks.sh
+. "$here/tool_checks.sh"
+# On opencryptoki (tool_world) the world has no CKA_TRUSTED, so the keys
+# register/check parts (trusted twins) do not apply (its roots:
+# root-registration = so-login).
 ock=0
-if [ "${ITEST_BACKEND:-softhsm}" = opencryptoki ]; then
-    ock=1
-    # shellcheck source=tests/integration/ock_world.sh
-    . "$here/ock_world.sh"
-    SOFTHSM_MODULE=$OCK_MODULE
-    W="$W-ock"
-    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" ock_world_tokens "$W" >/dev/null || {
-        echo "FAIL: ock_world_tokens"; exit 1; }
-else
-    bash "$abs_top_srcdir/tests/integration/setup-tokens.sh" "$W" >/dev/null || {
-        echo "FAIL: setup-tokens.sh"; exit 1; }
-fi
+[ "${ITEST_BACKEND:-softhsm}" = opencryptoki ] && ock=1
+tool_world "$abs_top_builddir/tests/integration/tool-world"
 export SOFTHSM2_CONF="$W/softhsm2.conf"
 unset DEP11_CONF
 OUT="$W/out"
 mkdir -p "$OUT"
 
 fails=0 checks=0
-# shellcheck source=tests/integration/tool_checks.sh
-. "$here/tool_checks.sh"
 
 S=(--module "$SOFTHSM_MODULE" --token-label contoso)
 UP="file:$W/user.pin"

@@ -49,7 +49,14 @@ scenario nocache 0
 scenario purge 2 dep11-system.conf
 scenario lifecycle 300
 
-# Two writers on one log at the same time: 2 x 25 rounds x 2 lines.
+# Two writers on one log at the same time: 2 x ROUNDS rounds x 2 lines.
+rounds=25
+if [ "$ITEST_BACKEND" = opencryptoki ]; then
+    # Each round's policy gets its own RSA availability key pair, generated
+    # by the soft token (about 1 s each): fewer rounds keep the run short.
+    rounds=8
+    echo "writers on opencryptoki: $rounds rounds, not 25 (an RSA availability key generated per policy)"
+fi
 itest_world cache-writers
 export ITEST_AUDIT_LOG="$ITEST_WORLD/audit.jsonl"
 conf dep11-run.conf dep11.conf "cache-seconds = 0" "audit-log = $ITEST_AUDIT_LOG"
@@ -60,7 +67,7 @@ DEP11_CONF="$ITEST_WORLD/dep11.conf" ITEST_ROUNDS=1 itest_run test_cache_audit w
     { echo "FAIL: the warm-up writer failed"; status=1; }
 # The two log in one after the other (the second starts once the first is
 # ready), then write at once (SoftHSM's login race: test_writer's meet()).
-export DEP11_CONF="$ITEST_WORLD/dep11-run.conf" ITEST_ROUNDS=25
+export DEP11_CONF="$ITEST_WORLD/dep11-run.conf" ITEST_ROUNDS=$rounds
 export ITEST_SYNC_DIR="$ITEST_WORLD/sync" ITEST_WRITERS=2
 mkdir -p "$ITEST_SYNC_DIR"
 itest_run test_cache_audit writer >"$ITEST_WORLD/writer1.out" 2>&1 &
@@ -80,8 +87,8 @@ for w in $w1 $w2; do
 done
 cat "$ITEST_WORLD/writer1.out" "$ITEST_WORLD/writer2.out"
 lines=$(wc -l <"$ITEST_AUDIT_LOG")
-if [ "$lines" -ne 100 ]; then
-    echo "FAIL: the shared log has $lines lines, expected 100"
+if [ "$lines" -ne $((2 * rounds * 2)) ]; then
+    echo "FAIL: the shared log has $lines lines, expected $((2 * rounds * 2))"
     status=1
 fi
 verify_log "$ITEST_AUDIT_LOG"

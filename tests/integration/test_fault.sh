@@ -16,9 +16,13 @@ ITEST_TIMEOUT_MS=300
 export ITEST_TIMEOUT_MS
 status=0
 for scenario in handles transient timeout hedged; do
+    if [ "$scenario" = hedged ] && [ "$ITEST_BACKEND" = opencryptoki ]; then
+        echo "NOT RUN: hedged scenario on opencryptoki: concurrent calls: see OCKCONC/open finding (aborts, as test_avail_matrix's hedged mode)"
+        continue
+    fi
     itest_world "fault-$scenario"
-    # The project's SoftHSM profile, with the shim as its module.
-    sed "s|^module *=.*|module = $shim|" "$abs_top_srcdir/hsm-profiles/softhsm2.conf" \
+    # The world's profile (the backend's), with the shim as its module.
+    sed "s|^module *=.*|module = $shim|" "$(sed -n 's/^profile *= *//p' "$ITEST_WORLD/dep11.conf")" \
         >"$ITEST_WORLD/fault-profile.conf"
     grep -q "^module = $shim\$" "$ITEST_WORLD/fault-profile.conf"
     case $scenario in

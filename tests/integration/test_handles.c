@@ -147,12 +147,26 @@ struct prober {
     CK_RV hit_rv;
 };
 
-static int is_known(const struct prober *p, CK_OBJECT_HANDLE h)
+static int in_list(const CK_OBJECT_HANDLE *list, size_t n, CK_OBJECT_HANDLE h)
 {
-    for (size_t i = 0; i < p->nknown; i++)
-        if (p->known[i] == h)
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == h)
             return 1;
     return 0;
+}
+
+static int is_known(const struct prober *p, CK_OBJECT_HANDLE h)
+{
+    return in_list(p->known, p->nknown, h);
+}
+
+/* opencryptoki (ITEST_BACKEND): each slot numbers its objects from 1 on its
+ * own, and its process aborts now and then under concurrent calls. */
+static int on_ock(void)
+{
+    const char *b = getenv("ITEST_BACKEND");
+
+    return b != NULL && strcmp(b, "opencryptoki") == 0;
 }
 
 /* The backend's counter now: SoftHSM numbers sessions and objects from one
@@ -319,6 +333,7 @@ static void test_race(void **state)
     enum { NP = sizeof tokens / sizeof tokens[0] };
     struct prober p[NP];
     pthread_t th[NP];
+    int np = NP;
     CK_OBJECT_HANDLE known[MAX_KNOWN], prov[512];
     CK_OBJECT_HANDLE pub[2], priv[2];
     CK_ULONG nprov = 0;
@@ -335,6 +350,12 @@ static void test_race(void **state)
     }
     known[nknown++] = fx->r1;
     known[nknown++] = fx->r2;
+    if (on_ock()) {
+        printf(
+            "NOT RUN on opencryptoki: the prober threads (concurrent calls: see OCKCONC/open "
+            "finding); the provider objects are probed by their handles below\n");
+        np = 0;
+    }
     for (int r = 0; r < ROUNDS; r++) {
         /* The pairs are handed out before the probers start: they skip
          * them on contoso (they are this application's) and meet them as
@@ -345,10 +366,10 @@ static void test_race(void **state)
             known[nknown++] = pub[i];
             known[nknown++] = priv[i];
         }
-        for (int i = 0; i < NP; i++)
+        for (int i = 0; i < np; i++)
             start_prober(&p[i], fx->t, tokens[i], known, nknown, &th[i]);
         failed |= make_provider_objects(fx, pub, priv);
-        for (int i = 0; i < NP; i++) {
+        for (int i = 0; i < np; i++) {
             __atomic_store_n(&p[i].stop, 1, __ATOMIC_RELEASE);
             assert_int_equal(pthread_join(th[i], NULL), 0);
             (void)F->C_CloseSession(p[i].s);
@@ -361,17 +382,20 @@ static void test_race(void **state)
         }
         assert_int_equal(failed, 0);
     }
-    /* Every provider object, probed by its exact handle: the oracle's code. */
+    /* Every provider object, probed by its exact handle: the oracle's code
+     * (on contoso not where the number is one dep11 handed out there: with
+     * per-slot numbering, as opencryptoki's, that is this application's key). */
     nprov = provider_objects(prov, 512);
     assert_true(nprov >= (CK_ULONG)ROUNDS); /* a tombstone a round, at least */
     for (CK_ULONG i = 0; i < nprov; i++)
         for (int fn = 0; fn < P_N; fn++) {
-            assert_int_equal(probe(F, fx->s, fn, prov[i]), p_want[fn]);
+            if (!in_list(known, nknown, prov[i]))
+                assert_int_equal(probe(F, fx->s, fn, prov[i]), p_want[fn]);
             assert_int_equal(probe(F, fab, fn, prov[i]), p_want[fn]);
         }
     printf("race: %d rounds, %lu probes in %lu sweeps, %lu provider objects, %lu hits\n",
            ROUNDS, probes, sweeps, nprov, hits);
-    assert_true(sweeps >= (unsigned long)ROUNDS * NP);
+    assert_true(sweeps >= (unsigned long)ROUNDS * (unsigned long)np);
     assert_int_equal(hits, 0);
     assert_int_equal(F->C_CloseSession(fab), CKR_OK);
 }
@@ -402,15 +426,17 @@ static void works_here_only(struct itest_fx *fx, CK_SESSION_HANDLE fab, CK_OBJEC
 {
     CK_ULONG cls = 0;
     CK_BYTE iv[12] = { 0 };
+    CK_BYTE iv16[16] = { 0 };
     CK_GCM_PARAMS gp = gcm_params(iv, sizeof iv, NULL, 0, 128);
     CK_MECHANISM gcm = { CKM_AES_GCM, &gp, sizeof gp };
+    CK_MECHANISM cbc = { CKM_AES_CBC_PAD, iv16, sizeof iv16 }; /* no GCM on opencryptoki */
     CK_BYTE pt[16] = { 0 }, ct[64];
     CK_ULONG ctlen = sizeof ct;
 
     assert_int_equal(itest_get_ulong(fx->t, fx->s, h, CKA_CLASS, &cls), CKR_OK);
     if (secret) {
         assert_int_equal(cls, CKO_SECRET_KEY);
-        assert_int_equal(F->C_EncryptInit(fx->s, &gcm, h), CKR_OK);
+        assert_int_equal(F->C_EncryptInit(fx->s, on_ock() ? &cbc : &gcm, h), CKR_OK);
         assert_int_equal(F->C_Encrypt(fx->s, pt, sizeof pt, ct, &ctlen), CKR_OK);
         assert_int_equal(ctlen, sizeof pt + 16);
     }
@@ -429,6 +455,8 @@ static void test_seven_creators(void **state)
     CK_ATTRIBUTE dt[] = { { CKA_CLASS, &dcls, sizeof dcls }, { CKA_TOKEN, &no, 1 },
                           { CKA_LABEL, "handles", 7 }, { CKA_VALUE, "x", 1 } };
     CK_MECHANISM kwp = { 0x210A, NULL, 0 }; /* RFC 5649 on SoftHSM 2.6 */
+    CK_BYTE iv16[16] = { 0 };
+    CK_MECHANISM cbc = { CKM_AES_CBC_PAD, iv16, sizeof iv16 }; /* opencryptoki: no key wrap */
     CK_OBJECT_CLASS sk = CKO_SECRET_KEY;
     CK_KEY_TYPE aes = CKK_AES;
     CK_ULONG vlen = 32;
@@ -445,6 +473,8 @@ static void test_seven_creators(void **state)
     CK_ULONG wlen = sizeof wrapped;
 
     memset(input, 0x11, sizeof input);
+    if (on_ock())
+        kwp = cbc;
     assert_int_equal(itest_session(fx->t, "fabrikam", 1, &fab), CKR_OK);
     /* C_FindObjects */
     assert_int_equal(itest_find(fx->t, fx->s, CKO_PUBLIC_KEY, "unregistered", &found), CKR_OK);
@@ -468,8 +498,13 @@ static void test_seven_creators(void **state)
     works_here_only(fx, fab, unwrapped, 1);
     /* C_DeriveKey */
     base = aes_key(fx, CK_FALSE, CK_TRUE);
-    assert_int_equal(F->C_DeriveKey(fx->s, &ecb, base, xt, 6, &derived), CKR_OK);
-    works_here_only(fx, fab, derived, 1);
+    if (on_ock()) {
+        printf("NOT RUN on opencryptoki: a C_DeriveKey handle (the soft token has no AES "
+               "key derivation)\n");
+    } else {
+        assert_int_equal(F->C_DeriveKey(fx->s, &ecb, base, xt, 6, &derived), CKR_OK);
+        works_here_only(fx, fab, derived, 1);
+    }
     /* The wrapping key slots answer with their own codes on fabrikam. */
     wlen = sizeof wrapped;
     assert_int_equal(F->C_WrapKey(fab, &kwp, kek, FAR_HANDLE, wrapped, &wlen),
@@ -577,8 +612,9 @@ static int fork_child(struct itest_fx *fx)
         itest_get_ulong(fx->t, s, h, CKA_CLASS, &cls) != CKR_OK || cls != CKO_PRIVATE_KEY)
         return 3;
     /* SoftHSM gives it the same number: a live object's number was refused
-     * until found. */
-    if (h != fx->r1)
+     * until found (opencryptoki numbers the child's objects anew: the
+     * parent prints that this step does not apply). */
+    if (h != fx->r1 && !on_ock())
         return 5;
     return itest_finalize(fx->t) == CKR_OK ? 0 : 4;
 }
@@ -590,6 +626,9 @@ static void test_fork_child(void **state)
     int status = 0;
     pid_t pid;
 
+    if (on_ock())
+        printf("NOT RUN on opencryptoki: the child's root1 under the parent's number (the "
+               "child's backend numbers its objects anew)\n");
     fflush(NULL);
     pid = fork();
     assert_true(pid >= 0);

@@ -7,7 +7,13 @@ itest_world handles
 export DEP11_CONF="$ITEST_WORLD/dep11-any.conf"
 status=0
 itest_run test_handles rules || status=1
-for run in 1 2 3; do
+runs="1 2 3"
+if [ "$ITEST_BACKEND" = opencryptoki ]; then
+    # Without the prober threads (see test_race) a rerun adds nothing.
+    runs=1
+    echo "race on opencryptoki: one run, not three (no prober threads)"
+fi
+for run in $runs; do
     itest_run test_handles race || status=1
 done
 exit $status

@@ -41,7 +41,12 @@ check "-O lists unregistered" contains "$out/O.txt" "label: *unregistered"
 # -M: SoftHSM's mechanisms and the 8 of dep11 (pkcs11-tool prints unknown
 # numbers as mechtype-0x8DE1100n).
 p11tool --token-label contoso -M >"$out/M.txt" 2>&1 || true
-check "-M lists AES-GCM" contains "$out/M.txt" "AES-GCM"
+if [ "$ITEST_BACKEND" = opencryptoki ]; then
+    # The soft token has no AES-GCM: its AES-CBC-PAD passes through instead.
+    check "-M lists AES-CBC-PAD" contains "$out/M.txt" "AES-CBC-PAD"
+else
+    check "-M lists AES-GCM" contains "$out/M.txt" "AES-GCM"
+fi
 check "-M lists RSA-PKCS-OAEP" contains "$out/M.txt" "RSA-PKCS-OAEP"
 for n in 1 2 3 4 5 6 7 8; do
     check "-M lists dep11 mechanism $n" grep -qi "0x8DE1100$n" "$out/M.txt"
@@ -69,9 +74,12 @@ check "the AES key is sensitive" contains "$out/O-direct.txt" "sensitive"
 
 # pkcs11-tool --test, directly and through dep11, on fabrikam (no registered
 # roots there). Handles, slot numbers and serials differ; the verdicts may not.
+# Nor do the skip lines of its decryption loop, which meets dep11's own
+# mechanisms too (a run that gets that far: opencryptoki's, not SoftHSM's).
 normalise() {
     sed -E -e 's/0x[0-9a-fA-F]+/0xN/g' -e 's/[0-9]+/N/g' -e 's/[[:space:]]+$//' "$1" |
-        grep -v -i -e '^Using slot' -e 'serial' -e 'library' -e 'manufacturer' || true
+        grep -v -i -e '^Using slot' -e 'serial' -e 'library' -e 'manufacturer' \
+            -e "mechanism can't be used to decrypt, skipping" || true
 }
 set +e
 pkcs11-tool --module "$SOFTHSM_MODULE" --token-label fabrikam --login --pin 1234 --test \

@@ -70,6 +70,12 @@ t 1 "--force-complete on a provisioned token is refused too" -- "$TOOL" "${S[@]}
 pubkeys >"$W/pub-after"
 cmp -s "$W/pub-before" "$W/pub-after" || fail "the second init changed the keys"
 
+if [ "${ITEST_BACKEND:-softhsm}" = opencryptoki ]; then
+    # The world's roots are registered by SO login, recorded on the provider
+    # token: possible only now that it is provisioned.
+    ock_world_register_roots "$W" >/dev/null || fail "root registration by SO login"
+fi
+
 echo "== C_Initialize works, a policy wraps and unwraps"
 dep11_init 0 "C_Initialize on the provisioned token"
 [ "$(errlines)" = 0 ] || fail "log lines on a good start"
@@ -88,6 +94,9 @@ pubkeys >"$W/pub-used"
 cmp -s "$W/pub-before" "$W/pub-used" || fail "using dep11 changed the provider keys"
 [ "$(objects dep11-provider)" -gt 7 ] || fail "no availability key was made (per-policy objects are dep11's)"
 
+if [ "${ITEST_BACKEND:-softhsm}" = opencryptoki ]; then
+    echo "NOT RUN: C_InitToken on a free slot and a second provider-labelled token on opencryptoki: SoftHSM's free slots (softhsm2-util); this world has none"
+else
 echo "== C_InitToken with the provider label"
 free=$(softhsm2-util --show-slots 2>/dev/null | awk '
     /^Slot [0-9]+/ { slot = $2 } /Initialized: *no/ { print slot; exit }')
@@ -125,6 +134,7 @@ serial=$(serials | grep -vx "$real" || true)
 [ -n "$serial" ] && [ "$(serials | wc -l)" = 2 ] || fail "no serial of the second token"
 t 0 "the twin goes" -- softhsm2-util --delete-token --serial "$serial"
 dep11_init 0 "C_Initialize works again"
+fi
 
 echo "== receipt-public-key"
 PEM="$W/receipt.pem"

@@ -300,6 +300,10 @@ static void test_refusals_record_nothing(void **state)
     assert_int_equal(F->C_Logout(fx->s), CKR_OK);
     assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, id, "0000"), CKR_PIN_INCORRECT);
     assert_int_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, id, "1234"), CKR_PIN_INCORRECT);
+    /* A good SO login (registers nothing) between the wrong ones:
+     * opencryptoki locks the SO PIN after three failures in a row. */
+    assert_int_equal(F->C_Login(fx->s, CKU_SO, (CK_UTF8CHAR_PTR)pin, strlen(pin)), CKR_OK);
+    assert_int_equal(F->C_Logout(fx->s), CKR_OK);
     assert_int_equal(std_register(fx, fx->s, CKM_DEP11_ROOT_REGISTER, id, "0000"),
                      CKR_PIN_INCORRECT);
     assert_int_not_equal(reg(fx, fx->s, DEP11_ROOT_REGISTER, id, ""), CKR_OK);

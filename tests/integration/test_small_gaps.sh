@@ -4,7 +4,8 @@
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
 itest_world small-gaps
 W=$ITEST_WORLD
-base_profile="$abs_top_srcdir/hsm-profiles/softhsm2.conf"
+# The world's profile (the backend's shipped one).
+base_profile=$(sed -n 's/^profile *= *//p' "$W/dep11.conf")
 
 # derive NEW-CONF SED-SCRIPT: dep11.conf edited by a sed script.
 derive() {
@@ -39,12 +40,17 @@ for v in group:640 world:604 ok:600; do
 done
 
 # d2. The provider token: a wrong PIN (0600), a URI that matches two tokens
-# (every SoftHSM token has this manufacturer).
+# (every token of the backend has this manufacturer).
 printf 'wrong-provider-pin\n' >"$W/provider-wrong.pin"
 chmod 600 "$W/provider-wrong.pin"
 derive dep11-pin-wrong.conf "s|^provider-pin *=.*|provider-pin = file:$W/provider-wrong.pin|"
-derive dep11-provider-two.conf \
-    "s|^provider-token *=.*|provider-token = pkcs11:manufacturer=SoftHSM%20project|"
+if [ "$ITEST_BACKEND" = opencryptoki ]; then
+    ITEST_TWO_TOKENS_URI="pkcs11:manufacturer=IBM%20Corp."
+else
+    ITEST_TWO_TOKENS_URI="pkcs11:manufacturer=SoftHSM%20project"
+fi
+export ITEST_TWO_TOKENS_URI
+derive dep11-provider-two.conf "s|^provider-token *=.*|provider-token = $ITEST_TWO_TOKENS_URI|"
 grep -q '^provider-token = pkcs11:manufacturer=' "$W/dep11-provider-two.conf"
 
 # e. SYSTEM / RECOVERY requests allowed without an audit log.

@@ -24,18 +24,15 @@ PY=/usr/bin/python3
 [ -f "$DEP11_MODULE" ] || { echo "SKIP: $DEP11_MODULE not built"; exit 77; }
 [ -x "$PY" ] || { echo "SKIP: no $PY"; exit 77; }
 
-W="$abs_top_builddir/tests/integration/worlds/tool-files"
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-    bash "$abs_top_srcdir/tests/integration/setup-tokens.sh" "$W" >/dev/null || {
-    echo "FAIL: setup-tokens.sh"; exit 1; }
+# shellcheck source=tests/integration/tool_checks.sh
+. "$here/tool_checks.sh"
+tool_world "$abs_top_builddir/tests/integration/worlds/tool-files"
 export SOFTHSM2_CONF="$W/softhsm2.conf"
 export DEP11_CONF="$W/dep11.conf"
 OUT="$W/out"
 mkdir -p "$OUT"
 
 fails=0 checks=0
-# shellcheck source=tests/integration/tool_checks.sh
-. "$here/tool_checks.sh"
 same() { # same A B: files equal
     checks=$((checks + 1))
     cmp -s "$1" "$2" || fail "$1 and $2 differ"

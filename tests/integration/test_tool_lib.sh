@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_tool_lib.sh: sourced by the test_tool_*.sh scripts. Sets up a
-# throwaway SoftHSM world (setup-tokens.sh) in $W, brings in the checks of
+# throwaway world (tool_world: SoftHSM, or opencryptoki under ock_run.sh) in $W, brings in the checks of
 # tool_checks.sh (fail, flip, t, has, hasnt, json), and defines finish.
 # Skips (exit 77) without the tool, SoftHSM or the built libdep11.so.
 set -uo pipefail
@@ -17,9 +17,9 @@ TOOL="$abs_top_builddir/tools/dep11-tool"
 [ -f "$DEP11_MODULE" ] || { echo "SKIP: $DEP11_MODULE not built"; exit 77; }
 command -v pkcs11-tool >/dev/null || { echo "SKIP: no pkcs11-tool"; exit 77; }
 
-W="$abs_top_builddir/tests/integration/$(basename "$0" .sh)-world"
-bash "$abs_top_srcdir/tests/integration/setup-tokens.sh" "$W" >/dev/null || {
-    echo "FAIL: setup-tokens.sh"; exit 1; }
+# shellcheck source=tests/integration/tool_checks.sh
+. "$here/tool_checks.sh"
+tool_world "$abs_top_builddir/tests/integration/$(basename "$0" .sh)-world"
 export SOFTHSM2_CONF="$W/softhsm2.conf"
 export DEP11_CONF="$W/dep11.conf"
 OUT="$W/out"
@@ -42,8 +42,6 @@ p11dep11() {
 D=(--module "$DEP11_MODULE" --token-label contoso --pin-source "$UP")
 
 fails=0 checks=0
-# shellcheck source=tests/integration/tool_checks.sh
-. "$here/tool_checks.sh"
 finish() {
     echo "$checks checks, $fails failures"
     [ "$fails" -eq 0 ]

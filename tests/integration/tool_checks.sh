@@ -8,6 +8,11 @@
 #   t RC NAME -- CMD...   run CMD, expect exit RC (output in $OUT/stdout|stderr)
 #   has FILE REGEX / hasnt FILE REGEX   on $OUT/stdout or $OUT/stderr
 #   json EXPR             a Python expression on j (stdout parsed as JSON)
+#   tool_world DIR        a throwaway world in W=DIR (setup-tokens.sh); with
+#                         ITEST_BACKEND=opencryptoki (ock_run.sh) in W=DIR-ock
+#                         on opencryptoki's soft tokens (ock_world_tokens: the
+#                         same files and labels), SOFTHSM_MODULE then naming
+#                         opencryptoki's library. Exits 1 when it fails.
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 flip() {
     /usr/bin/python3 -c 'import sys
@@ -41,4 +46,20 @@ json() {
     checks=$((checks + 1))
     /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
         "$OUT/stdout" || { fail "json: $1"; sed 's/^/    /' "$OUT/stdout" | head -5; }
+}
+tool_world() {
+    local src
+    src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    W=$1
+    if [ "${ITEST_BACKEND:-softhsm}" = opencryptoki ]; then
+        # shellcheck source=tests/integration/ock_world.sh
+        . "$src/ock_world.sh"
+        SOFTHSM_MODULE=$OCK_MODULE
+        W="$1-ock"
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" ock_world_tokens "$W" >/dev/null ||
+            { echo "FAIL: ock_world_tokens"; exit 1; }
+    else
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            bash "$src/setup-tokens.sh" "$W" >/dev/null || { echo "FAIL: setup-tokens.sh"; exit 1; }
+    fi
 }

@@ -153,7 +153,8 @@ static int d11_setup(struct d11_ctx *c)
         itest_session(c->t, "contoso", 1, &c->s) != CKR_OK ||
         itest_find(c->t, c->s, CKO_PRIVATE_KEY, "root1", &r1) != CKR_OK ||
         itest_find(c->t, c->s, CKO_PRIVATE_KEY, "root2", &r2) != CKR_OK ||
-        itest_keygen(c->t, c->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &c->policy) != CKR_OK ||
+        itest_keygen(c->t, c->s, DEP11_ROLE_POLICY, DEP11_POLICY_MAILBOX, &c->policy) !=
+            CKR_OK ||
         itest_policy_wrap(c->t, c->s, c->policy, r1, r2, 0, &c->blob) != CKR_OK ||
         itest_keygen(c->t, c->s, DEP11_ROLE_MAILBOX, 0, &c->mailbox) != CKR_OK ||
         itest_child_wrap(c->t, c->s, c->policy, c->mailbox, owner, &c->child) != CKR_OK ||

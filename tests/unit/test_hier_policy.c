@@ -661,6 +661,14 @@ static void test_root_handle_remembered(void **state)
     finds = f->hsm->finds;
     unwrap_n(f, 20, served);
     assert_int_equal(f->hsm->finds, finds);
+    /* CKA_DECRYPT off on both (the hints still name them, no search runs):
+     * revoked on the very next unwrap, and served again once back on */
+    f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_FALSE;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_null(u);
+    assert_int_equal(f->hsm->finds, finds);
+    f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_TRUE;
+    unwrap_n(f, 1, served);
     /* both roots destroyed: revoked on the very next unwrap */
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
     assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);

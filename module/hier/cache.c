@@ -145,6 +145,11 @@ static void drop_all(struct entry **garbage)
         unlink_entry(cache.head, garbage);
 }
 
+/* Bumped by every flush of the whole cache and every (re)configuration
+ * (C_Initialize, C_Finalize): memos taken before it (hier/copy_open.c's
+ * root handles) are not used after it. */
+static atomic_ulong flush_generation;
+
 /**
  * dep11_cache_init - (re)configures the cache: every entry is dropped.
  * @seconds [in] lifetime of an entry; @entries [in] most entries held;
@@ -185,6 +190,7 @@ CK_RV dep11_cache_init(unsigned seconds, unsigned entries)
     cache.entries = n != 0 ? entries : 0;
     cache.pid = getpid();
     dep11_unlock(&cache.lock);
+    atomic_fetch_add_explicit(&flush_generation, 1, memory_order_acq_rel);
     free_entries(garbage);
     free(old);
     LOG_DEBUG("policy-key cache: %u s, %u entries", cache.seconds, cache.entries);
@@ -304,10 +310,6 @@ void dep11_cache_put(const uint8_t digest[32], enum dep11_cache_class cls,
     }
     free_entries(garbage);
 }
-
-/* Bumped by every flush of the whole cache: memos taken before it
- * (hier/copy_open.c's root handles) are not used after it. */
-static atomic_ulong flush_generation;
 
 /** dep11_cache_generation - see cache.h. */
 unsigned long dep11_cache_generation(void)

@@ -24,8 +24,9 @@ struct slot_login {
     CK_USER_TYPE who;       /* CKU_USER or CKU_SO while logged_in */
 };
 
-/* Lock order: control_lock (open/close/login/logout: held across those
- * backend calls so that "last session closed" and a login cannot interleave)
+/* Lock order: control_lock (close/login/logout: held across those backend
+ * calls so that "last session closed" and a login cannot interleave; an
+ * open needs only table_lock, see dep11_core_OpenSession)
  * comes before table_lock (util/lock.h 2), which is held only for lookups. */
 static dep11_mutex_t control_lock = DEP11_MUTEX_INIT;
 static dep11_spin_t table_lock = DEP11_SPIN_INIT; /* util/lock.h: a spin lock */
@@ -311,17 +312,20 @@ CK_RV dep11_core_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApp
         LOG_FAIL(CKR_SLOT_ID_INVALID, "slot %lu is dep11's own", slotID);
         return CKR_SLOT_ID_INVALID;
     }
-    /* A second round after the profile's reconnect (never under control_lock). */
+    /* A second round after the profile's reconnect. No control_lock: the
+     * new session joins its slot's record under table_lock in one step, so
+     * a close of the slot's last session or a login/logout (which hold
+     * control_lock across their backend calls) sees it either before (then
+     * a close is not the last one) or after (then it starts logged out, as
+     * the backend's logout of the token leaves it too); and an open does not
+     * wait for another thread's C_Login. */
     for (int round = 0; round < 2; round++) {
-        /* --- control_lock --- */
-        dep11_lock(&control_lock);
         rv = dep11_hsm_OpenSession(slotID, flags, NULL, NULL, &h);
         if (rv == CKR_OK) {
             rv = session_add(h, slotID);
             if (rv != CKR_OK)
                 (void)dep11_hsm_CloseSession(h);
         }
-        dep11_unlock(&control_lock);
         if (rv == CKR_OK || round > 0 || !dep11_core_reconnect(&rv))
             break;
     }

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+
 #include "hier/cache.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -143,6 +145,11 @@ static void drop_all(struct entry **garbage)
         unlink_entry(cache.head, garbage);
 }
 
+/* Bumped by every flush of the whole cache and every (re)configuration
+ * (C_Initialize, C_Finalize): memos taken before it (hier/copy_open.c's
+ * root handles) are not used after it. */
+static atomic_ulong flush_generation;
+
 /**
  * dep11_cache_init - (re)configures the cache: every entry is dropped.
  * @seconds [in] lifetime of an entry; @entries [in] most entries held;
@@ -183,6 +190,7 @@ CK_RV dep11_cache_init(unsigned seconds, unsigned entries)
     cache.entries = n != 0 ? entries : 0;
     cache.pid = getpid();
     dep11_unlock(&cache.lock);
+    atomic_fetch_add_explicit(&flush_generation, 1, memory_order_acq_rel);
     free_entries(garbage);
     free(old);
     LOG_DEBUG("policy-key cache: %u s, %u entries", cache.seconds, cache.entries);
@@ -303,6 +311,12 @@ void dep11_cache_put(const uint8_t digest[32], enum dep11_cache_class cls,
     free_entries(garbage);
 }
 
+/** dep11_cache_generation - see cache.h. */
+unsigned long dep11_cache_generation(void)
+{
+    return atomic_load_explicit(&flush_generation, memory_order_acquire);
+}
+
 /**
  * dep11_cache_flush - drops (cleanses) the entries of @policy_id (16 bytes),
  * every requester class, or every entry when @policy_id is NULL.
@@ -323,6 +337,8 @@ void dep11_cache_flush(const uint8_t *policy_id)
         }
     }
     dep11_unlock(&cache.lock);
+    if (policy_id == NULL)
+        atomic_fetch_add_explicit(&flush_generation, 1, memory_order_acq_rel);
     free_entries(garbage);
     LOG_DEBUG("cache flush (%s): %zu entries dropped", policy_id == NULL ? "all" : "one policy",
               n);

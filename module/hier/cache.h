@@ -33,5 +33,11 @@ void dep11_cache_put(const uint8_t digest[32], enum dep11_cache_class cls,
                      const struct dep11_key *key);
 /* Drops the entries of @policy_id (16 bytes), or every entry for NULL. */
 void dep11_cache_flush(const uint8_t *policy_id);
+/* The number of whole-cache flushes (DEP11_FlushCache(NULL)) and cache
+ * (re)configurations (C_Initialize, C_Finalize) so far: a memo
+ * kept beside the cache (a customer root's handle) remembers the number it
+ * was taken under and is not used once it changed, so that a flush of
+ * everything makes the next unwrap ask the HSM exactly as the first did. */
+unsigned long dep11_cache_generation(void);
 
 #endif

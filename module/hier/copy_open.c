@@ -10,15 +10,89 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hier/cache.h"
 #include "hier/copy_open.h"
 #include "crypto/crypto.h"
 #include "hsm/provider.h"
+#include "util/lock.h"
 #include "util/log.h"
 #include "util/secmem.h"
 #include "util/tasks.h"
 
 #define CANDIDATES_MAX 16 /* RSA private keys examined per copy */
 #define PT_MAX DEP11_RSA_MAX_BYTES
+#define HINTS 32 /* remembered root handles */
+
+/* Root handle hints: the handle under which a search last found the root
+ * of a given identity on a given slot. A hint is never trusted: the key
+ * it names is read again (one C_GetAttributeValue on the worker session
+ * that then decrypts) and used only if the HSM answers with an RSA private
+ * key whose public numbers have the copy's identity, exactly the check a
+ * search result gets. A destroyed root answers CKR_OBJECT_HANDLE_INVALID,
+ * a handle the backend reused names a key of another identity: both go
+ * back to the search, which then decides as it always did. This saves the
+ * search (in SoftHSM, a re-read of every object file of the token).
+ * A hint taken before a flush of the whole cache (DEP11_FlushCache(NULL),
+ * dep11_cache_generation) is not used: after such a flush an unwrap asks
+ * the HSM exactly as a first one does, so its backend calls do not depend
+ * on the unwraps before it (test_fault_walk records one such run and faults
+ * each of its calls). A flush of one policy keeps the hints. */
+static dep11_mutex_t hint_lock = DEP11_MUTEX_INIT;
+static struct {
+    CK_SLOT_ID slot;
+    CK_OBJECT_HANDLE h; /* CK_INVALID_HANDLE: unused */
+    unsigned long gen;  /* dep11_cache_generation() when remembered */
+    size_t id_len;
+    uint8_t id[DEP11_BLOB_KEY_ID_MAX];
+} hints[HINTS];
+static unsigned hint_next;
+
+/* Does entry @i remember root @cp on @slot? Under hint_lock. */
+static int hint_is(size_t i, CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp)
+{
+    return hints[i].h != CK_INVALID_HANDLE && hints[i].slot == slot &&
+           hints[i].id_len == cp->key_id_len &&
+           memcmp(hints[i].id, cp->key_id, cp->key_id_len) == 0;
+}
+
+/* The remembered handle of root @cp on @slot, or CK_INVALID_HANDLE. */
+static CK_OBJECT_HANDLE hint_get(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp)
+{
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+
+    unsigned long gen = dep11_cache_generation();
+
+    dep11_lock(&hint_lock);
+    for (size_t i = 0; i < HINTS && h == CK_INVALID_HANDLE; i++)
+        if (hint_is(i, slot, cp) && hints[i].gen == gen)
+            h = hints[i].h;
+    dep11_unlock(&hint_lock);
+    return h;
+}
+
+/* Remembers @h as root @cp's handle on @slot (CK_INVALID_HANDLE: forgets). */
+static void hint_put(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp, CK_OBJECT_HANDLE h)
+{
+    size_t i = 0;
+
+    if (cp->key_id_len > sizeof hints[0].id)
+        return;
+    dep11_lock(&hint_lock);
+    while (i < HINTS && !hint_is(i, slot, cp))
+        i++;
+    if (i == HINTS && h == CK_INVALID_HANDLE) {
+        dep11_unlock(&hint_lock);
+        return;
+    }
+    if (i == HINTS)
+        i = hint_next++ % HINTS;
+    hints[i].slot = slot;
+    hints[i].h = h;
+    hints[i].gen = dep11_cache_generation();
+    hints[i].id_len = cp->key_id_len;
+    memcpy(hints[i].id, cp->key_id, cp->key_id_len);
+    dep11_unlock(&hint_lock);
+}
 
 static const char *kind_name(enum dep11_open_kind k)
 {
@@ -51,10 +125,47 @@ static CK_MECHANISM_TYPE copy_hash(const struct dep11_wrapped_copy *cp)
     return cp->alg == DEP11_ALG_RSA_OAEP_SHA1 ? CKM_SHA_1 : CKM_SHA256;
 }
 
-/* Finds the private key of copy @cp's root on the token: CKR_OK with
- * *@found 1/0, or the backend's error. Hint first, then every RSA key. */
-static CK_RV find_root(CK_SESSION_HANDLE s, const struct dep11_wrapped_copy *cp,
-                       struct dep11_hsm_rsa *cand, struct dep11_hsm_rsa *out, int *found)
+/* Is @k the root of copy @cp? */
+static int is_root(const struct dep11_hsm_rsa *k, const struct dep11_wrapped_copy *cp)
+{
+    return dep11_rsa_has_identity(k->modulus, k->mod_len, k->exponent, k->exp_len, cp->key_id,
+                                  cp->key_id_len);
+}
+
+/* The remembered handle of @cp's root on @slot, read again and proven to
+ * be that root: CKR_OK with *@found 1 and @out filled; CKR_OK with *@found
+ * 0 when there is none or it names no longer that root (the search
+ * decides); any other answer of the backend (session, login, device) is
+ * returned to be classified, as the search's would be. */
+static CK_RV hinted_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
+                         const struct dep11_wrapped_copy *cp, struct dep11_hsm_rsa *out,
+                         int *found)
+{
+    CK_OBJECT_HANDLE h = hint_get(slot, cp);
+    CK_RV rv = CKR_OK;
+
+    *found = 0;
+    if (h == CK_INVALID_HANDLE)
+        return CKR_OK;
+    rv = dep11_hsm_rsa_read(s, h, out);
+    if (rv == CKR_OK && is_root(out, cp)) {
+        *found = 1;
+        return CKR_OK;
+    }
+    dep11_cleanse(out, sizeof *out);
+    if (rv != CKR_OK && rv != CKR_KEY_HANDLE_INVALID && rv != CKR_KEY_SIZE_RANGE)
+        return rv;
+    LOG_DEBUG("remembered root handle %lu no longer names the root: searching",
+              (unsigned long)h);
+    hint_put(slot, cp, CK_INVALID_HANDLE);
+    return CKR_OK;
+}
+
+/* The search for @cp's root (CKA_ID hint first, then every RSA private
+ * key), remembered on success. */
+static CK_RV search_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
+                         const struct dep11_wrapped_copy *cp, struct dep11_hsm_rsa *cand,
+                         struct dep11_hsm_rsa *out, int *found)
 {
     CK_RV rv = CKR_GENERAL_ERROR;
     size_t n = 0;
@@ -66,14 +177,38 @@ static CK_RV find_root(CK_SESSION_HANDLE s, const struct dep11_wrapped_copy *cp,
         if (rv != CKR_OK)
             return rv;
         for (size_t i = 0; i < n && i < CANDIDATES_MAX; i++)
-            if (dep11_rsa_has_identity(cand[i].modulus, cand[i].mod_len, cand[i].exponent,
-                                       cand[i].exp_len, cp->key_id, cp->key_id_len)) {
+            if (is_root(&cand[i], cp)) {
                 *out = cand[i];
                 *found = 1;
+                hint_put(slot, cp, cand[i].priv);
                 return CKR_OK;
             }
     }
     return CKR_OK;
+}
+
+/* Finds the private key of copy @cp's root on the token: CKR_OK with
+ * *@found 1/0, or the backend's error. The remembered handle first, then
+ * a search: CKA_ID hint first, then every RSA key. */
+static CK_RV find_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
+                       const struct dep11_wrapped_copy *cp, struct dep11_hsm_rsa *out,
+                       int *found)
+{
+    struct dep11_hsm_rsa *cand = NULL;
+    CK_RV rv = CKR_HOST_MEMORY;
+
+    rv = hinted_root(s, slot, cp, out, found);
+    if (rv != CKR_OK || *found)
+        return rv;
+    rv = CKR_HOST_MEMORY;
+    cand = calloc(CANDIDATES_MAX, sizeof *cand);
+    if (cand == NULL) {
+        LOG_FAIL(rv, "root candidates");
+        return rv;
+    }
+    rv = search_root(s, slot, cp, cand, out, found);
+    free(cand);
+    return rv;
 }
 
 /* Decrypts with customer key @k on session @s. */
@@ -112,7 +247,6 @@ static enum dep11_fault decrypt_customer(struct dep11_copy_open *o, CK_SESSION_H
 static enum dep11_fault open_customer(struct dep11_copy_open *o)
 {
     enum dep11_fault f = DEP11_FAULT_DENIED;
-    struct dep11_hsm_rsa *cand = NULL;
     struct dep11_hsm_rsa key;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_RV rv = dep11_hsm_worker_open(o->slot, &s);
@@ -128,10 +262,8 @@ static enum dep11_fault open_customer(struct dep11_copy_open *o)
     if (o->forced) {
         key = o->forced_key;
         found = 1;
-    } else if ((cand = calloc(CANDIDATES_MAX, sizeof(*cand))) == NULL) {
-        rv = CKR_HOST_MEMORY;
     } else {
-        rv = find_root(s, &o->copy, cand, &key, &found);
+        rv = find_root(s, o->slot, &o->copy, &key, &found);
     }
     if (rv != CKR_OK) {
         o->rv = rv;
@@ -147,7 +279,7 @@ static enum dep11_fault open_customer(struct dep11_copy_open *o)
         f = decrypt_customer(o, s, &key);
     }
     dep11_hsm_worker_close(s);
-    free(cand);
+    dep11_cleanse(&key, sizeof key);
     return f;
 }
 

@@ -30,6 +30,8 @@ static CK_RV fill_private(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                           struct dep11_hsm_rsa *out)
 {
     CK_BBOOL sens = CK_FALSE, extr = CK_TRUE, dec = CK_FALSE;
+    CK_OBJECT_CLASS cls = 0;
+    CK_KEY_TYPE kt = 0;
     CK_ATTRIBUTE t[] = {
         { CKA_MODULUS, out->modulus, sizeof out->modulus },
         { CKA_PUBLIC_EXPONENT, out->exponent, sizeof out->exponent },
@@ -37,6 +39,8 @@ static CK_RV fill_private(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
         { CKA_SENSITIVE, &sens, sizeof sens },
         { CKA_EXTRACTABLE, &extr, sizeof extr },
         { CKA_DECRYPT, &dec, sizeof dec },
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_KEY_TYPE, &kt, sizeof kt },
     };
     CK_RV rv = dep11_hsm_GetAttributeValue(s, priv, t, sizeof t / sizeof t[0]);
 
@@ -44,6 +48,14 @@ static CK_RV fill_private(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
         rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL) {
         rv = map_handle_rv(rv);
         LOG_FAIL(rv, "attributes of private key %lu", (unsigned long)priv);
+        return rv;
+    }
+    /* Read in the same call, so that a handle remembered from an earlier
+     * search (hier/copy_open.c) is proven to name an RSA private key. */
+    if (t[6].ulValueLen != sizeof cls || cls != CKO_PRIVATE_KEY ||
+        t[7].ulValueLen != sizeof kt || kt != CKK_RSA) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        LOG_FAIL(rv, "object %lu is not an RSA private key", (unsigned long)priv);
         return rv;
     }
     if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[0].ulValueLen == 0) {
@@ -60,6 +72,21 @@ static CK_RV fill_private(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
     out->sensitive = t[3].ulValueLen == sizeof sens ? sens : CK_FALSE;
     out->extractable = t[4].ulValueLen == sizeof extr ? extr : CK_TRUE;
     out->can_decrypt = t[5].ulValueLen == sizeof dec ? dec : CK_FALSE;
+    return CKR_OK;
+}
+
+/* Empties @out for key object @h: CKR_ARGUMENTS_BAD (no @out),
+ * CKR_KEY_HANDLE_INVALID (no @h) or CKR_OK. */
+static CK_RV clear_out(CK_OBJECT_HANDLE h, struct dep11_hsm_rsa *out)
+{
+    CK_RV rv = out == NULL ? CKR_ARGUMENTS_BAD : CKR_KEY_HANDLE_INVALID;
+
+    if (out == NULL || h == CK_INVALID_HANDLE) {
+        LOG_FAIL(rv, "no key object");
+        return rv;
+    }
+    memset(out, 0, sizeof *out);
+    out->priv = CK_INVALID_HANDLE;
     return CKR_OK;
 }
 
@@ -110,13 +137,9 @@ CK_RV dep11_hsm_rsa_resolve(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
     CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
     CK_RV rv = CKR_GENERAL_ERROR;
 
-    if (out == NULL || h == CK_INVALID_HANDLE) {
-        rv = out == NULL ? CKR_ARGUMENTS_BAD : CKR_KEY_HANDLE_INVALID;
-        LOG_FAIL(rv, "no key to resolve");
+    rv = clear_out(h, out);
+    if (rv != CKR_OK)
         return rv;
-    }
-    memset(out, 0, sizeof *out);
-    out->priv = CK_INVALID_HANDLE;
     if (dep11_hsm() == NULL)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     rv = dep11_hsm_GetAttributeValue(s, h, t, 3);
@@ -226,6 +249,25 @@ CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, 
     }
     k.mod_len = t.ulValueLen;
     return dep11_hsm_rsa_registered(s, &k, yes);
+}
+
+/**
+ * See rsa.h. @s a session on the key's token; @h [in] a handle that may
+ * name an RSA private key (one remembered from an earlier search); @out
+ * [out] as dep11_hsm_rsa_find lists it. CKR_KEY_HANDLE_INVALID (no such
+ * object, or not an RSA private key), CKR_KEY_SIZE_RANGE, backend codes.
+ */
+CK_RV dep11_hsm_rsa_read(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct dep11_hsm_rsa *out)
+{
+    CK_RV rv = clear_out(h, out);
+
+    if (rv == CKR_OK)
+        rv = fill_private(s, h, out);
+    if (rv != CKR_OK && out != NULL) {
+        memset(out, 0, sizeof *out);
+        out->priv = CK_INVALID_HANDLE;
+    }
+    return rv;
 }
 
 /* One search for RSA private keys (with CKA_ID = @id when @id_len > 0). */

@@ -55,6 +55,13 @@ CK_RV dep11_hsm_rsa_in_registered_root(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, 
 CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_len,
                          struct dep11_hsm_rsa *out, size_t cap, size_t *n);
 
+/* Reads key @h into @out as dep11_hsm_rsa_find lists a key (one
+ * C_GetAttributeValue, which also proves it an RSA private key): the
+ * check of a handle remembered from an earlier search. CKR_OK;
+ * CKR_KEY_HANDLE_INVALID (gone, or not an RSA private key);
+ * CKR_KEY_SIZE_RANGE; backend codes. */
+CK_RV dep11_hsm_rsa_read(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct dep11_hsm_rsa *out);
+
 /* RSA-OAEP decryption in the HSM (C_DecryptInit/C_Decrypt, MGF1 with the
  * same hash, no label). @hash: CKM_SHA_1 or CKM_SHA256. @pt capacity in
  * *@pt_len. Returns the backend's code untouched (classify it), after one

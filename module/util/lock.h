@@ -3,10 +3,10 @@
  * an earlier one while holding a later one):
  *   1.  module state lock    (core/module.c state_lock: init/finalize,
  *                             global tables)
- *   1b. session control lock (core/session.c control_lock: open, close,
- *                             login, logout; held across those backend calls
- *                             so that "last session closed" and a login
- *                             cannot interleave)
+ *   1b. session control lock (core/session.c control_lock: close, login,
+ *                             logout; held across those backend calls so
+ *                             that "last session closed" and a login cannot
+ *                             interleave; an open takes only lock 2)
  *   2.  session table lock   (core/session.c table_lock, a dep11_spin_t:
  *                             handle -> session lookups and the login
  *                             records; held only for those)
@@ -36,6 +36,7 @@
  *       - the policy-key cache            (hier/cache.c)
  *       - the dep11 request table         (core/vendor_obj.c vreq_lock)
  *       - the root-identity memo          (crypto/rsa.c id_lock; only tried)
+ *       - the customer root handle hints  (hier/copy_open.c hint_lock)
  *       - the audit log                   (util/audit.c audit_lock)
  *       - the list of abandoned task threads and each task group's lock
  *                                         (util/tasks.c)

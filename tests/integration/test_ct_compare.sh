@@ -32,6 +32,7 @@ hsm/provider_state.c|memcmp(oid, ident, sizeof oid)|the identities of two tokens
 hier/tenant.c|memcmp(ps->st.binding, ps->ident|tenant binding against the token identity (C_GetTokenInfo: public)
 hier/tenant.c|memcmp(ps->st.binding + DEP11_TOKEN_IDENT_LEN, tenant|tenant id against the binding (public header field)
 hier/tenant.c|memcmp(id, p->root_ids[i], sizeof id)|root identity (SHA-256 of a public key)
+hier/copy_open.c|memcmp(hints[i].id, cp->key_id|root identity (SHA-256 of a public key) of a remembered root handle
 hsm/provider_state.c|memcmp(value + NUMBER_LEN, a->st->digest|ordering commit records by blob digest (a hash of a public blob)
 hsm/provider_state.c|memcmp(a->st->digest, a->digest|commit record against the blob digest (a hash of a public blob)
 core/attr.c|memcmp(a->pValue, v->ptr, v->len)|template attribute match (find/template check)

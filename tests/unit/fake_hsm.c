@@ -325,6 +325,7 @@ CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_l
 {
     (void)s;
     *n = 0;
+    fake.finds++;
     if (fake.find_rv != CKR_OK)
         return fake.find_rv;
     for (int pass = hint_len != 0 ? 0 : 1; pass < 2 && *n == 0; pass++)
@@ -338,6 +339,19 @@ CK_RV dep11_hsm_rsa_find(CK_SESSION_HANDLE s, const uint8_t *hint, size_t hint_l
                 (*n)++;
         }
     return CKR_OK;
+}
+
+/* A look-up fault (find_rv) fails the read of a remembered handle too. */
+CK_RV dep11_hsm_rsa_read(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct dep11_hsm_rsa *out)
+{
+    struct fake_rsa *r = fake_hsm_root(&fake, h);
+
+    (void)s;
+    if (fake.find_rv != CKR_OK)
+        return fake.find_rv;
+    if (r == NULL || r->priv != h || !r->priv_present)
+        return CKR_KEY_HANDLE_INVALID;
+    return fill_rsa(r, out);
 }
 
 CK_RV dep11_hsm_rsa_decrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_MECHANISM_TYPE hash,

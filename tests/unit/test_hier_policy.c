@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "hier/hier.h"
+#include "hier/cache.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "util/secmem.h"
@@ -602,6 +603,79 @@ static void test_hint_moved(void **state)
     dep11_key_free(k);
 }
 
+/* Unwraps @n times; counts who served in @served (indexed by DEP11_ROOT_*). */
+static void unwrap_n(struct fx *f, int n, int served[3])
+{
+    struct dep11_key *u = NULL;
+
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+        assert_true(u->unwrapped_by == DEP11_ROOT_CUSTOMER_1 ||
+                    u->unwrapped_by == DEP11_ROOT_CUSTOMER_2);
+        served[u->unwrapped_by]++;
+        dep11_key_free(u);
+    }
+}
+
+/* A root's handle is remembered (no search on the next unwrap), but never
+ * trusted: a handle that now names another key, or a destroyed root, goes
+ * back to the search, and revocation is seen at once. */
+static void test_root_handle_remembered(void **state)
+{
+    struct fx *f = *state;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    int served[3] = { 0 };
+    unsigned finds = 0, d0 = 0, d1 = 0;
+    CK_OBJECT_HANDLE h0 = 0;
+
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    unwrap_n(f, 40, served); /* both roots served, both remembered */
+    assert_true(served[1] > 0 && served[2] > 0);
+    finds = f->hsm->finds;
+    unwrap_n(f, 20, served);
+    assert_int_equal(f->hsm->finds, finds); /* no search at all */
+    /* the backend hands root 1's handle to root 2 (root 1 re-imported
+     * under a new handle): each copy is still opened with its own root */
+    h0 = f->hsm->rsa[0].priv;
+    f->hsm->rsa[0].priv = f->hsm->rsa[1].priv + 1000;
+    f->hsm->rsa[1].priv = h0;
+    memset(served, 0, sizeof served);
+    d0 = f->hsm->rsa[0].decrypts;
+    d1 = f->hsm->rsa[1].decrypts;
+    unwrap_n(f, 40, served);
+    assert_true(served[1] > 0 && served[2] > 0);
+    assert_int_equal(f->hsm->rsa[0].decrypts - d0, (unsigned)served[1]);
+    assert_int_equal(f->hsm->rsa[1].decrypts - d1, (unsigned)served[2]);
+    /* a flush of one policy keeps the handles; a flush of everything drops
+     * them: the next unwrap searches as a first one does */
+    finds = f->hsm->finds;
+    dep11_cache_flush(k->policy_id);
+    unwrap_n(f, 1, served);
+    assert_int_equal(f->hsm->finds, finds);
+    dep11_cache_flush(NULL);
+    unwrap_n(f, 1, served);
+    assert_true(f->hsm->finds > finds);
+    memset(served, 0, sizeof served);
+    unwrap_n(f, 40, served); /* both roots tried first again: remembered again */
+    assert_true(served[1] > 0 && served[2] > 0);
+    finds = f->hsm->finds;
+    unwrap_n(f, 20, served);
+    assert_int_equal(f->hsm->finds, finds);
+    /* CKA_DECRYPT off on both (the hints still name them, no search runs):
+     * revoked on the very next unwrap, and served again once back on */
+    f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_FALSE;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_null(u);
+    assert_int_equal(f->hsm->finds, finds);
+    f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_TRUE;
+    unwrap_n(f, 1, served);
+    /* both roots destroyed: revoked on the very next unwrap */
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_null(u);
+    dep11_key_free(k);
+}
+
 static void test_roll(void **state)
 {
     struct fx *f = *state;
@@ -721,6 +795,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_root_checks, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_force_root, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_hint_moved, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_root_handle_remembered, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_roll, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_policy_info, pfx_setup, pfx_teardown),
     };

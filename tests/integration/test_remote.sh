@@ -153,13 +153,18 @@ host A remote.conf create || fail "host A: create"
 host B remote.conf open || fail "host B: open host A's chunk"
 
 echo "== the server killed and restarted while both hosts work"
-rm -f "$W/stop"
-# One start after the other: with SoftHSM behind the server, every
-# connection is a SoftHSM process of its own, and two C_Logins at the same
-# instant race in SoftHSM's token file (CKR_GENERAL_ERROR: README, limits).
-host_bg loopA remote.conf loop stop
-sleep 0.7
-host_bg loopB remote.conf loop stop
+rm -f "$W/stop" "$W"/ready.loop* "$W/loop.go"
+# One start after the other, and no work until both are in: with SoftHSM
+# behind the server, every connection is a SoftHSM process of its own, and
+# a C_Login races with what another process does in SoftHSM's token file
+# at the same instant (CKR_GENERAL_ERROR: README, limits). Each host logs
+# in, opens once and waits (idle READY GO STOP) until both are ready.
+host_bg loopA remote.conf idle ready.loopA loop.go stop
+for _ in $(seq 200); do [ -f "$W/ready.loopA" ] && break; sleep 0.05; done
+host_bg loopB remote.conf idle ready.loopB loop.go stop
+for _ in $(seq 200); do [ -f "$W/ready.loopB" ] && break; sleep 0.05; done
+[ -f "$W/ready.loopA" ] && [ -f "$W/ready.loopB" ] || fail "a host never got ready"
+touch "$W/loop.go"
 sleep 1.5
 old=$server_pid
 server_kill KILL

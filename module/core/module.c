@@ -13,6 +13,7 @@
 #include "core/ops.h"
 #include "crypto/selftest.h"
 #include "hier/cache.h"
+#include "hier/facts.h"
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "hsm/provider.h"
@@ -185,6 +186,8 @@ static CK_RV start(int forked, int no_threads)
     rv = dep11_audit_open(cfg.audit_log);
     if (rv == CKR_OK)
         rv = dep11_cache_init(cfg.cache_seconds, cfg.cache_entries);
+    if (rv == CKR_OK)
+        dep11_facts_reset();
     if (rv != CKR_OK) {
         LOG_FAIL(rv, "audit log %s or policy-key cache", cfg.audit_log);
         goto out;

@@ -454,11 +454,14 @@ static CK_RV from_cache(CK_SLOT_ID slot, const uint8_t *digest, CK_ULONG request
  * binding (a policy bound nowhere, made by an earlier version, may only be
  * served by a customer root on this token: u->unbound; unless the config
  * says unbound-policies = bind-on-unwrap), the purge tombstone,
- * the committed version. Each is one search on the provider token. */
+ * the committed version. Each is one search on the provider token, unless
+ * the facts memo answers (facts.h: the provider token's change mark is
+ * unchanged since they were searched). */
 static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
 {
-    CK_RV rv = dep11_tenant_check(u->c, u->b.hdr.policy_id, u->b.hdr.tenant, ps);
     int purged = 0;
+    CK_RV rv = dep11_tenant_facts(u->c, u->b.hdr.policy_id, u->b.hdr.tenant,
+                                  u->c->cfg->cache_seconds, ps, &purged);
 
     if (rv != CKR_OK)
         return rv;
@@ -471,8 +474,7 @@ static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
         LOG_FAIL(rv, "provider-managed policy with no tenant binding: no proof of tenancy");
         return rv;
     }
-    rv = dep11_provider_tombstone_find(u->b.hdr.policy_id, NULL, NULL, &purged);
-    if (rv == CKR_OK && purged) {
+    if (purged) {
         rv = CKR_DEP11_POLICY_PURGED;
         LOG_FAIL(rv, "the policy id carries a purge tombstone");
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "hier/cache.h"
+#include "hier/facts.h"
 #include "hier/tenant.h"
 #include "crypto/crypto.h"
 #include "hsm/provider.h"
@@ -62,6 +63,33 @@ CK_RV dep11_tenant_check(const struct dep11_call *c, const uint8_t policy_id[DEP
         return rv;
     }
     return compare(ps, tenant);
+}
+
+/** dep11_tenant_facts - see tenant.h. */
+CK_RV dep11_tenant_facts(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
+                         const uint8_t tenant[DEP11_ID_LEN], unsigned seconds,
+                         struct dep11_policy_state *ps, int *purged)
+{
+    struct dep11_facts_look lk;
+    struct dep11_policy_facts f;
+    int known = 0;
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    memset(ps, 0, sizeof *ps);
+    *purged = 0;
+    rv = identify(c, ps);
+    if (rv == CKR_OK)
+        rv = dep11_facts_begin(policy_id, seconds, &lk, &f, &known);
+    if (rv != CKR_OK) {
+        LOG_FAIL(rv, "tenant binding look-up");
+        return rv;
+    }
+    ps->st = f.st;
+    rv = compare(ps, tenant);
+    if (rv == CKR_OK && !known)
+        rv = dep11_facts_end(policy_id, &lk, &f);
+    *purged = f.purged;
+    return rv;
 }
 
 /** dep11_tenant_bind - see tenant.h. Arguments as dep11_tenant_check. */

@@ -26,6 +26,15 @@ struct dep11_policy_state {
 CK_RV dep11_tenant_check(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
                          const uint8_t tenant[DEP11_ID_LEN], struct dep11_policy_state *ps);
 
+/* dep11_tenant_check for a policy unwrap, with the facts memo (facts.h,
+ * lifetime @seconds): one C_GetTokenInfo and the change mark, then the
+ * remembered facts or the two searches (records, tombstone). The binding
+ * is compared before the tombstone is searched (DESIGN section 5's order).
+ * *@purged [out] the policy id carries a purge tombstone. Same codes. */
+CK_RV dep11_tenant_facts(const struct dep11_call *c, const uint8_t policy_id[DEP11_ID_LEN],
+                         const uint8_t tenant[DEP11_ID_LEN], unsigned seconds,
+                         struct dep11_policy_state *ps, int *purged);
+
 /* dep11_tenant_check (@ps is filled afresh), then, for a policy bound nowhere, writes the binding
  * to the caller's token and @tenant (create-only; a binding a racing process
  * wrote first is then checked instead). Same codes. */

@@ -14,6 +14,7 @@
 #include "hsm/profile_check.h"
 #include "hsm/provider.h"
 #include "hsm/provider_int.h"
+#include "hsm/provider_mark.h"
 #include "hsm/rsa.h"
 #include "util/lock.h"
 #include "util/log.h"
@@ -429,6 +430,7 @@ void dep11_provider_close(void)
     pool.anchor = CK_INVALID_HANDLE;
     free(v);
     dep11_provider_keys_reset();
+    dep11_provider_mark_reset();
 }
 
 /**
@@ -450,6 +452,7 @@ void dep11_provider_forget(void)
     __atomic_store_n(&pub_open, 0, __ATOMIC_RELEASE);
     pool.anchor = CK_INVALID_HANDLE;
     dep11_provider_keys_reset();
+    dep11_provider_mark_reset();
 }
 
 /** Is @slot the (open) provider token's slot? 1/0. */

@@ -31,6 +31,13 @@ CK_RV dep11_provider_run(dep11_provider_fn fn, void *arg);
  * availability key); the data path never takes the lock. */
 CK_RV dep11_provider_run_write(dep11_provider_fn fn, void *arg);
 
+/* Inside a write operation (dep11_provider_run_write), after @record (a
+ * binding, commit or tombstone record) was created on session @s: sets the
+ * provider token's change mark (provider_mark.h) afresh, creating it when
+ * there is none. When that fails, @record is destroyed again and the
+ * backend's code returned: the write fails whole. */
+CK_RV dep11_provider_mark_written(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE record);
+
 /* Finds the provider keys (include/dep11-provider.h) and caches their
  * handles. Each must be on the token exactly once (a pair with its public
  * half): else CKR_FUNCTION_FAILED and one log line naming @token (the

@@ -303,7 +303,8 @@ static CK_RV collect(CK_SESSION_HANDLE s, struct state_arg *a, int keep_commits)
 }
 
 /* Creates one record (twice on CKR_FUNCTION_FAILED: SoftHSM's file store
- * answers that now and then when two processes write the token at once). */
+ * answers that now and then when two processes write the token at once),
+ * then sets the change mark (or takes the record back). */
 static CK_RV create(CK_SESSION_HANDLE s, const uint8_t tag[16], const char *prefix,
                     const uint8_t *value, size_t len)
 {
@@ -325,6 +326,8 @@ static CK_RV create(CK_SESSION_HANDLE s, const uint8_t tag[16], const char *pref
         if (rv != CKR_FUNCTION_FAILED)
             break;
     }
+    if (rv == CKR_OK)
+        rv = dep11_provider_mark_written(s, h);
     return rv;
 }
 

@@ -181,6 +181,8 @@ static CK_RV tomb_write_fn(CK_SESSION_HANDLE s, void *arg)
         if (rv != CKR_FUNCTION_FAILED)
             break;
     }
+    if (rv == CKR_OK)
+        rv = dep11_provider_mark_written(s, h);
     return rv;
 }
 

@@ -14,6 +14,9 @@
  *                               and a provider unwrap, as audited
  *   test_cache_audit writer N   N wrap+unwrap rounds (two run at once by the
  *                               .sh: one chain in a shared log)
+ *   test_cache_audit memo       cache-seconds = 300, one policy flushed: a commit
+ *                               and a purge in ANOTHER process bite at once
+ *                               through the provider token's change mark
  * DEP11_CONF names a config with the cache-seconds and audit-log wanted;
  * ITEST_AUDIT_LOG the log to check.
  */
@@ -481,6 +484,63 @@ static void test_writer(void **state)
     meet("done");
 }
 
+/* cache-seconds = 300, and only the policy's own cache entries flushed: the
+ * next unwrap misses the key cache but may use this process's memo of the
+ * provider token's records (hier/facts.c). Records written by ANOTHER process
+ * change the provider token's mark, so they bite here at once: a newer
+ * version committed elsewhere supersedes the blob this process unwrapped
+ * (a memo that ignored the mark would serve it), a purge elsewhere is
+ * PURGED. */
+static void test_memo(void **state)
+{
+    struct itest_fx *fx = *state;
+    struct itest_blob p = { 0 }, q1 = { 0 }, q2 = { 0 };
+    CK_BYTE pid[16], qid[16];
+    CK_ULONG by = 0;
+    CK_RV rv = CKR_OK;
+    char hex[33];
+
+    new_policy(fx, &p, "memo-p.blob");
+    new_policy(fx, &q1, "memo-q1.blob");
+    policy_id_hex(fx, &p, hex, pid);
+    policy_id_hex(fx, &q1, hex, qid);
+    for (int i = 0; i < 3; i++) { /* commits, then served with the memo */
+        assert_int_equal(fx->t->x->DEP11_FlushCache(pid), CKR_OK);
+        assert_int_equal(unwrap_by(fx, &p, DEP11_REQUESTER_USER, &by), CKR_OK);
+        assert_int_equal(fx->t->x->DEP11_FlushCache(qid), CKR_OK);
+        assert_int_equal(unwrap_by(fx, &q1, DEP11_REQUESTER_USER, &by), CKR_OK);
+    }
+    assert_int_equal(count_lines(hex, "\"cache\":\"hit\""), 0);
+    /* what this process remembers of q now says version 1 is committed
+     * (a flush of everything drops what it remembered before the commit) */
+    assert_int_equal(fx->t->x->DEP11_FlushCache(NULL), CKR_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fx->t->x->DEP11_FlushCache(qid), CKR_OK);
+        assert_int_equal(unwrap_by(fx, &q1, DEP11_REQUESTER_USER, &by), CKR_OK);
+    }
+    /* version 2 of q, committed by another process */
+    rewrap(fx, &q1, fx->r1, fx->r2, 0, &q2);
+    assert_int_equal(itest_write_blob(fx->t, "memo-q2.blob", &q2), 0);
+    assert_int_equal(itest_spawn_unwrap(fx->t, "dep11-cache2.conf", "memo-q2.blob",
+                                        DEP11_REQUESTER_USER, &rv, &by),
+                     0);
+    assert_int_equal(rv, CKR_OK);
+    assert_int_equal(fx->t->x->DEP11_FlushCache(qid), CKR_OK);
+    assert_int_equal(unwrap_by(fx, &q1, DEP11_REQUESTER_USER, &by), CKR_DEP11_BLOB_SUPERSEDED);
+    assert_int_equal(unwrap_by(fx, &q2, DEP11_REQUESTER_USER, &by), CKR_OK);
+    /* p: revoked by the customer, purged by another process */
+    assert_int_equal(fx->t->x->DEP11_FlushCache(pid), CKR_OK);
+    assert_int_equal(unwrap_by(fx, &p, DEP11_REQUESTER_USER, &by), CKR_OK);
+    revoke_elsewhere();
+    assert_int_equal(itest_spawn_purge(fx->t, "dep11-cache2.conf", "memo-p.blob", &rv), 0);
+    assert_int_equal(rv, CKR_OK);
+    assert_int_equal(fx->t->x->DEP11_FlushCache(pid), CKR_OK);
+    assert_int_equal(unwrap_by(fx, &p, DEP11_REQUESTER_USER, &by), CKR_DEP11_POLICY_PURGED);
+    itest_blob_free(&p);
+    itest_blob_free(&q1);
+    itest_blob_free(&q2);
+}
+
 int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, itest_setup, itest_teardown)
@@ -490,6 +550,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest purge[] = { T(test_purge) };
     const struct CMUnitTest lifecycle[] = { T(test_lifecycle) };
     const struct CMUnitTest writer[] = { T(test_writer) };
+    const struct CMUnitTest memo[] = { T(test_memo) };
 #undef T
     const char *what = argc > 1 ? argv[1] : "";
 
@@ -511,6 +572,9 @@ int main(int argc, char **argv)
     if (strcmp(what, "writer") == 0)
         return cmocka_run_group_tests_name("audit: a writer", writer, itest_group_setup,
                                            itest_group_teardown);
-    fprintf(stderr, "usage: %s bound|flush|nocache|purge|lifecycle|writer\n", argv[0]);
+    if (strcmp(what, "memo") == 0)
+        return cmocka_run_group_tests_name("cache: the facts memo, writes elsewhere", memo,
+                                           itest_group_setup, itest_group_teardown);
+    fprintf(stderr, "usage: %s bound|flush|nocache|purge|lifecycle|writer|memo\n", argv[0]);
     return 2;
 }

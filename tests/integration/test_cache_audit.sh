@@ -48,6 +48,7 @@ scenario flush 300
 scenario nocache 0
 scenario purge 2 dep11-system.conf
 scenario lifecycle 300
+scenario memo 300
 
 # Two writers on one log at the same time: 2 x ROUNDS rounds x 2 lines.
 rounds=25

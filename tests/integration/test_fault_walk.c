@@ -415,11 +415,12 @@ static enum want expect(const struct op *o, const char *fn, const char *token, u
         int prov_root = strcmp(fn, "C_Decrypt") == 0 || strcmp(fn, "C_DecryptInit") == 0 ||
                         strcmp(fn, "C_GetAttributeValue") == 0;
         /* Not a root: the session token's identity (C_GetTokenInfo, for the
-         * tenant binding), and on the provider token the first two
-         * C_GetAttributeValue calls, which read the policy's binding and
-         * commit records (fail closed: the backend's answer). */
+         * tenant binding), and on the provider token the first three
+         * C_GetAttributeValue calls, which read the change mark and the
+         * policy's binding and commit records (fail closed: the backend's
+         * answer; a mark the HSM calls invalid is searched again). */
         int state_read = strcmp(fn, "C_GetTokenInfo") == 0 ||
-                         (provider && strcmp(fn, "C_GetAttributeValue") == 0 && nth <= 2);
+                         (provider && strcmp(fn, "C_GetAttributeValue") == 0 && nth <= 3);
         int root_call = !state_read &&
                         ((strcmp(o->name, "policy-unwrap-customer") == 0 && customer) ||
                          (strcmp(o->name, "policy-unwrap-provider") == 0 && provider &&

@@ -18,6 +18,7 @@
 #include <openssl/rsa.h>
 
 #include "fake_hsm.h"
+#include "hsm/provider_mark.h"
 #include "hsm/root_reg.h"
 
 #define CACHE_PER_SIZE 8
@@ -600,8 +601,30 @@ CK_RV dep11_provider_tombstone_find(const uint8_t policy_id[16], uint8_t *value,
     (void)value_len;
     if (policy_id == NULL || present == NULL)
         return CKR_ARGUMENTS_BAD;
-    *present = 0;
+    fake.tomb_finds++;
+    *present = fake.tombstoned;
     return CKR_OK;
+}
+
+/* The provider token's change mark (hsm/provider_mark.h). */
+CK_RV dep11_provider_mark_read(uint8_t mark[DEP11_MARK_LEN], int *have)
+{
+    fake.mark_reads++;
+    *have = 0;
+    if (fake.mark_rv != CKR_OK)
+        return fake.mark_rv;
+    memcpy(mark, fake.mark, DEP11_MARK_LEN);
+    *have = fake.mark_have;
+    return CKR_OK;
+}
+
+/* A record written through this double: the mark changes, as the real
+ * writers set it. */
+static void mark_written(void)
+{
+    fake.mark[0]++;
+    if (fake.mark[0] == 0)
+        fake.mark[1]++;
 }
 
 /* Consumer token identities and provider state records (hsm/provider_state.h):
@@ -655,6 +678,7 @@ CK_RV dep11_provider_state_get(const uint8_t tag[16], struct dep11_tag_state *st
 {
     const struct dep11_tag_state *s = state_of(tag, 0);
 
+    fake.state_gets++;
     memset(st, 0, sizeof *st);
     if (s != NULL)
         *st = *s;
@@ -669,6 +693,7 @@ CK_RV dep11_provider_state_bind(const uint8_t tag[16], const uint8_t binding[DEP
     if (s == NULL)
         return CKR_DEVICE_MEMORY;
     if (!s->bound) {
+        mark_written();
         s->bound = 1;
         memcpy(s->binding, binding, DEP11_BINDING_LEN);
     }
@@ -696,6 +721,7 @@ CK_RV dep11_provider_state_commit(const uint8_t tag[16], uint64_t number,
     if (s == NULL)
         return CKR_DEVICE_MEMORY;
     if (s->number < number) {
+        mark_written();
         s->number = number;
         memcpy(s->digest, digest, DEP11_COMMIT_DIGEST_LEN);
     }

@@ -48,6 +48,11 @@ struct fake_hsm {
     CK_RV worker_open_rv, find_rv, registered_rv, mac_rv;
     CK_RV provider_root_rv, avail_key_rv, avail_seal_rv, avail_open_rv;
     CK_RV state_commit_rv;                 /* provider_state.h commits */
+    CK_RV mark_rv;                         /* provider_mark.h reads */
+    int mark_have;                         /* the provider token has a change mark */
+    uint8_t mark[32]; /* its value (writes through this double change it) */
+    int tombstoned;   /* every policy id carries a tombstone */
+    unsigned state_gets, tomb_finds, mark_reads; /* provider look-ups */
     /* counters */
     unsigned sessions_open;                /* worker sessions not yet closed */
     unsigned sessions_total;

@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "hier/hier.h"
+#include "hier/cache.h"
+#include "hier/facts.h"
 #include "blob/blob.h"
 #include "crypto/crypto.h"
 #include "util/secmem.h"
@@ -213,6 +215,65 @@ static void test_commit_failure(void **state)
     dep11_key_free(k);
 }
 
+/* The facts memo (hier/facts.c): with cache-seconds set and a change mark
+ * on the provider token, an unwrap that misses the policy-key cache (none
+ * here) reads the mark and, while it is unchanged, neither the records nor
+ * the tombstone again. A record written with the mark set (a purge
+ * elsewhere) is seen at the next unwrap; a flush of everything, a missing
+ * mark, a mark that cannot be read or cache-seconds = 0 search again. */
+static void test_facts_memo(void **state)
+{
+    struct fx *f = *state;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+
+    dep11_facts_reset();
+    f->cfg->cache_seconds = 300;
+    f->hsm->mark_have = 1;
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK); /* commits v1 */
+    dep11_key_free(u);
+    f->hsm->state_gets = f->hsm->tomb_finds = f->hsm->mark_reads = 0;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    dep11_key_free(u);
+    assert_int_equal(f->hsm->state_gets + f->hsm->tomb_finds,
+                     2); /* mark changed by the commit */
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_SYSTEM, &u), CKR_OK);
+    dep11_key_free(u);
+    assert_int_equal(f->hsm->state_gets + f->hsm->tomb_finds, 2); /* remembered */
+    assert_int_equal(f->hsm->mark_reads, 2);
+    /* a tombstone written without a new mark (a writer that died between
+     * its record and the mark) is not seen while the memo lives... */
+    f->hsm->tombstoned = 1;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    dep11_key_free(u);
+    /* ...and at once when the mark changes, or after a flush of everything */
+    f->hsm->mark[7] ^= 1;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_POLICY_PURGED);
+    assert_null(u);
+    f->hsm->tombstoned = 0;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_POLICY_PURGED);
+    dep11_cache_flush(NULL);
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    dep11_key_free(u);
+    f->hsm->state_gets = f->hsm->tomb_finds = 0;
+    /* no mark, an unreadable mark (fail closed), no memo lifetime */
+    f->hsm->mark_have = 0;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    dep11_key_free(u);
+    assert_int_equal(f->hsm->state_gets + f->hsm->tomb_finds, 2);
+    f->hsm->mark_have = 1;
+    f->hsm->mark_rv = CKR_DEVICE_ERROR;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEVICE_ERROR);
+    assert_null(u);
+    f->hsm->mark_rv = CKR_OK;
+    f->cfg->cache_seconds = 0;
+    f->hsm->mark_reads = 0;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    dep11_key_free(u);
+    assert_int_equal(f->hsm->mark_reads, 0);
+    assert_int_equal(f->hsm->state_gets + f->hsm->tomb_finds, 4);
+    dep11_key_free(k);
+}
 
 int main(void)
 {
@@ -222,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unbound_migration, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_rewrap_rules, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_facts_memo, pfx_setup, pfx_teardown),
     };
 
     return cmocka_run_group_tests_name("hier tenant", tests, NULL, pfx_group_teardown);

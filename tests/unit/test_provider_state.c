@@ -19,20 +19,22 @@
 #include "hsm/backend.h"
 #include "hsm/call.h"
 #include "hsm/provider_int.h"
+#include "hsm/provider_mark.h"
 #include "hsm/provider_state.h"
 #include "util/config.h"
 
 #define OBJS 32
+#define MARK "dep11-state-mark" /* the change mark's CKA_APPLICATION */
 #define VAL 160
 
 static struct obj {
     int used;
-    char app[64], label[64];
+    char app[64], label[80];
     uint8_t value[VAL];
     size_t value_len;
 } objs[OBJS];
-static unsigned creates, destroys, finds, runs_twice, write_runs;
-static CK_RV create_rv;
+static unsigned creates, destroys, finds, runs_twice, write_runs, mark_creates, sets;
+static CK_RV create_rv, set_rv;
 static CK_FUNCTION_LIST list;
 
 /* ---- the PKCS#11 double ---- */
@@ -59,7 +61,10 @@ static CK_RV fake_create(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n,
             }
         }
         *h = i + 1;
-        creates++;
+        if (strcmp(objs[i].app, MARK) == 0)
+            mark_creates++; /* the change mark (provider_mark.c) */
+        else
+            creates++;
         return CKR_OK;
     }
     return CKR_DEVICE_MEMORY;
@@ -74,8 +79,12 @@ static CK_RV fake_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
     if (o == NULL)
         return CKR_OBJECT_HANDLE_INVALID;
     for (CK_ULONG k = 0; k < n; k++) {
-        const void *src = t[k].type == CKA_LABEL ? (const void *)o->label : o->value;
-        size_t len = t[k].type == CKA_LABEL ? strlen(o->label) : o->value_len;
+        const void *src = t[k].type == CKA_LABEL         ? (const void *)o->label
+                          : t[k].type == CKA_APPLICATION ? (const void *)o->app
+                                                         : o->value;
+        size_t len = t[k].type == CKA_LABEL         ? strlen(o->label)
+                     : t[k].type == CKA_APPLICATION ? strlen(o->app)
+                                                    : o->value_len;
 
         if (t[k].pValue != NULL && t[k].ulValueLen < len) {
             t[k].ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -87,6 +96,22 @@ static CK_RV fake_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
         t[k].ulValueLen = len;
     }
     return rv;
+}
+
+static CK_RV fake_set(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    (void)s;
+    if (set_rv != CKR_OK)
+        return set_rv;
+    if (h < 1 || h > OBJS || !objs[h - 1].used)
+        return CKR_OBJECT_HANDLE_INVALID;
+    assert_int_equal(n, 1);
+    assert_int_equal(t[0].type, CKA_LABEL);
+    assert_true(t[0].ulValueLen < sizeof objs[h - 1].label);
+    memset(objs[h - 1].label, 0, sizeof objs[h - 1].label);
+    memcpy(objs[h - 1].label, t[0].pValue, t[0].ulValueLen);
+    sets++;
+    return CKR_OK;
 }
 
 static CK_RV fake_destroy(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
@@ -148,13 +173,14 @@ __attribute__((constructor)) static void load_double(void)
     dep11_hsm_backend = &list;
 }
 
-/* The find of hsm/find.c: the template's CKA_APPLICATION (the only
- * attribute provider_state.c searches by besides class and token). */
+/* The find of hsm/find.c: the template's CKA_APPLICATION and, when given,
+ * CKA_LABEL (what provider_state.c and provider_mark.c search by besides
+ * class and token). */
 CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE **out,
                          size_t *count)
 {
-    const char *app = NULL;
-    size_t app_len = 0, c = 0;
+    const char *app = NULL, *label = NULL;
+    size_t app_len = 0, label_len = 0, c = 0;
 
     (void)s;
     finds++;
@@ -162,12 +188,18 @@ CK_RV dep11_hsm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n, CK_OB
         if (t[k].type == CKA_APPLICATION) {
             app = t[k].pValue;
             app_len = t[k].ulValueLen;
+        } else if (t[k].type == CKA_LABEL) {
+            label = t[k].pValue;
+            label_len = t[k].ulValueLen;
         }
     assert_non_null(app);
     *out = calloc(OBJS, sizeof **out);
     assert_non_null(*out);
     for (size_t i = 0; i < OBJS; i++)
-        if (objs[i].used && strlen(objs[i].app) == app_len && memcmp(objs[i].app, app, app_len) == 0)
+        if (objs[i].used && strlen(objs[i].app) == app_len &&
+            memcmp(objs[i].app, app, app_len) == 0 &&
+            (label == NULL || (strlen(objs[i].label) == label_len &&
+                               memcmp(objs[i].label, label, label_len) == 0)))
             (*out)[c++] = i + 1;
     *count = c;
     return CKR_OK;
@@ -201,12 +233,14 @@ static int reset(void **state)
 {
     (void)state;
     memset(objs, 0, sizeof objs);
-    creates = destroys = finds = runs_twice = write_runs = 0;
-    create_rv = CKR_OK;
+    creates = destroys = finds = runs_twice = write_runs = mark_creates = sets = 0;
+    create_rv = set_rv = CKR_OK;
+    dep11_provider_mark_reset();
     memset(&list, 0, sizeof list);
     list.C_CreateObject = fake_create;
     list.C_GetAttributeValue = fake_get;
     list.C_DestroyObject = fake_destroy;
+    list.C_SetAttributeValue = fake_set;
     list.C_GetTokenInfo = fake_token_info;
     list.C_GetSlotList = fake_slot_list;
     memset(&profile, 0, sizeof profile);
@@ -426,6 +460,155 @@ static void test_token_ident_collision(void **state)
     assert_memory_equal(id5 + 48, "serial205 ", 10);
 }
 
+/* ---- the change mark (provider_mark.c) ---- */
+
+static unsigned count_marks(void)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < OBJS; i++)
+        n += objs[i].used && strcmp(objs[i].app, MARK) == 0;
+    return n;
+}
+
+/* The label of the one mark on the token. */
+static void mark_value(uint8_t out[DEP11_MARK_LEN])
+{
+    assert_int_equal(count_marks(), 1);
+    for (size_t i = 0; i < OBJS; i++)
+        if (objs[i].used && strcmp(objs[i].app, MARK) == 0) {
+            assert_int_equal(strlen(objs[i].label), DEP11_MARK_LEN);
+            memcpy(out, objs[i].label, DEP11_MARK_LEN);
+        }
+}
+
+/* Every record written sets the mark afresh (the first one creates it);
+ * a read sees the value the token holds; a look-up changes nothing. */
+static void test_mark_written(void **state)
+{
+    struct dep11_tag_state st;
+    uint8_t b[DEP11_BINDING_LEN], d[DEP11_COMMIT_DIGEST_LEN], m1[DEP11_MARK_LEN],
+        m2[DEP11_MARK_LEN], r[DEP11_MARK_LEN];
+    int have = 0;
+
+    (void)state;
+    memset(b, 0xb1, sizeof b);
+    memset(d, 0xd1, sizeof d);
+    assert_int_equal(dep11_provider_state_bind(TAG, b, &st), CKR_OK);
+    assert_int_equal(mark_creates, 1);
+    mark_value(m1);
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 1);
+    assert_memory_equal(r, m1, sizeof r);
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_memory_equal(r, m1, sizeof r);
+    assert_int_equal(dep11_provider_state_commit(TAG, 1, d), CKR_OK);
+    assert_int_equal(mark_creates, 1);
+    assert_int_equal(sets, 1);
+    mark_value(m2);
+    assert_memory_not_equal(m1, m2, sizeof m1);
+    finds = 0;
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 1);
+    assert_memory_equal(r, m2, sizeof r);
+    assert_int_equal(finds, 0); /* by its remembered handle: no search */
+    /* the same commit again writes nothing, so the mark stays */
+    assert_int_equal(dep11_provider_state_commit(TAG, 1, d), CKR_OK);
+    assert_int_equal(sets, 1);
+}
+
+/* No mark yet (a provider token from before marks): the read says so and
+ * creates one, used from the next read on. */
+static void test_mark_none(void **state)
+{
+    uint8_t r[DEP11_MARK_LEN], m[DEP11_MARK_LEN];
+    int have = 1;
+
+    (void)state;
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 0);
+    assert_int_equal(mark_creates, 1);
+    assert_int_equal(write_runs, 1);
+    mark_value(m);
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 1);
+    assert_memory_equal(r, m, sizeof r);
+    /* a failing backend is its answer, and no mark to use */
+    dep11_provider_mark_reset();
+    list.C_GetAttributeValue = NULL;
+    assert_int_not_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 0);
+    assert_int_equal(dep11_provider_mark_read(NULL, &have), CKR_ARGUMENTS_BAD);
+}
+
+/* A mark that cannot be set: the record just written is taken back and
+ * the write fails whole (nobody relies on a record no mark announced). */
+static void test_mark_fails(void **state)
+{
+    struct dep11_tag_state st;
+    uint8_t b[DEP11_BINDING_LEN], d[DEP11_COMMIT_DIGEST_LEN], r[DEP11_MARK_LEN];
+    int have = 0;
+
+    (void)state;
+    memset(b, 0xb1, sizeof b);
+    memset(d, 0xd1, sizeof d);
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK); /* creates it */
+    set_rv = CKR_DEVICE_ERROR;
+    assert_int_equal(dep11_provider_state_commit(TAG, 3, d), CKR_DEVICE_ERROR);
+    assert_int_equal(count_label(COMMIT), 0);
+    assert_int_equal(dep11_provider_state_bind(TAG, b, &st), CKR_DEVICE_ERROR);
+    assert_int_equal(count_label(BIND), 0);
+    set_rv = CKR_OK;
+    assert_int_equal(dep11_provider_state_get(TAG, &st), CKR_OK);
+    assert_int_equal(st.bound, 0);
+    assert_int_equal(st.number, 0);
+}
+
+/* Two marks (two processes created one each at once): no reader uses
+ * either; the next writer sets both and keeps the one with the smaller
+ * CKA_ID; a handle that no longer names a mark is searched again. */
+static void test_mark_several(void **state)
+{
+    uint8_t d[DEP11_COMMIT_DIGEST_LEN], r[DEP11_MARK_LEN], m[DEP11_MARK_LEN];
+    int have = 1;
+    CK_OBJECT_HANDLE h = 0;
+    CK_ATTRIBUTE t[] = { { CKA_APPLICATION, MARK, strlen(MARK) },
+                         { CKA_LABEL, NULL, DEP11_MARK_LEN } };
+    uint8_t big[DEP11_MARK_LEN], small[DEP11_MARK_LEN], v[8];
+
+    (void)state;
+    memset(d, 0xd1, sizeof d);
+    memset(big, 'e', sizeof big);
+    memset(small, '1', sizeof small);
+    memset(v, 0x55, sizeof v);
+    t[1].pValue = big;
+    assert_int_equal(fake_create(1, t, 2, &h), CKR_OK);
+    t[1].pValue = small;
+    assert_int_equal(fake_create(1, t, 2, &h), CKR_OK);
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 0);
+    assert_int_equal(mark_creates, 2); /* none made by the read */
+    assert_int_equal(dep11_provider_state_commit(TAG, 1, d), CKR_OK);
+    assert_int_equal(sets, 2);
+    assert_int_equal(count_marks(), 1);
+    mark_value(m);
+    assert_memory_equal(m, small, 32); /* the kept one: its id stays */
+    assert_memory_not_equal(m + 32, small + 32, DEP11_MARK_LEN - 32);
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 1);
+    assert_memory_equal(r, m, sizeof r);
+    /* the mark is destroyed and its handle reused by another object */
+    assert_int_equal(fake_destroy(1, h), CKR_OK);
+    while (!objs[h - 1].used) /* the double hands out the lowest free handle */
+        put(APP, COMMIT, v, sizeof v);
+    finds = 0;
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 0);
+    assert_int_equal(finds, 2); /* searched again, found none, made one (its own search) */
+    assert_int_equal(count_marks(), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +619,10 @@ int main(void)
         cmocka_unit_test_setup(test_foreign_records, reset),
         cmocka_unit_test_setup(test_token_ident, reset),
         cmocka_unit_test_setup(test_token_ident_collision, reset),
+        cmocka_unit_test_setup(test_mark_written, reset),
+        cmocka_unit_test_setup(test_mark_none, reset),
+        cmocka_unit_test_setup(test_mark_fails, reset),
+        cmocka_unit_test_setup(test_mark_several, reset),
     };
 
     return cmocka_run_group_tests_name("provider_state", tests, NULL, NULL);

@@ -13,6 +13,7 @@
 
 #include "hsm/provider.h"
 #include "hsm/rsa.h"
+#include "hsm/provider_mark.h"
 #include "hsm/provider_state.h"
 
 #define FAKE_RSA_MAX 12
@@ -50,7 +51,7 @@ struct fake_hsm {
     CK_RV state_commit_rv;                 /* provider_state.h commits */
     CK_RV mark_rv;                         /* provider_mark.h reads */
     int mark_have;                         /* the provider token has a change mark */
-    uint8_t mark[32]; /* its value (writes through this double change it) */
+    uint8_t mark[DEP11_MARK_LEN]; /* its value (writes through this double change it) */
     int tombstoned;   /* every policy id carries a tombstone */
     unsigned state_gets, tomb_finds, mark_reads; /* provider look-ups */
     /* counters */

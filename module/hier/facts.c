@@ -15,7 +15,7 @@
 #include "util/lock.h"
 #include "util/log.h"
 
-#define MEMO_SLOTS 512
+#define MEMO_SLOTS 1024 /* the policy-key cache's default cache-entries */
 
 struct memo {
     int used;
@@ -43,6 +43,7 @@ static uint64_t now_ns(void)
 
 static struct memo *slot_of(const uint8_t id[DEP11_ID_LEN])
 {
+    /* policy ids are random: their first bytes spread evenly */
     return &memo.slot[((unsigned)id[0] | (unsigned)id[1] << 8) % MEMO_SLOTS];
 }
 

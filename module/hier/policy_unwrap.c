@@ -460,8 +460,11 @@ static CK_RV from_cache(CK_SLOT_ID slot, const uint8_t *digest, CK_ULONG request
 static CK_RV before_roots(struct unwrap *u, struct dep11_policy_state *ps)
 {
     int purged = 0;
-    CK_RV rv = dep11_tenant_facts(u->c, u->b.hdr.policy_id, u->b.hdr.tenant,
-                                  u->c->cfg->cache_seconds, ps, &purged);
+    /* the facts memo lives as long as a cache entry, and not when the
+     * cache is off (either key 0) */
+    unsigned seconds = u->c->cfg->cache_entries != 0 ? u->c->cfg->cache_seconds : 0;
+    CK_RV rv =
+        dep11_tenant_facts(u->c, u->b.hdr.policy_id, u->b.hdr.tenant, seconds, ps, &purged);
 
     if (rv != CKR_OK)
         return rv;

@@ -220,7 +220,8 @@ static void test_commit_failure(void **state)
  * here) reads the mark and, while it is unchanged, neither the records nor
  * the tombstone again. A record written with the mark set (a purge
  * elsewhere) is seen at the next unwrap; a flush of everything, a missing
- * mark, a mark that cannot be read or cache-seconds = 0 search again. */
+ * mark, a mark that cannot be read or the cache off (cache-seconds = 0 or
+ * cache-entries = 0) search again. */
 static void test_facts_memo(void **state)
 {
     struct fx *f = *state;
@@ -228,6 +229,7 @@ static void test_facts_memo(void **state)
 
     dep11_facts_reset();
     f->cfg->cache_seconds = 300;
+    f->cfg->cache_entries = 1024;
     f->hsm->mark_have = 1;
     assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
     assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK); /* commits v1 */
@@ -272,6 +274,12 @@ static void test_facts_memo(void **state)
     dep11_key_free(u);
     assert_int_equal(f->hsm->mark_reads, 0);
     assert_int_equal(f->hsm->state_gets + f->hsm->tomb_finds, 4);
+    f->cfg->cache_seconds = 300; /* the cache off by its other key */
+    f->cfg->cache_entries = 0;
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_OK);
+    dep11_key_free(u);
+    assert_int_equal(f->hsm->mark_reads, 0);
+    assert_int_equal(f->hsm->state_gets + f->hsm->tomb_finds, 6);
     dep11_key_free(k);
 }
 

@@ -18,6 +18,7 @@
 
 #define MARK_APP "dep11-state-mark"
 #define MARK_ID_LEN 32 /* the label's first hex digits: fixed at creation */
+#define BUMP_TRIES 3
 
 /* The mark's handle in this process; CK_INVALID_HANDLE when not known. */
 static CK_OBJECT_HANDLE mark_handle = CK_INVALID_HANDLE;
@@ -201,7 +202,7 @@ static CK_RV keep_one(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *found, size_t n)
 }
 
 /* Sets every mark to fresh random bytes (creates one when there is none). */
-static CK_RV bump(CK_SESSION_HANDLE s)
+static CK_RV bump_once(CK_SESSION_HANDLE s)
 {
     CK_OBJECT_HANDLE *found = NULL, h = CK_INVALID_HANDLE;
     uint8_t value[DEP11_MARK_LEN + 1];
@@ -226,6 +227,22 @@ static CK_RV bump(CK_SESSION_HANDLE s)
     free(found);
     if (rv != CKR_OK)
         LOG_FAIL(rv, "setting the provider token's change mark");
+    return rv;
+}
+
+/* bump_once, again when a mark vanished under it (another writer kept
+ * another of two) or SoftHSM's file store failed a write racing another
+ * process's: setting a mark twice is harmless. */
+static CK_RV bump(CK_SESSION_HANDLE s)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    for (int i = 0; i < BUMP_TRIES; i++) {
+        rv = bump_once(s);
+        if (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_FUNCTION_FAILED)
+            break;
+        LOG_DEBUG("%s setting the change mark: again", dep11_rv_name(rv));
+    }
     return rv;
 }
 

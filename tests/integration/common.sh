@@ -131,6 +131,24 @@ itest_needs() {
     fi
 }
 
+# itest_need_shim: sets shim to the fault-injecting shim's library
+# (tests/faultshim), or exits 77 after one line when it is not built.
+itest_need_shim() {
+    shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
+    if [ ! -f "$shim" ]; then
+        echo "SKIP: the fault shim $shim is not built"
+        exit 77
+    fi
+}
+
+# itest_shim_profile OUT: writes the world's profile (the backend's) with the
+# shim as its module to OUT (after itest_need_shim and itest_world).
+itest_shim_profile() {
+    sed "s|^module *=.*|module = $shim|" "$(sed -n 's/^profile *= *//p' "$ITEST_WORLD/dep11.conf")" \
+        >"$1"
+    grep -q "^module = $shim\$" "$1"
+}
+
 # itest_run PROGRAM [ARGS...]: runs a test program from the build tree;
 # under valgrind (memcheck, definite leaks are errors) when ITEST_VALGRIND=1.
 itest_run() {

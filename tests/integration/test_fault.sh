@@ -4,11 +4,7 @@
 # per-call time-out (ITEST_TIMEOUT_MS), the hedged one hedged-unwrap = yes; both keep
 # an audit log).
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
-shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
-if [ ! -f "$shim" ]; then
-    echo "SKIP: the fault shim $shim is not built"
-    exit 77
-fi
+itest_need_shim
 # The time-out: 300 ms; 1.5 s under valgrind, where an RSA decryption alone
 # takes a few hundred ms. The test derives its stalls from it.
 ITEST_TIMEOUT_MS=300
@@ -17,10 +13,7 @@ export ITEST_TIMEOUT_MS
 status=0
 for scenario in handles transient timeout hedged; do
     itest_world "fault-$scenario"
-    # The world's profile (the backend's), with the shim as its module.
-    sed "s|^module *=.*|module = $shim|" "$(sed -n 's/^profile *= *//p' "$ITEST_WORLD/dep11.conf")" \
-        >"$ITEST_WORLD/fault-profile.conf"
-    grep -q "^module = $shim\$" "$ITEST_WORLD/fault-profile.conf"
+    itest_shim_profile "$ITEST_WORLD/fault-profile.conf"
     case $scenario in
     timeout) sed -i "s|^call-timeout-ms *=.*|call-timeout-ms = $ITEST_TIMEOUT_MS|" "$ITEST_WORLD/fault-profile.conf"
              grep -q "^call-timeout-ms = $ITEST_TIMEOUT_MS\$" "$ITEST_WORLD/fault-profile.conf" ;;

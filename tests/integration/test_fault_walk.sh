@@ -3,15 +3,9 @@
 # (tests/faultshim/faultmod.c) with call tracing on; a profile written here makes
 # the shim dep11's backend module.
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
-shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
-if [ ! -f "$shim" ]; then
-    echo "SKIP: the fault shim $shim is not built"
-    exit 77
-fi
+itest_need_shim
 itest_world fault-walk
-sed "s|^module *=.*|module = $shim|" "$(sed -n 's/^profile *= *//p' "$ITEST_WORLD/dep11.conf")" \
-    >"$ITEST_WORLD/fault-profile.conf"
-grep -q "^module = $shim\$" "$ITEST_WORLD/fault-profile.conf"
+itest_shim_profile "$ITEST_WORLD/fault-profile.conf"
 sed "s|^profile *=.*|profile = $ITEST_WORLD/fault-profile.conf|" \
     "$ITEST_WORLD/dep11.conf" >"$ITEST_WORLD/dep11-fault.conf"
 : >"$ITEST_WORLD/faults"

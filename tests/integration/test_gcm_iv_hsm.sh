@@ -5,11 +5,7 @@
 # gcm-iv = module; the world's own config (plain SoftHSM) for the
 # cross-check in another process.
 . "${abs_top_srcdir:-$(dirname "$0")/../..}/tests/integration/common.sh"
-shim="$abs_top_builddir/tests/faultshim/.libs/libdep11-faultmod.so"
-if [ ! -f "$shim" ]; then
-    echo "SKIP: the fault shim $shim is not built"
-    exit 77
-fi
+itest_need_shim
 itest_needs aes-gcm
 itest_world gcm-iv-hsm
 base=$(sed -n 's/^profile *= *//p' "$ITEST_WORLD/dep11.conf")

@@ -102,8 +102,10 @@ static int d11_unwrap(void *p, size_t n)
 }
 
 /* POLICY_UNWRAP cold: the policy-key cache flushed first (all of it, or
- * the policy's entries only: a miss in a process that has unwrapped before,
- * as when an entry expired). */
+ * the policy's entries only: a miss while the process still remembers the
+ * policy's provider-token facts and its root's handle, as after another
+ * requester class, an entry pushed out of a full cache or a flush of the one
+ * policy; an expired entry's facts expired with it). */
 static int d11_unwrap_cold(void *p, size_t n)
 {
     struct d11_ctx *c = p;

@@ -38,6 +38,10 @@ hsm/provider_state.c|memcmp(a->st->digest, a->digest|commit record against the b
 core/attr.c|memcmp(a->pValue, v->ptr, v->len)|template attribute match (find/template check)
 core/attr.c|memcmp(dst, a->pValue, a->ulValueLen)|template consistency of caller-given attributes
 core/message.c|memcmp(param, &m->param, plen)|chunk parameter of a message part against the one of its Begin (file id, index: public)
+hier/facts.c|memcmp(m->id, id, DEP11_ID_LEN)|facts memo look-up by policy id (public header field)
+hier/facts.c|memcmp(m->mark, lk->mark, DEP11_MARK_LEN)|provider token change mark (random, not secret: it only says a record was written)
+hsm/provider_mark.c|memcmp(app, MARK_APP, sizeof MARK_APP - 1)|CKA_APPLICATION of the change mark (public constant)
+hsm/provider_mark.c|memcmp(v, best, MARK_ID_LEN)|ordering change marks by their id (public)
 core/vendor_obj.c|memcmp(q->in, a->pValue, a->ulValueLen)|a request input given twice (a public blob or policy id)
 crypto/hash.c|CRYPTO_memcmp(a, b, n)|the constant-time primitive itself
 '

@@ -35,6 +35,7 @@ static dep11_spin_t table_lock = DEP11_SPIN_INIT; /* util/lock.h: a spin lock */
 static struct dep11_ulmap table;          /* handle -> struct dep11_session */
 static struct slot_login *slots;          /* under table_lock */
 static size_t n_slots, cap_slots;
+static size_t slot_hint;                  /* under table_lock: see slot_state */
 static uint64_t next_serial = 1;          /* under table_lock */
 
 /* A few freed session structures, their mutexes still initialised, for the
@@ -144,14 +145,21 @@ static void spare_fini(void)
     }
 }
 
-/* The login record of @slot; created when @create. Under table_lock. */
-static struct slot_login *slot_state(CK_SLOT_ID slot, int create)
+/* The login record of @slot; created when @create. Under table_lock.
+ * Records are never removed (but all at once, dep11_sessions_fini), so the
+ * index of the last one asked for is tried first. */
+static inline struct slot_login *slot_state(CK_SLOT_ID slot, int create)
 {
     struct slot_login *n = NULL;
 
-    for (size_t i = 0; i < n_slots; i++)
-        if (slots[i].slot == slot)
+    if (slot_hint < n_slots && slots[slot_hint].slot == slot)
+        return &slots[slot_hint];
+    for (size_t i = 0; i < n_slots; i++) {
+        if (slots[i].slot == slot) {
+            slot_hint = i;
             return &slots[i];
+        }
+    }
     if (!create)
         return NULL;
     if (n_slots == cap_slots) {

@@ -391,7 +391,13 @@ static CK_RV session_end(struct dep11_session *s, int last, int was_logged_in)
     rv = dep11_hsm_CloseSession(h);
     if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
         rv = CKR_OK; /* gone below as well */
-    dep11_session_release(s);
+    /* Out of the table, @s gains no reference (look_up takes them under
+     * table_lock from the table only): the table's alone, it is freed
+     * without a locked read-modify-write. */
+    if (__atomic_load_n(&s->refs, __ATOMIC_ACQUIRE) == 1)
+        session_free(s);
+    else
+        dep11_session_release(s);
     return rv;
 }
 

@@ -24,15 +24,18 @@ struct slot_login {
     CK_USER_TYPE who;       /* CKU_USER or CKU_SO while logged_in */
 };
 
-/* Lock order: control_lock (close/login/logout: held across those backend
- * calls so that "last session closed" and a login cannot interleave; an
- * open needs only table_lock, see dep11_core_OpenSession)
+/* Lock order: control_lock (close of a slot's last session, login, logout,
+ * close-all: held across those backend calls so that "last session closed"
+ * and a login cannot interleave; an open and the close of a session that is
+ * not its slot's last need only table_lock, see dep11_core_OpenSession and
+ * dep11_core_CloseSession)
  * comes before table_lock (util/lock.h 2), which is held only for lookups. */
 static dep11_mutex_t control_lock = DEP11_MUTEX_INIT;
 static dep11_spin_t table_lock = DEP11_SPIN_INIT; /* util/lock.h: a spin lock */
 static struct dep11_ulmap table;          /* handle -> struct dep11_session */
 static struct slot_login *slots;          /* under table_lock */
 static size_t n_slots, cap_slots;
+static size_t slot_hint;                  /* under table_lock: see slot_state */
 static uint64_t next_serial = 1;          /* under table_lock */
 
 /* A few freed session structures, their mutexes still initialised, for the
@@ -63,7 +66,9 @@ static void session_clear(struct dep11_session *s)
     s->made = 0;
 }
 
-static void session_free(struct dep11_session *s)
+/* Frees what a session's module-side operations hold (cleansed by their
+ * free functions). */
+static void session_free_ops(struct dep11_session *s)
 {
     dep11_aead_free(s->enc);
     dep11_aead_free(s->dec);
@@ -73,6 +78,15 @@ static void session_free(struct dep11_session *s)
     dep11_msg_free(s->msg[0]);
     dep11_msg_free(s->msg[1]);
     free(s->find.module);
+}
+
+static void session_free(struct dep11_session *s)
+{
+    /* Most sessions never ran a module-side operation: seven NULL tests
+     * instead of seven calls. */
+    if (s->enc != NULL || s->dec != NULL || s->enc_key != NULL || s->dec_key != NULL ||
+        s->vstd != NULL || s->msg[0] != NULL || s->msg[1] != NULL || s->find.module != NULL)
+        session_free_ops(s);
     session_clear(s); /* the lock, unlocked and unused, stays initialised */
     s = __atomic_exchange_n(&recent, s, __ATOMIC_ACQ_REL);
     if (s == NULL)
@@ -131,14 +145,21 @@ static void spare_fini(void)
     }
 }
 
-/* The login record of @slot; created when @create. Under table_lock. */
-static struct slot_login *slot_state(CK_SLOT_ID slot, int create)
+/* The login record of @slot; created when @create. Under table_lock.
+ * Records are never removed (but all at once, dep11_sessions_fini), so the
+ * index of the last one asked for is tried first. */
+static inline struct slot_login *slot_state(CK_SLOT_ID slot, int create)
 {
     struct slot_login *n = NULL;
 
-    for (size_t i = 0; i < n_slots; i++)
-        if (slots[i].slot == slot)
+    if (slot_hint < n_slots && slots[slot_hint].slot == slot)
+        return &slots[slot_hint];
+    for (size_t i = 0; i < n_slots; i++) {
+        if (slots[i].slot == slot) {
+            slot_hint = i;
             return &slots[i];
+        }
+    }
     if (!create)
         return NULL;
     if (n_slots == cap_slots) {
@@ -154,25 +175,41 @@ static struct slot_login *slot_state(CK_SLOT_ID slot, int create)
     return &slots[n_slots++];
 }
 
-/* Is @h one of the consumer's sessions? With @out, *@out gets a reference. */
-static CK_RV look_up(CK_SESSION_HANDLE h, struct dep11_session **out)
+/* The refusal of a session handle dep11 did not open for the consumer. */
+static CK_RV unknown_session(CK_SESSION_HANDLE h)
 {
     CK_RV rv = CKR_SESSION_HANDLE_INVALID;
+
+    LOG_FAIL(rv, "session 0x%lx is not one dep11 opened for the consumer", h);
+    return rv;
+}
+
+/* *@out gets a reference to consumer session @h. */
+static CK_RV look_up(CK_SESSION_HANDLE h, struct dep11_session **out)
+{
     struct dep11_session *s = NULL;
 
     /* --- table_lock: lookup only --- */
     dep11_spin_lock(&table_lock);
     s = dep11_ulmap_get(&table, h);
-    if (s != NULL && out != NULL)
+    if (s != NULL)
         __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
     dep11_spin_unlock(&table_lock);
-    if (s == NULL) {
-        LOG_FAIL(rv, "session 0x%lx is not one dep11 opened for the consumer", h);
-        return rv;
-    }
-    if (out != NULL)
-        *out = s;
+    if (s == NULL)
+        return unknown_session(h);
+    *out = s;
     return CKR_OK;
+}
+
+/* Is @h one of the consumer's sessions? (No reference.) */
+static inline int session_known(CK_SESSION_HANDLE h)
+{
+    int known = 0;
+
+    dep11_spin_lock(&table_lock);
+    known = dep11_ulmap_find(&table, h) != DEP11_ULMAP_NONE;
+    dep11_spin_unlock(&table_lock);
+    return known;
 }
 
 /**
@@ -274,13 +311,13 @@ static CK_RV session_add(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
     s->refs = 1;
     dep11_spin_lock(&table_lock);
     l = slot_state(slot, 1);
-    if (l != NULL && dep11_ulmap_get(&table, h) == NULL) {
+    /* CKR_GENERAL_ERROR from the map: the backend handed out a live handle
+     * twice */
+    if (l != NULL)
+        rv = dep11_ulmap_add(&table, h, s);
+    if (rv == CKR_OK) {
         s->serial = next_serial++;
-        rv = dep11_ulmap_put(&table, h, s);
-        if (rv == CKR_OK)
-            l->open++;
-    } else if (l != NULL) {
-        rv = CKR_GENERAL_ERROR; /* the backend handed out a live handle twice */
+        l->open++;
     }
     dep11_spin_unlock(&table_lock);
     if (rv != CKR_OK) {
@@ -334,6 +371,36 @@ CK_RV dep11_core_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApp
     return rv;
 }
 
+/* The rest of a close once @s left the table: the objects it made, at the
+ * slot's last session (@last) the slot's module-side keys and its login
+ * (@was_logged_in), the backend's session, and the table's reference. */
+static CK_RV session_end(struct dep11_session *s, int last, int was_logged_in)
+{
+    CK_RV rv = CKR_GENERAL_ERROR;
+    const CK_SESSION_HANDLE h = s->handle;
+
+    if (dep11_session_made(s) != 0)
+        dep11_objects_destroy_session(s);
+    if (last) {
+        dep11_objects_destroy_slot(s->slot);
+        /* dep11's own worker sessions may keep the token open: end the login
+         * explicitly so that the next consumer session starts logged out. */
+        if (was_logged_in)
+            (void)dep11_hsm_Logout(h);
+    }
+    rv = dep11_hsm_CloseSession(h);
+    if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
+        rv = CKR_OK; /* gone below as well */
+    /* Out of the table, @s gains no reference (look_up takes them under
+     * table_lock from the table only): the table's alone, it is freed
+     * without a locked read-modify-write. */
+    if (__atomic_load_n(&s->refs, __ATOMIC_ACQUIRE) == 1)
+        session_free(s);
+    else
+        dep11_session_release(s);
+    return rv;
+}
+
 /* Removes session @h and everything it owns; control_lock held. */
 static CK_RV session_close(CK_SESSION_HANDLE h)
 {
@@ -356,32 +423,55 @@ static CK_RV session_close(CK_SESSION_HANDLE h)
         LOG_FAIL(rv, "session 0x%lx", h);
         return rv;
     }
-    dep11_objects_destroy_session(s);
-    if (last) {
-        dep11_objects_destroy_slot(s->slot);
-        /* dep11's own worker sessions may keep the token open: end the login
-         * explicitly so that the next consumer session starts logged out. */
-        if (was_logged_in)
-            (void)dep11_hsm_Logout(h);
+    return session_end(s, last, was_logged_in);
+}
+
+/* Takes session @h out of the table when another consumer session of its
+ * slot stays open (then the close changes no login state); NULL when @h is
+ * absent or its slot's last session (session_close decides that one under
+ * control_lock). */
+static struct dep11_session *take_not_last(CK_SESSION_HANDLE h)
+{
+    struct dep11_session *s = NULL;
+    struct slot_login *l = NULL;
+    size_t i = DEP11_ULMAP_NONE;
+
+    dep11_spin_lock(&table_lock);
+    i = dep11_ulmap_find(&table, h);
+    if (i != DEP11_ULMAP_NONE) {
+        s = table.vals[i];
+        l = slot_state(s->slot, 0);
+        if (l != NULL && l->open > 1) {
+            l->open--;
+            (void)dep11_ulmap_del_at(&table, i);
+        } else {
+            s = NULL;
+        }
     }
-    rv = dep11_hsm_CloseSession(h);
-    if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
-        rv = CKR_OK; /* gone below as well */
-    dep11_session_release(s);
-    return rv;
+    dep11_spin_unlock(&table_lock);
+    return s;
 }
 
 /**
  * dep11_core_CloseSession - C_CloseSession: frees the session's module-side
  * operations, destroys the module-side objects it created, and closes the
  * backend's session. CKR_SESSION_HANDLE_INVALID; backend codes.
+ * A session that is not its slot's last leaves the table and the slot's
+ * count in one step under table_lock and takes no control_lock: the login
+ * state does not change, and a close of the slot's last session, a login or
+ * a logout sees it either still open or gone, as with the lock. Only the
+ * last session's close (which logs the slot out) holds control_lock.
  */
 CK_RV dep11_core_CloseSession(CK_SESSION_HANDLE hSession)
 {
     CK_RV rv = dep11_core_check_init();
+    struct dep11_session *s = NULL;
 
     if (rv != CKR_OK)
         return rv;
+    s = take_not_last(hSession);
+    if (s != NULL)
+        return session_end(s, 0, 0);
     dep11_lock(&control_lock);
     rv = session_close(hSession);
     dep11_unlock(&control_lock);
@@ -478,10 +568,10 @@ CK_RV dep11_core_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR 
 {
     CK_RV rv = dep11_core_check_init();
 
-    if (rv == CKR_OK)
-        rv = look_up(hSession, NULL);
     if (rv != CKR_OK)
         return rv;
+    if (!session_known(hSession))
+        return unknown_session(hSession);
     return dep11_hsm_GetSessionInfo(hSession, pInfo);
 }
 

@@ -22,17 +22,26 @@ static inline size_t ulmap_hash(CK_ULONG k, size_t cap)
     return (size_t)(x ^ (x >> 29)) & (cap - 1);
 }
 
+/* The position of @k in the storage, or DEP11_ULMAP_NONE. */
+#define DEP11_ULMAP_NONE ((size_t)-1)
+static inline size_t dep11_ulmap_find(const struct dep11_ulmap *m, CK_ULONG k)
+{
+    if (m->cap == 0 || k == 0)
+        return DEP11_ULMAP_NONE;
+    for (size_t i = ulmap_hash(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == k)
+            return i;
+        if (m->keys[i] == 0)
+            return DEP11_ULMAP_NONE;
+    }
+}
+
 /* The value stored under @k, or NULL. */
 static inline void *dep11_ulmap_get(const struct dep11_ulmap *m, CK_ULONG k)
 {
-    if (m->cap == 0 || k == 0)
-        return NULL;
-    for (size_t i = ulmap_hash(k, m->cap);; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == k)
-            return m->vals[i];
-        if (m->keys[i] == 0)
-            return NULL;
-    }
+    size_t i = dep11_ulmap_find(m, k);
+
+    return i == DEP11_ULMAP_NONE ? NULL : m->vals[i];
 }
 
 static inline void ulmap_place(CK_ULONG *keys, void **vals, size_t cap,
@@ -45,47 +54,80 @@ static inline void ulmap_place(CK_ULONG *keys, void **vals, size_t cap,
     vals[i] = v;
 }
 
+/* Room for one more key (doubles the storage at half load). CKR_OK or
+ * CKR_HOST_MEMORY. */
+static inline CK_RV ulmap_reserve(struct dep11_ulmap *m)
+{
+    size_t ncap = 0;
+    CK_ULONG *nk = NULL;
+    void **nv = NULL;
+
+    if ((m->count + 1) * 2 <= m->cap)
+        return CKR_OK;
+    ncap = m->cap ? m->cap * 2 : 64;
+    nk = calloc(ncap, sizeof *nk);
+    nv = calloc(ncap, sizeof *nv);
+    if (nk == NULL || nv == NULL) {
+        free(nk);
+        free(nv);
+        return CKR_HOST_MEMORY;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] != 0)
+            ulmap_place(nk, nv, ncap, m->keys[i], m->vals[i]);
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = ncap;
+    return CKR_OK;
+}
+
 /* Stores @v under @k (non-zero; replaces). CKR_OK or CKR_HOST_MEMORY. */
 static inline CK_RV dep11_ulmap_put(struct dep11_ulmap *m, CK_ULONG k, void *v)
 {
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+
     if (k == 0)
-        return CKR_ARGUMENTS_BAD;
-    if ((m->count + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 64;
-        CK_ULONG *nk = calloc(ncap, sizeof *nk);
-        void **nv = calloc(ncap, sizeof *nv);
-        if (nk == NULL || nv == NULL) {
-            free(nk);
-            free(nv);
-            return CKR_HOST_MEMORY;
-        }
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i] != 0)
-                ulmap_place(nk, nv, ncap, m->keys[i], m->vals[i]);
-        free(m->keys);
-        free(m->vals);
-        m->keys = nk;
-        m->vals = nv;
-        m->cap = ncap;
-    }
+        return rv;
+    rv = ulmap_reserve(m);
+    if (rv != CKR_OK)
+        return rv;
     if (dep11_ulmap_get(m, k) == NULL)
         m->count++;
     ulmap_place(m->keys, m->vals, m->cap, k, v);
     return CKR_OK;
 }
 
-/* Removes @k (backward-shift deletion); returns its value or NULL. */
-static inline void *dep11_ulmap_del(struct dep11_ulmap *m, CK_ULONG k)
+/* Stores @v under @k (non-zero) in one probe unless @k is there already:
+ * CKR_OK; CKR_GENERAL_ERROR when @k is present (nothing changes);
+ * CKR_HOST_MEMORY. */
+static inline CK_RV dep11_ulmap_add(struct dep11_ulmap *m, CK_ULONG k, void *v)
 {
-    size_t mask = m->cap - 1, i, j;
-    void *v = NULL;
+    CK_RV rv = CKR_ARGUMENTS_BAD;
+    size_t i = 0;
 
-    if (m->cap == 0 || k == 0)
-        return NULL;
-    for (i = ulmap_hash(k, m->cap); m->keys[i] != k; i = (i + 1) & mask)
-        if (m->keys[i] == 0)
-            return NULL;
-    v = m->vals[i];
+    if (k == 0)
+        return rv;
+    rv = ulmap_reserve(m);
+    if (rv != CKR_OK)
+        return rv;
+    for (i = ulmap_hash(k, m->cap); m->keys[i] != 0; i = (i + 1) & (m->cap - 1))
+        if (m->keys[i] == k)
+            return CKR_GENERAL_ERROR;
+    m->keys[i] = k;
+    m->vals[i] = v;
+    m->count++;
+    return CKR_OK;
+}
+
+/* Removes the key at position @i (from dep11_ulmap_find; backward-shift
+ * deletion) and returns its value. */
+static inline void *dep11_ulmap_del_at(struct dep11_ulmap *m, size_t i)
+{
+    size_t mask = m->cap - 1, j = 0;
+    void *v = m->vals[i];
+
     m->keys[i] = 0;
     m->vals[i] = NULL;
     m->count--;
@@ -101,6 +143,14 @@ static inline void *dep11_ulmap_del(struct dep11_ulmap *m, CK_ULONG k)
         }
     }
     return v;
+}
+
+/* Removes @k; returns its value or NULL. */
+static inline void *dep11_ulmap_del(struct dep11_ulmap *m, CK_ULONG k)
+{
+    size_t i = dep11_ulmap_find(m, k);
+
+    return i == DEP11_ULMAP_NONE ? NULL : dep11_ulmap_del_at(m, i);
 }
 
 /* Frees the map's storage (not the values). */

@@ -1,7 +1,7 @@
 /*
  * call.c - the out-of-line half of hsm/call.h: the backend pointer, the
- * missing-function answer, the trace line and the wrappers that carry a
- * quirk gate.
+ * missing-function answer, the trace line, the wrappers that carry a
+ * quirk gate and the whole wrappers behind the lean ones.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -157,3 +157,17 @@ CK_RV dep11_hsm_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PT
         dep11_hsm_trace("WaitForSlotEvent", rv);
     return rv;
 }
+
+/* The whole wrappers behind the lean ones (call.h DEP11_HSM_LEAN): the
+ * missing-function answer, the serial lock, the SIGPIPE guard, tracing. */
+#define DEP11_HSM_CALL(name, params, args)
+#define DEP11_HSM_QUIRK(name, params, args)
+#define DEP11_HSM_LEAN(name, params, args)                                                     \
+    CK_RV dep11_hsm_full_##name params                                                         \
+    {                                                                                          \
+        DEP11_HSM_BODY(name, args);                                                            \
+    }
+#include "hsm/calls.def"
+#undef DEP11_HSM_CALL
+#undef DEP11_HSM_QUIRK
+#undef DEP11_HSM_LEAN

@@ -17,7 +17,8 @@
  *     used by the callers that own a session they can reopen.
  * A plain wrapper is inline: two loads, three predicted branches and the
  * call (no lock, no extra call frame, unless the profile says serial), so
- * the data path costs what it did.
+ * the data path costs what it did; a lean one (DEP11_HSM_LEAN) inlines
+ * only the plain call and leaves the rest to call.c.
  */
 #ifndef DEP11_HSM_CALL_H
 #define DEP11_HSM_CALL_H
@@ -70,9 +71,10 @@ void dep11_hsm_trace(const char *fn, CK_RV rv);
 #define DEP11_HSM_UNLIKELY(x) (x)
 #endif
 
-#define DEP11_HSM_CALL(name, params, args)                                                     \
-    static inline CK_RV dep11_hsm_##name params                                                \
-    {                                                                                          \
+/* The whole wrapper's body: the missing-function answer, the serial lock,
+ * the SIGPIPE guard and tracing around the call. */
+#define DEP11_HSM_BODY(name, args)                                                             \
+    do {                                                                                       \
         CK_FUNCTION_LIST *const f_ = dep11_hsm_backend;                                        \
         const int serial_ = dep11_hsm_serial;                                                  \
         CK_RV rv_ = CKR_GENERAL_ERROR;                                                         \
@@ -95,10 +97,33 @@ void dep11_hsm_trace(const char *fn, CK_RV rv);
         if (DEP11_HSM_UNLIKELY(dep11_hsm_tracing))                                             \
             dep11_hsm_trace(#name, rv_);                                                       \
         return rv_;                                                                            \
+    } while (0)
+
+#define DEP11_HSM_CALL(name, params, args)                                                     \
+    static inline CK_RV dep11_hsm_##name params                                                \
+    {                                                                                          \
+        DEP11_HSM_BODY(name, args);                                                            \
     }
 #define DEP11_HSM_QUIRK(name, params, args) CK_RV dep11_hsm_##name params;
+/* A lean call (the session open/close/info paths): inline only the plain
+ * call, when the backend has the function and no serial lock, SIGPIPE guard
+ * or tracing is on; anything else goes to the whole wrapper, out of line in
+ * call.c (dep11_hsm_full_<name>). The caller then carries no signal set on
+ * its stack (nor the stack protector's check that comes with it). */
+#define DEP11_HSM_LEAN(name, params, args)                                                     \
+    CK_RV dep11_hsm_full_##name params;                                                        \
+    static inline CK_RV dep11_hsm_##name params                                                \
+    {                                                                                          \
+        CK_FUNCTION_LIST *const f_ = dep11_hsm_backend;                                        \
+                                                                                               \
+        if (DEP11_HSM_UNLIKELY(f_ == NULL || f_->C_##name == NULL ||                           \
+                               (dep11_hsm_serial | dep11_hsm_sigpipe | dep11_hsm_tracing)))    \
+            return dep11_hsm_full_##name args;                                                 \
+        return f_->C_##name args;                                                              \
+    }
 #include "hsm/calls.def"
 #undef DEP11_HSM_CALL
 #undef DEP11_HSM_QUIRK
+#undef DEP11_HSM_LEAN
 
 #endif

@@ -3,10 +3,11 @@
  * an earlier one while holding a later one):
  *   1.  module state lock    (core/module.c state_lock: init/finalize,
  *                             global tables)
- *   1b. session control lock (core/session.c control_lock: close, login,
- *                             logout; held across those backend calls so
- *                             that "last session closed" and a login cannot
- *                             interleave; an open takes only lock 2)
+ *   1b. session control lock (core/session.c control_lock: close of a
+ *                             slot's last session, login, logout; held
+ *                             across those backend calls so that "last
+ *                             session closed" and a login cannot interleave;
+ *                             an open and any other close take only lock 2)
  *   2.  session table lock   (core/session.c table_lock, a dep11_spin_t:
  *                             handle -> session lookups and the login
  *                             records; held only for those)

@@ -161,6 +161,41 @@ static void test_pass_through_and_trace(void **state)
     free(log);
 }
 
+static CK_RV be_session_info(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR info)
+{
+    seen_session = s;
+    info->slotID = 7;
+    return s == 44 ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
+}
+
+/* The lean wrappers (session open/close/info): the plain call inline, the
+ * trace, the missing-function answer and the serial lock through the whole
+ * wrapper as for every other call. */
+static void test_lean_wrapper(void **state)
+{
+    CK_SESSION_INFO info;
+    char *log = NULL;
+
+    (void)state;
+    assert_int_equal(dep11_hsm_GetSessionInfo(44, &info), CKR_FUNCTION_NOT_SUPPORTED);
+    be.C_GetSessionInfo = be_session_info;
+    assert_int_equal(dep11_hsm_GetSessionInfo(44, &info), CKR_OK);
+    assert_int_equal(seen_session, 44);
+    assert_int_equal(info.slotID, 7);
+    log = log_text();
+    assert_int_equal(count(log, "has no C_GetSessionInfo"), 1);
+    assert_int_equal(count(log, "backend C_GetSessionInfo"), 0); /* tracing off */
+    free(log);
+    dep11_hsm_tracing = 1;
+    assert_int_equal(dep11_hsm_GetSessionInfo(45, &info), CKR_SESSION_HANDLE_INVALID);
+    assert_int_equal(seen_session, 45);
+    log = log_text();
+    assert_int_equal(count(log, "backend C_GetSessionInfo: CKR_SESSION_HANDLE_INVALID"), 1);
+    free(log);
+    dep11_hsm_tracing = 0;
+    be.C_GetSessionInfo = NULL;
+}
+
 static void *token_info_thread(void *arg)
 {
     CK_TOKEN_INFO ti;
@@ -417,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup(test_not_loaded, load_double),
         cmocka_unit_test_setup(test_missing_function, load_double),
         cmocka_unit_test_setup(test_pass_through_and_trace, load_double),
+        cmocka_unit_test_setup(test_lean_wrapper, load_double),
         cmocka_unit_test_setup(test_token_info_serialized, load_double),
         cmocka_unit_test_setup(test_retry_policy, load_double),
         cmocka_unit_test_setup(test_serial_calls, load_double),

@@ -313,6 +313,13 @@ static void login_tracking(void **state)
     k = add_key(f->a, DEP11_ROLE_WORKLOAD);
     /* closing the last session of slot 1 logs it out and ends its objects */
     assert_int_equal(dep11_core_CloseSession(f->a), CKR_OK);
+    /* not the last one (no control lock): the slot stays logged in, a's
+     * keys are gone */
+    assert_int_equal(resolve(f->b, k, NULL), -1);
+    assert_int_equal(dep11_session_acquire(f->b, &s), CKR_OK);
+    assert_int_equal(dep11_session_require_user(s), CKR_OK);
+    dep11_session_release(s);
+    assert_int_equal(dep11_core_CloseSession(f->a), CKR_SESSION_HANDLE_INVALID);
     expect_value(fake_Logout, h, f->b);
     assert_int_equal(dep11_core_CloseSession(f->b), CKR_OK);
     f->a = open_on(1, 0x103);
@@ -499,6 +506,7 @@ static void ulmap_matches_reference(void **state)
     struct dep11_ulmap m = { 0 };
     uintptr_t *ref = calloc(N, sizeof *ref); /* ref[k]: the value, 0 = absent */
     unsigned seed = 12345;
+    size_t n = 0;
     (void)state;
 
     assert_non_null(ref);
@@ -506,7 +514,13 @@ static void ulmap_matches_reference(void **state)
         CK_ULONG k;
         seed = seed * 1103515245u + 12345u;
         k = 1 + (seed >> 8) % (N - 1);
-        if ((seed >> 4) & 1) {
+        if (((seed >> 3) & 3) == 0) {
+            /* add: only when absent, and a present key keeps its value */
+            CK_RV want = ref[k] != 0 ? CKR_GENERAL_ERROR : CKR_OK;
+            assert_int_equal(dep11_ulmap_add(&m, k, (void *)(uintptr_t)(i + 1)), want);
+            if (want == CKR_OK)
+                ref[k] = (uintptr_t)(i + 1);
+        } else if ((seed >> 4) & 1) {
             assert_int_equal(dep11_ulmap_put(&m, k, (void *)(uintptr_t)(i + 1)), CKR_OK);
             ref[k] = (uintptr_t)(i + 1);
         } else {
@@ -514,8 +528,12 @@ static void ulmap_matches_reference(void **state)
             ref[k] = 0;
         }
     }
-    for (CK_ULONG k = 1; k < N; k++)
+    for (CK_ULONG k = 1; k < N; k++) {
         assert_true((uintptr_t)dep11_ulmap_get(&m, k) == ref[k]);
+        if (ref[k] != 0)
+            n++;
+    }
+    assert_int_equal(m.count, n);
     dep11_ulmap_free(&m);
     free(ref);
 }

@@ -51,8 +51,8 @@ struct fake_hsm {
     CK_RV state_commit_rv;                 /* provider_state.h commits */
     CK_RV mark_rv;                         /* provider_mark.h reads */
     int mark_have;                         /* the provider token has a change mark */
-    uint8_t mark[DEP11_MARK_LEN]; /* its value (writes through this double change it) */
-    int tombstoned;   /* every policy id carries a tombstone */
+    uint8_t mark[DEP11_MARK_LEN];          /* its value (writes change it) */
+    int tombstoned;                        /* every policy id carries a tombstone */
     unsigned state_gets, tomb_finds, mark_reads; /* provider look-ups */
     /* counters */
     unsigned sessions_open;                /* worker sessions not yet closed */

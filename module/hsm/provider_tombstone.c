@@ -25,7 +25,7 @@ static void tomb_label(char out[TOMB_LABEL_LEN + 1], const uint8_t id[16])
 }
 
 /* One search: the tombstones of @id (normally 0 or 1; two concurrent writers
- * in two processes may leave two). Handles are recorded as provider objects. */
+ * in two processes may leave two). */
 static CK_RV tomb_search(CK_SESSION_HANDLE s, const uint8_t id[16], CK_OBJECT_HANDLE **found,
                          size_t *n)
 {

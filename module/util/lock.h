@@ -38,6 +38,7 @@
  *       - the dep11 request table         (core/vendor_obj.c vreq_lock)
  *       - the root-identity memo          (crypto/rsa.c id_lock; only tried)
  *       - the customer root handle hints  (hier/copy_open.c hint_lock)
+ *       - the policy facts memo           (hier/facts.c memo.lock)
  *       - the audit log                   (util/audit.c audit_lock)
  *       - the list of abandoned task threads and each task group's lock
  *                                         (util/tasks.c)

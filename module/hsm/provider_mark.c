@@ -170,6 +170,11 @@ CK_RV dep11_provider_mark_read(uint8_t mark[DEP11_MARK_LEN], int *have)
         rv = dep11_provider_run_write(create_fn, NULL);
         if (rv == CKR_OK)
             LOG_INFO("provider token: change mark created");
+        else /* only a memo is lost: this unwrap searches, as without marks */
+            LOG_WARN("%s: no change mark could be made on the provider token: nothing is "
+                     "remembered of its records until one exists",
+                     dep11_rv_name(rv));
+        rv = CKR_OK;
     }
     if (rv != CKR_OK)
         LOG_FAIL(rv, "reading the provider token's change mark");

@@ -22,7 +22,8 @@
  * remembered handle; the first time, or when the handle is no longer the
  * mark, one search). *@have = 1 when exactly one mark existed before the
  * read; 0 when there was none (one is created: it may be used from the next
- * read on) or several (a writer keeps one). CKR_OK; CKR_ARGUMENTS_BAD;
+ * read on; a creation that fails is logged, not returned) or several (a
+ * writer keeps one). CKR_OK; CKR_ARGUMENTS_BAD;
  * CKR_CRYPTOKI_NOT_INITIALIZED; backend codes. */
 CK_RV dep11_provider_mark_read(uint8_t mark[DEP11_MARK_LEN], int *have);
 

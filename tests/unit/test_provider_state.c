@@ -534,6 +534,15 @@ static void test_mark_none(void **state)
     assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
     assert_int_equal(have, 1);
     assert_memory_equal(r, m, sizeof r);
+    /* a mark that cannot be made costs the memo, not the read */
+    reset(NULL);
+    create_rv = CKR_DEVICE_MEMORY;
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK);
+    assert_int_equal(have, 0);
+    assert_int_equal(count_marks(), 0);
+    create_rv = CKR_OK;
+    assert_int_equal(dep11_provider_mark_read(r, &have), CKR_OK); /* made now */
+    assert_int_equal(count_marks(), 1);
     /* a failing backend is its answer, and no mark to use */
     dep11_provider_mark_reset();
     list.C_GetAttributeValue = NULL;

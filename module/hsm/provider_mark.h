@@ -7,8 +7,9 @@
  * finished (docs/ARCHITECTURE.md, "Caches and memos"). Object: CKO_DATA,
  * token, private, modifiable, CKA_APPLICATION "dep11-state-mark", CKA_LABEL
  * 64 hex digits: a random id fixed at creation (32), then 32 each writer sets
- * afresh (the label is the one attribute of a data object PKCS#11 lets a
- * C_SetAttributeValue change; docs/FORMATS.md).
+ * afresh (the label: PKCS#11 lets C_SetAttributeValue change it on every
+ * storage object, where SoftHSM refuses a data object's CKA_VALUE with
+ * CKR_ATTRIBUTE_READ_ONLY; docs/FORMATS.md).
  */
 #ifndef DEP11_HSM_PROVIDER_MARK_H
 #define DEP11_HSM_PROVIDER_MARK_H

@@ -44,8 +44,16 @@ struct bench_hsm {
     unsigned char ct[512];                /* OAEP(SHA-1) ciphertext under root1 */
     CK_ULONG ct_len;
     unsigned char *in, *out;
+    const char *module;          /* NULL: $BENCH_DIRECT_MODULE */
+    CK_SESSION_HANDLE ps;        /* the floor's provider session */
+    CK_OBJECT_HANDLE mac;        /* the provider MAC key */
+    const unsigned char *mac_in; /* what the floor MACs: a blob */
+    CK_ULONG mac_len;
+    char state_app[64];        /* the policy's records: dep11-state-<id> */
+    unsigned char root_id[64]; /* root1's CKA_ID */
+    CK_ULONG root_id_len;
 };
-/* Loads $BENCH_DIRECT_MODULE (a copy of SoftHSM: its own state), logs in
+/* Loads @h->module (or $BENCH_DIRECT_MODULE) (a copy of SoftHSM: its own state), logs in
  * to @token with @pin, makes an AES key and an OAEP ciphertext under the
  * token's root1. 0 or -1 (printed why). */
 int bench_hsm_setup(struct bench_hsm *h, const char *token, const char *pin);
@@ -53,6 +61,21 @@ int bench_hsm_open_close(void *p, size_t n);
 int bench_hsm_session_info(void *p, size_t n);
 int bench_hsm_gcm(void *p, size_t n);
 int bench_hsm_oaep(void *p, size_t n);
+/* The floor (another copy of the library, set up as above): also logs in
+ * to the provider token @label with the PIN in @pin_file and finds every
+ * provider key, the state dep11 must hold in its SoftHSM. 0 or -1. */
+int bench_hsm_provider(struct bench_hsm *h, const char *label, const char *pin_file);
+/* The HSM calls DESIGN requires of every uncached POLICY_UNWRAP, made
+ * directly: the caller's token identity (C_GetTokenInfo), the blob MAC with
+ * the provider MAC key (C_SignInit + C_Sign over @h->mac_in) and the RSA-OAEP
+ * decrypt of bench_hsm_oaep. */
+int bench_hsm_unwrap_floor(void *p, size_t n);
+/* The same when the process knows nothing yet (the first unwrap of a
+ * policy, or after a flush of everything): also one search of the provider
+ * token for the policy's records (@h->state_app) and one of the customer
+ * token for the root (RSA private key with root1's CKA_ID), each fetching
+ * what it found. */
+int bench_hsm_unwrap_floor_cold(void *p, size_t n);
 
 /* --- OpenSSL in process ----------------------------------------------------- */
 struct bench_ossl {

@@ -259,6 +259,10 @@ static void row_pair(const char *figure, bench_fn a, void *actx, bench_fn b, voi
     bench_row(figure, ra, rb, "ops/s", target);
 }
 
+/* The floor (a third copy of SoftHSM holding dep11's provider login and
+ * keys): NULL when run-bench gave none. */
+static struct bench_hsm *floor_hsm;
+
 static void rows_data(struct d11_ctx *d, struct bench_hsm *h, struct bench_ossl *o)
 {
     static const struct { size_t n; const char *name, *target; } chunk[] = {
@@ -269,6 +273,9 @@ static void rows_data(struct d11_ctx *d, struct bench_hsm *h, struct bench_ossl 
 
     row_pair("C_OpenSession + C_CloseSession / SoftHSM", d11_open_close, d,
              bench_hsm_open_close, h, 0, ">= 0.90");
+    if (floor_hsm != NULL)
+        row_pair("open + close / the floor (SoftHSM with dep11's state)", d11_open_close, d,
+                 bench_hsm_open_close, floor_hsm, 0, "-");
     row_pair("C_GetSessionInfo / SoftHSM", d11_session_info, d, bench_hsm_session_info, h, 0,
              ">= 0.95");
     row_pair("pass-through C_Encrypt AES-GCM 4 KiB / SoftHSM", d11_pt_gcm, d, bench_hsm_gcm, h,
@@ -279,6 +286,33 @@ static void rows_data(struct d11_ctx *d, struct bench_hsm *h, struct bench_ossl 
     if (wanted("CHILD_UNWRAP"))
         bench_row("CKM_DEP11_CHILD_UNWRAP + C_DestroyObject (no direct)",
                   bench_rate(d11_child_unwrap, d, 0), 0, "ops/s", "-");
+}
+
+/* What an uncached unwrap cannot avoid on this HSM: the calls DESIGN
+ * requires, made directly (bench_hsm_unwrap_floor), against the decrypt
+ * alone; then dep11's miss against that floor. */
+static void rows_unwrap_floor(struct d11_ctx *d, struct bench_hsm *h)
+{
+    double fl = 0, raw = 0, miss = 0, cold = 0;
+
+    if (floor_hsm == NULL || !wanted("floor: POLICY_UNWRAP"))
+        return;
+    floor_hsm->mac_in = d->blob.p;
+    floor_hsm->mac_len = d->blob.len - 32;
+    strcpy(floor_hsm->state_app, "dep11-state-");
+    for (int i = 0; i < 16; i++)
+        sprintf(floor_hsm->state_app + 12 + 2 * i, "%02x", d->policy_id[i]);
+    bench_pair(bench_hsm_unwrap_floor, floor_hsm, bench_hsm_oaep, h, 0, &fl, &raw);
+    bench_row("floor: POLICY_UNWRAP's HSM calls / the decrypt", fl, raw, "ops/s", "-");
+    d->flush_id = d->policy_id;
+    bench_pair(d11_unwrap_cold, d, bench_hsm_unwrap_floor, floor_hsm, 0, &miss, &fl);
+    d->flush_id = NULL;
+    bench_row("POLICY_UNWRAP miss / the floor: POLICY_UNWRAP's calls", miss, fl, "ops/s", "-");
+    bench_pair(bench_hsm_unwrap_floor_cold, floor_hsm, bench_hsm_oaep, h, 0, &fl, &raw);
+    bench_row("floor: cold POLICY_UNWRAP's HSM calls / the decrypt", fl, raw, "ops/s", "-");
+    bench_pair(d11_unwrap_cold, d, bench_hsm_unwrap_floor_cold, floor_hsm, 0, &cold, &fl);
+    bench_row("cold POLICY_UNWRAP / the floor: cold POLICY_UNWRAP's calls", cold, fl, "ops/s",
+              "-");
 }
 
 static void rows_unwrap(struct d11_ctx *d, struct bench_hsm *h)
@@ -293,6 +327,7 @@ static void rows_unwrap(struct d11_ctx *d, struct bench_hsm *h)
         bench_row("POLICY_UNWRAP miss, one policy flushed / SoftHSM RSA-3072 OAEP decrypt",
                   miss, raw, "ops/s", ">= 0.95");
     }
+    rows_unwrap_floor(d, h);
     if (!wanted("cold POLICY_UNWRAP threads"))
         return;
     bench_pair(d11_unwrap_cold, d, bench_hsm_oaep, h, 0, &cold, &raw);
@@ -369,6 +404,17 @@ int main(void)
         bench_hsm_setup(&h, "contoso", "1234") != 0 || bench_ossl_setup(&o) != 0) {
         fprintf(stderr, "bench: set-up failed\n");
         return 1;
+    }
+    if (getenv("BENCH_FLOOR_MODULE") != NULL && getenv("BENCH_FLOOR_MODULE")[0] != 0) {
+        static struct bench_hsm fl;
+        char pin_file[4096];
+
+        fl.module = getenv("BENCH_FLOOR_MODULE");
+        snprintf(pin_file, sizeof pin_file, "%s/provider.pin", getenv("ITEST_WORLD"));
+        if (bench_hsm_setup(&fl, "contoso", "1234") != 0 ||
+            bench_hsm_provider(&fl, "dep11-provider", pin_file) != 0)
+            return 1;
+        floor_hsm = &fl;
     }
     memcpy(o.file_id, d.chunk.fileId, 16);
     o.index = d.chunk.ulChunkIndex;

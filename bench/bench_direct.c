@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "bench.h"
+#include "dep11-provider.h"
 
 double bench_now(void)
 {
@@ -117,12 +118,13 @@ long bench_rss(void)
 /* --- plain SoftHSM ------------------------------------------------------- */
 static int hsm_load(struct bench_hsm *h)
 {
-    const char *path = getenv("BENCH_DIRECT_MODULE");
+    const char *path = h->module != NULL ? h->module : getenv("BENCH_DIRECT_MODULE");
     CK_RV (*gfl)(CK_FUNCTION_LIST_PTR_PTR) = NULL;
     void *dl = path != NULL ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
 
     if (dl == NULL) {
-        fprintf(stderr, "bench: BENCH_DIRECT_MODULE (a copy of SoftHSM) does not load\n");
+        fprintf(stderr, "bench: %s (a copy of SoftHSM) does not load\n",
+                path != NULL ? path : "BENCH_DIRECT_MODULE");
         return -1;
     }
     /* As dep11 initializes its backend (CKF_OS_LOCKING_OK: SoftHSM then
@@ -138,7 +140,7 @@ static int hsm_load(struct bench_hsm *h)
     return 0;
 }
 
-static int hsm_slot(struct bench_hsm *h, const char *token)
+static int hsm_slot(struct bench_hsm *h, const char *token, CK_SLOT_ID *slot)
 {
     CK_SLOT_ID slots[16];
     CK_ULONG n = 16;
@@ -150,7 +152,7 @@ static int hsm_slot(struct bench_hsm *h, const char *token)
     for (CK_ULONG i = 0; i < n; i++)
         if (h->f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && memcmp(ti.label, token, len) == 0 &&
             ti.label[len] == ' ') {
-            h->slot = slots[i];
+            *slot = slots[i];
             return 0;
         }
     return -1;
@@ -207,15 +209,22 @@ int bench_hsm_setup(struct bench_hsm *h, const char *token, const char *pin)
     CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
     unsigned char pt[32] = { 1 };
 
-    if (hsm_load(h) != 0 || hsm_slot(h, token) != 0 ||
-        h->f->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                            &h->s) != CKR_OK ||
+    if (hsm_load(h) != 0 || hsm_slot(h, token, &h->slot) != 0 ||
+        h->f->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h->s) !=
+            CKR_OK ||
         h->f->C_Login(h->s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK ||
         h->f->C_GenerateKey(h->s, &kg, at, 3, &h->aes) != CKR_OK)
         return -1;
     h->root_priv = hsm_find(h, CKO_PRIVATE_KEY, "root1");
     pub = hsm_find(h, CKO_PUBLIC_KEY, "root1");
     h->ct_len = sizeof h->ct;
+    {
+        CK_ATTRIBUTE id = { CKA_ID, h->root_id, sizeof h->root_id };
+
+        if (h->root_priv != CK_INVALID_HANDLE &&
+            h->f->C_GetAttributeValue(h->s, h->root_priv, &id, 1) == CKR_OK)
+            h->root_id_len = id.ulValueLen;
+    }
     if (h->root_priv == CK_INVALID_HANDLE || pub == CK_INVALID_HANDLE ||
         h->f->C_EncryptInit(h->s, &om, pub) != CKR_OK ||
         h->f->C_Encrypt(h->s, pt, sizeof pt, h->ct, &h->ct_len) != CKR_OK) {
@@ -272,6 +281,94 @@ int bench_hsm_oaep(void *p, size_t n)
     if (h->f->C_DecryptInit(h->s, &m, h->root_priv) != CKR_OK)
         return 1;
     return h->f->C_Decrypt(h->s, h->ct, h->ct_len, pt, &pt_len) != CKR_OK;
+}
+
+/* --- the floor: SoftHSM holding what dep11 must hold ---------------------- */
+int bench_hsm_provider(struct bench_hsm *h, const char *label, const char *pin_file)
+{
+    CK_SLOT_ID slot = 0;
+    CK_OBJECT_HANDLE objs[16];
+    CK_ULONG got = 0;
+    CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t[] = { { CKA_CLASS, &secret, sizeof secret },
+                         { CKA_LABEL, (void *)DEP11_PROVIDER_LABEL_MAC,
+                           sizeof DEP11_PROVIDER_LABEL_MAC - 1 } };
+    char pin[128] = "";
+    FILE *fp = fopen(pin_file, "r");
+
+    if (fp == NULL || fgets(pin, sizeof pin, fp) == NULL)
+        pin[0] = 0;
+    if (fp != NULL)
+        fclose(fp);
+    pin[strcspn(pin, "\r\n")] = 0;
+    if (pin[0] == 0 || hsm_slot(h, label, &slot) != 0 ||
+        h->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h->ps) !=
+            CKR_OK ||
+        h->f->C_Login(h->ps, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK) {
+        fprintf(stderr, "bench: the floor cannot log in to %s\n", label);
+        return -1;
+    }
+    /* every provider key and record gets its handle, as in dep11's SoftHSM
+     * after its start-up check */
+    if (h->f->C_FindObjectsInit(h->ps, NULL, 0) == CKR_OK) {
+        (void)h->f->C_FindObjects(h->ps, objs, 16, &got);
+        (void)h->f->C_FindObjectsFinal(h->ps);
+    }
+    if (h->f->C_FindObjectsInit(h->ps, t, 2) != CKR_OK ||
+        h->f->C_FindObjects(h->ps, &h->mac, 1, &got) != CKR_OK || got != 1) {
+        fprintf(stderr, "bench: no provider MAC key on %s\n", label);
+        return -1;
+    }
+    (void)h->f->C_FindObjectsFinal(h->ps);
+    return 0;
+}
+
+int bench_hsm_unwrap_floor(void *p, size_t n)
+{
+    struct bench_hsm *h = p;
+    CK_MECHANISM m = { CKM_SHA256_HMAC, NULL, 0 };
+    CK_TOKEN_INFO ti;
+    unsigned char mac[32];
+    CK_ULONG mac_len = sizeof mac;
+
+    if (h->f->C_GetTokenInfo(h->slot, &ti) != CKR_OK ||
+        h->f->C_SignInit(h->ps, &m, h->mac) != CKR_OK ||
+        h->f->C_Sign(h->ps, (CK_BYTE_PTR)h->mac_in, h->mac_len, mac, &mac_len) != CKR_OK)
+        return 1;
+    return bench_hsm_oaep(p, n);
+}
+
+/* One search (@s, @t of @n attributes), all it finds fetched. 0 or 1. */
+static int hsm_search(struct bench_hsm *h, CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    CK_OBJECT_HANDLE objs[16];
+    CK_ULONG got = 0;
+
+    if (h->f->C_FindObjectsInit(s, t, n) != CKR_OK)
+        return 1;
+    if (h->f->C_FindObjects(s, objs, 16, &got) != CKR_OK || got == 0) {
+        (void)h->f->C_FindObjectsFinal(s);
+        return 1;
+    }
+    return h->f->C_FindObjectsFinal(s) != CKR_OK;
+}
+
+int bench_hsm_unwrap_floor_cold(void *p, size_t n)
+{
+    struct bench_hsm *h = p;
+    CK_OBJECT_CLASS data = CKO_DATA, priv = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE rsa = CKK_RSA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE records[] = { { CKA_CLASS, &data, sizeof data },
+                               { CKA_TOKEN, &yes, 1 },
+                               { CKA_APPLICATION, h->state_app, strlen(h->state_app) } };
+    CK_ATTRIBUTE root[] = { { CKA_CLASS, &priv, sizeof priv },
+                            { CKA_KEY_TYPE, &rsa, sizeof rsa },
+                            { CKA_ID, h->root_id, h->root_id_len } };
+
+    if (hsm_search(h, h->ps, records, 3) != 0 || hsm_search(h, h->s, root, 3) != 0)
+        return 1;
+    return bench_hsm_unwrap_floor(p, n);
 }
 
 /* --- OpenSSL --------------------------------------------------------------- */

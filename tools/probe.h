@@ -37,6 +37,8 @@ struct probe {
     struct trial trusted_user; /* a user session made a CKA_TRUSTED object (bad) */
     struct trial trusted_so;   /* the SO made one */
     struct trial fork_child;   /* a forked child initialized the library again */
+    struct trial handles;      /* session objects made and destroyed in turn */
+    int handle_reused;         /* one of them got an earlier one's handle */
     int gcm_hsm_iv;            /* the HSM wrote its own IV into pIv */
     CK_ULONG kwp_mech;         /* the AES key wrap with padding number that worked */
     CK_ULONG same_identity;    /* other tokens with this token's maker/model/serial */

@@ -222,6 +222,25 @@ static void write_backend_calls(FILE *fp, const struct probe *p)
             ock ? "serial" : "concurrent");
 }
 
+/* "object-handles": reused when a destroyed object's handle came back in
+ * the trial (or the trial could not run), else unique. */
+static void write_object_handles(FILE *fp, const struct probe *p)
+{
+    int unique = p->handles.res == TRIAL_OK && !p->handle_reused;
+
+    if (p->handles.res != TRIAL_OK)
+        fprintf(fp, "# Object handles: the trial could not run (%s): reused, the safe value.\n",
+                p->handles.why != NULL ? p->handles.why : "skipped");
+    else
+        fprintf(fp, "# Object handles: %s\n",
+                unique ? "16 session objects, each destroyed before the next, got 16\n"
+                         "# distinct handles: unique. No trial proves a library never reuses\n"
+                         "# one: check the vendor's word (SoftHSM documents it)."
+                       : "a destroyed session object's handle went to a later one:\n"
+                         "# reused (a remembered root handle is read again before each use).");
+    fprintf(fp, "object-handles = %s\n\n", unique ? "unique" : "reused");
+}
+
 /* The profile text: every key of docs/CONFIG.md's table. */
 static void write_profile(FILE *fp, const struct probe *p, const struct route *r)
 {
@@ -244,6 +263,7 @@ static void write_profile(FILE *fp, const struct probe *p, const struct route *r
             "# %s (no profile key: dep11 always initializes the library itself)\n\n",
             said(&p->fork_child, fork_why, sizeof fork_why));
     write_backend_calls(fp, p);
+    write_object_handles(fp, p);
     fprintf(fp, "# Not decided by a trial: dep11's defaults (tune for the deployment).\n"
                 "availability-rsa-bits = 2048\n"
                 "call-timeout-ms = 0\nretries = 1\nbackoff-ms = 0\n"

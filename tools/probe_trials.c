@@ -406,6 +406,34 @@ int probe_trusted_so(struct tool *t, struct probe *p)
     return TOOL_EXIT_OK;
 }
 
+/* "object-handles": does the library give a destroyed object's handle to
+ * a later object? HANDLE_ROUNDS session data objects, each destroyed before
+ * the next is made. A repeat proves reuse; none proves nothing beyond
+ * these rounds (the profile comment says so). */
+#define HANDLE_ROUNDS 16
+static void handle_reuse(struct tool *t, struct probe *p)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL no_ = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls },
+                            { CKA_TOKEN, &no_, sizeof no_ },
+                            { CKA_LABEL, (void *)"dep11-probe-handle", 18 } };
+    CK_OBJECT_HANDLE seen[HANDLE_ROUNDS];
+    CK_RV rv = CKR_GENERAL_ERROR;
+
+    for (int i = 0; i < HANDLE_ROUNDS; i++) {
+        rv = t->p11->C_CreateObject(t->session, tmpl, 3, &seen[i]);
+        if (rv != CKR_OK) {
+            no(&p->handles, "C_CreateObject (a session data object)", rv);
+            return;
+        }
+        tool_destroy(t, seen[i]);
+        for (int j = 0; j < i; j++)
+            p->handle_reused |= seen[j] == seen[i];
+    }
+    ok(&p->handles);
+}
+
 void probe_trials(struct tool *t, struct probe *p)
 {
     CK_ATTRIBUTE_TYPE aes_use[] = { CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP };
@@ -425,6 +453,7 @@ void probe_trials(struct tool *t, struct probe *p)
     hmac(t, p);
     signatures(t, p);
     trusted_user(t, p);
+    handle_reuse(t, p);
 }
 
 /* The child of probe_fork: the stage that failed (1 C_Initialize, 2

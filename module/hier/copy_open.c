@@ -24,14 +24,21 @@
 #define HINTS 32 /* remembered root handles */
 
 /* Root handle hints: the handle under which a search last found the root
- * of a given identity on a given slot. A hint is never trusted: the key
- * it names is read again (one C_GetAttributeValue on the worker session
- * that then decrypts) and used only if the HSM answers with an RSA private
- * key whose public numbers have the copy's identity, exactly the check a
- * search result gets. A destroyed root answers CKR_OBJECT_HANDLE_INVALID,
- * a handle the backend reused names a key of another identity: both go
- * back to the search, which then decides as it always did. This saves the
- * search (in SoftHSM, a re-read of every object file of the token).
+ * of a given identity on a given slot. A hint is not trusted by default:
+ * the key it names is read again (one C_GetAttributeValue on the worker
+ * session that then decrypts) and used only if the HSM answers with an RSA
+ * private key whose public numbers have the copy's identity, exactly the
+ * check a search result gets. A destroyed root answers
+ * CKR_OBJECT_HANDLE_INVALID, a handle the backend reused names a key of
+ * another identity: both go back to the search, which then decides as it
+ * always did. This saves the search (in SoftHSM, a re-read of every object
+ * file of the token).
+ * Under the profile's "object-handles = unique" (the backend never gives an
+ * object's handle to another object in the process: SoftHSM) a hint whose
+ * key was proven sensitive and not extractable is used without the read:
+ * the same object keeps those two (PKCS#11 lets neither change back) and
+ * its numbers. Only a decrypt that serves counts; any other answer goes the
+ * proven way above (read, then search), which decides.
  * A hint taken before a flush of the whole cache (DEP11_FlushCache(NULL),
  * dep11_cache_generation) is not used: after such a flush an unwrap asks
  * the HSM exactly as a first one does, so its backend calls do not depend
@@ -41,6 +48,7 @@ static dep11_mutex_t hint_lock = DEP11_MUTEX_INIT;
 static struct {
     CK_SLOT_ID slot;
     CK_OBJECT_HANDLE h; /* CK_INVALID_HANDLE: unused */
+    int usable;         /* the key was sensitive and not extractable */
     unsigned long gen;  /* dep11_cache_generation() when remembered */
     size_t id_len;
     uint8_t id[DEP11_BLOB_KEY_ID_MAX];
@@ -55,23 +63,31 @@ static int hint_is(size_t i, CK_SLOT_ID slot, const struct dep11_wrapped_copy *c
            memcmp(hints[i].id, cp->key_id, cp->key_id_len) == 0;
 }
 
-/* The remembered handle of root @cp on @slot, or CK_INVALID_HANDLE. */
-static CK_OBJECT_HANDLE hint_get(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp)
+/* The remembered handle of root @cp on @slot, or CK_INVALID_HANDLE;
+ * *@usable (may be NULL) whether its key was proven usable. */
+static CK_OBJECT_HANDLE hint_get(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp,
+                                 int *usable)
 {
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-
     unsigned long gen = dep11_cache_generation();
+    int ok = 0;
 
     dep11_lock(&hint_lock);
     for (size_t i = 0; i < HINTS && h == CK_INVALID_HANDLE; i++)
-        if (hint_is(i, slot, cp) && hints[i].gen == gen)
+        if (hint_is(i, slot, cp) && hints[i].gen == gen) {
             h = hints[i].h;
+            ok = hints[i].usable;
+        }
     dep11_unlock(&hint_lock);
+    if (usable != NULL)
+        *usable = ok;
     return h;
 }
 
-/* Remembers @h as root @cp's handle on @slot (CK_INVALID_HANDLE: forgets). */
-static void hint_put(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp, CK_OBJECT_HANDLE h)
+/* Remembers @h as root @cp's handle on @slot (CK_INVALID_HANDLE: forgets),
+ * with whether its key is usable (sensitive, not extractable). */
+static void hint_put(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp, CK_OBJECT_HANDLE h,
+                     int usable)
 {
     size_t i = 0;
 
@@ -88,6 +104,7 @@ static void hint_put(CK_SLOT_ID slot, const struct dep11_wrapped_copy *cp, CK_OB
         i = hint_next++ % HINTS;
     hints[i].slot = slot;
     hints[i].h = h;
+    hints[i].usable = h != CK_INVALID_HANDLE && usable;
     hints[i].gen = dep11_cache_generation();
     hints[i].id_len = cp->key_id_len;
     memcpy(hints[i].id, cp->key_id, cp->key_id_len);
@@ -141,7 +158,7 @@ static CK_RV hinted_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
                          const struct dep11_wrapped_copy *cp, struct dep11_hsm_rsa *out,
                          int *found)
 {
-    CK_OBJECT_HANDLE h = hint_get(slot, cp);
+    CK_OBJECT_HANDLE h = hint_get(slot, cp, NULL);
     CK_RV rv = CKR_OK;
 
     *found = 0;
@@ -150,6 +167,7 @@ static CK_RV hinted_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
     rv = dep11_hsm_rsa_read(s, h, out);
     if (rv == CKR_OK && is_root(out, cp)) {
         *found = 1;
+        hint_put(slot, cp, h, out->sensitive && !out->extractable);
         return CKR_OK;
     }
     dep11_cleanse(out, sizeof *out);
@@ -157,7 +175,7 @@ static CK_RV hinted_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
         return rv;
     LOG_DEBUG("remembered root handle %lu no longer names the root: searching",
               (unsigned long)h);
-    hint_put(slot, cp, CK_INVALID_HANDLE);
+    hint_put(slot, cp, CK_INVALID_HANDLE, 0);
     return CKR_OK;
 }
 
@@ -180,7 +198,7 @@ static CK_RV search_root(CK_SESSION_HANDLE s, CK_SLOT_ID slot,
             if (is_root(&cand[i], cp)) {
                 *out = cand[i];
                 *found = 1;
-                hint_put(slot, cp, cand[i].priv);
+                hint_put(slot, cp, cand[i].priv, cand[i].sensitive && !cand[i].extractable);
                 return CKR_OK;
             }
     }
@@ -242,6 +260,30 @@ static enum dep11_fault decrypt_customer(struct dep11_copy_open *o, CK_SESSION_H
     return f;
 }
 
+/* Under "object-handles = unique": the decrypt with a remembered handle
+ * whose key was proven usable, without reading the key again. 1 when it
+ * served (o->value set); 0 when there is no such hint or it did not serve
+ * (the proven way then decides: see the hints' comment). */
+static int open_trusted_hint(struct dep11_copy_open *o, CK_SESSION_HANDLE s)
+{
+    struct dep11_hsm_rsa key;
+    int usable = 0;
+
+    if (!o->handles_unique || o->forced)
+        return 0;
+    memset(&key, 0, sizeof key);
+    key.priv = hint_get(o->slot, &o->copy, &usable);
+    if (key.priv == CK_INVALID_HANDLE || !usable)
+        return 0;
+    key.sensitive = CK_TRUE;
+    key.extractable = CK_FALSE;
+    if (decrypt_customer(o, s, &key) == DEP11_FAULT_NONE)
+        return 1;
+    LOG_DEBUG("remembered root handle %lu did not serve: reading it again",
+              (unsigned long)key.priv);
+    return 0;
+}
+
 /* A customer copy: find its root by identity (or take the forced one) on a
  * worker session of the caller's token, then decrypt. */
 static enum dep11_fault open_customer(struct dep11_copy_open *o)
@@ -258,6 +300,10 @@ static enum dep11_fault open_customer(struct dep11_copy_open *o)
         f = dep11_hsm_classify(rv);
         LOG_FAIL(rv, "worker session: %s", dep11_fault_name(f));
         return f == DEP11_FAULT_INVALID ? DEP11_FAULT_DENIED : f;
+    }
+    if (open_trusted_hint(o, s)) {
+        dep11_hsm_worker_close(s);
+        return DEP11_FAULT_NONE;
     }
     if (o->forced) {
         key = o->forced_key;

@@ -30,6 +30,7 @@ struct dep11_copy_open {
     int provider_root;              /* provider: 1 or 2 */
     int forced;                     /* customer: use forced_key, no look-up */
     struct dep11_hsm_rsa forced_key;
+    int handles_unique;             /* customer: the profile's "object-handles = unique" */
     struct dep11_wrapped_copy copy; /* copy.data points at data[] */
     uint8_t data[DEP11_BLOB_COPY_DATA_MAX];
     uint8_t *aad;                   /* availability: the blob's header bytes */

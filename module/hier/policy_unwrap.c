@@ -183,8 +183,10 @@ static CK_RV prepare_roots(struct unwrap *u, CK_OBJECT_HANDLE force_root,
         rv = dep11_copy_open_new(&u->b, (size_t)u->roots[i],
                                  customer ? DEP11_OPEN_CUSTOMER : DEP11_OPEN_PROVIDER,
                                  u->c->slot, i + 1, only >= 0 ? &forced : NULL, &o[*n]);
-        if (rv == CKR_OK)
+        if (rv == CKR_OK) {
+            o[*n]->handles_unique = u->c->cfg->profile.handles_unique;
             idx[(*n)++] = i;
+        }
     }
     dep11_cleanse(&forced, sizeof(forced));
     return rv;

@@ -108,6 +108,7 @@ static const struct key_def profile_keys[] = {
     { "reconnect", K_WORDS, P(reconnect), 0, 0, 0, "yes", "no" },
     { "block-sigpipe", K_WORDS, P(block_sigpipe), 0, 0, 0, "yes", "no" },
     { "backend-calls", K_WORDS, P(backend_serial), 0, 0, 0, "serial", "concurrent" },
+    { "object-handles", K_WORDS, P(handles_unique), 0, 0, 0, "unique", "reused" },
 };
 #undef C
 #undef P

@@ -51,6 +51,11 @@ struct dep11_profile {
     /* "backend-calls": concurrent (0, default) | serial (1): one call into
      * the backend at a time in the process (hsm/call.h) */
     int backend_serial;
+    /* "object-handles": reused (0, default) | unique (1): the backend never
+     * gives an object's handle to another object in the process, so a root
+     * handle proven once is used without reading the key again
+     * (hier/copy_open.c) */
+    int handles_unique;
 };
 
 struct dep11_config {

@@ -48,7 +48,7 @@ for k, v in sorted(shipped.items()):
         print("mismatch: %s: probe says %r, %s says %r" % (k, probed.get(k), sys.argv[2], v))
         bad = 1
 # docs/CONFIG.md's defaults of the keys a shipped profile may leave out
-defaults = {"receipt-signature": "ecdsa", "availability-key": "aes", "gcm-iv": "module",
+defaults = {"object-handles": "reused", "receipt-signature": "ecdsa", "availability-key": "aes", "gcm-iv": "module",
             "root-unwrap": "decrypt", "oaep-hash": "sha256", "max-sessions": "8"}
 for k in sorted(set(probed) - set(shipped)):
     d = defaults.get(k)

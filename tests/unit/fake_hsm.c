@@ -348,6 +348,7 @@ CK_RV dep11_hsm_rsa_read(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, struct dep11_h
     struct fake_rsa *r = fake_hsm_root(&fake, h);
 
     (void)s;
+    fake.reads++;
     if (fake.find_rv != CKR_OK)
         return fake.find_rv;
     if (r == NULL || r->priv != h || !r->priv_present)

@@ -59,6 +59,7 @@ struct fake_hsm {
     unsigned sessions_total;
     unsigned provider_root_calls, avail_created, avail_opens, mac_calls;
     unsigned finds; /* dep11_hsm_rsa_find calls (searches) */
+    unsigned reads; /* dep11_hsm_rsa_read calls (a remembered handle read again) */
     CK_SESSION_HANDLE next_session;
     CK_OBJECT_HANDLE next_handle;
 };

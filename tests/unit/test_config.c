@@ -627,24 +627,47 @@ static void test_shipped_remote_profile(void **state)
     assert_int_equal(load(fx, BASE, GOOD_PROFILE "block-sigpipe = 1\n"), CKR_FUNCTION_FAILED);
 }
 
-/* "backend-calls": concurrent by default (SoftHSM), serial for
- * opencryptoki 3.8 (not safe for concurrent calls: hsm-profiles/). */
-static void test_backend_calls(void **state)
+/* Two-word profile keys: the default, both words, a bad word, and what the
+ * shipped SoftHSM and opencryptoki profiles say. "backend-calls": serial
+ * for opencryptoki 3.8 (not safe for concurrent calls); "object-handles":
+ * unique for SoftHSM (its HandleManager never issues a handle twice in a
+ * process), reused for opencryptoki (the probe sees a handle come back). */
+static const struct word_key {
+    const char *key, *word1, *word0;
+    size_t off;       /* the int in struct dep11_profile */
+    int softhsm, ock; /* the shipped profiles' values */
+} word_keys[] = {
+    { "backend-calls", "serial", "concurrent", offsetof(struct dep11_profile, backend_serial),
+      0, 1 },
+    { "object-handles", "unique", "reused", offsetof(struct dep11_profile, handles_unique), 1,
+      0 },
+};
+
+static void test_word_keys(void **state)
 {
     struct fx *fx = *state;
-    const struct dep11_profile *p = &fx->cfg.profile;
+    const char *p = (const char *)&fx->cfg.profile;
+    char prof[1024];
 
-    assert_int_equal(load(fx, BASE, GOOD_PROFILE), CKR_OK);
-    assert_int_equal(p->backend_serial, 0);
-    assert_int_equal(load(fx, BASE, GOOD_PROFILE "backend-calls = serial\n"), CKR_OK);
-    assert_int_equal(p->backend_serial, 1);
-    assert_int_equal(load(fx, BASE, GOOD_PROFILE "backend-calls = concurrent\n"), CKR_OK);
-    assert_int_equal(p->backend_serial, 0);
-    assert_int_equal(load(fx, BASE, GOOD_PROFILE "backend-calls = yes\n"), CKR_FUNCTION_FAILED);
-    load_shipped(fx, "softhsm2.conf");
-    assert_int_equal(p->backend_serial, 0);
-    load_shipped(fx, "opencryptoki.conf");
-    assert_int_equal(p->backend_serial, 1);
+    for (size_t i = 0; i < sizeof word_keys / sizeof word_keys[0]; i++) {
+        const struct word_key *k = &word_keys[i];
+        const int *v = (const int *)(p + k->off);
+
+        assert_int_equal(load(fx, BASE, GOOD_PROFILE), CKR_OK);
+        assert_int_equal(*v, 0);
+        snprintf(prof, sizeof prof, GOOD_PROFILE "%s = %s\n", k->key, k->word1);
+        assert_int_equal(load(fx, BASE, prof), CKR_OK);
+        assert_int_equal(*v, 1);
+        snprintf(prof, sizeof prof, GOOD_PROFILE "%s = %s\n", k->key, k->word0);
+        assert_int_equal(load(fx, BASE, prof), CKR_OK);
+        assert_int_equal(*v, 0);
+        snprintf(prof, sizeof prof, GOOD_PROFILE "%s = yes\n", k->key);
+        assert_int_equal(load(fx, BASE, prof), CKR_FUNCTION_FAILED);
+        load_shipped(fx, "softhsm2.conf");
+        assert_int_equal(*v, k->softhsm);
+        load_shipped(fx, "opencryptoki.conf");
+        assert_int_equal(*v, k->ock);
+    }
 }
 
 static void test_default_path(void **state)
@@ -712,7 +735,7 @@ int main(void)
         T(test_profile_lookup),
         T(test_shipped_softhsm_profile),
         T(test_shipped_remote_profile),
-        T(test_backend_calls),
+        T(test_word_keys),
         T(test_default_path),
         T(test_requests_audit),
         T(test_profile_module_line),

@@ -603,6 +603,15 @@ static void test_hint_moved(void **state)
     dep11_key_free(k);
 }
 
+/* One USER unwrap that must answer CKR_DEP11_ROOT_KEYS_REVOKED. */
+static void unwrap_revoked(struct fx *f)
+{
+    struct dep11_key *u = NULL;
+
+    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
+    assert_null(u);
+}
+
 /* Unwraps @n times; counts who served in @served (indexed by DEP11_ROOT_*). */
 static void unwrap_n(struct fx *f, int n, int served[3])
 {
@@ -623,7 +632,7 @@ static void unwrap_n(struct fx *f, int n, int served[3])
 static void test_root_handle_remembered(void **state)
 {
     struct fx *f = *state;
-    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX), *u = NULL;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX);
     int served[3] = { 0 };
     unsigned finds = 0, d0 = 0, d1 = 0;
     CK_OBJECT_HANDLE h0 = 0;
@@ -664,15 +673,64 @@ static void test_root_handle_remembered(void **state)
     /* CKA_DECRYPT off on both (the hints still name them, no search runs):
      * revoked on the very next unwrap, and served again once back on */
     f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_FALSE;
-    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
-    assert_null(u);
+    unwrap_revoked(f);
     assert_int_equal(f->hsm->finds, finds);
     f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_TRUE;
     unwrap_n(f, 1, served);
     /* both roots destroyed: revoked on the very next unwrap */
     f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
-    assert_int_equal(pfx_unwrap(f, DEP11_REQUESTER_USER, &u), CKR_DEP11_ROOT_KEYS_REVOKED);
-    assert_null(u);
+    unwrap_revoked(f);
+    dep11_key_free(k);
+}
+
+/* "object-handles = unique": a remembered handle whose key was proven
+ * sensitive and not extractable is used without reading the key again;
+ * anything but a decrypt that serves goes the proven way (read, search). */
+static void test_root_handle_unique(void **state)
+{
+    struct fx *f = *state;
+    struct dep11_key *k = pfx_new_policy(DEP11_POLICY_MAILBOX);
+    int served[3] = { 0 };
+    unsigned finds = 0, reads = 0, d0 = 0;
+
+    f->cfg->profile.handles_unique = 1;
+    assert_int_equal(pfx_wrap(f, k, f->r1, f->r2, 0), CKR_OK);
+    unwrap_n(f, 40, served); /* both roots served, both remembered */
+    assert_true(served[1] > 0 && served[2] > 0);
+    finds = f->hsm->finds;
+    reads = f->hsm->reads;
+    unwrap_n(f, 20, served);
+    assert_int_equal(f->hsm->finds, finds); /* no search */
+    assert_int_equal(f->hsm->reads, reads); /* and no read either */
+    /* root 1 destroyed and imported again under a new handle: the old
+     * handle answers CKR_OBJECT_HANDLE_INVALID, the search finds the new
+     * one, and root 1 keeps serving its copy */
+    f->hsm->rsa[0].priv += 1000;
+    memset(served, 0, sizeof served);
+    d0 = f->hsm->rsa[0].decrypts;
+    unwrap_n(f, 40, served);
+    assert_true(served[1] > 0 && served[2] > 0);
+    assert_true(f->hsm->finds > finds);
+    assert_true(f->hsm->rsa[0].decrypts - d0 >= (unsigned)served[1]);
+    /* CKA_DECRYPT off on both: revoked at once (the proven way decides) */
+    f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_FALSE;
+    unwrap_revoked(f);
+    f->hsm->rsa[0].can_decrypt = f->hsm->rsa[1].can_decrypt = CK_TRUE;
+    /* a root found extractable is never used, and its handle is never
+     * trusted: every unwrap reads it again and refuses it */
+    f->hsm->rsa[0].extractable = f->hsm->rsa[1].extractable = CK_TRUE;
+    dep11_cache_flush(NULL);
+    unwrap_revoked(f);
+    reads = f->hsm->reads;
+    d0 = f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts;
+    unwrap_revoked(f);
+    assert_int_equal(f->hsm->reads, reads + 2);
+    assert_int_equal(f->hsm->rsa[0].decrypts + f->hsm->rsa[1].decrypts, d0);
+    /* both destroyed: revoked on the very next unwrap */
+    f->hsm->rsa[0].extractable = f->hsm->rsa[1].extractable = CK_FALSE;
+    unwrap_n(f, 1, served);
+    f->hsm->rsa[0].priv_present = f->hsm->rsa[1].priv_present = 0;
+    unwrap_revoked(f);
     dep11_key_free(k);
 }
 
@@ -784,6 +842,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_customer_roundtrip, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_sha1_profile, pfx_setup, pfx_teardown),
+        cmocka_unit_test_setup_teardown(test_root_handle_unique, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_provider_roundtrip, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_provider_unprovisioned, pfx_setup, pfx_teardown),
         cmocka_unit_test_setup_teardown(test_version_and_refresh, pfx_setup, pfx_teardown),

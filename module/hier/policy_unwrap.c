@@ -403,8 +403,10 @@ static CK_RV audit_unwrap(const struct unwrap_note *n, CK_RV result)
 
 /* The cache key of @blob for the token in @slot: SHA-256(slot || SHA-256(blob)).
  * The slot is part of it so that a key cached for one tenant's token never
- * serves a session on another token of the same process. */
+ * serves a session on another token of the same process. @blob_digest
+ * [out] SHA-256(blob), which the commit step needs too. */
 static CK_RV cache_digest(CK_SLOT_ID slot, const uint8_t *blob, CK_ULONG len,
+                          uint8_t blob_digest[DEP11_SHA256_LEN],
                           uint8_t digest[DEP11_SHA256_LEN])
 {
     uint8_t in[8 + DEP11_SHA256_LEN];
@@ -414,8 +416,10 @@ static CK_RV cache_digest(CK_SLOT_ID slot, const uint8_t *blob, CK_ULONG len,
     for (int i = 7; i >= 0; i--, v >>= 8)
         in[i] = (uint8_t)v;
     rv = dep11_sha256(blob, len, in + 8);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
+        memcpy(blob_digest, in + 8, DEP11_SHA256_LEN);
         rv = dep11_sha256(in, sizeof in, digest);
+    }
     return rv;
 }
 
@@ -579,7 +583,7 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
     /* The cache first: a hit makes no HSM call. A forced root is always
      * tried for real. */
     if (rv == CKR_OK && force_root == CK_INVALID_HANDLE && len <= DEP11_POLICY_BLOB_MAX &&
-        cache_digest(c->slot, blob, len, digest) == CKR_OK) {
+        cache_digest(c->slot, blob, len, u.digest, digest) == CKR_OK) {
         cached = 1;
         rv = from_cache(c->slot, digest, requester, out, &res);
         if (rv != CKR_OK || res == DEP11_CACHE_HIT)
@@ -589,7 +593,7 @@ CK_RV dep11_policy_unwrap(const struct dep11_call *c, CK_OBJECT_HANDLE force_roo
         rv = dep11_policy_blob_parse(blob, len, &u.b);
     if (rv == CKR_OK)
         rv = verify_blob(blob, &u);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && !cached)
         rv = dep11_sha256(blob, len, u.digest);
     if (rv != CKR_OK)
         goto out;

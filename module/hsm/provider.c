@@ -335,6 +335,25 @@ static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot,
     return CKR_OK;
 }
 
+/* The anchor session is never lent out and stays open until close: when
+ * the last session of an application on a token closes, the login ends
+ * and SoftHSM drops every object handle of the token, so a pool that
+ * closes a failed session must never close the last one. Opens it on
+ * @slot and logs in. */
+static CK_RV open_anchor(CK_SLOT_ID slot)
+{
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_RV rv = dep11_hsm_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+
+    if (rv != CKR_OK)
+        return rv;
+    pool.anchor = s;
+    rv = dep11_hsm_own_session_add(s, slot);
+    if (rv == CKR_OK)
+        rv = login(s);
+    return rv;
+}
+
 /**
  * See provider.h. @cfg [in] provider_token, provider_pin and the profile
  * (max-sessions, retries, backoff-ms, provider-rsa-bits); the backend must be
@@ -346,7 +365,6 @@ static CK_RV pool_setup(const struct dep11_config *cfg, CK_SLOT_ID slot,
 CK_RV dep11_provider_open(const struct dep11_config *cfg)
 {
     CK_SLOT_ID slot = 0;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_UTF8CHAR label[32];
     CK_RV rv = CKR_GENERAL_ERROR;
 
@@ -368,25 +386,25 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
     if (rv != CKR_OK)
         return rv;
     rv = pool_setup(cfg, slot, label);
-    if (rv != CKR_OK)
-        return rv;
-    /* The anchor session is never lent out and stays open until close: when
-     * the last session of an application on a token closes, the login ends
-     * and SoftHSM drops every object handle of the token, so a pool that
-     * closes a failed session must never close the last one. */
-    rv = dep11_hsm_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                               NULL, NULL, &s);
-    if (rv == CKR_OK) {
-        pool.anchor = s;
-        rv = dep11_hsm_own_session_add(s, slot);
-        if (rv == CKR_OK)
-            rv = login(s);
-    }
+    if (rv == CKR_OK)
+        rv = open_anchor(slot);
     /* Provisioned? (DESIGN section 2: dep11 never creates provider keys.) */
     if (rv == CKR_OK)
         rv = dep11_provider_keys_check(cfg->provider_token);
     if (rv == CKR_OK)
         rv = dep11_provider_oaep_check(cfg);
+    /* The checks found every provider key, both halves of each pair, and
+     * the backend keeps a handle for each until the token's last session
+     * closes. SoftHSM walks every handle of the process at each
+     * C_CloseSession, a consumer's too: start again with fresh sessions,
+     * so that only the keys in use get a handle (found on first use). One
+     * more C_Login at start. */
+    if (rv == CKR_OK) {
+        dep11_provider_close();
+        rv = pool_setup(cfg, slot, label);
+        if (rv == CKR_OK)
+            rv = open_anchor(slot);
+    }
     if (rv != CKR_OK) {
         dep11_provider_close();
         return rv;

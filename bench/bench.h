@@ -62,8 +62,9 @@ int bench_hsm_session_info(void *p, size_t n);
 int bench_hsm_gcm(void *p, size_t n);
 int bench_hsm_oaep(void *p, size_t n);
 /* The floor (another copy of the library, set up as above): also logs in
- * to the provider token @label with the PIN in @pin_file and finds every
- * provider key, the state dep11 must hold in its SoftHSM. 0 or -1. */
+ * to the provider token @label with the PIN in @pin_file and finds the
+ * provider MAC key: the least a module that follows DESIGN holds in its
+ * SoftHSM. 0 or -1. */
 int bench_hsm_provider(struct bench_hsm *h, const char *label, const char *pin_file);
 /* The HSM calls DESIGN requires of every uncached POLICY_UNWRAP, made
  * directly: the caller's token identity (C_GetTokenInfo), the blob MAC with

@@ -259,8 +259,8 @@ static void row_pair(const char *figure, bench_fn a, void *actx, bench_fn b, voi
     bench_row(figure, ra, rb, "ops/s", target);
 }
 
-/* The floor (a third copy of SoftHSM holding dep11's provider login and
- * keys): NULL when run-bench gave none. */
+/* The floor (a third copy of SoftHSM holding a provider login and the MAC
+ * key): NULL when run-bench gave none. */
 static struct bench_hsm *floor_hsm;
 
 static void rows_data(struct d11_ctx *d, struct bench_hsm *h, struct bench_ossl *o)
@@ -274,7 +274,7 @@ static void rows_data(struct d11_ctx *d, struct bench_hsm *h, struct bench_ossl 
     row_pair("C_OpenSession + C_CloseSession / SoftHSM", d11_open_close, d,
              bench_hsm_open_close, h, 0, ">= 0.90");
     if (floor_hsm != NULL)
-        row_pair("open + close / the floor (SoftHSM with dep11's state)", d11_open_close, d,
+        row_pair("open + close / the floor (SoftHSM, provider login)", d11_open_close, d,
                  bench_hsm_open_close, floor_hsm, 0, "-");
     row_pair("C_GetSessionInfo / SoftHSM", d11_session_info, d, bench_hsm_session_info, h, 0,
              ">= 0.95");

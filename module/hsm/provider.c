@@ -354,6 +354,38 @@ static CK_RV open_anchor(CK_SLOT_ID slot)
     return rv;
 }
 
+/* After the start-up checks, with nothing borrowed: the checks found every
+ * provider key, both halves of each pair, and the backend keeps a handle
+ * for each until the token's last session in the process closes. SoftHSM
+ * walks every handle of the process at each C_CloseSession, a consumer's
+ * too. So every session closes (the login ends with the last) and the
+ * anchor opens again, logged in: only the keys in use get a handle again
+ * (found on first use). The pool stays open throughout (the provider slot
+ * stays refused to consumers). One more C_Login at start. */
+static CK_RV restart_sessions(CK_SLOT_ID slot)
+{
+    CK_SESSION_HANDLE *fresh = calloc(pool.max, sizeof *fresh), *old = NULL;
+    size_t n = 0;
+
+    if (fresh == NULL)
+        return CKR_HOST_MEMORY;
+    dep11_lock(&pool.lock);
+    old = pool.free;
+    n = pool.nfree;
+    pool.free = fresh;
+    pool.nfree = 0;
+    pool.nopen -= (unsigned)n;
+    dep11_unlock(&pool.lock);
+    (void)dep11_hsm_Logout(pool.anchor);
+    close_sessions(old, n);
+    close_sessions(&pool.anchor, 1);
+    pool.anchor = CK_INVALID_HANDLE;
+    free(old);
+    dep11_provider_keys_reset();
+    dep11_provider_mark_reset();
+    return open_anchor(slot);
+}
+
 /**
  * See provider.h. @cfg [in] provider_token, provider_pin and the profile
  * (max-sessions, retries, backoff-ms, provider-rsa-bits); the backend must be
@@ -393,18 +425,8 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
         rv = dep11_provider_keys_check(cfg->provider_token);
     if (rv == CKR_OK)
         rv = dep11_provider_oaep_check(cfg);
-    /* The checks found every provider key, both halves of each pair, and
-     * the backend keeps a handle for each until the token's last session
-     * closes. SoftHSM walks every handle of the process at each
-     * C_CloseSession, a consumer's too: start again with fresh sessions,
-     * so that only the keys in use get a handle (found on first use). One
-     * more C_Login at start. */
-    if (rv == CKR_OK) {
-        dep11_provider_close();
-        rv = pool_setup(cfg, slot, label);
-        if (rv == CKR_OK)
-            rv = open_anchor(slot);
-    }
+    if (rv == CKR_OK)
+        rv = restart_sessions(slot);
     if (rv != CKR_OK) {
         dep11_provider_close();
         return rv;

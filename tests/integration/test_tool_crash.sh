@@ -80,6 +80,13 @@ echo "start-up ${init}s; rewrap of $N: ${full_rw}s; bulk assign of $M: ${full_as
 
 killed=0 trial=0 scale_rw=1.0 scale_as=1.0
 rm -rf "$OUT/tokens.before"; cp -a "$W/tokens" "$OUT/tokens.before"
+# opencryptoki keeps its tokens in /var/lib/opencryptoki (the world's own
+# mount): a kill in its start-up can tear them the same way (CI saw the next
+# process find no contoso, then no provider token), so they are put back too.
+OCK_LIB=/var/lib/opencryptoki
+if [ "${ITEST_BACKEND:-}" = opencryptoki ]; then
+    rm -rf "$OUT/ock.before"; cp -a "$OCK_LIB" "$OUT/ock.before"
+fi
 # delay FULL SCALE: a random point after the start-up inside a job of FULL s.
 delay() {
     /usr/bin/python3 -c 'import random, sys; i, f = 2 * float(sys.argv[1]), float(sys.argv[2]) * float(sys.argv[3]); print("%.3f" % (i + random.uniform(0.05, 0.9) * max(f - i, 0.05)))' "$init" "$1" "$2"
@@ -105,6 +112,9 @@ kill_one() {
     rc=0; { wait "$pid"; } 2>/dev/null || rc=$?
     if [ "$rc" -eq 137 ]; then killed=$((killed + 1)); fi
     rm -rf "$W/tokens" && cp -a "$OUT/tokens.before" "$W/tokens"
+    if [ "${ITEST_BACKEND:-}" = opencryptoki ]; then
+        cp -a "$OUT/ock.before/." "$OCK_LIB/"
+    fi
 }
 
 # An assign trial: a bulk assign into a new store, killed; then re-run to

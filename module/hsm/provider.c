@@ -427,11 +427,9 @@ CK_RV dep11_provider_open(const struct dep11_config *cfg)
         rv = dep11_provider_oaep_check(cfg);
     /* Only where it pays: SoftHSM, whose close walks every handle (the
      * profile's object-handles = unique names it here). With the restart
-     * on every backend, CI once failed on opencryptoki (test_tool_crash,
-     * which kills processes during C_Initialize: the next process did not
-     * find the provider token) and once over p11-kit remoting (test_remote,
-     * CKR_GENERAL_ERROR after a reconnect); neither is understood, and
-     * neither backend walks handles at close. */
+     * on every backend, CI once failed over p11-kit remoting (test_remote,
+     * CKR_GENERAL_ERROR after a reconnect; not understood), and neither
+     * opencryptoki nor p11-kit walks handles at close. */
     if (rv == CKR_OK && cfg->profile.handles_unique)
         rv = restart_sessions(slot);
     if (rv != CKR_OK) {
